@@ -1,0 +1,119 @@
+"""Threat-intel matches: URLs, hosts, domains, addresses and file hashes.
+
+The detector looks up what each event carries in an
+:class:`~trustwatch.intel.store.IndicatorStore`: the URL of a posted or linked
+URL (exact canonical URL, then host and registrable domain, plus any host a
+parser trick hides), the event's source address, and an upload's hashes. A match
+becomes a signal whose score is the indicator's confidence and whose
+provenance names every feed and record that listed it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from trustwatch.detectors.base import Detector, IndicatorRef, Signal
+from trustwatch.detectors.registry import register
+from trustwatch.events.model import EventBase, FileUploaded
+from trustwatch.features.context import EventContext
+from trustwatch.intel.indicators import Indicator
+from trustwatch.intel.store import IndicatorStore, IntelMatch
+
+__all__ = ["IntelMatchDetector"]
+
+_KIND = {
+    "url": "intel_url",
+    "host": "intel_host",
+    "domain": "intel_domain",
+    "ip": "intel_ip",
+    "cidr": "intel_ip",
+    "md5": "intel_hash",
+    "sha1": "intel_hash",
+    "sha256": "intel_hash",
+}
+_ENTITY = {"intel_url": "url", "intel_host": "url", "intel_domain": "url"}
+
+
+def _feeds(indicator: Indicator) -> tuple[str, ...]:
+    """Return every feed that listed the indicator, first feed first."""
+    names = [indicator.feed, *(source.feed for source in indicator.sources)]
+    return tuple(dict.fromkeys(names))
+
+
+def _ref(match: IntelMatch) -> IndicatorRef:
+    ind = match.indicator
+    return IndicatorRef(
+        type=ind.type,
+        value=ind.value,
+        feeds=_feeds(ind),
+        confidence=ind.confidence,
+        reference=ind.reference,
+        matched_on=match.matched_on,
+    )
+
+
+@register
+class IntelMatchDetector(Detector):
+    """Raise a signal for every intel match on an event's URL, address or hash.
+
+    Parameters
+    ----------
+    store
+        The indicators to match against.
+    match_source_ip
+        Also match the source address of every event (logins from listed
+        infrastructure).
+    """
+
+    name = "intel_match"
+    version = "1"
+
+    def __init__(self, store: IndicatorStore, match_source_ip: bool = True) -> None:
+        self._params = {"match_source_ip": match_source_ip}
+        self.store = store
+        self.match_source_ip = match_source_ip
+
+    def process_one(self, event: EventBase, ctx: EventContext) -> Sequence[Signal]:
+        """Look the event's URL, source address and hashes up in the store."""
+        matches: list[tuple[IntelMatch, str, str]] = []
+        parsed = ctx.url()
+        if parsed is not None:
+            for match in self.store.match_url(parsed):
+                matches.append((match, "url", parsed.url))
+        if type(event) is FileUploaded:
+            for algo in ("sha256", "sha1", "md5"):
+                value = getattr(event, algo)
+                if value:
+                    for match in self.store.match_hash(value):
+                        matches.append((match, "file", match.indicator.value))
+        if self.match_source_ip and event.ip:
+            for match in self.store.match_ip(event.ip):
+                matches.append((match, "ip", match.indicator.value))
+        return [self._signal(event, *found) for found in matches]
+
+    def _signal(
+        self, event: EventBase, match: IntelMatch, entity_type: str, entity: str
+    ) -> Signal:
+        ind = match.indicator
+        feeds = ", ".join(_feeds(ind))
+        reason = f"{ind.type} {match.matched_on} match listed by {feeds}"
+        if ind.threat:
+            reason += f" as {ind.threat}"
+        return self.signal(
+            event,
+            kind=_KIND.get(match.matched_on, f"intel_{match.matched_on}"),
+            score=ind.confidence / 100,
+            entity_type=entity_type,
+            entity=entity,
+            reasons=(reason,),
+            evidence={"observed": match.observed},
+            indicators=(_ref(match),),
+        )
+
+    def get_state(self) -> dict[str, Any]:
+        """Return an empty state: the indicators live in the store."""
+        return {}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Accept the empty state."""

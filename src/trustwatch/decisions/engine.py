@@ -1,0 +1,153 @@
+"""The decision engine: signals in, one verdict and its actions out.
+
+For every event that raised signals the engine finds the policy rules those
+signals satisfy, resolves each rule's target, and records a verdict whose
+decision is the strongest enforced action. Actions already in force on the same
+target (a source blocked an hour ago) are not issued again until they expire;
+the verdict still lists the rule, so the record stays complete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from trustwatch.decisions.model import (
+    ACTION_SEVERITY,
+    Action,
+    ActionType,
+    Mode,
+    RuleHit,
+    Verdict,
+    stable_id,
+)
+from trustwatch.decisions.policy import Policy, Rule
+from trustwatch.detectors.base import Signal
+from trustwatch.events.model import EventBase, type_name
+
+__all__ = ["DecisionEngine"]
+
+_FOREVER = float("inf")
+
+
+class DecisionEngine:
+    """Apply a policy to the signals of each event.
+
+    Parameters
+    ----------
+    policy
+        The rules to apply.
+    mode
+        ``"dry_run"`` records actions without dispatching them (the embedded
+        default); ``"enforce"`` marks them for dispatch. Rules in shadow mode
+        always produce ``"shadow"`` actions.
+    max_active
+        Bound on remembered in-force actions (oldest forgotten first).
+    """
+
+    def __init__(
+        self, policy: Policy, mode: Mode = "dry_run", max_active: int = 500_000
+    ) -> None:
+        self.policy = policy
+        self.mode: Mode = mode
+        self.max_active = max_active
+        self._active: dict[tuple[str, str], float] = {}
+
+    def decide(
+        self, event: EventBase, signals: Sequence[Signal]
+    ) -> tuple[Verdict, list[Action]]:
+        """Return the verdict on ``event`` and the actions it starts."""
+        hits: list[tuple[Rule, Signal]] = []
+        for signal in signals:
+            for rule in self.policy.rules_for(signal.kind):
+                if signal.score >= rule.min_score:
+                    hits.append((rule, signal))
+        verdict_id = stable_id("vrd", event.event_id, self.policy.ref)
+        rule_hits, actions = [], []
+        for rule, signal in hits:
+            target_type, target = _target(rule, signal, event)
+            mode: Mode = "shadow" if rule.mode == "shadow" else self.mode
+            rule_hits.append(
+                RuleHit(
+                    rule_id=rule.id,
+                    action=rule.action,
+                    mode=mode,
+                    signal_kind=signal.kind,
+                    score=signal.score,
+                    target_type=target_type,
+                    target=target,
+                )
+            )
+            action = self._action(
+                event, verdict_id, rule, signal, mode, target_type, target
+            )
+            if action is not None:
+                actions.append(action)
+        verdict = Verdict(
+            verdict_id=verdict_id,
+            event_id=event.event_id,
+            event_type=type_name(event),
+            ts=event.ts,
+            account=event.account,
+            ip=event.ip,
+            decision=_strongest(rule_hits),
+            score=max((s.score for s in signals), default=0.0),
+            signals=tuple(signals),
+            rules=tuple(rule_hits),
+            policy=self.policy.ref,
+        )
+        return verdict, actions
+
+    def _action(
+        self,
+        event: EventBase,
+        verdict_id: str,
+        rule: Rule,
+        signal: Signal,
+        mode: Mode,
+        target_type: str,
+        target: str,
+    ) -> Action | None:
+        if rule.action == "allow" or not target:
+            return None
+        now = event.ts.timestamp()
+        key = (f"{rule.action}:{mode}", f"{target_type}:{target}")
+        if self._active.get(key, -1.0) > now:
+            return None  # already in force on this target
+        self._active.pop(key, None)
+        self._active[key] = (
+            now + rule.expires.total_seconds() if rule.expires else _FOREVER
+        )
+        if len(self._active) > self.max_active:
+            del self._active[next(iter(self._active))]
+        return Action(
+            action_id=stable_id("act", verdict_id, rule.id, target_type, target),
+            verdict_id=verdict_id,
+            event_id=event.event_id,
+            type=rule.action,
+            target_type=target_type,
+            target=target,
+            mode=mode,
+            actor=f"policy:{self.policy.ref}#{rule.id}",
+            reason="; ".join(signal.reasons) or signal.kind,
+            created_at=event.ts,
+            expires_at=event.ts + rule.expires if rule.expires else None,
+        )
+
+
+def _target(rule: Rule, signal: Signal, event: EventBase) -> tuple[str, str]:
+    """Resolve what a rule's action applies to for this event."""
+    if rule.target == "account":
+        return "account", event.account or ""
+    if rule.target == "ip":
+        return "ip", event.ip or ""
+    # the link or file object itself, when the event names one
+    if rule.action == "disable_link" and getattr(event, "link_id", None):
+        return "link", event.link_id  # type: ignore[attr-defined]
+    if rule.action == "quarantine_file" and getattr(event, "file_id", None):
+        return "file", event.file_id  # type: ignore[attr-defined]
+    return signal.entity_type, signal.entity
+
+
+def _strongest(hits: list[RuleHit]) -> ActionType:
+    enforced = [hit.action for hit in hits if hit.mode != "shadow"]
+    return max(enforced, key=ACTION_SEVERITY.__getitem__, default="allow")

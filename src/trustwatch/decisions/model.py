@@ -1,0 +1,120 @@
+"""Verdicts and actions: what trustwatch decided about an event, and why.
+
+Ids are derived from their inputs (the event, the policy version, the rule and
+the target), so processing the same event twice yields the same ids and the
+stores can ignore the repeat: decisions are idempotent per event.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Literal, TypeAlias
+
+import msgspec
+
+from trustwatch.detectors.base import Signal
+
+__all__ = [
+    "ACTION_SEVERITY",
+    "Action",
+    "ActionType",
+    "Mode",
+    "RuleHit",
+    "Verdict",
+    "stable_id",
+]
+
+ActionType: TypeAlias = Literal[
+    "allow",
+    "send_to_review",
+    "challenge",
+    "disable_link",
+    "quarantine_file",
+    "block_source",
+    "lock_account",
+]
+Mode: TypeAlias = Literal["dry_run", "shadow", "enforce"]
+
+#: Order of actions from mildest to strongest; a verdict is its strongest action.
+ACTION_SEVERITY: dict[str, int] = {
+    "allow": 0,
+    "send_to_review": 1,
+    "challenge": 2,
+    "disable_link": 3,
+    "quarantine_file": 4,
+    "block_source": 5,
+    "lock_account": 6,
+}
+
+
+def stable_id(prefix: str, *parts: str) -> str:
+    """Return ``prefix`` plus a hash of ``parts``: the same inputs, the same id."""
+    digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=12)
+    return f"{prefix}-{digest.hexdigest()}"
+
+
+class RuleHit(msgspec.Struct, frozen=True, kw_only=True):
+    """One policy rule that matched, and the signal that made it match."""
+
+    rule_id: str
+    action: ActionType
+    mode: Mode
+    signal_kind: str
+    score: float
+    target_type: str
+    target: str
+
+
+class Action(msgspec.Struct, frozen=True, kw_only=True):
+    """An action taken, or that would be taken, on one target.
+
+    ``mode`` says whether it was enforced, only recorded (``dry_run``), or
+    evaluated in ``shadow`` for a rule under trial. ``actor`` is the policy rule
+    (``policy:<name>@<version>#<rule>``) or, later, the person who took it.
+    """
+
+    action_id: str
+    verdict_id: str
+    event_id: str
+    type: ActionType
+    target_type: str
+    target: str
+    mode: Mode
+    actor: str
+    reason: str
+    created_at: datetime
+    expires_at: datetime | None = None
+
+
+class Verdict(msgspec.Struct, frozen=True, kw_only=True):
+    """The decision on one event, with its full provenance.
+
+    Attributes
+    ----------
+    verdict_id
+        Derived from the event id and the policy name and version.
+    decision
+        The strongest action of the matching rules, or ``"allow"``.
+    score
+        The highest signal score.
+    signals
+        Every signal the event raised, with detector names and versions,
+        reasons, evidence and matched indicators.
+    rules
+        The rules that matched.
+    policy
+        ``name@version`` of the policy that decided.
+    """
+
+    verdict_id: str
+    event_id: str
+    event_type: str
+    ts: datetime
+    account: str | None
+    ip: str | None
+    decision: ActionType
+    score: float
+    signals: tuple[Signal, ...]
+    rules: tuple[RuleHit, ...]
+    policy: str

@@ -1,0 +1,177 @@
+"""Policies: rules that turn detector signals into verdicts and actions.
+
+A policy is a TOML file::
+
+    name = "default"
+    version = "2026.12.1"
+
+    [[rules]]
+    id = "block-credential-stuffing"
+    signals = ["credential_stuffing"]   # signal kinds this rule reads
+    min_score = 0.5                     # the signal's score must reach this
+    action = "block_source"             # what to do
+    target = "entity"                   # the signal's entity, or "account"/"ip"
+    mode = "enforce"                    # enforce | shadow | disabled
+    expires = "1h"                      # how long the action lasts (optional)
+
+Rules are checked on load; an error names the file, the rule and the field.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from trustwatch.decisions.model import ACTION_SEVERITY, ActionType
+from trustwatch.errors import PolicyError
+
+__all__ = ["Policy", "Rule", "default_policy", "load_policy", "parse_duration"]
+
+RuleMode = Literal["enforce", "shadow", "disabled"]
+_TARGETS = ("entity", "account", "ip")
+_DURATION_RE = re.compile(r"^(\d+)\s*([smhd])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """Parse ``"30s"``, ``"15m"``, ``"24h"`` or ``"7d"`` into a timedelta."""
+    match = _DURATION_RE.match(text.strip())
+    if not match:
+        raise ValueError(f"{text!r} is not a duration like '15m', '24h' or '7d'")
+    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One checked policy rule."""
+
+    id: str
+    signals: frozenset[str]
+    min_score: float
+    action: ActionType
+    target: str
+    mode: RuleMode
+    expires: timedelta | None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A named, versioned list of rules, indexed by the signal kinds they read."""
+
+    name: str
+    version: str
+    rules: tuple[Rule, ...]
+    _by_kind: dict[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        built: dict[str, list[Rule]] = {}
+        for rule in self.rules:
+            if rule.mode != "disabled":
+                for kind in sorted(rule.signals):
+                    built.setdefault(kind, []).append(rule)
+        index = {kind: tuple(rules) for kind, rules in built.items()}
+        object.__setattr__(self, "_by_kind", index)
+
+    @property
+    def ref(self) -> str:
+        """Return ``name@version``, the policy's id in provenance."""
+        return f"{self.name}@{self.version}"
+
+    def rules_for(self, kind: str) -> tuple[Rule, ...]:
+        """Return the active rules that read signals of ``kind``."""
+        return self._by_kind.get(kind, ())
+
+
+def _rule(raw: dict[str, Any], where: str) -> Rule:
+    def need(key: str, kind: type) -> Any:
+        if key not in raw:
+            raise PolicyError(f"{where}: missing {key!r}")
+        if not isinstance(raw[key], kind):
+            raise PolicyError(f"{where}: {key!r} must be a {kind.__name__}")
+        return raw[key]
+
+    unknown = set(raw) - {
+        "id",
+        "signals",
+        "min_score",
+        "action",
+        "target",
+        "mode",
+        "expires",
+        "description",
+    }
+    if unknown:
+        raise PolicyError(f"{where}: unknown fields {sorted(unknown)}")
+    signals = need("signals", list)
+    if not signals or not all(isinstance(s, str) for s in signals):
+        raise PolicyError(f"{where}: 'signals' must be a non-empty list of kinds")
+    action = need("action", str)
+    if action not in ACTION_SEVERITY:
+        known = ", ".join(ACTION_SEVERITY)
+        raise PolicyError(f"{where}: action {action!r} is not one of {known}")
+    score = raw.get("min_score", 0.5)
+    if not isinstance(score, int | float) or not 0 <= score <= 1:
+        raise PolicyError(f"{where}: min_score must be a number in [0, 1]")
+    target = raw.get("target", "entity")
+    if target not in _TARGETS:
+        raise PolicyError(f"{where}: target {target!r} is not one of {_TARGETS}")
+    mode = raw.get("mode", "enforce")
+    if mode not in ("enforce", "shadow", "disabled"):
+        raise PolicyError(f"{where}: mode {mode!r} is not enforce/shadow/disabled")
+    try:
+        expires = parse_duration(raw["expires"]) if "expires" in raw else None
+    except (ValueError, AttributeError) as exc:
+        raise PolicyError(f"{where}: expires: {exc}") from exc
+    return Rule(
+        id=need("id", str),
+        signals=frozenset(signals),
+        min_score=float(score),
+        action=cast(ActionType, action),
+        target=target,
+        mode=cast(RuleMode, mode),
+        expires=expires,
+        description=str(raw.get("description", "")),
+    )
+
+
+def policy_from_dict(data: dict[str, Any], source: str) -> Policy:
+    """Check and build a policy from parsed TOML; errors name ``source``."""
+    for key in ("name", "version"):
+        if not isinstance(data.get(key), str):
+            raise PolicyError(f"{source}: top-level {key!r} (a string) is required")
+    raw_rules = data.get("rules")
+    if not isinstance(raw_rules, list) or not raw_rules:
+        raise PolicyError(f"{source}: at least one [[rules]] table is required")
+    rules = []
+    for i, raw in enumerate(raw_rules, 1):
+        label = raw.get("id", f"#{i}") if isinstance(raw, dict) else f"#{i}"
+        rules.append(_rule(raw, f"{source}: rule {label}"))
+    ids = [rule.id for rule in rules]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise PolicyError(f"{source}: rule ids must be unique; repeated: {dupes}")
+    return Policy(name=data["name"], version=data["version"], rules=tuple(rules))
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Load and check a policy file."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise PolicyError(f"cannot read policy {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{path}: not valid TOML: {exc}") from exc
+    return policy_from_dict(data, str(path))
+
+
+def default_policy() -> Policy:
+    """Return the policy that ships with trustwatch."""
+    text = resources.files("trustwatch.decisions").joinpath("default_policy.toml")
+    return policy_from_dict(tomllib.loads(text.read_text("utf-8")), "default_policy")

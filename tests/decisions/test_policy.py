@@ -1,0 +1,96 @@
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from trustwatch.decisions.policy import default_policy, load_policy, parse_duration
+from trustwatch.errors import PolicyError
+
+GOOD = """
+name = "p"
+version = "1"
+[[rules]]
+id = "r1"
+signals = ["brute_force"]
+action = "block_source"
+expires = "1h"
+[[rules]]
+id = "r2"
+signals = ["brute_force", "credential_stuffing"]
+min_score = 0.9
+action = "send_to_review"
+mode = "shadow"
+[[rules]]
+id = "off"
+signals = ["brute_force"]
+action = "lock_account"
+mode = "disabled"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "policy.toml"
+    path.write_text(text)
+    return path
+
+
+def test_policy_loads_and_indexes_active_rules_by_kind(tmp_path):
+    policy = load_policy(write(tmp_path, GOOD))
+    assert policy.ref == "p@1"
+    assert [r.id for r in policy.rules_for("brute_force")] == ["r1", "r2"]
+    assert [r.id for r in policy.rules_for("credential_stuffing")] == ["r2"]
+    assert policy.rules_for("unknown") == ()
+    assert policy.rules[0].expires == timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ('action = "block_source"', "action 'explode'"),
+        ('signals = ["brute_force"]', "'signals' must be a non-empty list"),
+        ('expires = "1h"', "expires"),
+        ('id = "r2"', "rule ids must be unique"),
+    ],
+)
+def test_bad_rules_are_rejected_with_the_rule_named(tmp_path, change, message):
+    broken = {
+        'action = "block_source"': 'action = "explode"',
+        'signals = ["brute_force"]': "signals = []",
+        'expires = "1h"': 'expires = "soon"',
+        'id = "r2"': 'id = "r1"',
+    }[change]
+    text = GOOD.replace(change, broken, 1)
+    with pytest.raises(PolicyError, match=message) as info:
+        load_policy(write(tmp_path, text))
+    assert "policy.toml" in str(info.value)
+
+
+def test_unknown_field_and_bad_toml_are_errors(tmp_path):
+    with pytest.raises(PolicyError, match="unknown fields"):
+        load_policy(write(tmp_path, GOOD.replace('id = "r1"', 'id = "r1"\nwhen = 1')))
+    with pytest.raises(PolicyError, match="not valid TOML"):
+        load_policy(write(tmp_path, "name = "))
+    with pytest.raises(PolicyError, match="cannot read"):
+        load_policy(tmp_path / "missing.toml")
+
+
+def test_default_policy_ships_and_covers_every_signal_kind():
+    policy = default_policy()
+    kinds = {k for rule in policy.rules for k in rule.signals}
+    assert {
+        "brute_force",
+        "credential_stuffing",
+        "login_after_failures",
+        "intel_url",
+        "intel_hash",
+        "intel_ip",
+        "risky_url",
+        "content_spread_uploads",
+    } <= kinds
+
+
+def test_parse_duration():
+    assert parse_duration("15m") == timedelta(minutes=15)
+    assert parse_duration("7d") == timedelta(days=7)
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration("7 weeks")

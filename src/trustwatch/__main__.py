@@ -1,0 +1,5 @@
+"""``python -m trustwatch``: the same as the ``trustwatch`` command."""
+
+from trustwatch.cli.main import entry_point
+
+entry_point()

@@ -121,3 +121,14 @@ def test_enforce_mode_marks_actions_for_dispatch():
     event = login(1)
     _, actions = DecisionEngine(POLICY, mode="enforce").decide(event, [signal(event)])
     assert {a.mode for a in actions} == {"enforce"}
+
+
+def test_one_rule_hit_per_rule_and_target_keeps_the_strongest_signal():
+    engine = DecisionEngine(POLICY)
+    event = login(1)
+    weak, strong = signal(event, score=0.6), signal(event, score=0.8)
+    verdict, actions = engine.decide(event, [weak, strong])
+    blocks = [h for h in verdict.rules if h.rule_id == "block"]
+    assert [h.score for h in blocks] == [0.8]
+    assert len(verdict.signals) == 2
+    assert sum(a.type == "block_source" for a in actions) == 1

@@ -56,15 +56,18 @@ class DecisionEngine:
         self, event: EventBase, signals: Sequence[Signal]
     ) -> tuple[Verdict, list[Action]]:
         """Return the verdict on ``event`` and the actions it starts."""
-        hits: list[tuple[Rule, Signal]] = []
+        # one hit per rule and target: the strongest signal that satisfies it
+        hits: dict[tuple[str, str, str], tuple[Rule, Signal]] = {}
         for signal in signals:
             for rule in self.policy.rules_for(signal.kind):
-                if signal.score >= rule.min_score:
-                    hits.append((rule, signal))
+                if signal.score < rule.min_score:
+                    continue
+                key = (rule.id, *_target(rule, signal, event))
+                if key not in hits or signal.score > hits[key][1].score:
+                    hits[key] = (rule, signal)
         verdict_id = stable_id("vrd", event.event_id, self.policy.ref)
         rule_hits, actions = [], []
-        for rule, signal in hits:
-            target_type, target = _target(rule, signal, event)
+        for (_, target_type, target), (rule, signal) in hits.items():
             mode: Mode = "shadow" if rule.mode == "shadow" else self.mode
             rule_hits.append(
                 RuleHit(

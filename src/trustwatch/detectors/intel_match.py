@@ -97,7 +97,12 @@ class IntelMatchDetector(Detector):
     ) -> Signal:
         ind = match.indicator
         feeds = ", ".join(_feeds(ind))
-        reason = f"{ind.type} {match.matched_on} match listed by {feeds}"
+        what = (
+            ind.type
+            if ind.type == match.matched_on
+            else f"{ind.type} {match.matched_on}"
+        )
+        reason = f"{what} listed by {feeds}"
         if ind.threat:
             reason += f" as {ind.threat}"
         return self.signal(

@@ -155,7 +155,7 @@ def url_risk(parsed: ParsedUrl) -> tuple[float, tuple[tuple[float, str], ...]]:
     >>> from trustwatch.enrichment.urls import parse_url
     >>> score, fired = url_risk(parse_url("http://198.51.100.7:8080/bin.sh"))
     >>> round(score, 2), [reason for _, reason in fired][:1]
-    (0.88, ['executable or script payload in the path'])
+    (0.92, ['executable or script payload in the path'])
     """
     fired: list[tuple[float, str]] = []
     host, path = parsed.host, parsed.path.lower()
@@ -165,13 +165,13 @@ def url_risk(parsed: ParsedUrl) -> tuple[float, tuple[tuple[float, str], ...]]:
     if parsed.port is not None:
         fired.append((1.0, f"unusual port {parsed.port}"))
     if _PAYLOAD_RE.search(path):
-        fired.append((2.0, "executable or script payload in the path"))
+        fired.append((2.5, "executable or script payload in the path"))
     for flag, (weight, reason) in _PARSER_TRICKS.items():
         if flag in parsed.flags:
             fired.append((weight, reason))
     brand = _brand_outside_own_domain(parsed)
     if brand:
-        fired.append((2.5, f"names {brand!r} outside {brand}'s own domains"))
+        fired.append((3.0, f"names {brand!r} outside {brand}'s own domains"))
     words = {m.group(0) for m in _WORD_RE.finditer(f"{host}{path}?{parsed.query}")}
     if words:
         fired.append((min(0.6 * len(words), 1.8), _words_reason(words)))

@@ -1,0 +1,90 @@
+"""End-to-end throughput of the embedded pipeline, next to a bare decode loop.
+
+Generates a large simulated stream (platform telemetry with attacks), writes it
+to JSON Lines, then times, in the same process and on the same file:
+
+1. baseline: read the lines and decode each into a typed event with msgspec;
+2. trustwatch: ``run_embedded`` over the file (decode with all input checks,
+   every default detector including intel matching, the policy, and the
+   SQLite writes of verdicts and actions).
+
+Both run on one core; the ratio says what the pipeline costs over decoding.
+
+    python benchmarks/bench_pipeline.py --events 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import msgspec
+
+from trustwatch.events.model import Event
+from trustwatch.runtime.embedded import load_intel, run_embedded
+from trustwatch.simulation import SimulationConfig, iter_events, simulate
+from trustwatch.storage.sqlite import SqliteStore
+
+
+def write_stream(path: Path, events: int, seed: int) -> int:
+    """Write about ``events`` simulated events to ``path``; return the count."""
+    encode = msgspec.json.Encoder().encode
+    config = SimulationConfig(
+        seed=seed, accounts=max(2000, events // 100), days=max(1.0, events / 400_000)
+    )
+    n = 0
+    with path.open("wb") as fh:
+        for event in iter_events(config):
+            fh.write(encode(event) + b"\n")
+            n += 1
+            if n >= events:
+                break
+    return n
+
+
+def bare_decode(path: Path) -> float:
+    """Return seconds to decode every line of ``path`` into typed events."""
+    decode = msgspec.json.Decoder(Event).decode
+    started = time.perf_counter()
+    with path.open("rb") as fh:
+        for line in fh:
+            decode(line)
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=500_000)
+    parser.add_argument("--seed", type=int, default=11)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        stream = root / "events.jsonl"
+        n = write_stream(stream, args.events, args.seed)
+        intel = root / "intel.txt"
+        sim = simulate(SimulationConfig(seed=args.seed, accounts=500, days=0.5))
+        intel.write_text("\n".join(sim.intel) + "\n")
+        size = stream.stat().st_size
+        print(f"stream: {n:,} events, {size / 1e6:.1f} MB")
+
+        base = bare_decode(stream)
+        with SqliteStore(root / "db.sqlite") as store:
+            started = time.perf_counter()
+            summary = run_embedded([stream], store, intel=load_intel([intel]))
+            full = time.perf_counter() - started
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"bare typed decode : {n / base:12,.0f} events/s")
+        print(f"trustwatch run    : {n / full:12,.0f} events/s per core")
+        print(
+            f"  verdicts {summary.verdicts:,}, actions {summary.actions:,}, "
+            f"dead letters {summary.dead_letters:,}"
+        )
+        print(f"ratio pipeline/bare decode time: {full / base:.1f}x")
+        print(f"peak RSS: {peak:,.0f} MiB")
+
+
+if __name__ == "__main__":
+    main()

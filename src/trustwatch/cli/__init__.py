@@ -1,0 +1,5 @@
+"""The ``trustwatch`` command line."""
+
+from trustwatch.cli.main import cli, main
+
+__all__ = ["cli", "main"]

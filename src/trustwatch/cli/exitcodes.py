@@ -1,0 +1,17 @@
+"""Exit codes of the ``trustwatch`` command, in one place."""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = ["ExitCode"]
+
+
+class ExitCode(enum.IntEnum):
+    """What a ``trustwatch`` exit status means."""
+
+    OK = 0
+    INTERNAL_ERROR = 1
+    BAD_INPUT = 2
+    BAD_CONFIG = 3
+    DEPENDENCY_FAILED = 4

@@ -1,0 +1,268 @@
+"""The embedded decision store: one SQLite file, no service to run.
+
+Verdicts, actions and dead letters are written in batches with ``INSERT OR
+IGNORE`` on their derived ids, so replaying the same input adds nothing. Each
+row keeps the full record as JSON beside the columns that queries filter on.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from trustwatch.decisions.model import Action, Verdict
+from trustwatch.errors import StorageError
+from trustwatch.events.deadletter import DeadLetter
+
+__all__ = ["SqliteStore", "VerdictQuery"]
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS verdicts (
+    verdict_id TEXT PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    account TEXT,
+    ip TEXT,
+    decision TEXT NOT NULL,
+    score REAL NOT NULL,
+    kinds TEXT NOT NULL,
+    policy TEXT NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS verdicts_ts ON verdicts (ts);
+CREATE INDEX IF NOT EXISTS verdicts_account ON verdicts (account);
+CREATE INDEX IF NOT EXISTS verdicts_decision ON verdicts (decision);
+CREATE TABLE IF NOT EXISTS actions (
+    action_id TEXT PRIMARY KEY,
+    verdict_id TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    target_type TEXT NOT NULL,
+    target TEXT NOT NULL,
+    mode TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT,
+    body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS actions_verdict ON actions (verdict_id);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    dead_letter_id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    location TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    message TEXT NOT NULL,
+    raw TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+_encode = msgspec.json.Encoder().encode
+
+
+@dataclass(frozen=True, slots=True)
+class VerdictQuery:
+    """Filters for :meth:`SqliteStore.verdicts`; ``None`` means any."""
+
+    decision: str | None = None
+    min_decision: bool = False
+    account: str | None = None
+    ip: str | None = None
+    kind: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 50
+
+
+class SqliteStore:
+    """Verdicts, actions and dead letters in one SQLite file.
+
+    Parameters
+    ----------
+    path
+        The database file (created with its folder when missing), or
+        ``":memory:"``.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(self.path)
+            self._db.executescript(_SCHEMA)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot open store {self.path}: {exc}") from exc
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    def __enter__(self) -> SqliteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _insert(self, sql: str, rows: list[tuple[Any, ...]]) -> int:
+        if not rows:
+            return 0
+        before = self._db.total_changes
+        with self._db:
+            self._db.executemany(sql, rows)
+        return self._db.total_changes - before
+
+    def write_verdicts(self, verdicts: Iterable[Verdict]) -> int:
+        """Store verdicts not stored yet; return how many were new."""
+        rows = [
+            (
+                v.verdict_id,
+                v.event_id,
+                v.event_type,
+                v.ts.isoformat(),
+                v.account,
+                v.ip,
+                v.decision,
+                v.score,
+                " ".join(sorted({s.kind for s in v.signals})),
+                v.policy,
+                _encode(v),
+            )
+            for v in verdicts
+        ]
+        return self._insert(
+            "INSERT OR IGNORE INTO verdicts VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows
+        )
+
+    def write_actions(self, actions: Iterable[Action]) -> int:
+        """Store actions not stored yet; return how many were new."""
+        rows = [
+            (
+                a.action_id,
+                a.verdict_id,
+                a.event_id,
+                a.type,
+                a.target_type,
+                a.target,
+                a.mode,
+                a.created_at.isoformat(),
+                a.expires_at.isoformat() if a.expires_at else None,
+                _encode(a),
+            )
+            for a in actions
+        ]
+        return self._insert(
+            "INSERT OR IGNORE INTO actions VALUES (?,?,?,?,?,?,?,?,?,?)", rows
+        )
+
+    def write_dead_letters(self, letters: Iterable[DeadLetter]) -> int:
+        """Store dead letters not stored yet; return how many were new."""
+        rows = [
+            (d.dead_letter_id, d.source, d.location, d.reason, d.message, d.raw)
+            for d in letters
+        ]
+        return self._insert(
+            "INSERT OR IGNORE INTO dead_letters VALUES (?,?,?,?,?,?)", rows
+        )
+
+    def verdicts(self, query: VerdictQuery | None = None) -> list[Verdict]:
+        """Return stored verdicts matching ``query``, newest first."""
+        query = query or VerdictQuery()
+        where, args = ["1=1"], []
+        for column, value in (
+            ("decision", query.decision),
+            ("account", query.account),
+            ("ip", query.ip),
+        ):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if query.kind is not None:
+            where.append("(' ' || kinds || ' ') LIKE ?")
+            args.append(f"% {query.kind} %")
+        if query.since is not None:
+            where.append("ts >= ?")
+            args.append(query.since.isoformat())
+        if query.until is not None:
+            where.append("ts < ?")
+            args.append(query.until.isoformat())
+        if query.min_decision:
+            where.append("decision != 'allow'")
+        sql = (
+            f"SELECT body FROM verdicts WHERE {' AND '.join(where)} "
+            "ORDER BY ts DESC, verdict_id LIMIT ?"
+        )
+        rows = self._db.execute(sql, [*args, query.limit]).fetchall()
+        return [msgspec.json.decode(row[0], type=Verdict) for row in rows]
+
+    def iter_verdicts(self) -> Iterator[Verdict]:
+        """Yield every stored verdict in event-time order."""
+        for (body,) in self._db.execute(
+            "SELECT body FROM verdicts ORDER BY ts, verdict_id"
+        ):
+            yield msgspec.json.decode(body, type=Verdict)
+
+    def verdict(self, verdict_or_event_id: str) -> Verdict | None:
+        """Return one verdict by its id or its event's id."""
+        row = self._db.execute(
+            "SELECT body FROM verdicts WHERE verdict_id = ? OR event_id = ? LIMIT 1",
+            (verdict_or_event_id, verdict_or_event_id),
+        ).fetchone()
+        return msgspec.json.decode(row[0], type=Verdict) if row else None
+
+    def actions_for(self, verdict_id: str) -> list[Action]:
+        """Return the actions a verdict started."""
+        rows = self._db.execute(
+            "SELECT body FROM actions WHERE verdict_id = ? ORDER BY action_id",
+            (verdict_id,),
+        ).fetchall()
+        return [msgspec.json.decode(row[0], type=Action) for row in rows]
+
+    def iter_actions(self) -> Iterator[Action]:
+        """Yield every stored action in creation order."""
+        for (body,) in self._db.execute(
+            "SELECT body FROM actions ORDER BY created_at, action_id"
+        ):
+            yield msgspec.json.decode(body, type=Action)
+
+    def dead_letters(self, limit: int = 50) -> list[DeadLetter]:
+        """Return stored dead letters."""
+        rows = self._db.execute(
+            "SELECT dead_letter_id, source, location, reason, message, raw "
+            "FROM dead_letters ORDER BY source, location LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [
+            DeadLetter(
+                dead_letter_id=r[0],
+                source=r[1],
+                location=r[2],
+                reason=r[3],
+                message=r[4],
+                raw=r[5],
+            )
+            for r in rows
+        ]
+
+    def counts(self) -> dict[str, int]:
+        """Return row counts: verdicts, actions, dead letters, and per decision."""
+        counts = {
+            table: int(self._db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
+            for table in ("verdicts", "actions", "dead_letters")
+        }
+        for decision, n in self._db.execute(
+            "SELECT decision, COUNT(*) FROM verdicts GROUP BY decision"
+        ):
+            counts[f"decision:{decision}"] = int(n)
+        return counts

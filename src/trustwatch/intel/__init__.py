@@ -1,0 +1,64 @@
+"""Threat intel: indicators, feed loaders, and the store that matches them.
+
+Load feeds with :func:`load_feed`, put the indicators in an
+:class:`IndicatorStore`, and match parsed URLs, hosts, addresses and file
+hashes against it::
+
+    from trustwatch.enrichment.urls import parse_url
+    from trustwatch.intel import IndicatorStore, load_feed
+
+    store = IndicatorStore(load_feed("urlhaus.csv").indicators)
+    matches = store.match_url(parse_url("http://203.0.113.5:8080/bin.sh"))
+"""
+
+from __future__ import annotations
+
+from trustwatch.intel.feeds import FeedLoad, Reject, iter_feed, load_feed
+from trustwatch.intel.formats import (
+    FEED_FORMATS,
+    FORMAT_DEFAULTS,
+    FeedFormat,
+    FormatDefaults,
+    sniff_format,
+)
+from trustwatch.intel.indicators import (
+    HASH_TYPES,
+    INDICATOR_TYPES,
+    HashType,
+    Indicator,
+    IndicatorType,
+    Source,
+    indicator_from_text,
+    merge_indicators,
+    normalize_hash,
+    normalize_indicator,
+    normalize_url,
+)
+from trustwatch.intel.store import IndicatorStore, IntelMatch, MatchedOn, StoreStats
+
+__all__ = [
+    "FEED_FORMATS",
+    "FORMAT_DEFAULTS",
+    "HASH_TYPES",
+    "INDICATOR_TYPES",
+    "FeedFormat",
+    "FeedLoad",
+    "FormatDefaults",
+    "HashType",
+    "Indicator",
+    "IndicatorStore",
+    "IndicatorType",
+    "IntelMatch",
+    "MatchedOn",
+    "Reject",
+    "Source",
+    "StoreStats",
+    "indicator_from_text",
+    "iter_feed",
+    "load_feed",
+    "merge_indicators",
+    "normalize_hash",
+    "normalize_indicator",
+    "normalize_url",
+    "sniff_format",
+]

@@ -1,0 +1,725 @@
+"""Threat-feed loaders: files in, indicators and rejected records out.
+
+One loader per published layout:
+
+``plain``
+    One value per line (URL, domain, IP, CIDR or hash, guessed per line);
+    ``#`` starts a comment only at the start of a line.
+``urlhaus_csv``
+    abuse.ch URLhaus CSV dumps (``csv_online``, ``csv_recent``, full):
+    ``#`` comment lines, often with a commented-out header, quoted fields.
+``urlhaus_json``
+    URLhaus JSON dumps: an object of id -> list of records.
+``phishtank_csv``, ``phishtank_json``
+    PhishTank ``online-valid`` / ``verified_online`` dumps.
+``openphish_txt``, ``openphish_json``
+    OpenPhish feed: one URL per line, or an object of URL -> first-seen time.
+``hashlist``
+    signature-base / LOKI style ``HASH;COMMENT`` (or ``HASH;SCORE;COMMENT``).
+
+Every record gives either one :class:`~trustwatch.intel.indicators.Indicator`
+or one :class:`Reject`; nothing is dropped silently. Only the column that holds
+the indicator becomes one: PhishTank's target brand and detail URL, URLhaus's
+own link and OpenPhish's timestamps are metadata, never indicators (MISP once
+turned the brand column into alerts on every Amazon visit).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import logging
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, BinaryIO, Final, TypeAlias
+
+import msgspec
+
+from trustwatch.errors import ConfigError, InvalidIndicatorError
+from trustwatch.intel._bulk import paused_gc
+from trustwatch.intel._times import parse_feed_time
+from trustwatch.intel.formats import (
+    FEED_FORMATS,
+    FORMAT_DEFAULTS,
+    FeedFormat,
+    FormatDefaults,
+    check_format,
+    sniff_format,
+)
+from trustwatch.intel.indicators import (
+    HASH_TYPES,
+    Indicator,
+    IndicatorType,
+    normalize_indicator,
+)
+
+__all__ = [
+    "FEED_FORMATS",
+    "FORMAT_DEFAULTS",
+    "FeedFormat",
+    "FeedLoad",
+    "FormatDefaults",
+    "Reject",
+    "iter_feed",
+    "load_feed",
+    "sniff_format",
+]
+
+log = logging.getLogger(__name__)
+
+_RAW_LIMIT: Final = 200
+_UNVERIFIED_CONFIDENCE: Final = 50
+
+
+class Reject(msgspec.Struct, frozen=True, kw_only=True):
+    """A feed record that gave no indicator, and why.
+
+    Attributes
+    ----------
+    location
+        Where it is: ``file:line`` or ``file:id``.
+    raw
+        The start of the record as written (at most 200 characters).
+    reason
+        A short stable code: ``invalid_url``, ``invalid_hash``,
+        ``invalid_value``, ``malformed_row``, ``malformed_record``,
+        ``missing_value``, ``encoding``.
+    message
+        What was wrong, in words.
+    """
+
+    location: str
+    raw: str
+    reason: str
+    message: str
+
+
+class FeedLoad(msgspec.Struct, kw_only=True):
+    """What one feed file gave: its indicators, its rejects and counts.
+
+    Attributes
+    ----------
+    path
+        The file read.
+    feed
+        Feed name written into every indicator.
+    format
+        The layout read (after sniffing, for ``auto``).
+    indicators
+        One per accepted record, in file order (duplicates kept: the store
+        merges them).
+    rejects
+        One per record that gave no indicator.
+    bad_timestamps
+        Records kept without a time because theirs could not be read.
+    """
+
+    path: str
+    feed: str
+    format: FeedFormat
+    indicators: list[Indicator]
+    rejects: list[Reject]
+    bad_timestamps: int = 0
+
+    @property
+    def records(self) -> int:
+        """Number of records read (comments and blank lines excluded)."""
+        return len(self.indicators) + len(self.rejects)
+
+    @property
+    def accepted(self) -> int:
+        """Number of records that gave an indicator."""
+        return len(self.indicators)
+
+    @property
+    def rejected(self) -> int:
+        """Number of records that gave none."""
+        return len(self.rejects)
+
+    def by_type(self) -> dict[str, int]:
+        """Return the number of indicators of each type."""
+        return dict(Counter(indicator.type for indicator in self.indicators))
+
+
+@dataclass(slots=True)
+class _Context:
+    """Per-load settings and counters shared by a reader's helpers."""
+
+    name: str
+    feed: str
+    confidence: int
+    explicit_confidence: bool
+    threat: str | None
+    bad_timestamps: int = 0
+
+
+_Item: TypeAlias = Indicator | Reject
+# Where a record is, as (prefix, suffix): formatted only when it is rejected.
+_Where: TypeAlias = tuple[str, object]
+_Reader: TypeAlias = Callable[[Path, _Context], Iterator[_Item]]
+
+
+# --- public API -----------------------------------------------------------------
+
+
+def load_feed(
+    path: str | Path,
+    *,
+    format: str = "auto",
+    feed: str | None = None,
+    confidence: int | None = None,
+) -> FeedLoad:
+    """Read a feed file into indicators and rejects.
+
+    Parameters
+    ----------
+    path
+        The file (``.gz`` files are decompressed on the fly).
+    format
+        One of :data:`FEED_FORMATS`, or ``auto`` to sniff it from the first
+        bytes (see :func:`sniff_format`).
+    feed
+        Feed name for the indicators; defaults per format (``urlhaus``,
+        ``phishtank``, ``openphish``) or to the file's stem.
+    confidence
+        Confidence for every indicator, overriding the format's default.
+
+    Raises
+    ------
+    ConfigError
+        When ``format`` is unknown or cannot be sniffed, or ``confidence`` is
+        outside 0..100.
+    InvalidIndicatorError
+        When a JSON feed is not valid JSON of the expected shape.
+    """
+    source = Path(path)
+    fmt = sniff_format(source) if format == "auto" else check_format(format)
+    ctx = _context(source, fmt, feed, confidence)
+    indicators: list[Indicator] = []
+    rejects: list[Reject] = []
+    with paused_gc():
+        for item in _READERS[fmt](source, ctx):
+            if isinstance(item, Reject):
+                rejects.append(item)
+            else:
+                indicators.append(item)
+    log.info(
+        "feed %s loaded (%s): %d indicators, %d rejects, %d bad timestamps",
+        ctx.feed,
+        fmt,
+        len(indicators),
+        len(rejects),
+        ctx.bad_timestamps,
+    )
+    return FeedLoad(
+        path=str(source),
+        feed=ctx.feed,
+        format=fmt,
+        indicators=indicators,
+        rejects=rejects,
+        bad_timestamps=ctx.bad_timestamps,
+    )
+
+
+def iter_feed(
+    path: str | Path,
+    *,
+    format: str = "auto",
+    feed: str | None = None,
+    confidence: int | None = None,
+) -> Iterator[Indicator | Reject]:
+    """Yield the feed's indicators and rejects one record at a time.
+
+    Takes the same arguments as :func:`load_feed`; use it for files too large
+    to hold as lists (JSON layouts are still decoded whole).
+    """
+    source = Path(path)
+    fmt = sniff_format(source) if format == "auto" else check_format(format)
+    yield from _READERS[fmt](source, _context(source, fmt, feed, confidence))
+
+
+def _context(
+    path: Path, fmt: FeedFormat, feed: str | None, confidence: int | None
+) -> _Context:
+    """Build a load's settings from the format defaults and the overrides."""
+    defaults = FORMAT_DEFAULTS[fmt]
+    if confidence is not None and not 0 <= confidence <= 100:
+        raise ConfigError(
+            f"confidence {confidence!r} is outside 0..100; hint: pass a "
+            "percentage or leave it to the format's default"
+        )
+    return _Context(
+        name=path.name,
+        feed=feed or defaults.feed or _stem(path),
+        confidence=defaults.confidence if confidence is None else confidence,
+        explicit_confidence=confidence is not None,
+        threat=defaults.threat,
+    )
+
+
+def _stem(path: Path) -> str:
+    """Return the file name without its extensions (``a.txt.gz`` -> ``a``)."""
+    return path.name.split(".", 1)[0] or path.name
+
+
+# --- shared record helpers ---------------------------------------------------
+
+
+def _open_bytes(path: Path) -> BinaryIO | gzip.GzipFile:
+    """Open a feed file for reading bytes, decompressing ``.gz`` files."""
+    if path.suffix == ".gz":
+        return gzip.open(path, "rb")
+    return path.open("rb")
+
+
+class _Lines:
+    """A feed file's lines decoded as UTF-8, one at a time.
+
+    ``number`` is the number of the last line read; ``bad`` turns true when a
+    line held bytes that are not UTF-8 (decoded with U+FFFD) and stays true
+    until the reader resets it.
+    """
+
+    def __init__(self, handle: Iterable[bytes]) -> None:
+        self._handle = handle
+        self.number = 0
+        self.bad = False
+
+    def __iter__(self) -> Iterator[str]:
+        for raw in self._handle:
+            self.number += 1
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = raw.decode("utf-8", "replace")
+                self.bad = True
+            if self.number == 1 and text.startswith("\ufeff"):
+                text = text[1:]
+            yield text
+
+
+def _reject(location: str, raw: str, reason: str, message: str) -> Reject:
+    """Build a reject and log where it is (never what it says)."""
+    log.debug("feed record rejected at %s: %s", location, reason)
+    return Reject(
+        location=location, raw=raw[:_RAW_LIMIT], reason=reason, message=message
+    )
+
+
+def _encoding_reject(location: str, raw: str) -> Reject:
+    """Reject a record that held bytes that are not UTF-8."""
+    return _reject(
+        location,
+        raw,
+        "encoding",
+        "the record holds bytes that are not UTF-8; hint: re-export the feed as UTF-8",
+    )
+
+
+def _invalid_reason(type: IndicatorType | None) -> str:
+    """Return the reject code for a value that did not normalise."""
+    if type is None:
+        return "invalid_value"
+    return "invalid_hash" if type in HASH_TYPES else f"invalid_{type}"
+
+
+def _build(
+    ctx: _Context,
+    value: str,
+    type: IndicatorType | None,
+    where: _Where,
+    *,
+    reference: str | None,
+    first_seen: datetime | None = None,
+    last_seen: datetime | None = None,
+    tags: tuple[str, ...] = (),
+    threat: str | None = None,
+    confidence: int | None = None,
+) -> _Item:
+    """Normalise one value into an indicator, or a reject saying why not."""
+    try:
+        kind, normal = normalize_indicator(value, type)
+    except InvalidIndicatorError as exc:
+        return _reject(_location(where), value, _invalid_reason(type), str(exc))
+    return Indicator(
+        type=kind,
+        value=normal,
+        feed=ctx.feed,
+        first_seen=first_seen,
+        last_seen=last_seen,
+        confidence=ctx.confidence if confidence is None else confidence,
+        tags=tags,
+        threat=threat or ctx.threat,
+        reference=reference,
+    )
+
+
+def _location(where: _Where) -> str:
+    """Format a record's place in its file."""
+    return f"{where[0]}{where[1]}"
+
+
+def _time(ctx: _Context, text: object) -> datetime | None:
+    """Read a feed time; count and drop one that cannot be read."""
+    if not text or not isinstance(text, str):
+        return None
+    try:
+        return parse_feed_time(text)
+    except ValueError:
+        ctx.bad_timestamps += 1
+        return None
+
+
+def _value_lines(path: Path) -> Iterator[tuple[int, str, bool]]:
+    """Yield (number, stripped line, had bad bytes) for each value line.
+
+    Blank lines and lines whose first visible character is ``#`` are skipped;
+    a ``#`` anywhere else is data (URL fragments).
+    """
+    with _open_bytes(path) as handle:
+        lines = _Lines(handle)
+        for line in lines:
+            stripped = line.strip()
+            if stripped and stripped[0] != "#":
+                yield lines.number, stripped, lines.bad
+            lines.bad = False
+
+
+# --- line formats ---------------------------------------------------------------
+
+
+def _read_plain(path: Path, ctx: _Context) -> Iterator[_Item]:
+    """One value per line, type guessed per line."""
+    return _read_lines(path, ctx, None)
+
+
+def _read_openphish_txt(path: Path, ctx: _Context) -> Iterator[_Item]:
+    """One URL per line."""
+    return _read_lines(path, ctx, "url")
+
+
+def _read_lines(
+    path: Path, ctx: _Context, type: IndicatorType | None
+) -> Iterator[_Item]:
+    """Yield one item per value line, of a forced or guessed type."""
+    prefix = f"{ctx.name}:"
+    for number, line, bad in _value_lines(path):
+        if bad:
+            yield _encoding_reject(f"{prefix}{number}", line)
+            continue
+        yield _build(ctx, line, type, (prefix, number), reference=f"line {number}")
+
+
+def _read_hashlist(path: Path, ctx: _Context) -> Iterator[_Item]:
+    """``HASH;COMMENT`` or ``HASH;SCORE;COMMENT`` lines."""
+    prefix = f"{ctx.name}:"
+    for number, line, bad in _value_lines(path):
+        if bad:
+            yield _encoding_reject(f"{prefix}{number}", line)
+            continue
+        digest, score, comment = _split_hash_line(line)
+        if ctx.explicit_confidence:
+            score = None
+        yield _build(
+            ctx,
+            digest,
+            _hash_type_hint(digest),
+            (prefix, number),
+            reference=f"line {number}",
+            tags=(comment[:_RAW_LIMIT],) if comment else (),
+            threat=_comment_threat(comment),
+            confidence=score,
+        )
+
+
+def _split_hash_line(line: str) -> tuple[str, int | None, str]:
+    """Split a hash-list line into digest, optional 0..100 score and comment."""
+    digest, _, rest = line.partition(";")
+    score: int | None = None
+    head, sep, tail = rest.partition(";")
+    if sep and head.strip().isdigit():
+        score, rest = min(int(head.strip()), 100), tail
+    return digest.strip(), score, rest.strip()
+
+
+_HASH_HINTS: Final[dict[int, IndicatorType]] = {32: "md5", 40: "sha1"}
+
+
+def _hash_type_hint(digest: str) -> IndicatorType:
+    """Return the hash type a digest's length suggests (sha256 when unsure)."""
+    return _HASH_HINTS.get(len(digest), "sha256")
+
+
+_COMMENT_CUT: Final = re.compile(r"\s+(?:-\s|https?://)|;")
+
+
+def _comment_threat(comment: str) -> str | None:
+    """Return the lead of a hash-list comment (its family or campaign)."""
+    lead = _COMMENT_CUT.split(comment, maxsplit=1)[0].strip(" -")
+    return lead[:_RAW_LIMIT] or None
+
+
+# --- CSV formats --------------------------------------------------------------------
+
+
+class _CsvRows:
+    """CSV rows of a file whose ``#`` lines (at line start only) are comments.
+
+    Yields ``(row, bad)`` where ``bad`` says whether the row's lines held bytes
+    that are not UTF-8. ``commented`` keeps the comment lines (without ``#``),
+    where abuse.ch puts its header; ``lines.number`` is the line the last row
+    ended on.
+    """
+
+    def __init__(self, handle: Iterable[bytes]) -> None:
+        self.lines = _Lines(handle)
+        self.commented: list[str] = []
+
+    def _data_lines(self) -> Iterator[str]:
+        for line in self.lines:
+            if line.startswith("#"):
+                self.commented.append(line.lstrip("#").strip())
+                self.lines.bad = False
+            else:
+                yield line
+
+    def __iter__(self) -> Iterator[tuple[list[str], bool]]:
+        for row in csv.reader(self._data_lines()):
+            bad, self.lines.bad = self.lines.bad, False
+            if len(row) > 1 or (row and row[0].strip()):
+                yield row, bad
+
+
+_HeaderPicker: TypeAlias = Callable[[list[str], list[str]], tuple[list[str], bool]]
+_RecordReader: TypeAlias = Callable[[_Context, dict[str, Any], str], _Item]
+
+
+def _read_csv(
+    path: Path, ctx: _Context, pick_header: _HeaderPicker, record: _RecordReader
+) -> Iterator[_Item]:
+    """Yield one item per CSV row, the columns named by ``pick_header``.
+
+    ``pick_header(comments, first_row)`` returns the column names and whether
+    the first row is the header itself.
+    """
+    with _open_bytes(path) as handle:
+        rows = _CsvRows(handle)
+        columns: list[str] | None = None
+        for row, bad in rows:
+            where = f"{ctx.name}:{rows.lines.number}"
+            if columns is None:
+                columns, is_header = pick_header(rows.commented, row)
+                if is_header:
+                    continue
+            if bad:
+                yield _encoding_reject(where, ",".join(row))
+            elif len(row) != len(columns):
+                yield _reject(
+                    where,
+                    ",".join(row),
+                    "malformed_row",
+                    f"row has {len(row)} fields, the header {len(columns)}; hint: "
+                    "check quoting (a '#' inside a field is data, not a comment)",
+                )
+            else:
+                yield record(ctx, dict(zip(columns, row, strict=True)), where)
+
+
+_URLHAUS_COLUMNS: Final = [
+    "id",
+    "dateadded",
+    "url",
+    "url_status",
+    "last_online",
+    "threat",
+    "tags",
+    "urlhaus_link",
+    "reporter",
+]
+_URLHAUS_OLD_COLUMNS: Final = [c for c in _URLHAUS_COLUMNS if c != "last_online"]
+
+
+def _read_urlhaus_csv(path: Path, ctx: _Context) -> Iterator[_Item]:
+    """URLhaus CSV dumps; header from the first row, a comment or the default."""
+    return _read_csv(path, ctx, _urlhaus_header, _urlhaus_record)
+
+
+def _urlhaus_header(commented: list[str], first: list[str]) -> tuple[list[str], bool]:
+    """Return the columns, and whether the first row is the header."""
+    if first[:3] == ["id", "dateadded", "url"]:
+        return [cell.strip() for cell in first], True
+    for line in reversed(commented):
+        cells = [cell.strip() for cell in next(csv.reader([line]), [])]
+        if cells[:3] == ["id", "dateadded", "url"]:
+            return cells, False
+    # Older full dumps have no last_online column.
+    return (_URLHAUS_COLUMNS if len(first) > 8 else _URLHAUS_OLD_COLUMNS), False
+
+
+@lru_cache(maxsize=4096)
+def _urlhaus_tags(text: str, offline: bool) -> tuple[str, ...]:
+    """Split URLhaus's comma-separated tags; one shared tuple per distinct set."""
+    tags = tuple(tag for tag in (part.strip() for part in text.split(",")) if tag)
+    return (*tags, "url_status:offline") if offline else tags
+
+
+def _urlhaus_record(ctx: _Context, record: dict[str, Any], where: str) -> _Item:
+    """Build an indicator from one URLhaus record (CSV row or JSON object)."""
+    raw_tags = record.get("tags") or ""
+    if not isinstance(raw_tags, str):
+        raw_tags = ",".join(t for t in raw_tags if isinstance(t, str))
+    tags = _urlhaus_tags(raw_tags, record.get("url_status") == "offline")
+    return _build(
+        ctx,
+        str(record.get("url") or ""),
+        "url",
+        (where, ""),
+        reference=str(record["id"]) if record.get("id") else None,
+        first_seen=_time(ctx, record.get("dateadded")),
+        last_seen=_time(ctx, record.get("last_online")),
+        tags=tags,
+        threat=record.get("threat") or None,
+    )
+
+
+_PHISHTANK_COLUMNS: Final = [
+    "phish_id",
+    "url",
+    "phish_detail_url",
+    "submission_time",
+    "verified",
+    "verification_time",
+    "online",
+    "target",
+]
+
+
+def _read_phishtank_csv(path: Path, ctx: _Context) -> Iterator[_Item]:
+    """PhishTank CSV dumps: only the ``url`` column becomes an indicator."""
+    return _read_csv(path, ctx, _phishtank_header, _phishtank_record)
+
+
+def _phishtank_header(_: list[str], first: list[str]) -> tuple[list[str], bool]:
+    """Return the columns, and whether the first row is the header."""
+    if first[0].strip() == "phish_id":
+        return [cell.strip() for cell in first], True
+    return _PHISHTANK_COLUMNS, False
+
+
+@lru_cache(maxsize=4096)
+def _phishtank_tags(target: str, offline: bool) -> tuple[str, ...]:
+    """Return the brand tag (none for 'Other') and an offline mark, shared."""
+    brand = target.strip()
+    tags = (f"brand:{brand}",) if brand not in ("", "Other") else ()
+    return (*tags, "offline") if offline else tags
+
+
+def _phishtank_record(ctx: _Context, record: dict[str, Any], where: str) -> _Item:
+    """Build an indicator from one PhishTank record (CSV row or JSON object)."""
+    offline = str(record.get("online", "")).lower() in ("no", "false")
+    tags = _phishtank_tags(str(record.get("target") or ""), offline)
+    verified = str(record.get("verified", "yes")).lower() in ("yes", "true")
+    confidence = None
+    if not verified and not ctx.explicit_confidence:
+        confidence = _UNVERIFIED_CONFIDENCE
+    phish_id = record.get("phish_id")
+    return _build(
+        ctx,
+        str(record.get("url") or ""),
+        "url",
+        (where, ""),
+        reference=str(phish_id) if phish_id not in (None, "") else None,
+        first_seen=_time(ctx, record.get("submission_time")),
+        last_seen=_time(ctx, record.get("verification_time")),
+        tags=tags,
+        confidence=confidence,
+    )
+
+
+# --- JSON formats ---------------------------------------------------------------------
+
+
+def _decode_json(path: Path) -> Any:
+    """Decode a whole JSON feed file, or raise naming the file."""
+    with _open_bytes(path) as handle:
+        data = handle.read()
+    try:
+        return msgspec.json.decode(data)
+    except msgspec.DecodeError as exc:
+        raise InvalidIndicatorError(
+            f"feed file {path} is not valid JSON: {exc}; hint: check the download "
+            "finished, or pass the right format="
+        ) from exc
+
+
+def _shape_error(path: Path, expected: str) -> InvalidIndicatorError:
+    """Return the error for a JSON feed of the wrong shape."""
+    return InvalidIndicatorError(
+        f"feed file {path} is JSON but not {expected}; hint: pass the right format="
+    )
+
+
+def _read_urlhaus_json(path: Path, ctx: _Context) -> Iterator[_Item]:
+    """URLhaus JSON dumps: ``{id: [record, ...]}``."""
+    data = _decode_json(path)
+    if not isinstance(data, dict):
+        raise _shape_error(path, "an object of URLhaus ids")
+    for key, records in data.items():
+        where = f"{ctx.name}:id {key}"
+        items = records if isinstance(records, list) else [records]
+        for record in items:
+            if not isinstance(record, dict):
+                yield _reject(
+                    where, repr(record), "malformed_record", "record is not an object"
+                )
+                continue
+            yield _urlhaus_record(ctx, {"id": key, **record}, where)
+
+
+def _read_phishtank_json(path: Path, ctx: _Context) -> Iterator[_Item]:
+    """PhishTank JSON dumps: a list of records."""
+    data = _decode_json(path)
+    if not isinstance(data, list):
+        raise _shape_error(path, "a list of PhishTank records")
+    for number, record in enumerate(data, 1):
+        where = f"{ctx.name}:record {number}"
+        if not isinstance(record, dict):
+            yield _reject(
+                where, repr(record), "malformed_record", "record is not an object"
+            )
+            continue
+        yield _phishtank_record(ctx, record, where)
+
+
+def _read_openphish_json(path: Path, ctx: _Context) -> Iterator[_Item]:
+    """OpenPhish archives: ``{url: first-seen time}``."""
+    data = _decode_json(path)
+    if not isinstance(data, dict):
+        raise _shape_error(path, "an object of URL -> first-seen time")
+    prefix = f"{ctx.name}:record "
+    for number, (url, seen) in enumerate(data.items(), 1):
+        yield _build(
+            ctx,
+            url,
+            "url",
+            (prefix, number),
+            reference=None,
+            first_seen=_time(ctx, seen),
+        )
+
+
+_READERS: Final[dict[FeedFormat, _Reader]] = {
+    "plain": _read_plain,
+    "urlhaus_csv": _read_urlhaus_csv,
+    "urlhaus_json": _read_urlhaus_json,
+    "phishtank_csv": _read_phishtank_csv,
+    "phishtank_json": _read_phishtank_json,
+    "openphish_txt": _read_openphish_txt,
+    "openphish_json": _read_openphish_json,
+    "hashlist": _read_hashlist,
+}

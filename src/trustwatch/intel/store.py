@@ -1,0 +1,546 @@
+"""The indicator store: in-memory indexes and the matchers over them.
+
+Every lookup is a handful of dictionary probes, so matching costs about a
+microsecond whatever the number of indicators:
+
+- URLs, domains, IPs, networks and hashes are each kept in a dict keyed by the
+  normalised value; a second record of the same value is merged into the first
+  (:func:`~trustwatch.intel.indicators.merge_indicators`), keeping every feed's
+  provenance.
+- Domains are also counted per registrable domain, so a host whose registrable
+  domain lists nothing is dismissed with one probe; otherwise the host and its
+  parents down to the registrable domain are probed. A domain indicator never
+  matches a sibling or a parent of itself, and a URL indicator matches only
+  that URL: PhishTank URLs on shared hosting must not flag the host.
+- Networks are indexed per prefix length as ``address >> (bits - prefix)``:
+  one probe per distinct prefix length present (at most 33 for IPv4, 129 for
+  IPv6; feeds use a few), most specific first.
+
+The store persists to one Parquet file (:meth:`IndicatorStore.save`) rather
+than SQLite: reading 1M indicators back is a columnar scan that pyarrow hands
+over as whole Python lists (times as integers, feed and type names
+dictionary-encoded), which measured 2.6 to 3.7 times faster than fetching the
+same rows from SQLite and building the same objects, from a file 4.6 times
+smaller (``benchmarks/bench_intel.py``: about 1 s against 2.7 s for 1M). The
+file also opens in DuckDB, Polars or pandas for audits. SQLite would win only
+for updating single records in place, which the store never does: it is
+rebuilt from the feeds.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final, Literal, TypeAlias
+
+import msgspec
+
+from trustwatch.enrichment.domains import normalize_host, psl_split, registrable_domain
+from trustwatch.enrichment.ips import parse_ip
+from trustwatch.enrichment.urls import ParsedUrl
+from trustwatch.errors import ConfigError, InvalidIndicatorError, StorageError
+from trustwatch.intel._bulk import paused_gc
+from trustwatch.intel._fastpath import fast_ipv4_network, ipv4_number, is_plain_host
+from trustwatch.intel.indicators import (
+    INDICATOR_TYPES,
+    HashType,
+    Indicator,
+    IndicatorType,
+    merge_indicators,
+    normalize_hash,
+)
+
+__all__ = ["IndicatorStore", "IntelMatch", "MatchedOn", "StoreStats"]
+
+log = logging.getLogger(__name__)
+
+MatchedOn: TypeAlias = Literal[
+    "url", "host", "domain", "ip", "cidr", "md5", "sha1", "sha256"
+]
+_Address: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+_FILE_VERSION: Final = "1"
+_BITS: Final = {4: 32, 6: 128}
+_HASH_BY_LENGTH: Final[dict[int, HashType]] = {32: "md5", 40: "sha1", 64: "sha256"}
+
+
+class IntelMatch(msgspec.Struct, frozen=True, kw_only=True, gc=False):
+    """One indicator that matched an observed value.
+
+    Attributes
+    ----------
+    indicator
+        The (merged) indicator that matched.
+    matched_on
+        Which index matched: ``url`` (exact canonical URL), ``host`` (a domain
+        indicator equal to the host), ``domain`` (a domain indicator that is a
+        parent of the host), ``ip``, ``cidr`` or a hash type.
+    observed
+        The observed value that matched: the canonical URL, host, address or
+        digest.
+    """
+
+    indicator: Indicator
+    matched_on: MatchedOn
+    observed: str
+
+
+class StoreStats(msgspec.Struct, frozen=True, kw_only=True):
+    """Counts of what a store holds.
+
+    Attributes
+    ----------
+    total
+        Distinct indicators.
+    by_type
+        Distinct indicators per type.
+    by_feed
+        Distinct indicators each feed contributed to.
+    multi_feed
+        Indicators listed by more than one feed.
+    merged
+        Records merged into an existing indicator since the store was built.
+    cidr_prefixes
+        Distinct network prefix lengths (each costs one probe per IP lookup).
+    """
+
+    total: int
+    by_type: dict[str, int]
+    by_feed: dict[str, int]
+    multi_feed: int
+    merged: int
+    cidr_prefixes: int
+
+
+class IndicatorStore:
+    """Indicators indexed for microsecond matching of URLs, hosts, IPs, hashes.
+
+    Values must already be normalised, as
+    :func:`~trustwatch.intel.indicators.indicator_from_text` and
+    :func:`~trustwatch.intel.feeds.load_feed` produce them.
+
+    Parameters
+    ----------
+    indicators
+        Indicators to add at once (see :meth:`add_many`).
+
+    Examples
+    --------
+    >>> from trustwatch.intel.indicators import indicator_from_text
+    >>> store = IndicatorStore([indicator_from_text("203.0.113.0/24", "demo")])
+    >>> [m.matched_on for m in store.match_ip("203.0.113.7")]
+    ['cidr']
+    """
+
+    def __init__(self, indicators: Iterable[Indicator] = ()) -> None:
+        self._merged = 0
+        self._clear()
+        self.add_many(indicators)
+
+    def _clear(self) -> None:
+        """Empty every index."""
+        self._records: dict[IndicatorType, dict[str, Indicator]] = {
+            kind: {} for kind in INDICATOR_TYPES
+        }
+        self._by_registrable: dict[str, int] = {}
+        self._ips: dict[int, dict[int, str]] = {4: {}, 6: {}}
+        self._networks: dict[int, dict[int, dict[int, str]]] = {4: {}, 6: {}}
+        self._prefixes: dict[int, tuple[int, ...]] = {4: (), 6: ()}
+
+    # --- building -----------------------------------------------------------
+
+    def add(self, indicator: Indicator) -> bool:
+        """Add one indicator, merging it into a known one of the same value.
+
+        Returns
+        -------
+        bool
+            ``True`` when the value was new to the store.
+
+        Raises
+        ------
+        InvalidIndicatorError
+            When an ``ip`` or ``cidr`` value is not in canonical form.
+        """
+        table = self._records[indicator.type]
+        known = table.get(indicator.value)
+        if known is not None:
+            table[indicator.value] = merge_indicators(known, indicator)
+            self._merged += 1
+            return False
+        self._index(indicator)
+        table[indicator.value] = indicator
+        return True
+
+    def add_many(self, indicators: Iterable[Indicator]) -> int:
+        """Add indicators in bulk; return how many values were new."""
+        added = 0
+        try:
+            with paused_gc():
+                for indicator in indicators:
+                    added += self.add(indicator)
+        finally:
+            self._sort_prefixes()
+        return added
+
+    def _index(self, indicator: Indicator) -> None:
+        """Record a new value in the secondary index of its type."""
+        kind, value = indicator.type, indicator.value
+        if kind == "domain":
+            key = psl_split(value)[1]  # the value is canonical already
+            self._by_registrable[key] = self._by_registrable.get(key, 0) + 1
+        elif kind == "ip":
+            version, number = _canonical_address(value)
+            self._ips[version][number] = value
+        elif kind == "cidr":
+            version, prefix, number = _network_key(value)
+            table = self._networks[version].setdefault(prefix, {})
+            table[number >> (_BITS[version] - prefix)] = value
+            if prefix not in self._prefixes[version]:
+                self._prefixes[version] += (prefix,)
+
+    def _sort_prefixes(self) -> None:
+        """Order prefix lengths most specific first."""
+        for version, prefixes in self._prefixes.items():
+            self._prefixes[version] = tuple(sorted(prefixes, reverse=True))
+
+    def prune(self, at: datetime) -> int:
+        """Drop indicators expired at the aware time ``at``; return how many."""
+        _check_aware(at)
+        expired = [ind for ind in self if ind.is_expired(at)]
+        if not expired:
+            return 0
+        keep = [ind for ind in self if not ind.is_expired(at)]
+        self._clear()
+        self.add_many(keep)
+        log.info("indicator store pruned: %d expired", len(expired))
+        return len(expired)
+
+    # --- reading --------------------------------------------------------------
+
+    def __len__(self) -> int:
+        """Return the number of distinct indicators."""
+        return sum(len(table) for table in self._records.values())
+
+    def __iter__(self) -> Iterator[Indicator]:
+        """Iterate over every indicator, type by type."""
+        for table in self._records.values():
+            yield from table.values()
+
+    def get(self, type: IndicatorType, value: str) -> Indicator | None:
+        """Return the indicator of this type and normalised value, if any."""
+        return self._records[type].get(value)
+
+    def stats(self) -> StoreStats:
+        """Return counts per type and per feed."""
+        by_feed: Counter[str] = Counter()
+        multi = 0
+        for indicator in self:
+            feeds = indicator.feeds
+            by_feed.update(feeds)
+            multi += len(feeds) > 1
+        return StoreStats(
+            total=len(self),
+            by_type={kind: len(table) for kind, table in self._records.items()},
+            by_feed=dict(by_feed),
+            multi_feed=multi,
+            merged=self._merged,
+            cidr_prefixes=sum(len(p) for p in self._prefixes.values()),
+        )
+
+    # --- matching -------------------------------------------------------------
+
+    def match_url(
+        self, parsed: ParsedUrl, *, at: datetime | None = None
+    ) -> list[IntelMatch]:
+        """Match a parsed URL: exact URL, then its host, then parent domains.
+
+        An IP host is matched against IP and network indicators. Hosts a
+        parser trick hides (``parsed.extra_hosts``) are matched too.
+
+        Parameters
+        ----------
+        parsed
+            The URL from :func:`trustwatch.enrichment.urls.parse_url`.
+        at
+            Aware time for expiry; indicators with ``expires_at < at`` never
+            match. Defaults to now.
+        """
+        found: list[IntelMatch] = []
+        exact = self._records["url"].get(parsed.url)
+        if exact is not None:
+            found.append(
+                IntelMatch(indicator=exact, matched_on="url", observed=parsed.url)
+            )
+        if parsed.host_is_ip:
+            self._match_address(found, _address_key(parsed.host), parsed.host)
+        elif parsed.host:
+            self._match_domain(found, parsed.host, parsed.registrable_domain)
+        if parsed.extra_hosts:
+            for extra in parsed.extra_hosts:
+                found.extend(self.match_host(extra, at=at))
+            found = _unique(found)
+        return _live(found, at)
+
+    def match_host(self, host: str, *, at: datetime | None = None) -> list[IntelMatch]:
+        """Match a host name or IP literal against domain, IP and CIDR indicators.
+
+        A domain indicator matches the host itself (``host``) and its
+        subdomains (``domain``), never a parent above the host's registrable
+        domain. A host that is not a valid name or address matches nothing.
+        """
+        found: list[IntelMatch] = []
+        if is_plain_host(host):
+            self._match_domain(found, host, None)
+            return _live(found, at)
+        key = _address_key(host)
+        if key is None:
+            name = _normalized_host(host)
+            if name is None:
+                log.debug("host lookup skipped: not a valid host")
+                return []
+            # normalize_host reads browser IP notations (0x7f.1) as addresses.
+            host, key = name, _address_key(name)
+        if key is not None:
+            self._match_address(found, key, host)
+        else:
+            self._match_domain(found, host, None)
+        return _live(found, at)
+
+    def match_ip(
+        self, ip: str | _Address, *, at: datetime | None = None
+    ) -> list[IntelMatch]:
+        """Match an IP address against IP and CIDR indicators.
+
+        Returns the exact IP match first, then networks from the most specific.
+        A value that is not an address matches nothing.
+        """
+        if isinstance(ip, str):
+            key, observed = _address_key(ip), ip
+        else:
+            key, observed = (ip.version, int(ip)), str(ip)
+        if key is None:
+            log.debug("ip lookup skipped: not an address")
+            return []
+        found: list[IntelMatch] = []
+        self._match_address(found, key, observed)
+        return _live(found, at)
+
+    def match_hash(self, value: str, *, at: datetime | None = None) -> list[IntelMatch]:
+        """Match an MD5, SHA-1 or SHA-256 digest (any case, optional prefix).
+
+        A value that is not a digest matches nothing.
+        """
+        kind = _HASH_BY_LENGTH.get(len(value))
+        if kind is not None and value == value.lower():
+            # Lowercase at a digest's length: canonical already, or invalid.
+            digest = value
+        else:
+            try:
+                kind, digest = normalize_hash(value)
+            except InvalidIndicatorError:
+                log.debug("hash lookup skipped: not a digest")
+                return []
+        indicator = self._records[kind].get(digest)
+        if indicator is None:
+            return []
+        return _live(
+            [IntelMatch(indicator=indicator, matched_on=kind, observed=digest)], at
+        )
+
+    def _match_domain(
+        self, found: list[IntelMatch], host: str, registrable: str | None
+    ) -> None:
+        """Probe the host, then its parents down to its registrable domain.
+
+        ``registrable`` is the host's registrable domain when the caller has
+        it; otherwise it is computed only if a parent matches.
+        """
+        if registrable is not None and registrable not in self._by_registrable:
+            return
+        domains = self._records["domain"]
+        if not domains:
+            return
+        indicator = domains.get(host)
+        if indicator is not None:
+            found.append(
+                IntelMatch(indicator=indicator, matched_on="host", observed=host)
+            )
+        parent = host
+        while (dot := parent.find(".")) >= 0:
+            parent = parent[dot + 1 :]
+            indicator = domains.get(parent)
+            if indicator is None:
+                continue
+            registrable = registrable or registrable_domain(host)
+            if len(parent) < len(registrable):
+                return
+            found.append(
+                IntelMatch(indicator=indicator, matched_on="domain", observed=host)
+            )
+
+    def _match_address(
+        self, found: list[IntelMatch], key: tuple[int, int] | None, observed: str
+    ) -> None:
+        """Probe the IP index and every network prefix length present."""
+        if key is None:
+            return
+        version, number = key
+        value = self._ips[version].get(number)
+        if value is not None:
+            indicator = self._records["ip"][value]
+            found.append(
+                IntelMatch(indicator=indicator, matched_on="ip", observed=observed)
+            )
+        bits, networks = _BITS[version], self._networks[version]
+        for prefix in self._prefixes[version]:
+            value = networks[prefix].get(number >> (bits - prefix))
+            if value is not None:
+                indicator = self._records["cidr"][value]
+                found.append(
+                    IntelMatch(
+                        indicator=indicator, matched_on="cidr", observed=observed
+                    )
+                )
+
+    # --- persistence ------------------------------------------------------------
+
+    def save(self, path: str | Path) -> None:
+        """Write every indicator to one Parquet file, atomically.
+
+        Raises
+        ------
+        StorageError
+            When the file cannot be written.
+        """
+        from trustwatch.intel import _parquet
+
+        target = Path(path)
+        partial = target.with_name(f".{target.name}.partial")
+        try:
+            _parquet.write(list(self), partial, _FILE_VERSION)
+            os.replace(partial, target)
+        except OSError as exc:
+            partial.unlink(missing_ok=True)
+            raise StorageError(
+                f"cannot write indicator store {target}: {exc}; hint: check the "
+                "folder exists and is writable"
+            ) from exc
+        log.info("indicator store saved: %d indicators", len(self))
+
+    @classmethod
+    def load(cls, path: str | Path) -> IndicatorStore:
+        """Read a store written by :meth:`save` and rebuild its indexes.
+
+        Raises
+        ------
+        StorageError
+            When the file is missing, not Parquet, or of another layout.
+        """
+        from trustwatch.intel import _parquet
+
+        indicators = _parquet.read(Path(path), _FILE_VERSION)
+        store = cls(indicators)
+        log.info("indicator store loaded: %d indicators", len(store))
+        return store
+
+
+# --- helpers ---------------------------------------------------------------------
+
+
+def _address_key(text: str) -> tuple[int, int] | None:
+    """Return (IP version, integer) of an address, or ``None`` for non-addresses.
+
+    Dotted-quad IPv4 is read directly; everything else goes through
+    :func:`trustwatch.enrichment.ips.parse_ip` (brackets, zone ids,
+    IPv4-mapped IPv6).
+    """
+    number = ipv4_number(text)
+    if number is not None:
+        return 4, number
+    if ":" not in text and not text[-1:].isdigit():
+        return None
+    try:
+        address = parse_ip(text)
+    except ValueError:
+        return None
+    return address.version, int(address)
+
+
+def _normalized_host(host: str) -> str | None:
+    """Return the canonical host (name or IP), or ``None`` when invalid."""
+    try:
+        return normalize_host(host)
+    except ValueError:
+        return None
+
+
+def _canonical_address(value: str) -> tuple[int, int]:
+    """Return (version, integer) of a canonical ``ip`` value, or raise."""
+    number = ipv4_number(value)
+    if number is not None:
+        return 4, number
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        address = None
+    if address is None or str(address) != value:
+        raise InvalidIndicatorError(
+            f"ip indicator {value!r} is not a canonical address; hint: build "
+            "indicators with indicator_from_text()"
+        )
+    return address.version, int(address)
+
+
+def _network_key(value: str) -> tuple[int, int, int]:
+    """Return (version, prefix, network integer) of a canonical ``cidr`` value."""
+    if fast_ipv4_network(value) == value:
+        address, _, prefix = value.partition("/")
+        return 4, int(prefix), ipv4_number(address) or 0
+    try:
+        network = ipaddress.ip_network(value)
+    except ValueError:
+        network = None
+    if network is None or str(network) != value:
+        raise InvalidIndicatorError(
+            f"cidr indicator {value!r} is not a canonical network; hint: build "
+            "indicators with indicator_from_text()"
+        )
+    return network.version, network.prefixlen, int(network.network_address)
+
+
+def _check_aware(at: datetime) -> None:
+    """Refuse a naive time for expiry checks."""
+    if at.utcoffset() is None:
+        raise ConfigError(
+            f"time {at.isoformat()} has no timezone; hint: pass an aware "
+            "datetime, e.g. datetime.now(UTC)"
+        )
+
+
+def _live(found: list[IntelMatch], at: datetime | None) -> list[IntelMatch]:
+    """Drop matches whose indicator expired before ``at`` (default: now)."""
+    if not found or not any(match.indicator.expires_at is not None for match in found):
+        return found
+    now = datetime.now(UTC) if at is None else at
+    _check_aware(now)
+    return [match for match in found if not match.indicator.is_expired(now)]
+
+
+def _unique(found: list[IntelMatch]) -> list[IntelMatch]:
+    """Drop repeated (indicator, index) pairs, keeping the first."""
+    if len(found) < 2:
+        return found
+    seen: set[tuple[str, str, str]] = set()
+    unique = []
+    for match in found:
+        key = (match.indicator.type, match.indicator.value, match.matched_on)
+        if key not in seen:
+            seen.add(key)
+            unique.append(match)
+    return unique

@@ -79,3 +79,28 @@ def test_threshold_score_is_half_at_threshold_and_rises():
     assert threshold_score(10, 10) == pytest.approx(0.5)
     assert threshold_score(20, 10) == pytest.approx(0.75)
     assert threshold_score(40, 10) < threshold_score(50, 10) < 1.0
+
+
+def test_distributed_stuffing_is_seen_per_network_not_per_source():
+    detector = CredentialAttackDetector(
+        stuffing_usernames=10, network_usernames=30, network_sources=3
+    )
+    # 40 usernames from 8 addresses of one /24: each source stays under 10
+    events = [login(i, user=f"user{i}", ip=f"198.51.100.{i % 8}") for i in range(40)]
+    found = detector.process(events)
+    assert {s.kind for s in found} == {"distributed_stuffing"}
+    assert found[0].entity == "198.51.100.0/24"
+    assert found[0].event_id == "e29"
+    assert "from 8 sources" in found[0].reasons[0]
+
+
+def test_network_key_uses_the_geo_resolver_when_given():
+    from trustwatch.enrichment.geo import GeoInfo
+    from trustwatch.features.context import EventContext
+
+    class OneAs:
+        def lookup(self, ip):
+            return GeoInfo(country="NL", asn=64500, as_name="Example Hosting")
+
+    assert EventContext(login(1), OneAs()).network() == "AS64500"
+    assert EventContext(login(1, ip=None)).network() == ""

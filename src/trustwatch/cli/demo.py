@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from trustwatch.cli.render import summary_table
+from trustwatch.enrichment.geo import BundledGeo
 from trustwatch.runtime.embedded import load_intel, run_embedded
 from trustwatch.simulation import (
     GroundTruth,
@@ -109,7 +110,9 @@ def run_demo(
     with SqliteStore(db) as store:
         intel = load_intel([paths.intel])
         with _progress("events", total=len(sim.events) + len(BROKEN_LINES)) as step:
-            summary = run_embedded([events_path], store, intel=intel, on_progress=step)
+            summary = run_embedded(
+                [events_path], store, intel=intel, geo=BundledGeo(), on_progress=step
+            )
         flagged = flagged_entities(store)
     console.print(summary_table(summary, title="Pipeline"))
     table = Table(title="Attacks mixed in, and what was caught", title_justify="left")

@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from trustwatch.cli.exitcodes import ExitCode
 from trustwatch.cli.render import explain_tree, summary_table, verdict_table
 from trustwatch.decisions.policy import Policy, default_policy, load_policy
+from trustwatch.enrichment.geo import GeoResolver
 from trustwatch.errors import (
     ConfigError,
     InvalidEventError,
@@ -61,6 +62,33 @@ def db_option(func: F) -> F:
     )(func)
 
 
+def geo_options(func: F) -> F:
+    """Add the options that choose how source addresses are geolocated."""
+    file = click.Path(exists=True, dir_okay=False, path_type=Path)
+    func = click.option(
+        "--no-geo", is_flag=True, help="Key networks by address prefix only."
+    )(func)
+    func = click.option(
+        "--maxmind-asn", type=file, show_envvar=True, help="A GeoLite2/GeoIP2 ASN file."
+    )(func)
+    return click.option(
+        "--maxmind-country",
+        type=file,
+        show_envvar=True,
+        help="A GeoLite2/GeoIP2 country or city file (else the bundled data).",
+    )(func)
+
+
+def _geo(country: Path | None, asn: Path | None, off: bool) -> GeoResolver | None:
+    from trustwatch.enrichment.geo import BundledGeo, MaxMindGeo
+
+    if off:
+        return None
+    if country or asn:
+        return MaxMindGeo(country, asn)
+    return BundledGeo()
+
+
 def _policy(path: Path | None) -> Policy:
     return load_policy(path) if path else default_policy()
 
@@ -89,6 +117,7 @@ def cli(verbose: int) -> None:
     help="A policy file; the shipped default otherwise.",
 )
 @click.option("--enforce", is_flag=True, help="Mark actions for dispatch, not dry run.")
+@geo_options
 @db_option
 def run(
     events: Sequence[str],
@@ -96,12 +125,16 @@ def run(
     intel_format: str,
     policy: Path | None,
     enforce: bool,
+    maxmind_country: Path | None,
+    maxmind_asn: Path | None,
+    no_geo: bool,
     db: Path,
 ) -> None:
     """Run the pipeline over EVENTS (files, directories or globs)."""
     from trustwatch.runtime.embedded import load_intel, run_embedded
 
     chosen = _policy(policy)
+    geo = _geo(maxmind_country, maxmind_asn, no_geo)
     intel = load_intel(intel_paths, intel_format) if intel_paths else None
     with SqliteStore(db) as store, _progress("events") as advance:
         summary = run_embedded(
@@ -110,6 +143,7 @@ def run(
             intel=intel,
             policy=chosen,
             mode="enforce" if enforce else "dry_run",
+            geo=geo,
             on_progress=advance,
         )
     console.print(summary_table(summary, title=f"trustwatch run → {db}"))

@@ -6,6 +6,9 @@ Three patterns, each counted over an event-time window with bounded state:
 - **credential stuffing / password spraying**: one source fails against many
   distinct usernames (lists of leaked credentials, or one password tried
   across many names);
+- **distributed stuffing**: many sources in one network (an AS, or a /24 or
+  /64 when the AS is unknown) failing against many distinct usernames, each
+  source staying under the per-source threshold;
 - **login after a failure burst**: a success for an account, or from a source,
   that just failed many times — the moment a guess or a leaked password works.
 
@@ -48,6 +51,9 @@ class CredentialAttackDetector(Detector):
     burst_failures
         Failures for an account (from any source), or from the source, that
         make a following success suspicious.
+    network_usernames, network_sources
+        Distinct usernames failed from one network, coming from at least this
+        many distinct sources, that make distributed stuffing.
     max_keys
         Bound on the keys each window keeps.
     """
@@ -61,6 +67,8 @@ class CredentialAttackDetector(Detector):
         brute_force_failures: int = 10,
         stuffing_usernames: int = 10,
         burst_failures: int = 5,
+        network_usernames: int = 30,
+        network_sources: int = 3,
         max_keys: int = 200_000,
     ) -> None:
         self._params = {
@@ -68,8 +76,12 @@ class CredentialAttackDetector(Detector):
             "brute_force_failures": brute_force_failures,
             "stuffing_usernames": stuffing_usernames,
             "burst_failures": burst_failures,
+            "network_usernames": network_usernames,
+            "network_sources": network_sources,
             "max_keys": max_keys,
         }
+        self.network_usernames = network_usernames
+        self.network_sources = network_sources
         self.brute_force_failures = brute_force_failures
         self.stuffing_usernames = stuffing_usernames
         self.burst_failures = burst_failures
@@ -85,6 +97,12 @@ class CredentialAttackDetector(Detector):
         self._source_usernames: DistinctCounter[str] = DistinctCounter(
             window, max_values=1000, max_keys=max_keys
         )
+        self._network_usernames: DistinctCounter[str] = DistinctCounter(
+            window, max_values=10_000, max_keys=max_keys
+        )
+        self._network_sources: DistinctCounter[str] = DistinctCounter(
+            window, max_values=10_000, max_keys=max_keys
+        )
 
     def process_one(self, event: EventBase, ctx: EventContext) -> Sequence[Signal]:
         """Count a login attempt and flag the source or account it implicates."""
@@ -94,7 +112,36 @@ class CredentialAttackDetector(Detector):
         source = event.ip or ""
         if event.success:
             return self._on_success(event, ctx.t, source, username)
-        return self._on_failure(event, ctx.t, source, username)
+        signals = self._on_failure(event, ctx.t, source, username)
+        if source:
+            signals.extend(self._on_network_failure(event, ctx, source, username))
+        return signals
+
+    def _on_network_failure(
+        self, event: Login, ctx: EventContext, source: str, username: str
+    ) -> list[Signal]:
+        network = ctx.network()
+        if not network:
+            return []
+        names = self._network_usernames.add(network, username, ctx.t)
+        sources = self._network_sources.add(network, source, ctx.t)
+        if names < self.network_usernames or sources < self.network_sources:
+            return []
+        minutes = self._pair_failures.window / 60
+        return [
+            self.signal(
+                event,
+                kind="distributed_stuffing",
+                score=threshold_score(names, self.network_usernames),
+                entity_type="network",
+                entity=network,
+                reasons=(
+                    f"{names} distinct usernames failed from {sources} sources in "
+                    f"network {network} in {minutes:g} min",
+                ),
+                evidence={"distinct_usernames": names, "sources": sources},
+            )
+        ]
 
     def _on_failure(
         self, event: Login, t: float, source: str, username: str
@@ -175,6 +222,8 @@ class CredentialAttackDetector(Detector):
             "source_failures": self._source_failures.get_state(),
             "account_failures": self._account_failures.get_state(),
             "source_usernames": self._source_usernames.get_state(),
+            "network_usernames": self._network_usernames.get_state(),
+            "network_sources": self._network_sources.get_state(),
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -183,3 +232,5 @@ class CredentialAttackDetector(Detector):
         self._source_failures.set_state(state["source_failures"])
         self._account_failures.set_state(state["account_failures"])
         self._source_usernames.set_state(state["source_usernames"])
+        self._network_usernames.set_state(state["network_usernames"])
+        self._network_sources.set_state(state["network_sources"])

@@ -7,8 +7,10 @@ here and reused by the others.
 
 from __future__ import annotations
 
+from trustwatch.enrichment.geo import GeoInfo, GeoResolver
+from trustwatch.enrichment.ips import ip_prefix
 from trustwatch.enrichment.urls import ParsedUrl, parse_url
-from trustwatch.errors import InvalidUrlError
+from trustwatch.errors import InvalidIndicatorError, InvalidUrlError
 from trustwatch.events.model import EventBase
 
 __all__ = ["EventContext"]
@@ -23,14 +25,49 @@ class EventContext:
     ----------
     event
         The event being scored.
+    geo
+        Resolves the source address to a country and network; without one,
+        networks are keyed by address prefix.
     """
 
-    __slots__ = ("_url", "event", "t")
+    __slots__ = ("_geo", "_network", "_url", "event", "geo", "t")
 
-    def __init__(self, event: EventBase) -> None:
+    def __init__(self, event: EventBase, geo: GeoResolver | None = None) -> None:
         self.event = event
+        self.geo = geo
         self.t: float = event.ts.timestamp()
         self._url: object = _UNSET
+        self._geo: GeoInfo | None = None
+        self._network: str | None = None
+
+    def location(self) -> GeoInfo | None:
+        """Return the source address's country and network, looked up once."""
+        if self._geo is None and self.geo is not None and self.event.ip:
+            self._geo = self.geo.lookup(self.event.ip)
+        return self._geo
+
+    def network(self) -> str:
+        """Return a key for the source's network: its AS, else its /24 or /64.
+
+        Returns ``""`` when the event has no (valid) source address.
+        """
+        if self._network is None:
+            info = self.location()
+            if info is not None and info.asn is not None:
+                self._network = f"AS{info.asn}"
+            elif info is not None and info.as_name:
+                self._network = f"AS:{info.as_name}"
+            else:
+                self._network = self._prefix()
+        return self._network
+
+    def _prefix(self) -> str:
+        if not self.event.ip:
+            return ""
+        try:
+            return ip_prefix(self.event.ip)
+        except InvalidIndicatorError:
+            return ""
 
     def url(self) -> ParsedUrl | None:
         """Return the event's URL parsed once, or ``None`` when it has none.

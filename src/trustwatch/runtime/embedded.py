@@ -20,6 +20,7 @@ from trustwatch.decisions.model import Action, Mode, Verdict
 from trustwatch.decisions.policy import Policy, default_policy
 from trustwatch.detectors import default_detectors
 from trustwatch.detectors.base import Detector
+from trustwatch.enrichment.geo import GeoResolver
 from trustwatch.events.deadletter import DeadLetter
 from trustwatch.events.readers import read_events
 from trustwatch.intel.feeds import load_feed
@@ -91,6 +92,7 @@ def run_embedded(
     policy: Policy | None = None,
     mode: Mode = "dry_run",
     detectors: Sequence[Detector] | None = None,
+    geo: GeoResolver | None = None,
     batch_size: int = 5000,
     on_progress: ProgressCallback | None = None,
 ) -> RunSummary:
@@ -111,6 +113,9 @@ def run_embedded(
         ``"dry_run"`` (record only) or ``"enforce"``.
     detectors
         Detectors to run instead of the defaults.
+    geo
+        Resolves source addresses to countries and networks; without one,
+        networks are keyed by address prefix.
     batch_size
         Events between store writes and progress calls.
     on_progress
@@ -124,7 +129,8 @@ def run_embedded(
         summary.dead_letters += len(intel.rejected)
     if detectors is None:
         detectors = default_detectors(intel.store if intel else None)
-    pipeline = Pipeline(detectors, DecisionEngine(policy or default_policy(), mode))
+    engine = DecisionEngine(policy or default_policy(), mode)
+    pipeline = Pipeline(detectors, engine, geo)
     verdicts: list[Verdict] = []
     actions: list[Action] = []
     letters: list[DeadLetter] = []

@@ -15,6 +15,7 @@ from typing import Any
 from trustwatch.decisions.engine import DecisionEngine
 from trustwatch.decisions.model import Action, Verdict
 from trustwatch.detectors.base import Detector, Signal
+from trustwatch.enrichment.geo import GeoResolver
 from trustwatch.events.model import EventBase
 from trustwatch.features.context import EventContext
 
@@ -40,18 +41,26 @@ class Pipeline:
         Detectors, run in this order for each event.
     engine
         The decision engine holding the policy.
+    geo
+        Resolves source addresses to countries and networks for detectors.
     """
 
-    def __init__(self, detectors: Sequence[Detector], engine: DecisionEngine) -> None:
+    def __init__(
+        self,
+        detectors: Sequence[Detector],
+        engine: DecisionEngine,
+        geo: GeoResolver | None = None,
+    ) -> None:
         self.detectors = list(detectors)
         self.engine = engine
+        self.geo = geo
         self.events_seen = 0
         self.signals_raised = 0
 
     def process_one(self, event: EventBase) -> Decision | None:
         """Return the decision on ``event``, or ``None`` when nothing fired."""
         self.events_seen += 1
-        ctx = EventContext(event)
+        ctx = EventContext(event, self.geo)
         signals: list[Signal] = []
         for detector in self.detectors:
             found = detector.process_one(event, ctx)

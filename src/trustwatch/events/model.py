@@ -70,7 +70,7 @@ LoginMethod: TypeAlias = Literal[
 ]
 
 
-class Login(EventBase, tag="login"):
+class Login(EventBase, tag="login", frozen=True):
     """A login attempt, successful or not.
 
     ``username`` is the name the client presented; it differs from ``account``
@@ -84,42 +84,42 @@ class Login(EventBase, tag="login"):
     failure_reason: str | None = None
 
 
-class Logout(EventBase, tag="logout"):
+class Logout(EventBase, tag="logout", frozen=True):
     """A session ended."""
 
 
-class AccountCreated(EventBase, tag="account_created"):
+class AccountCreated(EventBase, tag="account_created", frozen=True):
     """A new account signed up."""
 
     email: str | None = None
 
 
-class PasswordChanged(EventBase, tag="password_changed"):
+class PasswordChanged(EventBase, tag="password_changed", frozen=True):
     """The account's password was changed or reset."""
 
     via_recovery: bool = False
 
 
-class EmailChanged(EventBase, tag="email_changed"):
+class EmailChanged(EventBase, tag="email_changed", frozen=True):
     """The account's email address was changed."""
 
     new_email: str | None = None
 
 
-class MfaChanged(EventBase, tag="mfa_changed"):
+class MfaChanged(EventBase, tag="mfa_changed", frozen=True):
     """A second factor was added, removed or reset."""
 
     change: Literal["enabled", "disabled", "reset", "device_added"] = "enabled"
 
 
-class ApiTokenCreated(EventBase, tag="api_token_created"):
+class ApiTokenCreated(EventBase, tag="api_token_created", frozen=True):
     """An API token was minted for the account."""
 
     token_id: str | None = None
     scopes: tuple[str, ...] = ()
 
 
-class FileUploaded(EventBase, tag="file_uploaded"):
+class FileUploaded(EventBase, tag="file_uploaded", frozen=True):
     """A file landed on the platform. Hashes are lowercase hex when present."""
 
     file_id: NonEmpty
@@ -131,14 +131,14 @@ class FileUploaded(EventBase, tag="file_uploaded"):
     md5: str | None = None
 
 
-class FileShared(EventBase, tag="file_shared"):
+class FileShared(EventBase, tag="file_shared", frozen=True):
     """A file was shared directly with other accounts or addresses."""
 
     file_id: NonEmpty
     recipients: tuple[str, ...] = ()
 
 
-class LinkCreated(EventBase, tag="link_created"):
+class LinkCreated(EventBase, tag="link_created", frozen=True):
     """A shared link to a file or folder was created."""
 
     link_id: NonEmpty
@@ -147,21 +147,21 @@ class LinkCreated(EventBase, tag="link_created"):
     public: bool = True
 
 
-class LinkAccessed(EventBase, tag="link_accessed"):
+class LinkAccessed(EventBase, tag="link_accessed", frozen=True):
     """Somebody opened a shared link (``account`` is ``None`` when anonymous)."""
 
     link_id: NonEmpty
     file_id: str | None = None
 
 
-class FileDownloaded(EventBase, tag="file_downloaded"):
+class FileDownloaded(EventBase, tag="file_downloaded", frozen=True):
     """A file was downloaded, directly or through a link."""
 
     file_id: NonEmpty
     link_id: str | None = None
 
 
-class UrlPosted(EventBase, tag="url_posted"):
+class UrlPosted(EventBase, tag="url_posted", frozen=True):
     """A URL appeared in user content: a comment, a preview or a document."""
 
     url: NonEmpty

@@ -1,7 +1,7 @@
 """The ``trustwatch`` command line.
 
-Every option can also be set with a ``TRUSTWATCH_<OPTION>`` environment
-variable (for example ``TRUSTWATCH_DB``).
+Deployment settings (the store, the policy, intel format, geolocation files)
+also read ``TRUSTWATCH_*`` environment variables, shown in each ``--help``.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ def db_option(func: F) -> F:
         type=click.Path(dir_okay=False, path_type=Path),
         default=DEFAULT_DB,
         show_default=True,
+        envvar="TRUSTWATCH_DB",
         show_envvar=True,
         help="The embedded store (SQLite file).",
     )(func)
@@ -69,11 +70,16 @@ def geo_options(func: F) -> F:
         "--no-geo", is_flag=True, help="Key networks by address prefix only."
     )(func)
     func = click.option(
-        "--maxmind-asn", type=file, show_envvar=True, help="A GeoLite2/GeoIP2 ASN file."
+        "--maxmind-asn",
+        type=file,
+        envvar="TRUSTWATCH_MAXMIND_ASN",
+        show_envvar=True,
+        help="A GeoLite2/GeoIP2 ASN file.",
     )(func)
     return click.option(
         "--maxmind-country",
         type=file,
+        envvar="TRUSTWATCH_MAXMIND_COUNTRY",
         show_envvar=True,
         help="A GeoLite2/GeoIP2 country or city file (else the bundled data).",
     )(func)
@@ -93,7 +99,7 @@ def _policy(path: Path | None) -> Policy:
     return load_policy(path) if path else default_policy()
 
 
-@click.group(context_settings={"auto_envvar_prefix": "TRUSTWATCH"})
+@click.group()
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
 def cli(verbose: int) -> None:
     """trustwatch: find and stop abuse on a file-sharing platform."""
@@ -108,12 +114,15 @@ def cli(verbose: int) -> None:
     "--intel-format",
     default="auto",
     show_default=True,
+    envvar="TRUSTWATCH_INTEL_FORMAT",
     show_envvar=True,
     help="Format of the intel files (auto sniffs each).",
 )
 @click.option(
     "--policy",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="TRUSTWATCH_POLICY",
+    show_envvar=True,
     help="A policy file; the shipped default otherwise.",
 )
 @click.option("--enforce", is_flag=True, help="Mark actions for dispatch, not dry run.")

@@ -1,0 +1,93 @@
+"""The trustwatch command, end to end, on small inputs."""
+
+import json
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from trustwatch.cli.exitcodes import ExitCode
+from trustwatch.cli.main import main
+from trustwatch.testing import synthetic_events
+
+
+@pytest.fixture
+def inputs(tmp_path: Path) -> tuple[Path, Path]:
+    events = tmp_path / "events.jsonl"
+    lines = [msgspec.json.encode(e) for e in synthetic_events(600)]
+    events.write_bytes(b"\n".join([*lines, b"{broken"]) + b"\n")
+    intel = tmp_path / "intel.txt"
+    intel.write_text("hxxp://198.51.100[.]7:8080/bin.sh\n")
+    return events, intel
+
+
+def run(*args: str) -> int:
+    return main(list(args))
+
+
+def test_run_then_alerts_list_filter_and_explain(tmp_path, inputs, capsys):
+    events, intel = inputs
+    db = str(tmp_path / "store.sqlite")
+    assert run("run", str(events), "--intel", str(intel), "--db", db) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "600" in out and "dead letters" in out
+
+    assert run("alerts", "--db", db, "--kind", "intel_url", "--json") == ExitCode.OK
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert listed
+    assert all("intel_url" in {s["kind"] for s in v["signals"]} for v in listed)
+
+    assert run("alerts", "--db", db, "explain", listed[0]["verdict_id"]) == 0
+    explained = capsys.readouterr().out
+    assert "198.51.100.7" in explained and "intel-listed-url" in explained
+
+    assert run("dead-letters", "--db", db) == ExitCode.OK
+    assert "malformed_json" in capsys.readouterr().out
+
+
+def test_missing_store_and_bad_policy_exit_with_clear_codes(tmp_path, inputs, capsys):
+    events, _ = inputs
+    assert run("alerts", "--db", str(tmp_path / "none.sqlite")) == ExitCode.BAD_CONFIG
+    assert "no store at" in capsys.readouterr().err
+    policy = tmp_path / "p.toml"
+    policy.write_text('name = "p"\nversion = "1"\n[[rules]]\nid = "x"\n')
+    code = run("run", str(events), "--policy", str(policy), "--db", str(tmp_path / "d"))
+    assert code == ExitCode.BAD_CONFIG
+    assert "rule x: missing 'signals'" in capsys.readouterr().err
+
+
+def test_missing_event_file_is_a_config_error(tmp_path, capsys):
+    code = run("run", str(tmp_path / "nope.jsonl"), "--db", str(tmp_path / "d"))
+    assert code == ExitCode.BAD_CONFIG
+    assert "nope.jsonl" in capsys.readouterr().err
+
+
+def test_schema_prints_the_event_json_schema(capsys):
+    assert run("schema") == ExitCode.OK
+    schema = json.loads(capsys.readouterr().out)
+    text = json.dumps(schema)
+    for tag in ("login", "file_uploaded", "url_posted", "link_accessed"):
+        assert f'"{tag}"' in text
+
+
+def test_detectors_and_policy_check(capsys):
+    assert run("detectors") == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "credential_attacks" in out and "intel_match" in out
+    policy = Path(__file__).parents[2] / "src/trustwatch/decisions/default_policy.toml"
+    assert run("policy", "check", str(policy)) == ExitCode.OK
+    assert "default@" in capsys.readouterr().out
+
+
+def test_help_shows_environment_variables(capsys):
+    assert main(["run", "--help"]) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "TRUSTWATCH_DB" in out and "TRUSTWATCH_POLICY" in out
+
+
+def test_store_path_comes_from_the_environment(tmp_path, inputs, monkeypatch):
+    events, _ = inputs
+    db = tmp_path / "from-env.sqlite"
+    monkeypatch.setenv("TRUSTWATCH_DB", str(db))
+    assert run("run", str(events), "--no-geo") == ExitCode.OK
+    assert db.exists()

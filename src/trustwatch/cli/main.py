@@ -307,7 +307,12 @@ def devdata_build(datasets: Path, out: Path, seed: int) -> None:
     from trustwatch.devdata import build_dev_stream
 
     built = build_dev_stream(datasets, out, seed=seed)
-    console.print(built.describe())
+    console.print(f"{built.events:,} events → {built.events_path}")
+    console.print(f"answer key → {built.truth_path}")
+    for source, n in sorted(built.sources.items()):
+        console.print(f"  {source}: {n:,}")
+    for name, n in sorted(built.counts.items()):
+        console.print(f"  {name}: {n:,}")
 
 
 def _open_store(db: Path) -> SqliteStore:

@@ -6,7 +6,8 @@ to JSON Lines, then times, in the same process and on the same file:
 1. baseline: read the lines and decode each into a typed event with msgspec;
 2. trustwatch: ``run_embedded`` over the file (decode with all input checks,
    every default detector including intel matching, the policy, and the
-   SQLite writes of verdicts and actions).
+   SQLite writes of verdicts and actions), once keying networks by address
+   prefix and once with the bundled offline geolocation.
 
 Both run on one core; the ratio says what the pipeline costs over decoding.
 
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import msgspec
 
+from trustwatch.enrichment.geo import BundledGeo
 from trustwatch.events.model import Event
 from trustwatch.runtime.embedded import load_intel, run_embedded
 from trustwatch.simulation import SimulationConfig, iter_events, simulate
@@ -32,9 +34,8 @@ from trustwatch.storage.sqlite import SqliteStore
 def write_stream(path: Path, events: int, seed: int) -> int:
     """Write about ``events`` simulated events to ``path``; return the count."""
     encode = msgspec.json.Encoder().encode
-    config = SimulationConfig(
-        seed=seed, accounts=max(2000, events // 100), days=max(1.0, events / 400_000)
-    )
+    # the simulator makes about 8 events per account per day
+    config = SimulationConfig(seed=seed, accounts=max(2000, events // 14), days=2.0)
     n = 0
     with path.open("wb") as fh:
         for event in iter_events(config):
@@ -71,18 +72,23 @@ def main() -> None:
         print(f"stream: {n:,} events, {size / 1e6:.1f} MB")
 
         base = bare_decode(stream)
-        with SqliteStore(root / "db.sqlite") as store:
-            started = time.perf_counter()
-            summary = run_embedded([stream], store, intel=load_intel([intel]))
-            full = time.perf_counter() - started
+        print(f"bare typed decode       : {n / base:12,.0f} events/s")
+        for label, geo in (("prefix networks", None), ("bundled geo/AS", BundledGeo())):
+            with SqliteStore(root / f"{label[:6]}.sqlite") as store:
+                started = time.perf_counter()
+                summary = run_embedded(
+                    [stream], store, intel=load_intel([intel]), geo=geo
+                )
+                full = time.perf_counter() - started
+            print(
+                f"trustwatch run, {label}: {n / full:12,.0f} events/s per core"
+                f"  ({full / base:.1f}x the bare decode time)"
+            )
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        print(f"bare typed decode : {n / base:12,.0f} events/s")
-        print(f"trustwatch run    : {n / full:12,.0f} events/s per core")
         print(
             f"  verdicts {summary.verdicts:,}, actions {summary.actions:,}, "
             f"dead letters {summary.dead_letters:,}"
         )
-        print(f"ratio pipeline/bare decode time: {full / base:.1f}x")
         print(f"peak RSS: {peak:,.0f} MiB")
 
 

@@ -55,3 +55,48 @@ def test_default_detectors_include_intel_only_with_a_store():
     assert "intel_match" not in {d.name for d in default_detectors()}
     assert "intel_match" in {d.name for d in default_detectors(intel_store())}
     assert all(isinstance(d, Detector) for d in default_detectors())
+
+
+def test_intel_match_sees_indicators_added_after_a_miss():
+    from datetime import UTC, datetime
+
+    from trustwatch.events.model import Login
+
+    store = IndicatorStore()
+    detector = available()["intel_match"](store)
+    event = Login(
+        event_id="e",
+        ts=datetime(2026, 1, 1, tzinfo=UTC),
+        ip="203.0.113.50",
+        success=True,
+    )
+    assert detector.process([event]) == []
+    store.add(indicator_from_text("203.0.113.0/24", feed="late"))
+    assert [s.kind for s in detector.process([event])] == ["intel_ip"]
+
+
+def test_intel_indicators_expire_in_event_time():
+    from datetime import UTC, datetime
+
+    from trustwatch.events.model import Login
+
+    store = IndicatorStore()
+    store.add(
+        indicator_from_text(
+            "203.0.113.9", feed="f", expires_at=datetime(2026, 1, 2, tzinfo=UTC)
+        )
+    )
+    detector = available()["intel_match"](store)
+    before = Login(
+        event_id="a",
+        ts=datetime(2026, 1, 1, tzinfo=UTC),
+        ip="203.0.113.9",
+        success=True,
+    )
+    after = Login(
+        event_id="b",
+        ts=datetime(2026, 1, 3, tzinfo=UTC),
+        ip="203.0.113.9",
+        success=True,
+    )
+    assert [s.event_id for s in detector.process([before, after])] == ["a"]

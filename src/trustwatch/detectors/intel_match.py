@@ -11,6 +11,7 @@ provenance names every feed and record that listed it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from trustwatch.detectors.base import Detector, IndicatorRef, Signal
@@ -69,26 +70,50 @@ class IntelMatchDetector(Detector):
     name = "intel_match"
     version = "1"
 
-    def __init__(self, store: IndicatorStore, match_source_ip: bool = True) -> None:
-        self._params = {"match_source_ip": match_source_ip}
+    def __init__(
+        self,
+        store: IndicatorStore,
+        match_source_ip: bool = True,
+        cache_size: int = 200_000,
+    ) -> None:
+        self._params = {"match_source_ip": match_source_ip, "cache_size": cache_size}
         self.store = store
         self.match_source_ip = match_source_ip
+        self.cache_size = cache_size
+        # addresses known to match nothing, valid while the store is unchanged
+        self._unlisted: set[str] = set()
+        self._generation = store.generation
+
+    def _match_source(self, ip: str, at: datetime) -> list[IntelMatch]:
+        if self._generation != self.store.generation:
+            self._unlisted.clear()
+            self._generation = self.store.generation
+        if ip in self._unlisted:
+            return []
+        found = self.store.match_ip(ip, at=at)
+        if not found:
+            if len(self._unlisted) >= self.cache_size:
+                self._unlisted.clear()
+            self._unlisted.add(ip)
+        return found
 
     def process_one(self, event: EventBase, ctx: EventContext) -> Sequence[Signal]:
         """Look the event's URL, source address and hashes up in the store."""
+        # indicators expire in event time, so replays decide the same way
+        at = event.ts
         matches: list[tuple[IntelMatch, str, str]] = []
         parsed = ctx.url()
         if parsed is not None:
-            for match in self.store.match_url(parsed):
+            for match in self.store.match_url(parsed, at=at):
                 matches.append((match, "url", parsed.url))
         if type(event) is FileUploaded:
             for algo in ("sha256", "sha1", "md5"):
                 value = getattr(event, algo)
                 if value:
-                    for match in self.store.match_hash(value):
+                    for match in self.store.match_hash(value, at=at):
                         matches.append((match, "file", match.indicator.value))
         if self.match_source_ip and event.ip:
-            for match in self.store.match_ip(event.ip):
+            for match in self._match_source(event.ip, at):
                 matches.append((match, "ip", match.indicator.value))
         return [self._signal(event, *found) for found in matches]
 

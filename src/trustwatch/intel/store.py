@@ -139,6 +139,8 @@ class IndicatorStore:
 
     def __init__(self, indicators: Iterable[Indicator] = ()) -> None:
         self._merged = 0
+        #: Changes whenever the indicators change; matchers may cache under it.
+        self.generation = 0
         self._clear()
         self.add_many(indicators)
 
@@ -169,6 +171,7 @@ class IndicatorStore:
         """
         table = self._records[indicator.type]
         known = table.get(indicator.value)
+        self.generation += 1
         if known is not None:
             table[indicator.value] = merge_indicators(known, indicator)
             self._merged += 1
@@ -216,6 +219,7 @@ class IndicatorStore:
         if not expired:
             return 0
         keep = [ind for ind in self if not ind.is_expired(at)]
+        self.generation += 1
         self._clear()
         self.add_many(keep)
         log.info("indicator store pruned: %d expired", len(expired))

@@ -315,6 +315,31 @@ def devdata_build(datasets: Path, out: Path, seed: int) -> None:
         console.print(f"  {name}: {n:,}")
 
 
+@devdata.command("evaluate")
+@click.argument("stream", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@db_option
+def devdata_evaluate(stream: Path, db: Path) -> None:
+    """Score a run over the dev stream in STREAM against its answer key."""
+    from rich.table import Table
+
+    from trustwatch.devdata import evaluate_dev_run
+
+    with _open_store(db) as store:
+        rows = evaluate_dev_run(stream, store.iter_verdicts())
+    table = Table(title=f"{stream} scored against its answer key")
+    for column in ("group", "total", "acted on", "share", "measures"):
+        table.add_column(column, justify="left" if column == "group" else "right")
+    for row in rows:
+        table.add_row(
+            row.group,
+            f"{row.total:,}",
+            f"{row.acted:,}",
+            f"{row.rate:.1%}",
+            row.measure,
+        )
+    console.print(table)
+
+
 def _open_store(db: Path) -> SqliteStore:
     if not db.exists():
         raise ConfigError(f"no store at {db}; run `trustwatch run` or pass --db")

@@ -11,6 +11,7 @@ from trustwatch.devdata.build import (
     DevStreamSizes,
     build_dev_stream,
 )
+from trustwatch.devdata.evaluate import EvaluationRow, evaluate_dev_run
 from trustwatch.devdata.truth import DevTruth, HashLabel, IpLabel, UrlLabel
 from trustwatch.devdata.urls import INTEL_FEEDS
 
@@ -20,8 +21,10 @@ __all__ = [
     "DevStream",
     "DevStreamSizes",
     "DevTruth",
+    "EvaluationRow",
     "HashLabel",
     "IpLabel",
     "UrlLabel",
     "build_dev_stream",
+    "evaluate_dev_run",
 ]

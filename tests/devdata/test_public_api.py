@@ -17,11 +17,13 @@ def test_package_exports() -> None:
         "DevStream",
         "DevStreamSizes",
         "DevTruth",
+        "EvaluationRow",
         "HashLabel",
         "INTEL_FEEDS",
         "IpLabel",
         "UrlLabel",
         "build_dev_stream",
+        "evaluate_dev_run",
     ]
 
 

@@ -66,7 +66,7 @@ def flagged_entities(store: SqliteStore) -> Flagged:
     return flagged
 
 
-def score_attacks(truth: GroundTruth, flagged: Flagged) -> list[tuple[str, ...]]:
+def score_attacks(truth: GroundTruth, flagged: Flagged) -> list[tuple[str, str, str]]:
     """Return one row per attack: what was planted and what was caught."""
     rows = []
     for name, attack in sorted(truth.attacks.items()):

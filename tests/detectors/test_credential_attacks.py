@@ -2,10 +2,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from trustwatch.detectors.credential_attacks import (
-    CredentialAttackDetector,
-    threshold_score,
-)
+from trustwatch.detectors.base import threshold_score
+from trustwatch.detectors.credential_attacks import CredentialAttackDetector
 from trustwatch.events.model import Login
 
 T0 = datetime(2026, 5, 1, tzinfo=UTC)

@@ -27,7 +27,16 @@ import msgspec
 from trustwatch.events.model import EventBase
 from trustwatch.features.context import EventContext
 
-__all__ = ["Detector", "IndicatorRef", "Signal"]
+__all__ = ["Detector", "IndicatorRef", "Signal", "threshold_score"]
+
+
+def threshold_score(count: int, threshold: int) -> float:
+    """Score a count against its threshold: 0.5 at it, rising towards 1.
+
+    ``1 - 0.5 ** (count / threshold)``: 0.75 at twice the threshold, 0.875 at
+    three times.
+    """
+    return float(1.0 - 0.5 ** (count / threshold))
 
 
 class IndicatorRef(msgspec.Struct, frozen=True, kw_only=True):
@@ -115,6 +124,37 @@ class Detector(abc.ABC):
     def get_params(self) -> dict[str, Any]:
         """Return the constructor parameters of this detector."""
         return dict(getattr(self, "_params", {}))
+
+    def count_signal(
+        self,
+        event: EventBase,
+        *,
+        kind: str,
+        count: int,
+        threshold: int,
+        entity_type: str,
+        entity: str,
+        reason: str,
+        evidence: dict[str, Any],
+        weight: float = 1.0,
+    ) -> list[Signal]:
+        """Return one signal when ``count`` reaches ``threshold``, else none.
+
+        The score is :func:`threshold_score` times ``weight``.
+        """
+        if count < threshold:
+            return []
+        return [
+            self.signal(
+                event,
+                kind=kind,
+                score=threshold_score(count, threshold) * weight,
+                entity_type=entity_type,
+                entity=entity,
+                reasons=(reason,),
+                evidence=evidence,
+            )
+        ]
 
     def signal(
         self,

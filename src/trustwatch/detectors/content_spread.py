@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from trustwatch.detectors.base import Detector, Signal
-from trustwatch.detectors.credential_attacks import threshold_score
 from trustwatch.detectors.registry import register
 from trustwatch.events.model import (
     EventBase,
@@ -125,38 +124,34 @@ class ContentSpreadDetector(Detector):
             return []
         self._remember(self._file_content, event.file_id, content)
         count = self._uploaders.add(content, event.account or "", t)
-        if count < self.uploaders:
-            return []
-        return [
-            self.signal(
-                event,
-                kind="content_spread_uploads",
-                score=threshold_score(count, self.uploaders) * 0.9,
-                entity_type="file",
-                entity=content,
-                reasons=(f"same content uploaded by {count} accounts",),
-                evidence={"uploaders": count, "file_id": event.file_id},
-            )
-        ]
+        return self.count_signal(
+            event,
+            kind="content_spread_uploads",
+            count=count,
+            threshold=self.uploaders,
+            weight=0.9,
+            entity_type="file",
+            entity=content,
+            reason=f"same content uploaded by {count} accounts",
+            evidence={"uploaders": count, "file_id": event.file_id},
+        )
 
     def _on_share(self, event: FileShared, t: float) -> list[Signal]:
         content = self._content_of(event.file_id) or f"file:{event.file_id}"
         count = 0
         for recipient in event.recipients:
             count = self._recipients.add(content, recipient, t)
-        if count < self.recipients:
-            return []
-        return [
-            self.signal(
-                event,
-                kind="content_spread_shares",
-                score=threshold_score(count, self.recipients) * 0.9,
-                entity_type="file",
-                entity=content,
-                reasons=(f"content shared with {count} distinct recipients",),
-                evidence={"recipients": count, "file_id": event.file_id},
-            )
-        ]
+        return self.count_signal(
+            event,
+            kind="content_spread_shares",
+            count=count,
+            threshold=self.recipients,
+            weight=0.9,
+            entity_type="file",
+            entity=content,
+            reason=f"content shared with {count} distinct recipients",
+            evidence={"recipients": count, "file_id": event.file_id},
+        )
 
     def _on_link_created(self, event: LinkCreated) -> list[Signal]:
         if event.file_id:
@@ -168,20 +163,18 @@ class ContentSpreadDetector(Detector):
     ) -> list[Signal]:
         link = event.link_id or ""
         count = self._link_sources.add(link, event.ip or event.account or "", t)
-        if count < self.link_sources:
-            return []
-        file_id = event.file_id or self._link_file.get(link)
-        return [
-            self.signal(
-                event,
-                kind="link_fanout",
-                score=threshold_score(count, self.link_sources) * 0.8,
-                entity_type="link",
-                entity=link,
-                reasons=(f"link opened from {count} distinct sources",),
-                evidence={"sources": count, "file_id": file_id or ""},
-            )
-        ]
+        file_id = event.file_id or self._link_file.get(link) or ""
+        return self.count_signal(
+            event,
+            kind="link_fanout",
+            count=count,
+            threshold=self.link_sources,
+            weight=0.8,
+            entity_type="link",
+            entity=link,
+            reason=f"link opened from {count} distinct sources",
+            evidence={"sources": count, "file_id": file_id},
+        )
 
     def get_state(self) -> dict[str, Any]:
         """Return the windows and the file and link maps."""

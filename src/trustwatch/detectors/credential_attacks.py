@@ -22,18 +22,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from trustwatch.detectors.base import Detector, Signal
+from trustwatch.detectors.base import Detector, Signal, threshold_score
 from trustwatch.detectors.registry import register
 from trustwatch.events.model import EventBase, Login
 from trustwatch.features.context import EventContext
 from trustwatch.features.windows import DistinctCounter, SlidingCounter
 
-__all__ = ["CredentialAttackDetector", "threshold_score"]
-
-
-def threshold_score(count: int, threshold: int) -> float:
-    """Score a count against its threshold: 0.5 at it, rising towards 1."""
-    return float(1.0 - 0.5 ** (count / threshold))
+__all__ = ["CredentialAttackDetector"]
 
 
 @register
@@ -128,20 +123,17 @@ class CredentialAttackDetector(Detector):
         if names < self.network_usernames or sources < self.network_sources:
             return []
         minutes = self._pair_failures.window / 60
-        return [
-            self.signal(
-                event,
-                kind="distributed_stuffing",
-                score=threshold_score(names, self.network_usernames),
-                entity_type="network",
-                entity=network,
-                reasons=(
-                    f"{names} distinct usernames failed from {sources} sources in "
-                    f"network {network} in {minutes:g} min",
-                ),
-                evidence={"distinct_usernames": names, "sources": sources},
-            )
-        ]
+        return self.count_signal(
+            event,
+            kind="distributed_stuffing",
+            count=names,
+            threshold=self.network_usernames,
+            entity_type="network",
+            entity=network,
+            reason=f"{names} distinct usernames failed from {sources} sources in "
+            f"network {network} in {minutes:g} min",
+            evidence={"distinct_usernames": names, "sources": sources},
+        )
 
     def _on_failure(
         self, event: Login, t: float, source: str, username: str
@@ -154,36 +146,28 @@ class CredentialAttackDetector(Detector):
         pair = self._pair_failures.add((source, username), t)
         distinct = self._source_usernames.add(source, username, t)
         minutes = self._pair_failures.window / 60
-        if pair >= self.brute_force_failures:
-            signals.append(
-                self.signal(
-                    event,
-                    kind="brute_force",
-                    score=threshold_score(pair, self.brute_force_failures),
-                    entity_type="ip",
-                    entity=source,
-                    reasons=(
-                        f"{pair} failed logins for one account from this source "
-                        f"in {minutes:g} min",
-                    ),
-                    evidence={"failures_for_account": pair, "username": username},
-                )
-            )
-        if distinct >= self.stuffing_usernames:
-            signals.append(
-                self.signal(
-                    event,
-                    kind="credential_stuffing",
-                    score=threshold_score(distinct, self.stuffing_usernames),
-                    entity_type="ip",
-                    entity=source,
-                    reasons=(
-                        f"{distinct} distinct usernames failed from this source "
-                        f"in {minutes:g} min",
-                    ),
-                    evidence={"distinct_usernames": distinct, "failures": failures},
-                )
-            )
+        signals += self.count_signal(
+            event,
+            kind="brute_force",
+            count=pair,
+            threshold=self.brute_force_failures,
+            entity_type="ip",
+            entity=source,
+            reason=f"{pair} failed logins for one account from this source "
+            f"in {minutes:g} min",
+            evidence={"failures_for_account": pair, "username": username},
+        )
+        signals += self.count_signal(
+            event,
+            kind="credential_stuffing",
+            count=distinct,
+            threshold=self.stuffing_usernames,
+            entity_type="ip",
+            entity=source,
+            reason=f"{distinct} distinct usernames failed from this source "
+            f"in {minutes:g} min",
+            evidence={"distinct_usernames": distinct, "failures": failures},
+        )
         return signals
 
     def _on_success(

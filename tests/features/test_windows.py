@@ -72,3 +72,11 @@ def test_state_round_trips_through_json():
 def test_invalid_window_is_rejected(bad):
     with pytest.raises(ValueError, match="positive"):
         SlidingCounter(**bad)
+
+
+def test_rate_is_count_per_second_of_window():
+    counter = SlidingCounter(window=60, buckets=6)
+    for t in range(0, 30, 2):
+        counter.add("k", t)
+    assert counter.rate("k", 30) == pytest.approx(15 / 60)
+    assert counter.rate("k", 1000) == 0.0

@@ -166,7 +166,13 @@ class CredentialAttackDetector(Detector):
             entity=source,
             reason=f"{distinct} distinct usernames failed from this source "
             f"in {minutes:g} min",
-            evidence={"distinct_usernames": distinct, "failures": failures},
+            evidence={
+                "distinct_usernames": distinct,
+                "failures": failures,
+                "failures_per_minute": round(
+                    60 * self._source_failures.rate(source, t), 2
+                ),
+            },
         )
         return signals
 

@@ -146,6 +146,10 @@ class SlidingCounter(_BoundedKeys[K]):
         stale = sum(ring[s % self.buckets] for s in range(newest + 1, slot + 1))
         return int(total - stale) if slot > newest else int(total)
 
+    def rate(self, key: K, t: float) -> float:
+        """Return events per second for ``key`` over the window ending at ``t``."""
+        return self.count(key, t) / self.window
+
 
 class DistinctCounter(_BoundedKeys[K]):
     """Count distinct values per key over a sliding event-time window.

@@ -9,6 +9,7 @@ pipeline decided against the simulation's answer key.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,29 +91,40 @@ def score_attacks(truth: GroundTruth, flagged: Flagged) -> list[tuple[str, str, 
 
 
 def run_demo(
-    console: Console, out: Path, *, accounts: int, days: float, seed: int
+    console: Console,
+    out: Path,
+    *,
+    accounts: int,
+    days: float,
+    seed: int,
+    on: Callable[..., None] | None = None,
 ) -> None:
-    """Simulate, run the pipeline, and print what was caught."""
+    """Simulate, run the pipeline, and print what was caught.
+
+    The store in ``out`` is replaced, so the report scores this run alone.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    with console.status("simulating platform telemetry"):
-        sim = simulate(SimulationConfig(seed=seed, accounts=accounts, days=days))
-        paths = write_simulation(sim, out)
-    events_path = paths.events
-    with events_path.open("ab") as fh:
+    sim = simulate(SimulationConfig(seed=seed, accounts=accounts, days=days))
+    paths = write_simulation(sim, out)
+    with paths.events.open("ab") as fh:
         fh.writelines(BROKEN_LINES)
     console.print(
         f"simulated {len(sim.events):,} events from {accounts:,} accounts over "
-        f"{days:g} days, with {len(sim.truth.attacks)} attacks mixed in → {out}"
+        f"{days:g} days, with {len(sim.truth.attacks)} attacks mixed in -> {out}"
     )
-    from trustwatch.cli.main import _progress
-
     db = out / "trustwatch.sqlite"
+    for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        stale.unlink(missing_ok=True)
+    total = len(sim.events) + len(BROKEN_LINES)
     with SqliteStore(db) as store:
         intel = load_intel([paths.intel])
-        with _progress("events", total=len(sim.events) + len(BROKEN_LINES)) as step:
-            summary = run_embedded(
-                [events_path], store, intel=intel, geo=BundledGeo(), on_progress=step
-            )
+        summary = run_embedded(
+            [paths.events],
+            store,
+            intel=intel,
+            geo=BundledGeo(),
+            on_progress=(lambda done: on(done, total)) if on else None,
+        )
         flagged = flagged_entities(store)
     console.print(summary_table(summary, title="Pipeline"))
     table = Table(title="Attacks mixed in, and what was caught", title_justify="left")
@@ -126,9 +138,11 @@ def run_demo(
     false = len(flagged.events - bad)
     console.print(
         f"benign events acted on: {false:,} of {benign:,} "
-        f"({false / max(benign, 1):.3%}); dead letters: {summary.dead_letters}"
+        f"({false / max(benign, 1):.3%}); dead letters: {summary.dead_letters} "
+        "(two broken lines are appended on purpose)"
     )
     console.print(
-        f"explore: trustwatch alerts --db {db}   "
-        f"trustwatch alerts --db {db} explain VERDICT_ID"
+        f"explore: trustwatch alerts --db {db}\n"
+        f"         trustwatch alerts --db {db} explain VERDICT_ID\n"
+        f"         trustwatch dead-letters --db {db}"
     )

@@ -1,50 +1,102 @@
-"""Terminal rendering of verdicts, summaries and explanations."""
+"""Terminal rendering of verdicts, summaries and explanations.
+
+Everything shown here can come from an attacker: account names, URLs, file
+names, feed names. The consoles therefore never read markup, and
+:func:`clean` turns control and format characters (terminal escapes, bidi
+overrides, zero-width marks) into visible ``\\x1b``-style escapes before
+anything reaches the terminal.
+"""
 
 from __future__ import annotations
 
+import sys
+import unicodedata
 from collections.abc import Sequence
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 from rich.tree import Tree
 
 from trustwatch.decisions.model import Action, Verdict
 from trustwatch.runtime.embedded import RunSummary
 
-__all__ = ["explain_tree", "summary_table", "verdict_table"]
+__all__ = [
+    "clean",
+    "error_console",
+    "explain_tree",
+    "output_console",
+    "summary_table",
+    "verdict_table",
+]
+
+_UNSAFE = frozenset(("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"))
+
+
+def clean(value: object) -> str:
+    """Return ``value`` as text with every unprintable character escaped."""
+    text = str(value)
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c == " " or unicodedata.category(c) not in _UNSAFE else _escape(c)
+        for c in text
+    )
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def output_console() -> Console:
+    """Return the console for results: no markup, wide when piped."""
+    width = None if sys.stdout.isatty() else 160
+    return Console(markup=False, highlight=False, emoji=False, width=width)
+
+
+def error_console() -> Console:
+    """Return the console for errors and progress, on standard error."""
+    return Console(stderr=True, markup=False, highlight=False, emoji=False)
 
 
 def summary_table(summary: RunSummary, title: str = "Run") -> Table:
     """Return a table of a run's counts."""
-    table = Table(title=title, show_header=False, title_justify="left")
+    table = Table(title=clean(title), show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column(justify="right")
     table.add_row("events", f"{summary.events:,}")
     table.add_row("events/s", f"{summary.events_per_second:,.0f}")
     table.add_row("verdicts (new)", f"{summary.verdicts:,} ({summary.new_verdicts:,})")
     table.add_row("actions (new)", f"{summary.actions:,} ({summary.new_actions:,})")
-    table.add_row("dead letters", f"{summary.dead_letters:,}")
+    table.add_row(
+        "dead letters (new)",
+        f"{summary.dead_letters:,} ({summary.new_dead_letters:,})",
+    )
+    if summary.late_events:
+        table.add_row("late events (window passed)", f"{summary.late_events:,}")
     for decision, n in summary.decisions.most_common():
         table.add_row(f"  decision {decision}", f"{n:,}")
     for kind, n in summary.signal_kinds.most_common():
-        table.add_row(f"  signal {kind}", f"{n:,}")
+        table.add_row(f"  signal {clean(kind)}", f"{n:,}")
     for path, n in summary.intel.items():
-        table.add_row(f"  intel {path}", f"{n:,}")
+        table.add_row(f"  intel {clean(path)}", f"{n:,}")
     return table
 
 
 def verdict_table(verdicts: Sequence[Verdict]) -> Table:
     """Return a table listing verdicts, one row each."""
     table = Table(title_justify="left")
-    for column in ("time", "verdict", "event", "decision", "score", "signals", "who"):
+    columns = ("time (UTC)", "verdict", "event", "decision", "score", "signals", "who")
+    for column in columns:
         table.add_column(column, overflow="fold")
     for v in verdicts:
-        who = " ".join(x for x in (v.account or "", v.ip or "") if x)
-        kinds = ", ".join(sorted({s.kind for s in v.signals}))
+        who = " ".join(clean(x) for x in (v.account or "", v.ip or "") if x)
+        kinds = ", ".join(sorted({clean(s.kind) for s in v.signals}))
         table.add_row(
             v.ts.strftime("%Y-%m-%d %H:%M:%S"),
             v.verdict_id,
-            v.event_type,
+            clean(v.event_type),
             v.decision,
             f"{v.score:.2f}",
             kinds,
@@ -55,38 +107,41 @@ def verdict_table(verdicts: Sequence[Verdict]) -> Table:
 
 def explain_tree(verdict: Verdict, actions: Sequence[Action]) -> Tree:
     """Return a tree that explains one verdict: signals, reasons, rules, actions."""
-    tree = Tree(
-        f"[bold]{verdict.verdict_id}[/] {verdict.decision} "
-        f"(score {verdict.score:.2f}) on {verdict.event_type} {verdict.event_id}"
+    title = Text.assemble(
+        (verdict.verdict_id, "bold"),
+        f" {verdict.decision} (score {verdict.score:.2f}) on "
+        f"{clean(verdict.event_type)} {clean(verdict.event_id)}",
     )
-    tree.add(f"at {verdict.ts.isoformat()}, policy {verdict.policy}")
+    tree = Tree(title)
+    tree.add(f"at {verdict.ts.isoformat()}, policy {clean(verdict.policy)}")
     signals = tree.add("signals")
     for s in verdict.signals:
         node = signals.add(
-            f"{s.kind} {s.score:.2f} on {s.entity_type} {s.entity} "
-            f"[dim]({s.detector} v{s.detector_version})[/]"
+            f"{clean(s.kind)} {s.score:.2f} on {clean(s.entity_type)} "
+            f"{clean(s.entity)} ({clean(s.detector)} v{clean(s.detector_version)})"
         )
         for reason in s.reasons:
-            node.add(reason)
+            node.add(clean(reason))
         for ind in s.indicators:
-            ref = f", record {ind.reference}" if ind.reference else ""
+            ref = f", record {clean(ind.reference)}" if ind.reference else ""
+            feeds = ", ".join(clean(f) for f in ind.feeds)
             node.add(
-                f"indicator {ind.type} {ind.value} from {', '.join(ind.feeds)}"
+                f"indicator {clean(ind.type)} {clean(ind.value)} from {feeds}"
                 f" (confidence {ind.confidence}{ref})"
             )
     rules = tree.add("rules")
     for hit in verdict.rules:
+        held = "; already in force, no new action" if hit.in_force else ""
         rules.add(
-            f"{hit.rule_id}: {hit.action} {hit.target_type} {hit.target} "
-            f"[{hit.mode}] on {hit.signal_kind} {hit.score:.2f}"
+            f"{clean(hit.rule_id)}: {hit.action} {clean(hit.target_type)} "
+            f"{clean(hit.target)} ({hit.mode}{held}) on {clean(hit.signal_kind)} "
+            f"{hit.score:.2f}"
         )
     acts = tree.add("actions")
     for a in actions:
         until = f" until {a.expires_at.isoformat()}" if a.expires_at else ""
-        acts.add(f"{a.action_id} {a.type} {a.target_type} {a.target} [{a.mode}]{until}")
+        acts.add(
+            f"{a.action_id} {a.type} {clean(a.target_type)} {clean(a.target)} "
+            f"({a.mode}){until}"
+        )
     return tree
-
-
-def print_table(console: Console, table: Table) -> None:
-    """Print a table to ``console``."""
-    console.print(table)

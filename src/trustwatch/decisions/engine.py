@@ -9,7 +9,11 @@ the verdict still lists the rule, so the record stays complete.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
+from typing import Any
+
+import msgspec
 
 from trustwatch.decisions.model import (
     ACTION_SEVERITY,
@@ -27,6 +31,7 @@ from trustwatch.events.model import EventBase, type_name
 __all__ = ["DecisionEngine"]
 
 _FOREVER = float("inf")
+_encode = msgspec.json.Encoder().encode
 
 
 class DecisionEngine:
@@ -65,10 +70,17 @@ class DecisionEngine:
                 key = (rule.id, *_target(rule, signal, event))
                 if key not in hits or signal.score > hits[key][1].score:
                     hits[key] = (rule, signal)
-        verdict_id = stable_id("vrd", event.event_id, self.policy.ref)
+        verdict_id = stable_id(
+            "vrd", event.event_id, _content(event), self.policy.ref, self.policy.digest
+        )
         rule_hits, actions = [], []
         for (_, target_type, target), (rule, signal) in hits.items():
             mode: Mode = "shadow" if rule.mode == "shadow" else self.mode
+            action = self._action(
+                event, verdict_id, rule, signal, mode, target_type, target
+            )
+            if action is not None:
+                actions.append(action)
             rule_hits.append(
                 RuleHit(
                     rule_id=rule.id,
@@ -78,13 +90,9 @@ class DecisionEngine:
                     score=signal.score,
                     target_type=target_type,
                     target=target,
+                    in_force=action is None and rule.action != "allow",
                 )
             )
-            action = self._action(
-                event, verdict_id, rule, signal, mode, target_type, target
-            )
-            if action is not None:
-                actions.append(action)
         verdict = Verdict(
             verdict_id=verdict_id,
             event_id=event.event_id,
@@ -97,8 +105,26 @@ class DecisionEngine:
             signals=tuple(signals),
             rules=tuple(rule_hits),
             policy=self.policy.ref,
+            policy_digest=self.policy.digest,
         )
         return verdict, actions
+
+    def get_state(self) -> dict[str, Any]:
+        """Return the actions in force as plain values, for checkpoints."""
+        # infinity is not JSON: actions without expiry are kept as None
+        return {
+            "active": [
+                [kind, target, None if until == _FOREVER else until]
+                for (kind, target), until in self._active.items()
+            ]
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore the actions in force from :meth:`get_state`."""
+        self._active = {
+            (kind, target): _FOREVER if until is None else float(until)
+            for kind, target, until in state.get("active", [])
+        }
 
     def _action(
         self,
@@ -123,7 +149,7 @@ class DecisionEngine:
         if len(self._active) > self.max_active:
             del self._active[next(iter(self._active))]
         return Action(
-            action_id=stable_id("act", verdict_id, rule.id, target_type, target),
+            action_id=stable_id("act", verdict_id, rule.id, target_type, target, mode),
             verdict_id=verdict_id,
             event_id=event.event_id,
             type=rule.action,
@@ -135,6 +161,11 @@ class DecisionEngine:
             created_at=event.ts,
             expires_at=event.ts + rule.expires if rule.expires else None,
         )
+
+
+def _content(event: EventBase) -> str:
+    """Return a digest of the event's content (its fields, not just its id)."""
+    return hashlib.blake2b(_encode(event), digest_size=12).hexdigest()
 
 
 def _target(rule: Rule, signal: Signal, event: EventBase) -> tuple[str, str]:

@@ -1,8 +1,10 @@
 """Verdicts and actions: what trustwatch decided about an event, and why.
 
-Ids are derived from their inputs (the event, the policy version, the rule and
-the target), so processing the same event twice yields the same ids and the
-stores can ignore the repeat: decisions are idempotent per event.
+Ids are derived from their inputs (the event's id and content, the policy's
+name, version and rules, the rule, the target and the mode), so processing the
+same event twice yields the same ids and the stores can ignore the repeat:
+decisions are idempotent per event. Two different events that reuse an
+``event_id`` get different verdicts, and so does a changed policy.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class RuleHit(msgspec.Struct, frozen=True, kw_only=True):
     score: float
     target_type: str
     target: str
+    in_force: bool = False
 
 
 class Action(msgspec.Struct, frozen=True, kw_only=True):
@@ -105,6 +108,9 @@ class Verdict(msgspec.Struct, frozen=True, kw_only=True):
         The rules that matched.
     policy
         ``name@version`` of the policy that decided.
+    policy_digest
+        Hash of the policy's rules: two policies with the same version but
+        different rules never share verdicts.
     """
 
     verdict_id: str
@@ -118,3 +124,4 @@ class Verdict(msgspec.Struct, frozen=True, kw_only=True):
     signals: tuple[Signal, ...]
     rules: tuple[RuleHit, ...]
     policy: str
+    policy_digest: str = ""

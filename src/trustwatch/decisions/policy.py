@@ -19,6 +19,8 @@ Rules are checked on load; an error names the file, the rule and the field.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -30,7 +32,15 @@ from typing import Any, Literal, cast
 from trustwatch.decisions.model import ACTION_SEVERITY, ActionType
 from trustwatch.errors import PolicyError
 
-__all__ = ["Policy", "Rule", "default_policy", "load_policy", "parse_duration"]
+__all__ = [
+    "Policy",
+    "Rule",
+    "default_policy",
+    "load_policy",
+    "parse_duration",
+    "policy_from_dict",
+    "unknown_kinds",
+]
 
 RuleMode = Literal["enforce", "shadow", "disabled"]
 _TARGETS = ("entity", "account", "ip")
@@ -67,6 +77,7 @@ class Policy:
     name: str
     version: str
     rules: tuple[Rule, ...]
+    digest: str = ""
     _by_kind: dict[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -94,6 +105,8 @@ def _rule(raw: dict[str, Any], where: str) -> Rule:
             raise PolicyError(f"{where}: missing {key!r}")
         if not isinstance(raw[key], kind):
             raise PolicyError(f"{where}: {key!r} must be a {kind.__name__}")
+        if kind is str and not raw[key].strip():
+            raise PolicyError(f"{where}: {key!r} must not be empty")
         return raw[key]
 
     unknown = set(raw) - {
@@ -109,14 +122,16 @@ def _rule(raw: dict[str, Any], where: str) -> Rule:
     if unknown:
         raise PolicyError(f"{where}: unknown fields {sorted(unknown)}")
     signals = need("signals", list)
-    if not signals or not all(isinstance(s, str) for s in signals):
+    if not signals or not all(isinstance(s, str) and s.strip() for s in signals):
         raise PolicyError(f"{where}: 'signals' must be a non-empty list of kinds")
     action = need("action", str)
     if action not in ACTION_SEVERITY:
         known = ", ".join(ACTION_SEVERITY)
         raise PolicyError(f"{where}: action {action!r} is not one of {known}")
     score = raw.get("min_score", 0.5)
-    if not isinstance(score, int | float) or not 0 <= score <= 1:
+    if isinstance(score, bool) or not isinstance(score, int | float):
+        raise PolicyError(f"{where}: min_score must be a number in [0, 1]")
+    if not 0 <= score <= 1:
         raise PolicyError(f"{where}: min_score must be a number in [0, 1]")
     target = raw.get("target", "entity")
     if target not in _TARGETS:
@@ -126,7 +141,7 @@ def _rule(raw: dict[str, Any], where: str) -> Rule:
         raise PolicyError(f"{where}: mode {mode!r} is not enforce/shadow/disabled")
     try:
         expires = parse_duration(raw["expires"]) if "expires" in raw else None
-    except (ValueError, AttributeError) as exc:
+    except (ValueError, AttributeError, OverflowError) as exc:
         raise PolicyError(f"{where}: expires: {exc}") from exc
     return Rule(
         id=need("id", str),
@@ -143,32 +158,45 @@ def _rule(raw: dict[str, Any], where: str) -> Rule:
 def policy_from_dict(data: dict[str, Any], source: str) -> Policy:
     """Check and build a policy from parsed TOML; errors name ``source``."""
     for key in ("name", "version"):
-        if not isinstance(data.get(key), str):
+        value = data.get(key)
+        if not isinstance(value, str) or not value.strip():
             raise PolicyError(f"{source}: top-level {key!r} (a string) is required")
     raw_rules = data.get("rules")
     if not isinstance(raw_rules, list) or not raw_rules:
         raise PolicyError(f"{source}: at least one [[rules]] table is required")
     rules = []
     for i, raw in enumerate(raw_rules, 1):
-        label = raw.get("id", f"#{i}") if isinstance(raw, dict) else f"#{i}"
-        rules.append(_rule(raw, f"{source}: rule {label}"))
+        if not isinstance(raw, dict):
+            raise PolicyError(f"{source}: rule #{i} must be a [[rules]] table")
+        rules.append(_rule(raw, f"{source}: rule {raw.get('id', f'#{i}')}"))
     ids = [rule.id for rule in rules]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:
         raise PolicyError(f"{source}: rule ids must be unique; repeated: {dupes}")
-    return Policy(name=data["name"], version=data["version"], rules=tuple(rules))
+    canonical = json.dumps(data, sort_keys=True, default=str).encode()
+    digest = hashlib.blake2b(canonical, digest_size=8).hexdigest()
+    return Policy(
+        name=data["name"], version=data["version"], rules=tuple(rules), digest=digest
+    )
 
 
 def load_policy(path: str | Path) -> Policy:
     """Load and check a policy file."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except OSError as exc:
         raise PolicyError(f"cannot read policy {path}: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise PolicyError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{path}: not valid TOML: {exc}") from exc
     return policy_from_dict(data, str(path))
+
+
+def unknown_kinds(policy: Policy, known: set[str]) -> list[str]:
+    """Return the signal kinds the policy reads that no detector raises."""
+    return sorted({k for rule in policy.rules for k in rule.signals} - known)
 
 
 def default_policy() -> Policy:

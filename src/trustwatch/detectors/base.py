@@ -93,7 +93,8 @@ class Signal(msgspec.Struct, frozen=True, kw_only=True):
 class Detector(abc.ABC):
     """Base class of every detector.
 
-    Subclasses set ``name`` (the registry key) and ``version``, and implement
+    Subclasses set ``name`` (the registry key), ``version`` and
+    ``signal_kinds``, and implement
     :meth:`process_one`, :meth:`get_state` and :meth:`set_state`. Constructor
     arguments are the detector's parameters; :meth:`get_params` returns them so
     that a detector can be rebuilt from a configuration.
@@ -101,6 +102,8 @@ class Detector(abc.ABC):
 
     name: ClassVar[str]
     version: ClassVar[str] = "1"
+    #: Every signal kind the detector can raise; policies read these.
+    signal_kinds: ClassVar[tuple[str, ...]] = ()
 
     @abc.abstractmethod
     def process_one(self, event: EventBase, ctx: EventContext) -> Sequence[Signal]:

@@ -62,6 +62,7 @@ class ContentSpreadDetector(Detector):
 
     name = "content_spread"
     version = "1"
+    signal_kinds = ("content_spread_uploads", "content_spread_shares", "link_fanout")
 
     def __init__(
         self,

@@ -55,6 +55,12 @@ class CredentialAttackDetector(Detector):
 
     name = "credential_attacks"
     version = "1"
+    signal_kinds = (
+        "brute_force",
+        "credential_stuffing",
+        "distributed_stuffing",
+        "login_after_failures",
+    )
 
     def __init__(
         self,
@@ -104,7 +110,7 @@ class CredentialAttackDetector(Detector):
         if type(event) is not Login:
             return ()
         username = event.username or event.account or ""
-        source = event.ip or ""
+        source = ctx.source()
         if event.success:
             return self._on_success(event, ctx.t, source, username)
         signals = self._on_failure(event, ctx.t, source, username)

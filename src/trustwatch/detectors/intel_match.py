@@ -23,17 +23,16 @@ from trustwatch.intel.store import IndicatorStore, IntelMatch
 
 __all__ = ["IntelMatchDetector"]
 
-_KIND = {
+# a listed address is a source when the event comes from it, a host in a URL
+_SOURCE_KIND = {"ip": "intel_ip", "cidr": "intel_ip"}
+_URL_KIND = {
     "url": "intel_url",
     "host": "intel_host",
     "domain": "intel_domain",
-    "ip": "intel_ip",
-    "cidr": "intel_ip",
-    "md5": "intel_hash",
-    "sha1": "intel_hash",
-    "sha256": "intel_hash",
+    "ip": "intel_host",
+    "cidr": "intel_host",
 }
-_ENTITY = {"intel_url": "url", "intel_host": "url", "intel_domain": "url"}
+_HASH_KIND = "intel_hash"
 
 
 def _feeds(indicator: Indicator) -> tuple[str, ...]:
@@ -69,6 +68,7 @@ class IntelMatchDetector(Detector):
 
     name = "intel_match"
     version = "1"
+    signal_kinds = ("intel_url", "intel_host", "intel_domain", "intel_ip", "intel_hash")
 
     def __init__(
         self,
@@ -101,24 +101,34 @@ class IntelMatchDetector(Detector):
         """Look the event's URL, source address and hashes up in the store."""
         # indicators expire in event time, so replays decide the same way
         at = event.ts
-        matches: list[tuple[IntelMatch, str, str]] = []
+        signals: list[Signal] = []
         parsed = ctx.url()
         if parsed is not None:
             for match in self.store.match_url(parsed, at=at):
-                matches.append((match, "url", parsed.url))
+                kind = _URL_KIND.get(match.matched_on, "intel_host")
+                signals.append(self._signal(event, match, kind, "url", parsed.url))
         if type(event) is FileUploaded:
             for algo in ("sha256", "sha1", "md5"):
                 value = getattr(event, algo)
-                if value:
-                    for match in self.store.match_hash(value, at=at):
-                        matches.append((match, "file", match.indicator.value))
+                for match in self.store.match_hash(value, at=at) if value else ():
+                    value = match.indicator.value
+                    signals.append(
+                        self._signal(event, match, _HASH_KIND, "file", value)
+                    )
         if self.match_source_ip and event.ip:
             for match in self._match_source(event.ip, at):
-                matches.append((match, "ip", match.indicator.value))
-        return [self._signal(event, *found) for found in matches]
+                kind = _SOURCE_KIND[match.matched_on]
+                value = match.indicator.value
+                signals.append(self._signal(event, match, kind, "ip", value))
+        return signals
 
     def _signal(
-        self, event: EventBase, match: IntelMatch, entity_type: str, entity: str
+        self,
+        event: EventBase,
+        match: IntelMatch,
+        kind: str,
+        entity_type: str,
+        entity: str,
     ) -> Signal:
         ind = match.indicator
         feeds = ", ".join(_feeds(ind))
@@ -132,7 +142,7 @@ class IntelMatchDetector(Detector):
             reason += f" as {ind.threat}"
         return self.signal(
             event,
-            kind=_KIND.get(match.matched_on, f"intel_{match.matched_on}"),
+            kind=kind,
             score=ind.confidence / 100,
             entity_type=entity_type,
             entity=entity,

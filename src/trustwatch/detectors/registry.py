@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from trustwatch.detectors.base import Detector
 from trustwatch.errors import ConfigError
 
-__all__ = ["available", "create", "register"]
+__all__ = ["available", "create", "known_signal_kinds", "register"]
 
 _REGISTRY: dict[str, type[Detector]] = {}
 
@@ -39,3 +39,8 @@ def create(name: str, **params: Any) -> Detector:
         known = ", ".join(sorted(_REGISTRY)) or "none"
         raise ConfigError(f"no detector named {name!r}; known: {known}") from None
     return cls(**params)
+
+
+def known_signal_kinds() -> set[str]:
+    """Return every signal kind a registered detector can raise."""
+    return {kind for cls in _REGISTRY.values() for kind in cls.signal_kinds}

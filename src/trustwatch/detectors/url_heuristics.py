@@ -231,6 +231,7 @@ class UrlHeuristicDetector(Detector):
 
     name = "url_heuristics"
     version = "1"
+    signal_kinds = ("risky_url",)
 
     def __init__(
         self,

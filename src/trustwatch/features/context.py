@@ -7,8 +7,10 @@ here and reused by the others.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from trustwatch.enrichment.geo import GeoInfo, GeoResolver
-from trustwatch.enrichment.ips import ip_prefix
+from trustwatch.enrichment.ips import ip_prefix, parse_ip
 from trustwatch.enrichment.urls import ParsedUrl, parse_url
 from trustwatch.errors import InvalidIndicatorError, InvalidUrlError
 from trustwatch.events.model import EventBase
@@ -30,7 +32,7 @@ class EventContext:
         networks are keyed by address prefix.
     """
 
-    __slots__ = ("_geo", "_network", "_url", "event", "geo", "t")
+    __slots__ = ("_geo", "_network", "_source", "_url", "event", "geo", "t")
 
     def __init__(self, event: EventBase, geo: GeoResolver | None = None) -> None:
         self.event = event
@@ -39,11 +41,22 @@ class EventContext:
         self._url: object = _UNSET
         self._geo: GeoInfo | None = None
         self._network: str | None = None
+        self._source: str | None = None
+
+    def source(self) -> str:
+        """Return the source address in canonical form, or ``""``.
+
+        ``::ffff:203.0.113.9`` and ``203.0.113.9`` are one source; a value that
+        is not an address (``"localhost"``, ``"1.2.3.4:5555"``) is no source.
+        """
+        if self._source is None:
+            self._source = _canonical_ip(self.event.ip) if self.event.ip else ""
+        return self._source
 
     def location(self) -> GeoInfo | None:
         """Return the source address's country and network, looked up once."""
-        if self._geo is None and self.geo is not None and self.event.ip:
-            self._geo = self.geo.lookup(self.event.ip)
+        if self._geo is None and self.geo is not None and self.source():
+            self._geo = self.geo.lookup(self.source())
         return self._geo
 
     def network(self) -> str:
@@ -62,12 +75,8 @@ class EventContext:
         return self._network
 
     def _prefix(self) -> str:
-        if not self.event.ip:
-            return ""
-        try:
-            return ip_prefix(self.event.ip)
-        except InvalidIndicatorError:
-            return ""
+        source = self.source()
+        return ip_prefix(source) if source else ""
 
     def url(self) -> ParsedUrl | None:
         """Return the event's URL parsed once, or ``None`` when it has none.
@@ -82,3 +91,11 @@ class EventContext:
             except InvalidUrlError:
                 self._url = None
         return self._url  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=65_536)
+def _canonical_ip(text: str) -> str:
+    try:
+        return str(parse_ip(text))
+    except InvalidIndicatorError:
+        return ""

@@ -22,13 +22,14 @@ from trustwatch.detectors import default_detectors
 from trustwatch.detectors.base import Detector
 from trustwatch.enrichment.geo import GeoResolver
 from trustwatch.events.deadletter import DeadLetter
+from trustwatch.events.decode import EventDecoder
 from trustwatch.events.readers import read_events
 from trustwatch.intel.feeds import load_feed
 from trustwatch.intel.store import IndicatorStore
-from trustwatch.runtime.pipeline import Pipeline
+from trustwatch.runtime.pipeline import Decision, Pipeline
 from trustwatch.storage.sqlite import SqliteStore
 
-__all__ = ["IntelLoad", "RunSummary", "load_intel", "run_embedded"]
+__all__ = ["LATENESS", "IntelLoad", "RunSummary", "load_intel", "run_embedded"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,8 @@ class RunSummary:
     actions: int = 0
     new_actions: int = 0
     dead_letters: int = 0
+    new_dead_letters: int = 0
+    late_events: int = 0
     seconds: float = 0.0
     decisions: Counter[str] = field(default_factory=Counter)
     signal_kinds: Counter[str] = field(default_factory=Counter)
@@ -93,6 +96,9 @@ def run_embedded(
     mode: Mode = "dry_run",
     detectors: Sequence[Detector] | None = None,
     geo: GeoResolver | None = None,
+    format: str = "auto",
+    source_tz: str | None = None,
+    resume: bool = False,
     batch_size: int = 5000,
     on_progress: ProgressCallback | None = None,
 ) -> RunSummary:
@@ -116,6 +122,14 @@ def run_embedded(
     geo
         Resolves source addresses to countries and networks; without one,
         networks are keyed by address prefix.
+    format
+        Event file format, or ``"auto"`` to go by each file's name.
+    source_tz
+        Time zone of timestamps written without one (and of syslog lines).
+    resume
+        Start from the detector state the last resumed run left in the store,
+        and leave this run's state there for the next. Without it every run
+        starts fresh, so replaying a file adds nothing.
     batch_size
         Events between store writes and progress calls.
     on_progress
@@ -123,44 +137,46 @@ def run_embedded(
     """
     started = time.perf_counter()
     summary = RunSummary()
-    if intel is not None:
-        summary.intel = dict(intel.loaded)
-        store.write_dead_letters(intel.rejected)
-        summary.dead_letters += len(intel.rejected)
     if detectors is None:
         detectors = default_detectors(intel.store if intel else None)
     engine = DecisionEngine(policy or default_policy(), mode)
     pipeline = Pipeline(detectors, engine, geo)
-    verdicts: list[Verdict] = []
-    actions: list[Action] = []
-    letters: list[DeadLetter] = []
-
-    def flush() -> None:
-        summary.new_verdicts += store.write_verdicts(verdicts)
-        summary.new_actions += store.write_actions(actions)
-        store.write_dead_letters(letters)
-        verdicts.clear()
-        actions.clear()
-        letters.clear()
-
-    for item in read_events(event_paths):
-        if isinstance(item, DeadLetter):
-            letters.append(item)
-            summary.dead_letters += 1
-            continue
-        summary.events += 1
-        decision = pipeline.process_one(item)
-        if decision is not None:
-            verdicts.append(decision.verdict)
-            actions.extend(decision.actions)
-            summary.decisions[decision.verdict.decision] += 1
-            summary.signal_kinds.update(s.kind for s in decision.verdict.signals)
-            summary.actions += len(decision.actions)
-        if summary.events % batch_size == 0:
-            flush()
-            if on_progress is not None:
-                on_progress(summary.events)
-    flush()
+    if resume:
+        _restore(pipeline, store)
+    batch = _Batch(store, summary)
+    if intel is not None:
+        summary.intel = dict(intel.loaded)
+        batch.letters.extend(intel.rejected)
+    decoder = EventDecoder(source_tz=source_tz)
+    events = read_events(
+        event_paths, decoder=decoder, format=format, sshlog_tz=source_tz or "UTC"
+    )
+    newest = float("-inf")
+    try:
+        for item in events:
+            if isinstance(item, DeadLetter):
+                batch.letters.append(item)
+                continue
+            summary.events += 1
+            t = item.ts.timestamp()
+            if t < newest - LATENESS:
+                summary.late_events += 1
+            newest = max(newest, t)
+            decision = pipeline.process_one(item)
+            if decision is not None:
+                batch.add(decision)
+            if pipeline.failures:
+                batch.letters.extend(pipeline.failures)
+                pipeline.failures.clear()
+            if summary.events % batch_size == 0:
+                batch.flush()
+                if on_progress is not None:
+                    on_progress(summary.events)
+    finally:
+        # what was decided before a failure is kept
+        batch.flush()
+    if resume:
+        store.save_state(_STATE_KEY, pipeline.get_state())
     summary.verdicts = sum(summary.decisions.values())
     summary.seconds = time.perf_counter() - started
     log.info(
@@ -171,3 +187,45 @@ def run_embedded(
         summary.dead_letters,
     )
     return summary
+
+
+#: Events more than this many seconds older than the newest one are late:
+#: the shortest windows (ten minutes) no longer count them.
+LATENESS = 600.0
+_STATE_KEY = "pipeline_state"
+
+
+def _restore(pipeline: Pipeline, store: SqliteStore) -> None:
+    state = store.load_state(_STATE_KEY)
+    if state is not None:
+        pipeline.set_state(state)
+        log.info("detector state restored from the store")
+
+
+class _Batch:
+    """Decisions and dead letters waiting to be written together."""
+
+    def __init__(self, store: SqliteStore, summary: RunSummary) -> None:
+        self.store = store
+        self.summary = summary
+        self.verdicts: list[Verdict] = []
+        self.actions: list[Action] = []
+        self.letters: list[DeadLetter] = []
+
+    def add(self, decision: Decision) -> None:
+        verdict = decision.verdict
+        self.verdicts.append(verdict)
+        self.actions.extend(decision.actions)
+        self.summary.decisions[verdict.decision] += 1
+        self.summary.signal_kinds.update(s.kind for s in verdict.signals)
+        self.summary.actions += len(decision.actions)
+
+    def flush(self) -> None:
+        summary, store = self.summary, self.store
+        summary.new_verdicts += store.write_verdicts(self.verdicts)
+        summary.new_actions += store.write_actions(self.actions)
+        summary.dead_letters += len(self.letters)
+        summary.new_dead_letters += store.write_dead_letters(self.letters)
+        self.verdicts.clear()
+        self.actions.clear()
+        self.letters.clear()

@@ -2,7 +2,8 @@
 
 The embedded runner (files in, SQLite out) and the stream workers share this one
 class, so the same event meets the same detectors and the same policy wherever
-it runs.
+it runs. A detector that raises on an event is recorded as a dead letter
+(reason ``detector_failed``) and the other detectors still decide the event.
 """
 
 from __future__ import annotations
@@ -12,16 +13,20 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from trustwatch.decisions.engine import DecisionEngine
 from trustwatch.decisions.model import Action, Verdict
 from trustwatch.detectors.base import Detector, Signal
 from trustwatch.enrichment.geo import GeoResolver
+from trustwatch.events.deadletter import DeadLetter
 from trustwatch.events.model import EventBase
 from trustwatch.features.context import EventContext
 
 __all__ = ["Decision", "Pipeline"]
 
 log = logging.getLogger(__name__)
+_encode = msgspec.json.Encoder().encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,8 @@ class Pipeline:
         self.geo = geo
         self.events_seen = 0
         self.signals_raised = 0
+        #: Detector failures not yet collected by the runtime, as dead letters.
+        self.failures: list[DeadLetter] = []
 
     def process_one(self, event: EventBase) -> Decision | None:
         """Return the decision on ``event``, or ``None`` when nothing fired."""
@@ -63,7 +70,11 @@ class Pipeline:
         ctx = EventContext(event, self.geo)
         signals: list[Signal] = []
         for detector in self.detectors:
-            found = detector.process_one(event, ctx)
+            try:
+                found = detector.process_one(event, ctx)
+            except Exception as exc:  # one detector failing must not stop the rest
+                self._failed(detector, event, exc)
+                continue
             if found:
                 signals.extend(found)
         if not signals:
@@ -71,6 +82,24 @@ class Pipeline:
         self.signals_raised += len(signals)
         verdict, actions = self.engine.decide(event, signals)
         return Decision(verdict, actions)
+
+    def _failed(self, detector: Detector, event: EventBase, exc: Exception) -> None:
+        log.error(
+            "detector %s failed on event %s: %s",
+            detector.name,
+            event.event_id,
+            type(exc).__name__,
+        )
+        self.failures.append(
+            DeadLetter.build(
+                f"detector:{detector.name}",
+                f"event {event.event_id}",
+                "detector_failed",
+                f"{detector.name} v{detector.version} raised "
+                f"{type(exc).__name__}: {exc}",
+                _encode(event),
+            )
+        )
 
     def process(self, events: Iterable[EventBase]) -> Iterator[Decision]:
         """Yield the decisions on a stream of events, in order."""
@@ -80,11 +109,16 @@ class Pipeline:
                 yield decision
 
     def get_state(self) -> dict[str, Any]:
-        """Return every detector's state, keyed by detector name."""
-        return {d.name: d.get_state() for d in self.detectors}
+        """Return every detector's state and the actions in force."""
+        return {
+            "detectors": {d.name: d.get_state() for d in self.detectors},
+            "engine": self.engine.get_state(),
+        }
 
     def set_state(self, state: dict[str, Any]) -> None:
-        """Restore detector states returned by :meth:`get_state`."""
+        """Restore a state returned by :meth:`get_state`."""
+        detectors = state.get("detectors", {})
         for detector in self.detectors:
-            if detector.name in state:
-                detector.set_state(state[detector.name])
+            if detector.name in detectors:
+                detector.set_state(detectors[detector.name])
+        self.engine.set_state(state.get("engine", {}))

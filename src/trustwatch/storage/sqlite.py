@@ -11,7 +11,7 @@ import logging
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ from trustwatch.decisions.model import Action, Verdict
 from trustwatch.errors import StorageError
 from trustwatch.events.deadletter import DeadLetter
 
-__all__ = ["SqliteStore", "VerdictQuery"]
+__all__ = ["SqliteStore", "VerdictQuery", "utc_text"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,11 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 _encode = msgspec.json.Encoder().encode
 
 
+def utc_text(moment: datetime) -> str:
+    """Return a fixed-width UTC timestamp that sorts as text in time order."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 @dataclass(frozen=True, slots=True)
 class VerdictQuery:
     """Filters for :meth:`SqliteStore.verdicts`; ``None`` means any."""
@@ -91,19 +96,44 @@ class SqliteStore:
     path
         The database file (created with its folder when missing), or
         ``":memory:"``.
+    readonly
+        Open an existing store for reading only: nothing is created or
+        changed, and a file that is not a trustwatch store is refused.
+    timeout
+        Seconds to wait for another writer's lock before giving up.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self, path: str | Path, *, readonly: bool = False, timeout: float = 30.0
+    ) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = sqlite3.connect(self.path)
+            if readonly:
+                uri = f"{Path(self.path).resolve().as_uri()}?mode=ro"
+                self._db = sqlite3.connect(uri, uri=True, timeout=timeout)
+                self._check_schema()
+                return
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, timeout=timeout)
             self._db.executescript(_SCHEMA)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-        except sqlite3.Error as exc:
-            raise StorageError(f"cannot open store {self.path}: {exc}") from exc
+        except (sqlite3.Error, OSError) as exc:
+            raise StorageError(
+                f"cannot open store {self.path}: {exc}; hint: check the path "
+                "and that no other program holds it"
+            ) from exc
+
+    def _check_schema(self) -> None:
+        found = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master")}
+        missing = {"verdicts", "actions", "dead_letters", "meta"} - found
+        if missing:
+            self._db.close()
+            raise StorageError(
+                f"{self.path} is not a trustwatch store (no {sorted(missing)[0]} "
+                "table); hint: pass the --db that `trustwatch run` wrote"
+            )
 
     def close(self) -> None:
         """Close the database."""
@@ -119,8 +149,11 @@ class SqliteStore:
         if not rows:
             return 0
         before = self._db.total_changes
-        with self._db:
-            self._db.executemany(sql, rows)
+        try:
+            with self._db:
+                self._db.executemany(sql, rows)
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot write to store {self.path}: {exc}") from exc
         return self._db.total_changes - before
 
     def write_verdicts(self, verdicts: Iterable[Verdict]) -> int:
@@ -130,7 +163,7 @@ class SqliteStore:
                 v.verdict_id,
                 v.event_id,
                 v.event_type,
-                v.ts.isoformat(),
+                utc_text(v.ts),
                 v.account,
                 v.ip,
                 v.decision,
@@ -156,8 +189,8 @@ class SqliteStore:
                 a.target_type,
                 a.target,
                 a.mode,
-                a.created_at.isoformat(),
-                a.expires_at.isoformat() if a.expires_at else None,
+                utc_text(a.created_at),
+                utc_text(a.expires_at) if a.expires_at else None,
                 _encode(a),
             )
             for a in actions
@@ -189,14 +222,14 @@ class SqliteStore:
                 where.append(f"{column} = ?")
                 args.append(value)
         if query.kind is not None:
-            where.append("(' ' || kinds || ' ') LIKE ?")
-            args.append(f"% {query.kind} %")
+            where.append("instr(' ' || kinds || ' ', ?) > 0")
+            args.append(f" {query.kind} ")
         if query.since is not None:
             where.append("ts >= ?")
-            args.append(query.since.isoformat())
+            args.append(utc_text(query.since))
         if query.until is not None:
             where.append("ts < ?")
-            args.append(query.until.isoformat())
+            args.append(utc_text(query.until))
         if query.min_decision:
             where.append("decision != 'allow'")
         sql = (
@@ -236,12 +269,15 @@ class SqliteStore:
         ):
             yield msgspec.json.decode(body, type=Action)
 
-    def dead_letters(self, limit: int = 50) -> list[DeadLetter]:
-        """Return stored dead letters."""
+    def dead_letters(
+        self, limit: int = 50, reason: str | None = None
+    ) -> list[DeadLetter]:
+        """Return stored dead letters in the order they were read."""
+        where, args = ("WHERE reason = ?", [reason]) if reason else ("", [])
         rows = self._db.execute(
             "SELECT dead_letter_id, source, location, reason, message, raw "
-            "FROM dead_letters ORDER BY source, location LIMIT ?",
-            (limit,),
+            f"FROM dead_letters {where} ORDER BY rowid LIMIT ?",
+            [*args, limit],
         ).fetchall()
         return [
             DeadLetter(
@@ -254,6 +290,20 @@ class SqliteStore:
             )
             for r in rows
         ]
+
+    def save_state(self, key: str, state: Any) -> None:
+        """Keep a checkpoint (plain values) under ``key``, replacing the last."""
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                (key, _encode(state).decode()),
+            )
+
+    def load_state(self, key: str) -> Any | None:
+        """Return the checkpoint kept under ``key``, or ``None``."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,))
+        found = row.fetchone()
+        return msgspec.json.decode(found[0]) if found else None
 
     def counts(self) -> dict[str, int]:
         """Return row counts: verdicts, actions, dead letters, and per decision."""

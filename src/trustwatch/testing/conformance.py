@@ -127,6 +127,8 @@ def check_detector(
         assert signal.event_id in {e.event_id for e in events}, "unknown event id"
     detector = factory()
     assert all(s.detector == detector.name for s in first), "signal not stamped"
+    undeclared = {s.kind for s in first} - set(detector.signal_kinds)
+    assert not undeclared, f"kinds not in signal_kinds: {sorted(undeclared)}"
     assert _run(factory(), events) == first, "two fresh runs disagree"
 
     half = len(events) // 2

@@ -1,0 +1,181 @@
+"""Commands that read the store: alerts, explanations, dead letters, dev data."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+import msgspec
+from rich.table import Table
+
+from trustwatch.cli.options import Timestamp, db_option
+from trustwatch.cli.render import clean, explain_tree, output_console, verdict_table
+from trustwatch.errors import ConfigError
+from trustwatch.storage.sqlite import SqliteStore, VerdictQuery
+
+__all__ = ["alerts", "dead_letters", "devdata"]
+
+console = output_console()
+
+
+def open_store(db: Path) -> SqliteStore:
+    """Open an existing store for reading, or fail with a hint."""
+    if not db.is_file():
+        raise ConfigError(f"no store at {db}; run `trustwatch run` or pass --db")
+    return SqliteStore(db, readonly=True)
+
+
+def _write_json_lines(records: list[object]) -> None:
+    encode = msgspec.json.Encoder().encode
+    for record in records:
+        sys.stdout.write(encode(record).decode() + "\n")
+
+
+@click.group(invoke_without_command=True)
+@click.option("--decision", help="Only this decision (lock_account, challenge...).")
+@click.option("--account", help="Only verdicts on this account.")
+@click.option("--ip", help="Only verdicts on events from this address.")
+@click.option("--kind", help="Only verdicts with a signal of this kind.")
+@click.option("--since", type=Timestamp(), help="Only from this time (UTC if no zone).")
+@click.option("--until", type=Timestamp(), help="Only before this time.")
+@click.option(
+    "--all", "include_allow", is_flag=True, help="Include verdicts decided allow."
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="Most verdicts to list, newest first.",
+)
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines instead of a table.")
+@db_option
+@click.pass_context
+def alerts(
+    ctx: click.Context,
+    decision: str | None,
+    account: str | None,
+    ip: str | None,
+    kind: str | None,
+    since: datetime | None,
+    until: datetime | None,
+    include_allow: bool,
+    limit: int,
+    as_json: bool,
+    db: Path,
+) -> None:
+    """List stored verdicts, newest first; `alerts explain ID` explains one."""
+    ctx.obj = db
+    if ctx.invoked_subcommand is not None:
+        return
+    query = VerdictQuery(
+        decision=decision,
+        min_decision=not include_allow and decision is None,
+        account=account,
+        ip=ip,
+        kind=kind,
+        since=since,
+        until=until,
+        limit=limit,
+    )
+    with open_store(db) as store:
+        found = store.verdicts(query)
+    if as_json:
+        _write_json_lines(list(found))
+    else:
+        console.print(verdict_table(found))
+
+
+@alerts.command()
+@click.argument("verdict_id")
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The store, if not given before `explain`.",
+)
+@click.pass_obj
+def explain(group_db: Path, verdict_id: str, db: Path | None) -> None:
+    """Explain VERDICT_ID (or an event id): signals, reasons, intel, rules."""
+    path = db or group_db
+    with open_store(path) as store:
+        verdict = store.verdict(verdict_id)
+        if verdict is None:
+            raise ConfigError(f"no verdict {clean(verdict_id)!r} in {path}")
+        console.print(explain_tree(verdict, store.actions_for(verdict.verdict_id)))
+
+
+@click.command("dead-letters")
+@click.option("--reason", help="Only this reason (malformed_json, schema...).")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--raw", is_flag=True, help="Show each record as it was read.")
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines, raw included.")
+@db_option
+def dead_letters(
+    reason: str | None, limit: int, raw: bool, as_json: bool, db: Path
+) -> None:
+    """List records that could not be read, in reading order, with the reason."""
+    with open_store(db) as store:
+        letters = store.dead_letters(limit, reason=reason)
+        total = store.counts()["dead_letters"]
+    if as_json:
+        _write_json_lines(list(letters))
+        return
+    for letter in letters:
+        console.print(
+            f"{clean(letter.source)} {clean(letter.location)} {letter.reason}: "
+            f"{clean(letter.message)}"
+        )
+        if raw:
+            console.print(f"    {clean(letter.raw)}")
+    console.print(f"{len(letters):,} shown of {total:,} dead letters")
+
+
+@click.group()
+def devdata() -> None:
+    """Event streams built from real third-party data."""
+
+
+@devdata.command("build")
+@click.argument(
+    "datasets", type=click.Path(exists=True, file_okay=False, path_type=Path)
+)
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--seed", default=7, show_default=True)
+def devdata_build(datasets: Path, out: Path, seed: int) -> None:
+    """Build an event stream from DATASETS (../shared/datasets) into OUT."""
+    from trustwatch.devdata import build_dev_stream
+
+    built = build_dev_stream(datasets, out, seed=seed)
+    console.print(f"{built.events:,} events -> {clean(built.events_path)}")
+    console.print(f"answer key -> {clean(built.truth_path)}")
+    if built.dead_letters:
+        console.print(f"{built.dead_letters:,} source records could not be read")
+    for source, n in sorted(built.sources.items()):
+        console.print(f"  {source}: {n:,}")
+    for name, n in sorted(built.counts.items()):
+        console.print(f"  {name}: {n:,}")
+
+
+@devdata.command("evaluate")
+@click.argument("stream", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@db_option
+def devdata_evaluate(stream: Path, db: Path) -> None:
+    """Score a run over the dev stream in STREAM against its answer key."""
+    from trustwatch.devdata import evaluate_dev_run
+
+    with open_store(db) as store:
+        rows = evaluate_dev_run(stream, store.iter_verdicts())
+    table = Table(title=f"{clean(stream)} scored against its answer key")
+    for column in ("group", "total", "acted on", "share", "measures"):
+        table.add_column(column, justify="left" if column == "group" else "right")
+    for row in rows:
+        table.add_row(
+            row.group,
+            f"{row.total:,}",
+            f"{row.acted:,}",
+            f"{row.rate:.1%}",
+            row.measure,
+        )
+    console.print(table)

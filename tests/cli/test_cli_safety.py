@@ -1,0 +1,165 @@
+"""What the command line shows can come from an attacker; errors stay clear."""
+
+import sqlite3
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from trustwatch.cli.exitcodes import ExitCode
+from trustwatch.cli.main import main
+from trustwatch.cli.render import clean
+from trustwatch.events.model import Login, UrlPosted
+
+T0 = datetime(2026, 4, 1, tzinfo=UTC)
+HOSTILE = "[bold red]admin[/] \x1b[2J\x1b]0;pwned\x07 \u202e[/dim]"
+
+
+def hostile_store(tmp_path: Path) -> str:
+    events = [
+        Login(
+            event_id=f"e{i}",
+            ts=T0 + timedelta(seconds=i),
+            account=HOSTILE,
+            username=HOSTILE,
+            ip="203.0.113.9",
+            success=False,
+        )
+        for i in range(12)
+    ]
+    events.append(
+        UrlPosted(
+            event_id="u",
+            ts=T0,
+            account=HOSTILE,
+            url="http://203.0.113.9:8080/[/dim]/x.exe",
+        )
+    )
+    path = tmp_path / "e.jsonl"
+    path.write_bytes(b"".join(msgspec.json.encode(e) + b"\n" for e in events))
+    db = str(tmp_path / "s.sqlite")
+    assert main(["run", str(path), "--db", db, "--no-geo"]) == ExitCode.OK
+    return db
+
+
+def test_clean_escapes_control_and_format_characters():
+    assert clean("plain [bold]text[/]") == "plain [bold]text[/]"
+    assert clean("a\x1b[2Jb") == "a\\x1b[2Jb"
+    assert clean("\u202eevil") == "\\u202eevil"
+    assert clean("tab\there") == "tab\\x09here"
+
+
+def test_hostile_values_are_shown_literally_and_never_reach_the_terminal(
+    tmp_path, capsys
+):
+    db = hostile_store(tmp_path)
+    capsys.readouterr()
+    assert main(["alerts", "--db", db, "--limit", "100"]) == ExitCode.OK
+    shown = capsys.readouterr().out
+    assert "\x1b" not in shown and "\u202e" not in shown
+    assert "[bold" in shown  # markup shown as text, not interpreted
+    assert main(["alerts", "--db", db, "explain", "u"]) == ExitCode.OK
+    explained = capsys.readouterr().out
+    assert "[/dim]/x.exe" in explained
+    assert "(dry_run)" in explained  # modes are not swallowed as markup
+
+
+def test_read_commands_refuse_other_databases_without_touching_them(tmp_path, capsys):
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE t (x)")
+    before = other.read_bytes()
+    assert main(["alerts", "--db", str(other)]) == ExitCode.DEPENDENCY_FAILED
+    assert "not a trustwatch store" in capsys.readouterr().err
+    assert other.read_bytes() == before
+
+
+def test_since_accepts_zones_and_compares_instants(tmp_path, capsys):
+    db = hostile_store(tmp_path)
+    capsys.readouterr()
+    for since, expected in (
+        ("2026-04-01T00:00:10Z", 2),
+        ("2026-04-01T02:00:10+02:00", 2),
+        ("2026-04-01 00:00:10", 2),
+        ("2026-04-01T00:00:00.5Z", 3),
+        ("2026-03-31T23:59:59Z", 4),
+    ):
+        args = ["alerts", "--db", db, "--all", "--json", "--since", since]
+        assert main([*args, "--limit", "100"]) == ExitCode.OK
+        out = capsys.readouterr().out.splitlines()
+        assert len(out) == expected, since
+
+
+def test_a_run_where_nothing_could_be_read_exits_with_bad_input(tmp_path, capsys):
+    path = tmp_path / "junk.jsonl"
+    path.write_bytes(b"not json\n{also not\n")
+    code = main(["run", str(path), "--db", str(tmp_path / "s"), "--no-geo"])
+    assert code == ExitCode.BAD_INPUT
+    assert "2 records could not be read" in capsys.readouterr().err
+
+
+def test_an_empty_event_path_is_refused(tmp_path, capsys):
+    assert main(["run", "", "--db", str(tmp_path / "s")]) == ExitCode.BAD_CONFIG
+    assert "empty" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (b"\xff\xfe name", "not UTF-8"),
+        (b'name = "p"\nversion = "1"\nrules = [1]\n', "must be a [[rules]] table"),
+        (
+            b'name = "p"\nversion = "1"\n[[rules]]\nid = "r"\nsignals = ["x"]\n'
+            b'action = "challenge"\nexpires = "99999999999999d"\n',
+            "expires",
+        ),
+        (
+            b'name = "p"\nversion = "1"\n[[rules]]\nid = "r"\nsignals = ["x"]\n'
+            b'action = "challenge"\nmin_score = true\n',
+            "min_score",
+        ),
+        (b'name = ""\nversion = "1"\n', "'name'"),
+    ],
+)
+def test_bad_policies_are_clear_errors(tmp_path, capsys, text, message):
+    path = tmp_path / "p.toml"
+    path.write_bytes(text)
+    assert main(["policy", "check", str(path)]) == ExitCode.BAD_CONFIG
+    assert message in capsys.readouterr().err
+
+
+def test_policy_check_warns_about_kinds_no_detector_raises(tmp_path, capsys):
+    path = tmp_path / "p.toml"
+    path.write_bytes(
+        b'\xef\xbb\xbfname = "p"\nversion = "1"\n[[rules]]\nid = "r"\n'
+        b'signals = ["brute-force"]\naction = "challenge"\n'
+    )
+    assert main(["policy", "check", str(path)]) == ExitCode.OK
+    captured = capsys.readouterr()
+    assert "'brute-force', which no detector raises" in captured.err
+    assert "r (enforce): brute-force >= 0.5 -> challenge" in captured.out
+
+
+def test_dead_letters_filter_and_json(tmp_path, capsys):
+    path = tmp_path / "e.jsonl"
+    good = msgspec.json.encode(
+        Login(event_id="ok", ts=T0, account="a", ip="203.0.113.1", success=True)
+    )
+    path.write_bytes(b"{cut\n" + good + b'\n{"type":"nope","event_id":"x"}\n')
+    db = str(tmp_path / "s")
+    assert main(["run", str(path), "--db", db, "--no-geo"]) == ExitCode.OK
+    capsys.readouterr()
+    assert main(["dead-letters", "--db", db, "--reason", "malformed_json"]) == 0
+    out = capsys.readouterr().out
+    assert "malformed_json" in out and "1 shown of 2 dead letters" in out
+    assert main(["dead-letters", "--db", db, "--json"]) == ExitCode.OK
+    lines = capsys.readouterr().out.splitlines()
+    records = [msgspec.json.decode(line) for line in lines]
+    assert [r["location"] for r in records] == ["line 1", "line 3"]
+    assert records[0]["raw"] == "{cut"
+
+
+def test_version(capsys):
+    assert main(["--version"]) == ExitCode.OK
+    assert "trustwatch" in capsys.readouterr().out

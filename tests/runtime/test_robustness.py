@@ -171,3 +171,14 @@ def test_a_listed_address_in_a_url_is_a_host_match(tmp_path):
     assert decision is not None
     assert "intel_host" in {s.kind for s in decision.verdict.signals}
     assert decision.verdict.decision == "disable_link"
+
+
+def test_long_urls_are_scored_not_dead_lettered(tmp_path):
+    url = "http://203.0.113.7/" + "a" * 3000 + "/payload.exe"
+    intel = tmp_path / "intel.txt"
+    intel.write_text(url + "\n")
+    path = write(tmp_path / "e.jsonl", [UrlPosted(event_id="u", ts=T0, url=url)])
+    with SqliteStore(tmp_path / "s.sqlite") as store:
+        summary = run_embedded([path], store, intel=load_intel([intel]))
+    assert summary.dead_letters == 0
+    assert summary.signal_kinds["intel_url"] == 1

@@ -43,6 +43,8 @@ SCHEMA_VERSION = 1
 
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
+#: URLs get room: real phishing URLs run to thousands of characters.
+UrlText = Annotated[str, msgspec.Meta(min_length=1, max_length=32_768)]
 
 
 class EventBase(
@@ -143,7 +145,7 @@ class LinkCreated(EventBase, tag="link_created", frozen=True):
 
     link_id: NonEmpty
     file_id: str | None = None
-    url: str | None = None
+    url: UrlText | None = None
     public: bool = True
 
 
@@ -164,7 +166,7 @@ class FileDownloaded(EventBase, tag="file_downloaded", frozen=True):
 class UrlPosted(EventBase, tag="url_posted", frozen=True):
     """A URL appeared in user content: a comment, a preview or a document."""
 
-    url: NonEmpty
+    url: UrlText
     context: Literal["comment", "preview", "document", "link", "other"] = "comment"
     file_id: str | None = None
 

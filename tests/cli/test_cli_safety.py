@@ -163,3 +163,15 @@ def test_dead_letters_filter_and_json(tmp_path, capsys):
 def test_version(capsys):
     assert main(["--version"]) == ExitCode.OK
     assert "trustwatch" in capsys.readouterr().out
+
+
+def test_devdata_evaluate_refuses_a_folder_that_is_not_a_dev_stream(tmp_path, capsys):
+    db = hostile_store(tmp_path)
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "events.jsonl").write_text("")
+    (tmp_path / "demo" / "truth.json").write_text('{"seed": 1}')
+    for folder in (tmp_path, tmp_path / "demo"):
+        capsys.readouterr()
+        code = main(["devdata", "evaluate", str(folder), "--db", db])
+        assert code == ExitCode.BAD_CONFIG
+        assert "dev stream" in capsys.readouterr().err

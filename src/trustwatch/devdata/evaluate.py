@@ -18,6 +18,7 @@ import msgspec
 
 from trustwatch.decisions.model import Verdict
 from trustwatch.devdata.truth import DevTruth
+from trustwatch.errors import ConfigError
 
 __all__ = ["EvaluationRow", "evaluate_dev_run"]
 
@@ -55,7 +56,7 @@ def evaluate_dev_run(
     stream_dir: Path, verdicts: Iterable[Verdict]
 ) -> list[EvaluationRow]:
     """Return one row per labelled group of the stream in ``stream_dir``."""
-    truth = msgspec.json.decode((stream_dir / "truth.json").read_bytes(), type=DevTruth)
+    truth = _read_truth(stream_dir)
     acted: set[str] = set()
     flagged_sources: set[str] = set()
     for verdict in verdicts:
@@ -73,6 +74,18 @@ def evaluate_dev_run(
         *_hash_rows(truth, events, acted),
         *_source_rows(truth, flagged_sources),
     ]
+
+
+def _read_truth(stream_dir: Path) -> DevTruth:
+    hint = "hint: pass the folder `trustwatch devdata build` wrote"
+    path = stream_dir / "truth.json"
+    if not path.is_file() or not (stream_dir / "events.jsonl").is_file():
+        raise ConfigError(f"{stream_dir} holds no dev stream; {hint}")
+    try:
+        return msgspec.json.decode(path.read_bytes(), type=DevTruth)
+    except msgspec.DecodeError as exc:
+        message = f"{path} is not a dev stream's answer key ({exc}); {hint}"
+        raise ConfigError(message) from exc
 
 
 def _url_rows(

@@ -443,3 +443,113 @@ def test_canonical_lines_round_trip_whatever_their_text(
         line = msgspec.json.encode(event)
         assert DECODER.decode(line) == event
         assert DECODER.decode(line + b"\n") == event
+
+
+@pytest.mark.parametrize(
+    "ts", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"]
+)
+def test_times_that_overflow_in_utc_are_timestamp_errors_without_warnings(
+    ts: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    canonical = f'{{"type":"logout","event_id":"e","ts":"{ts}"}}'.encode()
+    spaced = json.dumps({"type": "logout", "event_id": "e", "ts": ts}).encode()
+    for line in (canonical, spaced):
+        assert _reason(line) == "timestamp"
+    with pytest.raises(InvalidEventError) as info:
+        DECODER.decode_dict({"type": "logout", "event_id": "e", "ts": ts})
+    assert info.value.reason == "timestamp"
+    assert not caplog.records
+
+
+@pytest.mark.parametrize(
+    "ts",
+    [
+        '"1989-12-31T23:59:59Z"',
+        '"2200-01-01T00:00:00Z"',
+        '"2199-12-31T23:00:00-01:00"',
+        "99999999999000000",
+        "0",
+        '"1970-01-01T00:00:00Z"',
+    ],
+)
+def test_times_outside_the_event_span_are_refused(ts: str) -> None:
+    canonical = ('{"type":"logout","event_id":"e","ts":' + ts + "}").encode()
+    assert _reason(canonical) == "timestamp"
+    assert _reason(canonical.replace(b",", b", ")) == "timestamp"
+    with pytest.raises(InvalidEventError, match="outside the accepted span") as info:
+        DECODER.decode_dict({"type": "logout", "event_id": "e", "ts": json.loads(ts)})
+    assert info.value.reason == "timestamp"
+
+
+def test_the_edges_of_the_event_span_are_accepted() -> None:
+    for ts in ("1990-01-01T00:00:00Z", "2199-12-31T23:59:59.999999Z"):
+        line = f'{{"type":"logout","event_id":"e","ts":"{ts}"}}'.encode()
+        assert isinstance(DECODER.decode(line), Logout)
+
+
+@pytest.mark.parametrize("blank", [" ", "\t", "\n \r", "\u3000", "\u00a0\u2003"])
+@pytest.mark.parametrize(
+    ("kind", "field", "extra"),
+    [
+        ("logout", "event_id", {}),
+        ("file_shared", "file_id", {"event_id": "e"}),
+        ("link_accessed", "link_id", {"event_id": "e"}),
+        ("url_posted", "url", {"event_id": "e"}),
+        ("file_uploaded", "file_id", {"event_id": "e"}),
+    ],
+)
+def test_identifiers_of_only_whitespace_are_schema_errors(
+    blank: str, kind: str, field: str, extra: dict[str, str]
+) -> None:
+    record = {
+        "type": kind,
+        "event_id": "e",
+        "file_id": "f",
+        "link_id": "l",
+        "url": "https://a.example/",
+        "ts": "2024-05-01T12:00:00Z",
+    }
+    record[field] = blank
+    compact = json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode()
+    spaced = json.dumps(record).encode()
+    for line in (compact, spaced):
+        with pytest.raises(InvalidEventError, match=f"{field} is only whitespace"):
+            DECODER.decode(line)
+    assert _reason(compact) == "schema"
+    with pytest.raises(InvalidEventError, match="only whitespace"):
+        DECODER.decode_dict(record)
+
+
+def test_identifiers_are_kept_exactly_as_sent() -> None:
+    line = b'{"type":"file_shared","event_id":" e1 ","ts":"2024-05-01T12:00:00Z",'
+    event = DECODER.decode(line + b'"file_id":"\\tf1"}')
+    assert isinstance(event, FileShared)
+    assert (event.event_id, event.file_id) == (" e1 ", "\tf1")
+
+
+def test_a_naive_time_hints_at_the_cli_option() -> None:
+    line = b'{"type":"logout","event_id":"e","ts":"2024-05-01T12:00:00"}'
+    with pytest.raises(InvalidEventError, match="--source-tz ZONE") as info:
+        DECODER.decode(line)
+    assert "source_tz=" in str(info.value)
+
+
+def test_every_required_identifier_of_every_event_type_refuses_blanks() -> None:
+    import msgspec.inspect as mi
+
+    for tag, cls in EVENT_TYPES.items():
+        fields = mi.type_info(cls).fields  # type: ignore[attr-defined]
+        texts = [
+            f.name
+            for f in fields
+            if isinstance(f.type, mi.StrType) and f.type.min_length and f.required
+        ]
+        assert "event_id" in texts, tag
+        record: dict[str, Any] = {"type": tag, "ts": "2024-05-01T12:00:00Z"}
+        record.update({name: "x1" for name in texts})
+        if "success" in cls.__struct_fields__:
+            record["success"] = True
+        assert isinstance(DECODER.decode(msgspec.json.encode(record)), cls)
+        for name in texts:
+            line = msgspec.json.encode({**record, name: " "})
+            assert _reason(line) == "schema", (tag, name)

@@ -48,8 +48,9 @@ def test_written_files_carry_the_type_column_and_nulls(tmp_path: Path) -> None:
 def test_rows_leave_nulls_out(tmp_path: Path) -> None:
     path = tmp_path / "e.parquet"
     write_events_parquet([ApiTokenCreated(event_id="b", ts=TS)], path)
-    ((rowno, row),) = list(iter_parquet_rows(path))
+    ((rowno, row, problem),) = list(iter_parquet_rows(path))
     assert rowno == 1
+    assert problem is None
     assert None not in row.values()
     assert row["type"] == "api_token_created"
     assert row["ts"] == TS

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -227,12 +230,240 @@ def test_auth_logs_are_read_by_suffix_or_forced_format(tmp_path: Path) -> None:
 
 
 def test_an_unreadable_file_is_a_dead_letter_not_a_crash(tmp_path: Path) -> None:
-    path = tmp_path / "gone.jsonl"
-    write_events_jsonl(_events(), path)
-    iterator = read_events([path, path])
-    path.unlink()
+    paths = [tmp_path / "gone.jsonl", tmp_path / "gone.parquet"]
+    write_events_jsonl(_events(), paths[0])
+    write_events_parquet(_events(), paths[1])
+    iterator = read_events(paths)
+    for path in paths:
+        path.unlink()
     items = list(iterator)
     assert [(i.reason, i.location) for i in items] == [  # type: ignore[union-attr]
         ("unreadable", "file"),
         ("unreadable", "file"),
     ]
+
+
+def _logout_table(ts: Any, ids: list[str] | None = None) -> Any:
+    import pyarrow as pa
+
+    count = len(ts)
+    return pa.table(
+        {
+            "type": ["logout"] * count,
+            "event_id": ids or [f"e{i}" for i in range(count)],
+            "ts": ts,
+        }
+    )
+
+
+def test_nanosecond_parquet_timestamps_are_floored_to_microseconds(
+    tmp_path: Path,
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    nanos = [1595441285858123456, 1595441285858123999]
+    pq.write_table(
+        _logout_table(pa.array(nanos, pa.timestamp("ns", tz="UTC"))),
+        tmp_path / "spark.parquet",
+    )
+    pq.write_table(
+        _logout_table(pa.array(nanos, pa.timestamp("ns"))), tmp_path / "naive.parquet"
+    )
+    want = datetime(2020, 7, 22, 18, 8, 5, 858123, tzinfo=UTC)
+    items = list(read_events(tmp_path / "spark.parquet"))
+    assert [i.ts for i in items] == [want, want]  # type: ignore[union-attr]
+    decoder = EventDecoder(source_tz="UTC")
+    items = list(read_events(tmp_path / "naive.parquet", decoder=decoder))
+    assert [i.ts for i in items] == [want, want]  # type: ignore[union-attr]
+
+
+def test_parquet_values_python_cannot_hold_are_dead_letters_per_row(
+    tmp_path: Path,
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    micros = pa.array([1595441285858123, 2**62, 1595441285858124], pa.timestamp("us"))
+    pq.write_table(_logout_table(micros), tmp_path / "a.parquet")
+    not_utf8 = pa.array([b"a", b"\xff\xfe", b"c"], pa.binary()).view(pa.string())
+    ts = pa.array([1595441285858123] * 3, pa.timestamp("us", tz="UTC"))
+    pq.write_table(_logout_table(ts, ids=not_utf8), tmp_path / "b.parquet")
+    decoder = EventDecoder(source_tz="UTC")
+    items = list(read_events(sorted(tmp_path.iterdir()), decoder=decoder))
+    assert [type(i) for i in items] == [Logout, DeadLetter, Logout] * 2
+    letters = [i for i in items if isinstance(i, DeadLetter)]
+    assert [(d.location, d.reason) for d in letters] == [
+        ("row 2", "timestamp"),
+        ("row 2", "schema"),
+    ]
+    assert "'event_id' (UnicodeDecodeError)" in letters[1].message
+
+
+def test_files_that_are_not_event_parquet_are_one_dead_letter_each(
+    tmp_path: Path,
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (tmp_path / "a-text.parquet").write_text("hello, not parquet")
+    (tmp_path / "b-empty.parquet").write_bytes(b"")
+    pq.write_table(pa.table({"a": list(range(1000))}), tmp_path / "c-other.parquet")
+    write_events_jsonl(_events(1), tmp_path / "d-good.jsonl")
+    items = list(read_events([tmp_path]))
+    assert [(i.reason, i.location) for i in items[:3]] == [  # type: ignore[union-attr]
+        ("unreadable", "file"),
+        ("unreadable", "file"),
+        ("unsupported_format", "file"),
+    ]
+    assert "no column 'type', 'event_id', 'ts'" in items[2].message  # type: ignore[union-attr]
+    assert items[3:] == _events(1)
+
+
+def test_damaged_parquet_files_never_raise(tmp_path: Path) -> None:
+    import random
+
+    good = tmp_path / "good.parquet"
+    write_events_parquet(_events(300), good)
+    data = good.read_bytes()
+    rng = random.Random(0)
+    for n in range(60):
+        damaged = bytearray(data)
+        if n % 3 == 0:
+            damaged = damaged[: rng.randrange(len(damaged))]
+        else:
+            start = len(damaged) - 400 if n % 3 == 1 else 0
+            for _ in range(4):
+                damaged[rng.randrange(start, len(damaged))] = rng.randrange(256)
+        path = tmp_path / f"damaged-{n}.parquet"
+        path.write_bytes(bytes(damaged))
+        items = list(read_events(path))
+        assert all(isinstance(i, Login | DeadLetter) for i in items)
+
+
+def test_an_unexpected_failure_ends_only_its_own_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import trustwatch.events.readers as readers
+
+    write_events_parquet(_events(2), tmp_path / "a.parquet")
+    write_events_jsonl(_events(2), tmp_path / "b.jsonl")
+
+    def broken(path: Path, decoder: EventDecoder) -> Iterator[Event | DeadLetter]:
+        yield _events(1)[0]
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(readers, "_read_parquet", broken)
+    items = list(read_events([tmp_path]))
+    assert items[0] == _events(1)[0]
+    assert isinstance(items[1], DeadLetter)
+    assert (items[1].reason, items[1].location) == ("undecodable", "file")
+    assert items[2:] == _events(2)
+    assert "failed unexpectedly (RuntimeError)" in caplog.text
+
+
+def test_dead_letter_ids_do_not_depend_on_how_the_path_is_spelled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "bad.jsonl").write_bytes(b"{oops\n")
+    monkeypatch.chdir(folder)
+    letters = [
+        next(read_events([spelling]))
+        for spelling in ("bad.jsonl", folder / "bad.jsonl", "../in/bad.jsonl", ".")
+    ]
+    assert {letter.source for letter in letters} == {  # type: ignore[union-attr]
+        str((folder / "bad.jsonl").resolve())
+    }
+    assert len({letter.dead_letter_id for letter in letters}) == 1  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[{"type": "logout", "event_id": "e", "ts": "2024-05-01T12:00:00Z"}]',
+        '\n  [\n  {\n    "type": "logout"\n  },\n  {\n    "type": "logout"\n  }\n]\n',
+    ],
+)
+def test_a_json_array_file_is_one_dead_letter(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "export.json"
+    path.write_text(text * 50)
+    with gzip.open(tmp_path / "export2.json.gz", "wt") as out:
+        out.write(text)
+    for source in (path, tmp_path / "export2.json.gz"):
+        (letter,) = read_events(source)
+        assert isinstance(letter, DeadLetter)
+        assert (letter.reason, letter.location) == ("unsupported_format", "file")
+        assert "JSON array" in letter.message and "jq -c '.[]'" in letter.message
+
+
+def test_a_pretty_printed_json_object_is_one_dead_letter(tmp_path: Path) -> None:
+    path = tmp_path / "event.json"
+    record = {"type": "logout", "event_id": "e", "ts": "2024-05-01T12:00:00Z"}
+    path.write_text((json.dumps(record, indent=2) + "\n") * 20)
+    (letter,) = read_events(path)
+    assert isinstance(letter, DeadLetter)
+    assert (letter.reason, letter.location) == ("unsupported_format", "file")
+    assert "jq -c ." in letter.message
+
+
+def test_a_first_line_that_merely_starts_with_a_brace_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"{oops\n" + b"".join(_line(e) for e in _events(2)))
+    items = list(read_events(path))
+    assert [type(i) for i in items] == [DeadLetter, Login, Login]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_utf16_and_utf32_files_are_one_encoding_dead_letter(
+    tmp_path: Path, encoding: str
+) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(b"".join(_line(e) for e in _events(200)).decode().encode(encoding))
+    log = tmp_path / "auth.log"
+    log.write_bytes(
+        "Dec 10 07:13:43 h sshd[2]: Failed password for root from 198.51.100.7 "
+        "port 42393 ssh2\n".encode(encoding)
+    )
+    for source in (path, log):
+        (letter,) = read_events(source, sshlog_year=2015)
+        assert isinstance(letter, DeadLetter)
+        assert (letter.reason, letter.location) == ("encoding", "file")
+        assert "UTF-8" in letter.message and "iconv" in letter.message
+
+
+def test_binary_data_under_a_text_name_is_one_dead_letter(tmp_path: Path) -> None:
+    write_events_parquet(_events(), tmp_path / "events.parquet")
+    (tmp_path / "events.parquet").rename(tmp_path / "events.jsonl")
+    (letter,) = read_events(tmp_path / "events.jsonl")
+    assert isinstance(letter, DeadLetter)
+    assert letter.reason == "unsupported_format"
+    assert "--format parquet" in letter.message
+
+
+def test_gzip_is_recognised_by_its_content_not_its_name(tmp_path: Path) -> None:
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(gzip.compress(b"".join(_line(e) for e in _events())))
+    assert list(read_events(path)) == _events()
+
+
+def test_rotated_auth_logs_in_a_folder_are_read(tmp_path: Path) -> None:
+    line = (
+        "Dec 10 07:13:43 h sshd[2]: Failed password for root from 198.51.100.7 "
+        "port 42393 ssh2\n"
+    )
+    (tmp_path / "auth.log.1").write_text(line)
+    with gzip.open(tmp_path / "auth.log.2.gz", "wt") as out:
+        out.write(line)
+    (tmp_path / "secure-20240101").write_text(line)
+    items = list(read_events([tmp_path], sshlog_year=2015))
+    assert [type(i) for i in items] == [Login, Login, Login]
+
+
+def test_bad_sshlog_settings_fail_before_reading(tmp_path: Path) -> None:
+    write_events_jsonl(_events(), tmp_path / "e.jsonl")
+    with pytest.raises(ConfigError, match="year 1 "):
+        read_events([tmp_path], sshlog_year=1)
+    with pytest.raises(ConfigError, match="Mars/Base"):
+        read_events([tmp_path], sshlog_tz="Mars/Base")

@@ -342,3 +342,30 @@ def test_loghub_linux_sample_counts_each_pam_failure(datasets_dir: Path) -> None
     items = list(read_auth_log(path, year=2005))
     assert not [item for item in items if isinstance(item, DeadLetter)]
     assert len(items) == expected
+
+
+@pytest.mark.parametrize("year", [1969, 2500])
+def test_an_absurd_modification_time_falls_back_to_now(
+    tmp_path: Path, year: int
+) -> None:
+    import os
+
+    path = tmp_path / "auth.log"
+    path.write_text(
+        _at("07:13:43", 2, f"Failed password for root from {IP} port 1 ssh2\n")
+    )
+    mtime = datetime(year, 1, 5, tzinfo=UTC).timestamp()
+    os.utime(path, (mtime, mtime))
+    (event,) = read_auth_log(path)
+    assert isinstance(event, Login)
+    assert event.ts.year in (datetime.now(UTC).year, datetime.now(UTC).year - 1)
+
+
+def test_dead_letters_of_a_log_name_its_real_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "auth.log").write_text("not syslog\n")
+    monkeypatch.chdir(tmp_path)
+    (letter,) = read_auth_log("auth.log", year=2015)
+    assert isinstance(letter, DeadLetter)
+    assert letter.source == str((tmp_path / "auth.log").resolve())

@@ -135,3 +135,33 @@ def test_bad_zone_and_naive_reference_are_config_errors() -> None:
         SyslogClock(tz="Nowhere/Land")
     with pytest.raises(ConfigError):
         SyslogClock(reference=datetime(2016, 1, 1))
+
+
+@pytest.mark.parametrize("year", [1, 1989, 2200, 9999])
+def test_years_outside_the_event_span_are_refused(year: int) -> None:
+    with pytest.raises(ConfigError, match=f"year {year} is outside"):
+        SyslogClock(year=year)
+
+
+def test_a_reference_outside_the_event_span_is_refused() -> None:
+    with pytest.raises(ConfigError, match="outside the span"):
+        SyslogClock(reference=datetime(9999, 12, 31, 23, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "1970-01-01T00:00:05+00:00 h sshd[1]: x",
+        "<34>1 2300-10-11T22:14:15.003Z h sshd 4711 - - x",
+        "0001-01-01T00:00:00+01:00 h sshd[1]: x",
+    ],
+)
+def test_lines_outside_the_event_span_are_timestamp_errors(line: str) -> None:
+    with pytest.raises(InvalidEventError) as info:
+        parse_syslog_line(line, SyslogClock(year=2020))
+    assert info.value.reason == "timestamp"
+
+
+def test_the_year_hint_says_where_the_year_comes_from() -> None:
+    with pytest.raises(InvalidEventError, match="modification time"):
+        parse_syslog_line("Feb 29 00:00:00 h sshd[1]: x", SyslogClock(year=2015))

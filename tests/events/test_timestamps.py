@@ -9,10 +9,13 @@ import pytest
 
 from trustwatch.errors import ConfigError, InvalidEventError
 from trustwatch.events.timestamps import (
+    EARLIEST_EVENT_TIME,
     FLAG_AMBIGUOUS,
     FLAG_ASSUMED_ZONE,
     FLAG_LEAP_SECOND,
     FLAG_NONEXISTENT,
+    LATEST_EVENT_TIME,
+    check_event_time,
     localize,
     parse_timestamp,
     parse_timestamp_flags,
@@ -208,3 +211,47 @@ def test_decimal_and_other_numeric_types_are_epochs() -> None:
     assert parse_timestamp(Fraction(3, 2)) == _utc(1970, 1, 1, 0, 0, 1, 500000)
     with pytest.raises(InvalidEventError):
         parse_timestamp(Decimal("NaN"))
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "0001-01-01T00:00:00+01:00",
+        "9999-12-31T23:59:59-01:00",
+        "9999-12-31 23:59:59 -0100",
+        "Mon, 1 Jan 0001 00:00:00 +0100",
+        datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1))),
+    ],
+)
+def test_times_that_leave_years_1_to_9999_in_utc_are_timestamp_errors(
+    value: str | datetime,
+) -> None:
+    with pytest.raises(InvalidEventError, match="outside years 1-9999") as info:
+        parse_timestamp(value)
+    assert info.value.reason == "timestamp"
+
+
+def test_local_times_that_overflow_in_utc_are_timestamp_errors() -> None:
+    with pytest.raises(InvalidEventError) as info:
+        localize(datetime(1, 1, 1), "Europe/Berlin")
+    assert info.value.reason == "timestamp"
+    with pytest.raises(InvalidEventError):
+        parse_timestamp("0001-01-01T00:00:00", source_tz="Asia/Tokyo")
+
+
+def test_parse_timestamp_itself_reads_dates_outside_the_event_span() -> None:
+    assert parse_timestamp("1985-03-15T00:00:00Z") == _utc(1985, 3, 15)
+
+
+def test_check_event_time_keeps_the_span_and_refuses_the_rest() -> None:
+    assert check_event_time(EARLIEST_EVENT_TIME) is EARLIEST_EVENT_TIME
+    last = LATEST_EVENT_TIME - timedelta(microseconds=1)
+    assert check_event_time(last) is last
+    for outside in (
+        EARLIEST_EVENT_TIME - timedelta(microseconds=1),
+        LATEST_EVENT_TIME,
+        datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=1))),
+        datetime(9999, 12, 31, 23, tzinfo=timezone(-timedelta(hours=1))),
+    ):
+        with pytest.raises(InvalidEventError, match="outside the accepted span"):
+            check_event_time(outside)

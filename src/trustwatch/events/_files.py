@@ -1,38 +1,148 @@
-"""Open input files, compressed or not, and read them line by line with a limit."""
+"""Open input files, compressed or not, and read them line by line with a limit.
+
+Compression is recognised by its magic number, not by the file name, so a
+gzip file named ``events.jsonl`` (or reached through a symbolic link with
+another name) is still decompressed. Before any line is yielded, the start of
+the file can be checked: :func:`check_text` refuses UTF-16 and UTF-32 text
+and well-known binary formats, so that such a file becomes one dead letter
+instead of one per line.
+"""
 
 from __future__ import annotations
 
 import gzip
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from io import BufferedIOBase
 from pathlib import Path
 
 from trustwatch.errors import TrustwatchError
 
-__all__ = ["UnreadableError", "iter_line_blocks", "open_binary"]
+__all__ = [
+    "HEAD_BYTES",
+    "UnreadableError",
+    "check_text",
+    "iter_line_blocks",
+    "open_binary",
+]
+
+HEAD_BYTES = 4096
+"""Bytes from the start of a file that a check sees (fewer if the file is shorter)."""
 
 _BOM = b"\xef\xbb\xbf"
+_GZIP_MAGIC = b"\x1f\x8b"
 _BLOCK = 1 << 16  # small enough to salvage most of a cut-off gzip file
+_RAW_HEAD = 1024  # bytes of the start of a refused file kept in its dead letter
+_SAMPLE = 256  # bytes looked at for NUL bytes between characters
+
+# Longer marks first: the UTF-32 LE mark begins with the UTF-16 LE one.
+_WIDE_MARKS = (
+    (b"\x00\x00\xfe\xff", "UTF-32 (big-endian)"),
+    (b"\xff\xfe\x00\x00", "UTF-32 (little-endian)"),
+    (b"\xfe\xff", "UTF-16 (big-endian)"),
+    (b"\xff\xfe", "UTF-16 (little-endian)"),
+)
+_BINARY_MAGIC = (
+    (b"PAR1", "a Parquet file", "pass --format parquet (format='parquet' in Python)"),
+    (b"PK\x03\x04", "a zip archive", "unpack it, or compress with gzip instead"),
+    (b"BZh", "bzip2-compressed", "decompress it, or compress with gzip instead"),
+    (b"\xfd7zXZ\x00", "xz-compressed", "decompress it, or compress with gzip instead"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed", "decompress it, or use gzip instead"),
+)
+_UTF8_HINT = "convert it to UTF-8 first, e.g. with iconv -f UTF-16 -t UTF-8"
 
 
 class UnreadableError(TrustwatchError):
-    """A file could not be opened, or broke off while being read."""
+    """A file could not be opened, is not text the reader can use, or broke off.
 
-    def __init__(self, location: str, message: str) -> None:
+    Attributes
+    ----------
+    location
+        Where reading stopped: ``"file"`` when nothing could be read,
+        ``"line N"`` when the data broke off before line N.
+    reason
+        The dead-letter reason: ``"unreadable"``, ``"encoding"`` or
+        ``"unsupported_format"``.
+    raw
+        The start of the file when its content was refused, else empty.
+    """
+
+    def __init__(
+        self,
+        location: str,
+        message: str,
+        *,
+        reason: str = "unreadable",
+        raw: bytes = b"",
+    ) -> None:
         super().__init__(message)
         self.location = location
+        self.reason = reason
+        self.raw = raw
 
 
 def open_binary(path: Path) -> BufferedIOBase:
-    """Open a file for reading bytes, decompressing ``.gz`` files on the fly."""
-    if path.name.lower().endswith(".gz"):
+    """Open a file for reading bytes, decompressing gzip data on the fly."""
+    with path.open("rb") as probe:
+        compressed = probe.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC
+    if compressed:
         return gzip.open(path, "rb")
     return path.open("rb")
 
 
+def check_text(path: Path, head: bytes) -> None:
+    """Refuse a file whose first bytes show it is not UTF-8 (or ASCII) text.
+
+    Parameters
+    ----------
+    path
+        The file, for the message.
+    head
+        Up to :data:`HEAD_BYTES` bytes from its start, decompressed, without
+        a UTF-8 byte order mark.
+
+    Raises
+    ------
+    UnreadableError
+        ``"encoding"`` for UTF-16 or UTF-32 text (a byte order mark, or NUL
+        bytes between characters); ``"unsupported_format"`` for a Parquet
+        file, a zip archive or data compressed with something else than gzip.
+    """
+    for mark, name in _WIDE_MARKS:
+        if head.startswith(mark):
+            raise _refused(path, head, "encoding", f"is {name} text", _UTF8_HINT)
+    if _nul_between_characters(head[:_SAMPLE]):
+        why = "is UTF-16 or UTF-32 text (NUL bytes between characters)"
+        raise _refused(path, head, "encoding", why, _UTF8_HINT)
+    for magic, name, hint in _BINARY_MAGIC:
+        if head.startswith(magic):
+            raise _refused(path, head, "unsupported_format", f"is {name}", hint)
+
+
+def _nul_between_characters(sample: bytes) -> bool:
+    """Tell ASCII text stored in two or four bytes a character (NUL in between)."""
+    if len(sample) < 4:
+        return False
+    even, odd = sample[0::2], sample[1::2]
+    # In UTF-16 one of the two byte positions is almost always NUL; in UTF-32
+    # the odd positions are.
+    return max(even.count(0) / len(even), odd.count(0) / len(odd)) >= 0.75
+
+
+def _refused(
+    path: Path, head: bytes, reason: str, why: str, hint: str
+) -> UnreadableError:
+    return UnreadableError(
+        "file", f"{path} {why}; hint: {hint}", reason=reason, raw=head[:_RAW_HEAD]
+    )
+
+
 def iter_line_blocks(
-    path: Path, limit: int, *, block_size: int = _BLOCK
+    path: Path,
+    limit: int,
+    *,
+    block_size: int = _BLOCK,
+    check: Callable[[Path, bytes], None] | None = None,
 ) -> Iterator[list[bytes]]:
     """Yield a file's lines in lists, one list per block read.
 
@@ -43,11 +153,25 @@ def iter_line_blocks(
     order mark at the start is dropped. Lists, not single lines, keep the cost
     per line low.
 
+    Parameters
+    ----------
+    path
+        The file; gzip data is decompressed whatever its name.
+    limit
+        Longest line, in bytes, that is yielded whole.
+    block_size
+        Bytes read at a time.
+    check
+        Called with ``path`` and the first :data:`HEAD_BYTES` bytes (fewer
+        for a shorter file; decompressed, without a byte order mark) before
+        any line is yielded; it refuses the file by raising
+        :class:`UnreadableError`.
+
     Raises
     ------
     UnreadableError
-        When the file cannot be opened, or its data is corrupt or cut short;
-        ``location`` says where reading stopped.
+        When the file cannot be opened, ``check`` refuses it, or its data is
+        corrupt or cut short; ``location`` says where reading stopped.
     """
     try:
         stream = open_binary(path)
@@ -56,9 +180,9 @@ def iter_line_blocks(
     splitter = _LineSplitter(limit)
     with stream:
         try:
-            block = stream.read(len(_BOM))
-            if block == _BOM:
-                block = stream.read(block_size)
+            block = _read_head(stream, max(block_size, HEAD_BYTES))
+            if check is not None and block:
+                check(path, block)
             while block:
                 yield splitter.feed(block)
                 block = stream.read(block_size)
@@ -71,6 +195,18 @@ def iter_line_blocks(
     last = splitter.finish()
     if last:
         yield last
+
+
+def _read_head(stream: BufferedIOBase, size: int) -> bytes:
+    """Read the first ``size`` bytes (fewer only at the end), dropping a BOM."""
+    head = stream.read(size)
+    # A gzip stream may return less than asked for; fill the head up.
+    while head and len(head) < size:
+        more = stream.read(size - len(head))
+        if not more:
+            break
+        head += more
+    return head[len(_BOM) :] if head.startswith(_BOM) else head
 
 
 class _LineSplitter:

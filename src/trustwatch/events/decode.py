@@ -17,18 +17,24 @@ or raises :class:`~trustwatch.errors.InvalidEventError` with a stable reason:
 ``unknown_type``
     ``type`` names no known event.
 ``schema``
-    A field is missing or has the wrong type, the record is not an object, or
-    it was written by a newer schema version than this reader's.
+    A field is missing or has the wrong type, the record is not an object, a
+    required identifier (``event_id``, ``file_id``, ``link_id``, ``url``) is
+    only whitespace, or the record was written by a newer schema version than
+    this reader's. Identifiers are kept exactly as sent: nothing is stripped.
 ``timestamp``
-    ``ts`` cannot be read as an instant.
+    ``ts`` cannot be read as an instant, or lies outside
+    :data:`~trustwatch.events.timestamps.EARLIEST_EVENT_TIME` to
+    :data:`~trustwatch.events.timestamps.LATEST_EVENT_TIME`.
 
 How the checks stay cheap
 -------------------------
 The line is decoded straight into the event union by msgspec and the event is
 encoded again. When the two byte strings match, the line is the canonical
 form of a valid event, which has no duplicate key, no unknown field and no
-nesting beyond a list of strings: nothing else needs checking. That is the
-case for every line msgspec-based producers write, including
+nesting beyond a list of strings. Only what types cannot express is left to
+check (the version, the time span, identifiers of only whitespace, the zone,
+64-bit sizes), each with one comparison or one call. That is the case for
+every line msgspec-based producers write, including
 :func:`~trustwatch.events.readers.write_events_jsonl`.
 
 Any other line is decoded untyped as well. Duplicate keys are then found by
@@ -57,10 +63,23 @@ from itertools import accumulate
 from typing import Any
 
 import msgspec
+import msgspec.inspect as mi
 
 from trustwatch.errors import ConfigError, InvalidEventError
-from trustwatch.events.model import EVENT_TYPES, SCHEMA_VERSION, Event, FileUploaded
-from trustwatch.events.timestamps import get_zone, parse_timestamp
+from trustwatch.events.model import (
+    EVENT_TYPES,
+    SCHEMA_VERSION,
+    Event,
+    EventBase,
+    FileUploaded,
+)
+from trustwatch.events.timestamps import (
+    EARLIEST_EVENT_TIME,
+    LATEST_EVENT_TIME,
+    check_event_time,
+    get_zone,
+    parse_timestamp,
+)
 
 __all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_MAX_DEPTH", "EventDecoder"]
 
@@ -81,6 +100,34 @@ _CONTAINERS = (dict, list)
 _TS_ERROR_SUFFIX = "- at `$.ts`"
 _KNOWN_TYPES = ", ".join(sorted(EVENT_TYPES))
 _CLASSES: dict[str, Any] = dict(EVENT_TYPES)
+_EARLIEST = EARLIEST_EVENT_TIME
+_LATEST = LATEST_EVENT_TIME
+
+
+def _required_text(cls: type[EventBase]) -> tuple[str, ...]:
+    """Name the required identifier fields of an event class, ``event_id`` last."""
+    fields = mi.type_info(cls).fields  # type: ignore[attr-defined]
+    names = [
+        f.name
+        for f in fields
+        if isinstance(f.type, mi.StrType) and f.type.min_length and f.required
+    ]
+    names.sort(key=lambda name: name == "event_id")
+    return tuple(names)
+
+
+def _other_id(names: tuple[str, ...]) -> str | None:
+    """Say what the fast path tests besides ``event_id`` (see ``_OTHER_ID``)."""
+    if len(names) > 2:
+        return _SEVERAL
+    return names[0] if len(names) == 2 else None
+
+
+_SEVERAL = "<several>"
+_IDENTIFIERS = {cls: _required_text(cls) for cls in EVENT_TYPES.values()}
+# The one other required identifier of each class, None when it has none, or
+# _SEVERAL to send the event to _checked, which tests them all.
+_OTHER_ID = {cls: _other_id(names) for cls, names in _IDENTIFIERS.items()}
 
 
 class _DuplicateKeyError(Exception):
@@ -178,10 +225,21 @@ class EventDecoder:
             encoded = self._encode_event(event)
             if encoded != line and encoded != line.rstrip(b"\r\n"):
                 return self._decode_checked(line, event)
+            ts, other = event.ts, _OTHER_ID[type(event)]
             if (
                 event.v != SCHEMA_VERSION
-                or event.ts.tzinfo is not UTC
-                or type(event) is FileUploaded
+                or ts.tzinfo is not UTC
+                or not _EARLIEST <= ts < _LATEST
+                or event.event_id.isspace()
+                or (
+                    other is not None
+                    and (other is _SEVERAL or getattr(event, other).isspace())
+                )
+                or (
+                    type(event) is FileUploaded
+                    and event.size is not None
+                    and event.size > _INT64_MAX
+                )
             ):
                 return _checked(event)
             return event
@@ -244,7 +302,9 @@ class EventDecoder:
             raise InvalidEventError(
                 "too_large",
                 f"line is {len(trimmed)} bytes, over the limit of {self._max_bytes}; "
-                "hint: raise max_bytes if such events are legitimate",
+                "hint: shorten such records at the producer, or raise the limit "
+                "with EventDecoder(max_bytes=...) in Python (the CLI has no "
+                "option for it)",
             )
         return trimmed
 
@@ -314,7 +374,12 @@ def _version_error(version: object) -> InvalidEventError:
 
 
 def _checked(event: Event) -> Event:
-    """Refuse unknown versions and 64-bit overflows; put ``ts`` in UTC."""
+    """Refuse what types cannot express; put ``ts`` in UTC.
+
+    That is: unknown versions, 64-bit overflows, identifiers of only
+    whitespace, and times outside the accepted span (checked before the move
+    to UTC, which could overflow).
+    """
     if not 1 <= event.v <= SCHEMA_VERSION:
         raise _version_error(event.v)
     if (
@@ -325,8 +390,18 @@ def _checked(event: Event) -> Event:
         raise InvalidEventError(
             "number_out_of_range", f"file size {event.size} does not fit 64 bits"
         )
-    if event.ts.tzinfo is not UTC:
-        return msgspec.structs.replace(event, ts=event.ts.astimezone(UTC))
+    for name in _IDENTIFIERS[type(event)]:
+        if getattr(event, name).isspace():
+            raise InvalidEventError(
+                "schema",
+                f"{name} is only whitespace; hint: send a real identifier "
+                "(identifiers are kept as sent, never stripped)",
+            )
+    ts = event.ts
+    if not _EARLIEST <= ts < _LATEST:
+        check_event_time(ts)  # raises, saying why
+    if ts.tzinfo is not UTC:
+        return msgspec.structs.replace(event, ts=ts.astimezone(UTC))
     return event
 
 

@@ -5,6 +5,10 @@ of all event fields (a field that an event type lacks is null in its rows).
 The schema is derived from the event classes, so it is the same for every
 file, whatever types a file holds: ``ts`` is ``timestamp[us, UTC]``, tuples
 are ``list<string>``, integers ``int64``. pyarrow is imported on first use.
+
+Files from other writers are read too, as long as they have the ``type``,
+``event_id`` and ``ts`` columns: other columns are ignored, and nanosecond
+timestamps are floored to microseconds.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any
 import msgspec
 import msgspec.inspect as mi
 
-from trustwatch.errors import ConfigError
+from trustwatch.errors import ConfigError, InvalidEventError
 from trustwatch.events._files import UnreadableError
 from trustwatch.events.model import EVENT_TYPES, EventBase, type_name
 
@@ -114,24 +118,120 @@ def write_events_parquet(events: Iterable[EventBase], path: str | Path) -> int:
     return written
 
 
-def iter_parquet_rows(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield ``(row number, row)`` from a Parquet file, nulls left out of rows.
+def iter_parquet_rows(
+    path: Path,
+) -> Iterator[tuple[int, dict[str, Any], InvalidEventError | None]]:
+    """Yield ``(row number, row, problem)`` from a Parquet file.
+
+    Only the columns of :func:`arrow_schema` are read (an event has no other
+    field), and nulls are left out of rows. Nanosecond timestamps, as Spark
+    and pandas write them, are floored to the microsecond. A value Python
+    cannot hold (a year past 9999, text that is not UTF-8) does not stop the
+    file: its row comes with a ``problem`` (reason ``"timestamp"`` for the
+    ``ts`` column, else ``"schema"``) and a placeholder in place of the value.
 
     Raises
     ------
     UnreadableError
-        When the file is not Parquet or breaks off; ``location`` says where.
+        When the file is not Parquet, breaks off (``location`` says where),
+        or lacks a column every event needs (reason ``"unsupported_format"``).
     """
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     rowno = 0
     try:
         with pq.ParquetFile(path) as reader:
-            for batch in reader.iter_batches(batch_size=8192):
-                for row in batch.to_pylist():
+            columns = _event_columns(path, reader.schema_arrow.names)
+            for batch in reader.iter_batches(batch_size=8192, columns=columns):
+                for row, problem in _rows(batch):
                     rowno += 1
-                    yield rowno, {k: v for k, v in row.items() if v is not None}
-    except (OSError, pa.ArrowException) as exc:
+                    yield rowno, row, problem
+    except UnreadableError:
+        raise
+    except Exception as exc:
+        # pyarrow reports damaged files with OSError, ArrowException and, for
+        # some footers, plain ValueError or UnicodeDecodeError.
         location = f"row {rowno + 1}" if rowno else "file"
-        raise UnreadableError(location, f"cannot read Parquet {path}: {exc}") from exc
+        raise UnreadableError(
+            location, f"cannot read Parquet {path}: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _event_columns(path: Path, names: list[str]) -> list[str]:
+    """Pick the event columns of a file; refuse it if one every event needs lacks."""
+    missing = [name for name in _REQUIRED_COLUMNS if name not in names]
+    if missing:
+        raise UnreadableError(
+            "file",
+            f"Parquet {path} has no column {', '.join(map(repr, missing))}, so it "
+            "holds no events; hint: write event files with the schema of "
+            "trustwatch.events.arrow_schema()",
+            reason="unsupported_format",
+            raw=", ".join(names).encode("utf-8", "backslashreplace"),
+        )
+    known = set(arrow_schema().names)
+    return [name for name in names if name in known]
+
+
+def _rows(batch: Any) -> Iterator[tuple[dict[str, Any], InvalidEventError | None]]:
+    """Turn a record batch into rows, one column at a time."""
+    names = batch.schema.names
+    troubles: dict[int, list[tuple[str, str]]] = {}
+    columns = [
+        _values(name, column, troubles)
+        for name, column in zip(names, _microseconds(batch).columns, strict=True)
+    ]
+    for index, values in enumerate(zip(*columns, strict=True)):
+        row = {k: v for k, v in zip(names, values, strict=True) if v is not None}
+        bad = troubles.get(index)
+        yield row, None if bad is None else _problem(bad)
+
+
+def _microseconds(batch: Any) -> Any:
+    """Floor nanosecond timestamp columns to microseconds, which Python holds."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for index, field in enumerate(batch.schema):
+        kind = field.type
+        if pa.types.is_timestamp(kind) and kind.unit == "ns":
+            micros = pa.timestamp("us", tz=kind.tz)
+            try:
+                floored = pc.floor_temporal(batch.column(index), unit="microsecond")
+                column = floored.cast(micros)
+            except (pa.ArrowException, ValueError):
+                continue  # left for _values to report row by row
+            batch = batch.set_column(index, field.with_type(micros), column)
+    return batch
+
+
+def _values(
+    name: str, column: Any, troubles: dict[int, list[tuple[str, str]]]
+) -> list[Any]:
+    """Convert a column to Python values; note the rows whose value cannot be."""
+    try:
+        values: list[Any] = column.to_pylist()
+        return values
+    except Exception:  # pyarrow raises ValueError, OverflowError, Unicode errors...
+        logger.debug("column %s needs converting value by value", name)
+    values = []
+    for index in range(len(column)):
+        try:
+            values.append(column[index].as_py())
+        except Exception as exc:
+            troubles.setdefault(index, []).append((name, type(exc).__name__))
+            values.append(f"<{column.type} value Python cannot hold>")
+    return values
+
+
+def _problem(columns: list[tuple[str, str]]) -> InvalidEventError:
+    reason = "timestamp" if any(name == "ts" for name, _ in columns) else "schema"
+    shown = ", ".join(f"{name!r} ({error})" for name, error in columns)
+    return InvalidEventError(
+        reason,
+        f"column {shown} holds a value Python cannot represent (a date out of "
+        "range, text that is not UTF-8...); hint: fix the file's producer",
+    )
+
+
+_REQUIRED_COLUMNS = ("type", "event_id", "ts")

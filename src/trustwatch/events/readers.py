@@ -1,25 +1,33 @@
 """Read events from files, folders and globs; write them as JSON Lines or Parquet.
 
-Formats follow the file name unless ``format`` forces one:
+Formats follow the file name unless ``format`` (``--format`` in the CLI)
+forces one; rotated names (``.1``, ``.2.gz``, ``-20240101``) keep the format
+of the name they were rotated from:
 
-- ``jsonl``: names ending in ``.jsonl``, ``.ndjson`` or ``.json``, optionally
-  followed by ``.gz``; one JSON event per line, decoded by
-  :class:`~trustwatch.events.decode.EventDecoder`.
+- ``jsonl``: names ending in ``.jsonl``, ``.ndjson`` or ``.json``; one JSON
+  event per line, decoded by :class:`~trustwatch.events.decode.EventDecoder`.
 - ``parquet``: names ending in ``.parquet``; the shared event schema of
   :mod:`trustwatch.events.parquet`, read one record batch at a time.
-- ``sshlog``: names ending in ``.log`` or ``.log.gz``; OpenSSH and PAM syslog,
-  read by :mod:`trustwatch.events.sshlog`.
+- ``sshlog``: names ending in ``.log``, and the syslog names ``secure``,
+  ``syslog`` and ``messages``; OpenSSH and PAM syslog, read by
+  :mod:`trustwatch.events.sshlog`.
 
-A folder stands for every supported file below it, in sorted order, skipping
-names that start with ``.`` or ``_`` (hidden files, Spark's ``_SUCCESS`` and
-``_temporary``). A record that cannot become an event is yielded as a
-:class:`~trustwatch.events.deadletter.DeadLetter` and reading goes on; so is
-a file that cannot be opened or breaks off, at the place it stopped.
+Text files may be gzip-compressed whatever their name. How paths, folders and
+globs become files is told in :mod:`trustwatch.events._inputs`: every file is
+read once, by its real path, which is also the ``source`` of its dead letters.
+
+A record that cannot become an event is yielded as a
+:class:`~trustwatch.events.deadletter.DeadLetter` and reading goes on. A file
+that cannot be used as a whole is one dead letter (location ``"file"``) and
+reading goes on with the next file: one that cannot be opened or is not
+Parquet (``"unreadable"``), UTF-16 or UTF-32 text (``"encoding"``), a JSON
+array instead of JSON Lines, a compressed archive, or a Parquet file without
+the ``type``, ``event_id`` and ``ts`` columns (``"unsupported_format"``). A
+file that breaks off yields a dead letter where it stopped.
 """
 
 from __future__ import annotations
 
-import glob
 import gzip
 import logging
 from collections.abc import Iterable, Iterator
@@ -30,15 +38,18 @@ from typing import Any
 import msgspec
 
 from trustwatch.errors import ConfigError, InvalidEventError
-from trustwatch.events._files import UnreadableError, iter_line_blocks
+from trustwatch.events._files import UnreadableError, check_text, iter_line_blocks
+from trustwatch.events._inputs import FORMATS, format_of_name, resolve_inputs
 from trustwatch.events.deadletter import DeadLetter
 from trustwatch.events.decode import EventDecoder
 from trustwatch.events.model import Event, EventBase
 from trustwatch.events.parquet import iter_parquet_rows, write_events_parquet
 from trustwatch.events.sshlog import read_auth_log
+from trustwatch.events.syslog import SyslogClock
 
 __all__ = [
     "FORMATS",
+    "format_of_name",
     "read_events",
     "resolve_inputs",
     "write_events_jsonl",
@@ -47,17 +58,14 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-FORMATS = ("auto", "jsonl", "parquet", "sshlog")
-"""Values accepted by ``format``."""
-
-_SUFFIXES = {
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".json": "jsonl",
-    ".parquet": "parquet",
-    ".log": "sshlog",
-}
-_GLOB_CHARS = frozenset("*?[")
+_JSON_ARRAY = (
+    "holds a JSON array, not JSON Lines; hint: convert it to JSON Lines, one "
+    "object per line, e.g. with jq -c '.[]'"
+)
+_PRETTY_JSON = (
+    "holds JSON spread over several lines, not JSON Lines; hint: convert it to "
+    "JSON Lines, one object per line, e.g. with jq -c ."
+)
 
 
 def read_events(
@@ -86,8 +94,10 @@ def read_events(
     Raises
     ------
     ConfigError
-        Before anything is read, when a path does not exist, a glob matches
-        nothing, a named file has no supported suffix or ``format`` is unknown.
+        Before anything is read, when a path is empty, does not exist or is
+        not a regular file or folder, a glob matches nothing, a named file
+        has no supported name, ``format`` is unknown, or ``sshlog_year`` or
+        ``sshlog_tz`` is unusable. Nothing else escapes while reading.
 
     Examples
     --------
@@ -96,81 +106,8 @@ def read_events(
     ...         quarantine(item)
     """
     inputs = resolve_inputs(paths, format=format)
+    SyslogClock(year=sshlog_year, tz=sshlog_tz)  # fail now on a bad year or zone
     return _read_all(inputs, decoder or EventDecoder(), sshlog_year, sshlog_tz)
-
-
-def resolve_inputs(
-    paths: Iterable[str | Path] | str | Path, *, format: str = "auto"
-) -> list[tuple[Path, str]]:
-    """Expand paths, folders and globs into ``(file, format)`` pairs, in order.
-
-    Raises
-    ------
-    ConfigError
-        As for :func:`read_events`.
-    """
-    if format not in FORMATS:
-        raise ConfigError(f"unknown format {format!r}; choose one of {FORMATS}")
-    items = [paths] if isinstance(paths, str | Path) else list(paths)
-    resolved: list[tuple[Path, str]] = []
-    for item in items:
-        resolved.extend(_resolve_one(item, format))
-    return resolved
-
-
-def _resolve_one(item: str | Path, format: str) -> list[tuple[Path, str]]:
-    path = Path(item)
-    if path.is_dir():
-        return _folder(path, format)
-    if path.is_file():
-        kind = _format_of(path, format)
-        if kind is None:
-            raise ConfigError(
-                f"{path} has no supported suffix ({', '.join(_SUFFIXES)}, with .gz "
-                "for text); hint: pass format= to say what it holds"
-            )
-        return [(path, kind)]
-    text = str(item)
-    if _GLOB_CHARS.intersection(text):
-        matches = sorted(glob.glob(text, recursive=True))
-        found = [pair for match in matches for pair in _matched(Path(match), format)]
-        if found:
-            return found
-        raise ConfigError(f"glob {text!r} matches no readable event file")
-    raise ConfigError(
-        f"input path {text!r} does not exist; hint: check the spelling, or quote "
-        "a glob so that the shell does not expand it"
-    )
-
-
-def _matched(path: Path, format: str) -> list[tuple[Path, str]]:
-    if path.is_dir():
-        return _folder(path, format)
-    kind = _format_of(path, format)
-    return [(path, kind)] if kind is not None and path.is_file() else []
-
-
-def _folder(root: Path, format: str) -> list[tuple[Path, str]]:
-    found = []
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root).parts
-        if any(part.startswith((".", "_")) for part in relative) or not path.is_file():
-            continue
-        kind = _format_of(path, format)
-        if kind is not None:
-            found.append((path, kind))
-    return found
-
-
-def _format_of(path: Path, format: str) -> str | None:
-    if format != "auto":
-        return format
-    name = path.name.lower()
-    if name.endswith(".gz"):
-        name = name[:-3]
-        if name.endswith(".parquet"):
-            return None
-    return _SUFFIXES.get(Path(name).suffix)
 
 
 def _read_all(
@@ -181,11 +118,24 @@ def _read_all(
 ) -> Iterator[Event | DeadLetter]:
     for path, kind in inputs:
         if kind == "jsonl":
-            yield from _read_jsonl(path, decoder)
+            items = _read_jsonl(path, decoder)
         elif kind == "parquet":
-            yield from _read_parquet(path, decoder)
+            items = _read_parquet(path, decoder)
         else:
-            yield from read_auth_log(path, year=sshlog_year, tz=sshlog_tz)
+            items = read_auth_log(path, year=sshlog_year, tz=sshlog_tz)
+        try:
+            yield from items
+        except Exception as exc:
+            # A reader bug or a library surprise on one hostile file must not
+            # end the run: the file ends in a dead letter, the next one is read.
+            logger.warning(
+                "reading %s failed unexpectedly (%s); going on with the next file",
+                path,
+                type(exc).__name__,
+            )
+            message = f"reading stopped unexpectedly ({type(exc).__name__}: {exc})"
+            error = InvalidEventError("undecodable", message)
+            yield _letter(str(path), "file", error, b"")
 
 
 def _letter(
@@ -200,7 +150,7 @@ def _read_jsonl(path: Path, decoder: EventDecoder) -> Iterator[Event | DeadLette
     source, decode, limit = str(path), decoder.decode, decoder.max_bytes
     lineno = letters = blanks = 0
     try:
-        for lines in iter_line_blocks(path, limit):
+        for lines in iter_line_blocks(path, limit, check=_check_json_lines):
             for line in lines:
                 lineno += 1
                 try:
@@ -218,31 +168,62 @@ def _read_jsonl(path: Path, decoder: EventDecoder) -> Iterator[Event | DeadLette
                     raw = line.rstrip(b"\r")
                     yield _letter(source, f"line {lineno}", error, raw)
     except UnreadableError as exc:
-        letters += 1
-        yield _letter(source, exc.location, _unreadable(exc), b"")
+        yield _unreadable(source, exc)
+        broken = 1
+    else:
+        broken = 0
     events = lineno - letters - blanks
-    logger.info("read %s: %d events, %d dead letters", path, events, letters)
+    logger.info("read %s: %d events, %d dead letters", path, events, letters + broken)
+
+
+def _check_json_lines(path: Path, head: bytes) -> None:
+    """Refuse a file that is not UTF-8 text, or that is one JSON document.
+
+    A JSON array starts with ``[``; a pretty-printed object has ``{`` alone on
+    its first line. No line of JSON Lines events looks like either.
+    """
+    check_text(path, head)
+    start = head.lstrip()
+    if start[:1] == b"[":
+        why = _JSON_ARRAY
+    elif start.split(b"\n", 1)[0].strip() == b"{":
+        why = _PRETTY_JSON
+    else:
+        return
+    raise UnreadableError(
+        "file", f"{path} {why}", reason="unsupported_format", raw=head[:1024]
+    )
 
 
 def _read_parquet(path: Path, decoder: EventDecoder) -> Iterator[Event | DeadLetter]:
     source = str(path)
     rows = letters = 0
     try:
-        for rows, row in iter_parquet_rows(path):
+        for rows, row, problem in iter_parquet_rows(path):
             try:
-                yield decoder.decode_dict(row)
+                if problem is None:
+                    yield decoder.decode_dict(row)
+                    continue
+                error = problem
             except InvalidEventError as exc:
-                letters += 1
-                yield _letter(source, f"row {rows}", exc, _raw(row))
+                error = exc
+            letters += 1
+            yield _letter(source, f"row {rows}", error, _raw(row))
     except UnreadableError as exc:
-        letters += 1
-        yield _letter(source, exc.location, _unreadable(exc), b"")
+        yield _unreadable(source, exc)
+        broken = 1
+    else:
+        broken = 0
     events = rows - letters
-    logger.info("read %s: %d events, %d dead letters", path, max(events, 0), letters)
+    logger.info("read %s: %d events, %d dead letters", path, events, letters + broken)
 
 
-def _unreadable(exc: UnreadableError) -> InvalidEventError:
-    return InvalidEventError("unreadable", str(exc))
+def _unreadable(source: str, exc: UnreadableError) -> DeadLetter:
+    """Make the dead letter for a file that was refused or broke off."""
+    if exc.location == "file":
+        logger.warning("%s refused (%s)", source, exc.reason)
+    error = InvalidEventError(exc.reason, str(exc))
+    return _letter(source, exc.location, error, exc.raw)
 
 
 def _raw(row: dict[str, Any]) -> bytes:

@@ -44,10 +44,10 @@ repetitions of a ``message repeated`` line add their index.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import ipaddress
 import logging
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -56,10 +56,11 @@ from functools import lru_cache
 from pathlib import Path, PurePath
 
 from trustwatch.errors import ConfigError, InvalidEventError
-from trustwatch.events._files import UnreadableError, iter_line_blocks
+from trustwatch.events._files import UnreadableError, check_text, iter_line_blocks
 from trustwatch.events.deadletter import DeadLetter
 from trustwatch.events.model import Login, LoginMethod
 from trustwatch.events.syslog import SyslogClock, SyslogRecord, parse_syslog_line
+from trustwatch.events.timestamps import EARLIEST_EVENT_TIME, LATEST_EVENT_TIME
 
 __all__ = ["AuthLogParser", "AuthLogStats", "parse_auth_log", "read_auth_log"]
 
@@ -542,32 +543,49 @@ def read_auth_log(
     tz: str = "UTC",
     strict: bool = False,
 ) -> Iterator[Login | DeadLetter]:
-    """Read an authentication log file (``.gz`` too) into login events.
+    """Read an authentication log file (gzip-compressed too) into login events.
 
     Without ``year`` or ``reference`` the file's modification time is the
-    reference for the year of its BSD timestamps. A file that cannot be opened,
-    or breaks off, yields a dead letter with reason ``"unreadable"`` where
-    reading stopped.
+    reference for the year of its BSD timestamps (the current time when the
+    modification time is outside the span of event times). Dead letters name
+    the file by its real path. A file that cannot be opened yields one dead
+    letter with reason ``"unreadable"``, and so does one that breaks off,
+    where reading stopped; UTF-16 or UTF-32 text is one dead letter with
+    reason ``"encoding"``, a binary format one with ``"unsupported_format"``.
     """
-    path = Path(path)
+    path = Path(os.path.realpath(path))
     if year is None and reference is None:
-        with contextlib.suppress(OSError):  # iter_lines reports the bad file
-            reference = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        reference = _modified(path)
     parser = AuthLogParser(
         str(path), year=year, reference=reference, tz=tz, strict=strict
     )
     lineno = 0
     try:
-        for lines in iter_line_blocks(path, _MAX_LINE_CHARS):
+        for lines in iter_line_blocks(path, _MAX_LINE_CHARS, check=check_text):
             for line in lines:
                 lineno += 1
                 text = line.decode("utf-8", "backslashreplace").rstrip("\r")
                 overlong = len(line) > _MAX_LINE_CHARS + 1
                 yield from parser.feed(lineno, text, truncated=overlong)
     except UnreadableError as exc:
-        yield DeadLetter.build(str(path), exc.location, "unreadable", str(exc), b"")
+        if exc.location == "file":
+            logger.warning("%s refused (%s)", path, exc.reason)
+        parser.stats.dead_letters += 1
+        yield DeadLetter.build(str(path), exc.location, exc.reason, str(exc), exc.raw)
     yield from parser.finish()
     _log_stats(path.name, parser.stats)
+
+
+def _modified(path: Path) -> datetime | None:
+    """Return when a file was last written, or ``None`` if unknown or absurd."""
+    try:
+        when = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+    except (OSError, OverflowError, ValueError):  # the reader reports a bad file
+        return None
+    if EARLIEST_EVENT_TIME <= when < LATEST_EVENT_TIME:
+        return when
+    logger.warning("%s was modified at %s; inferring years from now", path, when)
+    return None
 
 
 def _log_stats(name: str, stats: AuthLogStats) -> None:

@@ -31,10 +31,19 @@ from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 from trustwatch.errors import ConfigError, InvalidEventError
-from trustwatch.events.timestamps import get_zone, localize, parse_timestamp_flags
+from trustwatch.events.timestamps import (
+    EARLIEST_EVENT_TIME,
+    LATEST_EVENT_TIME,
+    check_event_time,
+    get_zone,
+    localize,
+    parse_timestamp_flags,
+)
 
 __all__ = ["SyslogClock", "SyslogRecord", "parse_syslog_line"]
 
+_FIRST_YEAR = EARLIEST_EVENT_TIME.year
+_END_YEAR = LATEST_EVENT_TIME.year
 _HALF_YEAR = timedelta(days=183)
 _ONE_DAY = timedelta(days=1)
 _MONTHS = {
@@ -89,6 +98,13 @@ class SyslogClock:
         the current time.
     tz
         IANA zone the log was written in.
+
+    Raises
+    ------
+    ConfigError
+        When ``tz`` is unknown, or ``year`` or ``reference`` lies outside the
+        span of event times (see
+        :func:`~trustwatch.events.timestamps.check_event_time`).
     """
 
     __slots__ = ("_last", "_reference", "_tz", "_year")
@@ -107,6 +123,11 @@ class SyslogClock:
             instant = reference if reference is not None else datetime.now(UTC)
             self._reference = _to_local(instant, tz)
             year = self._reference.year
+        if not _FIRST_YEAR <= year < _END_YEAR:
+            raise ConfigError(
+                f"syslog year {year} is outside {_FIRST_YEAR}..{_END_YEAR - 1}, the "
+                "span of event times; hint: pass the year the log was written in"
+            )
         self._year = year
         self._last: datetime | None = None
 
@@ -143,8 +164,10 @@ def _wall(
     except ValueError as exc:
         raise InvalidEventError(
             "timestamp",
-            f"no such date {year:04d}-{month:02d}-{day:02d} ({exc}); hint: pass the "
-            "log's year explicitly",
+            f"no such date {year:04d}-{month:02d}-{day:02d} ({exc}); hint: the "
+            "year comes from the file's modification time; set it to when the "
+            "log was written (touch -d), or pass sshlog_year= to read_events in "
+            "Python",
         ) from exc
 
 
@@ -154,6 +177,11 @@ def _to_local(instant: datetime, tz: str) -> datetime:
         raise ConfigError(
             f"reference time {instant.isoformat()} has no zone; hint: pass an "
             "aware datetime"
+        )
+    if not EARLIEST_EVENT_TIME <= instant < LATEST_EVENT_TIME:
+        raise ConfigError(
+            f"reference time {instant.isoformat()} is outside the span of event "
+            "times; hint: pass the time the log was last written"
         )
     return instant.astimezone(get_zone(tz)).replace(tzinfo=None)
 
@@ -172,7 +200,7 @@ def parse_syslog_line(line: str, clock: SyslogClock) -> SyslogRecord:
     ------
     InvalidEventError
         ``"not_syslog"`` when no framing matches, ``"timestamp"`` when the
-        time cannot be placed.
+        time cannot be placed or lies outside the span of event times.
 
     Examples
     --------
@@ -183,6 +211,12 @@ def parse_syslog_line(line: str, clock: SyslogClock) -> SyslogRecord:
     >>> record.ts.isoformat(), record.program, record.pid
     ('2015-12-10T06:55:46+00:00', 'sshd', 24200)
     """
+    record = _parse(line, clock)
+    check_event_time(record.ts)
+    return record
+
+
+def _parse(line: str, clock: SyslogClock) -> SyslogRecord:
     match = _BSD.fullmatch(line)
     if match is not None:
         month = _MONTHS.get(match["mon"])

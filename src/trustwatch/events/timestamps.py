@@ -19,7 +19,9 @@ in the order they are tried:
    (``Tue Feb 23 00:44:27 PST 2016``) and Apache (``23/Feb/2016:00:44:27 -0800``).
 
 A time without a zone is read in ``source_tz`` (an IANA name), else in
-``default_tz``; with neither it is rejected, never returned naive. Local times
+``default_tz``; with neither it is rejected, never returned naive. A time that
+leaves years 1-9999 once moved to UTC (``0001-01-01T00:00:00+01:00``) is
+rejected like any other unreadable one. Local times
 that fall in a daylight-saving gap or overlap resolve with ``fold=0`` as
 :pep:`495` defines it (the offset in force before the transition) and carry a
 flag. Zone abbreviations come from a fixed table of unambiguous ones; others,
@@ -29,6 +31,14 @@ References
 ----------
 RFC 3339 (Internet date/time format), RFC 2822 section 3.3 and 4.3 (date and
 obsolete zone names), PEP 495 (local time disambiguation).
+
+Event times
+-----------
+:func:`parse_timestamp` reads any instant Python can hold, so it also serves
+for dates that are not event times. Events must also fall between
+:data:`EARLIEST_EVENT_TIME` and :data:`LATEST_EVENT_TIME`:
+:func:`check_event_time` refuses others, since a time outside that span is a
+wrong epoch unit, an unset clock or an overflow, never a real platform event.
 """
 
 from __future__ import annotations
@@ -44,11 +54,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from trustwatch.errors import ConfigError, InvalidEventError
 
 __all__ = [
+    "EARLIEST_EVENT_TIME",
     "FLAG_AMBIGUOUS",
     "FLAG_ASSUMED_ZONE",
     "FLAG_LEAP_SECOND",
     "FLAG_NONEXISTENT",
+    "LATEST_EVENT_TIME",
     "ZONE_ABBREVIATIONS",
+    "check_event_time",
     "get_zone",
     "localize",
     "parse_timestamp",
@@ -66,6 +79,11 @@ FLAG_LEAP_SECOND = "leap_second"
 
 _UTC = UTC
 _EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)
+
+EARLIEST_EVENT_TIME = datetime(1990, 1, 1, tzinfo=_UTC)
+"""No event is older than this (an unset clock reads 1970, a wrong unit 1970 too)."""
+LATEST_EVENT_TIME = datetime(2200, 1, 1, tzinfo=_UTC)
+"""Every event is older than this (an epoch in the wrong unit lands far later)."""
 _NO_FLAGS: frozenset[str] = frozenset()
 _MAX_TEXT = 100
 
@@ -239,6 +257,8 @@ def localize(naive: datetime, zone: str) -> tuple[datetime, frozenset[str]]:
     ------
     ConfigError
         When ``zone`` is not a known IANA zone name.
+    InvalidEventError
+        With reason ``"timestamp"`` when the time in UTC is outside years 1-9999.
     """
     tz = get_zone(zone)
     if tz is _UTC:
@@ -246,10 +266,37 @@ def localize(naive: datetime, zone: str) -> tuple[datetime, frozenset[str]]:
     first = naive.replace(tzinfo=tz, fold=0)
     before, after = first.utcoffset(), naive.replace(tzinfo=tz, fold=1).utcoffset()
     if before is None or after is None or before == after:
-        return first.astimezone(_UTC), _ASSUMED
+        return _to_utc(first, naive), _ASSUMED
     # PEP 495: in a gap fold=0 has the smaller offset, in an overlap the larger.
     flag = FLAG_NONEXISTENT if before < after else FLAG_AMBIGUOUS
-    return first.astimezone(_UTC), _ASSUMED | {flag}
+    return _to_utc(first, naive), _ASSUMED | {flag}
+
+
+def check_event_time(ts: datetime) -> datetime:
+    """Return an aware event time unchanged if it lies in the accepted span.
+
+    The span runs from :data:`EARLIEST_EVENT_TIME` (included) to
+    :data:`LATEST_EVENT_TIME` (excluded). Comparing aware datetimes never
+    overflows, so this is safe to call before converting ``ts`` to UTC.
+
+    Raises
+    ------
+    InvalidEventError
+        With reason ``"timestamp"`` when ``ts`` lies outside the span.
+
+    Examples
+    --------
+    >>> check_event_time(datetime(2024, 5, 1, tzinfo=UTC)).year
+    2024
+    """
+    if EARLIEST_EVENT_TIME <= ts < LATEST_EVENT_TIME:
+        return ts
+    raise InvalidEventError(
+        "timestamp",
+        f"event time {ts.isoformat()} is outside the accepted span "
+        f"{EARLIEST_EVENT_TIME.date()} to {LATEST_EVENT_TIME.date()} (UTC); "
+        "hint: check the producer's clock and the epoch's unit (s, ms, us, ns)",
+    )
 
 
 _ASSUMED = frozenset({FLAG_ASSUMED_ZONE})
@@ -286,15 +333,24 @@ def _from_datetime(
     value: datetime, zone: str | None
 ) -> tuple[datetime, frozenset[str]]:
     if value.utcoffset() is not None:
-        return value.astimezone(_UTC), _NO_FLAGS
+        return _to_utc(value, value), _NO_FLAGS
     if zone is None:
         raise _error(value, _NAIVE_HINT)
     return localize(value, zone)
 
 
+def _to_utc(value: datetime, shown: object) -> datetime:
+    """Move an aware datetime to UTC, refusing one that leaves years 1-9999."""
+    try:
+        return value.astimezone(_UTC)
+    except OverflowError as exc:
+        raise _error(shown, "it is outside years 1-9999 once moved to UTC") from exc
+
+
 _NAIVE_HINT = (
-    "it has no time zone; hint: add an offset such as 'Z', or pass source_tz "
-    "(or default_tz='UTC') to say which zone it is in"
+    "it has no time zone; hint: add an offset such as 'Z', or pass --source-tz "
+    "ZONE to say which zone it is in (source_tz= in Python, or default_tz='UTC' "
+    "to parse_timestamp)"
 )
 
 _EPOCH_UNITS = (
@@ -402,7 +458,7 @@ def _resolve(
     value: datetime, zone: str | None, text: str, flags: frozenset[str] = _NO_FLAGS
 ) -> tuple[datetime, frozenset[str]]:
     if value.utcoffset() is not None:
-        return value.astimezone(_UTC), flags
+        return _to_utc(value, text), flags
     if zone is None:
         raise _error(text, _NAIVE_HINT)
     when, local_flags = localize(value, zone)
@@ -418,7 +474,7 @@ def _from_fields(
     offset = _offset(fields.get("off"), fields.get("abbr"), text)
     if offset is None:
         return _resolve(naive, zone, text, flags)
-    return naive.replace(tzinfo=offset).astimezone(_UTC), flags
+    return _to_utc(naive.replace(tzinfo=offset), text), flags
 
 
 def _wall_clock(

@@ -20,7 +20,15 @@ from trustwatch.errors import InvalidUrlError
         ("hxxp://evil.example/", "http://evil.example/"),
         ("HXXPS://evil.example/", "https://evil.example/"),
         ("h**p://evil.example/", "http://evil.example/"),
+        ("h**ps://evil.example/", "https://evil.example/"),
+        ("h__p://evil.example/", "http://evil.example/"),
+        ("H__PS://evil.example/", "https://evil.example/"),
+        ("hXXp://evil.example/", "http://evil.example/"),
+        ("hxxps[:]//evil.example/", "https://evil.example/"),
         ("fxp://evil.example/", "ftp://evil.example/"),
+        ("FXP://evil.example/", "ftp://evil.example/"),
+        ("fxps://evil.example/", "ftps://evil.example/"),
+        ("see h__p[://]evil[.]example", "see http://evil.example"),
         ("evil[.]example", "evil.example"),
         ("evil(.)example", "evil.example"),
         ("evil{.}example", "evil.example"),
@@ -119,6 +127,14 @@ def test_parsed_url_fields_for_a_full_url() -> None:
         ("http://example.com/a b", "http://example.com/a%20b"),
         ("http://example.com/ü?q=ü", "http://example.com/%C3%BC?q=%C3%BC"),
         ("http://example.com/%aa?b=%2f", "http://example.com/%AA?b=%2F"),
+        ("http://example.com/%70ayload.exe", "http://example.com/payload.exe"),
+        ("http://example.com/%41%7a%30%2D%2e%5F%7E", "http://example.com/Az0-._~"),
+        ("http://example.com/?q=%6B%65y&r=%7e", "http://example.com/?q=key&r=~"),
+        ("http://example.com/%2f%3F%23%25%20", "http://example.com/%2F%3F%23%25%20"),
+        ("http://example.com/%2541", "http://example.com/%2541"),
+        ("http://example.com/a/%2e%2e%2e/b", "http://example.com/a/.../b"),
+        ("http://example.com/a%2e/b", "http://example.com/a./b"),
+        ("tcp://example.com/%7euser", "tcp://example.com/~user"),
         ("http://example.com/?", "http://example.com/"),
         ("http://example.com/a/%2e%2E/b", "http://example.com/b"),
         ("http://example.com/a/..", "http://example.com/"),
@@ -250,6 +266,32 @@ def test_scheme_less_input_gets_http(raw: str, url: str) -> None:
     assert "no_scheme" in parsed.flags
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "fxp://evil.example/a",
+        "FXP://evil.example/a",
+        "fxps://evil.example/a",
+        "h__p://evil.example/a",
+        "hXXps://evil.example/a",
+    ],
+)
+def test_defanged_schemes_parse_as_the_real_scheme(raw: str) -> None:
+    parsed = parse_url(raw)
+
+    assert parsed.scheme == refang(raw).partition(":")[0]
+    assert parsed.scheme in ("http", "https", "ftp", "ftps")
+    assert "defanged" in parsed.flags
+
+
+def test_percent_encoded_path_matches_the_plain_listing() -> None:
+    listed = parse_url("http://evil.example.com/payload.exe")
+    seen = parse_url("http://evil.example.com/%70ayload.exe")
+
+    assert seen.url == listed.url
+    assert seen.path == "/payload.exe"
+
+
 def test_real_query_text_is_not_refanged() -> None:
     raw = "http://hitsem.example/images/?hxxp:/us.battle.example/[.]"
     parsed = parse_url(raw)
@@ -333,6 +375,13 @@ def test_parse_url_is_cached_on_the_raw_string() -> None:
     raw = "https://cache.example/path?x=1"
 
     assert parse_url(raw) is parse_url(raw)
+
+
+def test_inputs_over_two_mebibytes_are_refused() -> None:
+    raw = "https://long.example/" + "a" * (2 * 1024 * 1024)
+
+    with pytest.raises(InvalidUrlError, match="longer than 2097152 characters"):
+        parse_url(raw)
 
 
 def test_long_inputs_are_parsed_but_not_cached() -> None:

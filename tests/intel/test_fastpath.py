@@ -7,19 +7,21 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trustwatch.enrichment.domains import normalize_host
 from trustwatch.enrichment.ips import parse_ip, parse_network
 from trustwatch.enrichment.urls import parse_url
 from trustwatch.intel._fastpath import (
+    ROUTABLE_IPV4,
     fast_canonical_url,
     fast_hash,
     fast_ipv4_network,
     ipv4_number,
     is_plain_host,
 )
+from trustwatch.intel.indicators import RefusedIndicatorError, normalize_indicator
 
 
 @pytest.mark.parametrize(
@@ -29,10 +31,47 @@ from trustwatch.intel._fastpath import (
         "http://evil.example/h**p://x",
         "http://evil.example/?ref=hXXp:/x",
         "http://evil.example/fxp:/x",
+        "http://evil.example/h__p:/x",
+        "http://evil.example/H__Ps:/x",
     ],
 )
 def test_fast_url_declines_anything_refang_could_touch(url: str) -> None:
     assert fast_canonical_url(url) is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://evil.example/%70ayload.exe",
+        "http://evil.example/a%2D",
+        "http://evil.example/a%2E",
+        "http://evil.example/%30",
+        "http://evil.example/%5A%5F",
+        "http://evil.example/%7E",
+        "http://evil.example/?q=%61",
+    ],
+)
+def test_fast_url_declines_escapes_of_unreserved_characters(url: str) -> None:
+    assert fast_canonical_url(url) is None
+    assert parse_url(url).url != url
+
+
+_ESCAPED_PATH = st.lists(
+    st.sampled_from(
+        ["a", "/", ".", "-", "~", "?", "=", "&", "%"]
+        + [f"%{n:02X}" for n in range(0x20, 0x80)]
+        + [f"%{n:02x}" for n in (0x2E, 0x41, 0x7E, 0xAB)]
+    ),
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_ESCAPED_PATH)
+def test_fast_url_agrees_with_parse_url_on_escapes(path: str) -> None:
+    url = "http://evil.example/" + path
+    fast = fast_canonical_url(url)
+    assert fast is None or fast == parse_url(url).url
 
 
 @pytest.mark.parametrize(
@@ -56,10 +95,31 @@ def test_plain_hosts_are_canonical(host: str) -> None:
         "0x7f.0x1",
         "e_vil.example",
         "a..example",
+        "a." * 600 + "example",
     ],
 )
 def test_other_hosts_are_not_plain(host: str) -> None:
     assert not is_plain_host(host)
+
+
+def test_plain_host_length_agrees_with_normalize_host() -> None:
+    longest = "a." * 508 + "example"
+    assert len(longest) == 1023
+    assert is_plain_host(longest)
+    assert normalize_host(longest) == longest
+    with pytest.raises(ValueError, match="longer than 1024"):
+        normalize_host("a" + longest + "a")
+
+
+@pytest.mark.parametrize("first", range(256))
+def test_routable_ipv4_agrees_with_the_scope_check(first: int) -> None:
+    for text in (f"{first}.0.0.0", f"{first}.1.2.3"):
+        try:
+            normalize_indicator(text, "ip")
+        except RefusedIndicatorError:
+            assert ROUTABLE_IPV4.fullmatch(text) is None
+        else:
+            assert (ROUTABLE_IPV4.fullmatch(text) is not None) is (first != 0)
 
 
 @given(st.integers(min_value=0, max_value=2**32 - 1))

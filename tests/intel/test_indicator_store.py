@@ -12,7 +12,7 @@ import pytest
 from trustwatch.enrichment.urls import parse_url
 from trustwatch.errors import ConfigError, InvalidIndicatorError, StorageError
 from trustwatch.intel.indicators import Indicator, IndicatorType, indicator_from_text
-from trustwatch.intel.store import IndicatorStore
+from trustwatch.intel.store import IndicatorStore, IntelMatch
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 T1 = datetime(2024, 6, 1, tzinfo=UTC)
@@ -75,6 +75,41 @@ def test_url_on_ip_host_matches_ip_and_networks() -> None:
         ("cidr", "198.51.100.0/24"),
         ("cidr", "198.51.0.0/16"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("listed", "seen"),
+    [
+        (
+            "http://evil.example.com/payload.exe",
+            "http://evil.example.com/%70ayload.exe",
+        ),
+        (
+            "http://evil.example.com/%70ayload.exe",
+            "http://evil.example.com/payload.exe",
+        ),
+        ("http://evil.example.com/a?x=%7euser", "http://evil.example.com/a?x=~user"),
+        ("http://evil.example.com/%2fetc", "http://evil.example.com/%2Fetc"),
+    ],
+)
+def test_percent_encoding_of_unreserved_characters_still_matches(
+    listed: str, seen: str
+) -> None:
+    store = _store(listed)
+    assert [m.matched_on for m in store.match_url(parse_url(seen))] == ["url"]
+
+
+def test_url_on_ip_host_reports_ip_never_host() -> None:
+    store = _store("203.0.113.5", "198.51.100.0/24")
+    for raw, on in (
+        ("http://203.0.113.5/x", "ip"),
+        ("http://0xCB.0.113.5/x", "ip"),
+        ("http://[::ffff:198.51.100.9]/x", "cidr"),
+    ):
+        assert [m.matched_on for m in store.match_url(parse_url(raw))] == [on]
+    doc = IntelMatch.__doc__ or ""
+    assert "IP literal" in doc
+    assert "IP literal" in (IndicatorStore.match_url.__doc__ or "")
 
 
 def test_defanged_url_indicator_and_ip_indicator_meet() -> None:

@@ -107,6 +107,10 @@ def test_defanged_urls_refang_to_three_urls(
             "http://198.51.100.130/imageload.cgi",
         ),
         ("tcp://example[.]com:8989/bad", "tcp://example.com:8989/bad"),
+        ("fxp://files[.]example/drop.bin", "ftp://files.example/drop.bin"),
+        ("FXPS://files.example/drop.bin", "ftps://files.example/drop.bin"),
+        ("h__p://evil.example/a", "http://evil.example/a"),
+        ("h**ps://evil.example/a", "https://evil.example/a"),
     ],
 )
 def test_defanged_url_variants(text: str, plain: str) -> None:

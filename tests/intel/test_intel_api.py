@@ -19,7 +19,11 @@ def test_public_api_is_pinned() -> None:
         "IndicatorStore",
         "IndicatorType",
         "IntelMatch",
+        "MAX_URL_INDICATOR_CHARS",
+        "MIN_IPV4_PREFIX",
+        "MIN_IPV6_PREFIX",
         "MatchedOn",
+        "RefusedIndicatorError",
         "Reject",
         "Source",
         "StoreStats",
@@ -30,6 +34,7 @@ def test_public_api_is_pinned() -> None:
         "normalize_hash",
         "normalize_indicator",
         "normalize_url",
+        "resolve_feed_paths",
         "sniff_format",
     ]
 

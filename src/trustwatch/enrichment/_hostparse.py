@@ -25,7 +25,7 @@ import idna
 from trustwatch.enrichment._unicode import INVISIBLE, mixes_scripts, skeleton_text
 from trustwatch.enrichment.ips import IPAddress, is_public_address
 
-__all__ = ["HostError", "HostInfo", "canonical_host"]
+__all__ = ["MAX_HOST_CHARS", "HostError", "HostInfo", "canonical_host"]
 
 # WHATWG forbidden domain code points: C0 controls, space, # % / : < > ? @ [ \ ] ^ |
 # and DEL. UTS #46 may map into them (U+2105 -> "c/o"), so check after mapping.
@@ -33,7 +33,8 @@ _FORBIDDEN = re.compile(r"[\x00-\x20#%/:<>?@\[\\\]^|\x7f]")
 _PLAIN = re.compile(r"[a-z0-9._-]+")
 _HEX = frozenset(string.hexdigits)
 _OCT = frozenset(string.octdigits)
-_MAX_HOST_CHARS = 1024  # four times the longest DNS name
+#: Longest host accepted, in characters: four times the longest DNS name.
+MAX_HOST_CHARS = 1024
 
 
 class HostError(ValueError):
@@ -69,8 +70,8 @@ def canonical_host(text: str) -> HostInfo:
     HostError
         When a browser would refuse the host.
     """
-    if len(text) > _MAX_HOST_CHARS:
-        raise HostError(f"the host is longer than {_MAX_HOST_CHARS} characters")
+    if len(text) > MAX_HOST_CHARS:
+        raise HostError(f"the host is longer than {MAX_HOST_CHARS} characters")
     if text.startswith("["):
         return _ipv6_literal(text)
     flags: set[str] = set()

@@ -18,11 +18,17 @@ from functools import cache, lru_cache
 
 from publicsuffixlist import PublicSuffixList
 
-from trustwatch.enrichment._hostparse import HostError, HostInfo, canonical_host
+from trustwatch.enrichment._hostparse import (
+    MAX_HOST_CHARS,
+    HostError,
+    HostInfo,
+    canonical_host,
+)
 from trustwatch.enrichment._unicode import mixes_scripts, skeleton_text
 from trustwatch.errors import InvalidIndicatorError
 
 __all__ = [
+    "MAX_HOST_CHARS",
     "is_mixed_script",
     "normalize_host",
     "psl_split",
@@ -73,7 +79,8 @@ def normalize_host(host: str) -> str:
     Raises
     ------
     trustwatch.errors.InvalidIndicatorError
-        When a browser would refuse the host.
+        When a browser would refuse the host, or it is longer than
+        :data:`MAX_HOST_CHARS` (1,024) characters.
 
     Examples
     --------

@@ -9,9 +9,10 @@ canonical string, :attr:`ParsedUrl.url`, to use as the matching key.
 
 Conventions
 -----------
-* Defanged input (``hxxp://evil[.]example``) is refanged first (:func:`refang`)
-  when its scheme or host is defanged; a URL whose scheme and host are intact
-  is taken as written, so ``hxxp:`` or ``[.]`` in its query stays as it is.
+* Defanged input (``hxxp://evil[.]example``) is refanged first (:func:`refang`,
+  forms listed below) when its scheme or host is defanged; a URL whose scheme
+  and host are intact is taken as written, so ``hxxp:`` or ``[.]`` in its
+  query stays as it is.
 * Input without a scheme, such as ``example.com/path``, is read as
   ``http://example.com/path`` and flagged ``no_scheme``; it must then have a dot
   in its host (or be a bracketed IPv6 literal) and no userinfo, so that single
@@ -21,9 +22,33 @@ Conventions
 * Hosts of every scheme (``tcp://``, ``ftp://``...) are parsed as domain names or
   IP literals so that they match the same blocklist entries as web URLs.
 * The canonical URL has a lowercase scheme, the canonical host, the port only
-  when it is not the scheme's default, the path with dot segments resolved and
-  the characters a browser escapes percent-encoded (escapes in upper case), and
-  ``?query`` when the query is not empty. Userinfo and fragment are left out.
+  when it is not the scheme's default, the path with dot segments (also
+  written ``%2e``) resolved, and ``?query`` when the query is not empty.
+  Userinfo and fragment are left out. In path and query, the characters a
+  browser escapes are percent-encoded, escapes of unreserved characters
+  (``A-Z a-z 0-9 - . _ ~``) are decoded and the other escapes are written in
+  upper case, as RFC 3986 section 6.2.2 normalises them: ``/%70ayload.exe``
+  and ``/payload.exe`` are one key, ``%2f`` stays an escape (``%2F``).
+* Inputs longer than 2,097,152 characters (2 MiB, the most Chromium loads)
+  raise :class:`~trustwatch.errors.InvalidUrlError`. Intel URL indicators
+  have a tighter cap, 32,768 characters like event URLs
+  (:data:`trustwatch.intel.MAX_URL_INDICATOR_CHARS`).
+
+Refanging
+---------
+:func:`refang` undoes the common defanging found in threat-intel reports and
+feeds and written by tools such as ioc-fanger, matching case-insensitively:
+
+* schemes: ``hxxp``, ``hXXp``, ``hxxps``, ``h**p``, ``h**ps``, ``h__p`` and
+  ``h__ps`` become ``http``/``https``; ``fxp`` and ``fxps`` become ``ftp``/
+  ``ftps``, when followed by ``:`` (or a bracketed ``[:]``);
+* dots: ``[.]``, ``(.)``, ``{.}``, ``[dot]``, ``(dot)``, ``{dot}``, with or
+  without spaces inside or around, and ``" . "`` between two name characters;
+* other punctuation: ``[:]``, ``[://]``, ``[/]``, ``[@]``, ``[at]`` and their
+  ``()`` and ``{}`` forms.
+
+Anything else is left as it is: rarer inventions (``meow://``, ``xxxx://``)
+name no scheme to restore.
 
 Flags
 -----
@@ -83,6 +108,7 @@ Flags
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -114,9 +140,10 @@ _SHOWN_CHARS = 80
 
 # ---------------------------------------------------------------- refanging
 
-_DEFANG_HINT = re.compile(r"[\[({]|h(?:xx|\*\*)p|fxp| \. ", re.IGNORECASE)
-_DEFANGED_SCHEME = re.compile(r"\bh(?:xx|\*\*)p(s?)(?=[\[({]?:)", re.IGNORECASE)
-_DEFANGED_FTP = re.compile(r"\bfxp(?=[\[({]?:)", re.IGNORECASE)
+_DEFANG_HINT = re.compile(r"[\[({]|h(?:xx|\*\*|__)p|fxp| \. ", re.IGNORECASE)
+_DEFANGED_SCHEME = re.compile(
+    r"\b(?:h(?:xx|\*\*|__)p|fxp)(s?)(?=[\[({]?:)", re.IGNORECASE
+)
 _BRACKETED_DOT = re.compile(r"[ \t]*[\[({]\s*(?:\.|dot)\s*[\])}][ \t]*", re.IGNORECASE)
 _BRACKETED_AT = re.compile(r"\[\s*(?:@|at)\s*\]|[({]@[)}]", re.IGNORECASE)
 _BRACKETED_PUNCT = re.compile(r"[\[({](://|:|/)[\])}]")
@@ -126,11 +153,10 @@ _SPACED_DOT = re.compile(r"(?<=[A-Za-z0-9-]) +\. +(?=[A-Za-z0-9-])")
 def refang(text: str) -> str:
     """Undo the common ways people defang URLs, domains and addresses.
 
-    Handles ``hxxp``/``hXXp``/``hxxps``/``h**p`` and ``fxp`` schemes; ``[.]``,
-    ``(.)``, ``{.}``, ``[dot]``, ``(dot)``, with or without spaces inside or
-    around; ``[:]``, ``[://]``, ``[/]``, ``[@]``, ``[at]`` and their ``()`` and
-    ``{}`` forms; and ``" . "`` between two name characters. Matching ignores
-    case. Anything else is left as it is.
+    Handles the forms listed in the module docstring ("Refanging"): defanged
+    schemes (``hxxp``, ``hXXp``, ``hxxps``, ``h**p``, ``h__p``, ``fxp``,
+    ``fxps``), bracketed or spaced dots, and bracketed ``:``, ``://``, ``/``
+    and ``@``. Matching ignores case. Anything else is left as it is.
 
     Parameters
     ----------
@@ -149,17 +175,17 @@ def refang(text: str) -> str:
     """
     if not _DEFANG_HINT.search(text):
         return text
-    text = _DEFANGED_SCHEME.sub(_http_scheme, text)
-    text = _DEFANGED_FTP.sub("ftp", text)
+    text = _DEFANGED_SCHEME.sub(_real_scheme, text)
     text = _BRACKETED_DOT.sub(".", text)
     text = _BRACKETED_AT.sub("@", text)
     text = _BRACKETED_PUNCT.sub(r"\1", text)
     return _SPACED_DOT.sub(".", text)
 
 
-def _http_scheme(match: re.Match[str]) -> str:
-    """Return ``http`` or ``https`` for a defanged scheme, in lower case."""
-    return "https" if match.group(1) else "http"
+def _real_scheme(match: re.Match[str]) -> str:
+    """Return the scheme a defanged one stands for, in lower case."""
+    base = "ftp" if match.group()[0] in "fF" else "http"
+    return base + "s" if match.group(1) else base
 
 
 # --------------------------------------------------------------- extraction
@@ -511,7 +537,22 @@ def _check_schemeless(
 _PATH_ESCAPE = re.compile(r"[\x00-\x20\"<>`{}\x7f-\U0010ffff]")
 _QUERY_ESCAPE = re.compile(r"[\x00-\x20\"#<>\x7f-\U0010ffff]")
 _SPECIAL_QUERY_ESCAPE = re.compile(r"[\x00-\x20\"#'<>\x7f-\U0010ffff]")
-_LOWER_ESCAPE = re.compile(r"%(?:[0-9A-Fa-f][a-f]|[a-f][0-9A-Fa-f])")
+# Escapes that normalisation changes: any with lower-case hex, and those of
+# unreserved characters (2D 2E 30-39 41-5A 5F 61-7A 7E) in upper case.
+_CHANGED_ESCAPE = re.compile(
+    r"%(?:[0-9A-Fa-f][a-f]|[a-f][0-9A-Fa-f]|2[DE]|3[0-9]|[46][1-9A-F]|[57][0-9A]"
+    r"|5F|7E)"
+)
+_UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+_NORMAL_ESCAPES: dict[str, str] = {
+    f"%{high}{low}": (
+        chr(int(high + low, 16))
+        if chr(int(high + low, 16)) in _UNRESERVED
+        else f"%{high}{low}".upper()
+    )
+    for high in string.hexdigits
+    for low in string.hexdigits
+}
 _DOT_SEGMENT = re.compile(r"/(?:\.|%2e){1,2}(?=/|$)", re.IGNORECASE)
 
 
@@ -559,11 +600,15 @@ def _remove_dot_segments(path: str) -> str:
 
 
 def _escape(text: str, pattern: re.Pattern[str]) -> str:
-    """Percent-encode what ``pattern`` matches (as UTF-8); upper-case escapes."""
+    """Percent-encode what ``pattern`` matches (as UTF-8); normalise escapes.
+
+    Escapes of unreserved characters are decoded, the others upper-cased
+    (RFC 3986 sections 6.2.2.1 and 6.2.2.2).
+    """
     if pattern.search(text):
         text = pattern.sub(_escape_match, text)
     if "%" in text:
-        text = _LOWER_ESCAPE.sub(_upper_match, text)
+        text = _CHANGED_ESCAPE.sub(_normal_escape, text)
     return text
 
 
@@ -573,9 +618,9 @@ def _escape_match(match: re.Match[str]) -> str:
     return "".join(f"%{byte:02X}" for byte in data)
 
 
-def _upper_match(match: re.Match[str]) -> str:
-    """Upper-case the two hex digits after a ``%``."""
-    return match.group().upper()
+def _normal_escape(match: re.Match[str]) -> str:
+    """Return an escape's normal form: its character, or upper-case hex."""
+    return _NORMAL_ESCAPES[match.group()]
 
 
 # ------------------------------------------------------------ other hosts

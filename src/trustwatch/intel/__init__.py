@@ -1,19 +1,27 @@
 """Threat intel: indicators, feed loaders, and the store that matches them.
 
-Load feeds with :func:`load_feed`, put the indicators in an
-:class:`IndicatorStore`, and match parsed URLs, hosts, addresses and file
-hashes against it::
+Find the feed files with :func:`resolve_feed_paths`, load each with
+:func:`load_feed`, put the indicators in an :class:`IndicatorStore`, and match
+parsed URLs, hosts, addresses and file hashes against it::
 
     from trustwatch.enrichment.urls import parse_url
-    from trustwatch.intel import IndicatorStore, load_feed
+    from trustwatch.intel import IndicatorStore, load_feed, resolve_feed_paths
 
-    store = IndicatorStore(load_feed("urlhaus.csv").indicators)
+    store = IndicatorStore()
+    for path in resolve_feed_paths(["feeds/"]):
+        store.add_many(load_feed(path).indicators)
     matches = store.match_url(parse_url("http://203.0.113.5:8080/bin.sh"))
 """
 
 from __future__ import annotations
 
-from trustwatch.intel.feeds import FeedLoad, Reject, iter_feed, load_feed
+from trustwatch.intel.feeds import (
+    FeedLoad,
+    Reject,
+    iter_feed,
+    load_feed,
+    resolve_feed_paths,
+)
 from trustwatch.intel.formats import (
     FEED_FORMATS,
     FORMAT_DEFAULTS,
@@ -24,9 +32,13 @@ from trustwatch.intel.formats import (
 from trustwatch.intel.indicators import (
     HASH_TYPES,
     INDICATOR_TYPES,
+    MAX_URL_INDICATOR_CHARS,
+    MIN_IPV4_PREFIX,
+    MIN_IPV6_PREFIX,
     HashType,
     Indicator,
     IndicatorType,
+    RefusedIndicatorError,
     Source,
     indicator_from_text,
     merge_indicators,
@@ -41,6 +53,9 @@ __all__ = [
     "FORMAT_DEFAULTS",
     "HASH_TYPES",
     "INDICATOR_TYPES",
+    "MAX_URL_INDICATOR_CHARS",
+    "MIN_IPV4_PREFIX",
+    "MIN_IPV6_PREFIX",
     "FeedFormat",
     "FeedLoad",
     "FormatDefaults",
@@ -50,6 +65,7 @@ __all__ = [
     "IndicatorType",
     "IntelMatch",
     "MatchedOn",
+    "RefusedIndicatorError",
     "Reject",
     "Source",
     "StoreStats",
@@ -60,5 +76,6 @@ __all__ = [
     "normalize_hash",
     "normalize_indicator",
     "normalize_url",
+    "resolve_feed_paths",
     "sniff_format",
 ]

@@ -16,8 +16,11 @@ import re
 import socket
 from typing import Final, Literal, TypeAlias
 
+from trustwatch.enrichment.domains import MAX_HOST_CHARS
+
 __all__ = [
     "CANONICAL_IPV4",
+    "ROUTABLE_IPV4",
     "fast_canonical_url",
     "fast_hash",
     "fast_ipv4_network",
@@ -30,12 +33,27 @@ _IPV4_OCTET: Final = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 #: Dotted-quad IPv4 without leading zeros: what ``str(IPv4Address)`` writes.
 CANONICAL_IPV4: Final = re.compile(rf"{_IPV4_OCTET}(?:\.{_IPV4_OCTET}){{3}}")
 
+# A first octet other than 0, 127 (loopback) and 224-239 (multicast).
+_ROUTABLE_OCTET: Final = (
+    r"(?:25[0-5]|24[0-9]|22[0-3]|2[01][0-9]|1[3-9][0-9]|12[0-689]|1[01][0-9]"
+    r"|[1-9][0-9]?)"
+)
+
+#: A canonical dotted quad outside ``0.0.0.0/8``, ``127.0.0.0/8`` and
+#: ``224.0.0.0/4``: an IP indicator as it is. Addresses in those ranges take
+#: the full check of :func:`trustwatch.intel.indicators.check_ip_scope`.
+ROUTABLE_IPV4: Final = re.compile(rf"{_ROUTABLE_OCTET}(?:\.{_IPV4_OCTET}){{3}}")
+
 _PLAIN_HOST: Final = re.compile(r"[a-z0-9-]+(?:\.[a-z0-9-]+)+")
 _FAST_URL: Final = re.compile(
     r"(https?)://([a-z0-9.-]+)(?::([1-9][0-9]{0,4}))?"
     r"(/[A-Za-z0-9\-._~!$&()*+,;=:@/%]*)((?:\?[A-Za-z0-9\-._~!$&()*+,;=:@/?%]+)?)"
 )
-_BAD_ESCAPE: Final = re.compile(r"%(?![0-9A-F]{2})")
+# A stray or lower-case escape, or one of an unreserved character (which the
+# parser decodes): 2D 2E 30-39 41-5A 5F 61-7A 7E.
+_UNCANONICAL_ESCAPE: Final = re.compile(
+    r"%(?![0-9A-F]{2})|%(?:2[DE]|3[0-9]|[46][1-9A-F]|[57][0-9A]|5F|7E)"
+)
 _DOT_SEGMENT: Final = re.compile(r"/(?:\.|%2E){1,2}(?:/|$)")
 _DEFAULT_PORTS: Final = {"http": "80", "https": "443"}
 
@@ -43,13 +61,14 @@ _DEFAULT_PORTS: Final = {"http": "80", "https": "443"}
 def is_plain_host(host: str) -> bool:
     """Return whether ``host`` is a domain name already in canonical form.
 
-    True for lowercase ASCII dotted names (letters, digits, hyphens) whose
-    last label is alphabetic and that hold no ``xn--`` label:
-    :func:`~trustwatch.enrichment.domains.normalize_host` returns them
-    unchanged, and they cannot be IP addresses.
+    True for lowercase ASCII dotted names (letters, digits, hyphens) of at
+    most 1,024 characters whose last label is alphabetic and that hold no
+    ``xn--`` label: :func:`~trustwatch.enrichment.domains.normalize_host`
+    returns them unchanged, and they cannot be IP addresses.
     """
     return (
-        _PLAIN_HOST.fullmatch(host) is not None
+        len(host) <= MAX_HOST_CHARS
+        and _PLAIN_HOST.fullmatch(host) is not None
         and host.rpartition(".")[2].isalpha()
         and "xn--" not in host
     )
@@ -101,10 +120,15 @@ def _might_be_defanged(text: str) -> bool:
     """Return whether ``refang`` could change a URL the fast path accepts.
 
     Every rule of :func:`trustwatch.enrichment.urls.refang` needs one of
-    ``[({``, a space, ``h**p`` or an ``xp`` (``hxxp``, ``fxp``); the URL
-    pattern already refuses brackets, braces and spaces.
+    ``[({``, a space, ``h**p``, ``h__p`` or an ``xp`` (``hxxp``, ``fxp``);
+    the URL pattern already refuses brackets, braces and spaces.
     """
-    return "(" in text or "*" in text or "xp" in text.lower()
+    return (
+        "(" in text
+        or "*" in text
+        or "xp" in (lowered := text.lower())
+        or "__p" in lowered
+    )
 
 
 def fast_canonical_url(text: str) -> str | None:
@@ -112,8 +136,9 @@ def fast_canonical_url(text: str) -> str | None:
 
     Accepts only lowercase ``http``/``https`` URLs with a plain host (see
     :func:`is_plain_host`) or a dotted-quad IPv4, and a path: no userinfo,
-    default port, lowercase or stray escapes, characters a browser would
-    escape, fragment, dot segments, empty query or defanging.
+    default port, lowercase or stray escapes, escapes of unreserved
+    characters, characters a browser would escape, fragment, dot segments,
+    empty query or defanging.
     """
     match = _FAST_URL.fullmatch(text)
     if match is None:
@@ -123,7 +148,7 @@ def fast_canonical_url(text: str) -> str | None:
         return None
     if port is not None and (port == _DEFAULT_PORTS[scheme] or int(port) > 65535):
         return None
-    if "%" in text and _BAD_ESCAPE.search(text):
+    if "%" in text and _UNCANONICAL_ESCAPE.search(text):
         return None
     if "." in path and _DOT_SEGMENT.search(path):
         return None

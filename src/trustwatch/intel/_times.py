@@ -20,7 +20,8 @@ def parse_feed_time(text: str) -> datetime:
     Raises
     ------
     ValueError
-        When ``text`` is not such a time.
+        When ``text`` is not such a time, or one that falls outside the years
+        1 to 9999 once moved to UTC.
 
     Examples
     --------
@@ -33,4 +34,7 @@ def parse_feed_time(text: str) -> datetime:
     parsed = datetime.fromisoformat(cleaned)
     if parsed.utcoffset() is None:
         return parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError(f"time {cleaned!r} is out of range in UTC") from exc

@@ -22,13 +22,22 @@ or one :class:`Reject`; nothing is dropped silently. Only the column that holds
 the indicator becomes one: PhishTank's target brand and detail URL, URLhaus's
 own link and OpenPhish's timestamps are metadata, never indicators (MISP once
 turned the brand column into alerts on every Amazon visit).
+
+Damage stays as local as the file allows. A bad record (bytes that are not
+UTF-8, a row of the wrong width, an unterminated quote, a value that is no
+indicator) is one :class:`Reject` and reading goes on; a file that cannot be
+read at all raises a :class:`~trustwatch.errors.ConfigError` (missing, a
+directory, unreadable) or an :class:`~trustwatch.errors.InvalidIndicatorError`
+(damaged gzip, not UTF-8 text, JSON of the wrong shape) naming the file, and
+the line where one is known. :func:`resolve_feed_paths` turns what a user
+names (files, folders, globs) into the files to load.
 """
 
 from __future__ import annotations
 
 import csv
-import gzip
 import logging
+import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -36,12 +45,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, BinaryIO, Final, TypeAlias
+from typing import Any, Final, TypeAlias
 
 import msgspec
 
 from trustwatch.errors import ConfigError, InvalidIndicatorError
 from trustwatch.intel._bulk import paused_gc
+from trustwatch.intel._files import expand_feed_path, feed_errors, open_feed
+from trustwatch.intel._lines import CsvRecords, Lines
 from trustwatch.intel._times import parse_feed_time
 from trustwatch.intel.formats import (
     FEED_FORMATS,
@@ -55,6 +66,7 @@ from trustwatch.intel.indicators import (
     HASH_TYPES,
     Indicator,
     IndicatorType,
+    RefusedIndicatorError,
     normalize_indicator,
 )
 
@@ -67,6 +79,7 @@ __all__ = [
     "Reject",
     "iter_feed",
     "load_feed",
+    "resolve_feed_paths",
     "sniff_format",
 ]
 
@@ -86,9 +99,14 @@ class Reject(msgspec.Struct, frozen=True, kw_only=True):
     raw
         The start of the record as written (at most 200 characters).
     reason
-        A short stable code: ``invalid_url``, ``invalid_hash``,
-        ``invalid_value``, ``malformed_row``, ``malformed_record``,
-        ``missing_value``, ``encoding``.
+        A short stable code: ``invalid_url``, ``invalid_domain``,
+        ``invalid_ip``, ``invalid_cidr``, ``invalid_hash``, ``invalid_value``
+        (a value of no recognisable type), ``too_long``, ``too_broad``,
+        ``not_routable`` (see
+        :class:`~trustwatch.intel.indicators.RefusedIndicatorError`),
+        ``malformed_row`` (wrong width, unterminated quote, unreadable CSV),
+        ``malformed_record`` (a JSON record that is not an object),
+        ``encoding`` (bytes that are not UTF-8).
     message
         What was wrong, in words.
     """
@@ -156,6 +174,11 @@ class _Context:
     explicit_confidence: bool
     threat: str | None
     bad_timestamps: int = 0
+    lines: Lines | None = None
+
+    def line(self) -> int:
+        """Return the number of the last line read, 0 before any or for JSON."""
+        return self.lines.number if self.lines is not None else 0
 
 
 _Item: TypeAlias = Indicator | Reject
@@ -192,17 +215,20 @@ def load_feed(
     Raises
     ------
     ConfigError
-        When ``format`` is unknown or cannot be sniffed, or ``confidence`` is
+        When the file does not exist, is a directory or cannot be read, when
+        ``format`` is unknown or cannot be sniffed, or ``confidence`` is
         outside 0..100.
     InvalidIndicatorError
-        When a JSON feed is not valid JSON of the expected shape.
+        When the file is not a feed at all: damaged gzip data, not UTF-8
+        text, or JSON that is invalid or of another shape. Damage to single
+        records gives rejects instead.
     """
     source = Path(path)
     fmt = sniff_format(source) if format == "auto" else check_format(format)
     ctx = _context(source, fmt, feed, confidence)
     indicators: list[Indicator] = []
     rejects: list[Reject] = []
-    with paused_gc():
+    with paused_gc(), feed_errors(source, ctx.line):
         for item in _READERS[fmt](source, ctx):
             if isinstance(item, Reject):
                 rejects.append(item)
@@ -235,12 +261,52 @@ def iter_feed(
 ) -> Iterator[Indicator | Reject]:
     """Yield the feed's indicators and rejects one record at a time.
 
-    Takes the same arguments as :func:`load_feed`; use it for files too large
-    to hold as lists (JSON layouts are still decoded whole).
+    Takes the same arguments, and raises the same errors, as
+    :func:`load_feed`; use it for files too large to hold as lists (JSON
+    layouts are still decoded whole).
     """
     source = Path(path)
     fmt = sniff_format(source) if format == "auto" else check_format(format)
-    yield from _READERS[fmt](source, _context(source, fmt, feed, confidence))
+    ctx = _context(source, fmt, feed, confidence)
+    with feed_errors(source, ctx.line):
+        yield from _READERS[fmt](source, ctx)
+
+
+def resolve_feed_paths(paths: Iterable[str | Path]) -> list[Path]:
+    """Turn the paths a user names into the feed files to load, each once.
+
+    Each entry is, in this order of precedence:
+
+    - an existing folder: every regular file directly inside it, sorted by
+      name; hidden files (``.name``: partial downloads, editor and OS files)
+      and subfolders are skipped (use a ``**`` glob to go deeper);
+    - an existing file (or other path that exists): itself;
+    - a glob (``*``, ``?``, ``[...]``; ``**`` spans folders): its matches,
+      sorted, folders among them expanded as above.
+
+    Files are returned in the order named; a file reached twice (by a second
+    name, a symbolic link or an overlapping glob) comes once, under its first
+    name. A single ``str`` or ``Path`` is read as one path.
+
+    Raises
+    ------
+    ConfigError
+        When a path does not exist and is not a glob, a glob matches no file,
+        or a folder named explicitly holds no feed file.
+
+    Examples
+    --------
+    >>> resolve_feed_paths(["feeds/", "extra/*.csv.gz"])  # doctest: +SKIP
+    [PosixPath('feeds/openphish.txt'), PosixPath('feeds/urlhaus.csv'), ...]
+    """
+    entries: Iterable[str | Path] = (
+        [paths] if isinstance(paths, str | os.PathLike) else paths
+    )
+    found: dict[str, Path] = {}
+    for entry in entries:
+        for path in expand_feed_path(entry):
+            found.setdefault(os.path.realpath(path), path)
+    return list(found.values())
 
 
 def _context(
@@ -268,39 +334,6 @@ def _stem(path: Path) -> str:
 
 
 # --- shared record helpers ---------------------------------------------------
-
-
-def _open_bytes(path: Path) -> BinaryIO | gzip.GzipFile:
-    """Open a feed file for reading bytes, decompressing ``.gz`` files."""
-    if path.suffix == ".gz":
-        return gzip.open(path, "rb")
-    return path.open("rb")
-
-
-class _Lines:
-    """A feed file's lines decoded as UTF-8, one at a time.
-
-    ``number`` is the number of the last line read; ``bad`` turns true when a
-    line held bytes that are not UTF-8 (decoded with U+FFFD) and stays true
-    until the reader resets it.
-    """
-
-    def __init__(self, handle: Iterable[bytes]) -> None:
-        self._handle = handle
-        self.number = 0
-        self.bad = False
-
-    def __iter__(self) -> Iterator[str]:
-        for raw in self._handle:
-            self.number += 1
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                text = raw.decode("utf-8", "replace")
-                self.bad = True
-            if self.number == 1 and text.startswith("\ufeff"):
-                text = text[1:]
-            yield text
 
 
 def _reject(location: str, raw: str, reason: str, message: str) -> Reject:
@@ -344,6 +377,8 @@ def _build(
     """Normalise one value into an indicator, or a reject saying why not."""
     try:
         kind, normal = normalize_indicator(value, type)
+    except RefusedIndicatorError as exc:
+        return _reject(_location(where), value, exc.reason, str(exc))
     except InvalidIndicatorError as exc:
         return _reject(_location(where), value, _invalid_reason(type), str(exc))
     return Indicator(
@@ -366,7 +401,10 @@ def _location(where: _Where) -> str:
 
 def _time(ctx: _Context, text: object) -> datetime | None:
     """Read a feed time; count and drop one that cannot be read."""
-    if not text or not isinstance(text, str):
+    if not text:
+        return None
+    if not isinstance(text, str):
+        ctx.bad_timestamps += 1
         return None
     try:
         return parse_feed_time(text)
@@ -375,14 +413,14 @@ def _time(ctx: _Context, text: object) -> datetime | None:
         return None
 
 
-def _value_lines(path: Path) -> Iterator[tuple[int, str, bool]]:
+def _value_lines(path: Path, ctx: _Context) -> Iterator[tuple[int, str, bool]]:
     """Yield (number, stripped line, had bad bytes) for each value line.
 
     Blank lines and lines whose first visible character is ``#`` are skipped;
     a ``#`` anywhere else is data (URL fragments).
     """
-    with _open_bytes(path) as handle:
-        lines = _Lines(handle)
+    with open_feed(path) as handle:
+        lines = ctx.lines = Lines(handle)
         for line in lines:
             stripped = line.strip()
             if stripped and stripped[0] != "#":
@@ -408,7 +446,7 @@ def _read_lines(
 ) -> Iterator[_Item]:
     """Yield one item per value line, of a forced or guessed type."""
     prefix = f"{ctx.name}:"
-    for number, line, bad in _value_lines(path):
+    for number, line, bad in _value_lines(path, ctx):
         if bad:
             yield _encoding_reject(f"{prefix}{number}", line)
             continue
@@ -418,7 +456,7 @@ def _read_lines(
 def _read_hashlist(path: Path, ctx: _Context) -> Iterator[_Item]:
     """``HASH;COMMENT`` or ``HASH;SCORE;COMMENT`` lines."""
     prefix = f"{ctx.name}:"
-    for number, line, bad in _value_lines(path):
+    for number, line, bad in _value_lines(path, ctx):
         if bad:
             yield _encoding_reject(f"{prefix}{number}", line)
             continue
@@ -467,34 +505,6 @@ def _comment_threat(comment: str) -> str | None:
 # --- CSV formats --------------------------------------------------------------------
 
 
-class _CsvRows:
-    """CSV rows of a file whose ``#`` lines (at line start only) are comments.
-
-    Yields ``(row, bad)`` where ``bad`` says whether the row's lines held bytes
-    that are not UTF-8. ``commented`` keeps the comment lines (without ``#``),
-    where abuse.ch puts its header; ``lines.number`` is the line the last row
-    ended on.
-    """
-
-    def __init__(self, handle: Iterable[bytes]) -> None:
-        self.lines = _Lines(handle)
-        self.commented: list[str] = []
-
-    def _data_lines(self) -> Iterator[str]:
-        for line in self.lines:
-            if line.startswith("#"):
-                self.commented.append(line.lstrip("#").strip())
-                self.lines.bad = False
-            else:
-                yield line
-
-    def __iter__(self) -> Iterator[tuple[list[str], bool]]:
-        for row in csv.reader(self._data_lines()):
-            bad, self.lines.bad = self.lines.bad, False
-            if len(row) > 1 or (row and row[0].strip()):
-                yield row, bad
-
-
 _HeaderPicker: TypeAlias = Callable[[list[str], list[str]], tuple[list[str], bool]]
 _RecordReader: TypeAlias = Callable[[_Context, dict[str, Any], str], _Item]
 
@@ -502,18 +512,22 @@ _RecordReader: TypeAlias = Callable[[_Context, dict[str, Any], str], _Item]
 def _read_csv(
     path: Path, ctx: _Context, pick_header: _HeaderPicker, record: _RecordReader
 ) -> Iterator[_Item]:
-    """Yield one item per CSV row, the columns named by ``pick_header``.
+    """Yield one item per CSV record, the columns named by ``pick_header``.
 
     ``pick_header(comments, first_row)`` returns the column names and whether
     the first row is the header itself.
     """
-    with _open_bytes(path) as handle:
-        rows = _CsvRows(handle)
+    with open_feed(path) as handle:
+        records = CsvRecords(handle)
+        ctx.lines = records.lines
         columns: list[str] | None = None
-        for row, bad in rows:
-            where = f"{ctx.name}:{rows.lines.number}"
+        for line, row, bad, damage in records:
+            where = f"{ctx.name}:{line}"
+            if damage is not None:
+                yield _reject(where, row[0], "malformed_row", damage + _QUOTE_HINT)
+                continue
             if columns is None:
-                columns, is_header = pick_header(rows.commented, row)
+                columns, is_header = pick_header(records.commented, row)
                 if is_header:
                     continue
             if bad:
@@ -523,11 +537,17 @@ def _read_csv(
                     where,
                     ",".join(row),
                     "malformed_row",
-                    f"row has {len(row)} fields, the header {len(columns)}; hint: "
-                    "check quoting (a '#' inside a field is data, not a comment)",
+                    f"row has {len(row)} fields, the header {len(columns)}"
+                    + _QUOTE_HINT,
                 )
             else:
                 yield record(ctx, dict(zip(columns, row, strict=True)), where)
+
+
+_QUOTE_HINT: Final = (
+    "; hint: check the quoting (a '#' inside a field is data, not a comment, "
+    "and every opening quote needs a closing one)"
+)
 
 
 _URLHAUS_COLUMNS: Final = [
@@ -554,11 +574,21 @@ def _urlhaus_header(commented: list[str], first: list[str]) -> tuple[list[str], 
     if first[:3] == ["id", "dateadded", "url"]:
         return [cell.strip() for cell in first], True
     for line in reversed(commented):
-        cells = [cell.strip() for cell in next(csv.reader([line]), [])]
+        if not line.lstrip('"').startswith("id"):
+            continue
+        cells = _header_cells(line)
         if cells[:3] == ["id", "dateadded", "url"]:
             return cells, False
     # Older full dumps have no last_online column.
     return (_URLHAUS_COLUMNS if len(first) > 8 else _URLHAUS_OLD_COLUMNS), False
+
+
+def _header_cells(line: str) -> list[str]:
+    """Split a commented-out header line; nothing when it is not CSV."""
+    try:
+        return [cell.strip() for cell in next(csv.reader([line]), [])]
+    except csv.Error:
+        return []
 
 
 @lru_cache(maxsize=4096)
@@ -569,14 +599,14 @@ def _urlhaus_tags(text: str, offline: bool) -> tuple[str, ...]:
 
 
 def _urlhaus_record(ctx: _Context, record: dict[str, Any], where: str) -> _Item:
-    """Build an indicator from one URLhaus record (CSV row or JSON object)."""
+    """Build an indicator from one URLhaus record (CSV row or checked JSON)."""
     raw_tags = record.get("tags") or ""
     if not isinstance(raw_tags, str):
         raw_tags = ",".join(t for t in raw_tags if isinstance(t, str))
     tags = _urlhaus_tags(raw_tags, record.get("url_status") == "offline")
     return _build(
         ctx,
-        str(record.get("url") or ""),
+        record.get("url") or "",
         "url",
         (where, ""),
         reference=str(record["id"]) if record.get("id") else None,
@@ -585,6 +615,23 @@ def _urlhaus_record(ctx: _Context, record: dict[str, Any], where: str) -> _Item:
         tags=tags,
         threat=record.get("threat") or None,
     )
+
+
+def _text_fields(record: dict[str, Any], *names: str) -> dict[str, Any]:
+    """Return a JSON record with the named fields that are not text emptied.
+
+    CSV fields are always text; JSON ones can be anything, and a number or
+    object where text belongs must not end up in an indicator.
+    """
+    wrong = [name for name in names if not isinstance(record.get(name, ""), str)]
+    return {**record, **dict.fromkeys(wrong, "")} if wrong else record
+
+
+def _tag_field(record: dict[str, Any]) -> dict[str, Any]:
+    """Return a JSON record whose ``tags`` are text or a list (else emptied)."""
+    if isinstance(record.get("tags", ""), str | list):
+        return record
+    return {**record, "tags": ""}
 
 
 _PHISHTANK_COLUMNS: Final = [
@@ -645,16 +692,33 @@ def _phishtank_record(ctx: _Context, record: dict[str, Any], where: str) -> _Ite
 
 
 def _decode_json(path: Path) -> Any:
-    """Decode a whole JSON feed file, or raise naming the file."""
-    with _open_bytes(path) as handle:
+    """Decode a whole JSON feed file, or raise naming the file and line."""
+    with open_feed(path) as handle:
         data = handle.read()
     try:
         return msgspec.json.decode(data)
     except msgspec.DecodeError as exc:
         raise InvalidIndicatorError(
-            f"feed file {path} is not valid JSON: {exc}; hint: check the download "
-            "finished, or pass the right format="
+            f"feed file {path} is not valid JSON{_json_line(data, exc)}: {exc}; "
+            "hint: check the download finished, or pass the right format="
         ) from exc
+    except RecursionError as exc:
+        raise InvalidIndicatorError(
+            f"feed file {path} nests JSON arrays or objects too deeply to be a "
+            "feed; hint: pass the right format="
+        ) from exc
+
+
+_JSON_OFFSET: Final = re.compile(r"\(byte (\d+)\)")
+
+
+def _json_line(data: bytes, exc: msgspec.DecodeError) -> str:
+    """Return `` at line N`` for a decode error that gives its byte offset."""
+    match = _JSON_OFFSET.search(str(exc))
+    if match is None:
+        return ""
+    line = data.count(b"\n", 0, int(match.group(1))) + 1
+    return f" at line {line}"
 
 
 def _shape_error(path: Path, expected: str) -> InvalidIndicatorError:
@@ -678,7 +742,8 @@ def _read_urlhaus_json(path: Path, ctx: _Context) -> Iterator[_Item]:
                     where, repr(record), "malformed_record", "record is not an object"
                 )
                 continue
-            yield _urlhaus_record(ctx, {"id": key, **record}, where)
+            checked = _tag_field(_text_fields(record, "url", "threat"))
+            yield _urlhaus_record(ctx, {"id": key, **checked}, where)
 
 
 def _read_phishtank_json(path: Path, ctx: _Context) -> Iterator[_Item]:
@@ -693,7 +758,7 @@ def _read_phishtank_json(path: Path, ctx: _Context) -> Iterator[_Item]:
                 where, repr(record), "malformed_record", "record is not an object"
             )
             continue
-        yield _phishtank_record(ctx, record, where)
+        yield _phishtank_record(ctx, _text_fields(record, "url", "target"), where)
 
 
 def _read_openphish_json(path: Path, ctx: _Context) -> Iterator[_Item]:

@@ -9,12 +9,12 @@ otherwise. The loaders themselves are in :mod:`trustwatch.intel.feeds`.
 from __future__ import annotations
 
 import csv
-import gzip
 import re
 from pathlib import Path
 from typing import Final, Literal, NamedTuple, TypeAlias, get_args
 
 from trustwatch.errors import ConfigError
+from trustwatch.intel._files import feed_errors, open_feed
 
 __all__ = [
     "FEED_FORMATS",
@@ -75,11 +75,14 @@ def sniff_format(path: str | Path) -> FeedFormat:
     Raises
     ------
     ConfigError
-        When the file is JSON of no known shape.
+        When the file is JSON of no known shape, does not exist, is a
+        directory or cannot be read.
+    InvalidIndicatorError
+        When the file is not UTF-8 text (or gzip of it); see
+        :func:`~trustwatch.intel.feeds.load_feed`.
     """
     source = Path(path)
-    opener = gzip.open if source.suffix == ".gz" else open
-    with opener(source, "rb") as handle:
+    with feed_errors(source), open_feed(source) as handle:
         head = handle.read(_SNIFF_BYTES).decode("utf-8", "replace").lstrip("\ufeff")
     fmt = _sniff_json(head.lstrip()) or _sniff_text(head, source.name.lower())
     if fmt is None:

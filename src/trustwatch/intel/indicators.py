@@ -8,6 +8,28 @@ key. Normalisation of URLs, hosts and addresses is delegated to
 :mod:`trustwatch.enrichment`; this module only decides which of them a piece of
 text is.
 
+Some well-formed values are refused as indicators, with
+:class:`RefusedIndicatorError` and a stable ``reason``, because they would
+match far more than the feed meant:
+
+``too_broad``
+    A network shorter than ``/8`` (IPv4, :data:`MIN_IPV4_PREFIX`) or ``/16``
+    (IPv6, :data:`MIN_IPV6_PREFIX`): ``0.0.0.0/0`` or ``::/0`` in a list
+    would make every address "listed". No real feed lists networks that
+    broad; regional registries allocate ``/8`` at most.
+``not_routable``
+    The unspecified address (``0.0.0.0``, ``::``, and networks holding it
+    such as ``0.0.0.0/8``), loopback (``127.0.0.0/8``, ``::1``) and multicast
+    (``224.0.0.0/4``, ``ff00::/8``) addresses and networks: events carry them
+    as placeholders or local traffic, never as an abuser's address. Private
+    and documentation ranges stay accepted (internal lists and tests use
+    them).
+``too_long``
+    A URL longer than :data:`MAX_URL_INDICATOR_CHARS` (32,768) characters as
+    written: the event schema caps URL fields at that length, so such an
+    indicator could never match. (:func:`~trustwatch.enrichment.urls.parse_url`
+    itself accepts up to 2 MiB, as Chromium does.)
+
 Values already in normal form (lowercase ``http``/``https`` URLs with plain
 hosts, lowercase ASCII domains, dotted-quad IPv4) skip the full parsers; see
 :mod:`trustwatch.intel._fastpath`. Everything else goes through
@@ -19,6 +41,7 @@ of the real feeds.
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Annotated, Final, Literal, TypeAlias, get_args
@@ -31,6 +54,7 @@ from trustwatch.enrichment.urls import parse_url, refang
 from trustwatch.errors import InvalidIndicatorError
 from trustwatch.intel._fastpath import (
     CANONICAL_IPV4,
+    ROUTABLE_IPV4,
     fast_canonical_url,
     fast_hash,
     fast_ipv4_network,
@@ -41,10 +65,15 @@ __all__ = [
     "DEFAULT_CONFIDENCE",
     "HASH_TYPES",
     "INDICATOR_TYPES",
+    "MAX_URL_INDICATOR_CHARS",
+    "MIN_IPV4_PREFIX",
+    "MIN_IPV6_PREFIX",
     "HashType",
     "Indicator",
     "IndicatorType",
+    "RefusedIndicatorError",
     "Source",
+    "check_ip_scope",
     "indicator_from_text",
     "merge_indicators",
     "normalize_hash",
@@ -61,8 +90,29 @@ INDICATOR_TYPES: Final[tuple[IndicatorType, ...]] = get_args(IndicatorType)
 HASH_TYPES: Final[tuple[HashType, ...]] = get_args(HashType)
 DEFAULT_CONFIDENCE: Final = 50
 
+#: Longest URL indicator accepted, in characters as written: the event
+#: schema's cap on URL fields, so that every indicator can match an event.
+MAX_URL_INDICATOR_CHARS: Final = 32768
+#: Shortest IPv4 network prefix accepted as an indicator (``/8``).
+MIN_IPV4_PREFIX: Final = 8
+#: Shortest IPv6 network prefix accepted as an indicator (``/16``).
+MIN_IPV6_PREFIX: Final = 16
+
 Confidence = Annotated[int, msgspec.Meta(ge=0, le=100)]
 AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+class RefusedIndicatorError(InvalidIndicatorError):
+    """A well-formed value refused as an indicator because it would overmatch.
+
+    ``reason`` is a stable code: ``too_broad``, ``not_routable`` or
+    ``too_long`` (see the module docstring); feed loaders use it as the
+    reject reason.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class Source(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -216,9 +266,14 @@ def normalize_url(text: str) -> str:
 
     Raises
     ------
+    RefusedIndicatorError
+        With reason ``too_long`` when the URL, as written, is longer than
+        :data:`MAX_URL_INDICATOR_CHARS`.
     InvalidIndicatorError
         When the parser refuses the URL.
     """
+    if len(text) > MAX_URL_INDICATOR_CHARS:
+        _check_url_length(text.strip())
     fast = fast_canonical_url(text)
     if fast is not None:
         return fast
@@ -226,6 +281,106 @@ def normalize_url(text: str) -> str:
         return parse_url(text).url
     except ValueError as exc:
         raise InvalidIndicatorError(str(exc)) from exc
+
+
+def _check_url_length(text: str) -> None:
+    """Refuse a URL indicator longer than any event URL can be."""
+    if len(text) > MAX_URL_INDICATOR_CHARS:
+        raise RefusedIndicatorError(
+            "too_long",
+            f"URL {_excerpt(text)!r} is {len(text)} characters long, more than "
+            f"the {MAX_URL_INDICATOR_CHARS} an event URL may have; hint: such an "
+            "indicator could never match, list a shorter form (its host) instead",
+        )
+
+
+# --- scope of addresses and networks -------------------------------------------
+
+_MIN_PREFIX: Final = {4: MIN_IPV4_PREFIX, 6: MIN_IPV6_PREFIX}
+_MULTICAST_V6: Final = 0xFF << 120
+
+
+def check_ip_scope(version: int, number: int, prefix: int, value: str) -> None:
+    """Refuse a network too broad, or an address or network not routable.
+
+    Parameters
+    ----------
+    version
+        4 or 6.
+    number
+        The address, or the network's first address, as an integer.
+    prefix
+        The network's prefix length (32 or 128 for a single address).
+    value
+        The value as text, for the message.
+
+    Raises
+    ------
+    RefusedIndicatorError
+        With reason ``too_broad`` or ``not_routable`` (see the module
+        docstring).
+    """
+    minimum = _MIN_PREFIX[version]
+    if prefix < minimum:
+        raise RefusedIndicatorError(
+            "too_broad",
+            f"network {value} is broader than /{minimum}, the shortest IPv{version} "
+            "prefix accepted as an indicator; hint: a network this wide would "
+            "list addresses of countless unrelated users, list the specific "
+            "networks instead",
+        )
+    kind = _unroutable_kind(version, number, prefix)
+    if kind is not None:
+        raise RefusedIndicatorError(
+            "not_routable",
+            f"{value} is {kind}, never the address of a remote peer; hint: drop "
+            "it from the feed, it would match placeholder or local traffic",
+        )
+
+
+def _unroutable_kind(version: int, number: int, prefix: int) -> str | None:
+    """Name what makes an address or network not routable, or ``None``.
+
+    Networks are judged by their first address: at the minimum prefixes, a
+    network overlaps the loopback or multicast ranges only by lying inside
+    them, and holds the unspecified address only by starting at it.
+    """
+    if number == 0:
+        single = prefix == (32 if version == 4 else 128)
+        if single:
+            return "the unspecified address"
+        return "a network holding the unspecified address"
+    if version == 4:
+        top = number >> 24
+        if top == 127:
+            return "in the loopback range 127.0.0.0/8"
+        return "in the multicast range 224.0.0.0/4" if 224 <= top <= 239 else None
+    if number == 1 and prefix == 128:
+        return "the loopback address"
+    if number & _MULTICAST_V6 == _MULTICAST_V6:
+        return "in the multicast range ff00::/8"
+    return None
+
+
+# First octets of IPv4 values that need the full check (0 only for 0.0.0.0).
+_CHECKED_V4_TOPS: Final = frozenset(map(str, (0, 127, *range(224, 240))))
+
+
+def _check_scope(value: str) -> None:
+    """Apply :func:`check_ip_scope` to a normalised ``ip`` or ``cidr`` value.
+
+    Most values are IPv4 outside every refused range, told from the text.
+    """
+    address, _, prefix = value.partition("/")
+    if ":" in address:
+        number = int.from_bytes(socket.inet_pton(socket.AF_INET6, address), "big")
+        check_ip_scope(6, number, int(prefix) if prefix else 128, value)
+        return
+    bits = int(prefix) if prefix else 32
+    if bits >= MIN_IPV4_PREFIX and address[: address.find(".")] not in _CHECKED_V4_TOPS:
+        return
+    number = int.from_bytes(socket.inet_aton(address), "big")
+    check_ip_scope(4, number, bits, value)
 
 
 # --- hosts and addresses ------------------------------------------------------
@@ -251,18 +406,20 @@ def _normalize_ip(text: str) -> str:
             f"{_excerpt(text)!r} is not an IPv4 or IPv6 address; hint: use type "
             "'cidr' for networks and 'domain' for host names"
         )
+    _check_scope(address)
     return address
 
 
 def _normalize_network(text: str) -> str:
     """Return the network with host bits cleared, or raise."""
-    fast = fast_ipv4_network(text)
-    if fast is not None:
-        return fast
-    try:
-        return str(parse_network(text))
-    except ValueError as exc:
-        raise InvalidIndicatorError(str(exc)) from exc
+    network = fast_ipv4_network(text)
+    if network is None:
+        try:
+            network = str(parse_network(text))
+        except ValueError as exc:
+            raise InvalidIndicatorError(str(exc)) from exc
+    _check_scope(network)
+    return network
 
 
 def _normalize_host(text: str) -> str:
@@ -307,19 +464,23 @@ def _detect(text: str) -> tuple[IndicatorType, str]:
         return "url", normalize_url(text)
     if is_plain_host(text):
         return "domain", text
-    if CANONICAL_IPV4.fullmatch(text):
+    if ROUTABLE_IPV4.fullmatch(text):
         return "ip", text
     digest = fast_hash(text)
     if digest is not None:
         return digest
     network = fast_ipv4_network(text)
     if network is not None:
+        _check_scope(network)
         return "cidr", network
     return _detect_written(text)
 
 
 def _detect_written(text: str) -> tuple[IndicatorType, str]:
     """Guess the type of a value that is not in normal form, and normalise it."""
+    if len(text) > MAX_URL_INDICATOR_CHARS:
+        # Only a URL can be this long; refang could shorten it below the cap.
+        _check_url_length(text)
     if _HASH_RE.fullmatch(text):
         return _typed_hash(text, None)
     plain = refang(text)
@@ -334,6 +495,7 @@ def _detect_written(text: str) -> tuple[IndicatorType, str]:
         plain = _normalize_host(plain)
         address = _ip_or_none(plain)  # browser notations: 0x7f.1, 3232235777
     if address is not None:
+        _check_scope(address)
         return "ip", address
     return "domain", _normalize_domain(plain)
 
@@ -359,6 +521,10 @@ def normalize_indicator(
 
     Raises
     ------
+    RefusedIndicatorError
+        When the value is valid but would overmatch: a network too broad, an
+        address or network not routable, a URL too long (see the module
+        docstring).
     InvalidIndicatorError
         When the text is empty or not a valid value of the (guessed) type.
     """

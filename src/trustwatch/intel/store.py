@@ -51,6 +51,7 @@ from trustwatch.intel.indicators import (
     HashType,
     Indicator,
     IndicatorType,
+    check_ip_scope,
     merge_indicators,
     normalize_hash,
 )
@@ -79,7 +80,11 @@ class IntelMatch(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     matched_on
         Which index matched: ``url`` (exact canonical URL), ``host`` (a domain
         indicator equal to the host), ``domain`` (a domain indicator that is a
-        parent of the host), ``ip``, ``cidr`` or a hash type.
+        parent of the host), ``ip`` (an IP indicator equal to the address),
+        ``cidr`` (a network holding it) or a hash type. From
+        :meth:`IndicatorStore.match_url`, ``ip`` and ``cidr`` mean the URL's
+        host is an IP literal that is listed: a verdict on the host, like
+        ``host``, not on the URL itself.
     observed
         The observed value that matched: the canonical URL, host, address or
         digest.
@@ -168,6 +173,10 @@ class IndicatorStore:
         ------
         InvalidIndicatorError
             When an ``ip`` or ``cidr`` value is not in canonical form.
+        RefusedIndicatorError
+            When an ``ip`` or ``cidr`` value is a catch-all or not routable
+            (see :func:`~trustwatch.intel.indicators.check_ip_scope`): checked
+            here too, for indicators built by hand.
         """
         table = self._records[indicator.type]
         known = table.get(indicator.value)
@@ -199,9 +208,11 @@ class IndicatorStore:
             self._by_registrable[key] = self._by_registrable.get(key, 0) + 1
         elif kind == "ip":
             version, number = _canonical_address(value)
+            check_ip_scope(version, number, _BITS[version], value)
             self._ips[version][number] = value
         elif kind == "cidr":
             version, prefix, number = _network_key(value)
+            check_ip_scope(version, number, prefix, value)
             table = self._networks[version].setdefault(prefix, {})
             table[number >> (_BITS[version] - prefix)] = value
             if prefix not in self._prefixes[version]:
@@ -264,8 +275,12 @@ class IndicatorStore:
     ) -> list[IntelMatch]:
         """Match a parsed URL: exact URL, then its host, then parent domains.
 
-        An IP host is matched against IP and network indicators. Hosts a
-        parser trick hides (``parsed.extra_hosts``) are matched too.
+        A host that is an IP literal (``http://203.0.113.5/x``, any notation
+        :func:`~trustwatch.enrichment.urls.parse_url` reads) is matched
+        against IP and network indicators, so its matches report
+        ``matched_on`` ``ip`` or ``cidr`` (never ``host``): callers should
+        read both as host-level matches. Hosts a parser trick hides
+        (``parsed.extra_hosts``) are matched too, as by :meth:`match_host`.
 
         Parameters
         ----------
@@ -444,12 +459,19 @@ class IndicatorStore:
         Raises
         ------
         StorageError
-            When the file is missing, not Parquet, or of another layout.
+            When the file is missing, not Parquet, or of another layout, or
+            holds an indicator :meth:`add` refuses.
         """
         from trustwatch.intel import _parquet
 
         indicators = _parquet.read(Path(path), _FILE_VERSION)
-        store = cls(indicators)
+        try:
+            store = cls(indicators)
+        except InvalidIndicatorError as exc:
+            raise StorageError(
+                f"indicator store {path} holds an indicator that is refused: "
+                f"{exc}; hint: rebuild the store from its feeds"
+            ) from exc
         log.info("indicator store loaded: %d indicators", len(store))
         return store
 

@@ -175,3 +175,25 @@ def test_devdata_evaluate_refuses_a_folder_that_is_not_a_dev_stream(tmp_path, ca
         code = main(["devdata", "evaluate", str(folder), "--db", db])
         assert code == ExitCode.BAD_CONFIG
         assert "dev stream" in capsys.readouterr().err
+
+
+def test_intel_paths_take_folders_and_globs_and_refuse_missing_ones(tmp_path, capsys):
+    feeds = tmp_path / "feeds"
+    feeds.mkdir()
+    (feeds / "a.txt").write_text("203.0.113.9\n")
+    (feeds / "b.txt").write_text("http://203.0.113.9:8080/x.exe\n")
+    events = tmp_path / "e.jsonl"
+    events.write_bytes(
+        msgspec.json.encode(
+            Login(event_id="l", ts=T0, account="a", ip="203.0.113.9", success=True)
+        )
+        + b"\n"
+    )
+    db = str(tmp_path / "s")
+    for intel in (str(feeds), str(feeds / "*.txt")):
+        assert main(["run", str(events), "--intel", intel, "--db", db, "--no-geo"]) == 0
+        assert "a.txt" in capsys.readouterr().out
+    missing = str(tmp_path / "nope.txt")
+    code = main(["run", str(events), "--intel", missing, "--db", db, "--no-geo"])
+    assert code == ExitCode.BAD_CONFIG
+    assert "nope.txt" in capsys.readouterr().err

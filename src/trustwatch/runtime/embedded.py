@@ -24,7 +24,7 @@ from trustwatch.enrichment.geo import GeoResolver
 from trustwatch.events.deadletter import DeadLetter
 from trustwatch.events.decode import EventDecoder
 from trustwatch.events.readers import read_events
-from trustwatch.intel.feeds import load_feed
+from trustwatch.intel.feeds import load_feed, resolve_feed_paths
 from trustwatch.intel.store import IndicatorStore
 from trustwatch.runtime.pipeline import Decision, Pipeline
 from trustwatch.storage.sqlite import SqliteStore
@@ -69,14 +69,20 @@ class RunSummary:
 
 
 def load_intel(paths: Iterable[str | Path], format: str = "auto") -> IntelLoad:
-    """Load threat-intel files into one indicator store; rejects become letters."""
+    """Load threat-intel files into one indicator store; rejects become letters.
+
+    ``paths`` may name files, folders and globs (see
+    :func:`~trustwatch.intel.feeds.resolve_feed_paths`).
+    """
     result = IntelLoad(IndicatorStore())
-    for path in paths:
+    for path in resolve_feed_paths(paths):
         feed = load_feed(path, format=format)
         result.store.add_many(feed.indicators)
         result.loaded[str(path)] = len(feed.indicators)
         result.rejected.extend(
-            DeadLetter.build(str(path), r.location, r.reason, r.message, r.raw)
+            DeadLetter.build(
+                str(path.resolve()), r.location, r.reason, r.message, r.raw
+            )
             for r in feed.rejects
         )
         log.info(

@@ -13,11 +13,13 @@ from trustwatch.enrichment.geo import GeoInfo, GeoResolver
 from trustwatch.enrichment.ips import ip_prefix, parse_ip
 from trustwatch.enrichment.urls import ParsedUrl, parse_url
 from trustwatch.errors import InvalidIndicatorError, InvalidUrlError
-from trustwatch.events.model import EventBase
+from trustwatch.events.model import EventBase, LinkCreated, UrlPosted
 
 __all__ = ["EventContext"]
 
 _UNSET = object()
+#: The event types that carry a URL (a missing attribute costs an exception).
+_URL_EVENTS = frozenset((UrlPosted, LinkCreated))
 
 
 class EventContext:
@@ -30,14 +32,18 @@ class EventContext:
     geo
         Resolves the source address to a country and network; without one,
         networks are keyed by address prefix.
+    t
+        The event time in epoch seconds, when the caller has it already.
     """
 
     __slots__ = ("_geo", "_network", "_source", "_url", "event", "geo", "t")
 
-    def __init__(self, event: EventBase, geo: GeoResolver | None = None) -> None:
+    def __init__(
+        self, event: EventBase, geo: GeoResolver | None = None, t: float | None = None
+    ) -> None:
         self.event = event
         self.geo = geo
-        self.t: float = event.ts.timestamp()
+        self.t: float = event.ts.timestamp() if t is None else t
         self._url: object = _UNSET
         self._geo: GeoInfo | None = None
         self._network: str | None = None
@@ -85,7 +91,8 @@ class EventContext:
         themselves from :func:`~trustwatch.enrichment.urls.parse_url`'s error.
         """
         if self._url is _UNSET:
-            raw = getattr(self.event, "url", None)
+            event = self.event
+            raw = event.url if type(event) in _URL_EVENTS else None  # type: ignore[attr-defined]
             try:
                 self._url = parse_url(raw) if raw else None
             except InvalidUrlError:

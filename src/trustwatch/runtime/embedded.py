@@ -168,7 +168,7 @@ def run_embedded(
             if t < newest - LATENESS:
                 summary.late_events += 1
             newest = max(newest, t)
-            decision = pipeline.process_one(item)
+            decision = pipeline.process_one(item, t)
             if decision is not None:
                 batch.add(decision)
             if pipeline.failures:

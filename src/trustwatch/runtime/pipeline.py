@@ -64,10 +64,13 @@ class Pipeline:
         #: Detector failures not yet collected by the runtime, as dead letters.
         self.failures: list[DeadLetter] = []
 
-    def process_one(self, event: EventBase) -> Decision | None:
-        """Return the decision on ``event``, or ``None`` when nothing fired."""
+    def process_one(self, event: EventBase, t: float | None = None) -> Decision | None:
+        """Return the decision on ``event``, or ``None`` when nothing fired.
+
+        ``t`` is the event time in epoch seconds, if the caller has it.
+        """
         self.events_seen += 1
-        ctx = EventContext(event, self.geo)
+        ctx = EventContext(event, self.geo, t)
         signals: list[Signal] = []
         for detector in self.detectors:
             try:

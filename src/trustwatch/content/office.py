@@ -1,0 +1,210 @@
+"""URLs in Office Open XML files (docx, xlsx, pptx), read from the zip parts.
+
+External relationship targets (hyperlinks, remote templates, linked objects)
+come from the ``_rels/*.rels`` parts, and URLs written in the text from the
+content parts. Sizes are checked before and while reading, so a zip bomb costs
+at most the part and total caps; XML goes through defusedxml with DTDs
+forbidden, so entity expansion attacks are refused.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from xml.etree.ElementTree import Element
+
+import defusedxml.ElementTree as safe_xml
+from defusedxml import DefusedXmlException
+
+from trustwatch.content.model import Collector
+from trustwatch.enrichment.urls import extract_urls
+
+__all__ = ["extract_office", "office_kind"]
+
+MAX_ENTRIES = 5_000
+MAX_PART_BYTES = 16 * 1024 * 1024
+MAX_TOTAL_BYTES = 64 * 1024 * 1024
+MAX_RATIO = 200  # uncompressed / compressed size above which a part is a bomb
+_MAX_TEXT_CHARS = 4 * 1024 * 1024
+
+_CONTENT_PART = re.compile(
+    r"^(?:word/(?:document|header\d*|footer\d*|footnotes|endnotes|comments)"
+    r"|xl/(?:sharedStrings|worksheets/sheet\d+)"
+    r"|ppt/(?:slides/slide\d+|notesSlides/notesSlide\d+))\.xml$"
+)
+_RELS_PART = re.compile(r"(?:^|/)_rels/[^/]*\.rels$")
+_REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_BLOCKS = frozenset({"p", "si", "c", "br", "tab", "tr", "instrText", "f"})
+
+# Relationship type suffix -> (where code, flag or "").
+_REL_TYPES = {
+    "hyperlink": ("office_hyperlink", ""),
+    "attachedTemplate": ("office_template", "external_template"),
+    "oleObject": ("office_ole_object", "external_object"),
+    "frame": ("office_frame", "external_object"),
+    "subDocument": ("office_subdocument", "external_object"),
+    "externalLinkPath": ("office_external_link", "external_object"),
+    "image": ("office_image", ""),
+}
+
+
+def office_kind(zf: zipfile.ZipFile) -> str | None:
+    """Name the OOXML flavour of a zip (``"docx"``...), or ``None`` if not OOXML."""
+    names = zf.namelist()
+    if "[Content_Types].xml" not in names:
+        return None
+    for prefix, kind in (("word/", "docx"), ("xl/", "xlsx"), ("ppt/", "pptx")):
+        if any(name.startswith(prefix) for name in names):
+            return kind
+    return "ooxml"
+
+
+def extract_office(zf: zipfile.ZipFile, collector: Collector) -> None:
+    """Collect external targets, text URLs and risky traits of an OOXML file.
+
+    Parameters
+    ----------
+    zf
+        The open zip archive.
+    collector
+        Receives the findings, errors and flags.
+    """
+    infos = zf.infolist()
+    if len(infos) > MAX_ENTRIES:
+        collector.truncated = True
+        collector.error("zip_entries", f"{len(infos)} entries; read {MAX_ENTRIES}")
+        infos = infos[:MAX_ENTRIES]
+    _flag_traits(infos, collector)
+    budget = _Budget()
+    main = next((i for i in infos if i.filename == "word/document.xml"), None)
+    # the Word body is parsed once: for hyperlink text, then for text URLs
+    body = _read_part(zf, main, collector, budget) if main else None
+    link_text = _hyperlink_text(body) if body is not None else {}
+    for info in infos:
+        if _RELS_PART.search(info.filename):
+            _read_rels(zf, info, collector, budget, link_text)
+    for info in infos:
+        if info is main:
+            _scan_text(body, collector, budget)
+        elif _CONTENT_PART.match(info.filename):
+            _scan_text(_read_part(zf, info, collector, budget), collector, budget)
+
+
+class _Budget:
+    """What is left of the total uncompressed bytes allowed for one file."""
+
+    __slots__ = ("left", "text_left")
+
+    def __init__(self) -> None:
+        self.left = MAX_TOTAL_BYTES
+        self.text_left = _MAX_TEXT_CHARS
+
+
+def _flag_traits(infos: list[zipfile.ZipInfo], collector: Collector) -> None:
+    """Flag macros, ActiveX, embedded objects and encryption from the names."""
+    for info in infos:
+        name = info.filename.lower()
+        if name.endswith("vbaproject.bin"):
+            collector.flag("macros")
+        elif "/activex/" in name:
+            collector.flag("activex")
+        elif "/embeddings/" in name:
+            collector.flag("embedded_objects")
+        if info.flag_bits & 0x1:
+            collector.flag("encrypted")
+
+
+def _read_part(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, collector: Collector, budget: _Budget
+) -> Element | None:
+    """Parse one XML part within the caps, or record why it was skipped."""
+    reason = _refusal(info, budget)
+    if reason:
+        collector.truncated = True
+        collector.error("zip_part_refused", f"{info.filename[:100]}: {reason}")
+        return None
+    try:
+        with zf.open(info) as handle:
+            data = handle.read(MAX_PART_BYTES + 1)
+        budget.left -= len(data)
+        if len(data) > MAX_PART_BYTES:
+            raise ValueError("part is larger than its directory entry says")
+        root: Element = safe_xml.fromstring(data, forbid_dtd=True)
+        return root
+    except (DefusedXmlException, safe_xml.ParseError) as error:
+        collector.error("xml_refused", f"{info.filename[:100]}: {type(error).__name__}")
+    except Exception as error:  # zlib, CRC, truncation: bad input
+        detail = f"{type(error).__name__}: {str(error)[:120]}"
+        collector.error("zip_part_unreadable", f"{info.filename[:100]}: {detail}")
+    return None
+
+
+def _refusal(info: zipfile.ZipInfo, budget: _Budget) -> str:
+    """Say why a part's declared sizes forbid reading it (``""`` when allowed)."""
+    if info.flag_bits & 0x1:
+        return "encrypted"
+    if info.file_size > MAX_PART_BYTES:
+        return f"declares {info.file_size} bytes"
+    if info.file_size > budget.left:
+        return "total uncompressed size cap reached"
+    ratio = info.file_size / max(info.compress_size, 1)
+    if info.file_size > 1024 * 1024 and ratio > MAX_RATIO:
+        return f"compression ratio {ratio:.0f} looks like a zip bomb"
+    return ""
+
+
+def _hyperlink_text(root: Element) -> dict[str, str]:
+    """Map relationship ids to the text of the Word hyperlinks that use them."""
+    texts: dict[str, str] = {}
+    for element in root.iter():
+        rel_id = element.get(f"{_REL_NS}id")
+        if rel_id and _local(element.tag) == "hyperlink":
+            texts.setdefault(rel_id, "".join(element.itertext())[:400])
+    return texts
+
+
+def _read_rels(
+    zf: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    collector: Collector,
+    budget: _Budget,
+    link_text: dict[str, str],
+) -> None:
+    """Collect the external targets of one relationships part."""
+    root = _read_part(zf, info, collector, budget)
+    if root is None:
+        return
+    own_text = link_text if info.filename == "word/_rels/document.xml.rels" else {}
+    for rel in root.iter():
+        if rel.get("TargetMode", "").lower() != "external":
+            continue
+        kind = rel.get("Type", "").rsplit("/", 1)[-1]
+        where, flag = _REL_TYPES.get(kind, ("office_external", "external_object"))
+        if flag:
+            collector.flag(flag)
+        text = own_text.get(rel.get("Id", ""))
+        collector.add_url(rel.get("Target", ""), where, text)
+
+
+def _scan_text(root: Element | None, collector: Collector, budget: _Budget) -> None:
+    """Collect the URLs written in the text of one parsed content part."""
+    if root is None:
+        return
+    if budget.text_left <= 0:
+        collector.truncated = True
+        return
+    pieces: list[str] = []
+    for element in root.iter():
+        if _local(element.tag) in _BLOCKS:
+            pieces.append("\n")
+        if element.text:
+            pieces.append(element.text)
+    text = "".join(pieces)[: budget.text_left]
+    budget.text_left -= len(text)
+    for url in extract_urls(text):
+        collector.add_url(url, "office_text")
+
+
+def _local(tag: str) -> str:
+    """Return an element tag without its namespace."""
+    return tag.rsplit("}", 1)[-1]

@@ -1,0 +1,142 @@
+"""HTML pages: links, forms, refreshes, frames and script redirects."""
+
+from __future__ import annotations
+
+from trustwatch.content import FoundForm, FoundUrl, extract_content
+
+PHISH = b"""<!DOCTYPE html><html><head>
+<meta http-equiv="Refresh" content="5; URL='https://next.example/landing'">
+</head><body>
+<a href="https://bank.example/help">Help  &amp;
+  support</a>
+<form action="https://collect.example/gate.php" method="POST">
+  <input type="email" name="login"><input type="PASSWORD" name="pw">
+  <input type="submit">
+</form>
+<iframe src="https://frame.example/embed"></iframe>
+<script>window.location.href = "https://redirect.example/go";
+location.replace('https://replace.example/x');</script>
+</body></html>"""
+
+
+def _urls(page: bytes, base_host: str | None = None) -> list[tuple[str, str]]:
+    found = extract_content(page, base_host=base_host).urls
+    return [(u.url, u.where) for u in found]
+
+
+def test_link_keeps_its_text_collapsed() -> None:
+    urls = extract_content(PHISH).urls
+    assert FoundUrl("https://bank.example/help", "a_href", "Help & support") in urls
+
+
+def test_every_url_place_is_found() -> None:
+    found = _urls(PHISH)
+    assert ("https://next.example/landing", "meta_refresh") in found
+    assert ("https://collect.example/gate.php", "form_action") in found
+    assert ("https://frame.example/embed", "iframe_src") in found
+    assert ("https://redirect.example/go", "script_location") in found
+    assert ("https://replace.example/x", "script_location") in found
+
+
+def test_password_form_posting_elsewhere_is_flagged() -> None:
+    result = extract_content(PHISH, base_host="bank.example")
+    assert result.forms == (
+        FoundForm(
+            action="https://collect.example/gate.php",
+            method="post",
+            has_password=True,
+            fields=("login", "pw", "submit"),
+            posts_to_other_domain=True,
+        ),
+    )
+    assert "password_form_other_domain" in result.flags
+
+
+def test_other_domain_is_unknown_without_base_host() -> None:
+    result = extract_content(PHISH)
+    assert result.forms[0].posts_to_other_domain is None
+    assert "password_form_other_domain" not in result.flags
+
+
+def test_relative_action_resolves_to_the_same_domain() -> None:
+    page = b'<form action="/login"><input type=password name=p></form>'
+    result = extract_content(page, base_host="www.bank.example")
+    assert result.forms[0].action == "https://www.bank.example/login"
+    assert result.forms[0].posts_to_other_domain is False
+
+
+def test_subdomain_of_the_same_registrable_domain_is_not_other() -> None:
+    page = b'<form action="https://login.bank.example/x"><input type=password></form>'
+    result = extract_content(page, base_host="www.bank.example")
+    assert result.forms[0].posts_to_other_domain is False
+
+
+def test_form_without_action_posts_to_itself() -> None:
+    result = extract_content(b"<form><input name=q></form>")
+    assert result.forms[0].action is None
+    assert result.forms[0].method == "get"
+    assert result.forms[0].posts_to_other_domain is False
+    assert result.forms[0].has_password is False
+
+
+def test_base_href_changes_where_relative_links_go() -> None:
+    page = b'<html><base href="https://cdn.example/k/"><a href="p.html">x</a></html>'
+    found = _urls(page, base_host="site.example")
+    assert ("https://cdn.example/k/p.html", "a_href") in found
+
+
+def test_javascript_and_data_links_are_flagged_not_resolved() -> None:
+    page = (
+        b'<html><a href="javascript:steal()">a</a>'
+        b'<iframe src="data:text/html;base64,' + b"A" * 5000 + b'"></iframe></html>'
+    )
+    found = extract_content(page, base_host="site.example").urls
+    assert found[0] == FoundUrl("javascript:steal()", "javascript_url", "a")
+    assert found[1].where == "data_url"
+    assert found[1].url.startswith("data:text/html;base64,")
+    assert len(found[1].url) == 256
+
+
+def test_fragment_links_are_skipped() -> None:
+    assert _urls(b'<html><a href="#top">top</a></html>') == []
+
+
+def test_duplicates_are_kept_once_per_place() -> None:
+    page = b'<html><a href="https://a.example/">1</a><a href="https://a.example/">2</a>'
+    assert _urls(page) == [("https://a.example/", "a_href")]
+
+
+def test_link_text_is_cut_to_200_characters() -> None:
+    page = b'<html><a href="https://a.example/">' + b"word " * 100 + b"</a>"
+    text = extract_content(page).urls[0].text
+    assert text is not None
+    assert len(text) == 200
+
+
+def test_url_count_limit_truncates() -> None:
+    links = b"".join(b'<a href="https://h%d.example/">x</a>' % i for i in range(50))
+    result = extract_content(b"<html>" + links, max_urls=10)
+    assert len(result.urls) == 10
+    assert result.truncated
+
+
+def test_invalid_utf8_is_replaced_and_reported() -> None:
+    page = b'<html>\xff\xfe\xfa<a href="https://a.example/\xe9">x</a></html>'
+    result = extract_content(page)
+    assert result.kind == "html"
+    assert result.errors[0].startswith("invalid_utf8:")
+    assert result.urls[0].url == "https://a.example/\ufffd"
+
+
+def test_utf16_page_is_read() -> None:
+    page = '<html><a href="https://wide.example/">w</a></html>'.encode("utf-16")
+    assert _urls(page) == [("https://wide.example/", "a_href")]
+
+
+def test_deeply_nested_tags_do_not_break_parsing() -> None:
+    page = b"<html>" + b"<div>" * 200_000 + b'<a href="https://deep.example/">d</a>'
+    result = extract_content(page)
+    assert ("https://deep.example/", "a_href") in [
+        (u.url, u.where) for u in result.urls
+    ]
+    assert result.errors == ()

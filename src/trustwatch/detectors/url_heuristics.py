@@ -5,7 +5,7 @@ and adds a weight when it fires; the sum goes through a logistic function to a
 score in ``[0, 1]``. The rules that fired, heaviest first, are the reasons.
 
 The rules follow what phishing and malware-distribution URLs look like today:
-IP-literal hosts, brand names outside the brand's own domains, credential and
+IP-literal hosts, brand impersonation (:mod:`trustwatch.brands`), credential and
 payment vocabulary, executable payloads, free hosting and dynamic DNS, parser
 tricks (userinfo, backslashes, invisible characters, confusable letters).
 A popular domain earns no credit: most phishing now sits on popular hosts.
@@ -19,55 +19,23 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
+from trustwatch.brands import find_impersonation
 from trustwatch.detectors.base import Detector, Signal
 from trustwatch.detectors.registry import register
-from trustwatch.enrichment.domains import skeleton
 from trustwatch.enrichment.urls import ParsedUrl
 from trustwatch.events.model import EventBase
 from trustwatch.features.context import EventContext
 
-__all__ = ["BRANDS", "UrlHeuristicDetector", "url_risk"]
+__all__ = ["UrlHeuristicDetector", "url_risk"]
 
-#: Brands often impersonated, with the registrable domains they own.
-BRANDS: dict[str, tuple[str, ...]] = {
-    "paypal": ("paypal.com", "paypal.me"),
-    "apple": ("apple.com", "icloud.com"),
-    "icloud": ("icloud.com", "apple.com"),
-    "microsoft": ("microsoft.com", "live.com", "office.com", "microsoftonline.com"),
-    "office365": ("office.com", "microsoft.com"),
-    "outlook": ("outlook.com", "live.com", "office.com"),
-    "onedrive": ("live.com", "microsoft.com"),
-    "sharepoint": ("sharepoint.com", "microsoft.com"),
-    "netflix": ("netflix.com",),
-    "amazon": ("amazon.com", "amazon.co.jp", "amazon.de", "amazon.co.uk"),
-    "google": ("google.com", "goo.gl", "youtube.com"),
-    "gmail": ("google.com",),
-    "facebook": ("facebook.com", "fb.com"),
-    "instagram": ("instagram.com",),
-    "whatsapp": ("whatsapp.com",),
-    "dropbox": ("dropbox.com",),
-    "docusign": ("docusign.com", "docusign.net"),
-    "adobe": ("adobe.com",),
-    "wellsfargo": ("wellsfargo.com",),
-    "chase": ("chase.com",),
-    "bankofamerica": ("bankofamerica.com",),
-    "americanexpress": ("americanexpress.com",),
-    "dhl": ("dhl.com", "dhl.de"),
-    "fedex": ("fedex.com",),
-    "usps": ("usps.com",),
-    "linkedin": ("linkedin.com",),
-    "yahoo": ("yahoo.com", "yahoo.co.jp"),
-    "coinbase": ("coinbase.com",),
-    "binance": ("binance.com",),
-    "metamask": ("metamask.io",),
-    "steam": ("steampowered.com", "steamcommunity.com"),
-    "roblox": ("roblox.com",),
-    "rakuten": ("rakuten.co.jp", "rakuten.com"),
-    "aeon": ("aeon.co.jp",),
-    "mufg": ("mufg.jp",),
-    "smbc": ("smbc.co.jp",),
+_TECHNIQUE = {
+    "brand_in_subdomain": "brand name in a subdomain of another domain",
+    "brand_in_path": "brand name in the path of another domain",
+    "typosquat": "misspelt brand domain",
+    "homoglyph": "brand spelt with look-alike characters",
+    "combosquat": "brand name combined with other words",
+    "brand_tld_swap": "brand name on a domain it does not own",
 }
-
 _WORDS = (
     "login",
     "signin",
@@ -132,20 +100,6 @@ _PARSER_TRICKS = {
 }
 
 
-def _brand_outside_own_domain(parsed: ParsedUrl) -> str | None:
-    """Return a brand named in the URL whose own domains do not host it."""
-    registrable = parsed.registrable_domain
-    label = registrable.split(".", 1)[0]
-    rest = parsed.host[: -len(registrable)] if parsed.host != registrable else ""
-    haystacks = (skeleton(label), skeleton(rest), parsed.path.lower())
-    for brand, domains in BRANDS.items():
-        if registrable in domains:
-            continue
-        if any(brand in text for text in haystacks):
-            return brand
-    return None
-
-
 @lru_cache(maxsize=65_536)
 def url_risk(parsed: ParsedUrl) -> tuple[float, tuple[tuple[float, str], ...]]:
     """Score a parsed URL; return the score and the (weight, reason) that fired.
@@ -169,9 +123,8 @@ def url_risk(parsed: ParsedUrl) -> tuple[float, tuple[tuple[float, str], ...]]:
     for flag, (weight, reason) in _PARSER_TRICKS.items():
         if flag in parsed.flags:
             fired.append((weight, reason))
-    brand = _brand_outside_own_domain(parsed)
-    if brand:
-        fired.append((3.0, f"names {brand!r} outside {brand}'s own domains"))
+    for hit in find_impersonation(parsed)[:1]:
+        fired.append((3.0, f"impersonates {hit.brand} ({_TECHNIQUE[hit.technique]})"))
     words = {m.group(0) for m in _WORD_RE.finditer(f"{host}{path}?{parsed.query}")}
     if words:
         fired.append((min(0.6 * len(words), 1.8), _words_reason(words)))

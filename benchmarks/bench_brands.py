@@ -90,7 +90,9 @@ def bench_feed(name: str, raws: list[str], repeat: int) -> None:
     baseline = best_of(repeat, lambda: parse_all(raws), urls.clear_caches)
     cold = best_of(repeat, lambda: check_all(parsed), clear_brand_caches)
     warm = best_of(repeat, lambda: check_all(parsed), lambda: None)
+    flagged = sum(bool(find_impersonation(item)) for item in parsed)
     print(f"{name} ({len(raws):,} distinct URLs, {len(parsed):,} valid)")
+    print(f"  flagged as impersonation: {flagged:,} ({flagged / len(parsed):.3%})")
     for label, seconds, count in (
         ("parse_url cold", baseline, len(raws)),
         ("find_impersonation cold", cold, len(parsed)),

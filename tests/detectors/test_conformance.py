@@ -22,6 +22,7 @@ FACTORIES = {
     "content_spread": lambda: available()["content_spread"](uploaders=2),
     "url_heuristics": lambda: available()["url_heuristics"](),
     "intel_match": lambda: available()["intel_match"](intel_store()),
+    "brand_impersonation": lambda: available()["brand_impersonation"](),
 }
 
 

@@ -1,14 +1,21 @@
 """Detectors: one contract, a registry, and the detectors that ship."""
 
 from trustwatch.detectors.base import Detector, IndicatorRef, Signal
+from trustwatch.detectors.brand_impersonation import BrandImpersonationDetector
 from trustwatch.detectors.content_spread import ContentSpreadDetector
 from trustwatch.detectors.credential_attacks import CredentialAttackDetector
 from trustwatch.detectors.intel_match import IntelMatchDetector
-from trustwatch.detectors.registry import available, create, register
+from trustwatch.detectors.registry import (
+    available,
+    create,
+    known_signal_kinds,
+    register,
+)
 from trustwatch.detectors.url_heuristics import UrlHeuristicDetector, url_risk
 from trustwatch.intel.store import IndicatorStore
 
 __all__ = [
+    "BrandImpersonationDetector",
     "ContentSpreadDetector",
     "CredentialAttackDetector",
     "Detector",
@@ -19,6 +26,7 @@ __all__ = [
     "available",
     "create",
     "default_detectors",
+    "known_signal_kinds",
     "register",
     "url_risk",
 ]
@@ -30,6 +38,7 @@ def default_detectors(intel: IndicatorStore | None = None) -> list[Detector]:
         CredentialAttackDetector(),
         ContentSpreadDetector(),
         UrlHeuristicDetector(),
+        BrandImpersonationDetector(),
     ]
     if intel is not None:
         detectors.insert(0, IntelMatchDetector(intel))

@@ -33,6 +33,7 @@ from trustwatch.errors import (
     ConfigError,
     InvalidEventError,
     InvalidIndicatorError,
+    InvalidUrlError,
     PolicyError,
     StorageError,
     TrustwatchError,
@@ -50,6 +51,7 @@ _EXIT_FOR = {
     ConfigError: ExitCode.BAD_CONFIG,
     InvalidEventError: ExitCode.BAD_INPUT,
     InvalidIndicatorError: ExitCode.BAD_INPUT,
+    InvalidUrlError: ExitCode.BAD_INPUT,
     StorageError: ExitCode.DEPENDENCY_FAILED,
 }
 
@@ -279,7 +281,9 @@ class _progress:
 
 def _register_more() -> None:
     from trustwatch.cli.review import alerts, dead_letters, devdata
+    from trustwatch.cli.url import url
 
+    cli.add_command(url)
     cli.add_command(alerts)
     cli.add_command(dead_letters)
     cli.add_command(devdata)

@@ -1,0 +1,35 @@
+"""``trustwatch url score``: scores and reasons from the URL string alone."""
+
+import json
+
+from trustwatch.cli.exitcodes import ExitCode
+from trustwatch.cli.main import main
+
+
+def test_url_score_explains_and_ranks(tmp_path, capsys):
+    intel = tmp_path / "intel.txt"
+    intel.write_text("http://198.51.100.7:8080/bin.sh\n")
+    urls = [
+        "hxxp://198.51.100[.]7:8080/bin.sh",
+        "https://paypal.com.secure-login.example/webscr?cmd=login",
+        "https://www.paypal.com/signin",
+    ]
+    args = ["url", "score", *urls, "--intel", str(intel), "--json"]
+    assert main(args) == ExitCode.OK
+    payload = capsys.readouterr().out.splitlines()
+    rows = [json.loads(line) for line in payload]
+    assert rows[0]["url"] == "http://198.51.100.7:8080/bin.sh"
+    assert rows[0]["intel"] == ["url listed by intel"]
+    assert rows[1]["brands"][0].startswith("paypal: brand_in_subdomain")
+    assert rows[2]["brands"] == []
+    assert rows[0]["score"] > rows[2]["score"]
+    assert rows[1]["score"] > rows[2]["score"]
+
+
+def test_url_score_refuses_what_is_not_a_url(capsys):
+    assert main(["url", "score", "http://\u2105/", "https://example.com/"]) == (
+        ExitCode.BAD_INPUT
+    )
+    captured = capsys.readouterr()
+    assert "not a URL" in captured.out
+    assert "https://example.com/  score" in captured.out

@@ -94,3 +94,15 @@ def test_parse_duration():
     assert parse_duration("7d") == timedelta(days=7)
     with pytest.raises(ValueError, match="not a duration"):
         parse_duration("7 weeks")
+
+
+@pytest.mark.parametrize("text", ["0s", "999999999d", "99999999999h"])
+def test_durations_out_of_range_are_refused(text):
+    with pytest.raises(ValueError, match="out of range"):
+        parse_duration(text)
+
+
+def test_an_expiry_out_of_range_is_a_policy_error(tmp_path):
+    text = GOOD.replace('expires = "1h"', 'expires = "999999999d"')
+    with pytest.raises(PolicyError, match="out of range"):
+        load_policy(write(tmp_path, text))

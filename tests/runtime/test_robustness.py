@@ -182,3 +182,13 @@ def test_long_urls_are_scored_not_dead_lettered(tmp_path):
         summary = run_embedded([path], store, intel=load_intel([intel]))
     assert summary.dead_letters == 0
     assert summary.signal_kinds["intel_url"] == 1
+
+
+def test_resuming_over_an_earlier_file_warns_as_late_events(tmp_path):
+    first = write(tmp_path / "a.jsonl", failures(6))
+    second = write(tmp_path / "b.jsonl", failures(6, start=3600))
+    with SqliteStore(tmp_path / "s.sqlite") as store:
+        run_embedded([first], store, resume=True)
+        run_embedded([second], store, resume=True)
+        again = run_embedded([first], store, resume=True)
+    assert again.late_events == 6

@@ -144,7 +144,7 @@ class DecisionEngine:
             return None  # already in force on this target
         self._active.pop(key, None)
         self._active[key] = (
-            now + rule.expires.total_seconds() if rule.expires else _FOREVER
+            now + rule.expires.total_seconds() if rule.expires is not None else _FOREVER
         )
         if len(self._active) > self.max_active:
             del self._active[next(iter(self._active))]
@@ -159,7 +159,7 @@ class DecisionEngine:
             actor=f"policy:{self.policy.ref}#{rule.id}",
             reason="; ".join(signal.reasons) or signal.kind,
             created_at=event.ts,
-            expires_at=event.ts + rule.expires if rule.expires else None,
+            expires_at=event.ts + rule.expires if rule.expires is not None else None,
         )
 
 

@@ -48,12 +48,26 @@ _DURATION_RE = re.compile(r"^(\d+)\s*([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+#: The longest expiry a rule may give an action (ten years).
+MAX_DURATION = timedelta(days=3650)
+
+
 def parse_duration(text: str) -> timedelta:
-    """Parse ``"30s"``, ``"15m"``, ``"24h"`` or ``"7d"`` into a timedelta."""
+    """Parse ``"30s"``, ``"15m"``, ``"24h"`` or ``"7d"`` into a timedelta.
+
+    The duration must be at least one second and at most :data:`MAX_DURATION`;
+    leave ``expires`` out for an action that does not expire.
+    """
     match = _DURATION_RE.match(text.strip())
     if not match:
         raise ValueError(f"{text!r} is not a duration like '15m', '24h' or '7d'")
-    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    if not 1 <= seconds <= MAX_DURATION.total_seconds():
+        raise ValueError(
+            f"{text!r} is out of range: from 1s to {MAX_DURATION.days}d; "
+            "leave expires out for an action that does not expire"
+        )
+    return timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True, slots=True)

@@ -147,8 +147,7 @@ def run_embedded(
         detectors = default_detectors(intel.store if intel else None)
     engine = DecisionEngine(policy or default_policy(), mode)
     pipeline = Pipeline(detectors, engine, geo)
-    if resume:
-        _restore(pipeline, store)
+    newest = _restore(pipeline, store) if resume else float("-inf")
     batch = _Batch(store, summary)
     if intel is not None:
         summary.intel = dict(intel.loaded)
@@ -157,7 +156,6 @@ def run_embedded(
     events = read_events(
         event_paths, decoder=decoder, format=format, sshlog_tz=source_tz or "UTC"
     )
-    newest = float("-inf")
     try:
         for item in events:
             if isinstance(item, DeadLetter):
@@ -182,7 +180,9 @@ def run_embedded(
         # what was decided before a failure is kept
         batch.flush()
     if resume:
-        store.save_state(_STATE_KEY, pipeline.get_state())
+        store.save_state(
+            _STATE_KEY, {"pipeline": pipeline.get_state(), "newest": newest}
+        )
     summary.verdicts = sum(summary.decisions.values())
     summary.seconds = time.perf_counter() - started
     log.info(
@@ -201,11 +201,19 @@ LATENESS = 600.0
 _STATE_KEY = "pipeline_state"
 
 
-def _restore(pipeline: Pipeline, store: SqliteStore) -> None:
+def _restore(pipeline: Pipeline, store: SqliteStore) -> float:
+    """Restore the last resumed run's state; return its newest event time.
+
+    Events older than that by more than :data:`LATENESS` count as late, so
+    resuming over a file that came before warns instead of passing silently.
+    """
     state = store.load_state(_STATE_KEY)
-    if state is not None:
-        pipeline.set_state(state)
-        log.info("detector state restored from the store")
+    if state is None:
+        return float("-inf")
+    pipeline.set_state(state["pipeline"])
+    log.info("detector state restored from the store")
+    newest = state.get("newest")
+    return float(newest) if newest is not None else float("-inf")
 
 
 class _Batch:

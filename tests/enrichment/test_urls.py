@@ -420,3 +420,10 @@ def test_canonical_url_agrees_with_urlsplit_on_plain_urls() -> None:
         split.path,
         split.query,
     )
+
+
+def test_a_host_hidden_after_a_password_in_userinfo_is_deceptive() -> None:
+    parsed = parse_url("http://user:pass@paypal.com@evil.example/")
+    assert parsed.host == "evil.example"
+    assert "deceptive_userinfo" in parsed.flags
+    assert parsed.extra_hosts == ("paypal.com",)

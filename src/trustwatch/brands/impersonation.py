@@ -276,7 +276,11 @@ class BrandMatcher:
         """Record brand names inside text, except those in skip; return them."""
         found: set[str] = set()
         parts = _LABEL_PART.split(text) if "-" in text else []
-        names = [m.group() for m in self._token_re.finditer(text)]
+        names = [
+            m.group()
+            for m in self._token_re.finditer(text)
+            if _bounded(text, m.start(), m.end())
+        ]
         for name in (*names, *(p for p in parts if p in self._names)):
             if name in skip or name in found:
                 continue
@@ -404,3 +408,33 @@ def find_impersonation(
     """
     matcher = _default_matcher() if catalogue is None else _matcher_for(catalogue)
     return matcher.find(parsed)
+
+
+#: Words that, glued to a brand name, still make a lure: ``paypalsecure``.
+_LURE_WORDS = (
+    "login", "signin", "secure", "security", "verify", "verification",
+    "account", "accounts", "support", "update", "service", "services", "help",
+    "online", "web", "app", "auth", "wallet", "pay", "billing", "id", "mail",
+    "my", "www", "official", "customer", "center", "alert", "notice",
+    "confirm", "recovery", "unlock", "bank", "card", "cloud", "drive",
+)  # fmt: skip
+
+
+def _bounded(text: str, start: int, end: int) -> bool:
+    """Return whether a brand name found at ``text[start:end]`` stands apart.
+
+    Each side must be the label's edge, a non-letter (hyphen, digit), or a
+    lure word (``securepaypal``, ``paypalsecure``); a name inside an ordinary
+    word (``pineapple``, ``applebees``) is no imitation.
+    """
+    left = (
+        start == 0
+        or not text[start - 1].isalpha()
+        or text[:start].endswith(_LURE_WORDS)
+    )
+    right = (
+        end == len(text)
+        or not text[end].isalpha()
+        or text[end:].startswith(_LURE_WORDS)
+    )
+    return left and right

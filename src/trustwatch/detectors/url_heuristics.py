@@ -22,6 +22,7 @@ from typing import Any
 from trustwatch.brands import find_impersonation
 from trustwatch.detectors.base import Detector, Signal
 from trustwatch.detectors.registry import register
+from trustwatch.enrichment.domains import to_unicode
 from trustwatch.enrichment.urls import ParsedUrl
 from trustwatch.events.model import EventBase
 from trustwatch.features.context import EventContext
@@ -147,6 +148,9 @@ def _words_reason(words: set[str]) -> str:
 def _host_shape(host: str, registrable: str, suffix: str) -> list[tuple[float, str]]:
     fired: list[tuple[float, str]] = []
     label = registrable.split(".", 1)[0]
+    if label.startswith("xn--"):
+        # judge the letters a reader sees, not their punycode spelling
+        label = to_unicode(registrable).split(".", 1)[0]
     if registrable in _FREE_HOSTS or _parent_in(host, _FREE_HOSTS):
         fired.append((1.2, "free hosting, site builder or dynamic DNS"))
     if registrable in _SHORTENERS:

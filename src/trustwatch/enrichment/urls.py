@@ -632,7 +632,8 @@ def _extra_hosts(
     """Collect hosts other readers of the URL would see."""
     found: dict[str, None] = {}
     if userinfo:
-        for piece in userinfo.split(":"):
+        # user:pass@bank.example@evil.example hides a host after a second '@'
+        for piece in re.split(r"[:@]", userinfo):
             other = _host_shaped(piece)
             if other is not None:
                 parts.flags.add("deceptive_userinfo")

@@ -140,3 +140,17 @@ def test_deeply_nested_tags_do_not_break_parsing() -> None:
         (u.url, u.where) for u in result.urls
     ]
     assert result.errors == ()
+
+
+def test_markup_that_never_closes_stops_quickly_with_a_reason() -> None:
+    import time
+
+    from trustwatch.content import extract_content
+
+    page = b'<html><a href="http://x.example/">x</a>' + b"</" * 3_000_000
+    started = time.monotonic()
+    result = extract_content(page)
+    assert time.monotonic() - started < 2.0
+    assert result.truncated
+    assert any(e.startswith("html_unparsable") for e in result.errors)
+    assert [u.url for u in result.urls] == ["http://x.example/"]

@@ -7,6 +7,7 @@ in chunks so that a page with too many tags or URLs stops early.
 from __future__ import annotations
 
 import re
+import time
 from html.parser import HTMLParser
 from urllib.parse import urljoin
 
@@ -18,6 +19,10 @@ __all__ = ["decode_html", "extract_html"]
 
 _CHUNK = 64 * 1024
 _MAX_TAGS = 500_000  # start tags read before giving up on a page
+# html.parser re-reads markup it cannot finish on every feed: cap the backlog
+# (a page of "</</</..." is otherwise quadratic) and the time spent per page
+_MAX_PENDING = 256 * 1024
+_TIME_BUDGET = 3.0  # seconds
 _MAX_SCRIPT_CHARS = 2 * 1024 * 1024  # inline script text scanned per page
 _WEB_SCHEMES = ("http://", "https://")
 
@@ -53,10 +58,20 @@ def extract_html(text: str, collector: Collector, base_host: str | None) -> None
         to tell whether a form posts to another registrable domain.
     """
     parser = _PageParser(collector, base_host)
+    deadline = time.monotonic() + _TIME_BUDGET
     for start in range(0, len(text), _CHUNK):
         if parser.stopped:
             break
         parser.feed(text[start : start + _CHUNK])
+        if len(parser.rawdata) > _MAX_PENDING or time.monotonic() > deadline:
+            why = (
+                "markup never closes"
+                if len(parser.rawdata) > _MAX_PENDING
+                else ("time budget spent")
+            )
+            collector.error("html_unparsable", f"{why} after {start + _CHUNK} chars")
+            collector.truncated = True
+            parser.stopped = True
     if not parser.stopped:
         parser.close()
     parser.finish()

@@ -7,7 +7,7 @@ Measured with the shipped catalogue (2026-12):
   account word (``ifttt.com/.../instagram``...); no host-based technique fired.
   The bound, 0.2%, leaves room for a larger catalogue and still means fewer
   than 1 in 500 benign links gets a brand hit.
-* PhishTank URLs whose target is a named brand: 517 of 3,653 flagged (14.2%).
+* PhishTank URLs whose target is a named brand: 463 of 3,653 flagged (12.7%).
   Most of the rest carry no brand in the URL at all (a random host, a URL
   shortener, a file on a cloud drive), which a URL-only check cannot see; the
   bound, 12%, guards against regressions.

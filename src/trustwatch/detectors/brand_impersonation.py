@@ -26,7 +26,8 @@ TECHNIQUE_SCORES: dict[str, float] = {
     "brand_in_subdomain": 0.9,
     "typosquat": 0.85,
     "combosquat": 0.8,
-    "brand_tld_swap": 0.8,
+    # brands own many country domains the catalogue may not list (paypal.com.br)
+    "brand_tld_swap": 0.7,
     "brand_in_path": 0.6,
 }
 

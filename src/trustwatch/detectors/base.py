@@ -104,6 +104,9 @@ class Detector(abc.ABC):
     version: ClassVar[str] = "1"
     #: Every signal kind the detector can raise; policies read these.
     signal_kinds: ClassVar[tuple[str, ...]] = ()
+    #: The event types the detector reads; ``None`` means every type. Runtimes
+    #: skip the detector for other types; ``process_one`` still accepts them.
+    event_types: ClassVar[frozenset[type[EventBase]] | None] = None
 
     @abc.abstractmethod
     def process_one(self, event: EventBase, ctx: EventContext) -> Sequence[Signal]:

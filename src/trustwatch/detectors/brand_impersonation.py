@@ -15,7 +15,7 @@ from typing import Any
 from trustwatch.brands import find_impersonation
 from trustwatch.detectors.base import Detector, Signal
 from trustwatch.detectors.registry import register
-from trustwatch.events.model import EventBase
+from trustwatch.events.model import EventBase, LinkCreated, UrlPosted
 from trustwatch.features.context import EventContext
 
 __all__ = ["TECHNIQUE_SCORES", "BrandImpersonationDetector"]
@@ -44,6 +44,7 @@ class BrandImpersonationDetector(Detector):
 
     name = "brand_impersonation"
     version = "1"
+    event_types = frozenset({UrlPosted, LinkCreated})
     signal_kinds = ("brand_impersonation",)
 
     def __init__(self, platform_domains: tuple[str, ...] = ("trustwatch.example",)):

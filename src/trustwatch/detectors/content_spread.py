@@ -62,6 +62,9 @@ class ContentSpreadDetector(Detector):
 
     name = "content_spread"
     version = "1"
+    event_types = frozenset(
+        {FileUploaded, FileShared, LinkCreated, LinkAccessed, FileDownloaded}
+    )
     signal_kinds = ("content_spread_uploads", "content_spread_shares", "link_fanout")
 
     def __init__(

@@ -55,6 +55,7 @@ class CredentialAttackDetector(Detector):
 
     name = "credential_attacks"
     version = "1"
+    event_types = frozenset({Login})
     signal_kinds = (
         "brute_force",
         "credential_stuffing",

@@ -24,7 +24,7 @@ from trustwatch.detectors.base import Detector, Signal
 from trustwatch.detectors.registry import register
 from trustwatch.enrichment.domains import to_unicode
 from trustwatch.enrichment.urls import ParsedUrl
-from trustwatch.events.model import EventBase
+from trustwatch.events.model import EventBase, LinkCreated, UrlPosted
 from trustwatch.features.context import EventContext
 
 __all__ = ["UrlHeuristicDetector", "url_risk"]
@@ -188,6 +188,7 @@ class UrlHeuristicDetector(Detector):
 
     name = "url_heuristics"
     version = "1"
+    event_types = frozenset({UrlPosted, LinkCreated})
     signal_kinds = ("risky_url",)
 
     def __init__(

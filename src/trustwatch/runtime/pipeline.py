@@ -59,6 +59,8 @@ class Pipeline:
         self.detectors = list(detectors)
         self.engine = engine
         self.geo = geo
+        # detectors by event type, so each event meets only those that read it
+        self._for_type: dict[type[EventBase], list[Detector]] = {}
         self.events_seen = 0
         self.signals_raised = 0
         #: Detector failures not yet collected by the runtime, as dead letters.
@@ -72,7 +74,15 @@ class Pipeline:
         self.events_seen += 1
         ctx = EventContext(event, self.geo, t)
         signals: list[Signal] = []
-        for detector in self.detectors:
+        kind = type(event)
+        readers = self._for_type.get(kind)
+        if readers is None:
+            readers = self._for_type[kind] = [
+                d
+                for d in self.detectors
+                if d.event_types is None or kind in d.event_types
+            ]
+        for detector in readers:
             try:
                 found = detector.process_one(event, ctx)
             except Exception as exc:  # one detector failing must not stop the rest

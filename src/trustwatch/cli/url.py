@@ -17,6 +17,7 @@ from trustwatch.cli.render import clean, output_console
 from trustwatch.detectors.url_heuristics import url_risk
 from trustwatch.enrichment.urls import parse_url
 from trustwatch.errors import InvalidUrlError
+from trustwatch.intel.store import IndicatorStore
 
 __all__ = ["UrlScore", "score_url", "url"]
 
@@ -37,7 +38,7 @@ class UrlScore(msgspec.Struct, frozen=True, kw_only=True):
     error: str | None = None
 
 
-def score_url(raw: str, intel: object | None = None) -> UrlScore:
+def score_url(raw: str, intel: IndicatorStore | None = None) -> UrlScore:
     """Score one URL with the heuristic baseline, brands and optional intel."""
     try:
         parsed = parse_url(raw)
@@ -46,7 +47,7 @@ def score_url(raw: str, intel: object | None = None) -> UrlScore:
     score, fired = url_risk(parsed)
     listed: tuple[str, ...] = ()
     if intel is not None:
-        matches = intel.match_url(parsed)  # type: ignore[attr-defined]
+        matches = intel.match_url(parsed)
         listed = tuple(f"{m.matched_on} listed by {m.indicator.feed}" for m in matches)
     return UrlScore(
         input=raw,

@@ -1,5 +1,8 @@
+from typing import ClassVar
+
 import pytest
 
+from trustwatch.content.store import Blob
 from trustwatch.detectors import available, default_detectors
 from trustwatch.detectors.base import Detector
 from trustwatch.detectors.credential_attacks import CredentialAttackDetector
@@ -17,12 +20,29 @@ def intel_store() -> IndicatorStore:
     return store
 
 
+class SyntheticContent:
+    """Uploaded files for the synthetic stream's hashes (``0...0`` to ``0...2``)."""
+
+    files: ClassVar[dict[str, bytes]] = {
+        f"{1:064x}": b'<html><form action="https://collect.example/p">'
+        b'<input type="password"></form></html>',
+        f"{2:064x}": b"%PDF-1.7 damaged",
+    }
+
+    def read(self, sha256):
+        data = self.files.get(sha256)
+        return None if data is None else Blob(data, len(data))
+
+
 FACTORIES = {
     "credential_attacks": lambda: CredentialAttackDetector(brute_force_failures=3),
     "content_spread": lambda: available()["content_spread"](uploaders=2),
     "url_heuristics": lambda: available()["url_heuristics"](),
     "intel_match": lambda: available()["intel_match"](intel_store()),
     "brand_impersonation": lambda: available()["brand_impersonation"](),
+    "file_phishing": lambda: available()["file_phishing"](
+        SyntheticContent(), cache_size=1
+    ),
 }
 
 

@@ -107,6 +107,14 @@ def cli(verbose: int) -> None:
     show_envvar=True,
     help="A policy file; the shipped default otherwise.",
 )
+@click.option(
+    "--content-dir",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    envvar="TRUSTWATCH_CONTENT_DIR",
+    show_envvar=True,
+    help="A folder of uploaded files named by SHA-256 (flat or ab/cd/ fan-out): "
+    "uploads found there are checked for phishing links, forms and lures.",
+)
 @click.option("--enforce", is_flag=True, help="Mark actions for dispatch, not dry run.")
 @click.option(
     "--resume",
@@ -123,6 +131,7 @@ def run(
     event_format: str,
     source_tz: str | None,
     policy: Path | None,
+    content_dir: Path | None,
     enforce: bool,
     resume: bool,
     maxmind_country: Path | None,
@@ -131,6 +140,7 @@ def run(
     db: Path,
 ) -> None:
     """Run the pipeline over EVENTS (files, directories or globs)."""
+    from trustwatch.content.store import ContentStore
     from trustwatch.runtime.embedded import load_intel, run_embedded
 
     if any(not path.strip() for path in events):
@@ -138,11 +148,13 @@ def run(
     chosen = _checked_policy(policy)
     intel = load_intel(intel_paths, intel_format) if intel_paths else None
     geo = _geo(maxmind_country, maxmind_asn, no_geo)
+    content = ContentStore(content_dir) if content_dir else None
     with SqliteStore(db) as store, _progress("events") as advance:
         summary = run_embedded(
             events,
             store,
             intel=intel,
+            content=content,
             policy=chosen,
             mode="enforce" if enforce else "dry_run",
             geo=geo,
@@ -280,10 +292,12 @@ class _progress:
 
 
 def _register_more() -> None:
+    from trustwatch.cli.file import file_group
     from trustwatch.cli.review import alerts, dead_letters, devdata
     from trustwatch.cli.url import url
 
     cli.add_command(url)
+    cli.add_command(file_group)
     cli.add_command(alerts)
     cli.add_command(dead_letters)
     cli.add_command(devdata)
@@ -295,7 +309,7 @@ _register_more()
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     try:
-        cli.main(args=argv, standalone_mode=False)
+        status = cli.main(args=argv, standalone_mode=False)
     except click.exceptions.Abort:
         errors.print("aborted")
         return int(ExitCode.INTERNAL_ERROR)
@@ -311,7 +325,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         errors.print(Text.assemble(("error: ", "bold red"), clean(exc)))
         codes = (code for kind, code in _EXIT_FOR.items() if isinstance(exc, kind))
         return int(next(codes, ExitCode.INTERNAL_ERROR))
-    return int(ExitCode.OK)
+    # outside standalone mode, click returns the status a command exited with
+    return int(status) if isinstance(status, int) else int(ExitCode.OK)
 
 
 def entry_point() -> None:

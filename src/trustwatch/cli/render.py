@@ -56,8 +56,14 @@ def output_console() -> Console:
 
 
 def error_console() -> Console:
-    """Return the console for errors and progress, on standard error."""
-    return Console(stderr=True, markup=False, highlight=False, emoji=False)
+    """Return the console for errors and progress, on standard error.
+
+    Lines are never wrapped: an error message stays one line a log collector
+    or ``grep`` can read, whatever the width of the terminal.
+    """
+    return Console(
+        stderr=True, markup=False, highlight=False, emoji=False, soft_wrap=True
+    )
 
 
 def summary_table(summary: RunSummary, title: str = "Run") -> Table:

@@ -1,9 +1,11 @@
 """Detectors: one contract, a registry, and the detectors that ship."""
 
+from trustwatch.content.store import ContentSource
 from trustwatch.detectors.base import Detector, IndicatorRef, Signal
 from trustwatch.detectors.brand_impersonation import BrandImpersonationDetector
 from trustwatch.detectors.content_spread import ContentSpreadDetector
 from trustwatch.detectors.credential_attacks import CredentialAttackDetector
+from trustwatch.detectors.file_phishing import FilePhishingDetector
 from trustwatch.detectors.intel_match import IntelMatchDetector
 from trustwatch.detectors.registry import (
     available,
@@ -19,6 +21,7 @@ __all__ = [
     "ContentSpreadDetector",
     "CredentialAttackDetector",
     "Detector",
+    "FilePhishingDetector",
     "IndicatorRef",
     "IntelMatchDetector",
     "Signal",
@@ -32,14 +35,22 @@ __all__ = [
 ]
 
 
-def default_detectors(intel: IndicatorStore | None = None) -> list[Detector]:
-    """Return the detectors the embedded and stream runtimes run by default."""
+def default_detectors(
+    intel: IndicatorStore | None = None, content: ContentSource | None = None
+) -> list[Detector]:
+    """Return the detectors the embedded and stream runtimes run by default.
+
+    The intel detector runs only with an indicator store, and the file
+    phishing detector only with a store of uploaded file content.
+    """
     detectors: list[Detector] = [
         CredentialAttackDetector(),
         ContentSpreadDetector(),
         UrlHeuristicDetector(),
         BrandImpersonationDetector(),
     ]
+    if content is not None:
+        detectors.append(FilePhishingDetector(content))
     if intel is not None:
         detectors.insert(0, IntelMatchDetector(intel))
     return detectors

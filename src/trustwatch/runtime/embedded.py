@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from trustwatch.content.store import ContentSource
 from trustwatch.decisions.engine import DecisionEngine
 from trustwatch.decisions.model import Action, Mode, Verdict
 from trustwatch.decisions.policy import Policy, default_policy
@@ -98,6 +99,7 @@ def run_embedded(
     store: SqliteStore,
     *,
     intel: IntelLoad | None = None,
+    content: ContentSource | None = None,
     policy: Policy | None = None,
     mode: Mode = "dry_run",
     detectors: Sequence[Detector] | None = None,
@@ -119,6 +121,10 @@ def run_embedded(
         Where verdicts, actions and dead letters go.
     intel
         Loaded threat intel; without it the intel detector is left out.
+    content
+        The uploaded files by SHA-256 (a
+        :class:`~trustwatch.content.store.ContentStore`); without it the file
+        phishing detector is left out.
     policy
         The policy; the shipped default when ``None``.
     mode
@@ -144,7 +150,7 @@ def run_embedded(
     started = time.perf_counter()
     summary = RunSummary()
     if detectors is None:
-        detectors = default_detectors(intel.store if intel else None)
+        detectors = default_detectors(intel.store if intel else None, content)
     engine = DecisionEngine(policy or default_policy(), mode)
     pipeline = Pipeline(detectors, engine, geo)
     newest = _restore(pipeline, store) if resume else float("-inf")

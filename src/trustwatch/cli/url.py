@@ -1,36 +1,49 @@
-"""``trustwatch url``: score URLs from the string alone, with reasons.
+"""``trustwatch url``: score URLs from the string alone; train and evaluate models.
 
-Nothing is fetched or resolved: the score comes from the URL's text, the brand
-catalogue and, when given, threat-intel files.
+Nothing is fetched or resolved: a score comes from the URL's text, the shipped
+(or a given) URL model, the brand catalogue and, when given, threat-intel
+files.
 """
 
 from __future__ import annotations
 
+import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 import msgspec
 
 from trustwatch.brands import find_impersonation
 from trustwatch.cli.render import clean, output_console
-from trustwatch.detectors.url_heuristics import url_risk
 from trustwatch.enrichment.urls import parse_url
-from trustwatch.errors import InvalidUrlError
+from trustwatch.errors import ConfigError, InvalidUrlError
 from trustwatch.intel.store import IndicatorStore
+from trustwatch.urlmodel.corpus import LabelledUrl
+from trustwatch.urlmodel.heuristic import url_risk
+from trustwatch.urlmodel.model import UrlModel, load_default_model
+from trustwatch.urlmodel.training import TrainingSettings
 
 __all__ = ["UrlScore", "score_url", "url"]
 
 console = output_console()
+_DEFAULTS = TrainingSettings()
 
 
 class UrlScore(msgspec.Struct, frozen=True, kw_only=True):
-    """What trustwatch can say about one URL from its text."""
+    """What trustwatch can say about one URL from its text.
+
+    ``score`` is the URL model's calibrated probability that the URL is
+    malicious; ``baseline`` is the rule-weighted heuristic score beside it.
+    """
 
     input: str
     url: str | None = None
     registrable_domain: str | None = None
     score: float | None = None
+    baseline: float | None = None
     reasons: tuple[str, ...] = ()
     brands: tuple[str, ...] = ()
     intel: tuple[str, ...] = ()
@@ -38,13 +51,17 @@ class UrlScore(msgspec.Struct, frozen=True, kw_only=True):
     error: str | None = None
 
 
-def score_url(raw: str, intel: IndicatorStore | None = None) -> UrlScore:
-    """Score one URL with the heuristic baseline, brands and optional intel."""
+def score_url(
+    raw: str, intel: IndicatorStore | None = None, model: UrlModel | None = None
+) -> UrlScore:
+    """Score one URL with the URL model, brands, the baseline and optional intel."""
     try:
         parsed = parse_url(raw)
     except InvalidUrlError as exc:
         return UrlScore(input=raw, error=str(exc))
-    score, fired = url_risk(parsed)
+    model = model or load_default_model()
+    probability, reasons = model.explain(parsed)
+    baseline, _ = url_risk(parsed)
     listed: tuple[str, ...] = ()
     if intel is not None:
         matches = intel.match_url(parsed)
@@ -53,8 +70,9 @@ def score_url(raw: str, intel: IndicatorStore | None = None) -> UrlScore:
         input=raw,
         url=parsed.url,
         registrable_domain=parsed.registrable_domain,
-        score=round(score, 4),
-        reasons=tuple(reason for _, reason in fired),
+        score=round(probability, 4),
+        baseline=round(baseline, 4),
+        reasons=tuple(str(reason) for reason in reasons),
         brands=tuple(
             f"{hit.brand}: {hit.technique} ({hit.evidence})"
             for hit in find_impersonation(parsed)
@@ -66,25 +84,38 @@ def score_url(raw: str, intel: IndicatorStore | None = None) -> UrlScore:
 
 @click.group()
 def url() -> None:
-    """Work with URLs: score them from the string alone."""
+    """Work with URLs: score them from the string alone, train and evaluate models."""
 
 
 @url.command("score")
 @click.argument("urls", nargs=-1, required=True)
 @click.option("--intel", "intel_paths", multiple=True, help="Threat-intel files.")
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A model from 'trustwatch url train' (default: the shipped model).",
+)
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines output.")
-def score(urls: Sequence[str], intel_paths: Sequence[str], as_json: bool) -> None:
-    """Score URLS with the heuristic baseline and the brand catalogue.
+def score(
+    urls: Sequence[str],
+    intel_paths: Sequence[str],
+    model_path: Path | None,
+    as_json: bool,
+) -> None:
+    """Score URLS: the probability each is malicious, with the reasons.
 
-    The score is the weighted-rule baseline, not yet a calibrated probability;
-    nothing is fetched or resolved.
+    The score is the URL model's calibrated probability; the rule-weighted
+    baseline, brand impersonation and intel matches are shown beside it.
+    Nothing is fetched or resolved.
     """
+    model = UrlModel.load(model_path) if model_path else load_default_model()
     store = None
     if intel_paths:
         from trustwatch.runtime.embedded import load_intel
 
         store = load_intel(intel_paths).store
-    results = [score_url(raw, store) for raw in urls]
+    results = [score_url(raw, store, model) for raw in urls]
     if as_json:
         encode = msgspec.json.Encoder().encode
         for result in results:
@@ -100,8 +131,329 @@ def _show(result: UrlScore) -> None:
     if result.error:
         console.print(f"{clean(result.input)}: not a URL: {clean(result.error)}")
         return
-    console.print(f"{clean(result.url)}  score {result.score:.2f}")
+    console.print(
+        f"{clean(result.url)}  score {result.score:.2f}  (rules {result.baseline:.2f})"
+    )
     for line in (*result.intel, *result.brands, *result.reasons):
         console.print(f"  - {clean(line)}")
     if result.flags:
         console.print(f"  flags: {', '.join(result.flags)}")
+
+
+_DATASETS_HELP = (
+    "A shared datasets folder; its reference URL sources are read in place."
+)
+
+
+def _load_corpus(
+    datasets: Path | None,
+    labelled: Sequence[Path],
+    open_only: bool,
+    sources: Sequence[str] = (),
+) -> list[LabelledUrl]:
+    from trustwatch.urlmodel.corpus import load_reference_corpus, read_labelled_file
+
+    rows: list[LabelledUrl] = []
+    if datasets is not None:
+        chosen = list(sources) if sources else None
+        rows.extend(
+            load_reference_corpus(datasets, open_only=open_only, sources=chosen)
+        )
+    for path in labelled:
+        rows.extend(read_labelled_file(path))
+    if not rows:
+        raise ConfigError("no labelled URLs; hint: pass --datasets or --labelled")
+    return rows
+
+
+def _training_options(command: Callable[..., None]) -> Callable[..., None]:
+    """The options ``url train`` and ``url evaluate`` share: data and fitting."""
+    options = [
+        click.option(
+            "--datasets",
+            type=click.Path(file_okay=False, path_type=Path),
+            help=_DATASETS_HELP,
+        ),
+        click.option(
+            "--labelled",
+            multiple=True,
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="CSV or JSON Lines with url, label and optional time columns.",
+        ),
+        click.option(
+            "--open-only",
+            is_flag=True,
+            help="Only sources whose licence allows shipping a model trained on them.",
+        ),
+        click.option(
+            "--bits",
+            default=20,
+            show_default=True,
+            help="Hashed n-gram space, 2**bits.",
+        ),
+        click.option(
+            "--ordinary-paths",
+            default=0,
+            show_default=True,
+            type=click.IntRange(0),
+            help="Ordinary page addresses to add on the domains of benign home "
+            "pages (for benign data that is a list of domains, such as "
+            "popular-domain lists).",
+        ),
+        click.option(
+            "--host-pages",
+            is_flag=True,
+            help="Add the home page of each malicious URL's host as malicious.",
+        ),
+        click.option(
+            "--regularisation",
+            default=_DEFAULTS.regularisation,
+            show_default=True,
+            type=click.FloatRange(min=0.0, min_open=True),
+            help="L2 penalty of the n-gram stage (larger: simpler, more general).",
+        ),
+        click.option(
+            "--trees",
+            default=_DEFAULTS.trees,
+            show_default=True,
+            type=click.IntRange(1),
+            help="Gradient-boosted trees in the second stage.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@url.command("train")
+@_training_options
+@click.option("--name", default="custom", show_default=True, help="Model name.")
+@click.option(
+    "--metrics",
+    "metrics_paths",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A report.json from 'trustwatch url evaluate' of this recipe or model, "
+    "copied into the data card (repeat for more).",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the model (.npz); its data card goes beside it (.md).",
+)
+def train(
+    datasets: Path | None,
+    labelled: Sequence[Path],
+    open_only: bool,
+    bits: int,
+    ordinary_paths: int,
+    host_pages: bool,
+    regularisation: float,
+    trees: int,
+    name: str,
+    metrics_paths: Sequence[Path],
+    out: Path,
+) -> None:
+    """Train a URL model on labelled URLs and write it with its data card."""
+    from trustwatch.urlmodel.card import render_card
+    from trustwatch.urlmodel.training import (
+        TrainingSettings,
+        fit_url_model,
+        parse_corpus,
+        with_host_pages,
+        with_ordinary_paths,
+    )
+
+    if not 10 <= bits <= 24:
+        raise ConfigError(f"--bits {bits} is out of range; hint: choose 10 to 24")
+    corpus = parse_corpus(_load_corpus(datasets, labelled, open_only))
+    if host_pages:
+        corpus = with_host_pages(corpus)
+    corpus = with_ordinary_paths(corpus, ordinary_paths)
+    console.print(
+        f"training on {len(corpus.rows):,} URLs "
+        f"({int(corpus.labels.sum()):,} malicious); {corpus.rejected:,} did not parse"
+    )
+    card = _card(corpus.rows, open_only)
+    card["name"] = name
+    card["ordinary_paths"] = ordinary_paths
+    card["host_pages"] = host_pages
+    card["command"] = " ".join(
+        [
+            "trustwatch url train",
+            *(["--datasets DATASETS"] if datasets else []),
+            *(f"--labelled {path.name}" for path in labelled),
+            *(["--open-only"] if open_only else []),
+            f"--bits {bits}",
+            f"--ordinary-paths {ordinary_paths}",
+            *(["--host-pages"] if host_pages else []),
+            f"--regularisation {regularisation:g}",
+            f"--trees {trees}",
+            f"--name {name}",
+        ]
+    )
+    if metrics_paths:
+        card.update(_metrics(metrics_paths))
+    settings = TrainingSettings(bits=bits, regularisation=regularisation, trees=trees)
+    model = fit_url_model(corpus, settings, card)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.save(out)
+    out.with_suffix(".md").write_text(render_card(model), encoding="utf-8")
+    console.print(f"model written to {clean(str(out))}, data card beside it")
+
+
+def _metrics(paths: Sequence[Path]) -> dict[str, object]:
+    """The model's figures from evaluation reports, for the data card."""
+    metrics: dict[str, object] = {}
+    notes = []
+    for path in paths:
+        try:
+            report = json.loads(path.read_text(encoding="utf-8"))
+            for split in report:
+                model = next(m for m in split["methods"] if m["name"] == "model")
+                metrics[split["name"]] = {
+                    key: model[key]
+                    for key in ("roc_auc", "average_precision", "tpr_at_fpr")
+                }
+                notes.append(
+                    f"{split['name']}: {split['description']}; test "
+                    f"{split['test_malicious']:,} malicious, {split['test_benign']:,} "
+                    f"benign ({split['test_benign_with_path']:,} with a path)."
+                )
+        except (OSError, ValueError, KeyError, TypeError, StopIteration) as exc:
+            raise ConfigError(
+                f"{path} is not a report from 'trustwatch url evaluate'"
+            ) from exc
+    return {"metrics": metrics, "metrics_note": " ".join(notes)}
+
+
+def _card(rows: Sequence[LabelledUrl], open_only: bool) -> dict[str, object]:
+    from trustwatch.urlmodel.corpus import SOURCES
+    from trustwatch.urlmodel.training import SYNTHETIC_SOURCE
+
+    licences = {source.name: source.licence for source in SOURCES}
+    licences[SYNTHETIC_SOURCE] = "generated by trustwatch (Apache-2.0)"
+    by_source: dict[str, dict[str, object]] = {}
+    for row in rows:
+        entry = by_source.setdefault(
+            row.source,
+            {
+                "rows": 0,
+                "label": row.label,
+                "licence": licences.get(row.source.split("+", 1)[0], "the team's own"),
+                "first": None,
+                "last": None,
+            },
+        )
+        entry["rows"] = int(str(entry["rows"])) + 1
+        if row.time is not None:
+            day = row.time.strftime("%Y-%m-%d")
+            first, last = entry["first"], entry["last"]
+            entry["first"] = day if first is None or day < str(first) else first
+            entry["last"] = day if last is None or day > str(last) else last
+    return {
+        "trained_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "open_licences_only": open_only,
+        "sources": by_source,
+    }
+
+
+@url.command("evaluate")
+@_training_options
+@click.option(
+    "--cutoff",
+    default="2024-10-01",
+    show_default=True,
+    help="Start of the test period for the time split (ISO date); 'none' skips it.",
+)
+@click.option(
+    "--test-fraction",
+    default=0.3,
+    show_default=True,
+    type=click.FloatRange(0.05, 0.95),
+    help="Share of registrable domains that test.",
+)
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Score this trained model on the chosen URLs instead of training.",
+)
+@click.option(
+    "--source",
+    "source_names",
+    multiple=True,
+    help="Reference sources to read from --datasets (default: all).",
+)
+@click.option(
+    "--max-per-host",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0),
+    help="Test URLs kept per host (0: all), so one crawled site cannot decide a rate.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for report.json, report.md and pr_curve.png.",
+)
+def evaluate(
+    datasets: Path | None,
+    labelled: Sequence[Path],
+    open_only: bool,
+    cutoff: str,
+    test_fraction: float,
+    bits: int,
+    ordinary_paths: int,
+    host_pages: bool,
+    regularisation: float,
+    trees: int,
+    model_path: Path | None,
+    source_names: Sequence[str],
+    max_per_host: int,
+    out: Path,
+) -> None:
+    """Evaluate the URL model on time and domain splits against the baselines.
+
+    With --model, score that model as trained on the chosen URLs instead (a
+    check on sources it never saw).
+    """
+    from trustwatch.urlmodel.evaluation import (
+        evaluate_model,
+        evaluate_splits,
+        plot_precision_recall,
+    )
+    from trustwatch.urlmodel.report import render_markdown, to_json
+    from trustwatch.urlmodel.training import TrainingSettings, parse_corpus
+
+    start = None
+    if cutoff.lower() != "none":
+        try:
+            start = datetime.fromisoformat(cutoff).replace(tzinfo=UTC)
+        except ValueError as exc:
+            raise ConfigError(f"--cutoff {cutoff!r} is not an ISO date") from exc
+    corpus = parse_corpus(_load_corpus(datasets, labelled, open_only, source_names))
+    if model_path is not None:
+        model = UrlModel.load(model_path)
+        results = [evaluate_model(model, corpus, max_per_host=max_per_host)]
+    else:
+        results = evaluate_splits(
+            corpus,
+            cutoff=start,
+            test_fraction=test_fraction,
+            settings=TrainingSettings(
+                bits=bits, regularisation=regularisation, trees=trees
+            ),
+            ordinary_paths=ordinary_paths,
+            host_pages=host_pages,
+            max_per_host=max_per_host,
+            progress=lambda message: console.print(clean(message)),
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    plot_precision_recall(results, out / "pr_curve.png")
+    (out / "report.json").write_text(json.dumps(to_json(results), indent=2) + "\n")
+    markdown = render_markdown(results, rejected=corpus.rejected)
+    (out / "report.md").write_text(markdown)
+    console.print(markdown, markup=False, highlight=False)

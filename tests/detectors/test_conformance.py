@@ -38,6 +38,7 @@ FACTORIES = {
     "credential_attacks": lambda: CredentialAttackDetector(brute_force_failures=3),
     "content_spread": lambda: available()["content_spread"](uploaders=2),
     "url_heuristics": lambda: available()["url_heuristics"](),
+    "url_reputation": lambda: available()["url_reputation"](),
     "intel_match": lambda: available()["intel_match"](intel_store()),
     "brand_impersonation": lambda: available()["brand_impersonation"](),
     "file_phishing": lambda: available()["file_phishing"](

@@ -14,6 +14,7 @@ from trustwatch.detectors.registry import (
     register,
 )
 from trustwatch.detectors.url_heuristics import UrlHeuristicDetector, url_risk
+from trustwatch.detectors.url_reputation import UrlReputationDetector, model_url_scorer
 from trustwatch.intel.store import IndicatorStore
 
 __all__ = [
@@ -26,10 +27,12 @@ __all__ = [
     "IntelMatchDetector",
     "Signal",
     "UrlHeuristicDetector",
+    "UrlReputationDetector",
     "available",
     "create",
     "default_detectors",
     "known_signal_kinds",
+    "model_url_scorer",
     "register",
     "url_risk",
 ]
@@ -41,16 +44,19 @@ def default_detectors(
     """Return the detectors the embedded and stream runtimes run by default.
 
     The intel detector runs only with an indicator store, and the file
-    phishing detector only with a store of uploaded file content.
+    phishing detector only with a store of uploaded file content. The URL
+    model and the URL rules both run: each raises its own signal kind, and
+    the rules still catch shapes a model trained on open data alone misses.
     """
     detectors: list[Detector] = [
         CredentialAttackDetector(),
         ContentSpreadDetector(),
+        UrlReputationDetector(),
         UrlHeuristicDetector(),
         BrandImpersonationDetector(),
     ]
     if content is not None:
-        detectors.append(FilePhishingDetector(content))
+        detectors.append(FilePhishingDetector(content, model_url_scorer()))
     if intel is not None:
         detectors.insert(0, IntelMatchDetector(intel))
     return detectors

@@ -30,6 +30,7 @@ from trustwatch.brands import impersonation
 from trustwatch.enrichment import urls
 from trustwatch.enrichment.urls import ParsedUrl
 from trustwatch.errors import InvalidUrlError
+from trustwatch.urlmodel import features
 from trustwatch.urlmodel.model import UrlModel, load_default_model
 
 
@@ -56,8 +57,9 @@ def parse_all(raws: list[str]) -> list[ParsedUrl]:
 
 
 def clear() -> None:
-    """Forget every cached parse and brand lookup."""
+    """Forget every cached parse, per-host feature and brand lookup."""
     urls.clear_caches()
+    features.clear_caches()
     clear_brands = getattr(impersonation, "clear_caches", None)
     if clear_brands is not None:
         clear_brands()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -99,9 +97,7 @@ def test_zero_url_limit_keeps_nothing() -> None:
 
 def test_ten_megabytes_of_nested_tags_stop_at_the_tag_limit() -> None:
     page = b"<html>" + b"<div><b>" * (10 * 1024 * 1024 // 8)
-    started = time.perf_counter()
     result = extract_content(page)
-    assert time.perf_counter() - started < 10
     assert result.truncated
     assert result.errors[-1].startswith("html_limit:")
 

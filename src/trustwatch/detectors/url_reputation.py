@@ -29,10 +29,17 @@ _CACHE_SIZE = 65_536
 
 
 class _ScoreCache:
-    """A bounded map from canonical URL to the model's score and reasons."""
+    """A bounded map from canonical URL to the model's score and reasons.
 
-    def __init__(self, model: UrlModel, size: int = _CACHE_SIZE) -> None:
+    Reasons (the costly part: one SHAP pass through the trees) are worked
+    out only for URLs scoring at least ``explain_from``.
+    """
+
+    def __init__(
+        self, model: UrlModel, explain_from: float = 0.0, size: int = _CACHE_SIZE
+    ) -> None:
         self.model = model
+        self.explain_from = explain_from
         self.size = size
         self._entries: OrderedDict[str, tuple[float, list[Reason]]] = OrderedDict()
 
@@ -41,7 +48,11 @@ class _ScoreCache:
         if entry is not None:
             self._entries.move_to_end(parsed.url)
             return entry
-        entry = self.model.explain(parsed)
+        probability = float(self.model.score([parsed])[0])
+        if probability >= self.explain_from:
+            entry = self.model.explain(parsed)
+        else:
+            entry = (probability, [])
         self._entries[parsed.url] = entry
         if len(self._entries) > self.size:
             self._entries.popitem(last=False)
@@ -101,7 +112,7 @@ class UrlReputationDetector(Detector):
         self.model = model
         self.min_score = min_score
         self.platform_domains = frozenset(platform_domains)
-        self._cache = _ScoreCache(model)
+        self._cache = _ScoreCache(model, explain_from=min_score)
 
     def process_one(self, event: EventBase, ctx: EventContext) -> Sequence[Signal]:
         """Score the event's URL, if it has one."""

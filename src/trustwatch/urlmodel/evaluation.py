@@ -130,6 +130,7 @@ def evaluate_splits(
     ordinary_paths: int = 0,
     host_pages: bool = False,
     max_per_host: int = 0,
+    splits: tuple[str, ...] = ("time", "domain"),
     progress: Callable[[str], None] | None = None,
 ) -> list[SplitResult]:
     """Train and test on each split and compare with the baselines.
@@ -155,16 +156,19 @@ def evaluate_splits(
         Keep at most this many test URLs per host (``0``: all), chosen by a
         stable hash, so that one site crawled page by page cannot decide a
         rate by itself.
+    splits
+        Which splits to run, of ``"time"`` and ``"domain"``.
     progress
         Called with a short message as each stage starts.
     """
     say = progress or (lambda _message: None)
-    splits = []
-    if cutoff is not None:
-        splits.append(("time", *split_by_time(corpus, cutoff, test_fraction)))
-    splits.append(("domain", *split_by_domain(corpus, test_fraction)))
+    chosen = []
+    if cutoff is not None and "time" in splits:
+        chosen.append(("time", *split_by_time(corpus, cutoff, test_fraction)))
+    if "domain" in splits:
+        chosen.append(("domain", *split_by_domain(corpus, test_fraction)))
     results = []
-    for name, train, test, description in splits:
+    for name, train, test, description in chosen:
         if max_per_host:
             test = _capped_per_host(corpus, test, max_per_host)
         train_part, test_part = _subset(corpus, train), _subset(corpus, test)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +33,7 @@ __all__ = [
     "DENSE_FEATURES",
     "NGRAM_SIZES",
     "HashedNgrams",
+    "clear_caches",
     "dense_features",
     "document",
     "hash_ngrams",
@@ -123,41 +125,91 @@ def dense_features(parsed: ParsedUrl) -> list[float]:
     """Return the named features of one URL, in :data:`DENSE_FEATURES` order.
 
     Counts and lengths are raw values (the trees need no scaling); yes/no
-    features are ``True``/``False``, which numpy reads as 1 and 0.
+    features are ``True``/``False``, which numpy reads as 1 and 0. The
+    features of the host alone are cached per host: a host is usually seen
+    with many paths.
     """
-    host, path, query = parsed.host, parsed.path, parsed.query
-    registrable = parsed.registrable_domain
-    label = registrable.partition(".")[0]
-    flags = parsed.flags
-    is_ip = parsed.host_is_ip
-    hosting = "" if is_ip else hosting_kind(host)
+    path, query = parsed.path, parsed.query
     lowered_path = path.lower()
+    host_part = _host_features(
+        parsed.host,
+        parsed.registrable_domain,
+        parsed.public_suffix,
+        parsed.host_is_ip,
+        parsed.flags,
+    )
+    (
+        ip,
+        depth,
+        host_length,
+        digits,
+        hyphens,
+        hosting,
+        shortener,
+        dynamic_dns,
+        link_in_bio,
+        risky_tld,
+        idn,
+        lookalike,
+        userinfo,
+        obfuscation,
+    ) = host_part
     return [
-        is_ip,
+        ip,
         parsed.port is not None,
         parsed.scheme == "http",
-        0 if is_ip else host.count(".") - registrable.count("."),
-        len(host),
+        depth,
+        host_length,
         len(path),
         len(query),
         path.count("/"),
+        digits,
+        hyphens,
+        hosting,
+        shortener,
+        dynamic_dns,
+        link_in_bio,
+        bool(find_impersonation(parsed)),
+        len(_WORDS.findall(f"{parsed.host}{lowered_path}?{query.lower()}")),
+        _REDIRECT.search(query) is not None,
+        _PAYLOAD.search(lowered_path) is not None,
+        risky_tld,
+        idn,
+        lookalike,
+        userinfo,
+        obfuscation,
+        path in ("", "/") and not query,
+    ]
+
+
+def clear_caches() -> None:
+    """Forget the per-host features (for benchmarks and tests)."""
+    _host_features.cache_clear()
+
+
+@lru_cache(maxsize=65_536)
+def _host_features(
+    host: str, registrable: str, suffix: str, is_ip: bool, flags: frozenset[str]
+) -> tuple[float, ...]:
+    """The features of a URL that depend on its host alone, in column order."""
+    label = registrable.partition(".")[0]
+    hosting = "" if is_ip else hosting_kind(host)
+    return (
+        is_ip,
+        0 if is_ip else host.count(".") - registrable.count("."),
+        len(host),
         len(label) - len(label.translate(_NO_DIGITS)),
         label.count("-"),
         hosting == "hosting",
         hosting == "shortener",
         hosting == "dynamic_dns",
         hosting == "link_in_bio",
-        bool(find_impersonation(parsed)),
-        len(_WORDS.findall(f"{host}{lowered_path}?{query.lower()}")),
-        _REDIRECT.search(query) is not None,
-        _PAYLOAD.search(lowered_path) is not None,
-        parsed.public_suffix.rpartition(".")[2] in _RISKY_TLDS,
+        suffix.rpartition(".")[2] in _RISKY_TLDS,
         "idn" in flags,
         not flags.isdisjoint(_LOOKALIKE_FLAGS),
         not flags.isdisjoint(_USERINFO_FLAGS),
         not flags.isdisjoint(_OBFUSCATION_FLAGS),
-        path in ("", "/") and not query,
-    ]
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,17 +260,27 @@ def hash_ngrams(documents: Sequence[bytes], bits: int) -> HashedNgrams:
         rows = np.repeat(np.arange(count), lengths)
         offsets = np.repeat(np.cumsum(lengths) - lengths, lengths)
         matrix[rows, np.arange(flat.size) - offsets] = flat
-    marks = np.isin(matrix, _PART_MARKS).cumsum(axis=1, dtype=np.uint32)
+    marks = ((matrix == _PART_MARKS[0]) | (matrix == _PART_MARKS[1])).cumsum(
+        axis=1, dtype=np.uint32
+    )
     blocks, masks, starts, sizes = [], [], [], []
     positions = np.arange(width)
+    smallest = min(NGRAM_SIZES)
     with np.errstate(over="ignore"):
+        # the hash folds in one byte at a time, so each size extends the last
+        running = np.zeros((count, width - smallest + 1), dtype=np.uint32)
+        for offset in range(smallest):
+            running = (running * _MULTIPLIER) ^ matrix[
+                :, offset : offset + running.shape[1]
+            ]
         for size in NGRAM_SIZES:
             span = width - size + 1
-            hashed = np.zeros((count, span), dtype=np.uint32)
-            for offset in range(size):
-                hashed = (hashed * _MULTIPLIER) ^ matrix[:, offset : offset + span]
-            hashed ^= marks[:, :span] * _PART_SALT + np.uint32(size) * _SIZE_SALT
-            blocks.append(_mix(hashed) >> np.uint32(32 - bits))
+            if size > smallest:
+                running = (running[:, :span] * _MULTIPLIER) ^ matrix[:, size - 1 :]
+            salted = running ^ (
+                marks[:, :span] * _PART_SALT + np.uint32(size) * _SIZE_SALT
+            )
+            blocks.append(_mix(salted) >> np.uint32(32 - bits))
             masks.append(positions[:span][None, :] + size <= lengths[:, None])
             starts.append(positions[:span])
             sizes.append(np.full(span, size))

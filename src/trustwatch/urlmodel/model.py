@@ -108,8 +108,10 @@ class UrlModel:
         """Return the matrix the trees read (:data:`FEATURE_NAMES` columns)."""
         matrix = np.empty((len(parsed), len(FEATURE_NAMES)), dtype=np.float64)
         matrix[:, 0] = self.ngram_scores(parsed)
-        for row, one in enumerate(parsed):
-            matrix[row, 1:] = dense_features(one)
+        if parsed:
+            matrix[:, 1:] = np.array(
+                [dense_features(p) for p in parsed], dtype=np.float64
+            )
         return matrix
 
     def raw_scores(self, parsed: Sequence[ParsedUrl]) -> npt.NDArray[np.float64]:

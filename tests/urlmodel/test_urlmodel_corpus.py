@@ -62,6 +62,7 @@ def test_unknown_or_missing_sources_are_clear_errors(tmp_path):
         load_reference_corpus(tmp_path)
 
 
+@pytest.mark.slow
 @pytest.mark.datasets
 def test_reference_corpus_reads_every_source(datasets_dir):
     rows = load_reference_corpus(datasets_dir)

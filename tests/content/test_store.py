@@ -78,7 +78,22 @@ def test_a_link_out_of_the_folder_is_refused(tmp_path: Path) -> None:
     (root / ("f" * 64)).symlink_to(root / inside)
     store = ContentStore(root)
     assert store.read(digest) is None
-    assert store.read("f" * 64) == Blob(b"inside", 6)
+    # a link inside the folder is followed, but the content must match its name
+    with pytest.raises(StorageError, match="does not hash to its name"):
+        store.read("f" * 64)
+    linked = hashlib.sha256(b"linked").hexdigest()
+    (tmp_path / "elsewhere").mkdir()
+    (root / "sub").mkdir()
+    (root / "sub" / "blob").write_bytes(b"linked")
+    (root / linked).symlink_to(root / "sub" / "blob")
+    assert store.read(linked) == Blob(b"linked", 6)
+
+
+def test_content_that_does_not_match_its_name_is_refused(tmp_path: Path) -> None:
+    name = hashlib.sha256(b"what the upload was").hexdigest()
+    (tmp_path / name).write_bytes(b"something else planted under its name")
+    with pytest.raises(StorageError, match="does not hash to its name"):
+        ContentStore(tmp_path).read(name)
 
 
 def test_a_fifo_is_never_opened(tmp_path: Path) -> None:

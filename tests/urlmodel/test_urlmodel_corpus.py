@@ -37,7 +37,13 @@ def test_csv_and_jsonl_files(tmp_path):
     [
         ("url,label\nhttps://a.example/,maybe\n", ".csv", "mine.csv:2: label 'maybe'"),
         ("url,label\n,1\n", ".csv", "mine.csv:2: 'url' is missing"),
-        ("url,label,time\nhttps://a.example/,1,yesterday\n", ".csv", "is not ISO 8601"),
+        (
+            "url,label,time\nhttps://a.example/,1,yesterday\n",
+            ".csv",
+            "cannot read timestamp",
+        ),
+        ("url,label,time\nhttps://a.example/,1,2024-01-15T00:00:00\n", ".csv", "zone"),
+        ('{"url": 12345, "label": 1}\n', ".jsonl", "'url' must be text"),
         (
             '{"url": "https://a.example/", "label": 1}\n[1]\n',
             ".jsonl",

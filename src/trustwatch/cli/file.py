@@ -137,7 +137,10 @@ def scan(paths: Sequence[Path], as_json: bool) -> None:
     password form posting anywhere else posts to another domain. Nothing is
     fetched, resolved or run.
     """
-    results = [scan_file(path) for path in paths]
+    from trustwatch.detectors.url_reputation import model_url_scorer
+
+    scorer = model_url_scorer()  # the same scorer the pipeline's default set uses
+    results = [scan_file(path, scorer) for path in paths]
     if as_json:
         encode = msgspec.json.Encoder().encode
         for result in results:

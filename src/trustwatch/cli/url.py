@@ -109,6 +109,8 @@ def score(
     baseline, brand impersonation and intel matches are shown beside it.
     Nothing is fetched or resolved.
     """
+    if any(not path.strip() for path in intel_paths):
+        raise ConfigError("an --intel path is empty")
     model = UrlModel.load(model_path) if model_path else load_default_model()
     store = None
     if intel_paths:
@@ -159,11 +161,40 @@ def _load_corpus(
         rows.extend(
             load_reference_corpus(datasets, open_only=open_only, sources=chosen)
         )
+    own: dict[str, LabelledUrl] = {}
     for path in labelled:
-        rows.extend(read_labelled_file(path))
+        for row in read_labelled_file(path):
+            seen = own.get(row.url)
+            if seen is not None and seen.label != row.label:
+                raise ConfigError(
+                    f"{row.url[:80]!r} is labelled both malicious and benign "
+                    f"({seen.source} and {row.source}); hint: keep one label per URL"
+                )
+            own.setdefault(row.url, row)
+    rows.extend(own.values())  # each URL once: repeats would only add weight
     if not rows:
-        raise ConfigError("no labelled URLs; hint: pass --datasets or --labelled")
+        where = "the --labelled files" if labelled else "no source"
+        raise ConfigError(
+            f"no labelled URLs in {where}; hint: pass --datasets or --labelled"
+        )
     return rows
+
+
+def _writable_output(out: Path, labelled: Sequence[Path], suffix: str | None) -> None:
+    """Refuse an output path that cannot be written or would clobber an input."""
+    if not str(out).strip():
+        raise ConfigError("--out is empty; hint: name a file or folder")
+    if suffix is not None and out.suffix != suffix:
+        raise ConfigError(f"--out {out} must end in {suffix}")
+    if any(out.resolve() == path.resolve() for path in labelled):
+        raise ConfigError(f"--out {out} is one of the --labelled files")
+    try:
+        target = out.parent if suffix is not None else out
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot write to {out}: {exc.strerror or exc}") from exc
+    if suffix is not None and out.is_dir():
+        raise ConfigError(f"--out {out} is a folder")
 
 
 def _training_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -267,6 +298,7 @@ def train(
 
     if not 10 <= bits <= 24:
         raise ConfigError(f"--bits {bits} is out of range; hint: choose 10 to 24")
+    _writable_output(out, labelled, ".npz")
     corpus = parse_corpus(_load_corpus(datasets, labelled, open_only))
     if host_pages:
         corpus = with_host_pages(corpus)
@@ -297,9 +329,11 @@ def train(
         card.update(_metrics(metrics_paths))
     settings = TrainingSettings(bits=bits, regularisation=regularisation, trees=trees)
     model = fit_url_model(corpus, settings, card)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    model.save(out)
-    out.with_suffix(".md").write_text(render_card(model), encoding="utf-8")
+    try:
+        model.save(out)
+        out.with_suffix(".md").write_text(render_card(model), encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {out}: {exc.strerror or exc}") from exc
     console.print(f"model written to {clean(str(out))}, data card beside it")
 
 
@@ -434,6 +468,7 @@ def evaluate(
             start = datetime.fromisoformat(cutoff).replace(tzinfo=UTC)
         except ValueError as exc:
             raise ConfigError(f"--cutoff {cutoff!r} is not an ISO date") from exc
+    _writable_output(out, labelled, None)
     corpus = parse_corpus(_load_corpus(datasets, labelled, open_only, source_names))
     if model_path is not None:
         model = UrlModel.load(model_path)
@@ -451,9 +486,11 @@ def evaluate(
             max_per_host=max_per_host,
             progress=lambda message: console.print(clean(message)),
         )
-    out.mkdir(parents=True, exist_ok=True)
-    plot_precision_recall(results, out / "pr_curve.png")
-    (out / "report.json").write_text(json.dumps(to_json(results), indent=2) + "\n")
     markdown = render_markdown(results, rejected=corpus.rejected)
-    (out / "report.md").write_text(markdown)
+    try:
+        plot_precision_recall(results, out / "pr_curve.png")
+        (out / "report.json").write_text(json.dumps(to_json(results), indent=2) + "\n")
+        (out / "report.md").write_text(markdown)
+    except OSError as exc:
+        raise ConfigError(f"cannot write to {out}: {exc.strerror or exc}") from exc
     console.print(markdown, markup=False, highlight=False)

@@ -14,6 +14,7 @@ stop one byte past the size limit, so a huge blob costs at most the limit.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import os
 import re
@@ -142,12 +143,22 @@ class ContentStore:
         Raises
         ------
         trustwatch.errors.StorageError
-            When the blob exists but cannot be read.
+            When the blob exists but cannot be read, or (when read whole)
+            its content does not hash to its name.
         """
         path = self.path_of(sha256)
         if path is None:
             return None
-        return read_bounded(path, self.max_bytes)
+        blob = read_bounded(path, self.max_bytes)
+        if len(blob.data) == blob.size and hashlib.sha256(blob.data).hexdigest() != (
+            sha256.strip().lower()
+        ):
+            # whoever can write here must not choose what a hash stands for
+            raise StorageError(
+                f"stored file {path.name[:12]}... does not hash to its name; "
+                "hint: rebuild the content store from the uploads"
+            )
+        return blob
 
     def __contains__(self, sha256: object) -> bool:
         return isinstance(sha256, str) and self.path_of(sha256) is not None

@@ -317,8 +317,8 @@ def read_labelled_file(path: Path) -> list[LabelledUrl]:
     """Read a team's labelled URLs from CSV (with a header) or JSON Lines.
 
     Each row needs ``url`` and ``label`` (``1``/``0``, ``malicious``/``benign``,
-    ``phishing``, ``malware``, ``legitimate``); ``time`` (ISO 8601) is
-    optional and enables the time split.
+    ``phishing``, ``malware``, ``legitimate``); ``time`` (ISO 8601 with a
+    zone, or epoch seconds) is optional and enables the time split.
 
     Raises
     ------
@@ -326,8 +326,10 @@ def read_labelled_file(path: Path) -> list[LabelledUrl]:
         When the file cannot be read or a row is unusable; the message names
         the line.
     """
+    if not path.is_file():
+        raise ConfigError(f"cannot read {path}: not a regular file")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
     if path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
@@ -344,13 +346,21 @@ def read_labelled_file(path: Path) -> list[LabelledUrl]:
             records.append((number, value))
     else:
         reader = csv.DictReader(text.splitlines())
-        records = [(number, dict(row)) for number, row in enumerate(reader, 2)]
+        try:
+            records = [(number, dict(row)) for number, row in enumerate(reader, 2)]
+        except csv.Error as exc:
+            raise ConfigError(
+                f"{path}:{reader.line_num}: not CSV ({exc}); hint: JSON Lines "
+                "files need a .jsonl name"
+            ) from exc
     return [_labelled_row(path, number, row) for number, row in records]
 
 
 def _labelled_row(path: Path, number: int, row: dict[str, object]) -> LabelledUrl:
     url, label = row.get("url"), str(row.get("label", "")).strip().lower()
-    if not isinstance(url, str) or not url.strip():
+    if url is not None and not isinstance(url, str):
+        raise ConfigError(f"{path}:{number}: 'url' must be text")
+    if not url or not url.strip():
         raise ConfigError(f"{path}:{number}: 'url' is missing or empty")
     if label in _TRUE_LABELS:
         value = 1
@@ -360,8 +370,18 @@ def _labelled_row(path: Path, number: int, row: dict[str, object]) -> LabelledUr
         raise ConfigError(
             f"{path}:{number}: label {label!r} is not one of 1/0, malicious/benign"
         )
-    raw_time = row.get("time")
-    time = _utc(raw_time) if isinstance(raw_time, str) and raw_time else None
-    if isinstance(raw_time, str) and raw_time and time is None:
-        raise ConfigError(f"{path}:{number}: time {raw_time!r} is not ISO 8601")
-    return LabelledUrl(url.strip(), value, time, path.name)
+    return LabelledUrl(url.strip(), value, _row_time(path, number, row), path.name)
+
+
+def _row_time(path: Path, number: int, row: dict[str, object]) -> datetime | None:
+    raw = row.get("time")
+    if raw is None or raw == "":
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+        raise ConfigError(
+            f"{path}:{number}: time must be ISO 8601 text or epoch seconds"
+        )
+    try:
+        return parse_timestamp(raw)
+    except InvalidEventError as exc:
+        raise ConfigError(f"{path}:{number}: time {raw!r}: {exc}") from exc

@@ -181,7 +181,9 @@ def evaluate_splits(
                 missing = "benign" if part.labels.all() else "malicious"
                 raise ConfigError(
                     f"the {name} split has no {missing} URLs on its {side} side; "
-                    "hint: add sources or move the cut-off"
+                    "hint: the time split divides malicious URLs by --cutoff "
+                    "(undated data: --cutoff none), and benign URLs by registrable "
+                    "domain, so benign URLs need several domains"
                 )
         say(f"{name} split: training on {len(train):,} URLs")
         model = fit_url_model(train_part, settings)
@@ -274,10 +276,15 @@ def _split_result(
     threshold = _threshold_at(model_scores[benign], 1e-3)
     sources = np.array([row.source for row in test.rows])
     recall = {
-        str(source): float((model_scores[(sources == source)] > threshold).mean())
+        str(source): float(
+            (model_scores[(sources == source) & ~benign] > threshold).mean()
+        )
         for source in sorted(set(sources[~benign].tolist()))
     }
-    counts = {str(s): int((sources == s).sum()) for s in sorted(set(sources.tolist()))}
+    counts = {
+        str(s): int(((sources == s) & ~benign).sum())
+        for s in sorted(set(sources.tolist()))
+    }
     # the hard benign rows: pages, not home pages, judged at the same threshold
     with_path = np.array(
         [

@@ -10,6 +10,7 @@ card sits beside it as ``default_model.md``.
 from __future__ import annotations
 
 import json
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -201,13 +202,19 @@ class UrlModel:
             When the file is missing, unreadable, or written for other
             features than this version of trustwatch computes.
         """
+        if not Path(path).is_file():
+            raise ConfigError(f"cannot read URL model {path}: not a regular file")
         try:
             with np.load(path, allow_pickle=False) as data:
                 meta = json.loads(bytes(data["meta"]).decode())
                 weights = data["ngram_weights"]
                 trees = bytes(data["trees"]).decode()
-        except (OSError, ValueError, KeyError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read URL model {path}: {exc}") from exc
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else None
+            raise ConfigError(
+                f"cannot read URL model {path}: "
+                f"{reason or 'not a model written by trustwatch url train'}"
+            ) from exc
         if meta.get("format") != FORMAT_VERSION or meta.get("features") != list(
             FEATURE_NAMES
         ):

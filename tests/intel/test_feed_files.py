@@ -397,3 +397,17 @@ def test_resolve_refuses_missing_paths_and_empty_globs(tmp_path: Path) -> None:
 def test_resolve_takes_a_literal_name_with_glob_characters(tmp_path: Path) -> None:
     [odd] = _files(tmp_path, "feed[1].txt")
     assert resolve_feed_paths([odd]) == [odd]
+
+
+def test_a_pipe_named_as_a_feed_is_refused_not_waited_on(tmp_path):
+    import os
+
+    import pytest
+
+    from trustwatch.errors import ConfigError
+    from trustwatch.intel.feeds import resolve_feed_paths
+
+    fifo = tmp_path / "feed.txt"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match="not a regular file"):
+        resolve_feed_paths([fifo])

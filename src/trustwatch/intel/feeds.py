@@ -292,7 +292,8 @@ def resolve_feed_paths(paths: Iterable[str | Path]) -> list[Path]:
     ------
     ConfigError
         When a path does not exist and is not a glob, a glob matches no file,
-        or a folder named explicitly holds no feed file.
+        a folder named explicitly holds no feed file, or a path is not a
+        regular file (a pipe or a device).
 
     Examples
     --------
@@ -305,6 +306,9 @@ def resolve_feed_paths(paths: Iterable[str | Path]) -> list[Path]:
     found: dict[str, Path] = {}
     for entry in entries:
         for path in expand_feed_path(entry):
+            if not path.is_file():
+                # a pipe or device would block the load, or never end
+                raise ConfigError(f"feed {path} is not a regular file")
             found.setdefault(os.path.realpath(path), path)
     return list(found.values())
 

@@ -9,7 +9,9 @@ best of ``--repeat`` runs, with every enrichment cache cleared before each:
 2. ``parse + score``: parsing, then :meth:`UrlModel.score` on the batch;
 3. ``score only``: the model on URLs parsed beforehand;
 4. ``explain``: one URL at a time with its reasons, as ``url score`` and
-   the pipeline's detector do (their caches aside).
+   the pipeline's detector do (their caches aside);
+
+and the parts of a batch score: n-gram hashing, named features, trees.
 
 The URLs are live malicious indicators: they are parsed and scored as strings
 only; nothing is resolved or fetched.
@@ -91,6 +93,13 @@ def main() -> None:
     parse_time = best_of(args.repeat, lambda: parse_all(raws))
     both = best_of(args.repeat, lambda: model.score(parse_all(raws)))
     only = best_of(args.repeat, lambda: model.score(parsed))
+    ngrams = best_of(args.repeat, lambda: model.ngram_scores(parsed))
+    named = best_of(args.repeat, lambda: [features.dense_features(p) for p in parsed])
+    matrix = model.features(parsed)
+    trees = best_of(
+        args.repeat,
+        lambda: model.booster.predict(matrix, raw_score=True, num_threads=1),
+    )
     few = parsed[: args.explain]
     explain = best_of(args.repeat, lambda: [model.explain(p) for p in few])
     count = len(raws)
@@ -100,6 +109,9 @@ def main() -> None:
         ("parse + score", both, count),
         ("score only", only, len(parsed)),
         ("explain one by one", explain, len(few)),
+        ("  of which n-grams", ngrams, len(parsed)),
+        ("  named features", named, len(parsed)),
+        ("  trees", trees, len(parsed)),
     ):
         print(
             f"  {label:<20} {n / seconds:>10,.0f} URLs/s "

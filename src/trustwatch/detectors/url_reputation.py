@@ -82,9 +82,9 @@ class UrlReputationDetector(Detector):
     ----------
     min_score
         Probabilities below this raise no signal. The shipped model's
-        probabilities are calibrated on its own (balanced, open) sources; on
-        real benign pages about 1% score 0.99 or more, so the default keeps
-        only the top of the range (the shipped policy reviews at 0.999).
+        probabilities are calibrated on its own (balanced, open) sources and
+        run high on real benign pages, so the default keeps only the top of
+        the range (the shipped policy reviews at 0.999).
     platform_domains
         Registrable domains of the platform itself, whose links are not scored.
     model_path

@@ -84,7 +84,7 @@ class UrlReputationDetector(Detector):
         Probabilities below this raise no signal. The shipped model's
         probabilities are calibrated on its own (balanced, open) sources and
         run high on real benign pages, so the default keeps only the top of
-        the range (the shipped policy reviews at 0.999).
+        the range (the shipped policy reviews at 0.9995).
     platform_domains
         Registrable domains of the platform itself, whose links are not scored.
     model_path

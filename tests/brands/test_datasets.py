@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from trustwatch.brands import find_impersonation
+from trustwatch.brands import clear_caches, find_impersonation, imitates_brand
 from trustwatch.enrichment.urls import ParsedUrl, parse_url
 from trustwatch.errors import InvalidUrlError
 
@@ -78,3 +78,11 @@ def test_branded_phishtank_urls_are_flagged(datasets_dir: Path) -> None:
     flagged = sum(1 for parsed in phish if find_impersonation(parsed))
     assert len(phish) > 3_000
     assert flagged / len(phish) > _MIN_PHISH_FLAGGED
+
+
+def test_batch_yes_or_no_agrees_with_the_hits(datasets_dir: Path) -> None:
+    batch = _benign(datasets_dir) + _branded_phish(datasets_dir)
+    clear_caches()
+    answers = imitates_brand(batch)
+    assert answers == [bool(find_impersonation(parsed)) for parsed in batch]
+    assert 400 < sum(answers) < len(batch) / 2

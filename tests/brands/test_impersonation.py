@@ -12,6 +12,7 @@ from trustwatch.brands import (
     BrandHit,
     Catalogue,
     find_impersonation,
+    imitates_brand,
     within_one_edit,
 )
 from trustwatch.enrichment.urls import parse_url
@@ -65,6 +66,38 @@ def test_impersonation_is_flagged(url: str, expected: tuple[str, str]) -> None:
 )
 def test_legitimate_and_unrelated_urls_are_not_flagged(url: str) -> None:
     assert _hits(url) == set()
+
+
+def test_batch_yes_or_no_matches_the_hits_url_by_url() -> None:
+    urls = [
+        "paypal.com",
+        "https://www.paypal.com/signin",
+        "https://paypal-secure-login.com/",
+        "https://files.example/paypal/signin",
+        "https://files.example/paypal/photos",
+        "http://198.51.100.4/paypal/webscr/login",
+        "https://203.0.113.7/index.html",
+        "https://www.google.com/paypal/login",
+        "https://paypal.com.x.example/paypal/login",
+        "https://paypal-secure-login.com/",
+    ]
+    batch = [parse_url(url) for url in urls]
+    expected = [bool(find_impersonation(parsed)) for parsed in batch]
+    assert imitates_brand(batch) == expected
+    assert imitates_brand([]) == []
+    assert expected.count(True) == 5
+
+
+def test_batch_yes_or_no_uses_a_custom_catalogue() -> None:
+    catalogue = Catalogue(
+        brands=(Brand("acmebank", "Acme Bank", ("acmebank.example",), ("acmebank",)),)
+    )
+    batch = [
+        parse_url("https://acmebank-login.example/"),
+        parse_url("https://www.acmebank.example/"),
+        parse_url("https://paypal-login.example/"),
+    ]
+    assert imitates_brand(batch, catalogue) == [True, False, False]
 
 
 def test_brand_own_subdomain_is_not_flagged_even_with_other_brand_words() -> None:

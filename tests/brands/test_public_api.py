@@ -17,6 +17,7 @@ def test_package_exports() -> None:
         "TECHNIQUES",
         "clear_caches",
         "find_impersonation",
+        "imitates_brand",
         "load_catalogue",
         "within_one_edit",
     ]

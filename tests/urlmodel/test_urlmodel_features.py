@@ -3,10 +3,12 @@
 import numpy as np
 import pytest
 
+from trustwatch.brands import find_impersonation
 from trustwatch.enrichment.urls import parse_url
 from trustwatch.urlmodel.features import (
     DENSE_FEATURES,
     NGRAM_SIZES,
+    dense_feature_matrix,
     dense_features,
     document,
     hash_ngrams,
@@ -112,3 +114,37 @@ def test_empty_batch():
 )
 def test_named_features(url, feature, value):
     assert _named(url)[feature] == value
+
+
+_BATCH = [
+    "https://paypal.com.secure-login.example/webscr/login?next=https://x.example",
+    "http://198.51.100.4:8080/bins/mozi.m",
+    "https://www.example.com/",
+    "https://sites.example/accounts/verify/update?u=%68%74%74%70",
+    "https://paypal.com.secure-login.example/a/b/c/invoice.zip",
+    "https://xn--pypal-4ve.com/signin",
+    "https://www.example.com/news/2016/",
+    "http://user@bank.example@203.0.113.9/",
+]
+
+
+def test_a_batch_gives_each_url_the_row_it_has_alone():
+    parsed = [parse_url(url) for url in _BATCH]
+    matrix = dense_feature_matrix(parsed)
+    assert matrix.shape == (len(_BATCH), len(DENSE_FEATURES))
+    for row, url in zip(matrix, _BATCH, strict=True):
+        assert row.tolist() == dense_features(parse_url(url))
+    assert dense_feature_matrix([]).shape == (0, len(DENSE_FEATURES))
+
+
+def test_batched_counts_and_brand_column_agree_with_their_definitions():
+    parsed = [parse_url(url) for url in _BATCH]
+    named = {spec.name: i for i, spec in enumerate(DENSE_FEATURES)}
+    matrix = dense_feature_matrix(parsed)
+    brand = [bool(find_impersonation(p)) for p in parsed]
+    assert matrix[:, named["brand_elsewhere"]].astype(bool).tolist() == brand
+    assert brand == [True, False, False, False, True, True, False, False]
+    assert matrix[:, named["credential_words"]].tolist() == [4, 0, 0, 3, 3, 1, 0, 0]
+    assert matrix[:, named["path_depth"]].tolist() == [2, 2, 1, 3, 4, 1, 3, 1]
+    assert matrix[:, named["payload"]].tolist() == [0, 1, 0, 0, 1, 0, 0, 0]
+    assert matrix[:, named["redirect_parameter"]].tolist() == [1, 0, 0, 0, 0, 0, 0, 0]

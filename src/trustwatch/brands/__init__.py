@@ -13,6 +13,7 @@ from trustwatch.brands.impersonation import (
     BrandMatcher,
     clear_caches,
     find_impersonation,
+    imitates_brand,
     within_one_edit,
 )
 
@@ -24,6 +25,7 @@ __all__ = [
     "Catalogue",
     "clear_caches",
     "find_impersonation",
+    "imitates_brand",
     "load_catalogue",
     "within_one_edit",
 ]

@@ -43,11 +43,15 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
+import numpy as np
+
 from trustwatch.brands.catalogue import Catalogue, load_catalogue
 from trustwatch.enrichment.domains import skeleton
+from trustwatch.enrichment.textscan import match_counts
 from trustwatch.enrichment.urls import ParsedUrl
 
 __all__ = [
@@ -56,6 +60,7 @@ __all__ = [
     "BrandMatcher",
     "clear_caches",
     "find_impersonation",
+    "imitates_brand",
     "within_one_edit",
 ]
 
@@ -180,6 +185,9 @@ class BrandMatcher:
         self._token_re = re.compile("|".join(re.escape(t) for t in tokens) or "(?!)")
         self._max_typo = max((len(n) for n in self._near), default=0) + 1
         self._host_hits = lru_cache(maxsize=_HOST_CACHE_SIZE)(self._host_hits_uncached)
+        self._host_verdict = lru_cache(maxsize=_HOST_CACHE_SIZE)(
+            self._host_verdict_uncached
+        )
         logger.debug("brand index: %d names, %d domains", len(self._names), len(owners))
 
     @staticmethod
@@ -201,6 +209,7 @@ class BrandMatcher:
     def clear_cache(self) -> None:
         """Forget the per-host results (for benchmarks and tests)."""
         self._host_hits.cache_clear()
+        self._host_verdict.cache_clear()
 
     def owners(self, registrable_domain: str) -> frozenset[str]:
         """Return the keys of the brands that own a registrable domain."""
@@ -232,6 +241,40 @@ class BrandMatcher:
             return [hit for hit in host_hits if hit.brand not in owners]
         hits = {(hit.brand, hit.technique): hit for hit in (*host_hits, *path_hits)}
         return [hit for hit in hits.values() if hit.brand not in owners]
+
+    def imitates(self, batch: Sequence[ParsedUrl]) -> list[bool]:
+        """Return, for each URL of a batch, whether :meth:`find` has a hit.
+
+        The same answer as ``bool(find(url))`` for each URL, a batch at a
+        time and without building the hits: hosts are judged once each, and
+        paths are scanned together for a credential word before any is
+        split into words.
+        """
+        verdicts = [
+            (False, False)
+            if parsed.host_is_ip
+            else self._host_verdict(
+                parsed.host, parsed.registrable_domain, parsed.public_suffix
+            )
+            for parsed in batch
+        ]
+        unsure = [i for i, (hit, owned) in enumerate(verdicts) if not hit and not owned]
+        answers = [hit for hit, _ in verdicts]
+        paths = [batch[i].path.lower() for i in unsure]
+        for i in np.flatnonzero(match_counts(_CREDENTIAL_WORD, paths)):
+            answers[unsure[i]] = bool(self._path_hits(paths[i]))
+        return answers
+
+    def _host_verdict_uncached(
+        self, host: str, registrable: str, suffix: str
+    ) -> tuple[bool, bool]:
+        """Whether a host imitates a brand that does not own it; whether owned.
+
+        Cached per host in ``__init__``.
+        """
+        owners = self.owners(registrable)
+        hits = self._host_hits(host, registrable, suffix)
+        return any(hit.brand not in owners for hit in hits), bool(owners)
 
     def _host_hits_uncached(
         self, host: str, registrable: str, suffix: str
@@ -408,6 +451,24 @@ def find_impersonation(
     """
     matcher = _default_matcher() if catalogue is None else _matcher_for(catalogue)
     return matcher.find(parsed)
+
+
+def imitates_brand(
+    batch: Sequence[ParsedUrl], catalogue: Catalogue | None = None
+) -> list[bool]:
+    """Return, for each parsed URL, whether it imitates a catalogued brand.
+
+    The same answers as ``[bool(find_impersonation(p)) for p in batch]``, a
+    few times faster, for callers that need only yes or no (the URL model).
+
+    Examples
+    --------
+    >>> from trustwatch.enrichment.urls import parse_url
+    >>> imitates_brand([parse_url("paypal.com"), parse_url("paypa1.com")])
+    [False, True]
+    """
+    matcher = _default_matcher() if catalogue is None else _matcher_for(catalogue)
+    return matcher.imitates(batch)
 
 
 #: Words that, glued to a brand name, still make a lure: ``paypalsecure``.

@@ -25,8 +25,9 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
-from trustwatch.brands import find_impersonation
+from trustwatch.brands import imitates_brand
 from trustwatch.enrichment.hosting import hosting_kind
+from trustwatch.enrichment.textscan import literal_alternation, match_counts
 from trustwatch.enrichment.urls import ParsedUrl
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "NGRAM_SIZES",
     "HashedNgrams",
     "clear_caches",
+    "dense_feature_matrix",
     "dense_features",
     "document",
     "hash_ngrams",
@@ -44,10 +46,10 @@ MAX_DOCUMENT_BYTES = 256
 _PART_MARKS = (1, 2)  # bytes that end the host and the path in a document
 _PART_NAMES = ("host", "path", "query")
 
-_WORDS = re.compile(
-    "login|signin|sign-in|logon|verif|account|update|secure|webscr|banking"
-    "|confirm|password|wallet|invoice|suspend|unlock|billing|recover|auth"
-    "|validat|support|payment|refund|ebayisapi|customer|office|outlook|docusign",
+_WORDS = literal_alternation(
+    "login signin sign-in logon verif account update secure webscr banking"
+    " confirm password wallet invoice suspend unlock billing recover auth"
+    " validat support payment refund ebayisapi customer office outlook docusign".split()
 )
 _PAYLOAD = re.compile(
     r"\.(exe|scr|apk|bin|sh|ps1|vbs|jar|msi|dll|bat|cmd|hta|elf|arm[5-7]?|mips"
@@ -103,6 +105,28 @@ DENSE_FEATURES: tuple[DenseFeature, ...] = (
 )
 """The named features, in the order :func:`dense_features` returns them."""
 
+_COLUMN = {spec.name: i for i, spec in enumerate(DENSE_FEATURES)}
+_HOST_COLUMNS = [
+    _COLUMN[name]
+    for name in (
+        "ip_host",
+        "subdomain_depth",
+        "host_length",
+        "domain_digits",
+        "domain_hyphens",
+        "free_hosting",
+        "shortener",
+        "dynamic_dns",
+        "link_in_bio",
+        "risky_tld",
+        "idn",
+        "lookalike_letters",
+        "userinfo",
+        "obfuscation",
+    )
+]
+"""The columns :func:`_host_features` fills, in the order it returns them."""
+
 
 def document(parsed: ParsedUrl) -> bytes:
     """Return the bytes the n-grams are taken from: host, path and query.
@@ -122,64 +146,65 @@ def document(parsed: ParsedUrl) -> bytes:
 
 
 def dense_features(parsed: ParsedUrl) -> list[float]:
-    """Return the named features of one URL, in :data:`DENSE_FEATURES` order.
+    """Return the named features of one URL, in :data:`DENSE_FEATURES` order."""
+    return [float(value) for value in dense_feature_matrix([parsed])[0]]
 
-    Counts and lengths are raw values (the trees need no scaling); yes/no
-    features are ``True``/``False``, which numpy reads as 1 and 0. The
-    features of the host alone are cached per host: a host is usually seen
-    with many paths.
+
+def dense_feature_matrix(batch: Sequence[ParsedUrl]) -> npt.NDArray[np.float64]:
+    """Return the named features of a batch, one row per URL.
+
+    Columns follow :data:`DENSE_FEATURES`. Counts and lengths are raw values
+    (the trees need no scaling); yes/no features are 1 or 0. The features of
+    a host are computed once per distinct host (and cached across batches: a
+    host is usually seen with many paths), and each pattern runs once over
+    the batch's parts joined together rather than once per URL.
     """
-    path, query = parsed.path, parsed.query
-    lowered_path = path.lower()
-    host_part = _host_features(
-        parsed.host,
-        parsed.registrable_domain,
-        parsed.public_suffix,
-        parsed.host_is_ip,
-        parsed.flags,
+    count = len(batch)
+    matrix = np.zeros((count, len(DENSE_FEATURES)), dtype=np.float64)
+    if not count:
+        return matrix
+    distinct: dict[tuple[str, frozenset[str]], int] = {}
+    firsts: list[ParsedUrl] = []
+    host_of = np.empty(count, dtype=np.int64)
+    for row, parsed in enumerate(batch):
+        index = distinct.setdefault((parsed.host, parsed.flags), len(firsts))
+        if index == len(firsts):
+            firsts.append(parsed)
+        host_of[row] = index
+    host_rows = np.array(
+        [
+            _host_features(
+                p.host, p.registrable_domain, p.public_suffix, p.host_is_ip, p.flags
+            )
+            for p in firsts
+        ],
+        dtype=np.float64,
     )
-    (
-        ip,
-        depth,
-        host_length,
-        digits,
-        hyphens,
-        hosting,
-        shortener,
-        dynamic_dns,
-        link_in_bio,
-        risky_tld,
-        idn,
-        lookalike,
-        userinfo,
-        obfuscation,
-    ) = host_part
-    return [
-        ip,
-        parsed.port is not None,
-        parsed.scheme == "http",
-        depth,
-        host_length,
-        len(path),
-        len(query),
-        path.count("/"),
-        digits,
-        hyphens,
-        hosting,
-        shortener,
-        dynamic_dns,
-        link_in_bio,
-        bool(find_impersonation(parsed)),
-        len(_WORDS.findall(f"{parsed.host}{lowered_path}?{query.lower()}")),
-        _REDIRECT.search(query) is not None,
-        _PAYLOAD.search(lowered_path) is not None,
-        risky_tld,
-        idn,
-        lookalike,
-        userinfo,
-        obfuscation,
-        path in ("", "/") and not query,
+    matrix[:, _HOST_COLUMNS] = host_rows[host_of]
+    paths = [p.path for p in batch]
+    queries = [p.query for p in batch]
+    lowered = [path.lower() for path in paths]
+    column = _COLUMN.__getitem__
+    matrix[:, column("port")] = [p.port is not None for p in batch]
+    matrix[:, column("plain_http")] = [p.scheme == "http" for p in batch]
+    matrix[:, column("path_length")] = list(map(len, paths))
+    matrix[:, column("query_length")] = list(map(len, queries))
+    matrix[:, column("path_depth")] = [path.count("/") for path in paths]
+    matrix[:, column("brand_elsewhere")] = imitates_brand(batch)
+    words = [
+        f"{p.host}{path}?{query.lower()}"
+        for p, path, query in zip(batch, lowered, queries, strict=True)
     ]
+    matrix[:, column("credential_words")] = match_counts(_WORDS, words)
+    matrix[:, column("redirect_parameter")] = match_counts(_REDIRECT, queries) > 0
+    matrix[:, column("payload")] = [
+        _PAYLOAD.search(path) is not None for path in lowered
+    ]
+    matrix[:, column("home_page")] = [
+        path in ("", "/") and not query
+        for path, query in zip(paths, queries, strict=True)
+    ]
+    return matrix
 
 
 def clear_caches() -> None:

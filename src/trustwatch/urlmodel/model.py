@@ -24,7 +24,7 @@ from trustwatch.enrichment.urls import ParsedUrl
 from trustwatch.errors import ConfigError
 from trustwatch.urlmodel.features import (
     DENSE_FEATURES,
-    dense_features,
+    dense_feature_matrix,
     document,
     hash_ngrams,
     part_of,
@@ -109,10 +109,7 @@ class UrlModel:
         """Return the matrix the trees read (:data:`FEATURE_NAMES` columns)."""
         matrix = np.empty((len(parsed), len(FEATURE_NAMES)), dtype=np.float64)
         matrix[:, 0] = self.ngram_scores(parsed)
-        if parsed:
-            matrix[:, 1:] = np.array(
-                [dense_features(p) for p in parsed], dtype=np.float64
-            )
+        matrix[:, 1:] = dense_feature_matrix(parsed)
         return matrix
 
     def raw_scores(self, parsed: Sequence[ParsedUrl]) -> npt.NDArray[np.float64]:

@@ -30,7 +30,7 @@ from trustwatch.enrichment.urls import ParsedUrl, parse_url
 from trustwatch.errors import ConfigError, InvalidUrlError
 from trustwatch.urlmodel.corpus import LabelledUrl
 from trustwatch.urlmodel.features import (
-    dense_features,
+    dense_feature_matrix,
     document,
     hash_ngrams,
 )
@@ -252,7 +252,7 @@ def fit_url_model(
         ngram_bias=float(stage.intercept_[0]),
         trees="",
     )
-    dense = np.array([dense_features(p) for p in corpus.parsed], dtype=np.float64)
+    dense = dense_feature_matrix(corpus.parsed)
     booster = lightgbm.train(
         {
             "objective": "binary",

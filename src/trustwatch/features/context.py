@@ -8,6 +8,7 @@ here and reused by the others.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 from trustwatch.enrichment.geo import GeoInfo, GeoResolver
 from trustwatch.enrichment.ips import ip_prefix, parse_ip
@@ -34,9 +35,17 @@ class EventContext:
         networks are keyed by address prefix.
     t
         The event time in epoch seconds, when the caller has it already.
+
+    Attributes
+    ----------
+    raised
+        The signals the detectors that ran before on this event raised, in
+        order (:class:`trustwatch.detectors.Signal` values). A detector that
+        builds on another's judgement (a takeover chain on the login risk)
+        reads them here; the pipeline runs detectors in a fixed order.
     """
 
-    __slots__ = ("_geo", "_network", "_source", "_url", "event", "geo", "t")
+    __slots__ = ("_geo", "_network", "_source", "_url", "event", "geo", "raised", "t")
 
     def __init__(
         self, event: EventBase, geo: GeoResolver | None = None, t: float | None = None
@@ -45,6 +54,7 @@ class EventContext:
         self.geo = geo
         self.t: float = event.ts.timestamp() if t is None else t
         self._url: object = _UNSET
+        self.raised: list[Any] = []
         self._geo: GeoInfo | None = None
         self._network: str | None = None
         self._source: str | None = None

@@ -73,7 +73,7 @@ class Pipeline:
         """
         self.events_seen += 1
         ctx = EventContext(event, self.geo, t)
-        signals: list[Signal] = []
+        signals: list[Signal] = ctx.raised  # later detectors see earlier ones' signals
         kind = type(event)
         readers = self._for_type.get(kind)
         if readers is None:

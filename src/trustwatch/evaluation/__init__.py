@@ -1,0 +1,1 @@
+"""Evaluations shipped as product features (``trustwatch evaluate ...``)."""

@@ -1,0 +1,1 @@
+"""Per-login risk: how likely a login's attributes are for its account."""

@@ -8,7 +8,7 @@ pipeline decided against the simulation's answer key.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +43,8 @@ class Flagged:
 
     by_type: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     events: set[str] = field(default_factory=set)
+    #: The decision taken on each event acted on.
+    decisions: dict[str, str] = field(default_factory=dict)
 
     def has(self, entity_type: str, value: str) -> bool:
         """Return whether the entity was flagged."""
@@ -56,6 +58,7 @@ def flagged_entities(store: SqliteStore) -> Flagged:
         if verdict.decision == "allow":
             continue
         flagged.events.add(verdict.event_id)
+        flagged.decisions[verdict.event_id] = verdict.decision
         for signal in verdict.signals:
             flagged.by_type[signal.entity_type].add(signal.entity)
             if signal.entity_type == "file":
@@ -88,6 +91,11 @@ def score_attacks(truth: GroundTruth, flagged: Flagged) -> list[tuple[str, str, 
             (name, f"{events}/{len(attack.event_ids)}", ", ".join(parts) or "-")
         )
     return rows
+
+
+def _by_decision(counts: Counter[str]) -> str:
+    """Say how many events each decision took, most common first."""
+    return ", ".join(f"{n:,} {decision}" for decision, n in counts.most_common())
 
 
 def run_demo(
@@ -135,10 +143,13 @@ def run_demo(
     console.print(table)
     bad = sim.truth.malicious_event_ids()
     benign = len(sim.events) - len(bad)
-    false = len(flagged.events - bad)
+    false = flagged.events - bad
+    how = Counter(flagged.decisions[e] for e in false)
     console.print(
-        f"benign events acted on: {false:,} of {benign:,} "
-        f"({false / max(benign, 1):.3%}); dead letters: {summary.dead_letters} "
+        f"benign events acted on: {len(false):,} of {benign:,} "
+        f"({len(false) / max(benign, 1):.3%})"
+        + (f": {_by_decision(how)}" if how else "")
+        + f"; dead letters: {summary.dead_letters} "
         "(two broken lines are appended on purpose)"
     )
     console.print(

@@ -222,7 +222,7 @@ class BenignActivity:
 
     def _session(self, account: Account, t: float, out: list[Timed]) -> None:
         rand, ev = self._rand, self._ev
-        if t >= self._end:
+        if t >= self._end or (account.trip is not None and account.trip.in_the_air(t)):
             return
         devices = account.devices
         device, ua = devices[0] if rand() < 0.7 else devices[-1]

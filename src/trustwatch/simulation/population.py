@@ -7,6 +7,7 @@ from collections import deque
 from dataclasses import dataclass
 from random import Random
 
+from trustwatch.enrichment.places import min_country_distance_km
 from trustwatch.events.model import FileUploaded, LoginMethod
 from trustwatch.simulation.catalog import (
     DESKTOP_USER_AGENTS,
@@ -28,12 +29,29 @@ _RECENT_FILES = 8
 
 @dataclass(frozen=True, slots=True)
 class Trip:
-    """A stretch of time an account logs in from abroad."""
+    """A stretch of time an account logs in from abroad.
+
+    The account leaves home at ``start`` and lands ``flight`` seconds later;
+    it flies home at ``end``. It logs in from abroad between landing and
+    ``end``, and not at all while in the air.
+    """
 
     start: float
     end: float
     ip: str
     country: str
+    flight: float = 0.0
+
+    def abroad(self, t: float) -> bool:
+        """Whether the account is abroad (landed, not yet flown home) at ``t``."""
+        return self.start + self.flight <= t < self.end
+
+    def in_the_air(self, t: float) -> bool:
+        """Whether the account is on its way out or back at ``t``."""
+        return (
+            self.start <= t < self.start + self.flight
+            or self.end <= t < self.end + self.flight
+        )
 
 
 class Account:
@@ -84,7 +102,7 @@ class Account:
     def ip_at(self, t: float, rng: Random) -> str:
         """Return the address the account uses at time ``t``."""
         trip = self.trip
-        if trip is not None and trip.start <= t < trip.end:
+        if trip is not None and trip.abroad(t):
             return trip.ip
         r = rng.random()
         if r < 0.12:
@@ -191,7 +209,19 @@ class Population:
         dest = rng.choice(abroad)
         begin = rng.uniform(self._start, self._end)
         length = rng.uniform(1.0, 5.0) * 86_400.0
-        return Trip(begin, begin + length, dest.draw(rng), dest.code)
+        return Trip(
+            begin, begin + length, dest.draw(rng), dest.code, _flight(home, dest)
+        )
+
+
+def _flight(home: Country, dest: Country) -> float:
+    """Return the seconds from leaving home to logging in abroad.
+
+    Airport time plus the distance at a jet's 800 km/h, so no login pair of
+    a trip is faster than a plane.
+    """
+    distance = min_country_distance_km(home.code, dest.code) or 0.0
+    return (2.0 + distance / 800.0) * 3_600.0
 
 
 def _email(rng: Random, idx: int) -> str:

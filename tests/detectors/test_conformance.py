@@ -6,6 +6,7 @@ from trustwatch.content.store import Blob
 from trustwatch.detectors import available, default_detectors
 from trustwatch.detectors.base import Detector
 from trustwatch.detectors.credential_attacks import CredentialAttackDetector
+from trustwatch.enrichment.geo import GeoInfo
 from trustwatch.intel.indicators import indicator_from_text
 from trustwatch.intel.store import IndicatorStore
 from trustwatch.testing import check_detector, synthetic_events
@@ -34,6 +35,15 @@ class SyntheticContent:
         return None if data is None else Blob(data, len(data))
 
 
+class TwoCountryGeo:
+    """Places 192.0.2.x in Australia and every other address in Germany."""
+
+    def lookup(self, ip):
+        if ip.startswith("192.0.2."):
+            return GeoInfo(country="AU", asn=64501, as_name="Example AU")
+        return GeoInfo(country="DE", asn=64500, as_name="Example DE")
+
+
 FACTORIES = {
     "credential_attacks": lambda: CredentialAttackDetector(brute_force_failures=3),
     "content_spread": lambda: available()["content_spread"](uploaders=2),
@@ -43,6 +53,15 @@ FACTORIES = {
     "brand_impersonation": lambda: available()["brand_impersonation"](),
     "file_phishing": lambda: available()["file_phishing"](
         SyntheticContent(), cache_size=1
+    ),
+    "impossible_travel": lambda: available()["impossible_travel"](geo=TwoCountryGeo()),
+    "login_risk": lambda: available()["login_risk"](),
+    "takeover_chain": lambda: available()["takeover_chain"](failure_burst=1),
+    "behaviour_baseline": lambda: available()["behaviour_baseline"](
+        period=600,
+        warmup=2,
+        factor=2.0,
+        min_counts={"shares": 5, "links": 1, "uploads": 2, "downloads": 1},
     ),
 }
 

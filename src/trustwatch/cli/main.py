@@ -292,6 +292,7 @@ class _progress:
 
 
 def _register_more() -> None:
+    from trustwatch.cli.evaluate import evaluate
     from trustwatch.cli.file import file_group
     from trustwatch.cli.review import alerts, dead_letters, devdata
     from trustwatch.cli.url import url
@@ -301,6 +302,7 @@ def _register_more() -> None:
     cli.add_command(alerts)
     cli.add_command(dead_letters)
     cli.add_command(devdata)
+    cli.add_command(evaluate)
 
 
 _register_more()

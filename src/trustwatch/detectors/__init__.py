@@ -2,30 +2,38 @@
 
 from trustwatch.content.store import ContentSource
 from trustwatch.detectors.base import Detector, IndicatorRef, Signal
+from trustwatch.detectors.behaviour_baseline import BehaviourBaselineDetector
 from trustwatch.detectors.brand_impersonation import BrandImpersonationDetector
 from trustwatch.detectors.content_spread import ContentSpreadDetector
 from trustwatch.detectors.credential_attacks import CredentialAttackDetector
 from trustwatch.detectors.file_phishing import FilePhishingDetector
+from trustwatch.detectors.impossible_travel import ImpossibleTravelDetector
 from trustwatch.detectors.intel_match import IntelMatchDetector
+from trustwatch.detectors.login_risk import LoginRiskDetector
 from trustwatch.detectors.registry import (
     available,
     create,
     known_signal_kinds,
     register,
 )
+from trustwatch.detectors.takeover_chain import TakeoverChainDetector
 from trustwatch.detectors.url_heuristics import UrlHeuristicDetector, url_risk
 from trustwatch.detectors.url_reputation import UrlReputationDetector, model_url_scorer
 from trustwatch.intel.store import IndicatorStore
 
 __all__ = [
+    "BehaviourBaselineDetector",
     "BrandImpersonationDetector",
     "ContentSpreadDetector",
     "CredentialAttackDetector",
     "Detector",
     "FilePhishingDetector",
+    "ImpossibleTravelDetector",
     "IndicatorRef",
     "IntelMatchDetector",
+    "LoginRiskDetector",
     "Signal",
+    "TakeoverChainDetector",
     "UrlHeuristicDetector",
     "UrlReputationDetector",
     "available",
@@ -47,9 +55,15 @@ def default_detectors(
     phishing detector only with a store of uploaded file content. The URL
     model and the URL rules both run: each raises its own signal kind, and
     the rules still catch shapes a model trained on open data alone misses.
+    The login detectors come first and the takeover chain after them: it
+    reads their signals on the same login (``ctx.raised``).
     """
     detectors: list[Detector] = [
         CredentialAttackDetector(),
+        ImpossibleTravelDetector(),
+        LoginRiskDetector(),
+        TakeoverChainDetector(),
+        BehaviourBaselineDetector(),
         ContentSpreadDetector(),
         UrlReputationDetector(),
         UrlHeuristicDetector(),

@@ -1,1 +1,23 @@
-"""Evaluations shipped as product features (``trustwatch evaluate ...``)."""
+"""Evaluations shipped as product features (``trustwatch evaluate ...``).
+
+- :mod:`trustwatch.evaluation.ato`: account takeover, the login risk model
+  against a country-history rule on the shipped login simulator or on data
+  in the RBA dataset's layout, at fixed challenge budgets;
+- :mod:`trustwatch.evaluation.ssh`: precision and recall of the
+  credential-attack detector on real SSH logs, with openly derived labels.
+"""
+
+from trustwatch.evaluation.ato import (
+    CountryHistoryRule,
+    evaluate_rba,
+    evaluate_simulation,
+)
+from trustwatch.evaluation.ssh import SshEvaluation, evaluate_ssh
+
+__all__ = [
+    "CountryHistoryRule",
+    "SshEvaluation",
+    "evaluate_rba",
+    "evaluate_simulation",
+    "evaluate_ssh",
+]

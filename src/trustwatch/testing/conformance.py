@@ -42,6 +42,11 @@ _URLS = (
 )
 
 
+def _legitimate_ip(i: int) -> str:
+    """A regular user's address: a handful of one network, rarely another."""
+    return "192.0.2.77" if i % 97 == 0 else f"203.0.113.{i % 9}"
+
+
 def synthetic_events(n: int = 600, seed: int = 1) -> list[EventBase]:
     """Return a small mixed stream with bursts of abuse, in event-time order."""
     rng = random.Random(seed)
@@ -60,7 +65,7 @@ def synthetic_events(n: int = 600, seed: int = 1) -> list[EventBase]:
                     ts=ts,
                     account=user,
                     username=user,
-                    ip="198.51.100.66" if attacker else f"203.0.113.{i % 9}",
+                    ip="198.51.100.66" if attacker else _legitimate_ip(i),
                     success=not attacker or rng.random() < 0.05,
                 )
             )

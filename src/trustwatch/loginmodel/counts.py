@@ -1,0 +1,216 @@
+"""Bounded, fading counts for the login risk model.
+
+:class:`DecayedCounts` keeps weighted counts per key that fade with a
+half-life in event time, for at most ``max_keys`` keys (least recently
+updated evicted first). It uses *forward decay* (Cormode et al., "Forward
+Decay: A Practical Time Decay Model for Streaming Systems", ICDE 2009): an
+observation at time ``t`` adds ``2 ** ((t - t0) / half_life)`` against a
+reference time ``t0``, so nothing is touched to age the others; the count at
+time ``t`` is the stored value times :meth:`DecayedCounts.scale`. When the
+weights grow large the whole table is rescaled once and ``t0`` moves on.
+
+:class:`FailureEvidence` answers "against how many distinct accounts did this
+address, network or user agent fail in the last day, and how many times did
+it succeed": the population-level evidence of credential stuffing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+from typing import Any
+
+from trustwatch.features.windows import DistinctCounter, SlidingCounter
+
+__all__ = ["DecayedCounts", "FailureEvidence"]
+
+#: Rescale stored weights once they pass 2 ** this.
+_RESCALE_EXPONENT = 60.0
+#: Counts below this after a rescale are forgotten.
+_FORGOTTEN = 1e-9
+
+
+class DecayedCounts:
+    """Counts per integer key that halve every ``half_life`` seconds.
+
+    Parameters
+    ----------
+    half_life
+        Seconds of event time for a count to halve.
+    max_keys
+        Most keys kept; the least recently updated key is evicted beyond it.
+    pinned
+        Number of extra counters (:attr:`pinned`) that decay the same way but
+        are never evicted.
+
+    Examples
+    --------
+    >>> counts = DecayedCounts(half_life=10.0, max_keys=100)
+    >>> counts.add((1, 2), 0.0)
+    1.0
+    >>> counts.add((1,), 10.0)
+    2.0
+    >>> round(counts.get(1) * counts.scale(10.0), 3)
+    1.5
+    """
+
+    __slots__ = ("_counts", "evicted", "half_life", "max_keys", "pinned", "t0")
+
+    def __init__(self, half_life: float, max_keys: int, pinned: int = 0) -> None:
+        if not half_life > 0 or max_keys < 1 or pinned < 0:
+            raise ValueError(
+                f"half_life and max_keys must be positive: {half_life}, {max_keys}"
+            )
+        self.half_life = float(half_life)
+        self.max_keys = max_keys
+        self.t0: float | None = None
+        self.evicted = 0
+        self.pinned = [0.0] * pinned
+        self._counts: dict[int, float] = {}
+
+    def __len__(self) -> int:
+        return len(self._counts)
+
+    def get(self, key: int) -> float:
+        """Return the stored (unscaled) count of ``key``; 0 when absent."""
+        return self._counts.get(key, 0.0)
+
+    @property
+    def table(self) -> dict[int, float]:
+        """The stored counts by key, for fast reads; do not modify it."""
+        return self._counts
+
+    def scale(self, t: float) -> float:
+        """Return the factor that turns stored counts into counts at time ``t``."""
+        if self.t0 is None:
+            return 1.0
+        return float(2.0 ** ((self.t0 - t) / self.half_life))
+
+    def weight(self, t: float) -> float:
+        """Return the stored weight of one observation at time ``t``.
+
+        Rescales the table first when the weights would grow too large.
+        """
+        if self.t0 is None:
+            self.t0 = t
+        exponent = (t - self.t0) / self.half_life
+        if exponent > _RESCALE_EXPONENT:
+            self._rescale(t)
+            exponent = 0.0
+        return float(2.0**exponent)
+
+    def add(self, keys: Iterable[int], t: float) -> float:
+        """Count one observation at ``t`` for each key; return its stored weight."""
+        w = self.weight(t)
+        counts = self._counts
+        for key in keys:
+            # pop and reinsert keeps the dict ordered by last update
+            counts[key] = counts.pop(key, 0.0) + w
+        while len(counts) > self.max_keys:
+            del counts[next(iter(counts))]
+            self.evicted += 1
+        return w
+
+    def _rescale(self, t: float) -> None:
+        factor = self.scale(t)
+        self._counts = {
+            k: v * factor for k, v in self._counts.items() if v * factor > _FORGOTTEN
+        }
+        self.pinned = [v * factor for v in self.pinned]
+        self.t0 = t
+
+    def get_state(self) -> dict[str, Any]:
+        """Return a plain, serialisable copy of the counts."""
+        return {
+            "t0": self.t0,
+            "evicted": self.evicted,
+            "pinned": list(self.pinned),
+            "counts": [[k, v] for k, v in self._counts.items()],
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore counts returned by :meth:`get_state`."""
+        t0 = state["t0"]
+        pinned = [float(v) for v in state["pinned"]]
+        if len(pinned) != len(self.pinned):
+            raise ValueError(
+                f"state has {len(pinned)} pinned counters, expected {len(self.pinned)}"
+            )
+        self.t0 = None if t0 is None else float(t0)
+        self.evicted = int(state["evicted"])
+        self.pinned = pinned
+        self._counts = {int(k): float(v) for k, v in state["counts"]}
+
+
+class _DistinctInWindow(DistinctCounter[int]):
+    """A :class:`DistinctCounter` that can also be read without adding."""
+
+    def count(self, key: int, t: float) -> int:
+        """Return the distinct values seen for ``key`` in the window ending at ``t``."""
+        seen: dict[Hashable, float] | None = self._state.get(key)
+        if not seen:
+            return 0
+        horizon = t - self.window
+        stale = 0
+        # values are kept in order of last sighting: the stale ones lead
+        for last in seen.values():
+            if last >= horizon:
+                break
+            stale += 1
+        return len(seen) - stale
+
+
+class FailureEvidence:
+    """Recent failed and successful logins per address, network or user agent.
+
+    Parameters
+    ----------
+    window
+        Event-time window in seconds (a day by default in the model).
+    max_keys
+        Most keys each window keeps (least recently used evicted).
+    max_accounts
+        Most distinct failing accounts remembered per key; the count
+        saturates there.
+    """
+
+    def __init__(self, window: float, max_keys: int, max_accounts: int) -> None:
+        self.window = float(window)
+        self.max_accounts = max_accounts
+        self._failing = _DistinctInWindow(window, max_accounts, max_keys)
+        self._successes: SlidingCounter[int] = SlidingCounter(
+            window, buckets=24, max_keys=max_keys
+        )
+
+    def add_failure(self, keys: Iterable[int], account: str, t: float) -> None:
+        """Record a failed login for ``account`` against each key."""
+        for key in keys:
+            self._failing.add(key, account, t)
+
+    def add_success(self, keys: Iterable[int], t: float) -> None:
+        """Record a successful login against each key."""
+        for key in keys:
+            self._successes.add(key, t)
+
+    def has_failures(self, key: int) -> bool:
+        """Whether ``key`` has any failure on record (in the window or not)."""
+        return key in self._failing
+
+    def failing_accounts(self, key: int, t: float) -> int:
+        """Return the distinct accounts failed against from ``key`` in the window."""
+        return self._failing.count(key, t)
+
+    def successes(self, key: int, t: float) -> int:
+        """Return the successful logins from ``key`` in the window."""
+        return self._successes.count(key, t)
+
+    def get_state(self) -> dict[str, Any]:
+        """Return both windows' state."""
+        return {
+            "failing": self._failing.get_state(),
+            "successes": self._successes.get_state(),
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Restore a state returned by :meth:`get_state`."""
+        self._failing.set_state(state["failing"])
+        self._successes.set_state(state["successes"])

@@ -1,5 +1,6 @@
 """Impossible travel: far-apart logins, and the place changes that are not travel."""
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,7 +18,10 @@ T0 = datetime(2026, 5, 1, 8, tzinfo=UTC)
 NETWORKS = {
     "198.51.100": ("DE", 3320, "Deutsche Telekom"),
     "203.0.113": ("AU", 1221, "Telstra"),
-    "192.0.2": ("US", 9009, "M247 VPN exits"),
+    "192.0.2": ("US", 9009, "M247 Europe"),  # a hosting provider VPNs rent
+    "100.70.1": ("US", 14593, "SPACEX-STARLINK"),
+    "100.70.2": ("US", None, "Gogo Business Aviation LLC"),
+    "100.70.3": ("NL", 36183, "Akamai Technologies"),
     "100.64.9": ("FR", 3215, "Orange"),
 }
 
@@ -226,3 +230,55 @@ def test_seconds_apart_are_reported_as_such_and_speed_uses_a_one_minute_floor():
     assert signal.evidence["speed_kmh"] == pytest.approx(
         signal.evidence["min_distance_km"] * 60, rel=1e-3
     )
+
+
+def test_hardcase_geo01_same_address_relocated_is_not_travel(hardcases):
+    case = hardcases["GEO-01"]
+    logins = json.loads(case["input"])
+    places = {"Houston, US": "US", "Frankfurt, DE": "DE"}
+
+    class RelocatingGeo:
+        """The database moves the address between the two lookups."""
+
+        def __init__(self):
+            self.now = places[logins[0]["geo"]]
+
+        def lookup(self, ip):
+            return GeoInfo(country=self.now, asn=64500, as_name="Example ISP")
+
+    geo = RelocatingGeo()
+    detector = ImpossibleTravelDetector(geo=geo)
+    found = []
+    for i, row in enumerate(logins):
+        geo.now = places[row["geo"]]
+        event = Login(
+            event_id=f"g{i}",
+            ts=datetime.fromisoformat(row["ts"]),
+            account=row["user"],
+            ip=row["ip"],
+            success=True,
+        )
+        found += detector.process_one(event, EventContext(event))
+    assert found == []
+    # two networks in the same two places 40 minutes apart: impossible travel
+    events = [ok(1, "100.64.9.1", minutes=0), ok(2, "203.0.113.9", minutes=40)]
+    assert len(run(events)) == 1
+
+
+@pytest.mark.parametrize("roaming", ["100.70.1.5", "100.70.2.5", "100.70.3.5"])
+def test_satellite_in_flight_and_relay_logins_are_not_places(roaming):
+    # Germany, then a login through a satellite / aircraft / relay network
+    # placed in another continent, then Germany again: nothing fires, and the
+    # roaming login is not kept as the last place either
+    events = [
+        ok(1, "198.51.100.7", minutes=0),
+        ok(2, roaming, minutes=20),
+        ok(3, "198.51.100.8", minutes=40),
+    ]
+    assert run(events) == []
+    # were the roaming login kept, a far country next would be measured from it
+    later = [ok(1, "198.51.100.7", minutes=0), ok(2, roaming, minutes=1)]
+    later.append(ok(3, "203.0.113.9", minutes=2))
+    found = run(later)
+    assert len(found) == 1
+    assert found[0].evidence["previous_country"] == "DE"

@@ -24,7 +24,13 @@ A change of place that is not travel stays quiet:
   fires, because an attacker behind a proxy looks exactly like that; the
   evidence names both networks for the analyst. A flagged login does not make
   its network known; the next login from it that raises nothing does, so a
-  new VPN is flagged once, not on every switch.
+  new VPN is flagged once, not on every switch;
+- **a network that egresses far from its users**: satellite links, in-flight
+  Wi-Fi, privacy relays and consumer VPNs (named in
+  :mod:`trustwatch.enrichment.networks`). A login from one is neither
+  compared nor kept as the account's last place, so the next login is
+  compared with the last one that said where the user was. Hosting providers
+  in general are not on that list: an attacker's proxy is one.
 
 State is bounded: at most ``max_accounts`` accounts (least recently seen
 evicted), and per account the last placed login and at most
@@ -40,6 +46,7 @@ from trustwatch.detectors.base import Detector, Signal, threshold_score
 from trustwatch.detectors.registry import register
 from trustwatch.enrichment.geo import GeoInfo, GeoResolver
 from trustwatch.enrichment.ips import ip_prefix
+from trustwatch.enrichment.networks import network_kind
 from trustwatch.enrichment.places import min_country_distance_km
 from trustwatch.errors import ConfigError, InvalidIndicatorError
 from trustwatch.events.model import EventBase, Login
@@ -125,6 +132,8 @@ class ImpossibleTravelDetector(Detector):
         country = info.country if info is not None else None
         if not country or min_country_distance_km(country, country) is None:
             return ()  # a login that cannot be placed says nothing about travel
+        if info is not None and network_kind(info.asn, info.as_name):
+            return ()  # satellite, in-flight, relay or VPN: placed far from the user
 
         here: list[Any] = [ctx.t, source, ip_prefix(source), country, event.event_id]
         here.append(_network(info, here[_PREFIX]))

@@ -9,7 +9,7 @@ import pytest
 from trustwatch.detectors.login_risk import LoginRiskDetector
 from trustwatch.detectors.registry import available, create
 from trustwatch.enrichment.geo import BundledGeo, GeoInfo
-from trustwatch.events.model import Login
+from trustwatch.events.model import AccountCreated, Login
 from trustwatch.features.context import EventContext
 from trustwatch.loginmodel import LoginRisk
 from trustwatch.testing import check_detector, synthetic_events
@@ -77,7 +77,7 @@ def history(days=15, user="alice"):
 
 def test_the_detector_is_registered_for_logins():
     assert available()["login_risk"] is LoginRiskDetector
-    assert LoginRiskDetector.event_types == frozenset({Login})
+    assert LoginRiskDetector.event_types == frozenset({Login, AccountCreated})
     assert LoginRiskDetector.signal_kinds == ("risky_login",)
 
 
@@ -257,3 +257,20 @@ def test_failures_for_names_that_match_no_account_count_as_distinct_accounts():
     risk = detector.assess(success, EventContext(success, GEO))
     assert risk.evidence["failing_accounts"]["ip"] == 30
     assert "first login of this account" not in risk.reasons
+
+
+def test_an_account_creation_tells_when_its_logins_start_to_count():
+    detector = LoginRiskDetector()
+    run(detector, history())
+    created = AccountCreated(event_id="c1", ts=T0 + timedelta(days=15), account="new")
+    assert run(detector, [created]) == []
+    first = login(99, user="new", ip="192.0.2.80", minutes=15 * 1440 + 5)
+    stranger = login(98, user="stranger", ip="192.0.2.81", minutes=15 * 1440 + 5)
+    new_risk = detector.assess(first, EventContext(first, GEO))
+    stranger_risk = detector.assess(stranger, EventContext(stranger, GEO))
+    assert new_risk.evidence["first_login"] and stranger_risk.evidence["first_login"]
+    assert new_risk.evidence["activity_factor"] < 1.1
+    assert stranger_risk.evidence["activity_factor"] > 5
+    # a creation without an account changes nothing
+    nameless = AccountCreated(event_id="c2", ts=T0 + timedelta(days=15))
+    assert run(detector, [nameless]) == []

@@ -124,7 +124,12 @@ def test_the_first_login_of_an_account_says_so():
     risk = model.score("carol", attrs(country="US"), 21 * DAY)
     assert risk.reasons == ("first login of this account",)
     assert risk.evidence["first_login"] is True
-    assert risk.score < 0.05  # nothing to compare with, nothing against it
+    # no attribute says anything: the account's silence is the only evidence
+    assert all(f == pytest.approx(1.0) for f in risk.evidence["factors"].values())
+    assert risk.evidence["log_likelihood_ratio"] == pytest.approx(
+        math.log(risk.evidence["activity_factor"]), abs=1e-3
+    )
+    assert risk.score < 0.5
     assert model.score(None, HOME, 21 * DAY).reasons == ()
 
 
@@ -186,7 +191,8 @@ def test_a_busy_network_with_honest_mistakes_is_not_an_attacker():
         model.assess_one(f"isp{i}", isp, t + 400 + i, success=False)
     risk = model.score("alice", attrs(network="AS3209"), t + 500)
     assert risk.evidence["failing_accounts"]["network"] == 20
-    assert "network" not in risk.evidence.get("attacker_factors", {})
+    assert risk.evidence["succeeding_accounts"]["network"] == 200  # saturated
+    assert risk.evidence["attacker_factors"]["network"] < 1.1
     assert not any("failing" in reason for reason in risk.reasons)
 
 
@@ -251,7 +257,10 @@ def test_unknown_values_give_no_evidence_and_no_bogus_reasons():
     empty = LoginAttributes.build()
     risk = model.score("alice", empty, 21 * DAY)
     assert risk.evidence["factors"] == {}
-    assert risk.score == pytest.approx(LoginModelSettings().attack_prior)
+    prior = LoginModelSettings().attack_prior
+    odds = prior / (1 - prior) * risk.evidence["activity_factor"]
+    assert risk.score == pytest.approx(odds / (1 + odds), rel=1e-3)
+    assert model.score(None, empty, 21 * DAY).score == pytest.approx(prior)
 
 
 def test_history_fades_with_its_half_life():
@@ -310,15 +319,21 @@ def test_state_round_trips_through_json_and_continues_identically():
     model = trained(logins=5, population=5)
     stuffing(model, 6 * DAY, accounts=8)
     model.learn_attack(attrs(country="US", network="AS14061"), 6 * DAY)
+    model.learn_created("newbie", 6 * DAY)
     state = msgspec.json.decode(msgspec.json.encode(model.get_state()))
     restored = LoginRiskModel()
     restored.set_state(state)
     encode = msgspec.json.encode
     assert encode(restored.get_state()) == encode(state)
-    for i, login in enumerate((HOME, attrs(country="BR"), attrs(network="AS16276"))):
+    logins = (
+        ("alice", HOME),
+        ("alice", attrs(country="BR")),
+        ("newbie", attrs(network="AS16276")),
+    )
+    for i, (account, login) in enumerate(logins):
         t = 6 * DAY + 100 + i
-        a = model.assess_one("alice", login, t, success=True)
-        b = restored.assess_one("alice", login, t, success=True)
+        a = model.assess_one(account, login, t, success=True)
+        b = restored.assess_one(account, login, t, success=True)
         assert a == b
 
 
@@ -340,9 +355,99 @@ def test_a_state_from_elsewhere_is_refused_with_a_hint():
         ("account_half_life_days", 0),
         ("novelty_priors", (0.1, 0.2)),
         ("max_accounts", 0),
-        ("success_allowance", -1.0),
+        ("legit_failure_share", -1.0),
+        ("stuffing_success_rate", 0.0),
+        ("activity_prior_logins", 0.0),
     ],
 )
 def test_settings_reject_unusable_values(field, value):
     with pytest.raises(ConfigError, match=field):
         LoginModelSettings(**{field: value})
+
+
+# ---------------------------------------------------------------- failures
+# evidence from failed logins is weighed against the value's successful use
+
+HOSTING = "AS14061"
+TOOL_UA = "python-requests/2.32.3"
+
+
+def wave(model, t, *, ua, accounts=30):
+    """A stuffing wave from rented servers, failing against many accounts."""
+    for i in range(accounts):
+        bot = attrs(country="US", network=HOSTING, ip=f"203.0.113.{i}", ua=ua)
+        model.assess_one(f"victim{i}", bot, t + i, success=False)
+
+
+def ordinary_day(model, t, *, ua, accounts=60):
+    """Owners logging in successfully with ``ua`` from their own networks."""
+    for i in range(accounts):
+        home = attrs(country="DE", network=f"AS{3000 + i}", ip=f"192.0.2.{i}", ua=ua)
+        model.assess_one(f"owner{i}", home, t + i, success=True)
+
+
+def test_a_stuffing_wave_copying_a_common_user_agent_spares_its_owners():
+    t = 21 * DAY
+    calm, attacked = trained(), trained()
+    for model in (calm, attacked):
+        ordinary_day(model, t, ua=CHROME_WIN)
+    wave(attacked, t + 100, ua=CHROME_WIN)
+    before = calm.score("alice", HOME, t + 200)
+    after = attacked.score("alice", HOME, t + 200)
+    assert not any("failing" in reason for reason in after.reasons)
+    assert after.score < 1.5 * before.score
+    assert after.evidence["attacker_factors"]["user_agent"] < 1.5
+    assert after.evidence["failing_accounts"]["user_agent"] == 30
+    assert after.evidence["succeeding_accounts"]["user_agent"] == 60
+
+
+def test_a_user_agent_nobody_logs_in_with_is_strong_evidence():
+    t = 21 * DAY
+    model = trained()
+    ordinary_day(model, t, ua=CHROME_WIN)
+    wave(model, t + 100, ua=TOOL_UA)
+    risk = model.score("bob", attrs(country="DE", ua=TOOL_UA), t + 200)
+    assert risk.evidence["attacker_factors"]["user_agent"] > 20
+    assert (
+        "user agent (Python Requests) seen failing against 30 accounts in the "
+        "last 24 h" in risk.reasons
+    )
+
+
+def test_the_more_accounts_use_a_value_successfully_the_weaker_its_failures():
+    t = 21 * DAY
+    factors = []
+    for owners in (0, 10, 40, 160):
+        model = trained()
+        for i in range(owners):
+            shared = attrs(country="US", network=HOSTING, ip=f"198.51.100.{i}")
+            model.assess_one(f"vpn{i}", shared, t + i, success=True)
+        wave(model, t + 200, ua=TOOL_UA)
+        risk = model.score("alice", attrs(country="US", network=HOSTING), t + 300)
+        factors.append(risk.evidence["attacker_factors"]["network"])
+    assert factors == sorted(factors, reverse=True)
+    assert factors[0] > 20 > 2 > factors[-1]
+
+
+def test_one_account_logging_in_again_and_again_does_not_whitewash_a_source():
+    t = 21 * DAY
+    model = trained()
+    bot = attrs(country="US", network=HOSTING, ip="203.0.113.7", ua=TOOL_UA)
+    for i in range(30):
+        model.assess_one(f"victim{i}", bot, t + i, success=False)
+    for i in range(100):
+        model.assess_one("mule", bot, t + 100 + i, success=True)
+    risk = model.score("alice", bot, t + 300)
+    assert risk.evidence["attacker_factors"]["ip"] > 10
+    assert risk.evidence["succeeding_accounts"]["ip"] == 1
+
+
+def test_an_accounts_own_mistyped_passwords_are_no_evidence_against_it():
+    model = trained()
+    t = 21 * DAY
+    new_address = attrs(ip="192.0.2.99")
+    for i in range(3):
+        model.assess_one("alice", new_address, t + i, success=False)
+    risk = model.assess_one("alice", new_address, t + 10, success=True)
+    assert "failing_accounts" not in risk.evidence
+    assert risk.evidence["learned"] is True

@@ -18,6 +18,12 @@ learned into the account's history (a login at or above ``learn_below``,
 ``min_score`` by default) unless they passed a second factor, or until
 :meth:`LoginRiskDetector.confirm` is called for them.
 
+Accounts that log in seldom weigh more: attackers pick accounts whatever
+their owners' habits, so a login into an account that rarely logs in is
+more likely theirs (Freeman et al.'s account term). Account creations
+(``account_created``) tell the model from when a new account's logins
+count, so its first login is not taken for that of an account long away.
+
 Detectors that build on this judgement (a takeover chain) read the
 ``risky_login`` signal from :attr:`EventContext.raised`, so this detector
 runs before them.
@@ -30,7 +36,7 @@ from typing import Any
 
 from trustwatch.detectors.base import Detector, Signal
 from trustwatch.detectors.registry import register
-from trustwatch.events.model import EventBase, Login
+from trustwatch.events.model import AccountCreated, EventBase, Login
 from trustwatch.features.context import EventContext
 from trustwatch.loginmodel import (
     AttributeExtractor,
@@ -75,8 +81,8 @@ class LoginRiskDetector(Detector):
     """
 
     name = "login_risk"
-    version = "1"
-    event_types = frozenset({Login})
+    version = "2"
+    event_types = frozenset({Login, AccountCreated})
     signal_kinds = ("risky_login",)
 
     def __init__(
@@ -181,6 +187,8 @@ class LoginRiskDetector(Detector):
     def process_one(self, event: EventBase, ctx: EventContext) -> Sequence[Signal]:
         """Assess a login; flag the account when a successful one is risky."""
         if type(event) is not Login:
+            if type(event) is AccountCreated and event.account:
+                self.model.learn_created(event.account, ctx.t)
             return ()
         risk = self.assess(event, ctx)
         if not event.success or risk.score < self.min_score or not event.account:

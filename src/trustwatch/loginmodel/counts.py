@@ -10,8 +10,9 @@ time ``t`` is the stored value times :meth:`DecayedCounts.scale`. When the
 weights grow large the whole table is rescaled once and ``t0`` moves on.
 
 :class:`FailureEvidence` answers "against how many distinct accounts did this
-address, network or user agent fail in the last day, and how many times did
-it succeed": the population-level evidence of credential stuffing.
+address, network or user agent fail in the last day, and for how many did it
+succeed": the population-level evidence of credential stuffing, weighed in
+the model against how widely the value is used with the right password.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Hashable, Iterable
 from typing import Any
 
-from trustwatch.features.windows import DistinctCounter, SlidingCounter
+from trustwatch.features.windows import DistinctCounter
 
 __all__ = ["DecayedCounts", "FailureEvidence"]
 
@@ -144,8 +145,11 @@ class DecayedCounts:
 class _DistinctInWindow(DistinctCounter[int]):
     """A :class:`DistinctCounter` that can also be read without adding."""
 
-    def count(self, key: int, t: float) -> int:
-        """Return the distinct values seen for ``key`` in the window ending at ``t``."""
+    def count(self, key: int, t: float, exclude: Hashable | None = None) -> int:
+        """Return the distinct values seen for ``key`` in the window ending at ``t``.
+
+        ``exclude``, when given and seen in the window, is not counted.
+        """
         seen: dict[Hashable, float] | None = self._state.get(key)
         if not seen:
             return 0
@@ -156,11 +160,13 @@ class _DistinctInWindow(DistinctCounter[int]):
             if last >= horizon:
                 break
             stale += 1
+        if exclude is not None and seen.get(exclude, horizon - 1.0) >= horizon:
+            stale += 1
         return len(seen) - stale
 
 
 class FailureEvidence:
-    """Recent failed and successful logins per address, network or user agent.
+    """Distinct accounts failed and succeeded per address, network or user agent.
 
     Parameters
     ----------
@@ -169,48 +175,65 @@ class FailureEvidence:
     max_keys
         Most keys each window keeps (least recently used evicted).
     max_accounts
-        Most distinct failing accounts remembered per key; the count
-        saturates there.
+        Most distinct accounts remembered per key, on each side; the counts
+        saturate there.
+
+    Examples
+    --------
+    >>> evidence = FailureEvidence(window=86_400.0, max_keys=100, max_accounts=50)
+    >>> for name in ("ann", "bob", "cy"):
+    ...     evidence.add_failure((7,), name, 0.0)
+    >>> evidence.add_success((7,), "ann", 5.0)
+    >>> evidence.failing_accounts(7, 10.0), evidence.successful_accounts(7, 10.0)
+    (3, 1)
+    >>> evidence.failing_accounts(7, 10.0, exclude="ann")
+    2
     """
 
     def __init__(self, window: float, max_keys: int, max_accounts: int) -> None:
         self.window = float(window)
         self.max_accounts = max_accounts
         self._failing = _DistinctInWindow(window, max_accounts, max_keys)
-        self._successes: SlidingCounter[int] = SlidingCounter(
-            window, buckets=24, max_keys=max_keys
-        )
+        self._succeeding = _DistinctInWindow(window, max_accounts, max_keys)
 
     def add_failure(self, keys: Iterable[int], account: str, t: float) -> None:
         """Record a failed login for ``account`` against each key."""
         for key in keys:
             self._failing.add(key, account, t)
 
-    def add_success(self, keys: Iterable[int], t: float) -> None:
-        """Record a successful login against each key."""
+    def add_success(self, keys: Iterable[int], account: str, t: float) -> None:
+        """Record a successful login of ``account`` against each key."""
         for key in keys:
-            self._successes.add(key, t)
+            self._succeeding.add(key, account, t)
 
     def has_failures(self, key: int) -> bool:
         """Whether ``key`` has any failure on record (in the window or not)."""
         return key in self._failing
 
-    def failing_accounts(self, key: int, t: float) -> int:
-        """Return the distinct accounts failed against from ``key`` in the window."""
-        return self._failing.count(key, t)
+    def failing_accounts(self, key: int, t: float, exclude: str | None = None) -> int:
+        """Return the distinct accounts failed against from ``key`` in the window.
 
-    def successes(self, key: int, t: float) -> int:
-        """Return the successful logins from ``key`` in the window."""
-        return self._successes.count(key, t)
+        ``exclude`` (the account now logging in) is left out of the count.
+        """
+        return self._failing.count(key, t, exclude)
+
+    def successful_accounts(
+        self, key: int, t: float, exclude: str | None = None
+    ) -> int:
+        """Return the distinct accounts that logged in from ``key`` in the window.
+
+        ``exclude`` (the account now logging in) is left out of the count.
+        """
+        return self._succeeding.count(key, t, exclude)
 
     def get_state(self) -> dict[str, Any]:
         """Return both windows' state."""
         return {
             "failing": self._failing.get_state(),
-            "successes": self._successes.get_state(),
+            "succeeding": self._succeeding.get_state(),
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore a state returned by :meth:`get_state`."""
         self._failing.set_state(state["failing"])
-        self._successes.set_state(state["successes"])
+        self._succeeding.set_state(state["succeeding"])

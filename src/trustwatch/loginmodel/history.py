@@ -3,7 +3,9 @@
 An :class:`AccountHistory` holds, for one account, a weighted count per
 attribute path (see :mod:`trustwatch.loginmodel.attributes`) and, per level,
 how often a login brought a value the account had not used under a parent it
-knew (its *novelty*). Counts fade with a half-life in event time (forward
+knew (its *novelty*), next to how often the population's rates expected it
+to, given the time since each login's predecessor; and when it last logged
+in. Counts fade with a half-life in event time (forward
 decay, as in :class:`~trustwatch.loginmodel.counts.DecayedCounts`), and an
 account keeps at most ``max_values`` paths: past it, the weakest paths are
 dropped, deepest first, so a parent always outlives its children.
@@ -33,21 +35,30 @@ class AccountHistory:
         Reference time of the stored weights (forward decay).
     total
         Stored weight of every learned login.
+    last
+        Event time of the last learned login (``t0`` before any).
+    since
+        Event time from which the account's logins could have been seen:
+        its creation when known, else when the model started.
     counts
         Stored weight per path key (chain roots included).
-    novel, trials
+    novel, expected
         Per level: stored weight of learned logins whose value was new under a
-        parent the account knew, and of all logins whose parent it knew.
+        parent the account knew, and the stored weight of such logins the
+        population's novelty rates expected (each login whose parent the
+        account knew weighted by the population's rate at its gap).
     """
 
-    __slots__ = ("counts", "novel", "t0", "total", "trials")
+    __slots__ = ("counts", "expected", "last", "novel", "since", "t0", "total")
 
-    def __init__(self, t0: float) -> None:
+    def __init__(self, t0: float, since: float | None = None) -> None:
         self.t0 = t0
+        self.last = t0
+        self.since = t0 if since is None else since
         self.total = 0.0
         self.counts: dict[int, float] = {}
         self.novel = [0.0] * len(LEVELS)
-        self.trials = [0.0] * len(LEVELS)
+        self.expected = [0.0] * len(LEVELS)
 
     def scale(self, t: float, half_life: float) -> float:
         """Return the factor turning stored weights into weights at time ``t``."""
@@ -60,7 +71,7 @@ class AccountHistory:
             factor = self.scale(t, half_life)
             self.counts = {k: v * factor for k, v in self.counts.items()}
             self.novel = [v * factor for v in self.novel]
-            self.trials = [v * factor for v in self.trials]
+            self.expected = [v * factor for v in self.expected]
             self.total *= factor
             self.t0 = t
             exponent = 0.0
@@ -93,21 +104,24 @@ class AccountHistory:
         """Return the history as plain values."""
         return [
             self.t0,
+            self.last,
+            self.since,
             self.total,
             list(self.novel),
-            list(self.trials),
+            list(self.expected),
             [[k, v] for k, v in self.counts.items()],
         ]
 
     @classmethod
     def from_state(cls, state: list[Any]) -> AccountHistory:
         """Rebuild a history from :meth:`to_state`'s values."""
-        t0, total, novel, trials, counts = state
-        history = cls(float(t0))
+        t0, last, since, total, novel, expected, counts = state
+        history = cls(float(t0), float(since))
+        history.last = float(last)
         history.total = float(total)
         history.novel = [float(v) for v in novel]
-        history.trials = [float(v) for v in trials]
-        if len(history.novel) != len(LEVELS) or len(history.trials) != len(LEVELS):
+        history.expected = [float(v) for v in expected]
+        if len(history.novel) != len(LEVELS) or len(history.expected) != len(LEVELS):
             raise ValueError(f"an account history needs {len(LEVELS)} levels")
         history.counts = {int(k): float(v) for k, v in counts}
         return history
@@ -136,11 +150,21 @@ class AccountTable:
         """Return the account's history without refreshing it, if kept."""
         return self._accounts.get(account)
 
-    def touch(self, account: str, t: float) -> AccountHistory:
-        """Return the account's history, created when new, as most recent."""
+    @property
+    def seen(self) -> int:
+        """Return the accounts ever kept, the evicted ones included."""
+        return len(self._accounts) + self.evicted
+
+    def touch(
+        self, account: str, t: float, since: float | None = None
+    ) -> AccountHistory:
+        """Return the account's history, created when new, as most recent.
+
+        A new history's logins count from ``since`` (``t`` when not given).
+        """
         history = self._accounts.pop(account, None)
         if history is None:
-            history = AccountHistory(t)
+            history = AccountHistory(t, since)
         self._accounts[account] = history
         if len(self._accounts) > self.max_accounts:
             del self._accounts[next(iter(self._accounts))]

@@ -17,13 +17,18 @@ path above it (the parent)::
     p_u(v | a)    = (1 - n_u,k) * c_u(a, v) / c_u(a) + n_u,k * p_pop(v | a)
                     when the account knows ``a``, else p_pop(v | a)
 
-    n_u,k         = (novel_u,k + b * r_k) / (trials_u,k + b)
+    n_u,k         = m * r_k(d) / (1 - r_k(d) + m * r_k(d))
+    m             = (novel_u,k + b) / (expected_u,k + b)
 
     p_att(v | a)  = (1 - l) * B_k(v) * p_pop(v | a) + l * p_lab(v | a)
 
+    B_k(v)        = 1 + r_s * (1 - pi) / pi * max(0, F - e * S) / (S + 1)
+
     p_lab(v | a)  = (c_lab(a, v) + h * p_pop(v | a)) / (c_lab(a) + h)
 
-    LR  = prod_k p_att(v_k | a_k) / p_u(v_k | a_k)
+    A_u           = (lambda * T + a_0) / (N_u + a_0)
+
+    LR  = A_u * prod_k p_att(v_k | a_k) / p_u(v_k | a_k)
 
     risk = LR * pi / (LR * pi + 1 - pi)
 
@@ -35,32 +40,56 @@ where
   level ``k`` and ``g`` its weight;
 - ``c_u`` are the account's own counts (fading, bounded:
   :class:`~.history.AccountHistory`);
-- ``n_u,k`` is the account's *novelty rate* at level ``k``: how often its
-  logins brought a new value under a parent it knew, pulled towards the
-  population's rate ``r_k`` with ``b`` pseudo-logins. This is the smoothing
+- ``n_u,k`` is the account's *novelty rate* at level ``k``: the chance that
+  its login brings a value new under a parent it knew. This is the smoothing
   up the hierarchy: a new value is only as surprising as new values are at
-  its level, for this account. New IP addresses inside a familiar network
-  are common (``r`` is 0.35 before the population has data), new countries
-  rare (0.02), so a new address in a familiar network costs a factor near
-  ``1 / 0.35``, about 3, and a new country one near ``1 / 0.02 = 50``, more
-  for an account that has never roamed, less for one that often does. ``r_k``
-  itself is learned online: the population's weighted share of novel values
-  among its accounts' logins, with the priors worth 50 logins. Under a
-  parent the account has never used, the levels below carry no further
-  account evidence (their factor is the attacker evidence alone), so a new
-  country is not counted again as a new network and a new address;
+  its level, for this account, this long after its last login. ``r_k(d)``
+  is the population's rate for a login ``d`` after the account's previous
+  one (gaps binned from under an hour to over eight weeks): addresses are
+  renewed, browsers update and devices are replaced over time, so an
+  account back after a month shows new values far more often than one back
+  after an hour. ``r_k(d)`` is learned online, the population's weighted
+  share of novel values among its logins of that gap, with the priors
+  (``r`` is 0.35 for an address in a familiar network, 0.02 for a country)
+  worth 50 logins. ``m`` is how much the account roams next to the
+  population (Freeman et al.'s "how often does this user roam"): its novel
+  logins over the novel logins the population's rates expected of its
+  logins, each at its own gap, shrunk towards 1 with ``b`` expected novel
+  logins (a gamma prior on the ratio). The ratio scales the odds, so the
+  rate stays below 1. A new country thus costs a factor near
+  ``1 / r_0(d)``, more for an account that never roams, less for one that
+  often does. Under a parent the account has never used, the levels below
+  carry no further account evidence (their factor is the attacker evidence
+  alone), so a new country is not counted again as a new network and a new
+  address;
 - ``B_k(v)`` is the attacker evidence of the population today (only for the
-  network, IP address and user agent levels):
-  ``1 + (max(0, F - s * S) / f) ** 2``, where ``F`` is the number of
-  distinct accounts that failed to log in from ``v`` in the last day
-  (credential stuffing and spraying), ``S`` the successful logins from
-  ``v`` in that day (a busy ISP's honest mistakes are discounted with
-  ``s``) and ``f`` the excess of failing accounts that doubles the odds.
-  The square makes a few failing accounts (a shared address, a typo or
-  two) count for little and dozens count for a lot;
+  network, IP address and user agent levels): ``p(v | attack) / p(v |
+  owner)`` with today's credential stuffing as a share of the attacks.
+  ``F`` is the number of distinct accounts that failed to log in from
+  ``v`` in the last day (credential stuffing and spraying) and ``S`` the
+  distinct accounts that logged in from it successfully, both leaving out
+  the account now logging in (its own typos are no evidence against it).
+  A source that fails against ``F`` accounts gets into about ``r_s * F``
+  of them, while ``S + 1`` owners (this login among them) logged in from
+  the value, so ``r_s * F / (S + 1)`` are the odds that a success from it
+  is stuffing, which divided by the prior odds ``pi / (1 - pi)`` is the
+  factor. ``e * S`` failures are the value's owners' own mistakes. So a
+  value that many accounts use with the right password (a common browser's
+  user agent, a large ISP) carries little attacker evidence however many
+  accounts a campaign copying it fails against, and one that nobody uses
+  successfully (a rented server, a tool's user agent) carries a lot;
 - ``c_lab`` are counts over logins *labelled* as attacks (where labels
   exist, :meth:`LoginRiskModel.learn_attack`), mixed in with weight ``l``
   once there are any;
+- ``A_u`` is Freeman et al.'s account term ``p(u | attack) / p(u | owner)``:
+  attackers pick accounts whatever their owners' habits (a list of leaked
+  credentials, a phishing campaign), while the owners' logins come in
+  proportion to how often each logs in. ``N_u`` is the account's learned
+  logins (fading with the account half-life), ``lambda * T`` those of an
+  average account over the same fading window (the population's learned
+  logins per known account, since the model started), and ``a_0`` a
+  prior of one login: an account that logs in daily gets a factor below 1,
+  one that seldom does (or never did here) above;
 - ``pi`` is the prior probability that a login is an attack. The factors
   multiply as if independent given the parent, as in Freeman et al.
 
@@ -78,12 +107,16 @@ feeds the account's history (and the population) only when it scored below
 ``learn_below``, or passed a second factor: a login risky enough to be
 challenged must not teach the account that the attacker's country and
 device are normal. A login confirmed out of band afterwards (a passed
-challenge) is learned with :meth:`LoginRiskModel.learn_legitimate`.
+challenge) is learned with :meth:`LoginRiskModel.learn_legitimate`, and an
+account's creation, where the platform reports it, with
+:meth:`LoginRiskModel.learn_created` (its logins are then expected from its
+creation on, not from when the model started).
 """
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -121,7 +154,17 @@ _UNSEEN: Final = (1 / 250, 1 / 2_000, 1 / 50_000, 1 / 50, 1 / 2_000, 1 / 200, 1e
 _NOVELTY_PRIOR_WEIGHT = 50.0
 #: Weight of the population prior in the labelled-attack counts.
 _LABEL_SMOOTHING = 1.0
-_STATE_VERSION = 1
+_STATE_VERSION = 2
+#: Upper edges (seconds) of the gaps since an account's last login that the
+#: population's novelty rates are kept for: an hour, six, a day, three, a
+#: week, two, four, eight, and longer.
+_GAP_EDGES: Final = (3_600.0, 21_600.0, 86_400.0, 259_200.0, 604_800.0,
+                     1_209_600.0, 2_419_200.0, 4_838_400.0)  # fmt: skip
+_GAP_SLOTS = len(_GAP_EDGES) + 1
+_RATE_SLOTS = _LEVEL_COUNT * _GAP_SLOTS
+#: The population's pinned counter of learned logins (after the rate slots).
+_LOGINS_SLOT = 2 * _RATE_SLOTS
+_LN2 = math.log(2.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,9 +180,12 @@ class LoginRisk:
     evidence
         The likelihood ratio (``log_likelihood_ratio``), the factor of each
         attribute level (``factors``: above 1 points to an attacker, below 1
-        to the owner), the account's learned logins, the failure counts
-        behind attacker evidence, the login's attribute values, and whether
-        the login was learned into the account's history (``learned``).
+        to the owner), the account term (``activity_factor``), the
+        account's learned logins, the distinct accounts failing and
+        succeeding from the values behind attacker evidence
+        (``failing_accounts``, ``succeeding_accounts``), the login's
+        attribute values, and whether the login was learned into the
+        account's history (``learned``).
     """
 
     score: float
@@ -166,22 +212,27 @@ class LoginModelSettings:
     population_half_life_days
         Half-life of the population's and the labelled attacks' counts.
     account_smoothing
-        ``b``: pseudo-logins pulling an account's novelty rates to the
-        population's.
+        ``b``: expected novel logins' worth of prior pulling an account's
+        roaming ratio to 1 (to the population's rates).
     novelty_priors
         The population's novelty rate per level (country, network, IP,
-        OS, device, browser, user agent) before it has data.
+        OS, device, browser, user agent) before it has data, at every gap.
     population_smoothing
         ``g``: weight of the base probability of unseen values.
     failure_window_hours
         Window of the failed-login evidence.
-    failing_accounts_scale
-        ``f``: failing accounts (beyond the allowance) that double the odds;
-        the factor grows with the square of the excess over it.
-    success_allowance
-        ``s``: failing accounts forgiven per successful login from the value.
+    stuffing_success_rate
+        ``r_s``: the accounts a credential-stuffing source gets into per
+        account it fails against (industry reports put stuffing success at
+        0.1-2%).
+    legit_failure_share
+        ``e``: the share of the accounts logging in successfully from a value
+        expected to fail from it too (mistyped passwords).
     label_weight
         ``l``: weight of the labelled attacks' distribution once any exist.
+    activity_prior_logins
+        ``a_0``: logins' worth of prior pulling an account's login rate to the
+        population's mean.
     reason_factor
         A level's factor from which it is named in the reasons.
     max_accounts
@@ -192,8 +243,8 @@ class LoginModelSettings:
         Most paths the population, and the labelled attacks, keep.
     max_evidence_keys
         Most addresses, networks and agents the failure windows keep.
-    max_failing_accounts
-        Most distinct failing accounts counted per value.
+    max_accounts_per_value
+        Most distinct failing, and succeeding, accounts counted per value.
     """
 
     attack_prior: float = 0.01
@@ -201,41 +252,41 @@ class LoginModelSettings:
     trust_second_factor: bool = True
     account_half_life_days: float = 90.0
     population_half_life_days: float = 14.0
-    account_smoothing: float = 2.0
+    account_smoothing: float = 1.0
     novelty_priors: tuple[float, ...] = (0.02, 0.08, 0.35, 0.02, 0.03, 0.05, 0.15)
     population_smoothing: float = 1.0
     failure_window_hours: float = 24.0
-    failing_accounts_scale: float = 5.0
-    success_allowance: float = 0.2
+    stuffing_success_rate: float = 0.01
+    legit_failure_share: float = 0.05
     label_weight: float = 0.5
+    activity_prior_logins: float = 1.0
     reason_factor: float = 4.0
     max_accounts: int = 100_000
     max_values_per_account: int = 64
     max_population_keys: int = 500_000
     max_evidence_keys: int = 50_000
-    max_failing_accounts: int = 200
+    max_accounts_per_value: int = 200
 
     def __post_init__(self) -> None:
         """Reject values the model cannot use, naming the field."""
-        for name in ("attack_prior", "learn_below", "label_weight"):
+        unit = ("learn_below", "label_weight", "legit_failure_share")
+        for name in ("attack_prior", "stuffing_success_rate", *unit):
             value = getattr(self, name)
-            low_ok = value >= 0 if name != "attack_prior" else value > 0
-            if not (low_ok and value <= 1 and (name != "attack_prior" or value < 1)):
+            low_ok = value >= 0 if name in unit else value > 0
+            if not (low_ok and value <= 1 and (name in unit or value < 1)):
                 raise ConfigError(f"{name}={value!r} must lie in [0, 1]")
         positive = (
             "account_half_life_days",
             "population_half_life_days",
             "account_smoothing",
             "population_smoothing",
+            "activity_prior_logins",
             "failure_window_hours",
-            "failing_accounts_scale",
             "reason_factor",
         )
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ConfigError(f"{name}={getattr(self, name)!r} must be positive")
-        if self.success_allowance < 0:
-            raise ConfigError(f"success_allowance={self.success_allowance!r} < 0")
         if len(self.novelty_priors) != _LEVEL_COUNT or not all(
             0 < r < 1 for r in self.novelty_priors
         ):
@@ -248,7 +299,7 @@ class LoginModelSettings:
             "max_values_per_account",
             "max_population_keys",
             "max_evidence_keys",
-            "max_failing_accounts",
+            "max_accounts_per_value",
         )
         for name in sizes:
             if getattr(self, name) < 8:
@@ -271,13 +322,15 @@ class LoginRiskModel:
     ...     _ = model.assess_one("alice", home, day * 86_400.0, success=True)
     >>> away = LoginAttributes.build(country="BR", network="AS28573", ip="192.0.2.9")
     >>> risk = model.score("alice", away, 10 * 86_400.0)
-    >>> risk.reasons[0], risk.score > 0.5
+    >>> risk.reasons[0], risk.score > 0.3
     ('new country for this account (BR)', True)
     """
 
     def __init__(self, settings: LoginModelSettings | None = None) -> None:
         self.settings = s = settings or LoginModelSettings()
         self._account_half_life = s.account_half_life_days * _DAY
+        self._population_half_life = s.population_half_life_days * _DAY
+        self._started: float | None = None
         self._prior_log_odds = math.log(s.attack_prior / (1.0 - s.attack_prior))
         self._window_hours = s.failure_window_hours
         self._g = s.population_smoothing
@@ -285,22 +338,34 @@ class LoginRiskModel:
         self._reason_factor = s.reason_factor
         self._unseen = [s.population_smoothing * q for q in _UNSEEN]
         self._prior_mass = [r * _NOVELTY_PRIOR_WEIGHT for r in s.novelty_priors]
+        # posterior odds of stuffing per excess failing account per success
+        self._stuffing_odds = (
+            s.stuffing_success_rate * (1.0 - s.attack_prior) / s.attack_prior
+        )
         self._accounts = AccountTable(s.max_accounts)
         population_half_life = s.population_half_life_days * _DAY
-        # pinned counters: the population's novel weight per level, then trials
+        # pinned counters: the population's novel weight per level and gap,
+        # then its trials per level and gap
         self._population = DecayedCounts(
-            population_half_life, s.max_population_keys, pinned=2 * _LEVEL_COUNT
+            population_half_life, s.max_population_keys, pinned=_LOGINS_SLOT + 1
         )
         self._labels = DecayedCounts(population_half_life, s.max_population_keys)
         self._evidence = FailureEvidence(
             s.failure_window_hours * 3600.0,
             s.max_evidence_keys,
-            s.max_failing_accounts,
+            s.max_accounts_per_value,
         )
 
     # ------------------------------------------------------------ scoring
 
-    def score(self, account: str | None, attrs: LoginAttributes, t: float) -> LoginRisk:
+    def score(
+        self,
+        account: str | None,
+        attrs: LoginAttributes,
+        t: float,
+        *,
+        username: str | None = None,
+    ) -> LoginRisk:
         """Score a login for ``account`` at event time ``t``, learning nothing.
 
         Parameters
@@ -311,6 +376,10 @@ class LoginRiskModel:
             The login's attributes.
         t
             Event time in epoch seconds.
+        username
+            The name presented (``account`` when not given): its own failed
+            and successful logins are not counted as the population's
+            evidence about its values.
 
         Returns
         -------
@@ -325,12 +394,15 @@ class LoginRiskModel:
         labelled = bool(self._labels.table)
         hcounts = history.counts if history is not None else _NO_COUNTS
         hscale = self._account_scale(history, t)
+        gap = _gap_slot(t - history.last) if history is not None else 0
         keys, values = attrs.keys, attrs.values
         g, b, m = self._g, self._b, _NOVELTY_PRIOR_WEIGHT
         has_failures = self._evidence.has_failures
+        who = username or account
         log_lr = 0.0
         factors: dict[str, float] = {}
         failing: dict[str, int] = {}
+        succeeding: dict[str, int] = {}
         attacker: dict[str, float] = {}
         notes: list[tuple[float, str]] = []
         parent = 0
@@ -350,7 +422,9 @@ class LoginRiskModel:
                 p_pop = 1.0
             factor = 1.0
             if level in _EVIDENCE_LEVELS and has_failures(key):
-                factor = self._failure_boost(level, key, attrs, t, notes, failing)
+                factor = self._failure_boost(
+                    level, key, attrs, t, who, notes, (failing, succeeding)
+                )
             if labelled:
                 factor = self._labelled(
                     factor, level, key, parent, attrs, p_pop, t, notes
@@ -360,12 +434,14 @@ class LoginRiskModel:
             parent_weight = hcounts.get(parent, 0.0)
             if parent_weight > 0.0 and history is not None:
                 # the account knows the parent: weigh the value against its history
-                rate = (pinned[level] * pscale + self._prior_mass[level]) / (
-                    pinned[_LEVEL_COUNT + level] * pscale + m
+                slot = level * _GAP_SLOTS + gap
+                rate = (pinned[slot] * pscale + self._prior_mass[level]) / (
+                    pinned[_RATE_SLOTS + slot] * pscale + m
                 )
-                p_new = (history.novel[level] * hscale + b * rate) / (
-                    history.trials[level] * hscale + b
+                ratio = (history.novel[level] * hscale + b) / (
+                    history.expected[level] * hscale + b
                 )
+                p_new = ratio * rate / (1.0 - rate + ratio * rate)
                 share = hcounts.get(key, 0.0) / parent_weight
                 owner = p_pop / ((1.0 - p_new) * share + p_new * p_pop)
                 if owner >= self._reason_factor:
@@ -375,11 +451,45 @@ class LoginRiskModel:
             log_lr += math.log(factor)
             parent = key
         evidence: dict[str, Any] = {"factors": factors}
+        if account:
+            activity = self._activity(history, hscale, t, notes)
+            evidence["activity_factor"] = round(activity, 4)
+            log_lr += math.log(activity)
         if attacker:
             evidence["attacker_factors"] = attacker
         if failing:
             evidence["failing_accounts"] = failing
+            evidence["succeeding_accounts"] = succeeding
         return self._risk(account, attrs, history, hscale, log_lr, evidence, notes)
+
+    def _activity(
+        self,
+        history: AccountHistory | None,
+        hscale: float,
+        t: float,
+        notes: list[tuple[float, str]],
+    ) -> float:
+        """Return ``A_u``: how much rarer the account's logins are than the mean's."""
+        started, accounts = self._started, self._accounts.seen
+        if started is None or not accounts or t <= started:
+            return 1.0
+        population = self._population
+        logins = population.pinned[_LOGINS_SLOT] * population.scale(t)
+        rate = logins / _exposure(t - started, self._population_half_life) / accounts
+        since = history.since if history is not None else started
+        typical = rate * _exposure(max(0.0, t - since), self._account_half_life)
+        own = history.total * hscale if history is not None else 0.0
+        a = self.settings.activity_prior_logins
+        factor = (typical + a) / (own + a)
+        if factor >= self._reason_factor and own > 0.0:
+            notes.append(
+                (
+                    factor,
+                    f"account seldom logs in ({own:.1f} logins lately, "
+                    f"{typical:.1f} for an average account)",
+                )
+            )
+        return factor
 
     def _account_scale(self, history: AccountHistory | None, t: float) -> float:
         if history is None:
@@ -422,25 +532,35 @@ class LoginRiskModel:
         key: int,
         attrs: LoginAttributes,
         t: float,
+        who: str | None,
         notes: list[tuple[float, str]],
-        failing: dict[str, int],
+        counted: tuple[dict[str, int], dict[str, int]],
     ) -> float:
         """Return ``B_k``: the day's failed-login evidence against the value."""
         evidence = self._evidence
-        count = evidence.failing_accounts(key, t)
+        count = evidence.failing_accounts(key, t, who)
         if not count:
             return 1.0
         s = self.settings
-        excess = count - s.success_allowance * evidence.successes(key, t)
-        boost = 1.0 + (max(0.0, excess) / s.failing_accounts_scale) ** 2
-        failing[LEVELS[level]] = count
+        succeeded = evidence.successful_accounts(key, t, who)
+        excess = count - s.legit_failure_share * succeeded
+        # the current login, if the owner's, is one more success from the value
+        boost = 1.0 + self._stuffing_odds * max(0.0, excess) / (succeeded + 1.0)
+        counted[0][LEVELS[level]] = count
+        counted[1][LEVELS[level]] = succeeded
         if boost >= 2.0:
-            at_least = "at least " if count >= s.max_failing_accounts else ""
+            cap = s.max_accounts_per_value
+            at_least = "at least " if count >= cap else ""
+            others = ""
+            if succeeded:
+                more = "at least " if succeeded >= cap else ""
+                others = f", logging into {more}{succeeded}"
             notes.append(
                 (
                     boost,
                     f"{_evidence_subject(level, attrs)} seen failing against "
-                    f"{at_least}{count} accounts in the last {self._window_hours:g} h",
+                    f"{at_least}{count} accounts{others} in the last "
+                    f"{self._window_hours:g} h",
                 )
             )
         return boost
@@ -508,8 +628,11 @@ class LoginRiskModel:
             The risk before learning; ``evidence["learned"]`` says whether
             the login joined the account's history.
         """
-        risk = self.score(account, attrs, t)
-        self.learn_attempt(username or account, attrs, t, success=success)
+        if self._started is None:
+            self._started = t
+        who = username or account
+        risk = self.score(account, attrs, t, username=who)
+        self.learn_attempt(who, attrs, t, success=success)
         s = self.settings
         trusted = risk.score < s.learn_below or (
             s.trust_second_factor and second_factor
@@ -539,7 +662,7 @@ class LoginRiskModel:
         if not tracked:
             return
         if success:
-            self._evidence.add_success(tracked, t)
+            self._evidence.add_success(tracked, account or "", t)
         else:
             self._evidence.add_failure(tracked, account or "", t)
 
@@ -559,13 +682,18 @@ class LoginRiskModel:
         t
             Event time in epoch seconds.
         """
-        history = self._accounts.touch(account, t)
+        if self._started is None:
+            self._started = t
+        history = self._accounts.touch(account, t, since=self._started)
         hw = history.weight(t, self._account_half_life)
         population = self._population
         pw = population.weight(t)
+        pscale = population.scale(t)
         pinned = population.pinned
         counts = history.counts
+        gap = _gap_slot(t - history.last)
         keys, values = attrs.keys, attrs.values
+        m = _NOVELTY_PRIOR_WEIGHT
         parent = 0
         for level in _ALL_LEVELS:
             key = keys[level]
@@ -573,19 +701,45 @@ class LoginRiskModel:
                 continue
             parent = _TOPS.get(level, parent)
             if values[level] is not None and parent in counts:
-                # a value under a parent the account knew: a novelty trial
-                history.trials[level] += hw
-                pinned[_LEVEL_COUNT + level] += pw
+                # a value under a parent the account knew: a novelty trial,
+                # expected novel at the population's rate for its gap
+                slot = level * _GAP_SLOTS + gap
+                rate = (pinned[slot] * pscale + self._prior_mass[level]) / (
+                    pinned[_RATE_SLOTS + slot] * pscale + m
+                )
+                history.expected[level] += hw * rate
+                pinned[_RATE_SLOTS + slot] += pw
                 if key not in counts:
                     history.novel[level] += hw
-                    pinned[level] += pw
+                    pinned[slot] += pw
             parent = key
         learned = attrs.learn_keys
         for key in learned:
             counts[key] = counts.get(key, 0.0) + hw
         history.total += hw
+        history.last = max(history.last, t)
+        pinned[_LOGINS_SLOT] += pw
         history.prune(self.settings.max_values_per_account)
         population.add(learned, t)
+
+    def learn_created(self, account: str, t: float) -> None:
+        """Note that ``account`` was created at ``t``: its logins count from then.
+
+        Without it an account's logins are expected from when the model
+        started, so a new account's first login would look like that of an
+        account that had long stayed away.
+
+        Parameters
+        ----------
+        account
+            The new account.
+        t
+            Event time of its creation in epoch seconds.
+        """
+        if self._started is None:
+            self._started = t
+        if self._accounts.get(account) is None:
+            self._accounts.touch(account, t, since=t)
 
     def learn_attack(self, attrs: LoginAttributes, t: float) -> None:
         """Learn a login labelled as an attack (where labels exist).
@@ -615,6 +769,7 @@ class LoginRiskModel:
         """Return the model's learned state as plain serialisable values."""
         return {
             "version": _STATE_VERSION,
+            "started": self._started,
             "accounts": self._accounts.get_state(),
             "population": self._population.get_state(),
             "labels": self._labels.get_state(),
@@ -636,6 +791,8 @@ class LoginRiskModel:
                 "hint: start from a fresh state or the checkpoint of this version"
             )
         try:
+            started = state["started"]
+            self._started = None if started is None else float(started)
             self._accounts.set_state(state["accounts"])
             self._population.set_state(state["population"])
             self._labels.set_state(state["labels"])
@@ -649,6 +806,16 @@ class LoginRiskModel:
 
 def _strength(note: tuple[float, str]) -> float:
     return note[0]
+
+
+def _exposure(watched: float, half_life: float) -> float:
+    """Return the weight fading counts give ``watched`` seconds of steady logins."""
+    return half_life / _LN2 * (1.0 - math.exp(-_LN2 * watched / half_life))
+
+
+def _gap_slot(gap: float) -> int:
+    """Return the slot of :data:`_GAP_EDGES` a gap since the last login falls in."""
+    return bisect_right(_GAP_EDGES, gap)
 
 
 def _novelty_reason(level: int, value: str, share: float) -> str:

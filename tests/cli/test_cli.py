@@ -74,6 +74,8 @@ def test_detectors_and_policy_check(capsys):
     assert run("detectors") == ExitCode.OK
     out = capsys.readouterr().out
     assert "credential_attacks" in out and "intel_match" in out
+    assert "``" not in out and ":func:" not in out  # docstring markup is dropped
+    assert "Raise brand_impersonation for URLs" in out
     policy = Path(__file__).parents[2] / "src/trustwatch/decisions/default_policy.toml"
     assert run("policy", "check", str(policy)) == ExitCode.OK
     assert "default@" in capsys.readouterr().out
@@ -91,3 +93,10 @@ def test_store_path_comes_from_the_environment(tmp_path, inputs, monkeypatch):
     monkeypatch.setenv("TRUSTWATCH_DB", str(db))
     assert run("run", str(events), "--no-geo") == ExitCode.OK
     assert db.exists()
+
+
+def test_a_csv_of_logins_is_pointed_at_the_rba_evaluation(tmp_path, capsys):
+    path = tmp_path / "rba-dataset.csv"
+    path.write_text("index,Login Timestamp\n")
+    assert run("run", str(path), "--db", str(tmp_path / "s.sqlite")) != ExitCode.OK
+    assert "evaluate ato --rba FILE" in capsys.readouterr().err

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -238,9 +239,14 @@ def detectors() -> None:
     from trustwatch.detectors import available
 
     for name, cls in available().items():
-        doc = (cls.__doc__ or "").strip().splitlines()[0]
+        doc = _plain((cls.__doc__ or "").strip().splitlines()[0])
         console.print(Text.assemble((name, "bold"), f" v{cls.version}: {doc}"))
         console.print(f"  signals: {', '.join(cls.signal_kinds)}")
+
+
+def _plain(text: str) -> str:
+    """Drop reStructuredText markup (``code``, :func:`name`) from a docstring line."""
+    return re.sub(r":[a-z]+:`~?([^`]+)`", r"\1", text).replace("``", "")
 
 
 @cli.group()

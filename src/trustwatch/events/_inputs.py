@@ -142,10 +142,17 @@ def _resolve_one(item: str | Path, format: str) -> list[tuple[Path, str]]:
         )
     kind = _format(Path(text), format)
     if kind is None:
+        csv = Path(text).name.lower().removesuffix(".gz").endswith(".csv")
         raise ConfigError(
             f"{text} has no supported name ({_NAME_HINT}); hint: pass --format "
             "jsonl, parquet or sshlog (format='jsonl' in Python) to say what it "
             "holds"
+            + (
+                "; a CSV of logins in the RBA dataset's layout is read by "
+                "`trustwatch evaluate ato --rba FILE`"
+                if csv
+                else ""
+            )
         )
     return [(Path(text), kind)]
 

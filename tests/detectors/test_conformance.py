@@ -141,3 +141,12 @@ def test_intel_indicators_expire_in_event_time():
         success=True,
     )
     assert [s.event_id for s in detector.process([before, after])] == ["a"]
+
+
+def test_default_detectors_run_in_the_order_their_signals_are_read():
+    names = [d.name for d in default_detectors()]
+    # credential_attacks reads login_risk and impossible_travel on a success
+    # after failures; takeover_chain reads all three
+    assert names.index("impossible_travel") < names.index("credential_attacks")
+    assert names.index("login_risk") < names.index("credential_attacks")
+    assert names.index("credential_attacks") < names.index("takeover_chain")

@@ -92,7 +92,7 @@ def test_fast_stuffing_is_not_also_reported_as_spraying():
     found = CredentialAttackDetector().process(events)
     assert {s.kind for s in found} == {"credential_stuffing"}
     last = found[-1]
-    assert last.evidence["success_rate"] == 0.0
+    assert last.evidence["success_share"] == 0.0
     assert last.evidence["unknown_user_share"] == 0.0
 
 
@@ -274,15 +274,24 @@ def test_a_version_one_checkpoint_still_restores():
 
 
 def test_group_state_is_bounded_by_max_keys():
-    detector = CredentialAttackDetector(max_keys=5)
+    detector = CredentialAttackDetector(max_keys=5, max_agent_keys=3)
     events = [
-        login(i, user=f"user{i}", ip=f"192.0.{i}.1", agent=f"agent-{i}")
+        login(i, user=f"user{i}", ip=f"192.0.{i}.1", agent=f"agent-{i}", ok=i % 2 == 1)
         for i in range(50)
     ]
     detector.process(events)
     state = detector.get_state()
+    per_agent = {name for name in state if name.startswith(("agent_", "recent_agent"))}
+    assert per_agent == {
+        "agent_usernames",
+        "agent_sources",
+        "agent_logins",
+        "recent_agent_failures",
+    }
+    assert all(len(state[name]["keys"]) == 3 for name in per_agent)
     assert all(len(window["keys"]) <= 5 for window in state.values())
     assert state["recent_failures"]["evicted"] > 0
+    assert state["agent_logins"]["evicted"] > 0
 
 
 @pytest.mark.parametrize(

@@ -169,6 +169,19 @@ def test_steps_before_the_risky_login_are_no_chain():
     assert run(detector, events) == []
 
 
+def test_a_step_dated_before_the_login_but_arriving_after_it_is_no_chain():
+    # a settings log delivered late: the change happened hours before the login
+    detector = TakeoverChainDetector()
+    events = [
+        (login("l1", 5 * 3600), [risky()]),
+        EmailChanged(event_id="em", ts=at(0), account="alice"),
+    ]
+    assert run(detector, events) == []
+    on_time = [(login("l1", 5 * 3600), [risky()])]
+    on_time.append(EmailChanged(event_id="em", ts=at(5 * 3600 + 60), account="alice"))
+    assert len(run(TakeoverChainDetector(), on_time)) == 1
+
+
 def test_a_step_after_the_window_has_closed_is_no_chain():
     window = 86_400
     inside = TakeoverChainDetector(window=window)

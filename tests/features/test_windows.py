@@ -1,7 +1,9 @@
+import random
+
 import msgspec
 import pytest
 
-from trustwatch.features.windows import DistinctCounter, SlidingCounter
+from trustwatch.features.windows import DistinctCounter, LruDict, SlidingCounter
 
 
 def test_sliding_counter_counts_within_window_and_forgets_after():
@@ -80,3 +82,150 @@ def test_rate_is_count_per_second_of_window():
         counter.add("k", t)
     assert counter.rate("k", 30) == pytest.approx(15 / 60)
     assert counter.rate("k", 1000) == 0.0
+
+
+# ------------------------------------------------------------ LRU order and bounds
+
+
+class ReferenceLru:
+    """Least-recently-used order kept the slow, obvious way: a list."""
+
+    def __init__(self, max_keys):
+        self.max_keys = max_keys
+        self.order = []
+        self.evicted = 0
+
+    def use(self, key):
+        if key in self.order:
+            self.order.remove(key)
+        self.order.append(key)
+        while len(self.order) > self.max_keys:
+            del self.order[0]
+            self.evicted += 1
+
+
+def test_lru_dict_touch_reorders_and_get_does_not():
+    lru = LruDict(max_keys=3)
+    for key in "abc":
+        lru.put(key, key.upper())
+    assert lru.touch("a") == "A"  # a is now the most recent
+    assert lru.get("b") == "B"  # a plain read: b stays the oldest
+    lru.put("d", "D")
+    assert list(lru) == ["c", "a", "d"]
+    assert lru.evicted == 1
+    assert lru.touch("b") is None and lru.get("b") is None
+
+
+def test_lru_dict_put_replaces_and_marks_used():
+    lru = LruDict(max_keys=2)
+    lru.put("a", 1)
+    lru.put("b", 2)
+    lru.put("a", 3)  # rewritten: now the most recent
+    lru.put("c", 4)
+    assert list(lru.items()) == [("a", 3), ("c", 4)]
+    assert lru.pop("a") == 3 and lru.pop("a") is None
+    assert len(lru) == 1 and "c" in lru
+
+
+def test_lru_dict_restored_past_its_bound_keeps_the_newest():
+    lru = LruDict(max_keys=2, items=[("a", 1), ("b", 2), ("c", 3)])
+    assert list(lru) == ["b", "c"]
+    assert lru.evicted == 1
+
+
+def test_lru_dict_refuses_an_empty_bound():
+    with pytest.raises(ValueError, match="max_keys"):
+        LruDict(max_keys=0)
+
+
+def use_sliding(window, key, t):
+    window.add(key, t)
+
+
+def use_distinct(window, key, t):
+    window.add(key, "value", t)
+
+
+def use_lru(window, key, t):
+    if window.touch(key) is None:
+        window.put(key, t)
+
+
+@pytest.mark.parametrize(
+    ("make", "use"),
+    [
+        (lambda bound: SlidingCounter(window=60, max_keys=bound), use_sliding),
+        (lambda bound: DistinctCounter(window=60, max_keys=bound), use_distinct),
+        (lambda bound: LruDict(max_keys=bound), use_lru),
+    ],
+    ids=["sliding", "distinct", "lru"],
+)
+def test_eviction_order_and_bound_match_a_reference_lru(make, use):
+    # a long mixed run: new keys, re-used recent and old keys, all past the bound
+    rng = random.Random(11)
+    bound = 50
+    window, reference = make(bound), ReferenceLru(bound)
+    for t in range(3000):
+        key = rng.choice([t, t - rng.randrange(1, 40), rng.randrange(t + 1)])
+        use(window, key, t)
+        reference.use(key)
+    held = window if isinstance(window, LruDict) else window._state
+    assert list(held) == reference.order
+    assert len(window) == bound
+    assert window.evicted == reference.evicted > 2000
+
+
+def test_a_full_window_keeps_counting_the_keys_it_holds():
+    counter = SlidingCounter(window=600, max_keys=100)
+    for i in range(10_000):
+        counter.add(f"flood{i}", i * 0.01)
+        counter.add("botnet", i * 0.01)  # used on every event: never evicted
+    assert counter.count("botnet", 100.0) == 10_000
+    assert len(counter) == 100 and counter.evicted == 10_000 - 99
+
+
+# ------------------------------------------------------------ layouts and reads
+
+
+def test_a_checkpoint_of_the_nested_sliding_layout_still_restores():
+    # before the flat layout a key's state was [newest slot, ring, total]
+    old = {"evicted": 2, "keys": [["k", [3, [1, 0, 0, 2, 0, 0], 3]]]}
+    counter = SlidingCounter(window=60, buckets=6)
+    counter.set_state(old)
+    assert counter.count("k", 35) == 3
+    assert counter.add("k", 65) == 3  # the slot [0, 10) with 1 has left
+    assert counter.evicted == 2
+
+
+def test_sliding_state_round_trips_in_its_flat_layout():
+    counter = SlidingCounter(window=60, buckets=6)
+    for t in (0, 5, 30):
+        counter.add("k", t)
+    state = counter.get_state()
+    assert state["keys"] == [["k", [3, 3, 2, 0, 0, 1, 0, 0]]]
+    restored = SlidingCounter(window=60, buckets=6)
+    restored.set_state(msgspec.json.decode(msgspec.json.encode(state)))
+    assert restored.add("k", 61) == 2
+
+
+def test_many_values_per_key_count_and_expire_as_few_do():
+    # past 32 values a key's values move to an OrderedDict: same answers
+    distinct = DistinctCounter(window=100, max_values=50)
+    counts = [distinct.add("agent", f"user{i}", i) for i in range(120)]
+    assert counts[:50] == list(range(1, 51))
+    assert set(counts[50:]) == {50}  # capped at max_values
+    assert distinct.values("agent") == [f"user{i}" for i in range(70, 120)]
+    assert distinct.add("agent", "late", 250) == 1  # everything else expired
+    state = distinct.get_state()
+    assert type(state["keys"][0][1]) is dict  # checkpoints stay plain
+
+
+def test_distinct_count_and_values_since_read_without_adding():
+    distinct = DistinctCounter(window=100)
+    for t, user in enumerate("abcd"):
+        distinct.add("ip", user, t * 30)  # a at 0, b 30, c 60, d 90
+    assert distinct.count("ip", 130) == 3  # a left the window at 100
+    assert distinct.count("ip", 500) == 0
+    assert distinct.count("missing", 0) == 0
+    assert distinct.values("ip", since=50) == ["c", "d"]
+    assert distinct.values("ip") == ["a", "b", "c", "d"]  # nothing was removed

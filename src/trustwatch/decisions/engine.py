@@ -27,6 +27,7 @@ from trustwatch.decisions.model import (
 from trustwatch.decisions.policy import Policy, Rule
 from trustwatch.detectors.base import Signal
 from trustwatch.events.model import EventBase, type_name
+from trustwatch.features.windows import LruDict
 
 __all__ = ["DecisionEngine"]
 
@@ -46,7 +47,8 @@ class DecisionEngine:
         default); ``"enforce"`` marks them for dispatch. Rules in shadow mode
         always produce ``"shadow"`` actions.
     max_active
-        Bound on remembered in-force actions (oldest forgotten first).
+        Bound on remembered in-force actions (the least recently issued are
+        forgotten first).
     """
 
     def __init__(
@@ -55,7 +57,7 @@ class DecisionEngine:
         self.policy = policy
         self.mode: Mode = mode
         self.max_active = max_active
-        self._active: dict[tuple[str, str], float] = {}
+        self._active: LruDict[tuple[str, str], float] = LruDict(max_active)
 
     def decide(
         self, event: EventBase, signals: Sequence[Signal]
@@ -121,10 +123,13 @@ class DecisionEngine:
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore the actions in force from :meth:`get_state`."""
-        self._active = {
-            (kind, target): _FOREVER if until is None else float(until)
-            for kind, target, until in state.get("active", [])
-        }
+        self._active = LruDict(
+            self.max_active,
+            (
+                ((kind, target), _FOREVER if until is None else float(until))
+                for kind, target, until in state.get("active", [])
+            ),
+        )
 
     def _action(
         self,
@@ -140,14 +145,12 @@ class DecisionEngine:
             return None
         now = event.ts.timestamp()
         key = (f"{rule.action}:{mode}", f"{target_type}:{target}")
-        if self._active.get(key, -1.0) > now:
+        in_force_until = self._active.get(key)
+        if in_force_until is not None and in_force_until > now:
             return None  # already in force on this target
-        self._active.pop(key, None)
-        self._active[key] = (
-            now + rule.expires.total_seconds() if rule.expires is not None else _FOREVER
-        )
-        if len(self._active) > self.max_active:
-            del self._active[next(iter(self._active))]
+        expires = rule.expires
+        until = _FOREVER if expires is None else now + expires.total_seconds()
+        self._active.put(key, until)
         return Action(
             action_id=stable_id("act", verdict_id, rule.id, target_type, target, mode),
             verdict_id=verdict_id,

@@ -56,12 +56,15 @@ def default_detectors(
     model and the URL rules both run: each raises its own signal kind, and
     the rules still catch shapes a model trained on open data alone misses.
     The login detectors come first and the takeover chain after them: it
-    reads their signals on the same login (``ctx.raised``).
+    reads their signals on the same login (``ctx.raised``). The credential
+    attack detector runs after the login risk and impossible travel ones: a
+    success after failures from elsewhere is a takeover (locked) only when
+    one of them found the login risky.
     """
     detectors: list[Detector] = [
-        CredentialAttackDetector(),
         ImpossibleTravelDetector(),
         LoginRiskDetector(),
+        CredentialAttackDetector(),
         TakeoverChainDetector(),
         BehaviourBaselineDetector(),
         ContentSpreadDetector(),

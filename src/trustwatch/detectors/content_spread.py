@@ -28,7 +28,7 @@ from trustwatch.events.model import (
     LinkCreated,
 )
 from trustwatch.features.context import EventContext
-from trustwatch.features.windows import DistinctCounter
+from trustwatch.features.windows import DistinctCounter, LruDict
 
 __all__ = ["ContentSpreadDetector", "content_key"]
 
@@ -95,8 +95,8 @@ class ContentSpreadDetector(Detector):
         self._link_sources: DistinctCounter[str] = DistinctCounter(
             window, max_values=10_000, max_keys=max_keys
         )
-        self._file_content: dict[str, str] = {}
-        self._link_file: dict[str, str] = {}
+        self._file_content: LruDict[str, str] = LruDict(max_keys)
+        self._link_file: LruDict[str, str] = LruDict(max_keys)
 
     def process_one(self, event: EventBase, ctx: EventContext) -> Sequence[Signal]:
         """Update fan-out counts and flag content that passes a threshold."""
@@ -113,12 +113,6 @@ class ContentSpreadDetector(Detector):
             return self._on_link_access(event, ctx.t)  # type: ignore[arg-type]
         return ()
 
-    def _remember(self, table: dict[str, str], key: str, value: str) -> None:
-        table.pop(key, None)
-        table[key] = value
-        if len(table) > self.max_keys:
-            del table[next(iter(table))]
-
     def _content_of(self, file_id: str | None) -> str | None:
         return self._file_content.get(file_id) if file_id else None
 
@@ -126,7 +120,7 @@ class ContentSpreadDetector(Detector):
         content = content_key(event)
         if content is None:
             return []
-        self._remember(self._file_content, event.file_id, content)
+        self._file_content.put(event.file_id, content)
         count = self._uploaders.add(content, event.account or "", t)
         return self.count_signal(
             event,
@@ -159,7 +153,7 @@ class ContentSpreadDetector(Detector):
 
     def _on_link_created(self, event: LinkCreated) -> list[Signal]:
         if event.file_id:
-            self._remember(self._link_file, event.link_id, event.file_id)
+            self._link_file.put(event.link_id, event.file_id)
         return []
 
     def _on_link_access(
@@ -195,5 +189,9 @@ class ContentSpreadDetector(Detector):
         self._uploaders.set_state(state["uploaders"])
         self._recipients.set_state(state["recipients"])
         self._link_sources.set_state(state["link_sources"])
-        self._file_content = dict(state["file_content"])
-        self._link_file = dict(state["link_file"])
+        self._file_content = LruDict(
+            self.max_keys, ((str(k), str(v)) for k, v in state["file_content"])
+        )
+        self._link_file = LruDict(
+            self.max_keys, ((str(k), str(v)) for k, v in state["link_file"])
+        )

@@ -19,12 +19,20 @@ Each pattern is counted over an event-time window with bounded state:
   unknown; entity ``network``) and by user agent (entity ``user_agent``), so a
   botnet spread over many ASes that sends one client string is still one
   group;
-- **login after a failure burst** (``login_after_failures``, on the account):
-  a success for an account, or from a source, that just failed many times.
+- **login after a failure burst** (on the account): a success from where the
+  failures came from. ``login_after_failures`` when the source that just
+  failed many times (against any accounts) logs in, when the account's own
+  failures came from this source or its /24 (/64), or when a detector that ran
+  before on the same login corroborates it (``risky_login``,
+  ``impossible_travel``, ``intel_ip``): an attacker who got in.
+  ``login_after_failures_elsewhere`` when the account failed many times from
+  other sources only: anyone who knows a username can cause that, so it is
+  weaker evidence (the shipped policy challenges it and locks only on the
+  first kind).
 
 Evidence beyond the counts: the share of failures naming a user that does not
 exist (``Login.failure_reason == "invalid_user"``, or no ``account`` for the
-name presented), the success rate of the source or user agent, and for the
+name presented), the success share of the source or user agent, and for the
 groups the share of their recent failures sharing one user agent and the
 regularity of their timing (the coefficient of variation of the gaps between
 failures: about 1 for independent people, near 0 for a scheduler). A shared
@@ -33,6 +41,14 @@ agent and a regular pace each raise a group's score.
 A source or user agent that mostly succeeds (above ``max_success_rate``) is a
 busy shared address (an office, a carrier NAT) or a popular browser, not a
 credential attack, and raises no stuffing, spraying or distributed signal.
+Success is measured per distinct account: the accounts that logged in
+against the accounts tried (those that logged in plus those failed against),
+so an attacker logging into one account of their own again and again cannot
+hide failures against many others.
+
+Per-user-agent windows keep fewer keys (``max_agent_keys``) than the others:
+a flood of random client strings churns through them, while the agent of a
+botnet (or a popular browser) is used on every attempt and stays.
 
 Scores grow with how far a count passes its threshold:
 ``1 - 0.5 ** (count / threshold)``, so the score is 0.5 at the threshold, 0.75
@@ -51,12 +67,13 @@ from typing import Any
 
 from trustwatch.detectors.base import Detector, Signal, threshold_score
 from trustwatch.detectors.registry import register
+from trustwatch.enrichment.ips import ip_prefix
 from trustwatch.errors import ConfigError
 from trustwatch.events.model import EventBase, Login
 from trustwatch.features.context import EventContext
-from trustwatch.features.windows import DistinctCounter, SlidingCounter
+from trustwatch.features.windows import DistinctCounter, LruDict, SlidingCounter
 
-__all__ = ["CredentialAttackDetector"]
+__all__ = ["DEFAULT_CORROBORATING_KINDS", "CredentialAttackDetector"]
 
 #: Failure reasons that say the name presented has no account.
 _UNKNOWN_USER_REASONS = frozenset({"invalid_user", "unknown_user", "no_such_user"})
@@ -71,6 +88,14 @@ _REGULAR_CV = 0.35
 _CORROBORATION = 0.7
 #: Longest user agent quoted as a signal's entity.
 _MAX_AGENT_CHARS = 200
+#: Signals raised before on a login that corroborate a success after failures.
+DEFAULT_CORROBORATING_KINDS: tuple[str, ...] = (
+    "risky_login",
+    "impossible_travel",
+    "intel_ip",
+)
+#: Least score at which such a signal corroborates (the policies' challenge).
+_CORROBORATING_SCORE = 0.5
 
 
 @register
@@ -93,7 +118,7 @@ class CredentialAttackDetector(Detector):
         from at least this many distinct sources, that make distributed
         stuffing.
     max_keys
-        Bound on the keys each window keeps.
+        Bound on the keys each window keeps, but the per-user-agent ones.
     account_failures, account_sources
         Failures against one username, from at least this many distinct
         sources, that make distributed brute force.
@@ -106,18 +131,27 @@ class CredentialAttackDetector(Detector):
         Most failures per distinct username, on average, that still read as
         spraying (more is brute force on a few names).
     max_success_rate
-        A source or user agent succeeding more often than this raises no
-        stuffing, spraying or distributed signal.
+        A source or user agent with a larger share of its accounts logging in
+        raises no stuffing, spraying or distributed signal, and its failures
+        make no following success ``login_after_failures``.
+    max_agent_keys
+        Bound on the keys each per-user-agent window keeps.
+    corroborating_kinds
+        Signal kinds that, raised at 0.5 or more by a detector before this one
+        on the same successful login, make a success after failures from
+        other sources ``login_after_failures`` (the pipeline passes them in
+        :attr:`EventContext.raised`).
     """
 
     name = "credential_attacks"
-    version = "2"
+    version = "3"
     event_types = frozenset({Login})
     signal_kinds = (
         "brute_force",
         "credential_stuffing",
         "distributed_stuffing",
         "login_after_failures",
+        "login_after_failures_elsewhere",
         "password_spraying",
         "distributed_brute_force",
     )
@@ -137,6 +171,8 @@ class CredentialAttackDetector(Detector):
         spray_usernames: int = 20,
         spray_attempts_per_username: float = 3.0,
         max_success_rate: float = 0.2,
+        max_agent_keys: int = 50_000,
+        corroborating_kinds: Sequence[str] = DEFAULT_CORROBORATING_KINDS,
     ) -> None:
         if not 0.0 <= max_success_rate <= 1.0:
             raise ConfigError(
@@ -162,6 +198,8 @@ class CredentialAttackDetector(Detector):
             "spray_usernames": spray_usernames,
             "spray_attempts_per_username": spray_attempts_per_username,
             "max_success_rate": max_success_rate,
+            "max_agent_keys": max_agent_keys,
+            "corroborating_kinds": tuple(corroborating_kinds),
         }
         self.network_usernames = network_usernames
         self.network_sources = network_sources
@@ -173,33 +211,40 @@ class CredentialAttackDetector(Detector):
         self.spray_usernames = spray_usernames
         self.spray_attempts_per_username = spray_attempts_per_username
         self.max_success_rate = max_success_rate
+        self.corroborating_kinds = frozenset(corroborating_kinds)
         self._minutes = window / 60
         self._spray_hours = spray_window / 3600
 
         def count(span: float = window, buckets: int = 12) -> SlidingCounter[Any]:
             return SlidingCounter(span, buckets=buckets, max_keys=max_keys)
 
-        def distinct(span: float = window, values: int = 1000) -> DistinctCounter[Any]:
-            return DistinctCounter(span, max_values=values, max_keys=max_keys)
+        def distinct(
+            span: float = window, values: int = 1000, keys: int = max_keys
+        ) -> DistinctCounter[Any]:
+            return DistinctCounter(span, max_values=values, max_keys=keys)
 
         self._pair_failures: SlidingCounter[tuple[str, str]] = count()
         self._source_failures: SlidingCounter[str] = count()
-        self._source_successes: SlidingCounter[str] = count()
         self._source_unknown: SlidingCounter[str] = count()
         self._account_failures: SlidingCounter[str] = count()
         self._source_usernames: DistinctCounter[str] = distinct()
+        self._source_logins: DistinctCounter[str] = distinct()
         self._account_sources: DistinctCounter[str] = distinct()
         self._network_usernames: DistinctCounter[str] = distinct(values=10_000)
         self._network_sources: DistinctCounter[str] = distinct(values=10_000)
-        self._agent_usernames: DistinctCounter[str] = distinct(values=10_000)
-        self._agent_sources: DistinctCounter[str] = distinct(values=10_000)
-        self._agent_failures: SlidingCounter[str] = count()
-        self._agent_successes: SlidingCounter[str] = count()
+
+        def per_agent() -> DistinctCounter[Any]:
+            return distinct(values=10_000, keys=max_agent_keys)
+
+        self._agent_usernames: DistinctCounter[str] = per_agent()
+        self._agent_sources: DistinctCounter[str] = per_agent()
+        self._agent_logins: DistinctCounter[str] = per_agent()
         self._spray_usernames: DistinctCounter[str] = distinct(spray_window)
         self._spray_failures: SlidingCounter[str] = count(spray_window, 24)
-        self._spray_successes: SlidingCounter[str] = count(spray_window, 24)
+        self._spray_logins: DistinctCounter[str] = distinct(spray_window)
         self._spray_unknown: SlidingCounter[str] = count(spray_window, 24)
         self._recent = _RecentFailures(_RECENT_FAILURES, max_keys)
+        self._recent_agents = _RecentFailures(_RECENT_FAILURES, max_agent_keys)
 
     def process_one(self, event: EventBase, ctx: EventContext) -> Sequence[Signal]:
         """Count a login attempt and flag the source or account it implicates."""
@@ -209,7 +254,7 @@ class CredentialAttackDetector(Detector):
         source = ctx.source()
         agent = _agent_key(event.user_agent) if event.user_agent else ""
         if event.success:
-            return self._on_success(event, ctx.t, source, username, agent)
+            return self._on_success(event, ctx, source, username, agent)
         unknown = _names_nobody(event)
         signals = self._on_account_failure(event, ctx.t, source, username)
         if not source:
@@ -269,11 +314,13 @@ class CredentialAttackDetector(Detector):
             f"in {self._minutes:g} min",
             evidence={"failures_for_account": pair, "username": username},
         )
-        successes = self._source_successes.count(source, t)
-        rate = successes / (successes + failures)
-        if distinct >= self.stuffing_usernames and rate <= self.max_success_rate:
+        logged_in = self._source_logins.count(source, t)
+        if (
+            distinct >= self.stuffing_usernames
+            and _success_share(logged_in, distinct) <= self.max_success_rate
+        ):
             signals += self._stuffing(
-                event, source, distinct, failures, unknown_failures, rate, t
+                event, source, distinct, failures, unknown_failures, logged_in, t
             )
         spraying = self._spraying(event, t, source, username, unknown)
         if not any(s.kind == "credential_stuffing" for s in signals):
@@ -287,7 +334,7 @@ class CredentialAttackDetector(Detector):
         distinct: int,
         failures: int,
         unknown_failures: int,
-        success_rate: float,
+        logged_in: int,
         t: float,
     ) -> list[Signal]:
         reasons = [
@@ -312,7 +359,8 @@ class CredentialAttackDetector(Detector):
                         60 * self._source_failures.rate(source, t), 2
                     ),
                     "unknown_user_share": round(unknown_share, 3),
-                    "success_rate": round(success_rate, 3),
+                    "accounts_logged_in": logged_in,
+                    "success_share": round(_success_share(logged_in, distinct), 3),
                 },
             )
         ]
@@ -327,15 +375,15 @@ class CredentialAttackDetector(Detector):
         if distinct < self.spray_usernames:
             return []
         per_name = failures / distinct
-        successes = self._spray_successes.count(source, t)
-        rate = successes / (successes + failures)
-        if per_name > self.spray_attempts_per_username or rate > self.max_success_rate:
+        logged_in = self._spray_logins.count(source, t)
+        share = _success_share(logged_in, distinct)
+        if per_name > self.spray_attempts_per_username or share > self.max_success_rate:
             return []
         unknown_share = unknown_failures / failures
         reasons = [
             f"{distinct} distinct usernames failed from this source over "
             f"{self._spray_hours:g} h, {per_name:.1f} tries per name",
-            f"success rate {rate:.1%}",
+            f"{logged_in} of {logged_in + distinct} accounts tried logged in",
         ]
         if unknown_share >= 0.5:
             reasons.append(f"{unknown_share:.0%} of the names exist nowhere here")
@@ -352,7 +400,8 @@ class CredentialAttackDetector(Detector):
                     "failures": failures,
                     "tries_per_username": round(per_name, 2),
                     "unknown_user_share": round(unknown_share, 3),
-                    "success_rate": round(rate, 3),
+                    "accounts_logged_in": logged_in,
+                    "success_share": round(share, 3),
                 },
             )
         ]
@@ -386,12 +435,11 @@ class CredentialAttackDetector(Detector):
     ) -> list[Signal]:
         names = self._agent_usernames.add(agent, username, t)
         sources = self._agent_sources.add(agent, source, t)
-        failures = self._agent_failures.add(agent, t)
-        recent = self._recent.add(f"ua:{agent}", t, "")  # one agent by definition
+        recent = self._recent_agents.add(agent, t, "")  # one agent by definition
         if names < self.network_usernames or sources < self.network_sources:
             return []
-        successes = self._agent_successes.count(agent, t)
-        if successes / (successes + failures) > self.max_success_rate:
+        logged_in = self._agent_logins.count(agent, t)
+        if _success_share(logged_in, names) > self.max_success_rate:
             return []  # a popular client that mostly logs in fine
         user_agent = event.user_agent or ""
         return self._group_signal(
@@ -451,38 +499,107 @@ class CredentialAttackDetector(Detector):
     # ------------------------------------------------------------ successes
 
     def _on_success(
-        self, event: Login, t: float, source: str, username: str, agent: str
+        self, event: Login, ctx: EventContext, source: str, username: str, agent: str
     ) -> list[Signal]:
+        t = ctx.t
         by_account = self._account_failures.count(username, t) if username else 0
-        by_source = 0
-        if source:
-            by_source = self._source_failures.count(source, t)
-            self._source_successes.add(source, t)
-            self._spray_successes.add(source, t)
-        if agent:
-            self._agent_successes.add(agent, t)
-        worst = max(by_account, by_source)
-        if worst < self.burst_failures:
+        by_source = self._source_failures.count(source, t) if source else 0
+        self._count_login(t, source, username, agent)
+        burst = self.burst_failures
+        if max(by_account, by_source) < burst:
             return []
-        reasons = []
-        if by_account >= self.burst_failures:
-            reasons.append(f"success after {by_account} failures for this account")
-        if by_source >= self.burst_failures:
-            reasons.append(f"success from a source with {by_source} recent failures")
+        counts: list[int] = []
+        reasons: list[str] = []
+        evidence: dict[str, Any] = {
+            "account_failures": by_account,
+            "source_failures": by_source,
+            "ip": source,
+        }
+        attacker_got_in = False
+        if by_account >= burst:
+            origin, where = self._account_failure_origin(username, source, t)
+            counts.append(by_account)
+            reasons.append(
+                f"success after {by_account} failures for this account{where}"
+            )
+            evidence["failures_from"] = origin
+            attacker_got_in = origin != "elsewhere"
+        if by_source >= burst:
+            failed = self._source_usernames.count(source, t)
+            logged_in = self._source_logins.count(source, t)
+            evidence["source_accounts_failed"] = failed
+            evidence["source_accounts_logged_in"] = logged_in
+            if _success_share(logged_in, failed) <= self.max_success_rate:
+                # a source failing against many accounts, not a busy shared one
+                counts.append(by_source)
+                reasons.append(
+                    f"success from a source with {by_source} recent failures "
+                    f"against {failed} accounts"
+                )
+                attacker_got_in = True
+        if not counts:
+            return []  # a busy shared address whose other users mistyped
+        corroborating = self._corroborating(ctx)
+        if corroborating:
+            evidence["corroborated_by"] = sorted({s.kind for s in corroborating})
+            reasons += [
+                f"{s.kind} on this login ({s.score:.2f})" for s in corroborating
+            ]
+        kind = "login_after_failures"
+        if not attacker_got_in and not corroborating:
+            kind = "login_after_failures_elsewhere"
         return [
             self.signal(
                 event,
-                kind="login_after_failures",
-                score=threshold_score(worst, self.burst_failures),
+                kind=kind,
+                score=threshold_score(max(counts), burst),
                 entity_type="account",
                 entity=event.account or username,
                 reasons=tuple(reasons),
-                evidence={
-                    "account_failures": by_account,
-                    "source_failures": by_source,
-                    "ip": source,
-                },
+                evidence=evidence,
             )
+        ]
+
+    def _count_login(self, t: float, source: str, username: str, agent: str) -> None:
+        """Count the account that logged in, for the success shares."""
+        if not username:
+            return
+        if source:
+            self._source_logins.add(source, username, t)
+            self._spray_logins.add(source, username, t)
+        if agent:
+            self._agent_logins.add(agent, username, t)
+
+    def _account_failure_origin(
+        self, username: str, source: str, t: float
+    ) -> tuple[str, str]:
+        """Say where an account's recent failures came from, seen from ``source``.
+
+        Returns ``"source"``, ``"network"`` (this source's /24 or /64) or
+        ``"elsewhere"``, and the words that say so.
+        """
+        failing = self._account_sources.values(
+            username, since=t - self._account_sources.window
+        )
+        if source and source in failing:
+            here = self._pair_failures.count((source, username), t)
+            return "source", f", {here} of them from this source"
+        network = _prefix(source) if source else ""
+        if network and any(_prefix(str(other)) == network for other in failing):
+            return "network", f", from this source's network {network}"
+        if not failing:
+            return "elsewhere", " from other sources"
+        plural = "s" * (len(failing) != 1)
+        return "elsewhere", f" from {len(failing)} other source{plural}"
+
+    def _corroborating(self, ctx: EventContext) -> list[Signal]:
+        """Signals of ``corroborating_kinds`` earlier detectors raised on the login."""
+        return [
+            s
+            for s in ctx.raised
+            if isinstance(s, Signal)
+            and s.kind in self.corroborating_kinds
+            and s.score >= _CORROBORATING_SCORE
         ]
 
     # ------------------------------------------------------------ state
@@ -491,7 +608,7 @@ class CredentialAttackDetector(Detector):
         return {
             "pair_failures": self._pair_failures,
             "source_failures": self._source_failures,
-            "source_successes": self._source_successes,
+            "source_logins": self._source_logins,
             "source_unknown": self._source_unknown,
             "account_failures": self._account_failures,
             "source_usernames": self._source_usernames,
@@ -500,13 +617,13 @@ class CredentialAttackDetector(Detector):
             "network_sources": self._network_sources,
             "agent_usernames": self._agent_usernames,
             "agent_sources": self._agent_sources,
-            "agent_failures": self._agent_failures,
-            "agent_successes": self._agent_successes,
+            "agent_logins": self._agent_logins,
             "spray_usernames": self._spray_usernames,
             "spray_failures": self._spray_failures,
-            "spray_successes": self._spray_successes,
+            "spray_logins": self._spray_logins,
             "spray_unknown": self._spray_unknown,
             "recent_failures": self._recent,
+            "recent_agent_failures": self._recent_agents,
         }
 
     def get_state(self) -> dict[str, Any]:
@@ -516,12 +633,30 @@ class CredentialAttackDetector(Detector):
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore the windows' state.
 
-        A checkpoint of version 1 (before spraying, distributed brute force and
-        user-agent groups) restores the windows it has; the others start empty.
+        A checkpoint of an earlier version restores the windows it has; the
+        others start empty (version 1 had no spraying, distributed brute force
+        or user-agent groups; versions 1 and 2 counted logins, not accounts,
+        on the success side).
         """
         for name, window in self._windows().items():
             if name in state:
                 window.set_state(state[name])
+
+
+def _success_share(logged_in: int, failed: int) -> float:
+    """Share of the accounts tried that logged in.
+
+    ``logged_in`` and ``failed`` are distinct accounts; one that failed and
+    then logged in counts on both sides (the share is then a little low).
+    """
+    tried = logged_in + failed
+    return logged_in / tried if tried else 0.0
+
+
+@lru_cache(maxsize=4096)
+def _prefix(source: str) -> str:
+    """The /24 (IPv4) or /64 (IPv6) of a canonical source address."""
+    return ip_prefix(source)
 
 
 def _names_nobody(event: Login) -> bool:
@@ -578,20 +713,25 @@ class _RecentFailures:
 
     def __init__(self, keep: int, max_keys: int) -> None:
         self.keep = keep
-        self.max_keys = max_keys
-        self.evicted = 0
-        self._groups: dict[str, list[list[Any]]] = {}
+        self._groups: LruDict[str, list[list[Any]]] = LruDict(max_keys)
+
+    @property
+    def evicted(self) -> int:
+        """Groups evicted so far to stay within the bound."""
+        return self._groups.evicted
+
+    def __len__(self) -> int:
+        return len(self._groups)
 
     def add(self, key: str, t: float, agent: str) -> list[list[Any]]:
         """Record a failure of group ``key``; return the group's recent ones."""
-        entries = self._groups.pop(key, None) or []
+        entries = self._groups.touch(key)
+        if entries is None:
+            entries = []
+            self._groups.put(key, entries)
         entries.append([t, agent])
         if len(entries) > self.keep:
             del entries[0]
-        self._groups[key] = entries
-        if len(self._groups) > self.max_keys:
-            del self._groups[next(iter(self._groups))]
-            self.evicted += 1
         return entries
 
     def get_state(self) -> dict[str, Any]:
@@ -600,8 +740,9 @@ class _RecentFailures:
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore a state produced by :meth:`get_state`."""
-        self.evicted = int(state["evicted"])
-        self._groups = {
-            str(key): [[float(t), str(agent)] for t, agent in entries]
+        groups = (
+            (str(key), [[float(t), str(agent)] for t, agent in entries])
             for key, entries in state["keys"]
-        }
+        )
+        self._groups = LruDict(self._groups.max_keys, groups)
+        self._groups.evicted += int(state["evicted"])

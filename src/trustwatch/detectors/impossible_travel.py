@@ -51,6 +51,7 @@ from trustwatch.enrichment.places import min_country_distance_km
 from trustwatch.errors import ConfigError, InvalidIndicatorError
 from trustwatch.events.model import EventBase, Login
 from trustwatch.features.context import EventContext
+from trustwatch.features.windows import LruDict
 
 __all__ = ["ImpossibleTravelDetector"]
 
@@ -116,8 +117,7 @@ class ImpossibleTravelDetector(Detector):
         self.max_known_networks = max_known_networks
         self.max_accounts = max_accounts
         self.geo = geo
-        self.evicted = 0
-        self._trails: dict[str, list[Any]] = {}
+        self._trails: LruDict[str, list[Any]] = LruDict(max_accounts)
 
     def process_one(self, event: EventBase, ctx: EventContext) -> Sequence[Signal]:
         """Compare a successful login with the account's last placed one."""
@@ -137,12 +137,12 @@ class ImpossibleTravelDetector(Detector):
 
         here: list[Any] = [ctx.t, source, ip_prefix(source), country, event.event_id]
         here.append(_network(info, here[_PREFIX]))
-        trail = self._trails.pop(account, None)
+        trail = self._trails.touch(account)
         if trail is None:
-            self._remember(account, [*here, {here[_NETWORK]: ctx.t}])
+            self._trails.put(account, [*here, {here[_NETWORK]: ctx.t}])
             return ()
         signals = self._compare(event, trail, here, resolver)
-        self._advance(account, trail, here, flagged=bool(signals))
+        self._advance(trail, here, flagged=bool(signals))
         return signals
 
     def _compare(
@@ -207,9 +207,7 @@ class ImpossibleTravelDetector(Detector):
             },
         )
 
-    def _advance(
-        self, account: str, trail: list[Any], here: list[Any], *, flagged: bool
-    ) -> None:
+    def _advance(self, trail: list[Any], here: list[Any], *, flagged: bool) -> None:
         """Make this login the account's last one; learn its network if not flagged."""
         known: dict[str, float] = trail[_KNOWN]
         if not flagged:
@@ -222,13 +220,11 @@ class ImpossibleTravelDetector(Detector):
             del known[next(iter(known))]
         if here[_T] >= trail[_T]:  # a late event does not replace a newer one
             trail[:_KNOWN] = here
-        self._remember(account, trail)
 
-    def _remember(self, account: str, trail: list[Any]) -> None:
-        self._trails[account] = trail
-        if len(self._trails) > self.max_accounts:
-            del self._trails[next(iter(self._trails))]
-            self.evicted += 1
+    @property
+    def evicted(self) -> int:
+        """Accounts forgotten so far to stay within ``max_accounts``."""
+        return self._trails.evicted
 
     def get_state(self) -> dict[str, Any]:
         """Return each account's last placed login and known networks."""
@@ -242,11 +238,14 @@ class ImpossibleTravelDetector(Detector):
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore a state returned by :meth:`get_state`."""
-        self.evicted = int(state["evicted"])
-        self._trails = {
-            row[0]: [*row[1 : 1 + _KNOWN], {net: float(t) for net, t in row[-1]}]
-            for row in state["accounts"]
-        }
+        self._trails = LruDict(
+            self.max_accounts,
+            (
+                (row[0], [*row[1 : 1 + _KNOWN], {net: float(t) for net, t in row[-1]}])
+                for row in state["accounts"]
+            ),
+        )
+        self._trails.evicted += int(state["evicted"])
 
 
 def _lookup(resolver: GeoResolver, address: str) -> GeoInfo | None:

@@ -18,13 +18,14 @@ changed 35 min after the login", "then 40 downloads in 10 min".
 **Where the risky login comes from.** The detectors that ran before on the
 login event leave their signals in :attr:`EventContext.raised`; a successful
 login that raised any of ``login_kinds`` (``risky_login`` from the login risk
-model, ``login_after_failures``, ``impossible_travel``, an intel-listed
-source...) with a score of at least ``min_login_score`` opens a chain. So that
-the detector also works alone, a fallback of its own (``fallback=True``) scores
-each successful login on the account's history: a success after
-``failure_burst`` failures within ``failure_window``, a country never seen for
-the account (when the pipeline resolves addresses), a device (``device_id``,
-else the user agent) never seen for it. The login's risk is the highest of
+model, ``login_after_failures`` and ``login_after_failures_elsewhere``,
+``impossible_travel``, an intel-listed source...) with a score of at least
+``min_login_score`` opens a chain. So that the detector also works alone, a
+fallback of its own (``fallback=True``) scores each successful login on the
+account's history: a success after ``failure_burst`` failures within
+``failure_window``, a country never seen for the account (when the pipeline
+resolves addresses), a device (``device_id``, else the user agent) never seen
+for it. The login's risk is the highest of
 the two. The history learns only from logins that opened no chain, and from
 those whose chain expired with no step, so an attacker's login does not
 become familiar by being seen.
@@ -66,7 +67,7 @@ from trustwatch.events.model import (
     PasswordChanged,
 )
 from trustwatch.features.context import EventContext
-from trustwatch.features.windows import SlidingCounter
+from trustwatch.features.windows import LruDict, SlidingCounter
 
 __all__ = [
     "BURST_STEPS",
@@ -81,6 +82,7 @@ __all__ = [
 DEFAULT_LOGIN_KINDS: tuple[str, ...] = (
     "risky_login",
     "login_after_failures",
+    "login_after_failures_elsewhere",
     "impossible_travel",
     "brute_force",
     "credential_stuffing",
@@ -327,9 +329,9 @@ class TakeoverChainDetector(Detector):
         }
         self.max_accounts = max_accounts
         self._slot_width = self.burst_window / _BURST_SLOTS
-        self._chains: dict[str, _Chain] = {}
+        self._chains: LruDict[str, _Chain] = LruDict(max_accounts)
         # account -> [countries, devices], each a list in order of last use
-        self._history: dict[str, list[list[str]]] = {}
+        self._history: LruDict[str, list[list[str]]] = LruDict(max_accounts)
         self._failures: SlidingCounter[str] = SlidingCounter(
             failure_window, max_keys=max_accounts
         )
@@ -346,8 +348,8 @@ class TakeoverChainDetector(Detector):
         if not account:
             return ()
         chain = self._open_chain(account, ctx.t)
-        if chain is None:
-            return ()
+        if chain is None or ctx.t < min(chain.anchor_t, chain.login_t):
+            return ()  # no chain, or a step (arriving late) from before its login
         step, amount = _step_of(event)
         if step is None:
             return ()
@@ -447,12 +449,10 @@ class TakeoverChainDetector(Detector):
         risk: tuple[float, str, list[str]],
     ) -> None:
         """Open a chain on a risky login, or move an open chain's anchor to it."""
-        chain = self._chains.pop(key, None)
+        chain = self._chains.touch(key)
         if chain is None:
             chain = _Chain()
-        self._chains[key] = chain
-        if len(self._chains) > self.max_accounts:
-            del self._chains[next(iter(self._chains))]
+            self._chains.put(key, chain)
         score, reason, kinds = risk
         chain.anchor_t = ctx.t
         chain.logins += 1
@@ -475,19 +475,17 @@ class TakeoverChainDetector(Detector):
             return None
         if t - chain.anchor_t <= self.window:
             return chain
-        del self._chains[key]
+        self._chains.pop(key)
         if not chain.alerted and self.fallback:
             # nothing followed the login: what it came from is the owner's
             self._learn(key, chain.pending_country, chain.pending_device or None)
         return None
 
     def _learn(self, key: str, country: str, device: str | None) -> None:
-        history = self._history.pop(key, None)
+        history = self._history.touch(key)
         if history is None:
             history = [[], []]
-        self._history[key] = history
-        if len(self._history) > self.max_accounts:
-            del self._history[next(iter(self._history))]
+            self._history.put(key, history)
         for values, value in zip(history, (country, device), strict=True):
             if not value:
                 continue
@@ -637,8 +635,13 @@ class TakeoverChainDetector(Detector):
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore a state returned by :meth:`get_state`."""
-        self._chains = {k: _Chain.from_state(c) for k, c in state["chains"]}
-        self._history = {k: [list(h[0]), list(h[1])] for k, h in state["history"]}
+        self._chains = LruDict(
+            self.max_accounts, ((k, _Chain.from_state(c)) for k, c in state["chains"])
+        )
+        self._history = LruDict(
+            self.max_accounts,
+            ((k, [list(h[0]), list(h[1])]) for k, h in state["history"]),
+        )
         self._failures.set_state(state["failures"])
 
 

@@ -16,6 +16,8 @@ bounded on long files; the lookups of a stream follow its records closely.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from trustwatch.enrichment.geo import UNKNOWN_GEO, GeoInfo
 from trustwatch.enrichment.ips import parse_ip
 from trustwatch.errors import ConfigError
@@ -51,7 +53,7 @@ class RecordedGeo:
         if max_addresses < 1:
             raise ConfigError(f"max_addresses must be at least 1, got {max_addresses}")
         self._max = max_addresses
-        self._known: dict[str, GeoInfo] = {}
+        self._known: OrderedDict[str, GeoInfo] = OrderedDict()
 
     def __len__(self) -> int:
         """Return how many addresses are kept."""
@@ -67,10 +69,10 @@ class RecordedGeo:
         """
         key = str(parse_ip(ip))
         known = self._known
-        known.pop(key, None)
         known[key] = info
+        known.move_to_end(key)
         if len(known) > self._max:
-            del known[next(iter(known))]
+            known.popitem(last=False)
 
     def lookup(self, ip: str) -> GeoInfo:
         """Return the recorded location of ``ip``, or :data:`UNKNOWN_GEO`.

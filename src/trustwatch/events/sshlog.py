@@ -49,6 +49,7 @@ import ipaddress
 import logging
 import os
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -212,7 +213,10 @@ class AuthLogParser:
         self._strict = strict
         self._max_repeat = max_repeat
         self._window = window
-        self._connections: dict[tuple[str, int | None], _Connection] = {}
+        # ordered by activity; an OrderedDict, so taking the oldest stays O(1)
+        self._connections: OrderedDict[tuple[str, int | None], _Connection] = (
+            OrderedDict()
+        )
         self._out: list[Login | DeadLetter] = []
         self.stats = AuthLogStats()
 

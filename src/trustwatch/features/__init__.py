@@ -1,6 +1,6 @@
 """Features derived from events: event-time windows and per-event context."""
 
 from trustwatch.features.context import EventContext
-from trustwatch.features.windows import DistinctCounter, SlidingCounter
+from trustwatch.features.windows import DistinctCounter, LruDict, SlidingCounter
 
-__all__ = ["DistinctCounter", "EventContext", "SlidingCounter"]
+__all__ = ["DistinctCounter", "EventContext", "LruDict", "SlidingCounter"]

@@ -1,3 +1,4 @@
+import math
 import random
 from datetime import UTC, datetime, timedelta
 
@@ -77,7 +78,7 @@ def test_a_download_burst_is_flagged_against_the_account_s_own_percentile():
         "(8 per active hour)",
     )
     assert signal.evidence["volumes"] == {
-        "downloads": {"count": 50, "usual": 8.0, "threshold": 50.0}
+        "downloads": {"count": 50, "usual": 8.0, "quantile": 8.0, "threshold": 50.0}
     }
     assert signal.score == pytest.approx(0.5)
 
@@ -124,8 +125,9 @@ def test_a_flagged_burst_does_not_raise_the_baseline():
     assert flagging.process(bursty())
     assert flagging.baseline("alice")["downloads"] == 8.0
 
-    # the same stream, learned by a detector that flags nothing, moves its norm
-    blind = BehaviourBaselineDetector(factor=1000.0)
+    # the same stream, learned by a detector that flags nothing and lets its
+    # baseline grow at any speed, moves its norm
+    blind = BehaviourBaselineDetector(factor=1000.0, growth=1000.0)
     assert blind.process(bursty()) == []
     assert blind.baseline("alice")["downloads"] > 100
 
@@ -188,11 +190,11 @@ def test_each_volume_has_its_own_baseline_and_words():
     found = BehaviourBaselineDetector().process([*logins, share, *links, *uploads])
     assert [s.reasons[0] for s in found] == [
         "files shared with 30 recipients in 1 h, 30x this account's usual 95th "
-        "percentile (0 per active hour)",
+        "percentile of 0 per active hour, counted as 1",
         "10 links created in 1 h, 10x this account's usual 95th percentile "
-        "(0 per active hour)",
+        "of 0 per active hour, counted as 1",
         "50 uploads in 1 h, 50x this account's usual 95th percentile "
-        "(0 per active hour)",
+        "of 0 per active hour, counted as 1",
     ]
     assert [sorted(s.evidence["volumes"]) for s in found] == [
         ["shares"],
@@ -201,9 +203,9 @@ def test_each_volume_has_its_own_baseline_and_words():
     ]
     assert found[2].reasons[1:] == (
         "files shared with 30 recipients in 1 h, 30x this account's usual 95th "
-        "percentile (0 per active hour)",
+        "percentile of 0 per active hour, counted as 1",
         "10 links created in 1 h, 10x this account's usual 95th percentile "
-        "(0 per active hour)",
+        "of 0 per active hour, counted as 1",
     )
     assert found[0].score < found[1].score < found[2].score
 
@@ -260,6 +262,152 @@ def test_accounts_are_bounded_least_recently_used_first():
     ]
     assert state["evicted"] == 40
     assert detector.baseline("user0") is None
+
+
+def test_a_touched_account_is_kept_and_the_order_survives_a_checkpoint():
+    detector = BehaviourBaselineDetector(max_accounts=3)
+    detector.process([download(i, account=f"user{i}") for i in range(3)])
+    detector.process([download(10, account="user0")])  # user0 is used again
+    detector.process([download(11, account="user3")])  # evicts user1, not user0
+    state = msgspec.json.decode(msgspec.json.encode(detector.get_state()))
+    assert [name for name, _ in state["accounts"]] == ["user2", "user0", "user3"]
+
+    restored = BehaviourBaselineDetector(max_accounts=3)
+    restored.set_state(state)
+    restored.process([download(12, account="user4")])
+    assert [name for name, _ in restored.get_state()["accounts"]] == [
+        "user0",
+        "user3",
+        "user4",
+    ]
+    assert restored.evicted == 2
+
+
+def spread(hour, count, *, account="alice"):
+    """``count`` downloads spread evenly over one hour."""
+    start = 3600 * hour
+    return [download(start + 3599 * j // count, account=account) for j in range(count)]
+
+
+def ramp(detector, hours, *, first_hour=30):
+    """Each hour, download just under the account's current threshold.
+
+    Returns the downloads made and the signals raised.
+    """
+    made, found = 0, []
+    for hour in range(first_hour, first_hour + hours):
+        usual = detector.baseline("alice")["downloads"]
+        count = math.ceil(max(50.0, 5.0 * max(usual, 1.0))) - 1
+        found += detector.process(spread(hour, count))
+        made += count
+    return made, found
+
+
+def test_the_review_s_ramp_is_flagged_once_it_outgrows_the_baseline():
+    # review E12: 10 downloads an hour, then each hour just under five times
+    # the 95th percentile the detector had learned without a growth limit
+    climb = [49, 49, 49, 49, 136, 244, 244, 244, 352, 786, 1219, 1219]
+    events = usual_hours([10] * 30)
+    for i, count in enumerate(climb):
+        events += spread(30 + i, count)
+    old = BehaviourBaselineDetector(growth=1000.0).process(events)
+    assert old == []  # how it went before: about 5,000 downloads unflagged
+
+    found = BehaviourBaselineDetector().process(events)
+    assert found
+    first = found[0]
+    assert first.event_id in {e.event_id for e in spread(34, 136)}
+    assert first.evidence["volumes"]["downloads"]["threshold"] < 136
+
+
+def test_a_ramp_under_the_threshold_is_held_to_the_growth_limit():
+    detector = BehaviourBaselineDetector()
+    detector.process(usual_hours([10] * 30))
+    made, found = ramp(detector, 12)
+    assert found == []  # it stays under the threshold: never flagged...
+    assert made < 900  # ...but moves 884 downloads, not about 5,000
+    level = detector.baseline("alice")["downloads"]
+    assert 10.0 < level <= 10.0 * 1.1**12
+
+    unlimited = BehaviourBaselineDetector(growth=1000.0)
+    unlimited.process(usual_hours([10] * 30))
+    assert ramp(unlimited, 12)[0] > 4000
+
+
+def test_a_rise_under_the_factor_is_learned_without_alerts():
+    detector = BehaviourBaselineDetector()
+    found = detector.process(usual_hours([10] * 30))
+    levels = []
+    for hour in range(30, 90):  # the account now downloads 40 an hour
+        found += detector.process(usual_hours([40], first_hour=hour))
+        levels.append(detector.baseline("alice")["downloads"])
+    assert found == []
+    assert levels[4] < 20.0  # held back while it rises...
+    assert levels[-1] == 40.0  # ...and learned within a day
+    assert levels == sorted(levels)
+
+
+def test_a_held_back_level_is_said_in_the_reason():
+    detector = BehaviourBaselineDetector()
+    detector.process(usual_hours([10] * 30))
+    ramp(detector, 8)
+    before = detector.baseline("alice")["downloads"]
+    (signal, *_) = detector.process(spread(38, 600))
+    volume = signal.evidence["volumes"]["downloads"]
+    level = volume["usual"]
+    # hour 37 was learned as hour 38 began: the level grew once more at most
+    assert before < level <= before * 1.1 + 1e-3
+    assert volume["quantile"] > level
+    assert signal.reasons[0] == (
+        f"{volume['count']} downloads in 1 h, "
+        f"{volume['count'] / level:.0f}x this account's usual level "
+        f"({level:.3g} per active hour; its 95th percentile, "
+        f"{volume['quantile']:.3g}, rose faster than the baseline may grow)"
+    )
+
+
+def test_a_long_unsettled_growth_allowance_does_not_overflow():
+    # 130 hours between the free level and the least count are never compared
+    # with a threshold: after the warm-up the allowance grows past 1000**110,
+    # beyond any float
+    detector = BehaviourBaselineDetector(growth=1000.0)
+    assert detector.process(usual_hours([20] * 130)) == []
+    found = detector.process(spread(130, 400))
+    assert found[0].evidence["volumes"]["downloads"]["usual"] == 20.0
+
+
+def test_a_usual_level_under_one_is_said_to_count_as_one():
+    # review E13: one download every 20 active hours, then 60 in one hour
+    logins = [
+        Login(event_id=f"l{h}", ts=at(3600 * h), account="alice", success=True)
+        for h in range(40)
+    ]
+    events = logins + [download(3600 * h + 5) for h in (0, 20)]
+    events.sort(key=lambda e: e.ts)
+    detector = BehaviourBaselineDetector()
+    (signal,) = detector.process(events + burst(41, 60, minute=0))
+    assert detector.baseline("alice")["downloads"] == pytest.approx(0.05)
+    assert signal.reasons == (
+        "50 downloads in 1 h, 50x this account's usual 95th percentile of "
+        "0.05 per active hour, counted as 1",
+    )
+
+
+def test_asking_for_the_baseline_changes_nothing():
+    def stream():
+        events = usual_hours([10] * 30)
+        for hour, count in enumerate([49, 49, 49, 49, 60, 66, 73, 300], start=30):
+            events += spread(hour, count)
+        return events
+
+    quiet = BehaviourBaselineDetector().process(stream())
+    asking = BehaviourBaselineDetector()
+    watched = []
+    for event in stream():
+        watched += asking.process([event])
+        asking.baseline("alice")
+    assert watched == quiet
+    assert quiet
 
 
 def test_state_round_trips_through_json_mid_burst():
@@ -321,6 +469,8 @@ def test_window_quantile_matches_numpy():
         {"min_counts": {"deletions": 5}},
         {"min_counts": {"downloads": 0}},
         {"max_accounts": 0},
+        {"growth": 0.9},
+        {"growth": float("nan")},
     ],
 )
 def test_bad_parameters_are_config_errors(params):

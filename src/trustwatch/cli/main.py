@@ -123,6 +123,13 @@ def cli(verbose: int) -> None:
     help="Continue from the detector state the last --resume run left in the "
     "store (for files that follow each other in time), and leave this run's.",
 )
+@click.option(
+    "--reset-state",
+    is_flag=True,
+    help="With --resume: start from fresh detector state instead of the "
+    "checkpoint in the store (one that is damaged or from another version "
+    "cannot be restored); this run's state replaces it.",
+)
 @geo_options
 @db_option
 def run(
@@ -135,6 +142,7 @@ def run(
     content_dir: Path | None,
     enforce: bool,
     resume: bool,
+    reset_state: bool,
     maxmind_country: Path | None,
     maxmind_asn: Path | None,
     no_geo: bool,
@@ -162,6 +170,7 @@ def run(
             format=event_format,
             source_tz=source_tz,
             resume=resume,
+            reset_state=reset_state,
             on_progress=advance,
         )
     console.print(summary_table(summary, title=f"trustwatch run → {db}"))

@@ -101,6 +101,8 @@ class Detector(abc.ABC):
     """
 
     name: ClassVar[str]
+    #: Raise it whenever the layout or meaning of ``get_state()`` changes: a
+    #: checkpoint from another version is refused on restore.
     version: ClassVar[str] = "1"
     #: Every signal kind the detector can raise; policies read these.
     signal_kinds: ClassVar[tuple[str, ...]] = ()

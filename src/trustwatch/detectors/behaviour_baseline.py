@@ -4,22 +4,23 @@ Each account's activity is counted per ``period`` (an hour by default) in four
 volumes: downloads, uploads, share recipients and links created. An hour in
 which the account did anything (logged in, uploaded, opened a link...) is an
 *active* period; when it ends, its counts join the account's history of the
-last ``history`` active periods. The baseline of a volume is the ``quantile``
-(95th percentile) of that history. (The platform has no deletion event, so
+last ``history`` active periods. The baseline of a volume, the account's
+*usual level*, is the ``quantile`` (95th percentile) of that history, held
+back when it rises fast (see below). (The platform has no deletion event, so
 deletions are not counted.)
 
 As each event arrives, the volume it adds to is counted over the sliding
 ``period`` before it. The detector flags the account when the count reaches
 ``factor`` times the baseline (a baseline under one counts as one) and at least
-``min_counts`` for that volume: "312 downloads in 1 h, 40x this account's
-usual 95th percentile (7.8 per active hour)". The score is ``1 - 0.5 **
-(count / threshold)`` (0.5 at the threshold), combined as a noisy-or over every
-volume over its threshold at that moment, and raised by two signs of context
-that alone prove nothing: a device (``device_id``, else user agent) the
-account has not used before, and an hour of the day (UTC) in which the
-account was active in under 2% of its learned periods. One signal is raised
-when a volume first crosses its threshold in a period, and again each time
-its count doubles.
+``min_counts`` for that volume: "312 downloads in 1 h, 40x this account's usual
+95th percentile (7.8 per active hour)"; a usual level under one is said to be
+counted as one. The score is ``1 - 0.5 ** (count / threshold)`` (0.5 at the
+threshold), combined as a noisy-or over every volume over its threshold at that
+moment, and raised by two signs of context that alone prove nothing: a device
+(``device_id``, else user agent) the account has not used before, and an hour
+of the day (UTC) in which the account was active in under 2% of its learned
+periods. One signal is raised when a volume first crosses its threshold in a
+period, and again each time its count doubles.
 
 **No learning from what it flags.** A period in which anything was flagged
 teaches nothing: its counts, its hour of the day and its devices stay out of
@@ -30,29 +31,53 @@ reaching back into it) drops it as well.
 **Warm-up:** an account is not flagged before ``warmup`` active periods have
 been learned.
 
-**Why exact window quantiles, and not river.** The quantile is computed
-exactly over the stored window (linear interpolation, as numpy's default and
-river's ``stats.RollingQuantile``, with which
-``benchmarks/bench_behaviour_baseline.py`` checks it agrees), and only when a
-count could pass its threshold. The benchmark measured river 0.26.1's options:
-its ``RollingQuantile`` gives the same figures for more memory (about 5.4 KB
-per account for the four volumes, against about 3.2 KB for this detector's
-whole account state) and its quantiles checkpoint only as opaque bytes from
-private Rust objects, which on a damaged checkpoint panic with an error that
-is not an ``Exception`` (it would escape the pipeline's isolation of a failing
-detector); the P² ``Quantile`` never forgets old habits and is off by about 2
-on the 20-period histories of quiet accounts; half-space trees cost over 1 MB
-per account and tens of µs per event, and suit scattered anomalies rather
-than bursts packed in time. The window here is plain arrays that serialise as
-lists of integers.
+**The baseline may not grow fast.** Learning every unflagged period would let
+a slow attacker ramp an account up: each hour just under five times the usual
+level is learned, the 95th percentile of 64 periods follows the top three or
+four of them, and the threshold multiplies every few hours (5,000 downloads
+in 12 hours, unflagged, from an account whose norm is 10 an hour). So the
+usual level follows the window's quantile down at once but up by at most
+``growth`` times (1.1) per learned period in which the volume was above its
+*free level*, the level under which the threshold is the least count anyway
+(``min_counts / factor``, at least one; 10 downloads an hour by default). It
+is set to the quantile when the warm-up ends, and rises freely within the
+free level. A flagged period is not learned, so it grows nothing. When the
+level is held under the quantile the reason says so.
 
-State is bounded: ``max_accounts`` accounts (least recently used evicted),
-each with fixed-size arrays and at most :data:`KNOWN_DEVICES` devices.
+*The limit that remains*: a ramp no steeper than ``growth`` per active period
+is still learned. From 10 downloads an hour, an attacker staying just under
+the threshold each hour moves about 880 downloads unflagged in 12 hours
+(590 at the least count alone) and about 18,000 in 40 hours, the last hour
+at about 1,700 (without the limit: 5,000 in 12 hours, and millions an hour
+after 40). A legitimate step up of more than ``factor`` times is flagged
+every hour and never learned, as before.
+
+**Why exact window quantiles, and not river.** The quantile is computed exactly
+over the stored window (linear interpolation, as numpy's default and river's
+``stats.RollingQuantile``, with which
+``benchmarks/bench_behaviour_baseline.py`` checks it agrees), and only when a
+count could pass its threshold (and once as the warm-up ends). The benchmark
+measured river 0.26.1's options: its ``RollingQuantile`` gives the same figures
+for more memory (about 5.4 KB per account for the four volumes, against about
+3.6 KB for this detector's whole account state) and its quantiles checkpoint
+only as opaque bytes from private Rust objects, which on a damaged checkpoint
+panic with an error that is not an ``Exception`` (it would escape the
+pipeline's isolation of a failing detector); the P² ``Quantile`` never forgets
+old habits and is off by about 2 on the 20-period histories of quiet accounts;
+half-space trees cost over 1 MB per account and tens of µs per event, and suit
+scattered anomalies rather than bursts packed in time. The window here is plain
+arrays that serialise as lists of integers.
+
+State is bounded: ``max_accounts`` accounts (least recently used evicted, in
+O(1) with an ordered dictionary), each with fixed-size arrays and at most
+:data:`KNOWN_DEVICES` devices.
 """
 
 from __future__ import annotations
 
+import math
 from array import array
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -189,18 +214,23 @@ class _Account:
         "held_period",
         "hours",
         "learned",
+        "levels",
         "pending",
         "period",
         "period_counts",
         "quantiles",
         "ring",
         "samples",
+        "settled",
         "slot",
+        "steps",
         "totals",
     )
+    #: The fields worked out again after a restore, not kept in the state.
+    _DERIVED = frozenset({"quantiles", "settled"})
     #: The fields kept as unsigned integer arrays (lists in the state).
     _ARRAYS = frozenset(
-        "alerted held_counts hours period_counts ring samples totals".split()
+        "alerted held_counts hours period_counts ring samples steps totals".split()
     )
 
     def __init__(self, volumes: int, history: int, period: int, slot: int) -> None:
@@ -219,31 +249,47 @@ class _Account:
         self.samples = array("I", bytes(4 * volumes * history))
         self.learned = 0  # active periods learned, ever
         self.quantiles: list[float] = []  # derived from the samples when needed
+        # the usual level per volume, and the learned periods over the free
+        # level since it was last worked out (each lets it grow once)
+        self.levels = [0.0] * volumes
+        self.steps = array("I", bytes(4 * volumes))
+        self.settled = False  # whether the levels are worked out since learning
         self.hours = array("I", bytes(4 * 24))
         self.devices: list[str] = []
 
     def to_state(self) -> dict[str, Any]:
         state: dict[str, Any] = {}
         for name in self.__slots__:
-            if name == "quantiles":
-                continue  # derived from the samples
+            if name in self._DERIVED:
+                continue
             value = getattr(self, name)
             state[name] = value.tolist() if name in self._ARRAYS else value
         return state
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> _Account:
+        """Rebuild an account from :meth:`to_state`.
+
+        Raises
+        ------
+        KeyError, TypeError, ValueError, OverflowError
+            When the state is damaged; the pipeline reports them as a damaged
+            checkpoint of this detector.
+        """
         account = cls.__new__(cls)
         for name in cls.__slots__:
-            if name == "quantiles":
+            if name in cls._DERIVED:
                 continue
             value = state[name]
             if name in cls._ARRAYS:
                 value = array("I", value)
+            elif name == "levels":
+                value = [_number(level) for level in value]
             elif isinstance(value, list):
                 value = list(value)
             setattr(account, name, value)
         account.quantiles = []
+        account.settled = False
         return account
 
 
@@ -264,6 +310,9 @@ class BehaviourBaselineDetector(Detector):
         The quantile of the window that is the account's usual level.
     factor
         How many times its usual level a count must reach to be flagged.
+    growth
+        How many times the usual level may rise per learned period above the
+        free level (see the module notes); at least 1.
     min_counts
         Per volume, the least count that can be flagged (defaults:
         :data:`DEFAULT_MIN_COUNTS`).
@@ -286,7 +335,7 @@ class BehaviourBaselineDetector(Detector):
     """
 
     name = "behaviour_baseline"
-    version = "1"
+    version = "2"
     signal_kinds = ("behaviour_anomaly",)
     event_types = _ACTIVITY
 
@@ -299,9 +348,10 @@ class BehaviourBaselineDetector(Detector):
         factor: float = 5.0,
         min_counts: dict[str, int] | None = None,
         max_accounts: int = 100_000,
+        growth: float = 1.1,
     ) -> None:
         counts = dict(DEFAULT_MIN_COUNTS, **(min_counts or {}))
-        _check(period, history, warmup, quantile, factor, counts, max_accounts)
+        _check(period, history, warmup, quantile, factor, growth, counts, max_accounts)
         self._params = {
             "period": period,
             "history": history,
@@ -310,6 +360,7 @@ class BehaviourBaselineDetector(Detector):
             "factor": factor,
             "min_counts": counts,
             "max_accounts": max_accounts,
+            "growth": growth,
         }
         self.period = float(period)
         self.history = history
@@ -317,10 +368,15 @@ class BehaviourBaselineDetector(Detector):
         self.quantile = quantile
         self.factor = factor
         self.min_counts = [counts[v] for v in VOLUMES]
+        self.growth = float(growth)
+        # past this many steps the growth allowance is beyond any count
+        self._max_steps = int(700 / math.log(growth)) if growth > 1 else 0
+        # per volume, the level under which the threshold is the least count
+        self._free = [max(1.0, n / factor) for n in self.min_counts]
         self.max_accounts = max_accounts
         self.evicted = 0
         self._slot_width = self.period / _SLOTS
-        self._accounts: dict[str, _Account] = {}
+        self._accounts: OrderedDict[str, _Account] = OrderedDict()
 
     # -------------------------------------------------------------- events
 
@@ -363,17 +419,19 @@ class BehaviourBaselineDetector(Detector):
 
     def _touch(self, name: str, t: float) -> _Account:
         """Return the account's state, most recently used, created if new."""
-        account = self._accounts.pop(name, None)
-        if account is None:
-            account = _Account(
-                len(VOLUMES),
-                self.history,
-                int(t // self.period),
-                int(t // self._slot_width),
-            )
-        self._accounts[name] = account
-        if len(self._accounts) > self.max_accounts:
-            del self._accounts[next(iter(self._accounts))]
+        accounts = self._accounts
+        account = accounts.get(name)
+        if account is not None:
+            accounts.move_to_end(name)
+            return account
+        account = accounts[name] = _Account(
+            len(VOLUMES),
+            self.history,
+            int(t // self.period),
+            int(t // self._slot_width),
+        )
+        if len(accounts) > self.max_accounts:
+            accounts.popitem(last=False)
             self.evicted += 1
         return account
 
@@ -459,8 +517,15 @@ class BehaviourBaselineDetector(Detector):
         at = account.learned % self.history
         for v in range(len(VOLUMES)):
             account.samples[v * self.history + at] = counts[v]
+            if counts[v] > self._free[v]:
+                account.steps[v] += 1  # the usual level may grow once more
         account.learned += 1
         account.quantiles = []  # the window changed: work them out when next needed
+        account.settled = False
+        if account.learned == max(self.warmup, 1):
+            # the warm-up is over: the usual level starts at the quantiles
+            account.levels = list(self._quantiles(account))
+            account.steps[:] = _EMPTY_TOTALS
         hour = int(period * self.period // 3600) % 24
         account.hours[hour] += 1
         if sum(account.hours) > 4 * self.history:
@@ -473,8 +538,8 @@ class BehaviourBaselineDetector(Detector):
             account.devices.append(device)
         del account.devices[:-KNOWN_DEVICES]
 
-    def _usual(self, account: _Account) -> list[float]:
-        """Return the account's baseline quantile per volume."""
+    def _quantiles(self, account: _Account) -> list[float]:
+        """Return the baseline quantile of the account's window per volume."""
         if account.quantiles:
             return account.quantiles
         size = min(account.learned, self.history)
@@ -490,16 +555,47 @@ class BehaviourBaselineDetector(Detector):
         ]
         return account.quantiles
 
+    def _levels(self, account: _Account) -> list[float]:
+        """Work out the account's usual level per volume, changing nothing.
+
+        Before the warm-up ends it is the window's quantile. Then it follows
+        the quantile down at once, and up to at most ``growth`` times the last
+        level (or the free level, if higher) per step earned since.
+        """
+        quantiles = self._quantiles(account)
+        if account.learned < max(self.warmup, 1):
+            return list(quantiles)
+        return [
+            min(q, max(level, free) * self.growth ** min(steps, self._max_steps))
+            for q, level, free, steps in zip(
+                quantiles, account.levels, self._free, account.steps, strict=True
+            )
+        ]
+
+    def _usual(self, account: _Account) -> list[float]:
+        """Return the account's usual level per volume, settling it.
+
+        The level is kept and the steps spent, so growth is counted from here;
+        settling it again before the next learned period changes nothing (so
+        a restored checkpoint, which settles again, continues exactly).
+        """
+        if not account.settled:
+            account.levels = self._levels(account)
+            account.steps[:] = _EMPTY_TOTALS
+            account.settled = True
+        return account.levels
+
     def baseline(self, account: str) -> dict[str, float] | None:
         """Return an account's usual level per volume, or ``None`` if unknown.
 
-        The level is the baseline quantile of its learned active periods; the
-        account is not marked as used.
+        The level is the baseline quantile of its learned active periods, held
+        back where it rose faster than ``growth`` allows; asking changes
+        nothing, and the account is not marked as used.
         """
         state = self._accounts.get(account)
         if state is None:
             return None
-        return dict(zip(VOLUMES, self._usual(state), strict=True))
+        return dict(zip(VOLUMES, self._levels(state), strict=True))
 
     # -------------------------------------------------------------- signal
 
@@ -524,17 +620,13 @@ class BehaviourBaselineDetector(Detector):
             if count < threshold:
                 continue
             clean *= 0.5 ** (count / threshold)
-            usual = self._usual(account)[v]
-            ratio = count / max(usual, 1.0)
+            usual, quantile = self._usual(account)[v], self._quantiles(account)[v]
             text = _WORDS[volume].format(count=count, period=_span(self.period))
-            reasons.append(
-                f"{text}, {ratio:.0f}x this account's usual "
-                f"{_ordinal(self.quantile)} percentile ({usual:.3g} per active "
-                f"{unit})"
-            )
+            reasons.append(f"{text}, {self._against(count, usual, quantile, unit)}")
             volumes[volume] = {
                 "count": count,
                 "usual": round(usual, 3),
+                "quantile": round(quantile, 3),
                 "threshold": round(threshold, 3),
             }
         new_device = bool(device and account.devices and device not in account.devices)
@@ -562,6 +654,23 @@ class BehaviourBaselineDetector(Detector):
             },
         )
 
+    def _against(self, count: int, usual: float, quantile: float, unit: str) -> str:
+        """Say how a count compares with the usual level it was divided by."""
+        percentile = f"{_ordinal(self.quantile)} percentile"
+        if usual < 1.0:
+            # under one it is divided by one: say so, or the ratio reads wrong
+            return (
+                f"{count}x this account's usual {percentile} of {usual:.3g} per "
+                f"active {unit}, counted as 1"
+            )
+        ratio = f"{count / usual:.0f}x this account's usual"
+        if usual < quantile:
+            return (
+                f"{ratio} level ({usual:.3g} per active {unit}; its {percentile}, "
+                f"{quantile:.3g}, rose faster than the baseline may grow)"
+            )
+        return f"{ratio} {percentile} ({usual:.3g} per active {unit})"
+
     @staticmethod
     def _rare_hour(account: _Account, hour: int) -> bool:
         total = sum(account.hours)
@@ -587,17 +696,36 @@ class BehaviourBaselineDetector(Detector):
         ConfigError
             When the state was saved with another number of volumes or
             another ``history``.
+        KeyError, TypeError, ValueError, OverflowError
+            When the state is damaged (a field missing or of the wrong type);
+            the pipeline reports them as a damaged checkpoint of this detector.
         """
-        accounts = {k: _Account.from_state(a) for k, a in state["accounts"]}
+        accounts = OrderedDict(
+            (k, _Account.from_state(a)) for k, a in state["accounts"]
+        )
+        volumes = len(VOLUMES)
         for name, account in accounts.items():
-            if len(account.samples) != len(VOLUMES) * self.history:
+            if len(account.samples) != volumes * self.history:
                 raise ConfigError(
                     f"behaviour_baseline state for account {name!r} holds "
-                    f"{len(account.samples)} samples, not {len(VOLUMES)} volumes "
+                    f"{len(account.samples)} samples, not {volumes} volumes "
                     f"x history {self.history}: restore it with the same history"
+                )
+            sizes = {len(account.levels), len(account.steps), len(account.totals)}
+            if sizes != {volumes}:
+                raise ConfigError(
+                    f"behaviour_baseline state for account {name!r} does not "
+                    f"hold {volumes} volumes"
                 )
         self.evicted = int(state["evicted"])
         self._accounts = accounts
+
+
+def _number(value: object) -> float:
+    """Return a number from a checkpoint as a float, refusing anything else."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"expected a number, got {type(value).__name__}")
+    return float(value)
 
 
 def _check(
@@ -606,6 +734,7 @@ def _check(
     warmup: int,
     quantile: float,
     factor: float,
+    growth: float,
     min_counts: dict[str, int],
     max_accounts: int,
 ) -> None:
@@ -619,6 +748,8 @@ def _check(
         problems.append(f"quantile must be in (0, 1), got {quantile}")
     if factor <= 0:
         problems.append(f"factor must be positive, got {factor}")
+    if not growth >= 1.0:  # also refuses nan
+        problems.append(f"growth must be at least 1, got {growth}")
     unknown = sorted(set(min_counts) - set(VOLUMES))
     if unknown:
         problems.append(f"min_counts names unknown volumes {unknown}; known {VOLUMES}")

@@ -22,6 +22,7 @@ from trustwatch.decisions.policy import Policy, default_policy
 from trustwatch.detectors import default_detectors
 from trustwatch.detectors.base import Detector
 from trustwatch.enrichment.geo import GeoResolver
+from trustwatch.errors import ConfigError
 from trustwatch.events.deadletter import DeadLetter
 from trustwatch.events.decode import EventDecoder
 from trustwatch.events.readers import read_events
@@ -107,6 +108,7 @@ def run_embedded(
     format: str = "auto",
     source_tz: str | None = None,
     resume: bool = False,
+    reset_state: bool = False,
     batch_size: int = 5000,
     on_progress: ProgressCallback | None = None,
 ) -> RunSummary:
@@ -142,18 +144,35 @@ def run_embedded(
         Start from the detector state the last resumed run left in the store,
         and leave this run's state there for the next. Without it every run
         starts fresh, so replaying a file adds nothing.
+    reset_state
+        With ``resume``: ignore the checkpoint the last resumed run left (one
+        that is damaged or from another version cannot be restored) and start
+        from fresh detector state; this run's state replaces it.
     batch_size
         Events between store writes and progress calls.
     on_progress
         Called with the number of events read so far.
+
+    Raises
+    ------
+    ConfigError
+        When ``resume`` meets a checkpoint that cannot be restored (damaged,
+        or written by another version of a detector), naming the detector;
+        or when ``reset_state`` is given without ``resume``.
     """
+    if reset_state and not resume:
+        raise ConfigError(
+            "--reset-state only applies with --resume; hint: a run without "
+            "--resume starts fresh and leaves the checkpoint as it is"
+        )
     started = time.perf_counter()
     summary = RunSummary()
     if detectors is None:
         detectors = default_detectors(intel.store if intel else None, content)
     engine = DecisionEngine(policy or default_policy(), mode)
     pipeline = Pipeline(detectors, engine, geo)
-    newest = _restore(pipeline, store) if resume else float("-inf")
+    restore = resume and not reset_state
+    newest = _restore(pipeline, store) if restore else float("-inf")
     batch = _Batch(store, summary)
     if intel is not None:
         summary.intel = dict(intel.loaded)
@@ -212,14 +231,33 @@ def _restore(pipeline: Pipeline, store: SqliteStore) -> float:
 
     Events older than that by more than :data:`LATENESS` count as late, so
     resuming over a file that came before warns instead of passing silently.
+
+    Raises
+    ------
+    ConfigError
+        When the checkpoint is damaged, or was written by another version of
+        a detector (or by a trustwatch that kept no detector versions): the
+        message names the detector and says how to start fresh
+        (``reset_state``).
     """
-    state = store.load_state(_STATE_KEY)
-    if state is None:
-        return float("-inf")
-    pipeline.set_state(state["pipeline"])
+    try:
+        state = store.load_state(_STATE_KEY)
+        if state is None:
+            return float("-inf")
+        if not isinstance(state, dict) or "pipeline" not in state:
+            raise ConfigError("the checkpoint holds no pipeline state")
+        pipeline.set_state(state["pipeline"])
+        newest = state.get("newest")
+        newest = float("-inf") if newest is None else float(newest)
+    except (ConfigError, TypeError, ValueError) as exc:
+        # TypeError, ValueError: a newest event time that is not a number
+        raise ConfigError(
+            f"cannot resume from the checkpoint in {store.path}: {exc}; "
+            "hint: run once with --resume --reset-state to start from fresh "
+            "detector state (this drops the saved windows and baselines)"
+        ) from exc
     log.info("detector state restored from the store")
-    newest = state.get("newest")
-    return float(newest) if newest is not None else float("-inf")
+    return newest
 
 
 class _Batch:

@@ -4,6 +4,13 @@ The embedded runner (files in, SQLite out) and the stream workers share this one
 class, so the same event meets the same detectors and the same policy wherever
 it runs. A detector that raises on an event is recorded as a dead letter
 (reason ``detector_failed``) and the other detectors still decide the event.
+
+A checkpoint (:meth:`Pipeline.get_state`) keeps each detector's ``version``
+beside its state. Restoring one (:meth:`Pipeline.set_state`) refuses a state
+that another version of a detector wrote, and turns any failure of a
+detector's ``set_state`` into a :class:`~trustwatch.errors.ConfigError` that
+names the detector, so a damaged or outdated checkpoint is a clear error and
+never a traceback.
 """
 
 from __future__ import annotations
@@ -19,14 +26,20 @@ from trustwatch.decisions.engine import DecisionEngine
 from trustwatch.decisions.model import Action, Verdict
 from trustwatch.detectors.base import Detector, Signal
 from trustwatch.enrichment.geo import GeoResolver
+from trustwatch.errors import ConfigError
 from trustwatch.events.deadletter import DeadLetter
 from trustwatch.events.model import EventBase
 from trustwatch.features.context import EventContext
 
-__all__ = ["Decision", "Pipeline"]
+__all__ = ["CHECKPOINT_FORMAT", "Decision", "Pipeline"]
 
 log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
+
+#: The layout of :meth:`Pipeline.get_state`. Format 2 keeps each detector's
+#: version beside its state; checkpoints without a format came before it.
+CHECKPOINT_FORMAT = 2
+_DETAIL_CHARS = 200  # the most of a failure's message an error repeats
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,16 +135,94 @@ class Pipeline:
                 yield decision
 
     def get_state(self) -> dict[str, Any]:
-        """Return every detector's state and the actions in force."""
+        """Return every detector's version and state, and the actions in force."""
         return {
-            "detectors": {d.name: d.get_state() for d in self.detectors},
+            "format": CHECKPOINT_FORMAT,
+            "detectors": {
+                d.name: {"version": d.version, "state": d.get_state()}
+                for d in self.detectors
+            },
             "engine": self.engine.get_state(),
         }
 
-    def set_state(self, state: dict[str, Any]) -> None:
-        """Restore a state returned by :meth:`get_state`."""
-        detectors = state.get("detectors", {})
+    def set_state(self, state: Any) -> None:
+        """Restore a state returned by :meth:`get_state`.
+
+        A detector the checkpoint does not hold starts fresh; a detector state
+        the pipeline does not run is ignored.
+
+        Raises
+        ------
+        ConfigError
+            When the checkpoint is not one :meth:`get_state` of this format
+            wrote, when a detector's state was written by another version of
+            that detector, or when a detector (or the decision engine) fails
+            to restore its state. The message names the detector.
+        """
+        detectors = _checked_layout(state)
         for detector in self.detectors:
-            if detector.name in detectors:
-                detector.set_state(detectors[detector.name])
-        self.engine.set_state(state.get("engine", {}))
+            saved = detectors.get(detector.name)
+            if saved is not None:
+                _restore_detector(detector, saved)
+        try:
+            self.engine.set_state(state.get("engine", {}))
+        except Exception as exc:  # any failure of a damaged state is the same error
+            raise ConfigError(
+                f"the actions in force are damaged ({_describe(exc)})"
+            ) from exc
+
+
+def _checked_layout(state: Any) -> dict[str, Any]:
+    """Return a checkpoint's detector states by name, once its layout is right."""
+    if not isinstance(state, dict):
+        raise ConfigError(
+            f"the checkpoint is a {type(state).__name__}, not a pipeline state"
+        )
+    found = state.get("format")
+    if found is None and "detectors" in state:
+        # written before versions were kept: which version wrote each detector
+        # state cannot be known, and reading one by another silently misleads
+        raise ConfigError(
+            "the checkpoint was written by an earlier trustwatch that kept no "
+            "detector versions, so its detector states cannot be checked"
+        )
+    if found != CHECKPOINT_FORMAT:
+        raise ConfigError(
+            f"the checkpoint has format {found!r}, this trustwatch reads "
+            f"format {CHECKPOINT_FORMAT}"
+        )
+    detectors = state.get("detectors")
+    if not isinstance(detectors, dict):
+        raise ConfigError("the checkpoint holds no detector states")
+    return detectors
+
+
+def _restore_detector(detector: Detector, saved: Any) -> None:
+    """Restore one detector's saved state, or raise a ConfigError naming it."""
+    name = detector.name
+    if not isinstance(saved, dict) or "state" not in saved:
+        raise ConfigError(f"detector state for {name} is damaged (no state)")
+    version = saved.get("version")
+    if version != detector.version:
+        raise ConfigError(
+            f"detector state for {name} was written by {name} version "
+            f"{version!r}, this is version {detector.version!r}"
+        )
+    try:
+        detector.set_state(saved["state"])
+    except Exception as exc:  # any failure of a damaged state is the same error
+        raise ConfigError(
+            f"detector state for {name} is damaged or from another version "
+            f"({_describe(exc)})"
+        ) from exc
+
+
+def _describe(exc: Exception) -> str:
+    """Say what went wrong in a few words: the type and the message's start.
+
+    A hint the message carries is left out: the caller gives its own.
+    """
+    message = str(exc).split("; hint:")[0]
+    if len(message) > _DETAIL_CHARS:
+        message = message[:_DETAIL_CHARS] + "..."
+    return f"{type(exc).__name__}: {message}"

@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 from trustwatch.decisions.model import Action, Verdict
-from trustwatch.errors import StorageError
+from trustwatch.errors import ConfigError, StorageError
 from trustwatch.events.deadletter import DeadLetter
 
 __all__ = ["SqliteStore", "VerdictQuery", "utc_text"]
@@ -292,18 +292,53 @@ class SqliteStore:
         ]
 
     def save_state(self, key: str, state: Any) -> None:
-        """Keep a checkpoint (plain values) under ``key``, replacing the last."""
-        with self._db:
-            self._db.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                (key, _encode(state).decode()),
-            )
+        """Keep a checkpoint (plain values) under ``key``, replacing the last.
+
+        Raises
+        ------
+        StorageError
+            When the store refuses the write.
+        """
+        text = _encode(state).decode()
+        try:
+            with self._db:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                    (key, text),
+                )
+        except sqlite3.Error as exc:
+            raise StorageError(
+                f"cannot save checkpoint {key!r} to store {self.path}: {exc}"
+            ) from exc
 
     def load_state(self, key: str) -> Any | None:
-        """Return the checkpoint kept under ``key``, or ``None``."""
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,))
-        found = row.fetchone()
-        return msgspec.json.decode(found[0]) if found else None
+        """Return the checkpoint kept under ``key``, or ``None``.
+
+        Raises
+        ------
+        ConfigError
+            When the checkpoint is not valid JSON (damaged): the caller
+            decides how to start without it.
+        StorageError
+            When the store cannot be read.
+        """
+        try:
+            found = self._db.execute(
+                "SELECT value FROM meta WHERE key = ?", (key,)
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise StorageError(
+                f"cannot read checkpoint {key!r} from store {self.path}: {exc}"
+            ) from exc
+        if found is None:
+            return None
+        try:
+            return msgspec.json.decode(found[0])
+        except (msgspec.DecodeError, TypeError) as exc:
+            # TypeError: a value that is neither text nor bytes
+            raise ConfigError(
+                f"checkpoint {key!r} is damaged: not valid JSON ({exc})"
+            ) from exc
 
     def counts(self) -> dict[str, int]:
         """Return row counts: verdicts, actions, dead letters, and per decision."""

@@ -7,15 +7,19 @@ The checks: signals are well formed (score in ``[0, 1]``, stamped with the
 detector's name and the raising event); two fresh detectors on the same events
 agree exactly; a detector checkpointed half-way through, serialised to JSON and
 restored into a fresh instance continues exactly as one that never stopped;
-events with every optional field missing are handled; and the parameters it
-reports rebuild an equivalent detector.
+a damaged checkpoint (a key missing, a value of the wrong type) is either
+restored or refused with an ``Exception``, which the pipeline reports as a
+damaged checkpoint of that detector, and never with a ``BaseException`` that
+would escape it; events with every optional field missing are handled; and
+the parameters it reports rebuild an equivalent detector.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import msgspec
 
@@ -147,7 +151,35 @@ def check_detector(
     after = factory()
     after.set_state(state)
     assert head + _run(after, events[half:]) == first, "state did not round-trip"
+    for damaged in _damaged(state):
+        _refused_as_exception(factory, damaged)
 
     _run(factory(), [_bare(e) for e in events])  # must not raise
     params = detector.get_params()
     assert msgspec.json.decode(msgspec.json.encode(params)) is not None
+
+
+def _damaged(state: Any) -> Iterator[Any]:
+    """Yield damaged copies of a checkpoint: each key dropped, each value wrong."""
+    yield {}
+    yield None
+    if not isinstance(state, dict):
+        return
+    for key in state:
+        yield {k: v for k, v in state.items() if k != key}
+        yield {**state, key: "damaged"}
+
+
+def _refused_as_exception(factory: Callable[[], Detector], state: Any) -> None:
+    """Restore a damaged state; only an ``Exception`` may refuse it."""
+    try:
+        factory().set_state(state)
+    except Exception:  # any Exception is a clean refusal
+        return
+    except BaseException as exc:  # a native panic, say: what the check is for
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        raise AssertionError(
+            f"a damaged checkpoint raised {type(exc).__name__}, not an "
+            "Exception: the pipeline cannot report it as a damaged checkpoint"
+        ) from exc

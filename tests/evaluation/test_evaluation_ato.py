@@ -196,15 +196,12 @@ def test_the_country_rule_forgets_the_least_recent_account() -> None:
     assert rule.assess(again, EventContext(again, geo)).score == 1.0  # c forgotten
 
 
-def test_the_login_risk_model_is_found_when_installed() -> None:
+def test_the_default_scorers_are_the_login_risk_model_and_the_rule() -> None:
     scorers, notes = default_scorers()
-    assert "country_rule" in scorers
-    if "model" in scorers:
-        assert type(scorers["model"]).__name__ == "LoginRiskDetector"
-        bound = scorers["model"].get_params()["max_accounts"]
-        assert notes == (f"model and rule each remember at most {bound:,} accounts",)
-    else:
-        assert "login risk model did not run" in notes[0]
+    assert set(scorers) == {"model", "country_rule"}
+    assert type(scorers["model"]).__name__ == "LoginRiskDetector"
+    bound = scorers["model"].get_params()["max_accounts"]
+    assert notes == (f"model and rule each remember at most {bound:,} accounts",)
 
 
 def test_a_small_simulation_report_renders_and_serialises() -> None:
@@ -308,8 +305,13 @@ def test_an_rba_file_that_is_not_one_is_bad_input(tmp_path: Path) -> None:
 
 def test_the_ssh_section_says_why_it_was_skipped(tmp_path: Path) -> None:
     assert ssh_section(None).skipped == "no datasets folder given (--datasets)"
-    missing = ssh_section(tmp_path / "nowhere")
-    assert missing.result is None and "absent" in (missing.skipped or "")
+
+
+def test_a_datasets_folder_asked_for_but_unusable_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="absent"):
+        ssh_section(tmp_path / "nowhere")
+    with pytest.raises(ConfigError, match="cannot run on"):
+        ssh_section(tmp_path)  # a folder without the SSH logs
 
 
 @pytest.mark.datasets

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import gzip
+import random
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from trustwatch.errors import ConfigError
+from trustwatch.events import rba
+from trustwatch.events._files import HEAD_BYTES
 from trustwatch.events.deadletter import DeadLetter
 from trustwatch.events.rba import RBA_COLUMNS, RbaLogin, read_rba
 
@@ -152,14 +155,131 @@ def test_bad_rows_become_dead_letters_and_reading_goes_on(
     assert letter.raw == line
 
 
-def test_bytes_that_are_not_utf8_are_one_dead_letter(tmp_path: Path) -> None:
+def test_a_line_that_is_not_utf8_past_the_head_is_one_dead_letter(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "rba.csv"
+    good = "\n".join(row(i) for i in range(40)) + "\n"
+    assert len(good) > HEAD_BYTES  # the bad line is past what the head check sees
     path.write_bytes(
-        (HEADER + "\n").encode() + row().encode()[:-5] + b"\xff\xfe\n" + row(1).encode()
+        (HEADER + "\n" + good).encode()
+        + row(40).encode()[:-5]
+        + b"\xff\xfe\n"
+        + row(41).encode()
     )
     logins, letters = split(list(read_rba(path)))
-    assert [letter.reason for letter in letters] == ["encoding"]
-    assert len(logins) == 1
+    assert [(letter.location, letter.reason) for letter in letters] == [
+        ("line 42", "encoding")
+    ]
+    assert len(logins) == 41
+
+
+@pytest.mark.parametrize(
+    ("content", "words"),
+    [
+        # Random bytes: the header line itself cannot be decoded.
+        (random.Random(5).randbytes(5000), "binary data"),
+        # A UTF-8 header, then rows in Latin-1.
+        (
+            (HEADER + "\n" + row(user="Jörg") + "\n").encode("latin-1"),
+            "not UTF-8 text (byte 0xf6 on line 2)",
+        ),
+    ],
+    ids=["random-bytes", "latin-1"],
+)
+def test_a_file_that_is_not_utf8_text_is_refused_as_a_whole(
+    tmp_path: Path, content: bytes, words: str
+) -> None:
+    path = tmp_path / "rba.csv"
+    path.write_bytes(content)
+    (letter,) = read_rba(path)
+    assert isinstance(letter, DeadLetter)
+    assert (letter.location, letter.reason) == ("file", "encoding")
+    assert words in letter.message and "hint:" in letter.message
+    assert "empty" not in letter.message
+
+
+def test_a_file_of_blank_lines_is_not_called_empty(tmp_path: Path) -> None:
+    (letter,) = read_rba(write(tmp_path, "", " ", ""))
+    assert isinstance(letter, DeadLetter)
+    assert (letter.location, letter.reason) == ("file", "unsupported_format")
+    assert "only blank lines" in letter.message
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        (row(asn="4294967296"), "ASN"),
+        (row(ip="fe80::1%eth0"), "zone index"),
+        (row(ip="fe80::1%25"), "zone index"),
+        (row(ts="2199-06-01 00:00:00.000"), "in the future"),
+        ("1" * 19 + row()[1:], "index"),
+    ],
+    ids=["asn-over-32-bits", "zone", "encoded-zone", "future", "index-19-digits"],
+)
+def test_out_of_range_values_are_refused(tmp_path: Path, line: str, words: str) -> None:
+    logins, letters = split(list(read_rba(write(tmp_path, HEADER, line, row(9)))))
+    assert [login.event.event_id for login in logins] == ["rba-9"]
+    (letter,) = letters
+    assert words in letter.message
+    assert letter.reason == ("timestamp" if "future" in words else "schema")
+
+
+def test_edge_values_that_are_valid_are_kept(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        HEADER,
+        row(0, asn="4294967295", ip="::ffff:198.51.100.7"),
+        row(1, ip="2001:DB8:0:0::1"),
+        row(2, ts=f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S}.000"),
+    )
+    logins, letters = split(list(read_rba(path)))
+    assert letters == []
+    assert logins[0].asn == 4_294_967_295
+    assert [login.event.ip for login in logins[:2]] == ["198.51.100.7", "2001:db8::1"]
+    assert len(logins) == 3
+
+
+def test_a_row_index_read_before_is_a_duplicate(tmp_path: Path) -> None:
+    big = 1 << 40  # past the bitmap: remembered in the set
+    path = write(
+        tmp_path,
+        HEADER,
+        row(22, rtt="nan"),  # refused: leaves index 22 free
+        row(22),
+        row(22, success="False"),
+        "022" + row()[1:],  # the same number written with a leading zero
+        row(7),
+        row(big),
+        row(big),
+    )
+    logins, letters = split(list(read_rba(path)))
+    assert [login.event.event_id for login in logins] == [
+        "rba-22",
+        "rba-7",
+        f"rba-{big}",
+    ]
+    assert [(x.location, x.reason) for x in letters] == [
+        ("line 2", "schema"),
+        ("line 4", "duplicate"),
+        ("line 5", "duplicate"),
+        ("line 8", "duplicate"),
+    ]
+    assert "index 22 was already read" in letters[1].message
+
+
+def test_a_gzip_file_cut_short_ends_with_where_it_broke_off(tmp_path: Path) -> None:
+    rows = [row(i, user=str(random.Random(i).getrandbits(60))) for i in range(3000)]
+    whole = gzip.compress(("\n".join([HEADER, *rows]) + "\n").encode())
+    path = tmp_path / "rba.csv.gz"
+    path.write_bytes(whole[: len(whole) // 2])
+    logins, letters = split(list(read_rba(path)))
+    (letter,) = letters
+    assert letter.reason == "unreadable"
+    assert 0 < len(logins) < 3000
+    # The header is line 1: the data broke off after the last login's line.
+    assert letter.location == f"line {len(logins) + 2}"
+    assert f"cut short after line {len(logins) + 1}" in letter.message
 
 
 def test_an_overlong_line_is_too_large(tmp_path: Path) -> None:
@@ -204,3 +324,17 @@ def test_unusable_arguments_are_config_errors(tmp_path: Path) -> None:
         read_rba(tmp_path / "missing.csv")
     with pytest.raises(ConfigError, match="time zone"):
         read_rba(write(tmp_path, HEADER, row()), tz="Mars/Olympus")
+
+
+def test_past_the_bound_large_indices_go_unchecked_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(rba, "_MAX_SPARSE_INDICES", 2)
+    big = [(1 << 40) + n for n in range(3)]
+    path = write(tmp_path, HEADER, *(row(i) for i in big), row(big[0]), row(big[2]))
+    with caplog.at_level("WARNING", logger="trustwatch.events.rba"):
+        logins, letters = split(list(read_rba(path)))
+    # The first two are remembered; the third is not, so its repeat gets in.
+    assert [x.reason for x in letters] == ["duplicate"]
+    assert len(logins) == 4
+    assert "2 rows with an index above" in caplog.text

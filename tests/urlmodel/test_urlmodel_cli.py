@@ -85,3 +85,25 @@ def test_bad_settings_are_clear_errors(tmp_path, capsys):
         main(["url", "score", "https://a.example/", "--model", out])
         == ExitCode.BAD_CONFIG
     )
+
+
+def test_empty_out_and_non_finite_numbers_are_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("url,label\nhttps://a.example/,1\n")
+    for command in ("train", "evaluate"):
+        args = ["url", command, "--labelled", str(labels), "--out", ""]
+        assert main(args) == ExitCode.BAD_CONFIG
+        assert "--out is empty" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labels.csv"]
+    args = ["url", "train", "--labelled", str(labels), "--regularisation", "nan"]
+    assert main([*args, "--out", "m.npz"]) != ExitCode.OK
+    assert "not a finite number" in capsys.readouterr().err
+
+
+def test_evaluate_refuses_to_replace_a_labelled_file(tmp_path, capsys):
+    labels = tmp_path / "report.json"
+    labels.write_text("url,label\nhttps://a.example/,1\n")
+    args = ["url", "evaluate", "--labelled", str(labels), "--out", str(tmp_path)]
+    assert main(args) == ExitCode.BAD_CONFIG
+    assert "would replace the --labelled" in capsys.readouterr().err

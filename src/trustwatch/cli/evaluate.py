@@ -4,7 +4,12 @@
 dataset's CSV) with the login risk model and the country-history rule side
 by side, and reports, per attacker kind, the attack logins caught when 1% and
 5% of legitimate logins are challenged; with ``--datasets`` it adds the
-stuffing detector's precision and recall on the real SSH logs.
+credential-attack detector's precision and recall on the real SSH logs.
+
+A run that measures nothing (no legitimate successful login, or no attack
+login, after the warm-up) is an error, not a table of n/a: a script or job
+that only checks the exit status must not take it for a result. Option
+values and the ``--out`` folder are checked before the work starts.
 """
 
 from __future__ import annotations
@@ -17,13 +22,16 @@ import click
 from click.core import ParameterSource
 from rich.progress import Progress, SpinnerColumn, TextColumn
 
+from trustwatch.cli.params import FiniteFloatRange, output_folder, write_output_files
 from trustwatch.cli.render import clean, error_console, output_console
-from trustwatch.errors import ConfigError
+from trustwatch.errors import ConfigError, InvalidEventError
 
 __all__ = ["evaluate"]
 
 console = output_console()
 errors = error_console()
+
+_REPORT_FILES = ("report.md", "report.json")
 
 
 @click.group()
@@ -43,15 +51,16 @@ def evaluate() -> None:
     "--days",
     default=30.0,
     show_default=True,
-    type=click.FloatRange(1.0, 3650.0),
+    type=FiniteFloatRange(1.0, 3650.0),
     help="Simulated days, warm-up included.",
 )
 @click.option(
     "--warmup-days",
     default=14.0,
     show_default=True,
-    type=click.FloatRange(0.0),
-    help="Days of ordinary logins before attacks start and logins are measured.",
+    type=FiniteFloatRange(0.0),
+    help="Days of ordinary logins before attacks start and logins are measured "
+    "(less than --days).",
 )
 @click.option("--seed", default=7, show_default=True, help="Random seed.")
 @click.option(
@@ -75,12 +84,13 @@ def evaluate() -> None:
 @click.option(
     "--datasets",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="The shared datasets folder: adds the stuffing detector on real SSH logs.",
+    help="The shared datasets folder: adds the credential-attack detector's "
+    "precision and recall on real SSH logs.",
 )
 @click.option(
     "--out",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for report.md and report.json.",
+    type=click.Path(file_okay=False, path_type=str),
+    help="Folder for report.md and report.json (created when missing).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def ato(
@@ -92,7 +102,7 @@ def ato(
     rba_tz: str,
     limit: int | None,
     datasets: Path | None,
-    out: Path | None,
+    out: str | None,
     as_json: bool,
 ) -> None:
     """Attack logins caught at 1% and 5% challenge rates: model vs country rule.
@@ -101,34 +111,47 @@ def ato(
     rule that challenges a country new to the account; the table gives, per
     attacker kind, the share of attack logins each catches when 1% and 5% of
     legitimate logins are challenged, and the model's catch over the rule's.
+    A run with nothing to measure (no legitimate successful login, or no
+    attack login, after the warm-up) fails instead of printing a table of n/a.
     """
     from trustwatch.evaluation.ato import evaluate_rba, evaluate_simulation
     from trustwatch.simulation.logins import LoginSimulationConfig
 
+    config = None
     if rba_file is not None:
         _simulator_options_unused()
-    if out is not None:
-        _writable(out)
+    else:
+        if limit is not None:
+            raise ConfigError("--limit applies to --rba files only")
+        _warmup_fits(warmup_days, days)
+        config = LoginSimulationConfig(
+            accounts=accounts, days=days, warmup_days=warmup_days, seed=seed
+        )
+    folder = None if out is None else output_folder(out, _REPORT_FILES)
     with _Spinner() as progress:
         if rba_file is not None:
             report = evaluate_rba(
                 rba_file, tz=rba_tz, limit=limit, datasets=datasets, progress=progress
             )
         else:
-            if limit is not None:
-                raise ConfigError("--limit applies to --rba files only")
-            config = LoginSimulationConfig(
-                accounts=accounts, days=days, warmup_days=warmup_days, seed=seed
-            )
             report = evaluate_simulation(config, datasets=datasets, progress=progress)
+    why = report.unmeasured()
+    if why is not None:
+        if rba_file is not None:
+            more = "raise --limit, or give" if limit is not None else "give"
+            raise InvalidEventError(
+                "schema",
+                f"nothing was measured in {rba_file.name}: {why}; hint: {more} a "
+                "file with both legitimate and attack logins",
+            )
+        shorter = ", or a shorter --warmup-days" if warmup_days > 0 else ""
+        raise ConfigError(
+            f"nothing was measured: {why}; hint: use more --accounts or --days{shorter}"
+        )
     markdown = report.render()
     payload = json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
-    if out is not None:
-        try:
-            (out / "report.md").write_text(markdown, encoding="utf-8")
-            (out / "report.json").write_text(payload, encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot write to {out}: {exc.strerror or exc}") from exc
+    if folder is not None:
+        write_output_files(folder, {"report.md": markdown, "report.json": payload})
     if as_json:
         sys.stdout.write(payload)
     else:
@@ -151,14 +174,21 @@ def _simulator_options_unused() -> None:
         )
 
 
-def _writable(out: Path) -> None:
-    """Create ``out`` now, so a bad folder fails before the work."""
-    if not str(out).strip():
-        raise ConfigError("--out is empty; hint: name a folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"cannot write to {out}: {exc.strerror or exc}") from exc
+def _warmup_fits(warmup_days: float, days: float) -> None:
+    """Refuse a warm-up as long as the run, saying which values were given."""
+    if warmup_days < days:
+        return
+    context = click.get_current_context()
+    given = context.get_parameter_source("warmup_days") is not ParameterSource.DEFAULT
+    shown = (
+        f"--warmup-days {warmup_days:g}"
+        if given
+        else f"--warmup-days (default {warmup_days:g})"
+    )
+    raise ConfigError(
+        f"{shown} must be less than --days {days:g}; hint: give a shorter "
+        f"--warmup-days, e.g. --warmup-days {days / 2:g}"
+    )
 
 
 class _Spinner:

@@ -17,6 +17,7 @@ import click
 import msgspec
 
 from trustwatch.brands import find_impersonation
+from trustwatch.cli.params import FiniteFloatRange, output_folder, write_output_files
 from trustwatch.cli.render import clean, output_console
 from trustwatch.enrichment.urls import parse_url
 from trustwatch.errors import ConfigError, InvalidUrlError
@@ -30,6 +31,7 @@ __all__ = ["UrlScore", "score_url", "url"]
 
 console = output_console()
 _DEFAULTS = TrainingSettings()
+_REPORT_FILES = ("report.json", "report.md", "pr_curve.png")
 
 
 class UrlScore(msgspec.Struct, frozen=True, kw_only=True):
@@ -180,21 +182,27 @@ def _load_corpus(
     return rows
 
 
-def _writable_output(out: Path, labelled: Sequence[Path], suffix: str | None) -> None:
-    """Refuse an output path that cannot be written or would clobber an input."""
-    if not str(out).strip():
-        raise ConfigError("--out is empty; hint: name a file or folder")
-    if suffix is not None and out.suffix != suffix:
-        raise ConfigError(f"--out {out} must end in {suffix}")
+def _model_output(text: str, labelled: Sequence[Path]) -> Path:
+    """Check the model file ``--out`` names before training; return it.
+
+    Refused: an empty name (``Path("")`` would be the current folder), a name
+    not ending in ``.npz``, one of the ``--labelled`` inputs, a folder, and a
+    folder that cannot be created.
+    """
+    if not text.strip():
+        raise ConfigError("--out is empty; hint: name a .npz file")
+    out = Path(text)
+    if out.suffix != ".npz":
+        raise ConfigError(f"--out {out} must end in .npz")
     if any(out.resolve() == path.resolve() for path in labelled):
         raise ConfigError(f"--out {out} is one of the --labelled files")
     try:
-        target = out.parent if suffix is not None else out
-        target.mkdir(parents=True, exist_ok=True)
+        out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot write to {out}: {exc.strerror or exc}") from exc
-    if suffix is not None and out.is_dir():
+    if out.is_dir():
         raise ConfigError(f"--out {out} is a folder")
+    return out
 
 
 def _training_options(command: Callable[..., None]) -> Callable[..., None]:
@@ -240,7 +248,7 @@ def _training_options(command: Callable[..., None]) -> Callable[..., None]:
             "--regularisation",
             default=_DEFAULTS.regularisation,
             show_default=True,
-            type=click.FloatRange(min=0.0, min_open=True),
+            type=FiniteFloatRange(min=0.0, min_open=True),
             help="L2 penalty of the n-gram stage (larger: simpler, more general).",
         ),
         click.option(
@@ -269,8 +277,8 @@ def _training_options(command: Callable[..., None]) -> Callable[..., None]:
 )
 @click.option(
     "--out",
+    "out_text",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write the model (.npz); its data card goes beside it (.md).",
 )
 def train(
@@ -284,7 +292,7 @@ def train(
     trees: int,
     name: str,
     metrics_paths: Sequence[Path],
-    out: Path,
+    out_text: str,
 ) -> None:
     """Train a URL model on labelled URLs and write it with its data card."""
     from trustwatch.urlmodel.card import render_card
@@ -298,7 +306,7 @@ def train(
 
     if not 10 <= bits <= 24:
         raise ConfigError(f"--bits {bits} is out of range; hint: choose 10 to 24")
-    _writable_output(out, labelled, ".npz")
+    out = _model_output(out_text, labelled)
     corpus = parse_corpus(_load_corpus(datasets, labelled, open_only))
     if host_pages:
         corpus = with_host_pages(corpus)
@@ -405,7 +413,7 @@ def _card(rows: Sequence[LabelledUrl], open_only: bool) -> dict[str, object]:
     "--test-fraction",
     default=0.3,
     show_default=True,
-    type=click.FloatRange(0.05, 0.95),
+    type=FiniteFloatRange(0.05, 0.95),
     help="Share of registrable domains that test.",
 )
 @click.option(
@@ -429,8 +437,8 @@ def _card(rows: Sequence[LabelledUrl], open_only: bool) -> dict[str, object]:
 )
 @click.option(
     "--out",
+    "out_text",
     required=True,
-    type=click.Path(file_okay=False, path_type=Path),
     help="Folder for report.json, report.md and pr_curve.png.",
 )
 def evaluate(
@@ -447,7 +455,7 @@ def evaluate(
     model_path: Path | None,
     source_names: Sequence[str],
     max_per_host: int,
-    out: Path,
+    out_text: str,
 ) -> None:
     """Evaluate the URL model on time and domain splits against the baselines.
 
@@ -468,7 +476,10 @@ def evaluate(
             start = datetime.fromisoformat(cutoff).replace(tzinfo=UTC)
         except ValueError as exc:
             raise ConfigError(f"--cutoff {cutoff!r} is not an ISO date") from exc
-    _writable_output(out, labelled, None)
+    out = output_folder(out_text, _REPORT_FILES)
+    for path in labelled:
+        if path.resolve() in {(out / name).resolve() for name in _REPORT_FILES}:
+            raise ConfigError(f"--out {out} would replace the --labelled {path}")
     corpus = parse_corpus(_load_corpus(datasets, labelled, open_only, source_names))
     if model_path is not None:
         model = UrlModel.load(model_path)
@@ -489,8 +500,13 @@ def evaluate(
     markdown = render_markdown(results, rejected=corpus.rejected)
     try:
         plot_precision_recall(results, out / "pr_curve.png")
-        (out / "report.json").write_text(json.dumps(to_json(results), indent=2) + "\n")
-        (out / "report.md").write_text(markdown)
+        write_output_files(
+            out,
+            {
+                "report.json": json.dumps(to_json(results), indent=2) + "\n",
+                "report.md": markdown,
+            },
+        )
     except OSError as exc:
         raise ConfigError(f"cannot write to {out}: {exc.strerror or exc}") from exc
     console.print(markdown, markup=False, highlight=False)

@@ -2,7 +2,7 @@
 
 One pass over a login stream in time order scores every login with each
 scorer, side by side: the login risk model
-(``trustwatch.detectors.login_risk.LoginRiskDetector``, when installed) and
+(``trustwatch.detectors.login_risk.LoginRiskDetector``) and
 :class:`CountryHistoryRule`, the rule most teams run (challenge a login whose
 country the account has never logged in from). Every scorer sees every login,
 failed ones included, and learns as it goes; only successful logins are
@@ -17,24 +17,25 @@ logins than that rule, a ratio of 1.7.
 Streams: the shipped simulator (:mod:`trustwatch.simulation.logins`), or the
 RBA dataset's CSV (:mod:`trustwatch.events.rba`), whose rows carry their own
 geolocation (:class:`~trustwatch.enrichment.recorded_geo.RecordedGeo`). When a
-datasets folder is given, the report also carries the stuffing detector's
+datasets folder is given, the report also carries the credential-attack detector's
 precision and recall on real SSH logs (``trustwatch.evaluation.ssh``).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
+from trustwatch.detectors.login_risk import LoginRiskDetector
 from trustwatch.enrichment.geo import BundledGeo, GeoInfo, GeoResolver
 from trustwatch.enrichment.recorded_geo import RecordedGeo
 from trustwatch.errors import ConfigError, InvalidEventError, TrustwatchError
@@ -48,10 +49,12 @@ from trustwatch.evaluation.ato_report import (
     ScorerResult,
     SshSection,
 )
+from trustwatch.evaluation.ssh import evaluate_ssh
 from trustwatch.events.deadletter import DeadLetter
 from trustwatch.events.model import Login
 from trustwatch.events.rba import read_rba
 from trustwatch.features.context import EventContext
+from trustwatch.features.windows import LruDict
 from trustwatch.simulation.logins import (
     ATTACK_KINDS,
     LoginSimulationConfig,
@@ -82,6 +85,7 @@ RBA_KINDS: tuple[str, ...] = ("account_takeover", "attack_ip")
 
 _LEGIT = "legit"
 _PROGRESS_EVERY = 5000
+_FAR_APART_S = 30 * 86_400.0  # logins this far out of the stream's order are named
 _PROFILED_ACCOUNTS = 200_000
 
 
@@ -142,10 +146,9 @@ class CountryHistoryRule:
     def __init__(self, max_accounts: int = 5_000_000, max_countries: int = 64) -> None:
         if max_accounts < 1 or max_countries < 1:
             raise ConfigError("max_accounts and max_countries must be at least 1")
-        self._max_accounts = max_accounts
         self._max_countries = max_countries
         # A tuple per account: a few dozen bytes for the usual one or two.
-        self._countries: dict[str, tuple[str, ...]] = {}
+        self._countries: LruDict[str, tuple[str, ...]] = LruDict(max_accounts)
 
     def assess(self, event: Login, ctx: EventContext) -> RuleAssessment:
         """Return 1 when the login's country is new for its account, else 0."""
@@ -154,7 +157,7 @@ class CountryHistoryRule:
         account = event.account or event.username
         if country is None or not account:
             return RuleAssessment(0.0)
-        seen = self._countries.get(account, ())
+        seen = self._countries.get(account) or ()
         new = country not in seen
         if event.success:
             self._learn(account, seen, country)
@@ -163,44 +166,24 @@ class CountryHistoryRule:
         return RuleAssessment(0.0)
 
     def _learn(self, account: str, seen: tuple[str, ...], country: str) -> None:
-        countries = self._countries
-        countries.pop(account, None)  # re-inserted below: most recently seen last
         if country not in seen and len(seen) < self._max_countries:
             seen = (*seen, country)
-        countries[account] = seen
-        if len(countries) > self._max_accounts:
-            del countries[next(iter(countries))]
+        self._countries.put(account, seen)  # most recently seen last
 
 
 def default_scorers() -> tuple[dict[str, LoginScorer], tuple[str, ...]]:
-    """Return the model (when installed) and the country rule, with notes.
+    """Return the login risk model and the country rule, with a note.
 
-    The login risk model is looked up at run time, so an installation
-    without it still evaluates the rule and says why the model is missing.
     The rule remembers as many accounts as the model does, so that neither
     wins by memory alone.
     """
-    scorers: dict[str, LoginScorer] = {}
-    notes: list[str] = []
-    try:
-        module = importlib.import_module("trustwatch.detectors.login_risk")
-        detector = module.LoginRiskDetector
-    except (ImportError, AttributeError) as exc:
-        notes.append(
-            f"the login risk model did not run: trustwatch.detectors.login_risk."
-            f"LoginRiskDetector is not available ({exc}); only the rule is shown"
-        )
-    else:
-        model = detector()
-        scorers[MODEL] = model
-        bound = model.get_params().get("max_accounts")
-        if isinstance(bound, int) and bound > 0:
-            # The same memory for both: neither remembers more accounts.
-            scorers[RULE] = CountryHistoryRule(max_accounts=bound)
-            notes.append(f"model and rule each remember at most {bound:,} accounts")
-            return scorers, tuple(notes)
-    scorers[RULE] = CountryHistoryRule()
-    return scorers, tuple(notes)
+    model = LoginRiskDetector()
+    bound = int(model.get_params()["max_accounts"])
+    scorers: dict[str, LoginScorer] = {
+        MODEL: model,
+        RULE: CountryHistoryRule(max_accounts=bound),
+    }
+    return scorers, (f"model and rule each remember at most {bound:,} accounts",)
 
 
 def ssh_section(datasets: Path | None, geo: GeoResolver | None = None) -> SshSection:
@@ -212,18 +195,17 @@ def ssh_section(datasets: Path | None, geo: GeoResolver | None = None) -> SshSec
     if datasets is None:
         return SshSection(skipped="no datasets folder given (--datasets)")
     if not datasets.is_dir():
-        return SshSection(skipped=f"the datasets folder {datasets} is absent")
-    try:
-        module = importlib.import_module("trustwatch.evaluation.ssh")
-        evaluate_ssh = module.evaluate_ssh
-    except (ImportError, AttributeError) as exc:
-        return SshSection(
-            skipped=f"trustwatch.evaluation.ssh.evaluate_ssh is not available ({exc})"
+        raise ConfigError(
+            f"the datasets folder {datasets} is absent; hint: point --datasets at "
+            "the folder holding loghub-auth and honeypot-auth-uqo"
         )
     try:
         result = evaluate_ssh(datasets, geo=geo if geo is not None else BundledGeo())
     except TrustwatchError as exc:
-        return SshSection(skipped=f"the SSH evaluation failed: {exc}")
+        raise ConfigError(
+            f"the SSH evaluation cannot run on {datasets}: {exc}; hint: point "
+            "--datasets at the folder holding loghub-auth and honeypot-auth-uqo"
+        ) from exc
     return SshSection(result=result.to_dict(), text=result.render("markdown"))
 
 
@@ -296,7 +278,9 @@ def evaluate_rba(
 
     Every row is scored in file order (the dataset is in time order); rows
     labelled takeover or attack address are the attacks, the others are
-    legitimate. Unreadable rows are counted by reason.
+    legitimate. Unreadable rows are counted by reason; when the data breaks
+    off (a gzip file cut short), the report's notes say where, and that the
+    figures cover the rows before it.
 
     Parameters
     ----------
@@ -316,16 +300,17 @@ def evaluate_rba(
     ConfigError
         When ``path`` is not a file, ``tz`` is unknown or ``limit`` is below 1.
     InvalidEventError
-        When the file is not an RBA dataset CSV, or no row of it can be read.
+        When the file is not an RBA dataset CSV, or no row of it can be read
+        (the message counts the unreadable rows by reason and quotes the
+        first).
     """
     if limit is not None and limit < 1:
         raise ConfigError(f"limit must be at least 1, got {limit}")
     rows = read_rba(path, tz=tz)
     geo = RecordedGeo(max_addresses)
-    letters: Counter[str] = Counter()
-    refused: list[str] = []
+    unread = _Unread()
     chosen, notes = _scorers(scorers)
-    stream = _rba_stream(rows, geo, letters, refused, limit)
+    stream = _rba_stream(rows, geo, unread, limit)
     result = evaluate_logins(
         stream,
         chosen,
@@ -333,37 +318,97 @@ def evaluate_rba(
         kinds=RBA_KINDS,
         measure_from=None,
         source=f"RBA dataset file {path.name}",
-        settings={"file": str(path), "zone": tz, "limit": limit or "none"},
+        settings={"file": str(path), "zone": tz, "limit": limit},
         challenge_rates=challenge_rates,
         notes=notes,
         progress=progress,
-        dead_letters=letters,
+        dead_letters=unread.reasons,
+        dead_letter_examples=unread.examples,
     )
-    if refused:
-        raise InvalidEventError("unsupported_format", refused[0])
+    if unread.refused is not None:
+        raise InvalidEventError(unread.refused.reason, unread.refused.message)
     if result.logins == 0:
-        raise InvalidEventError(
-            "schema",
-            f"no row of {path} could be read ({sum(letters.values()):,} unreadable); "
-            "hint: check that it is the RBA dataset's CSV file",
+        raise InvalidEventError("schema", unread.nothing_read(path))
+    if unread.cut is not None:
+        cut = (
+            f"{unread.cut.message}; the figures cover the {result.logins:,} "
+            "logins read before it"
         )
+        result = replace(result, notes=(cut, *result.notes))
     return replace(result, ssh=ssh_section(datasets))
+
+
+class _Unread:
+    """The dead letters of a file: counts by reason, the first, a refusal, a cut."""
+
+    _HINTS: ClassVar[dict[str, str]] = {
+        "encoding": "convert the file to UTF-8 first, e.g. with iconv -f LATIN1 "
+        "-t UTF-8 (naming its encoding)",
+        "unreadable": "the file is corrupt or cut short: copy or download it again",
+        "timestamp": "check the Login Timestamp column and --rba-tz",
+    }
+
+    #: Dead letters kept whole (location, reason, message) for the report.
+    EXAMPLES = 20
+
+    def __init__(self) -> None:
+        self.reasons: Counter[str] = Counter()
+        self.examples: list[dict[str, str]] = []
+        self.first: DeadLetter | None = None
+        self.refused: DeadLetter | None = None
+        self.cut: DeadLetter | None = None
+
+    def add(self, letter: DeadLetter) -> None:
+        """Count one dead letter, and keep it when it is the first or says more."""
+        self.reasons[letter.reason] += 1
+        if len(self.examples) < self.EXAMPLES:
+            self.examples.append(
+                {
+                    "location": letter.location,
+                    "reason": letter.reason,
+                    "message": letter.message,
+                }
+            )
+        if self.first is None:
+            self.first = letter
+        if letter.location == "file":
+            self.refused = letter
+        elif letter.reason == "unreadable":
+            self.cut = letter
+
+    def nothing_read(self, path: Path) -> str:
+        """Say why no row of ``path`` became a login, with the reasons."""
+        if self.first is None:
+            return (
+                f"{path.name} has no row after its header; hint: give the RBA "
+                "dataset's CSV file"
+            )
+        total = sum(self.reasons.values())
+        if self.cut is not None and total == 1:
+            return (
+                f"no row of {path.name} could be read: {self.cut.message}; "
+                f"hint: {self._HINTS['unreadable']}"
+            )
+        reasons = ", ".join(f"{r} {n:,}" for r, n in self.reasons.most_common())
+        top = self.reasons.most_common(1)[0][0]
+        hint = self._HINTS.get(top, "check that it is the RBA dataset's CSV file")
+        return (
+            f"no row of {path.name} could be read ({total:,} unreadable: {reasons}; "
+            f"the first, {self.first.location}: {self.first.message}); hint: {hint}"
+        )
 
 
 def _rba_stream(
     rows: Iterable[Any],
     geo: RecordedGeo,
-    letters: Counter[str],
-    refused: list[str],
+    unread: _Unread,
     limit: int | None,
 ) -> Iterator[tuple[Login, str]]:
     """Yield each good row's login and truth, recording its location first."""
     logins = 0
     for item in rows:
         if isinstance(item, DeadLetter):
-            letters[item.reason] += 1
-            if item.location == "file":
-                refused.append(item.message)
+            unread.add(item)
             continue
         if item.country is not None or item.asn is not None:
             geo.record(item.event.ip, GeoInfo(item.country, item.asn, None))
@@ -397,6 +442,7 @@ def evaluate_logins(
     ssh: SshSection | None = None,
     progress: Callable[[int], None] | None = None,
     dead_letters: Mapping[str, int] | None = None,
+    dead_letter_examples: Sequence[Mapping[str, str]] | None = None,
 ) -> AtoEvaluation:
     """Score a labelled login stream with every scorer, and measure them.
 
@@ -420,6 +466,9 @@ def evaluate_logins(
         Called with the number of logins done, now and then.
     dead_letters
         Unreadable records by reason, filled while ``stream`` is read.
+    dead_letter_examples
+        The first unreadable records (location, reason, message), filled
+        while ``stream`` is read.
 
     Raises
     ------
@@ -443,13 +492,8 @@ def evaluate_logins(
                 logins=scored.logins,
             )
         )
-    extra = list(notes)
-    if scored.late:
-        extra.append(
-            f"{scored.late:,} logins came before a login already scored "
-            "(the stream is not in time order there)"
-        )
-    return AtoEvaluation(
+    extra = [*notes, *scored.order_notes()]
+    report = AtoEvaluation(
         source=source,
         settings=dict(settings),
         challenge_rates=tuple(challenge_rates),
@@ -460,8 +504,25 @@ def evaluate_logins(
         notes=tuple(extra),
         profile=scored.profile.summary(),
         dead_letters=dict(dead_letters or {}),
+        dead_letter_examples=tuple(dict(d) for d in dead_letter_examples or ()),
         ssh=ssh or SshSection(skipped="not asked for"),
     )
+    return replace(report, notes=(*report.notes, *_coverage_notes(report)))
+
+
+def _coverage_notes(report: AtoEvaluation) -> list[str]:
+    """Say why figures are missing: nothing measured, or a kind without attacks."""
+    why = report.unmeasured()
+    if why is not None:
+        return [f"nothing was measured: {why}; every figure is n/a"]
+    counted = report.scorers[0]
+    empty = [kind for kind in report.kinds if counted.kind(kind).attacks == 0]
+    if not empty:
+        return []
+    return [
+        f"no attack login of kind {', '.join(empty)} was measured; "
+        f"{'its row is' if len(empty) == 1 else 'their rows are'} n/a"
+    ]
 
 
 def _kind_results(
@@ -495,12 +556,56 @@ class _Scored:
         self.seconds = dict.fromkeys(self.scores, 0.0)
         self.logins = 0
         self.late = 0
+        self.far_late = 0
+        self.jumped = 0
+        self.first_far_late: Login | None = None
+        self.first_jumped: Login | None = None
         self.profile = _Profile()
 
     @property
     def truth(self) -> np.ndarray[Any, np.dtype[np.uint8]]:
         """Truth codes of the measured logins: 0 legit, then kinds from 1."""
         return np.frombuffer(self.codes, dtype=np.uint8)
+
+    def place(self, event: Login, t: float, newest: float) -> None:
+        """Count ``event`` (at ``t``) if it is out of order after ``newest``."""
+        if t < newest:
+            self.late += 1
+            if newest - t > _FAR_APART_S:
+                self.far_late += 1
+                self.first_far_late = self.first_far_late or event
+        elif t - newest > _FAR_APART_S and newest > float("-inf"):
+            self.jumped += 1
+            self.first_jumped = self.first_jumped or event
+
+    def order_notes(self) -> list[str]:
+        """Say where the stream was not in time order, naming the first far cases."""
+        days = f"{_FAR_APART_S / 86_400:.0f} days"
+        notes = []
+        if self.jumped:
+            notes.append(
+                f"{self.jumped:,} logins were dated more than {days} after every "
+                f"login before them (first: {_when(self.first_jumped)}): a stray "
+                "date or a gap in the data; check the timestamps"
+            )
+        if self.late:
+            far = (
+                f"; {self.far_late:,} of them by more than {days} (first: "
+                f"{_when(self.first_far_late)})"
+                if self.far_late
+                else ""
+            )
+            notes.append(
+                f"{self.late:,} logins came before a login already scored "
+                f"(the stream is not in time order there){far}"
+            )
+        return notes
+
+
+def _when(event: Login | None) -> str:
+    if event is None:
+        return "?"
+    return f"{event.event_id} at {event.ts.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
 
 
 def _score(
@@ -548,7 +653,7 @@ def _score(
             scored.codes.append(code)
         if code == 0 and event.success:
             scored.profile.add(event, ctx, measured)
-        scored.late += ctx.t < newest
+        scored.place(event, ctx.t, newest)
         newest = max(newest, ctx.t)
         scored.logins += 1
         if progress is not None and scored.logins % _PROGRESS_EVERY == 0:

@@ -119,8 +119,10 @@ class AtoEvaluation:
         What the legitimate logins look like (per-account figures).
     dead_letters
         Unreadable rows by reason (file input only).
+    dead_letter_examples
+        The first unreadable rows, each with its location, reason and message.
     ssh
-        The SSH stuffing evaluation, or why it was skipped.
+        The credential-attack evaluation on real SSH logs, or why it was skipped.
     """
 
     source: str
@@ -133,11 +135,33 @@ class AtoEvaluation:
     notes: tuple[str, ...] = ()
     profile: Mapping[str, Any] = field(default_factory=dict)
     dead_letters: Mapping[str, int] = field(default_factory=dict)
+    dead_letter_examples: tuple[Mapping[str, str], ...] = ()
     ssh: SshSection = field(default_factory=SshSection)
 
     def scorer(self, name: str) -> ScorerResult | None:
         """Return the result of the scorer called ``name``, if it ran."""
         return next((s for s in self.scorers if s.name == name), None)
+
+    def unmeasured(self) -> str | None:
+        """Say why no figure could be measured, or return ``None`` when some were.
+
+        A figure needs legitimate successful logins (they set the challenge
+        threshold) and attack logins (what the threshold catches).
+        """
+        if not self.scorers:
+            return "no scorer ran"
+        attacks = self.scorers[0].kind(ALL_ATTACKS).attacks
+        if self.legit == 0:
+            return (
+                "no legitimate successful login was measured (they set the "
+                f"challenge threshold); attack logins measured: {attacks:,}"
+            )
+        if attacks == 0:
+            return (
+                f"no attack login was measured (only {self.legit:,} legitimate "
+                "successful logins)"
+            )
+        return None
 
     def ratio(self, kind: str, budget: int) -> float | None:
         """Return the model's catch over the rule's for ``kind`` at a budget.
@@ -177,12 +201,18 @@ class AtoEvaluation:
         if self.dead_letters:
             lines += ["", "## Unreadable rows", ""]
             lines.extend(f"- {r}: {n:,}" for r, n in sorted(self.dead_letters.items()))
+            if self.dead_letter_examples:
+                lines += ["", "The first of them:", ""]
+                lines.extend(
+                    f"- {d['location']} ({d['reason']}): {d['message']}"
+                    for d in self.dead_letter_examples
+                )
         lines.append("")
         if self.ssh.text is not None:
             lines.append(self.ssh.text.rstrip())
         else:
             lines += [
-                "## Stuffing detector on real SSH logins",
+                "## Credential-attack detector on real SSH logins",
                 "",
                 f"Skipped: {self.ssh.skipped}.",
             ]
@@ -241,6 +271,7 @@ class AtoEvaluation:
             "notes": list(self.notes),
             "profile": dict(self.profile),
             "dead_letters": dict(self.dead_letters),
+            "dead_letter_examples": [dict(d) for d in self.dead_letter_examples],
             "ssh": {
                 "result": dict(self.ssh.result) if self.ssh.result else None,
                 "skipped": self.ssh.skipped,

@@ -19,37 +19,55 @@ user-agent columns may be left out.
 - Timestamps (``2020-02-03 12:43:30.772``, or epoch numbers) carry no zone;
   the dataset does not say which it is, and they are read in ``tz`` (UTC by
   default). Only their order matters to an evaluation.
+  A row dated more than a day after the moment the file is read is refused
+  (``"timestamp"``): the dataset records past logins, and one stray date far
+  ahead would move a learning scorer's clock.
 - ``-`` or an empty cell is "unknown" in the text columns; an empty ASN or
   round-trip time is unknown too. The dataset's stand-in values (ASNs from
-  500,000, addresses in 10.0.0.0/8) are kept as they are.
+  500,000, addresses in 10.0.0.0/8) are kept as they are. An IPv4-mapped
+  IPv6 address (``::ffff:a.b.c.d``) is read as the IPv4 address it maps.
+- ``index`` identifies a row: a second row with an index already read is
+  refused (``"duplicate"``) rather than becoming a second login with the
+  same event id. Indices up to 2**28 are remembered in a bitmap (at most
+  32 MiB), larger ones in a set of at most a million; past that, larger
+  indices are no longer checked (a warning says so).
 
 Bad input never stops reading: a row that cannot become a login is yielded
 as a :class:`~trustwatch.events.deadletter.DeadLetter` (location ``line N``)
 with reason ``"malformed_csv"`` (unbalanced quotes, a wrong number of
 fields), ``"timestamp"``, ``"schema"`` (a bad address, user id, country, ASN,
-round-trip time or flag) or ``"too_large"`` (a line over the limit). A file
-that is not text, or whose first line is not an RBA header, is one dead
-letter at location ``file`` (``"encoding"``, ``"unsupported_format"``), and
-one that cannot be opened or breaks off is one with ``"unreadable"``.
-Multi-line quoted fields are not supported (the dataset has none); such a
-row becomes dead letters.
+round-trip time or flag), ``"duplicate"``, ``"encoding"`` (a line that is
+not UTF-8) or ``"too_large"`` (a line over the limit). A file is one dead
+letter at location ``file`` when it is not UTF-8 text, judged from its
+first 4 KiB (``"encoding"``: UTF-16, another 8-bit encoding, binary data),
+is another format or has no RBA header (``"unsupported_format"``), or cannot
+be opened (``"unreadable"``). Data that breaks off (a gzip file cut short)
+ends the rows with one ``"unreadable"`` dead letter at the line where
+reading stopped, saying so. Multi-line quoted fields are not supported (the
+dataset has none); such a row becomes dead letters.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import ipaddress
 import logging
 import os
 import re
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from operator import itemgetter
 from pathlib import Path
 from typing import NamedTuple
 
 from trustwatch.errors import ConfigError, InvalidEventError
-from trustwatch.events._files import UnreadableError, check_text, iter_line_blocks
+from trustwatch.events._files import (
+    HEAD_BYTES,
+    UnreadableError,
+    check_text,
+    iter_line_blocks,
+)
 from trustwatch.events.deadletter import DeadLetter
 from trustwatch.events.model import Login
 from trustwatch.events.timestamps import check_event_time, get_zone, parse_timestamp
@@ -95,6 +113,13 @@ RBA_REQUIRED: frozenset[str] = frozenset(
 
 _MAX_LINE_BYTES = 65_536
 _MAX_ID_CHARS = 512
+_MAX_INDEX_DIGITS = 18  # below 2**63
+_MAX_ASN = 4_294_967_295  # ASNs are 32-bit
+_FUTURE_SKEW = timedelta(days=1)  # clocks and zones: a row may be this far ahead
+_BITMAP_INDICES = 1 << 28  # indices remembered in a bitmap: 32 MiB at most
+_MAX_SPARSE_INDICES = 1_000_000  # larger indices remembered in a set
+_BINARY_SHARE = 0.05  # control bytes in the head beyond which it is binary data
+_CONTROL_BYTES = frozenset(range(32)) - {9, 10, 13} | {127}
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
 _UNKNOWN = frozenset({"", "-"})
@@ -187,7 +212,7 @@ def _read(path: Path, tz: str) -> Iterator[RbaLogin | DeadLetter]:
     reader = _RowReader(source, tz)
     lineno = rows = letters = 0
     try:
-        for lines in iter_line_blocks(path, _MAX_LINE_BYTES, check=check_text):
+        for lines in iter_line_blocks(path, _MAX_LINE_BYTES, check=_check_head):
             for line in lines:
                 lineno += 1
                 item = reader.feed(lineno, line)
@@ -204,19 +229,65 @@ def _read(path: Path, tz: str) -> Iterator[RbaLogin | DeadLetter]:
     except UnreadableError as exc:
         if exc.location == "file":
             logger.warning("%s refused (%s)", source, exc.reason)
+        else:
+            logger.warning("%s (%d logins read before it)", exc, rows)
         letters += 1
         yield DeadLetter.build(source, exc.location, exc.reason, str(exc), exc.raw)
     else:
         if not reader.has_header:
             letters += 1
+            what = "is empty" if lineno == 0 else "has only blank lines"
             yield DeadLetter.build(
                 source,
                 "file",
                 "unsupported_format",
-                f"{source} is empty; hint: give the RBA dataset's CSV file",
+                f"{source} {what}; hint: give the RBA dataset's CSV file",
                 b"",
             )
+    if reader.unchecked_indices:
+        logger.warning(
+            "%s: %d rows with an index above %d were not checked for duplicates "
+            "(too many to remember)",
+            source,
+            reader.unchecked_indices,
+            _BITMAP_INDICES,
+        )
     logger.info("read %s: %d logins, %d dead letters", source, rows, letters)
+
+
+def _check_head(path: Path, head: bytes) -> None:
+    """Refuse a file whose first bytes are not UTF-8 text (binary data too).
+
+    Raises
+    ------
+    UnreadableError
+        ``"encoding"`` for UTF-16/32 text, binary data or text in another
+        8-bit encoding; ``"unsupported_format"`` for the formats
+        :func:`~trustwatch.events._files.check_text` knows.
+    """
+    check_text(path, head)
+    sample = head[:HEAD_BYTES]
+    try:
+        # Not final: a character cut off at the end of the sample is fine.
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+    except UnicodeDecodeError as exc:
+        controls = sum(byte in _CONTROL_BYTES for byte in sample)
+        if controls > _BINARY_SHARE * len(sample):
+            why = "is binary data, not CSV text"
+            hint = (
+                "give the RBA dataset's CSV file (rba-dataset.csv, optionally "
+                "gzip-compressed)"
+            )
+        else:
+            line = sample.count(b"\n", 0, exc.start) + 1
+            why = f"is not UTF-8 text (byte 0x{sample[exc.start]:02x} on line {line})"
+            hint = (
+                "convert it to UTF-8 first, e.g. with iconv -f LATIN1 -t UTF-8 "
+                "(naming the file's encoding)"
+            )
+        raise UnreadableError(
+            "file", f"{path} {why}; hint: {hint}", reason="encoding", raw=sample[:1024]
+        ) from exc
 
 
 class _RowReader:
@@ -229,11 +300,18 @@ class _RowReader:
         self._width = 0
         self._utc = get_zone(tz) is UTC
         self._pick: Callable[[list[str]], tuple[str, ...]] | None = None
+        self._latest = datetime.now(UTC) + _FUTURE_SKEW
+        self._indices = _SeenIndices()
 
     @property
     def has_header(self) -> bool:
         """Whether the header line has been read."""
         return self._columns is not None
+
+    @property
+    def unchecked_indices(self) -> int:
+        """Rows whose index was too large to be checked for a duplicate."""
+        return self._indices.unchecked
 
     def feed(self, lineno: int, line: bytes) -> RbaLogin | DeadLetter | None:
         """Return the login, the dead letter or nothing (a blank line) of a line."""
@@ -293,12 +371,19 @@ class _RowReader:
             raise InvalidEventError(
                 "schema", f"User ID must be 1 to {_MAX_ID_CHARS} characters"
             )
-        if index and not (index.isascii() and index.isdigit()):
-            raise InvalidEventError("schema", f"index {index[:40]!r} is not a number")
+        number = _index(index) if index else None
         succeeded = _flag(success, "Login Successful")
+        ts = check_event_time(self._time(when))
+        if ts > self._latest:
+            raise InvalidEventError(
+                "timestamp",
+                f"Login Timestamp {when[:40]!r} is in the future (after "
+                f"{self._latest:%Y-%m-%d %H:%M} UTC); hint: check the file's "
+                "timestamps and --rba-tz",
+            )
         event = Login(
-            event_id=f"rba-{index}" if index else f"rba-line-{lineno}",
-            ts=check_event_time(self._time(when)),
+            event_id=f"rba-line-{lineno}" if number is None else f"rba-{number}",
+            ts=ts,
             account=user,
             ip=_address(ip),
             user_agent=agent or None,
@@ -306,7 +391,7 @@ class _RowReader:
             username=user,
             failure_reason=None if succeeded else "bad_credentials",
         )
-        return RbaLogin(
+        login = RbaLogin(
             event=event,
             country=_country(country),
             region=_text(region),
@@ -319,6 +404,14 @@ class _RowReader:
             is_attack_ip=_flag(attack, "Is Attack IP"),
             is_account_takeover=_flag(takeover, "Is Account Takeover"),
         )
+        # Last: a row refused for another reason leaves its index free.
+        if number is not None and not self._indices.add(number):
+            raise InvalidEventError(
+                "duplicate",
+                f"index {number} was already read on an earlier row; the row "
+                f"would be a second login {event.event_id}",
+            )
+        return login
 
     def _time(self, text: str) -> datetime:
         # The published form, read in UTC, takes the fast path.
@@ -332,6 +425,43 @@ class _RowReader:
 
 class _HeaderError(Exception):
     """The first line is not an RBA header: the file is refused as a whole."""
+
+
+class _SeenIndices:
+    """The row indices read so far, in bounded memory.
+
+    Indices below :data:`_BITMAP_INDICES` (the dataset's run from 0) take a
+    bit each; larger ones go to a set of at most :data:`_MAX_SPARSE_INDICES`,
+    past which they are counted in :attr:`unchecked` and let through.
+    """
+
+    __slots__ = ("_bits", "_sparse", "unchecked")
+
+    def __init__(self) -> None:
+        self._bits = bytearray()
+        self._sparse: set[int] = set()
+        self.unchecked = 0
+
+    def add(self, index: int) -> bool:
+        """Remember ``index``; return ``False`` when it was already there."""
+        if index < _BITMAP_INDICES:
+            at, bit = index >> 3, 1 << (index & 7)
+            bits = self._bits
+            if at >= len(bits):
+                # Doubling keeps growing cheap over a long file.
+                size = min(max(at + 1, 2 * len(bits)), _BITMAP_INDICES >> 3)
+                bits.extend(bytes(size - len(bits)))
+            if bits[at] & bit:
+                return False
+            bits[at] |= bit
+            return True
+        if index in self._sparse:
+            return False
+        if len(self._sparse) < _MAX_SPARSE_INDICES:
+            self._sparse.add(index)
+        else:
+            self.unchecked += 1
+        return True
 
 
 def _stripped_getter(at: list[int]) -> Callable[[list[str]], tuple[str, ...]]:
@@ -362,15 +492,33 @@ def _flag(value: str, column: str) -> bool:
     raise InvalidEventError("schema", f"{column} {value[:40]!r} is not True or False")
 
 
+def _index(value: str) -> int:
+    if value.isascii() and value.isdigit() and len(value) <= _MAX_INDEX_DIGITS:
+        return int(value)
+    raise InvalidEventError(
+        "schema",
+        f"index {value[:40]!r} is not a number of at most {_MAX_INDEX_DIGITS} digits",
+    )
+
+
 def _address(value: str) -> str:
     if _IPV4.fullmatch(value):
         return value  # canonical dotted-quad IPv4 already
+    if "%" in value:
+        raise InvalidEventError(
+            "schema",
+            f"IP Address {value[:60]!r} carries a zone index (%...), which only "
+            "names an interface of the machine that wrote it",
+        )
     try:
-        return str(ipaddress.ip_address(value))
+        address = ipaddress.ip_address(value)
     except ValueError as exc:
         raise InvalidEventError(
             "schema", f"IP Address {value[:60]!r} is not an IP address"
         ) from exc
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return str(address.ipv4_mapped)
+    return str(address)
 
 
 def _country(value: str) -> str | None:
@@ -387,8 +535,12 @@ def _asn(value: str) -> int | None:
     if value in _UNKNOWN:
         return None
     if value.isascii() and value.isdigit() and len(value) <= 10:
-        return int(value)
-    raise InvalidEventError("schema", f"ASN {value[:40]!r} is not a number")
+        number = int(value)
+        if number <= _MAX_ASN:
+            return number
+    raise InvalidEventError(
+        "schema", f"ASN {value[:40]!r} is not a number from 0 to {_MAX_ASN}"
+    )
 
 
 def _rtt(value: str) -> float | None:

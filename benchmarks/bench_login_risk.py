@@ -10,7 +10,11 @@ in), then times on one core, over the same logins in stream order:
    network, bundled offline data) and parse the user agent, with their
    caches warm: what any login model must pay before it scores;
 3. ``login_risk assess``: :meth:`LoginRiskDetector.assess` on a fresh
-   detector (attribute extraction with its own caches, scoring, learning).
+   detector (attribute extraction with its own caches, scoring, learning);
+4. ``... evicting``: the same with every bound a fraction of what the run
+   needs (accounts, population paths, failure windows, caches), so that
+   nearly every login evicts: the cost of the least-recently-used tables
+   once full, which must stay O(1) (issue #4, E14).
 
 Each is timed ``--repeat`` times and the best run counts (the machine may be
 shared).
@@ -67,9 +71,11 @@ def enrichment(logins: list[Login], geo: GeoResolver) -> None:
         parse_user_agent(event.user_agent)
 
 
-def assess_all(logins: list[Login], geo: GeoResolver) -> LoginRiskDetector:
-    """Assess every login with a fresh detector; return it."""
-    detector = LoginRiskDetector()
+def assess_all(
+    logins: list[Login], geo: GeoResolver, **bounds: int
+) -> LoginRiskDetector:
+    """Assess every login with a fresh detector (``bounds`` its sizes); return it."""
+    detector = LoginRiskDetector(**bounds)
     assess = detector.assess
     for event in logins:
         assess(event, EventContext(event, geo))
@@ -105,16 +111,25 @@ def main() -> None:
     base = timed(lambda: enrichment(logins, geo), args.repeat)
     model = timed(lambda: assess_all(logins, geo), args.repeat)
     detector = assess_all(logins, geo)
+    small = {
+        "max_accounts": max(8, accounts // 8),
+        "max_population_keys": max(8, n // 8),
+        "max_evidence_keys": max(8, n // 200),
+        "cache_size": max(8, n // 100),
+    }
+    evicting = timed(lambda: assess_all(logins, geo, **small), args.repeat)
 
     for label, seconds in (
         ("dict update", floor),
         ("enrichment (warm)", base),
         ("login_risk assess", model),
+        ("... evicting", evicting),
     ):
         print(
             f"{label:<18}: {n / seconds:10,.0f} logins/s per core, "
             f"{1e6 * seconds / n:6.1f} us/login"
         )
+    print("evicting bounds: " + ", ".join(f"{k}={v:,}" for k, v in small.items()))
     print(
         f"assess / enrichment: {model / base:.1f}x; "
         f"assess / dict update: {model / floor:.1f}x"

@@ -1,5 +1,6 @@
 """The login_risk detector: every login assessed, risky successes flagged."""
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import ClassVar
 
@@ -95,7 +96,7 @@ def test_a_success_from_a_new_country_raises_risky_login_on_the_account():
     detector = LoginRiskDetector()
     assert run(detector, history()) == []
     [signal] = run(
-        detector, [login(99, ip="198.51.100.7", ua=FIREFOX, minutes=16 * 1440)]
+        detector, [login(99, ip="198.51.100.7", ua=FIREFOX, minutes=15 * 1440)]
     )
     assert signal.kind == "risky_login"
     assert (signal.entity_type, signal.entity, signal.event_id) == (
@@ -112,20 +113,20 @@ def test_a_success_from_a_new_country_raises_risky_login_on_the_account():
 def test_failed_logins_are_assessed_but_raise_nothing():
     detector = LoginRiskDetector()
     run(detector, history())
-    failure = login(99, ip="198.51.100.7", ok=False, minutes=16 * 1440)
+    failure = login(99, ip="198.51.100.7", ok=False, minutes=15 * 1440)
     risk = detector.assess(failure, EventContext(failure, GEO))
     assert isinstance(risk, LoginRisk)
     assert risk.score >= 0.5
     assert risk.evidence["learned"] is False
     assert (
-        run(detector, [login(100, ip="198.51.100.7", ok=False, minutes=16 * 1440)])
+        run(detector, [login(100, ip="198.51.100.7", ok=False, minutes=15 * 1440)])
         == []
     )
 
 
 def test_min_score_sets_the_bar():
     strict, lax = LoginRiskDetector(min_score=0.999), LoginRiskDetector(min_score=0.2)
-    away = [login(99, ip="198.51.100.7", minutes=16 * 1440)]
+    away = [login(99, ip="198.51.100.7", minutes=15 * 1440)]
     assert run(strict, history() + away) == []
     assert [s.event_id for s in run(lax, history() + away)] == ["e99"]
 
@@ -160,17 +161,17 @@ def test_stuffing_from_a_network_raises_the_risk_of_its_next_success():
 def test_a_confirmed_login_joins_the_history():
     detector = LoginRiskDetector()
     run(detector, history())
-    away = login(99, ip="198.51.100.7", minutes=16 * 1440)
+    away = login(99, ip="198.51.100.7", minutes=15 * 1440)
     assert run(detector, [away])
     detector.confirm(away, EventContext(away, GEO))
-    again = login(100, ip="198.51.100.7", minutes=16 * 1440 + 60)
+    again = login(100, ip="198.51.100.7", minutes=15 * 1440 + 60)
     assert run(detector, [again]) == []
 
 
 def test_a_login_past_a_second_factor_is_learned():
     detector = LoginRiskDetector()
     run(detector, history())
-    away = login(99, ip="198.51.100.7", minutes=16 * 1440, mfa=True)
+    away = login(99, ip="198.51.100.7", minutes=15 * 1440, mfa=True)
     assert detector.assess(away, EventContext(away, GEO)).evidence["learned"] is True
 
 
@@ -178,15 +179,17 @@ def test_labelled_attacks_teach_the_attacker_side():
     plain, taught = LoginRiskDetector(), LoginRiskDetector()
     run(plain, history())
     run(taught, history())
+    tool = "python-httpx/0.28.1"
     for i in range(20):
         bot = login(
-            3000 + i, user=f"v{i}", ip=f"203.0.113.{i}", ua="python-httpx/0.28.1"
+            3000 + i, user=f"v{i}", ip=f"203.0.113.{i}", ua=tool, minutes=15 * 1440
         )
         taught.label_attack(bot, EventContext(bot, GEO))
-    new_user = login(99, user="dave", ip="203.0.113.50", ua="python-httpx/0.28.1")
-    assert taught.assess(new_user, EventContext(new_user, GEO)).score > (
-        5 * plain.assess(new_user, EventContext(new_user, GEO)).score
-    )
+    new_user = login(99, user="dave", ip="203.0.113.50", ua=tool, minutes=15 * 1440)
+    lr = "log_likelihood_ratio"
+    taught_lr = taught.assess(new_user, EventContext(new_user, GEO)).evidence[lr]
+    plain_lr = plain.assess(new_user, EventContext(new_user, GEO)).evidence[lr]
+    assert taught_lr > plain_lr + math.log(5)
 
 
 @pytest.mark.parametrize(
@@ -274,3 +277,86 @@ def test_an_account_creation_tells_when_its_logins_start_to_count():
     # a creation without an account changes nothing
     nameless = AccountCreated(event_id="c2", ts=T0 + timedelta(days=15))
     assert run(detector, [nameless]) == []
+
+
+# ---------------------------------------------------------------- hostile input
+# the review's reproductions (issue #4, E1, E15, E16), with the bundled geo data
+
+HOME_IP = "81.2.69.160"  # GB in the bundled data
+WINDOWS_CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+)
+
+
+def review_login(i, *, ts, user="alice", ip=HOME_IP, ua=WINDOWS_CHROME):
+    return Login(
+        event_id=f"r{i}",
+        ts=ts,
+        account=user,
+        username=user,
+        ip=ip,
+        user_agent=ua,
+        success=True,
+    )
+
+
+def owners_history(detector, geo, hours=60):
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    for i in range(hours):
+        event = review_login(i, ts=start + timedelta(hours=i))
+        detector.assess(event, EventContext(event, geo))
+    return start + timedelta(hours=hours)
+
+
+def test_a_login_dated_2199_neither_stops_the_detector_nor_is_learned():
+    geo = BundledGeo()
+    detector = LoginRiskDetector()
+    now = owners_history(detector, geo)
+    future = review_login(100, ts=datetime(2199, 1, 1, 10, tzinfo=UTC))
+    [risk_of_future] = [detector.assess(future, EventContext(future, geo))]
+    assert risk_of_future.evidence["learned"] is False
+    assert (
+        "ahead of the stream's clock" in (risk_of_future.evidence["not_learned_reason"])
+    )
+    # the next logins, of this account and of another, are scored and learned
+    state = msgspec.json.decode(msgspec.json.encode(detector.get_state()))
+    restored = LoginRiskDetector()
+    restored.set_state(state)
+    for d in (detector, restored):
+        for i, user in enumerate(("alice", "bob")):
+            event = review_login(101 + i, ts=now + timedelta(minutes=i), user=user)
+            risk = d.assess(event, EventContext(event, geo))
+            assert risk.evidence["learned"] is True
+            assert risk.score < 0.5
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("user_agent", None, "no user agent, this account always sends one"),
+        ("user_agent", "", "no user agent, this account always sends one"),
+        ("user_agent", "garbage", "unrecognised user agent, new for this account"),
+        ("user_agent", "python-requests/2.31", "automation client (Python Requests)"),
+        ("ip", "2001:db8::1", "address could not be placed, new for this account"),
+        ("ip", "10.1.2.3", "address could not be placed, new for this account"),
+        ("ip", "2c0f:ffff::1", "address could not be placed, new for this account"),
+        ("ip", "not-an-ip", "no valid source address, this account's logins had one"),
+        ("ip", None, "no valid source address, this account's logins had one"),
+    ],
+)
+def test_what_a_login_lacks_is_evidence_against_it(field, value, reason):
+    geo = BundledGeo()
+    detector = LoginRiskDetector()
+    now = owners_history(detector, geo)
+    familiar = review_login(200, ts=now)
+    lacking = msgspec.structs.replace(familiar, event_id="r201", **{field: value})
+    familiar_risk = detector.model.score(
+        "alice", detector._extractor.extract(familiar, EventContext(familiar, geo)),
+        EventContext(familiar, geo).t,
+    )  # fmt: skip
+    risk = detector.assess(lacking, EventContext(lacking, geo))
+    assert reason in risk.reasons
+    assert risk.evidence["log_likelihood_ratio"] > (
+        familiar_risk.evidence["log_likelihood_ratio"] + math.log(10)
+    )

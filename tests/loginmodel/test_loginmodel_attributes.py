@@ -11,8 +11,11 @@ import pytest
 from trustwatch.enrichment.geo import BundledGeo, GeoInfo
 from trustwatch.events.model import Login
 from trustwatch.features.context import EventContext
-from trustwatch.loginmodel import attributes, counts, model
+from trustwatch.loginmodel import attributes, clock, counts, model, reasons
 from trustwatch.loginmodel.attributes import (
+    ABSENT_KEYS,
+    ROOT_KEYS,
+    UNKNOWN_TOP_KEYS,
     AttributeExtractor,
     LoginAttributes,
     chain_keys,
@@ -89,13 +92,34 @@ def test_the_user_agent_is_split_into_os_device_browser_and_string():
     assert LoginAttributes.build(user_agent="curl/8.5.0").automation
 
 
-def test_missing_fields_leave_their_chain_out():
+def test_a_missing_field_is_its_chains_absent_top_value():
     bare = extract(login(ip=None, ua=None))
     assert not bare.has_network and not bare.has_client
-    assert bare.learn_keys == () and bare.evidence_keys == ()
+    assert bare.values == (None,) * 7
+    # the absence is a value at each chain's top, with nothing below it
+    assert bare.keys == (ABSENT_KEYS[0], 0, 0, ABSENT_KEYS[1], 0, 0, 0)
+    assert bare.learn_keys == (
+        ROOT_KEYS[0],
+        ABSENT_KEYS[0],
+        ROOT_KEYS[1],
+        ABSENT_KEYS[1],
+    )
+    assert bare.evidence_keys == ()
     not_an_address = extract(login(ip="localhost:8080"))
     assert not not_an_address.has_network
+    assert not_an_address.keys[0] == ABSENT_KEYS[0]
     assert not_an_address.has_client
+    assert extract(login(ua="")).keys[3] == ABSENT_KEYS[1]
+
+
+def test_an_unknown_top_value_is_keyed_apart_from_an_absent_one():
+    unplaced = LoginAttributes.build(network="10.0.0.0/24", ip="10.0.0.7")
+    assert unplaced.values[0] is None and unplaced.has_network
+    assert unplaced.keys[0] == UNKNOWN_TOP_KEYS[0] != ABSENT_KEYS[0]
+    tool = LoginAttributes.build(user_agent="python-requests/2.31")
+    assert tool.values[3:6] == (None, None, "Python Requests")
+    assert tool.keys[3] == UNKNOWN_TOP_KEYS[1] != ABSENT_KEYS[1]
+    assert tool.automation
 
 
 def test_a_garbage_user_agent_keeps_only_its_string():
@@ -141,7 +165,7 @@ def test_bundled_geo_places_a_simulated_residential_address():
     assert a.values[1] is not None and a.values[1].startswith("AS")
 
 
-@pytest.mark.parametrize("module", [attributes, counts, model])
+@pytest.mark.parametrize("module", [attributes, clock, counts, model, reasons])
 def test_docstring_examples_run(module):
     result = doctest.testmod(module)
     assert result.attempted > 0

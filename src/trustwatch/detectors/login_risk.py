@@ -24,6 +24,16 @@ more likely theirs (Freeman et al.'s account term). Account creations
 (``account_created``) tell the model from when a new account's logins
 count, so its first login is not taken for that of an account long away.
 
+What a login lacks is evidence too: no user agent, an unrecognised one or a
+tool's (``python-requests``, ``curl``) from an account whose logins always
+sent a browser's is a new client ("no user agent, this account always sends
+one", "automation client (curl)") and is not learned; an address the
+geolocation cannot place, or none, is a new place ("address could not be
+placed"). The model keeps its own clock from the stream: a login dated more
+than ``max_clock_skew_hours`` ahead of (or behind) it is scored at the
+clock's time and not learned, so one forged or broken timestamp can neither
+stop the detector nor fade what it learned.
+
 Detectors that build on this judgement (a takeover chain) read the
 ``risky_login`` signal from :attr:`EventContext.raised`, so this detector
 runs before them.
@@ -68,6 +78,11 @@ class LoginRiskDetector(Detector):
         Half-lives of what accounts and the population have shown.
     failure_window_hours
         Window of the failed-login evidence.
+    max_clock_skew_hours
+        How far from the stream's clock a login may lie and still be learned.
+    automation_factor
+        How much likelier a script's or tool's user agent is from an attacker
+        than from an account's owner.
     max_accounts
         Most account histories kept (least recently learned evicted).
     max_values_per_account
@@ -81,7 +96,7 @@ class LoginRiskDetector(Detector):
     """
 
     name = "login_risk"
-    version = "2"
+    version = "3"
     event_types = frozenset({Login, AccountCreated})
     signal_kinds = ("risky_login",)
 
@@ -94,6 +109,8 @@ class LoginRiskDetector(Detector):
         account_half_life_days: float = 90.0,
         population_half_life_days: float = 14.0,
         failure_window_hours: float = 24.0,
+        max_clock_skew_hours: float = 24.0,
+        automation_factor: float = 20.0,
         max_accounts: int = 100_000,
         max_values_per_account: int = 64,
         max_population_keys: int = 500_000,
@@ -108,6 +125,8 @@ class LoginRiskDetector(Detector):
             "account_half_life_days": account_half_life_days,
             "population_half_life_days": population_half_life_days,
             "failure_window_hours": failure_window_hours,
+            "max_clock_skew_hours": max_clock_skew_hours,
+            "automation_factor": automation_factor,
             "max_accounts": max_accounts,
             "max_values_per_account": max_values_per_account,
             "max_population_keys": max_population_keys,
@@ -123,6 +142,8 @@ class LoginRiskDetector(Detector):
                 account_half_life_days=account_half_life_days,
                 population_half_life_days=population_half_life_days,
                 failure_window_hours=failure_window_hours,
+                max_clock_skew_hours=max_clock_skew_hours,
+                automation_factor=automation_factor,
                 max_accounts=max_accounts,
                 max_values_per_account=max_values_per_account,
                 max_population_keys=max_population_keys,
@@ -158,7 +179,7 @@ class LoginRiskDetector(Detector):
             username=event.username,
         )
 
-    def confirm(self, event: Login, ctx: EventContext) -> None:
+    def confirm(self, event: Login, ctx: EventContext) -> bool:
         """Learn a login its owner confirmed (a passed challenge) as theirs.
 
         Parameters
@@ -167,12 +188,19 @@ class LoginRiskDetector(Detector):
             A successful login that :meth:`assess` did not learn.
         ctx
             Its context.
-        """
-        if event.success and event.account:
-            attrs = self._extractor.extract(event, ctx)
-            self.model.learn_legitimate(event.account, attrs, ctx.t)
 
-    def label_attack(self, event: Login, ctx: EventContext) -> None:
+        Returns
+        -------
+        bool
+            Whether it was learned: not a failed login, one without an
+            account, or one whose time is out of line with the model's clock.
+        """
+        if not (event.success and event.account):
+            return False
+        attrs = self._extractor.extract(event, ctx)
+        return self.model.learn_legitimate(event.account, attrs, ctx.t)
+
+    def label_attack(self, event: Login, ctx: EventContext) -> bool:
         """Learn a login labelled as an attack: its attributes become attacker-like.
 
         Parameters
@@ -181,8 +209,14 @@ class LoginRiskDetector(Detector):
             A login known to be an attacker's.
         ctx
             Its context.
+
+        Returns
+        -------
+        bool
+            Whether it was learned: not when its time is out of line with the
+            model's clock.
         """
-        self.model.learn_attack(self._extractor.extract(event, ctx), ctx.t)
+        return self.model.learn_attack(self._extractor.extract(event, ctx), ctx.t)
 
     def process_one(self, event: EventBase, ctx: EventContext) -> Sequence[Signal]:
         """Assess a login; flag the account when a successful one is risky."""

@@ -14,7 +14,8 @@ from trustwatch.loginmodel.attributes import (
     AttributeExtractor,
     LoginAttributes,
 )
-from trustwatch.loginmodel.model import LoginModelSettings, LoginRisk, LoginRiskModel
+from trustwatch.loginmodel.model import LoginRisk, LoginRiskModel
+from trustwatch.loginmodel.settings import LoginModelSettings
 
 __all__ = [
     "LEVELS",

@@ -16,11 +16,14 @@ every process, so checkpoints restore anywhere; the readable values ride
 along for reasons.
 
 A value that is not known (no geolocation, a user agent the rules do not
-recognise: ``"Other"``) still takes its place in the path as ``?``, but it
-carries no evidence: the model skips its factor and the levels below it
-are conditioned on the nearest known ancestor. A login without a source
-address has no network chain at all, and one without a user agent no client
-chain.
+recognise: ``"Other"``) still takes its place in the path as ``?``. At the
+top of a chain (country, operating system) the ``?`` is a value like any
+other, and so is a chain's absence (no valid source address, no or an empty
+user agent: the top key :data:`ABSENT_KEYS`, nothing below): an account
+whose logins always came from placed addresses, or always sent a browser's
+user agent, finds such a login new, while one that never sent a user agent
+finds it familiar. Below the top an unknown value (a desktop's device) is
+skipped: the levels below it are conditioned on the path through it.
 
 Geolocation and user-agent parsing are the costly steps, so
 :class:`AttributeExtractor` caches the keyed chain per distinct address and
@@ -30,6 +33,7 @@ per distinct user-agent string, with a bound on each cache.
 from __future__ import annotations
 
 import hashlib
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Final, NamedTuple, TypeVar
 
@@ -39,11 +43,13 @@ from trustwatch.events.model import EventBase
 from trustwatch.features.context import EventContext
 
 __all__ = [
+    "ABSENT_KEYS",
     "CLIENT_LEVELS",
     "LEVELS",
     "LEVEL_LABELS",
     "NETWORK_LEVELS",
     "ROOT_KEYS",
+    "UNKNOWN_TOP_KEYS",
     "AttributeExtractor",
     "LoginAttributes",
     "chain_keys",
@@ -70,6 +76,7 @@ _V = TypeVar("_V")
 _ROOT_LEVEL = 7  # low bits of keys that are not attribute levels (chain roots)
 _HASH_MASK = (1 << 59) - 1
 _MISSING = "?"
+_ABSENT = "\x00"  # the path token of a missing chain: no real value has it
 
 
 def _key(path: str, level: int) -> int:
@@ -81,6 +88,17 @@ def _key(path: str, level: int) -> int:
 
 #: The parent key of each chain's top level (network chain, client chain).
 ROOT_KEYS: Final = (_key("network", _ROOT_LEVEL), _key("client", _ROOT_LEVEL))
+#: The top key of a missing chain: no valid source address, no user agent.
+ABSENT_KEYS: Final = (
+    _key(f"network\x1f{_ABSENT}", NETWORK_LEVELS[0]),
+    _key(f"client\x1f{_ABSENT}", CLIENT_LEVELS[0]),
+)
+#: The top key of an unknown top value: an address not placed, an agent
+#: whose operating system the rules do not recognise.
+UNKNOWN_TOP_KEYS: Final = (
+    _key(f"network\x1f{_MISSING}", NETWORK_LEVELS[0]),
+    _key(f"client\x1f{_MISSING}", CLIENT_LEVELS[0]),
+)
 
 
 def chain_keys(
@@ -119,8 +137,9 @@ class LoginAttributes:
     values
         One value per level of :data:`LEVELS`; ``None`` where unknown or absent.
     keys
-        One path key per level; ``0`` on every level of a chain the login
-        does not have (no source address, no user agent).
+        One path key per level. A chain the login does not have (no source
+        address, no user agent) has :data:`ABSENT_KEYS` at its top and ``0``
+        below.
     automation
         Whether the user agent names a script or tool rather than a browser.
     learn_keys
@@ -139,12 +158,12 @@ class LoginAttributes:
     @property
     def has_network(self) -> bool:
         """Whether the login has a (valid) source address."""
-        return self.keys[0] != 0
+        return self.values[2] is not None
 
     @property
     def has_client(self) -> bool:
-        """Whether the login has a user agent."""
-        return self.keys[3] != 0
+        """Whether the login has a (non-empty) user agent."""
+        return self.values[6] is not None
 
     @classmethod
     def build(
@@ -160,10 +179,10 @@ class LoginAttributes:
         Parameters
         ----------
         country, network, ip
-            Where the login came from; without ``ip`` there is no network
-            chain.
+            Where the login came from; without ``ip`` the network chain is
+            absent.
         user_agent
-            The ``User-Agent`` header; without it there is no client chain.
+            The ``User-Agent`` header; without it the client chain is absent.
 
         Examples
         --------
@@ -184,8 +203,15 @@ class _Chain(NamedTuple):
     automation: bool = False
 
 
-_NO_NETWORK: Final = _Chain((None, None, None), (0, 0, 0), (), ())
-_NO_CLIENT: Final = _Chain((None, None, None, None), (0, 0, 0, 0), (), ())
+_NO_NETWORK: Final = _Chain(
+    (None, None, None), (ABSENT_KEYS[0], 0, 0), (ROOT_KEYS[0], ABSENT_KEYS[0]), ()
+)
+_NO_CLIENT: Final = _Chain(
+    (None, None, None, None),
+    (ABSENT_KEYS[1], 0, 0, 0),
+    (ROOT_KEYS[1], ABSENT_KEYS[1]),
+    (),
+)
 #: Levels (within their chain) whose values failed logins are counted against.
 _EVIDENCE_OFFSETS: Final = ((1, 2), (3,))
 
@@ -239,14 +265,15 @@ class AttributeExtractor:
     Notes
     -----
     The address cache holds what the context's geolocation said; it is
-    emptied whenever a context brings another resolver.
+    emptied whenever a context brings another resolver. Each cache is first
+    in, first out, in an :class:`~collections.OrderedDict` (O(1) eviction).
     """
 
     def __init__(self, cache_size: int = 65_536) -> None:
         self.cache_size = max(1, cache_size)
         self._geo: GeoResolver | None = None
-        self._networks: dict[str, _Chain] = {}
-        self._clients: dict[str, _Chain] = {}
+        self._networks: OrderedDict[str, _Chain] = OrderedDict()
+        self._clients: OrderedDict[str, _Chain] = OrderedDict()
 
     def extract(self, event: EventBase, ctx: EventContext) -> LoginAttributes:
         """Return the attributes of ``event`` as ``ctx`` locates its source.
@@ -292,7 +319,7 @@ class AttributeExtractor:
         return found
 
 
-def _bounded_put(cache: dict[str, _V], key: str, value: _V, size: int) -> None:
+def _bounded_put(cache: OrderedDict[str, _V], key: str, value: _V, size: int) -> None:
     if len(cache) >= size:
-        del cache[next(iter(cache))]  # first in, first out
+        cache.popitem(last=False)  # first in, first out
     cache[key] = value

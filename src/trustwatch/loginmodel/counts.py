@@ -8,6 +8,12 @@ observation at time ``t`` adds ``2 ** ((t - t0) / half_life)`` against a
 reference time ``t0``, so nothing is touched to age the others; the count at
 time ``t`` is the stored value times :meth:`DecayedCounts.scale`. When the
 weights grow large the whole table is rescaled once and ``t0`` moves on.
+Whatever the time asked, the arithmetic stays finite: a count is never read
+above its value at ``t0`` (a time before ``t0`` reads it undecayed), and an
+observation far before ``t0`` moves ``t0`` back to it instead of weighing
+nothing. Keeping the times given in line with the stream is the caller's
+part (:class:`~trustwatch.loginmodel.clock.StreamClock`): a time far ahead
+rescales, so it fades everything counted before it.
 
 :class:`FailureEvidence` answers "against how many distinct accounts did this
 address, network or user agent fail in the last day, and for how many did it
@@ -17,6 +23,7 @@ the model against how widely the value is used with the right password.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Hashable, Iterable
 from typing import Any
 
@@ -38,7 +45,8 @@ class DecayedCounts:
     half_life
         Seconds of event time for a count to halve.
     max_keys
-        Most keys kept; the least recently updated key is evicted beyond it.
+        Most keys kept; the least recently updated key is evicted beyond it
+        (in O(1): the counts live in an :class:`~collections.OrderedDict`).
     pinned
         Number of extra counters (:attr:`pinned`) that decay the same way but
         are never evicted.
@@ -66,7 +74,7 @@ class DecayedCounts:
         self.t0: float | None = None
         self.evicted = 0
         self.pinned = [0.0] * pinned
-        self._counts: dict[int, float] = {}
+        self._counts: OrderedDict[int, float] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._counts)
@@ -81,21 +89,28 @@ class DecayedCounts:
         return self._counts
 
     def scale(self, t: float) -> float:
-        """Return the factor that turns stored counts into counts at time ``t``."""
-        if self.t0 is None:
-            return 1.0
-        return float(2.0 ** ((self.t0 - t) / self.half_life))
+        """Return the factor that turns stored counts into counts at time ``t``.
+
+        The factor lies in ``[0, 1]``: a time before ``t0`` reads the counts
+        as they stood at ``t0``.
+        """
+        return _fade(self.t0, t, self.half_life)
 
     def weight(self, t: float) -> float:
         """Return the stored weight of one observation at time ``t``.
 
-        Rescales the table first when the weights would grow too large.
+        Rescales the table first when the weights would grow too large, and
+        moves ``t0`` back to ``t`` (counts unchanged) when ``t`` lies so far
+        before it that the observation would weigh nothing.
         """
         if self.t0 is None:
             self.t0 = t
         exponent = (t - self.t0) / self.half_life
         if exponent > _RESCALE_EXPONENT:
             self._rescale(t)
+            exponent = 0.0
+        elif exponent < -_RESCALE_EXPONENT:
+            self.t0 = t
             exponent = 0.0
         return float(2.0**exponent)
 
@@ -104,18 +119,18 @@ class DecayedCounts:
         w = self.weight(t)
         counts = self._counts
         for key in keys:
-            # pop and reinsert keeps the dict ordered by last update
-            counts[key] = counts.pop(key, 0.0) + w
+            counts[key] = counts.get(key, 0.0) + w
+            counts.move_to_end(key)  # ordered by last update, for eviction
         while len(counts) > self.max_keys:
-            del counts[next(iter(counts))]
+            counts.popitem(last=False)
             self.evicted += 1
         return w
 
     def _rescale(self, t: float) -> None:
         factor = self.scale(t)
-        self._counts = {
-            k: v * factor for k, v in self._counts.items() if v * factor > _FORGOTTEN
-        }
+        self._counts = OrderedDict(
+            (k, v * factor) for k, v in self._counts.items() if v * factor > _FORGOTTEN
+        )
         self.pinned = [v * factor for v in self.pinned]
         self.t0 = t
 
@@ -139,7 +154,17 @@ class DecayedCounts:
         self.t0 = None if t0 is None else float(t0)
         self.evicted = int(state["evicted"])
         self.pinned = pinned
-        self._counts = {int(k): float(v) for k, v in state["counts"]}
+        self._counts = OrderedDict((int(k), float(v)) for k, v in state["counts"])
+        while len(self._counts) > self.max_keys:
+            self._counts.popitem(last=False)
+            self.evicted += 1
+
+
+def _fade(t0: float | None, t: float, half_life: float) -> float:
+    """Return ``2 ** ((t0 - t) / half_life)``, at most 1 and never overflowing."""
+    if t0 is None or t <= t0:
+        return 1.0
+    return float(2.0 ** ((t0 - t) / half_life))  # underflows to 0.0, never raises
 
 
 class _DistinctInWindow(DistinctCounter[int]):

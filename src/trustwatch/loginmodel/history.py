@@ -12,10 +12,15 @@ dropped, deepest first, so a parent always outlives its children.
 
 :class:`AccountTable` keeps the histories of at most ``max_accounts``
 accounts, the least recently learned evicted first.
+
+The fading is safe for any time: weights are never read above their value at
+the history's reference time, and a time far before it moves the reference
+back rather than overflowing (see :mod:`trustwatch.loginmodel.counts`).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 from trustwatch.loginmodel.attributes import LEVELS
@@ -61,13 +66,24 @@ class AccountHistory:
         self.expected = [0.0] * len(LEVELS)
 
     def scale(self, t: float, half_life: float) -> float:
-        """Return the factor turning stored weights into weights at time ``t``."""
-        return float(2.0 ** ((self.t0 - t) / half_life))
+        """Return the factor turning stored weights into weights at time ``t``.
+
+        At most 1: a time before ``t0`` reads the weights as they stood then.
+        """
+        if t <= self.t0:
+            return 1.0
+        return float(2.0 ** ((self.t0 - t) / half_life))  # may underflow to 0.0
 
     def weight(self, t: float, half_life: float) -> float:
-        """Return the stored weight of a login at ``t``, rescaling when needed."""
+        """Return the stored weight of a login at ``t``, rescaling when needed.
+
+        A time far before ``t0`` moves ``t0`` back to it, weights unchanged.
+        """
         exponent = (t - self.t0) / half_life
-        if exponent > _RESCALE_EXPONENT:
+        if exponent < -_RESCALE_EXPONENT:
+            self.t0 = t
+            exponent = 0.0
+        elif exponent > _RESCALE_EXPONENT:
             factor = self.scale(t, half_life)
             self.counts = {k: v * factor for k, v in self.counts.items()}
             self.novel = [v * factor for v in self.novel]
@@ -133,7 +149,8 @@ class AccountTable:
     Parameters
     ----------
     max_accounts
-        Most accounts kept.
+        Most accounts kept; evicting one is O(1) (an
+        :class:`~collections.OrderedDict` in learning order).
     """
 
     def __init__(self, max_accounts: int) -> None:
@@ -141,7 +158,7 @@ class AccountTable:
             raise ValueError(f"max_accounts must be at least 1, got {max_accounts}")
         self.max_accounts = max_accounts
         self.evicted = 0
-        self._accounts: dict[str, AccountHistory] = {}
+        self._accounts: OrderedDict[str, AccountHistory] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._accounts)
@@ -162,13 +179,15 @@ class AccountTable:
 
         A new history's logins count from ``since`` (``t`` when not given).
         """
-        history = self._accounts.pop(account, None)
+        accounts = self._accounts
+        history = accounts.get(account)
         if history is None:
-            history = AccountHistory(t, since)
-        self._accounts[account] = history
-        if len(self._accounts) > self.max_accounts:
-            del self._accounts[next(iter(self._accounts))]
-            self.evicted += 1
+            history = accounts[account] = AccountHistory(t, since)
+            if len(accounts) > self.max_accounts:
+                accounts.popitem(last=False)
+                self.evicted += 1
+        else:
+            accounts.move_to_end(account)
         return history
 
     def get_state(self) -> dict[str, Any]:
@@ -181,6 +200,9 @@ class AccountTable:
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore histories returned by :meth:`get_state`."""
         self.evicted = int(state["evicted"])
-        self._accounts = {
-            str(name): AccountHistory.from_state(h) for name, h in state["accounts"]
-        }
+        self._accounts = OrderedDict(
+            (str(name), AccountHistory.from_state(h)) for name, h in state["accounts"]
+        )
+        while len(self._accounts) > self.max_accounts:
+            self._accounts.popitem(last=False)
+            self.evicted += 1

@@ -9,8 +9,8 @@ hierarchies (see :mod:`trustwatch.loginmodel.attributes`): country → network
 
 Formula
 -------
-For each known level ``k`` of a chain, with ``v`` its value and ``a`` the
-path above it (the parent)::
+For each level ``k`` of a chain, with ``v`` its value and ``a`` the path
+above it (the parent)::
 
     p_pop(v | a)  = (c_pop(a, v) + g * q_k) / (c_pop(a) + g)
 
@@ -28,7 +28,7 @@ path above it (the parent)::
 
     A_u           = (lambda * T + a_0) / (N_u + a_0)
 
-    LR  = A_u * prod_k p_att(v_k | a_k) / p_u(v_k | a_k)
+    LR  = A_u * C * prod_k p_att(v_k | a_k) / p_u(v_k | a_k)
 
     risk = LR * pi / (LR * pi + 1 - pi)
 
@@ -90,14 +90,24 @@ where
   logins per known account, since the model started), and ``a_0`` a
   prior of one login: an account that logs in daily gets a factor below 1,
   one that seldom does (or never did here) above;
+- ``C`` is the automation factor ``c`` when the user agent names a script
+  or tool (``python-requests``, ``curl``, a headless browser: the
+  enrichment's bot flag), else 1: such clients are far commoner among
+  attackers than among owners. Against an account that always logs in so,
+  the tool's own value stays familiar and its factor small;
 - ``pi`` is the prior probability that a login is an attack. The factors
   multiply as if independent given the parent, as in Freeman et al.
 
 A familiar value gives a factor near ``p_pop(v | a)``, below 1 and the
 smaller the rarer the value is in the population: a familiar rare user
-agent is strong evidence of the owner. A login without a source address or
-a user agent simply lacks that chain; an unknown value (no geolocation, an
-agent the rules do not recognise) skips its level.
+agent is strong evidence of the owner. At the top of each chain an unknown
+value (an address the geolocation cannot place, a user agent without a
+recognised operating system) and a missing one (no valid source address, no
+user agent) are values too: new for an account whose logins always had a
+placed address or a browser's user agent (reasons such as "address could
+not be placed" and "no user agent, this account always sends one"),
+familiar for one whose logins never did. Below the top an unknown value
+(a desktop's device) skips its level.
 
 Learning
 --------
@@ -106,11 +116,26 @@ order. Failed logins feed only the attacker evidence. A successful login
 feeds the account's history (and the population) only when it scored below
 ``learn_below``, or passed a second factor: a login risky enough to be
 challenged must not teach the account that the attacker's country and
-device are normal. A login confirmed out of band afterwards (a passed
-challenge) is learned with :meth:`LoginRiskModel.learn_legitimate`, and an
-account's creation, where the platform reports it, with
+device are normal. Nor is a login without a user agent, or with an
+unrecognised or a tool's one new to the account, learned (unless it passed
+a second factor) for an account whose logins had a known client: it
+scores below ``learn_below`` from a familiar place, and once learned would
+make that client familiar. A login confirmed out of band afterwards (a
+passed challenge) is learned with :meth:`LoginRiskModel.learn_legitimate`,
+and an account's creation, where the platform reports it, with
 :meth:`LoginRiskModel.learn_created` (its logins are then expected from its
 creation on, not from when the model started).
+
+Time
+----
+Everything learned fades with event time, and the model keeps its own clock
+from the stream (:class:`~trustwatch.loginmodel.clock.StreamClock`): a login
+dated more than ``max_clock_skew_hours`` ahead of (or behind) the newest
+login in line is scored at the clock's time and not learned, with the reason
+in ``evidence["not_learned_reason"]``, until ``clock_confirmations`` logins in
+a row agree that the stream has moved. One login dated in 2199 therefore
+neither fades what was learned nor moves the clock, and the fading
+arithmetic stays finite for any time.
 """
 
 from __future__ import annotations
@@ -122,15 +147,25 @@ from typing import Any, Final
 
 from trustwatch.errors import ConfigError
 from trustwatch.loginmodel.attributes import (
+    ABSENT_KEYS,
     CLIENT_LEVELS,
-    LEVEL_LABELS,
     LEVELS,
     NETWORK_LEVELS,
     ROOT_KEYS,
+    UNKNOWN_TOP_KEYS,
     LoginAttributes,
 )
+from trustwatch.loginmodel.clock import StreamClock
 from trustwatch.loginmodel.counts import DecayedCounts, FailureEvidence
 from trustwatch.loginmodel.history import AccountHistory, AccountTable
+from trustwatch.loginmodel.reasons import (
+    automation_reason,
+    clock_reason,
+    evidence_subject,
+    novelty_reason,
+    subject,
+)
+from trustwatch.loginmodel.settings import LoginModelSettings
 
 __all__ = ["LoginModelSettings", "LoginRisk", "LoginRiskModel"]
 
@@ -139,7 +174,7 @@ _CHAINS: Final = (NETWORK_LEVELS, CLIENT_LEVELS)
 _LEVEL_COUNT = len(LEVELS)
 #: Levels whose values get attacker evidence from failed logins.
 _EVIDENCE_LEVELS: Final = (1, 2, 6)
-_NETWORK, _BROWSER, _UA = 1, 5, 6
+_CLIENT_TOP, _BROWSER, _UA = 3, 5, 6
 _ALL_LEVELS: Final = tuple(range(_LEVEL_COUNT))
 #: The top level of each chain, with its parent: the chain's root key.
 _TOPS: Final = {NETWORK_LEVELS[0]: ROOT_KEYS[0], CLIENT_LEVELS[0]: ROOT_KEYS[1]}
@@ -154,7 +189,10 @@ _UNSEEN: Final = (1 / 250, 1 / 2_000, 1 / 50_000, 1 / 50, 1 / 2_000, 1 / 200, 1e
 _NOVELTY_PRIOR_WEIGHT = 50.0
 #: Weight of the population prior in the labelled-attack counts.
 _LABEL_SMOOTHING = 1.0
-_STATE_VERSION = 2
+_STATE_VERSION = 3
+#: Top keys of a client that says nothing of the device: none, unrecognised.
+_VAGUE_CLIENTS: Final = frozenset({ABSENT_KEYS[1], UNKNOWN_TOP_KEYS[1]})
+_UNPLACED: Final = UNKNOWN_TOP_KEYS[0]
 #: Upper edges (seconds) of the gaps since an account's last login that the
 #: population's novelty rates are kept for: an hour, six, a day, three, a
 #: week, two, four, eight, and longer.
@@ -191,119 +229,6 @@ class LoginRisk:
     score: float
     reasons: tuple[str, ...]
     evidence: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class LoginModelSettings:
-    """The login risk model's parameters (see the module's formula).
-
-    Parameters
-    ----------
-    attack_prior
-        ``pi``: prior probability that a login is an attack.
-    learn_below
-        A successful login is learned into its account's history only when
-        its risk is below this (or it passed a second factor).
-    trust_second_factor
-        Learn successful logins that passed a second factor whatever their
-        risk.
-    account_half_life_days
-        Half-life of an account's learned logins.
-    population_half_life_days
-        Half-life of the population's and the labelled attacks' counts.
-    account_smoothing
-        ``b``: expected novel logins' worth of prior pulling an account's
-        roaming ratio to 1 (to the population's rates).
-    novelty_priors
-        The population's novelty rate per level (country, network, IP,
-        OS, device, browser, user agent) before it has data, at every gap.
-    population_smoothing
-        ``g``: weight of the base probability of unseen values.
-    failure_window_hours
-        Window of the failed-login evidence.
-    stuffing_success_rate
-        ``r_s``: the accounts a credential-stuffing source gets into per
-        account it fails against (industry reports put stuffing success at
-        0.1-2%).
-    legit_failure_share
-        ``e``: the share of the accounts logging in successfully from a value
-        expected to fail from it too (mistyped passwords).
-    label_weight
-        ``l``: weight of the labelled attacks' distribution once any exist.
-    activity_prior_logins
-        ``a_0``: logins' worth of prior pulling an account's login rate to the
-        population's mean.
-    reason_factor
-        A level's factor from which it is named in the reasons.
-    max_accounts
-        Most account histories kept (least recently learned evicted).
-    max_values_per_account
-        Most attribute paths one account keeps.
-    max_population_keys
-        Most paths the population, and the labelled attacks, keep.
-    max_evidence_keys
-        Most addresses, networks and agents the failure windows keep.
-    max_accounts_per_value
-        Most distinct failing, and succeeding, accounts counted per value.
-    """
-
-    attack_prior: float = 0.01
-    learn_below: float = 0.5
-    trust_second_factor: bool = True
-    account_half_life_days: float = 90.0
-    population_half_life_days: float = 14.0
-    account_smoothing: float = 1.0
-    novelty_priors: tuple[float, ...] = (0.02, 0.08, 0.35, 0.02, 0.03, 0.05, 0.15)
-    population_smoothing: float = 1.0
-    failure_window_hours: float = 24.0
-    stuffing_success_rate: float = 0.01
-    legit_failure_share: float = 0.05
-    label_weight: float = 0.5
-    activity_prior_logins: float = 1.0
-    reason_factor: float = 4.0
-    max_accounts: int = 100_000
-    max_values_per_account: int = 64
-    max_population_keys: int = 500_000
-    max_evidence_keys: int = 50_000
-    max_accounts_per_value: int = 200
-
-    def __post_init__(self) -> None:
-        """Reject values the model cannot use, naming the field."""
-        unit = ("learn_below", "label_weight", "legit_failure_share")
-        for name in ("attack_prior", "stuffing_success_rate", *unit):
-            value = getattr(self, name)
-            low_ok = value >= 0 if name in unit else value > 0
-            if not (low_ok and value <= 1 and (name in unit or value < 1)):
-                raise ConfigError(f"{name}={value!r} must lie in [0, 1]")
-        positive = (
-            "account_half_life_days",
-            "population_half_life_days",
-            "account_smoothing",
-            "population_smoothing",
-            "activity_prior_logins",
-            "failure_window_hours",
-            "reason_factor",
-        )
-        for name in positive:
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name}={getattr(self, name)!r} must be positive")
-        if len(self.novelty_priors) != _LEVEL_COUNT or not all(
-            0 < r < 1 for r in self.novelty_priors
-        ):
-            raise ConfigError(
-                f"novelty_priors={self.novelty_priors!r}: give {_LEVEL_COUNT} rates "
-                f"in (0, 1), one per level {LEVELS}"
-            )
-        sizes = (
-            "max_accounts",
-            "max_values_per_account",
-            "max_population_keys",
-            "max_evidence_keys",
-            "max_accounts_per_value",
-        )
-        for name in sizes:
-            if getattr(self, name) < 8:
-                raise ConfigError(f"{name}={getattr(self, name)!r} must be at least 8")
 
 
 class LoginRiskModel:
@@ -354,6 +279,9 @@ class LoginRiskModel:
             s.failure_window_hours * 3600.0,
             s.max_evidence_keys,
             s.max_accounts_per_value,
+        )
+        self._clock = StreamClock(
+            s.max_clock_skew_hours * 3600.0, s.clock_confirmations
         )
 
     # ------------------------------------------------------------ scoring
@@ -412,7 +340,7 @@ class LoginRiskModel:
                 continue  # the login lacks this chain
             parent = _TOPS.get(level, parent)
             value = values[level]
-            if value is None:
+            if value is None and level not in _TOPS:
                 parent = key  # unknown: no evidence, children keep their path
                 continue
             p_pop = (pop.get(key, 0.0) * pscale + self._unseen[level]) / (
@@ -431,6 +359,7 @@ class LoginRiskModel:
                 )
             if factor != 1.0:
                 attacker[LEVELS[level]] = factor
+            noted = False
             parent_weight = hcounts.get(parent, 0.0)
             if parent_weight > 0.0 and history is not None:
                 # the account knows the parent: weigh the value against its history
@@ -445,8 +374,11 @@ class LoginRiskModel:
                 share = hcounts.get(key, 0.0) / parent_weight
                 owner = p_pop / ((1.0 - p_new) * share + p_new * p_pop)
                 if owner >= self._reason_factor:
-                    notes.append((owner, _novelty_reason(level, value, share)))
+                    notes.append((owner, novelty_reason(level, attrs, share)))
+                    noted = True
                 factor *= owner
+            if key == _UNPLACED and not noted:
+                notes.append((factor, "address could not be placed"))
             factors[LEVELS[level]] = factor
             log_lr += math.log(factor)
             parent = key
@@ -455,6 +387,11 @@ class LoginRiskModel:
             activity = self._activity(history, hscale, t, notes)
             evidence["activity_factor"] = round(activity, 4)
             log_lr += math.log(activity)
+        if attrs.automation:
+            tool = self.settings.automation_factor
+            evidence["automation_factor"] = tool
+            notes.append((tool, automation_reason(attrs)))
+            log_lr += math.log(tool)
         if attacker:
             evidence["attacker_factors"] = attacker
         if failing:
@@ -558,7 +495,7 @@ class LoginRiskModel:
             notes.append(
                 (
                     boost,
-                    f"{_evidence_subject(level, attrs)} seen failing against "
+                    f"{evidence_subject(level, attrs)} seen failing against "
                     f"{at_least}{count} accounts{others} in the last "
                     f"{self._window_hours:g} h",
                 )
@@ -587,7 +524,7 @@ class LoginRiskModel:
         weight = self.settings.label_weight
         if ratio * weight >= self._reason_factor:
             notes.append(
-                (ratio * weight, f"{_subject(level, attrs)} seen in confirmed attacks")
+                (ratio * weight, f"{subject(level, attrs)} seen in confirmed attacks")
             )
         return (1.0 - weight) * attack + weight * ratio
 
@@ -612,7 +549,9 @@ class LoginRiskModel:
         attrs
             The login's attributes.
         t
-            Event time in epoch seconds; give logins in event-time order.
+            Event time in epoch seconds; give logins in event-time order. A
+            time out of line with the stream's clock (see the module's
+            "Time") is scored at the clock's time and not learned.
         success
             Whether the login succeeded. Failures feed only the attacker
             evidence.
@@ -626,25 +565,82 @@ class LoginRiskModel:
         -------
         LoginRisk
             The risk before learning; ``evidence["learned"]`` says whether
-            the login joined the account's history.
+            the login joined the account's history, and
+            ``evidence["not_learned_reason"]`` why a successful one did not.
         """
-        if self._started is None:
-            self._started = t
         who = username or account
+        clock = self._clock
+        if not clock.place(t):
+            risk = self.score(account, attrs, clock.read(t), username=who)
+            offset = clock.offset(t)
+            risk.evidence["clock_offset_s"] = round(offset)
+            risk.evidence["not_learned_reason"] = clock_reason(
+                offset, clock.now is not None
+            )
+            return risk
+        if self._started is None or t < self._started:
+            self._started = t
         risk = self.score(account, attrs, t, username=who)
-        self.learn_attempt(who, attrs, t, success=success)
+        self._count_attempt(who, attrs, t, success)
+        if not (success and account):
+            return risk
         s = self.settings
-        trusted = risk.score < s.learn_below or (
-            s.trust_second_factor and second_factor
-        )
-        if success and account and trusted:
-            self.learn_legitimate(account, attrs, t)
+        vouched = s.trust_second_factor and second_factor
+        why_not = None
+        if not vouched and risk.score >= s.learn_below:
+            why_not = f"risk {risk.score:.2f} at or above {s.learn_below:g}"
+        elif not vouched:
+            why_not = self._unfamiliar_vague_client(account, attrs)
+        if why_not is None:
+            self._learn(account, attrs, t)
             risk.evidence["learned"] = True
+        else:
+            risk.evidence["not_learned_reason"] = why_not
         return risk
+
+    def _unfamiliar_vague_client(
+        self, account: str, attrs: LoginAttributes
+    ) -> str | None:
+        """Say why a login's client must not be learned for ``account``, if so.
+
+        A missing, unrecognised or tool's user agent that the account has not
+        shown, from an account whose logins had a known client, is no
+        evidence of its owner: learned, it would vouch for the next one.
+        """
+        keys = attrs.keys
+        vague = keys[_CLIENT_TOP] in _VAGUE_CLIENTS
+        if not (vague or attrs.automation):
+            return None
+        history = self._accounts.get(account)
+        if history is None:
+            return None
+        counts = history.counts
+        # the client as named most precisely: browser, else string, else none
+        identity = next(
+            (keys[level] for level in (_BROWSER, _UA) if attrs.values[level]),
+            keys[_CLIENT_TOP],
+        )
+        if identity in counts:
+            return None
+        known = any(
+            key & 7 == _CLIENT_TOP and key not in _VAGUE_CLIENTS for key in counts
+        )
+        if not known:
+            return None
+        what = (
+            automation_reason(attrs)
+            if attrs.automation
+            else subject(_CLIENT_TOP, attrs)
+        )
+        return f"{what}, new to an account whose logins had a known client"
+
+    def _admits(self, t: float) -> bool:
+        """Whether a learning call at ``t`` (outside the stream) may be learned."""
+        return self._clock.now is None or self._clock.in_line(t)
 
     def learn_attempt(
         self, account: str | None, attrs: LoginAttributes, t: float, *, success: bool
-    ) -> None:
+    ) -> bool:
         """Count a login attempt in the day's evidence for its network and agent.
 
         Parameters
@@ -657,7 +653,21 @@ class LoginRiskModel:
             Event time in epoch seconds.
         success
             Whether the attempt succeeded.
+
+        Returns
+        -------
+        bool
+            Whether it was counted: not when ``t`` is out of line with the
+            stream's clock.
         """
+        if not self._admits(t):
+            return False
+        self._count_attempt(account, attrs, t, success)
+        return True
+
+    def _count_attempt(
+        self, account: str | None, attrs: LoginAttributes, t: float, success: bool
+    ) -> None:
         tracked = attrs.evidence_keys
         if not tracked:
             return
@@ -666,12 +676,11 @@ class LoginRiskModel:
         else:
             self._evidence.add_failure(tracked, account or "", t)
 
-    def learn_legitimate(self, account: str, attrs: LoginAttributes, t: float) -> None:
+    def learn_legitimate(self, account: str, attrs: LoginAttributes, t: float) -> bool:
         """Learn a login as the account owner's: its history and the population.
 
-        :meth:`assess_one` calls this for successful logins below
-        ``learn_below``; call it for a login confirmed afterwards (a passed
-        challenge).
+        :meth:`assess_one` learns successful logins below ``learn_below``;
+        call this for a login confirmed afterwards (a passed challenge).
 
         Parameters
         ----------
@@ -681,9 +690,22 @@ class LoginRiskModel:
             The login's attributes.
         t
             Event time in epoch seconds.
+
+        Returns
+        -------
+        bool
+            Whether it was learned: not when ``t`` is out of line with the
+            stream's clock.
         """
+        if not self._admits(t):
+            return False
         if self._started is None:
             self._started = t
+        self._learn(account, attrs, t)
+        return True
+
+    def _learn(self, account: str, attrs: LoginAttributes, t: float) -> None:
+        """Count a login in the account's history and the population."""
         history = self._accounts.touch(account, t, since=self._started)
         hw = history.weight(t, self._account_half_life)
         population = self._population
@@ -700,7 +722,8 @@ class LoginRiskModel:
             if not key:
                 continue
             parent = _TOPS.get(level, parent)
-            if values[level] is not None and parent in counts:
+            known = values[level] is not None or level in _TOPS
+            if known and parent in counts:
                 # a value under a parent the account knew: a novelty trial,
                 # expected novel at the population's rate for its gap
                 slot = level * _GAP_SLOTS + gap
@@ -722,7 +745,7 @@ class LoginRiskModel:
         history.prune(self.settings.max_values_per_account)
         population.add(learned, t)
 
-    def learn_created(self, account: str, t: float) -> None:
+    def learn_created(self, account: str, t: float) -> bool:
         """Note that ``account`` was created at ``t``: its logins count from then.
 
         Without it an account's logins are expected from when the model
@@ -735,13 +758,21 @@ class LoginRiskModel:
             The new account.
         t
             Event time of its creation in epoch seconds.
+
+        Returns
+        -------
+        bool
+            Whether it was noted: not for an account already known, nor when
+            ``t`` is out of line with the stream's clock.
         """
+        if not self._admits(t) or self._accounts.get(account) is not None:
+            return False
         if self._started is None:
             self._started = t
-        if self._accounts.get(account) is None:
-            self._accounts.touch(account, t, since=t)
+        self._accounts.touch(account, t, since=t)
+        return True
 
-    def learn_attack(self, attrs: LoginAttributes, t: float) -> None:
+    def learn_attack(self, attrs: LoginAttributes, t: float) -> bool:
         """Learn a login labelled as an attack (where labels exist).
 
         Parameters
@@ -750,9 +781,17 @@ class LoginRiskModel:
             The attacker's login attributes.
         t
             Event time in epoch seconds.
+
+        Returns
+        -------
+        bool
+            Whether it was learned: not when ``t`` is out of line with the
+            stream's clock.
         """
-        if attrs.learn_keys:
-            self._labels.add(attrs.learn_keys, t)
+        if not self._admits(t):
+            return False
+        self._labels.add(attrs.learn_keys, t)
+        return True
 
     # ------------------------------------------------------------ state
 
@@ -774,6 +813,7 @@ class LoginRiskModel:
             "population": self._population.get_state(),
             "labels": self._labels.get_state(),
             "evidence": self._evidence.get_state(),
+            "clock": self._clock.get_state(),
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
@@ -797,6 +837,7 @@ class LoginRiskModel:
             self._population.set_state(state["population"])
             self._labels.set_state(state["labels"])
             self._evidence.set_state(state["evidence"])
+            self._clock.set_state(state["clock"])
         except (KeyError, TypeError, ValueError) as error:
             raise ConfigError(
                 f"login model state is damaged ({type(error).__name__}: {error}); "
@@ -816,32 +857,3 @@ def _exposure(watched: float, half_life: float) -> float:
 def _gap_slot(gap: float) -> int:
     """Return the slot of :data:`_GAP_EDGES` a gap since the last login falls in."""
     return bisect_right(_GAP_EDGES, gap)
-
-
-def _novelty_reason(level: int, value: str, share: float) -> str:
-    label = LEVEL_LABELS[level]
-    shown = "" if level == _UA else f" ({value})"
-    if share <= 0.0:
-        return f"new {label} for this account{shown}"
-    if level in _TOPS:
-        return f"rarely used {label} for this account ({value}, {share:.0%} of logins)"
-    return f"rarely used {label} for this account{shown}"
-
-
-def _subject(level: int, attrs: LoginAttributes) -> str:
-    """Name a level's value in a reason: ``country BR``, ``this user agent``."""
-    if level == _UA:
-        browser = attrs.values[_BROWSER]
-        return f"user agent ({browser})" if browser else "user agent"
-    return f"{LEVEL_LABELS[level]} {attrs.values[level]}"
-
-
-def _evidence_subject(level: int, attrs: LoginAttributes) -> str:
-    value = str(attrs.values[level])
-    if level == _NETWORK:
-        if value.startswith("AS:"):
-            return f"AS {value[3:]}"
-        if value.startswith("AS") and value[2:].isdigit():
-            return f"ASN {value}"
-        return f"network {value}"
-    return _subject(level, attrs)

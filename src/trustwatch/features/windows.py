@@ -317,10 +317,11 @@ class DistinctCounter(_BoundedKeys[K]):
             del seen[oldest]
         return len(seen)
 
-    def count(self, key: K, t: float) -> int:
+    def count(self, key: K, t: float, exclude: Hashable | None = None) -> int:
         """Return the distinct values for ``key`` in the window ending at ``t``.
 
         Reads without adding, and leaves the key's place in the LRU order.
+        ``exclude``, when given and seen in the window, is not counted.
         """
         seen: dict[Hashable, float] | None = self._state.get(key)
         if not seen:
@@ -331,6 +332,8 @@ class DistinctCounter(_BoundedKeys[K]):
         for last in seen.values():
             if last >= horizon:
                 break
+            stale += 1
+        if exclude is not None and seen.get(exclude, horizon - 1.0) >= horizon:
             stale += 1
         return len(seen) - stale
 

@@ -24,7 +24,7 @@ the model against how widely the value is used with the right password.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from trustwatch.features.windows import DistinctCounter
@@ -167,29 +167,6 @@ def _fade(t0: float | None, t: float, half_life: float) -> float:
     return float(2.0 ** ((t0 - t) / half_life))  # underflows to 0.0, never raises
 
 
-class _DistinctInWindow(DistinctCounter[int]):
-    """A :class:`DistinctCounter` that can also be read without adding."""
-
-    def count(self, key: int, t: float, exclude: Hashable | None = None) -> int:
-        """Return the distinct values seen for ``key`` in the window ending at ``t``.
-
-        ``exclude``, when given and seen in the window, is not counted.
-        """
-        seen: dict[Hashable, float] | None = self._state.get(key)
-        if not seen:
-            return 0
-        horizon = t - self.window
-        stale = 0
-        # values are kept in order of last sighting: the stale ones lead
-        for last in seen.values():
-            if last >= horizon:
-                break
-            stale += 1
-        if exclude is not None and seen.get(exclude, horizon - 1.0) >= horizon:
-            stale += 1
-        return len(seen) - stale
-
-
 class FailureEvidence:
     """Distinct accounts failed and succeeded per address, network or user agent.
 
@@ -218,8 +195,8 @@ class FailureEvidence:
     def __init__(self, window: float, max_keys: int, max_accounts: int) -> None:
         self.window = float(window)
         self.max_accounts = max_accounts
-        self._failing = _DistinctInWindow(window, max_accounts, max_keys)
-        self._succeeding = _DistinctInWindow(window, max_accounts, max_keys)
+        self._failing = DistinctCounter[int](window, max_accounts, max_keys)
+        self._succeeding = DistinctCounter[int](window, max_accounts, max_keys)
 
     def add_failure(self, keys: Iterable[int], account: str, t: float) -> None:
         """Record a failed login for ``account`` against each key."""

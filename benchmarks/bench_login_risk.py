@@ -14,7 +14,7 @@ in), then times on one core, over the same logins in stream order:
 4. ``... evicting``: the same with every bound a fraction of what the run
    needs (accounts, population paths, failure windows, caches), so that
    nearly every login evicts: the cost of the least-recently-used tables
-   once full, which must stay O(1) (issue #4, E14).
+   once full, which must stay O(1).
 
 Each is timed ``--repeat`` times and the best run counts (the machine may be
 shared).

@@ -119,7 +119,7 @@ def test_a_risky_login_after_guesses_elsewhere_is_locked_when_login_risk_runs_fi
 
 
 def test_stuffing_is_blocked_though_the_source_logs_into_its_own_account():
-    # the review's E3 scenario: 60 names in 6 minutes, 30 logins to "mallory"
+    # 60 names in 6 minutes, 30 logins to a decoy account, "mallory"
     start = T0 + timedelta(hours=6)
     events = []
     for i in range(60):

@@ -304,7 +304,7 @@ def ramp(detector, hours, *, first_hour=30):
 
 
 def test_the_review_s_ramp_is_flagged_once_it_outgrows_the_baseline():
-    # review E12: 10 downloads an hour, then each hour just under five times
+    # 10 downloads an hour, then each hour just under five times
     # the 95th percentile the detector had learned without a growth limit
     climb = [49, 49, 49, 49, 136, 244, 244, 244, 352, 786, 1219, 1219]
     events = usual_hours([10] * 30)
@@ -377,7 +377,7 @@ def test_a_long_unsettled_growth_allowance_does_not_overflow():
 
 
 def test_a_usual_level_under_one_is_said_to_count_as_one():
-    # review E13: one download every 20 active hours, then 60 in one hour
+    # one download every 20 active hours, then 60 in one hour
     logins = [
         Login(event_id=f"l{h}", ts=at(3600 * h), account="alice", success=True)
         for h in range(40)

@@ -45,7 +45,7 @@ def guesses_on_ceo(ip="103.1.200.9", n=7):
     return [login(f"f{i}", i * 20, user="ceo", ip=ip) for i in range(n)]
 
 
-# ------------------------------------------------- E3: one decoy account's logins
+# ------------------------------------------------- one decoy account's logins
 
 
 def stuffing_with_a_decoy():
@@ -103,11 +103,11 @@ def test_a_shared_address_where_most_accounts_log_in_is_still_quiet():
     assert not [s for s in found if s.kind != "brute_force"]
 
 
-# ------------------------------------------------- E17: where the failures came from
+# ------------------------------------------------- where the failures came from
 
 
 def test_the_owner_after_someone_elses_guesses_is_only_elsewhere():
-    # the review's scenario: 7 failures from one address, then the owner's login
+    # 7 failures from one address, then the owner's login
     owner = login("owner", 300, user="ceo", ip="194.25.3.3", ok=True)
     found = on(run([*guesses_on_ceo(), owner]), "owner")
     assert [(s.kind, s.entity) for s in found] == [

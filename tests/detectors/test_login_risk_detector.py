@@ -280,7 +280,8 @@ def test_an_account_creation_tells_when_its_logins_start_to_count():
 
 
 # ---------------------------------------------------------------- hostile input
-# the review's reproductions (issue #4, E1, E15, E16), with the bundled geo data
+# mistimed logins, missing or tool user agents, unplaced addresses, with the
+# bundled geo data
 
 HOME_IP = "81.2.69.160"  # GB in the bundled data
 WINDOWS_CHROME = (

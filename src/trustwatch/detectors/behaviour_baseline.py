@@ -87,20 +87,13 @@ from trustwatch.detectors.registry import register
 from trustwatch.detectors.takeover_chain import device_key
 from trustwatch.errors import ConfigError
 from trustwatch.events.model import (
-    AccountCreated,
-    ApiTokenCreated,
-    EmailChanged,
+    EVENT_TYPES,
     EventBase,
     FileDownloaded,
     FileShared,
     FileUploaded,
-    LinkAccessed,
     LinkCreated,
     Login,
-    Logout,
-    MfaChanged,
-    PasswordChanged,
-    UrlPosted,
 )
 from trustwatch.features.context import EventContext
 
@@ -137,23 +130,8 @@ _EMPTY_TOTALS = array("I", bytes(4 * len(VOLUMES)))
 _RARE_HOUR_SHARE = 0.02
 _NEW_DEVICE_WEIGHT = 0.3
 _RARE_HOUR_WEIGHT = 0.2
-_ACTIVITY: frozenset[type[EventBase]] = frozenset(
-    {
-        AccountCreated,
-        ApiTokenCreated,
-        EmailChanged,
-        FileDownloaded,
-        FileShared,
-        FileUploaded,
-        LinkAccessed,
-        LinkCreated,
-        Login,
-        Logout,
-        MfaChanged,
-        PasswordChanged,
-        UrlPosted,
-    }
-)
+#: Every event an account makes is activity (its hour and device count).
+_ACTIVITY: frozenset[type[EventBase]] = frozenset(EVENT_TYPES.values())
 
 
 def window_quantile(values: Sequence[float], q: float) -> float:

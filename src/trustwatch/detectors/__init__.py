@@ -16,6 +16,7 @@ from trustwatch.detectors.registry import (
     known_signal_kinds,
     register,
 )
+from trustwatch.detectors.rings import RingDetector
 from trustwatch.detectors.takeover_chain import TakeoverChainDetector
 from trustwatch.detectors.url_heuristics import UrlHeuristicDetector, url_risk
 from trustwatch.detectors.url_reputation import UrlReputationDetector, model_url_scorer
@@ -32,6 +33,7 @@ __all__ = [
     "IndicatorRef",
     "IntelMatchDetector",
     "LoginRiskDetector",
+    "RingDetector",
     "Signal",
     "TakeoverChainDetector",
     "UrlHeuristicDetector",
@@ -71,6 +73,7 @@ def default_detectors(
         UrlReputationDetector(),
         UrlHeuristicDetector(),
         BrandImpersonationDetector(),
+        RingDetector(),
     ]
     if content is not None:
         detectors.append(FilePhishingDetector(content, model_url_scorer()))

@@ -1,0 +1,45 @@
+"""Supervised node scoring on labelled graphs: features, trees, metrics.
+
+- :mod:`~trustwatch.graphmodel.graph`: :class:`LabelledGraph`, loading
+  ``.npz`` graphs without pickle;
+- :mod:`~trustwatch.graphmodel.aggregates`: own features plus one- and
+  two-hop neighbour aggregates (mean, max, sum) and degrees;
+- :mod:`~trustwatch.graphmodel.model`: :class:`NodeScorer`, LightGBM with
+  early stopping on validation nodes;
+- :mod:`~trustwatch.graphmodel.protocol`: stratified splits and AUROC,
+  AUPRC, Rec@K.
+
+The family follows GADBench (Tang et al., NeurIPS 2023), which found tree
+ensembles on neighbourhood aggregates the strongest supervised detectors.
+"""
+
+from trustwatch.graphmodel.aggregates import (
+    AGGREGATIONS,
+    NodeFeatures,
+    neighbour_max,
+    node_features,
+)
+from trustwatch.graphmodel.graph import LabelledGraph, build_adjacency, load_npz_graph
+from trustwatch.graphmodel.model import NodeScorer, NodeScorerSettings
+from trustwatch.graphmodel.protocol import (
+    NodeSplit,
+    RankingMetrics,
+    ranking_metrics,
+    stratified_split,
+)
+
+__all__ = [
+    "AGGREGATIONS",
+    "LabelledGraph",
+    "NodeFeatures",
+    "NodeScorer",
+    "NodeScorerSettings",
+    "NodeSplit",
+    "RankingMetrics",
+    "build_adjacency",
+    "load_npz_graph",
+    "neighbour_max",
+    "node_features",
+    "ranking_metrics",
+    "stratified_split",
+]

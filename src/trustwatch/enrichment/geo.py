@@ -130,6 +130,19 @@ def _bundled() -> Any:
 
 
 @lru_cache(maxsize=65536)
+def _bundled_lookup_text(ip: str) -> GeoInfo:
+    """Parse, check and look an address up, cached by its text as given.
+
+    Most sources repeat, and parsing and the public-range checks cost as much
+    as the lookup itself. An invalid address raises and is not cached.
+    """
+    address = parse_ip(ip)
+    if not is_public_address(address):
+        return UNKNOWN_GEO
+    return _bundled_lookup(str(address))
+
+
+@lru_cache(maxsize=65536)
 def _bundled_lookup(address: str) -> GeoInfo:
     """Look a canonical public address up in the bundled data (cached)."""
     detail = _bundled().lookup(address)
@@ -173,10 +186,7 @@ class BundledGeo:
         trustwatch.errors.InvalidIndicatorError
             When ``ip`` is not an IP address.
         """
-        address = parse_ip(ip)
-        if not is_public_address(address):
-            return UNKNOWN_GEO
-        return _bundled_lookup(str(address))
+        return _bundled_lookup_text(ip)
 
     def data_version(self) -> str:
         """Name the source and date of the bundled data (loads it if needed)."""

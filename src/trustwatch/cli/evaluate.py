@@ -218,9 +218,9 @@ class _Spinner:
 @evaluate.command()
 @click.option(
     "--datasets",
-    required=True,
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="The shared datasets folder (holding pygod-graphs/).",
+    help="The shared datasets folder (holding pygod-graphs/); without it only "
+    "the injected-ring part runs.",
 )
 @click.option(
     "--seeds",
@@ -230,26 +230,82 @@ class _Spinner:
     help="Random splits to average over (seeds 0 to N-1).",
 )
 @click.option(
+    "--accounts",
+    default=5000,
+    show_default=True,
+    type=click.IntRange(10, 1_000_000),
+    help="Simulated accounts the rings are injected among.",
+)
+@click.option(
+    "--days",
+    default=3.0,
+    show_default=True,
+    type=FiniteFloatRange(1.5, 60.0),
+    help="Simulated days.",
+)
+@click.option(
+    "--seed",
+    default=7,
+    show_default=True,
+    type=int,
+    help="Seed of the simulation and the ring injection.",
+)
+@click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=str),
-    help="Folder for report.md and report.json (created when missing).",
+    help="Folder for report.md, report.json and a PNG of each top ring "
+    "(created when missing).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def rings(datasets: Path, seeds: int, out: str | None, as_json: bool) -> None:
-    """Node scoring on labelled graphs, beside GADBench's published best.
+def rings(
+    datasets: Path | None,
+    seeds: int,
+    accounts: int,
+    days: float,
+    seed: int,
+    out: str | None,
+    as_json: bool,
+) -> None:
+    """Rings: node scoring on labelled graphs, and rings injected in telemetry.
 
-    Gradient-boosted trees on each node's features and its neighbours'
-    aggregates, on the PyGOD graphs (Reddit's banned users first; books,
-    disney and enron as sanity checks): AUROC, AUPRC and Rec@K, mean and
-    spread over random 40/20/40 splits, with GADBench's best on Reddit beside
-    them.
+    With ``--datasets``: gradient-boosted trees on each node's features and
+    its neighbours' aggregates, on the PyGOD graphs (Reddit's banned users
+    first; books, disney and enron as sanity checks): AUROC, AUPRC and Rec@K,
+    mean and spread over random 40/20/40 splits, with GADBench's best on
+    Reddit beside them.
+
+    Always: lockstep rings of several sizes injected into simulated telemetry
+    and run through the rings detector: recall and precision of ring members
+    per ring and overall, and the false clusters on the same telemetry with
+    no ring; with ``--out``, a picture of each top ring.
     """
-    from trustwatch.evaluation.gad import evaluate_gad
+    from trustwatch.evaluation.ring_pictures import render_ring_png, write_png
+    from trustwatch.evaluation.rings import evaluate_injected_rings
 
-    folder = None if out is None else output_folder(out, _REPORT_FILES)
-    report = evaluate_gad(datasets, seeds=range(seeds))
-    markdown = report.render()
-    payload = json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    top = 6
+    pictures = [f"ring-{rank}.png" for rank in range(1, top + 1)]
+    folder = None if out is None else output_folder(out, (*_REPORT_FILES, *pictures))
+    sections: list[str] = []
+    payload_parts: dict[str, object] = {}
+    if datasets is not None:
+        from trustwatch.evaluation.gad import evaluate_gad
+
+        gad = evaluate_gad(datasets, seeds=range(seeds))
+        sections.append(gad.render())
+        payload_parts.update(gad.to_dict())
+    injected = evaluate_injected_rings(accounts=accounts, days=days, seed=seed, top=top)
+    linked: list[tuple[str, str]] = []
+    if folder is not None:
+        for name, ring in zip(pictures, injected.top_rings, strict=False):
+            write_png(folder, name, render_ring_png(ring))
+            linked.append((ring.ring_id, name))
+    sections.append(injected.render(linked))
+    payload_parts["injected_rings"] = {
+        **injected.to_dict(),
+        "pictures": [{"ring_id": r, "file": f} for r, f in linked],
+    }
+    markdown = "\n".join(section.rstrip() + "\n" for section in sections)
+    payload = json.dumps(payload_parts, indent=2, ensure_ascii=False) + "\n"
     if folder is not None:
         write_output_files(folder, {"report.md": markdown, "report.json": payload})
     if as_json:

@@ -322,9 +322,9 @@ class RingEvaluation:
             "### False clusters (the same telemetry, no ring injected)",
             "",
             f"{fc.events:,} events, {fc.accounts:,} accounts: "
-            f"{len(fc.sizes)} rings formed (sizes {_sizes(fc.sizes)}), "
+            f"rings formed: {len(fc.sizes)} (sizes {_sizes(fc.sizes)}), "
             f"{len(fc.risky_sizes)} risky (sizes {_sizes(fc.risky_sizes)}), "
-            f"{fc.flagged_accounts} accounts falsely flagged.",
+            f"accounts falsely flagged: {fc.flagged_accounts}.",
             "",
             "### Top rings",
             "",

@@ -1,4 +1,4 @@
-"""Supervised node scoring on labelled graphs: features, trees, metrics.
+"""Graph models: supervised node scoring, and dense blocks in bipartite graphs.
 
 - :mod:`~trustwatch.graphmodel.graph`: :class:`LabelledGraph`, loading
   ``.npz`` graphs without pickle;
@@ -7,7 +7,9 @@
 - :mod:`~trustwatch.graphmodel.model`: :class:`NodeScorer`, LightGBM with
   early stopping on validation nodes;
 - :mod:`~trustwatch.graphmodel.protocol`: stratified splits and AUROC,
-  AUPRC, Rec@K.
+  AUPRC, Rec@K;
+- :mod:`~trustwatch.graphmodel.dense`: FRAUDAR peeling (Hooi et al., KDD
+  2016) for dense, camouflage-resistant blocks of an account–object graph.
 
 The family follows GADBench (Tang et al., NeurIPS 2023), which found tree
 ensembles on neighbourhood aggregates the strongest supervised detectors.
@@ -18,6 +20,12 @@ from trustwatch.graphmodel.aggregates import (
     NodeFeatures,
     neighbour_max,
     node_features,
+)
+from trustwatch.graphmodel.dense import (
+    DenseBlock,
+    column_weights,
+    densest_block,
+    top_dense_blocks,
 )
 from trustwatch.graphmodel.graph import LabelledGraph, build_adjacency, load_npz_graph
 from trustwatch.graphmodel.model import NodeScorer, NodeScorerSettings
@@ -30,6 +38,7 @@ from trustwatch.graphmodel.protocol import (
 
 __all__ = [
     "AGGREGATIONS",
+    "DenseBlock",
     "LabelledGraph",
     "NodeFeatures",
     "NodeScorer",
@@ -37,9 +46,12 @@ __all__ = [
     "NodeSplit",
     "RankingMetrics",
     "build_adjacency",
+    "column_weights",
+    "densest_block",
     "load_npz_graph",
     "neighbour_max",
     "node_features",
     "ranking_metrics",
     "stratified_split",
+    "top_dense_blocks",
 ]

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import click
 from click.core import ParameterSource
@@ -148,15 +150,7 @@ def ato(
         raise ConfigError(
             f"nothing was measured: {why}; hint: use more --accounts or --days{shorter}"
         )
-    markdown = report.render()
-    payload = json.dumps(report.to_dict(), indent=2, ensure_ascii=False) + "\n"
-    if folder is not None:
-        write_output_files(folder, {"report.md": markdown, "report.json": payload})
-    if as_json:
-        sys.stdout.write(payload)
-    else:
-        for line in markdown.splitlines():
-            console.print(clean(line))
+    _emit(report.render(), report.to_dict(), folder, as_json=as_json)
 
 
 def _simulator_options_unused() -> None:
@@ -305,7 +299,14 @@ def rings(
         "pictures": [{"ring_id": r, "file": f} for r, f in linked],
     }
     markdown = "\n".join(section.rstrip() + "\n" for section in sections)
-    payload = json.dumps(payload_parts, indent=2, ensure_ascii=False) + "\n"
+    _emit(markdown, payload_parts, folder, as_json=as_json)
+
+
+def _emit(
+    markdown: str, data: Mapping[str, Any], folder: Path | None, *, as_json: bool
+) -> None:
+    """Write report.md and report.json into ``folder``; print one of them."""
+    payload = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     if folder is not None:
         write_output_files(folder, {"report.md": markdown, "report.json": payload})
     if as_json:

@@ -21,11 +21,15 @@ def test_demo_reports_every_attack_and_replays_idempotently(tmp_path: Path, caps
     ):
         assert attack in report
     assert "benign events acted on" in report
+    assert "ring (injected-0)" in report and "24/24 accounts" in report
+    assert "ring (injected-1)" in report and "10/10 accounts" in report
     assert "dead letters: 2" in report
     with SqliteStore(out / "trustwatch.sqlite") as store:
         first = store.counts()
         letters = {d.reason for d in store.dead_letters()}
     assert first["verdicts"] > 0 and first["actions"] > 0
+    with SqliteStore(out / "trustwatch.sqlite") as store:
+        assert sorted(r.size for r in store.rings()) == [10, 24]
     assert letters == {"malformed_json", "duplicate_key"}
 
     assert main(args) == ExitCode.OK

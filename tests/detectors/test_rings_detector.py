@@ -120,3 +120,20 @@ def test_rings_detector_flags_later_logins_of_members(stream) -> None:
 def test_rings_detector_rejects_bad_parameters(params) -> None:
     with pytest.raises(ConfigError):
         RingDetector(**params)
+
+
+def test_rings_detector_snapshots_only_its_risky_rings(stream) -> None:
+    benign, events, key = stream
+    detector = RingDetector()
+    assert detector.ring_snapshots() == []
+    detector.process(events)
+    snapshots = detector.ring_snapshots()
+    assert len(snapshots) == len(key)
+    for snapshot, ring in zip(snapshots, key, strict=True):
+        assert snapshot.method == "lockstep" and snapshot.risk >= 0.6
+        assert set(snapshot.members) <= set(ring.members)
+    risks = [s.risk for s in snapshots]
+    assert risks == sorted(risks, reverse=True)
+    quiet = RingDetector()
+    quiet.process(benign)
+    assert quiet.ring_snapshots() == []

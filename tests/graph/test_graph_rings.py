@@ -9,7 +9,7 @@ import pytest
 
 from trustwatch.errors import ConfigError
 from trustwatch.events.model import EventBase, Login, UrlPosted
-from trustwatch.graph import EntityGraph, RingTracker
+from trustwatch.graph import EntityGraph, RingSnapshot, RingTracker
 from trustwatch.graph.inject import InjectedRing, RingSpec, inject_rings
 from trustwatch.simulation import SimulationConfig, simulate
 
@@ -180,3 +180,23 @@ def test_graph_injection_rejects_bad_specs() -> None:
         RingSpec(members=5, late_joiners=5)
     with pytest.raises(ConfigError):
         inject_rings([], [RingSpec()])
+
+
+def test_graph_ring_snapshot_lists_members_evidence_and_holdings(injected) -> None:
+    _, key, tracker = injected
+    ring = tracker.ring_of(key[0].members[0])
+    assert ring is not None
+    snapshot = tracker.snapshot(ring, max_members=10, max_holdings=4, max_evidence=5)
+    assert snapshot.ring_id == ring.ring_id and snapshot.size == ring.size
+    assert snapshot.members == tuple(ring.members)[:10]
+    assert len(snapshot.evidence) == 5
+    counts = [n for _, n in snapshot.evidence]
+    assert counts == sorted(counts, reverse=True)
+    assert list(snapshot.holdings) == list(snapshot.members[:4])
+    listed = {attribute for attribute, _ in snapshot.evidence}
+    assert all(set(held) <= listed for held in snapshot.holdings.values())
+    assert any(snapshot.holdings.values())
+    assert snapshot.risk == tracker.risk(ring).score
+    assert snapshot.founded <= snapshot.updated
+    restored = RingSnapshot.from_json(json.loads(json.dumps(snapshot.to_json())))
+    assert restored == snapshot

@@ -9,15 +9,18 @@ pipeline decided against the simulation's answer key.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import cast
 
 from rich.console import Console
 from rich.table import Table
 
 from trustwatch.cli.render import summary_table
 from trustwatch.enrichment.geo import BundledGeo
+from trustwatch.events.model import Event
+from trustwatch.graph.inject import InjectedRing, RingSpec, inject_rings
 from trustwatch.runtime.embedded import load_intel, run_embedded
 from trustwatch.simulation import (
     GroundTruth,
@@ -27,7 +30,21 @@ from trustwatch.simulation import (
 )
 from trustwatch.storage.sqlite import SqliteStore
 
-__all__ = ["Flagged", "flagged_entities", "run_demo", "score_attacks"]
+__all__ = [
+    "DEMO_RINGS",
+    "Flagged",
+    "flagged_entities",
+    "run_demo",
+    "score_attacks",
+    "score_rings",
+]
+
+#: Rings mixed into the demo's telemetry: sign-up bursts through shared
+#: proxies, shared files and links, camouflage on popular files.
+DEMO_RINGS = (
+    RingSpec(members=24, proxies=2, late_joiners=2),
+    RingSpec(members=10, proxies=1),
+)
 
 #: Two lines a real export might contain: cut short, and a duplicated key.
 BROKEN_LINES = (
@@ -93,6 +110,21 @@ def score_attacks(truth: GroundTruth, flagged: Flagged) -> list[tuple[str, str, 
     return rows
 
 
+def score_rings(
+    rings: Sequence[InjectedRing], flagged: Flagged
+) -> list[tuple[str, str, str]]:
+    """Return one row per injected ring: its accounts flagged, late joiners too."""
+    rows = []
+    for ring in rings:
+        found = sum(flagged.has("account", m) for m in ring.members)
+        parts = [f"{found}/{len(ring.members)} accounts"]
+        if ring.late_joiners:
+            late = sum(flagged.has("account", m) for m in ring.late_joiners)
+            parts.append(f"{late}/{len(ring.late_joiners)} late joiners")
+        rows.append((f"ring ({ring.name})", "-", ", ".join(parts)))
+    return rows
+
+
 def _by_decision(counts: Counter[str]) -> str:
     """Say how many events each decision took, most common first."""
     return ", ".join(f"{n:,} {decision}" for decision, n in counts.most_common())
@@ -113,12 +145,17 @@ def run_demo(
     """
     out.mkdir(parents=True, exist_ok=True)
     sim = simulate(SimulationConfig(seed=seed, accounts=accounts, days=days))
+    events, rings = inject_rings(sim.events, DEMO_RINGS, seed=seed)
+    ring_event_ids = {e.event_id for e in events} - {e.event_id for e in sim.events}
+    # the injected events are of the platform's own types
+    sim = replace(sim, events=cast(list[Event], events))
     paths = write_simulation(sim, out)
     with paths.events.open("ab") as fh:
         fh.writelines(BROKEN_LINES)
     console.print(
         f"simulated {len(sim.events):,} events from {accounts:,} accounts over "
-        f"{days:g} days, with {len(sim.truth.attacks)} attacks mixed in -> {out}"
+        f"{days:g} days, with {len(sim.truth.attacks)} attacks and {len(rings)} "
+        f"rings mixed in -> {out}"
     )
     db = out / "trustwatch.sqlite"
     for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
@@ -138,10 +175,10 @@ def run_demo(
     table = Table(title="Attacks mixed in, and what was caught", title_justify="left")
     for column in ("attack", "attack events acted on", "entities flagged"):
         table.add_column(column)
-    for row in score_attacks(sim.truth, flagged):
+    for row in [*score_attacks(sim.truth, flagged), *score_rings(rings, flagged)]:
         table.add_row(*row)
     console.print(table)
-    bad = sim.truth.malicious_event_ids()
+    bad = sim.truth.malicious_event_ids() | ring_event_ids
     benign = len(sim.events) - len(bad)
     false = flagged.events - bad
     how = Counter(flagged.decisions[e] for e in false)
@@ -155,5 +192,7 @@ def run_demo(
     console.print(
         f"explore: trustwatch alerts --db {db}\n"
         f"         trustwatch alerts --db {db} explain VERDICT_ID\n"
+        f"         trustwatch rings --db {db}\n"
+        f"         trustwatch rings --db {db} show RING_ID --picture {out}\n"
         f"         trustwatch dead-letters --db {db}"
     )

@@ -310,11 +310,13 @@ def _register_more() -> None:
     from trustwatch.cli.evaluate import evaluate
     from trustwatch.cli.file import file_group
     from trustwatch.cli.review import alerts, dead_letters, devdata
+    from trustwatch.cli.rings import rings
     from trustwatch.cli.url import url
 
     cli.add_command(url)
     cli.add_command(file_group)
     cli.add_command(alerts)
+    cli.add_command(rings)
     cli.add_command(dead_letters)
     cli.add_command(devdata)
     cli.add_command(evaluate)

@@ -81,6 +81,8 @@ def summary_table(summary: RunSummary, title: str = "Run") -> Table:
     )
     if summary.late_events:
         table.add_row("late events (window passed)", f"{summary.late_events:,}")
+    if summary.rings:
+        table.add_row("risky rings (see `trustwatch rings`)", f"{summary.rings:,}")
     for decision, n in summary.decisions.most_common():
         table.add_row(f"  decision {decision}", f"{n:,}")
     for kind, n in summary.signal_kinds.most_common():

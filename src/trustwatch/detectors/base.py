@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterable, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import msgspec
 
 from trustwatch.events.model import EventBase
 from trustwatch.features.context import EventContext
+
+if TYPE_CHECKING:
+    from trustwatch.graph.rings import RingSnapshot
 
 __all__ = ["Detector", "IndicatorRef", "Signal", "threshold_score"]
 
@@ -128,6 +131,14 @@ class Detector(abc.ABC):
     @abc.abstractmethod
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore a state returned by :meth:`get_state`."""
+
+    def ring_snapshots(self) -> list[RingSnapshot]:
+        """Return the risky rings (groups of accounts) this detector holds now.
+
+        Runtimes store them for analysts (``trustwatch rings``). Detectors
+        that do not group accounts hold none.
+        """
+        return []
 
     def get_params(self) -> dict[str, Any]:
         """Return the constructor parameters of this detector."""

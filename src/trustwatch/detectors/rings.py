@@ -31,7 +31,13 @@ from trustwatch.errors import ConfigError
 from trustwatch.events.model import EventBase
 from trustwatch.features.context import EventContext
 from trustwatch.features.windows import LruDict
-from trustwatch.graph import EntityGraph, Ring, RingTracker, attribute_kind
+from trustwatch.graph import (
+    EntityGraph,
+    Ring,
+    RingSnapshot,
+    RingTracker,
+    attribute_kind,
+)
 
 __all__ = ["RingDetector"]
 
@@ -217,6 +223,17 @@ class RingDetector(Detector):
             reasons=(f"member of ring {ring.ring_id}", *risk.reasons),
             evidence=evidence,
         )
+
+    def ring_snapshots(self) -> list[RingSnapshot]:
+        """Return a snapshot of every announced ring still at or above the threshold."""
+        snapshots = []
+        for ring_id, _ in list(self._announced.items()):
+            ring = self.tracker.ring(ring_id)
+            if ring is None:
+                continue
+            if self.tracker.risk(ring).score >= self.risk_threshold:
+                snapshots.append(self.tracker.snapshot(ring))
+        return sorted(snapshots, key=lambda s: (-s.risk, -s.size, s.ring_id))
 
     def get_state(self) -> dict[str, Any]:
         """Return the graph, the rings and the announced rings as plain values."""

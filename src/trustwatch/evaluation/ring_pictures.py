@@ -17,14 +17,36 @@ import io
 import math
 import os
 import stat
+from collections.abc import Mapping, Sequence
 from hashlib import blake2b
 from pathlib import Path
+from typing import Protocol
 
 from trustwatch.errors import ConfigError
-from trustwatch.evaluation.rings import RingSummary
 from trustwatch.graph.entity_graph import attribute_kind
 
-__all__ = ["evidence_label", "render_ring_png", "write_png"]
+__all__ = ["DrawableRing", "evidence_label", "render_ring_png", "write_png"]
+
+#: Members drawn per picture, first joined first; the title gives the rest.
+MAX_DRAWN_MEMBERS = 60
+
+
+class DrawableRing(Protocol):
+    """What a picture needs of a ring: a stored snapshot or a report summary."""
+
+    @property
+    def ring_id(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def risk(self) -> float: ...
+    @property
+    def members(self) -> Sequence[str]: ...
+    @property
+    def evidence(self) -> Sequence[tuple[str, int]]: ...
+    @property
+    def holdings(self) -> Mapping[str, Sequence[str]]: ...
+
 
 _KIND_COLOURS = {
     "ip": "#d62728",
@@ -69,13 +91,14 @@ def _circle(count: int, radius: float) -> list[tuple[float, float]]:
     ]
 
 
-def render_ring_png(ring: RingSummary, dpi: int = 100) -> bytes:
+def render_ring_png(ring: DrawableRing, dpi: int = 100) -> bytes:
     """Draw one ring and return the PNG's bytes.
 
     Parameters
     ----------
     ring
-        The ring, with its listed members, evidence and holdings.
+        The ring, with its listed members, evidence and holdings; the first
+        ``MAX_DRAWN_MEMBERS`` members are drawn.
     dpi
         Resolution of the 8 x 8 inch picture.
 
@@ -92,7 +115,7 @@ def render_ring_png(ring: RingSummary, dpi: int = 100) -> bytes:
             "ring pictures need matplotlib; hint: pip install 'trustwatch[ml]'"
         ) from exc
 
-    members = sorted(ring.members)
+    members = sorted(list(ring.members)[:MAX_DRAWN_MEMBERS])
     evidence = sorted(attribute for attribute, _ in ring.evidence)
     member_at = dict(zip(members, _circle(len(members), 1.0), strict=True))
     evidence_at = dict(zip(evidence, _circle(len(evidence), 0.62), strict=True))

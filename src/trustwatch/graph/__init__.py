@@ -14,7 +14,13 @@ from trustwatch.graph.entity_graph import (
     email_shape,
     event_attributes,
 )
-from trustwatch.graph.rings import Ring, RingRisk, RingTracker, RingUpdate
+from trustwatch.graph.rings import (
+    Ring,
+    RingRisk,
+    RingSnapshot,
+    RingTracker,
+    RingUpdate,
+)
 
 __all__ = [
     "ATTRIBUTE_KINDS",
@@ -22,6 +28,7 @@ __all__ = [
     "PairEvidence",
     "Ring",
     "RingRisk",
+    "RingSnapshot",
     "RingTracker",
     "RingUpdate",
     "attribute_kind",

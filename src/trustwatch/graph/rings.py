@@ -33,7 +33,7 @@ from trustwatch.graph.entity_graph import (
     event_attributes,
 )
 
-__all__ = ["Ring", "RingRisk", "RingTracker", "RingUpdate"]
+__all__ = ["Ring", "RingRisk", "RingSnapshot", "RingTracker", "RingUpdate"]
 
 #: Shared attributes remembered per ring as its evidence.
 _MAX_EVIDENCE = 64
@@ -96,6 +96,79 @@ class RingRisk:
 
     score: float
     reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RingSnapshot:
+    """What an analyst sees of one ring at one moment: members, evidence, risk.
+
+    Built by :meth:`RingTracker.snapshot` (and by any other detector that
+    groups accounts); the store keeps the latest snapshot of each ring, and
+    pictures are drawn from it.
+
+    Attributes
+    ----------
+    ring_id, method
+        The ring's id, and how it was found (``"lockstep"``, ...).
+    size, risk, reasons
+        Member count, risk in ``[0, 1]`` and the reasons for it.
+    founded, updated
+        Event times (epoch seconds): when the ring was founded, and when its
+        newest listed member joined.
+    members
+        Member ids, first joined first (at most ``max_members``).
+    evidence
+        Shared attributes with how many links cited each, most cited first
+        (hubs left out; at most ``max_evidence``).
+    holdings
+        For the first listed members (at most ``max_holdings``), the listed
+        evidence each holds.
+    """
+
+    ring_id: str
+    method: str
+    size: int
+    risk: float
+    reasons: tuple[str, ...]
+    founded: float
+    updated: float
+    members: tuple[str, ...]
+    evidence: tuple[tuple[str, int], ...]
+    holdings: dict[str, tuple[str, ...]]
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the snapshot as plain JSON values."""
+        return {
+            "ring_id": self.ring_id,
+            "method": self.method,
+            "size": self.size,
+            "risk": self.risk,
+            "reasons": list(self.reasons),
+            "founded": self.founded,
+            "updated": self.updated,
+            "members": list(self.members),
+            "evidence": [[a, n] for a, n in self.evidence],
+            "holdings": {m: list(h) for m, h in self.holdings.items()},
+        }
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> RingSnapshot:
+        """Rebuild a snapshot from :meth:`to_json`."""
+        return cls(
+            ring_id=str(value["ring_id"]),
+            method=str(value["method"]),
+            size=int(value["size"]),
+            risk=float(value["risk"]),
+            reasons=tuple(str(r) for r in value["reasons"]),
+            founded=float(value["founded"]),
+            updated=float(value["updated"]),
+            members=tuple(str(m) for m in value["members"]),
+            evidence=tuple((str(a), int(n)) for a, n in value["evidence"]),
+            holdings={
+                str(m): tuple(str(a) for a in h)
+                for m, h in dict(value["holdings"]).items()
+            },
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,6 +419,36 @@ class RingTracker:
         for kind, count in sorted(by_kind.items(), key=lambda kv: (-kv[1], kv[0])):
             reasons.append(f"share {count} {_KIND_WORDS.get(kind, kind)}")
         return RingRisk(min(1.0, score), tuple(reasons))
+
+    def snapshot(
+        self,
+        ring: Ring,
+        max_members: int = 1000,
+        max_holdings: int = 60,
+        max_evidence: int = 16,
+    ) -> RingSnapshot:
+        """Return what an analyst sees of ``ring`` now (see :class:`RingSnapshot`)."""
+        risk = self.risk(ring)
+        live = self.live_evidence(ring)
+        evidence = sorted(live.items(), key=lambda kv: (-kv[1], kv[0]))[:max_evidence]
+        listed = {attribute for attribute, _ in evidence}
+        members = tuple(ring.members)[:max_members]
+        holdings = {
+            member: tuple(a for a in self.graph.attributes(member) if a in listed)
+            for member in members[:max_holdings]
+        }
+        return RingSnapshot(
+            ring_id=ring.ring_id,
+            method="lockstep",
+            size=ring.size,
+            risk=risk.score,
+            reasons=risk.reasons,
+            founded=ring.founded,
+            updated=max(ring.members.values(), default=ring.founded),
+            members=members,
+            evidence=tuple(evidence),
+            holdings=holdings,
+        )
 
     # ------------------------------------------------------------ state
 

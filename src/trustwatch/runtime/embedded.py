@@ -59,6 +59,7 @@ class RunSummary:
     dead_letters: int = 0
     new_dead_letters: int = 0
     late_events: int = 0
+    rings: int = 0
     seconds: float = 0.0
     decisions: Counter[str] = field(default_factory=Counter)
     signal_kinds: Counter[str] = field(default_factory=Counter)
@@ -204,6 +205,11 @@ def run_embedded(
     finally:
         # what was decided before a failure is kept
         batch.flush()
+    summary.rings = store.write_rings(
+        snapshot
+        for detector in pipeline.detectors
+        for snapshot in detector.ring_snapshots()
+    )
     if resume:
         store.save_state(
             _STATE_KEY, {"pipeline": pipeline.get_state(), "newest": newest}

@@ -20,6 +20,7 @@ import msgspec
 from trustwatch.decisions.model import Action, Verdict
 from trustwatch.errors import ConfigError, StorageError
 from trustwatch.events.deadletter import DeadLetter
+from trustwatch.graph.rings import RingSnapshot
 
 __all__ = ["SqliteStore", "VerdictQuery", "utc_text"]
 
@@ -64,6 +65,20 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     raw TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rings (
+    ring_id TEXT PRIMARY KEY,
+    method TEXT NOT NULL,
+    risk REAL NOT NULL,
+    size INTEGER NOT NULL,
+    updated TEXT NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS ring_members (
+    ring_id TEXT NOT NULL,
+    account TEXT NOT NULL,
+    PRIMARY KEY (ring_id, account)
+);
+CREATE INDEX IF NOT EXISTS ring_members_account ON ring_members (account);
 """
 
 _encode = msgspec.json.Encoder().encode
@@ -339,6 +354,106 @@ class SqliteStore:
             raise ConfigError(
                 f"checkpoint {key!r} is damaged: not valid JSON ({exc})"
             ) from exc
+
+    def write_rings(self, snapshots: Iterable[RingSnapshot]) -> int:
+        """Keep the latest snapshot of each ring, replacing an older one.
+
+        A snapshot older than the stored one (by ``updated``) is ignored, so
+        replaying an earlier file cannot roll a ring back. Return how many
+        rings were written.
+
+        Raises
+        ------
+        StorageError
+            When the store refuses the write.
+        """
+        written = 0
+        try:
+            with self._db:
+                for snapshot in snapshots:
+                    updated = utc_text(datetime.fromtimestamp(snapshot.updated, UTC))
+                    stored = self._db.execute(
+                        "SELECT updated FROM rings WHERE ring_id = ?",
+                        (snapshot.ring_id,),
+                    ).fetchone()
+                    if stored is not None and stored[0] > updated:
+                        continue
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO rings "
+                        "(ring_id, method, risk, size, updated, body) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        (
+                            snapshot.ring_id,
+                            snapshot.method,
+                            snapshot.risk,
+                            snapshot.size,
+                            updated,
+                            _encode(snapshot.to_json()),
+                        ),
+                    )
+                    self._db.execute(
+                        "DELETE FROM ring_members WHERE ring_id = ?",
+                        (snapshot.ring_id,),
+                    )
+                    self._db.executemany(
+                        "INSERT OR IGNORE INTO ring_members (ring_id, account) "
+                        "VALUES (?, ?)",
+                        [(snapshot.ring_id, m) for m in snapshot.members],
+                    )
+                    written += 1
+        except sqlite3.Error as exc:
+            raise StorageError(
+                f"cannot write rings to store {self.path}: {exc}"
+            ) from exc
+        return written
+
+    def rings(
+        self,
+        *,
+        min_risk: float = 0.0,
+        method: str | None = None,
+        account: str | None = None,
+        limit: int = 50,
+    ) -> list[RingSnapshot]:
+        """Return stored rings, riskiest first (then largest, then by id).
+
+        ``account`` keeps the rings that list it as a member. A store written
+        before rings were kept has none.
+        """
+        sql = "SELECT body FROM rings WHERE risk >= ?"
+        params: list[Any] = [min_risk]
+        if method is not None:
+            sql += " AND method = ?"
+            params.append(method)
+        if account is not None:
+            sql += (
+                " AND ring_id IN (SELECT ring_id FROM ring_members WHERE account = ?)"
+            )
+            params.append(account)
+        sql += " ORDER BY risk DESC, size DESC, ring_id LIMIT ?"
+        params.append(limit)
+        return [
+            RingSnapshot.from_json(msgspec.json.decode(body))
+            for (body,) in self._rows(sql, params)
+        ]
+
+    def ring(self, ring_id: str) -> RingSnapshot | None:
+        """Return the stored snapshot of ``ring_id``, or ``None``."""
+        rows = self._rows("SELECT body FROM rings WHERE ring_id = ?", [ring_id])
+        if not rows:
+            return None
+        return RingSnapshot.from_json(msgspec.json.decode(rows[0][0]))
+
+    def _rows(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+        """Run a read over the ring tables; a store without them has no rows."""
+        try:
+            return list(self._db.execute(sql, params))
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return []
+            raise StorageError(f"cannot read rings from {self.path}: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot read rings from {self.path}: {exc}") from exc
 
     def counts(self) -> dict[str, int]:
         """Return row counts: verdicts, actions, dead letters, and per decision."""

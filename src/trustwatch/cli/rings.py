@@ -1,0 +1,168 @@
+"""`trustwatch rings`: the rings a run found, their evidence and their picture."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+import msgspec
+from rich.table import Table
+
+from trustwatch.cli.options import db_option
+from trustwatch.cli.params import FiniteFloatRange, output_folder
+from trustwatch.cli.render import clean, output_console
+from trustwatch.cli.review import open_store
+from trustwatch.errors import ConfigError
+from trustwatch.graph.entity_graph import attribute_kind
+from trustwatch.graph.rings import RingSnapshot
+
+__all__ = ["rings"]
+
+console = output_console()
+
+_encode = msgspec.json.Encoder().encode
+
+
+def _when(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M")
+
+
+@click.group(invoke_without_command=True)
+@click.option(
+    "--min-risk",
+    type=FiniteFloatRange(0.0, 1.0),
+    default=0.0,
+    show_default=True,
+    help="Only rings at least this risky.",
+)
+@click.option("--method", help="Only rings found this way (lockstep, ...).")
+@click.option("--account", help="Only rings that list this account as a member.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=50,
+    show_default=True,
+    help="Most rings to list, riskiest first.",
+)
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines instead of a table.")
+@db_option
+@click.pass_context
+def rings(
+    ctx: click.Context,
+    min_risk: float,
+    method: str | None,
+    account: str | None,
+    limit: int,
+    as_json: bool,
+    db: Path,
+) -> None:
+    """List the risky rings runs found, riskiest first; `rings show ID` shows one.
+
+    A run keeps the latest snapshot of every ring at or above its detector's
+    risk threshold: members, shared evidence, risk and reasons.
+    """
+    ctx.obj = db
+    if ctx.invoked_subcommand is not None:
+        return
+    with open_store(db) as store:
+        found = store.rings(
+            min_risk=min_risk, method=method, account=account, limit=limit
+        )
+    if as_json:
+        for ring in found:
+            sys.stdout.write(_encode(ring.to_json()).decode() + "\n")
+        return
+    table = Table(title_justify="left")
+    for column in ("ring", "found by", "accounts", "risk", "evidence", "updated (UTC)"):
+        table.add_column(column, overflow="fold")
+    for ring in found:
+        table.add_row(
+            ring.ring_id,
+            clean(ring.method),
+            f"{ring.size:,}",
+            f"{ring.risk:.2f}",
+            _evidence_kinds(ring),
+            _when(ring.updated),
+        )
+    console.print(table)
+    console.print(f"{len(found):,} rings shown")
+
+
+def _evidence_kinds(ring: RingSnapshot) -> str:
+    kinds: dict[str, int] = {}
+    for attribute, _ in ring.evidence:
+        kind = attribute_kind(attribute)
+        kinds[kind] = kinds.get(kind, 0) + 1
+    return ", ".join(f"{n} {clean(k)}" for k, n in sorted(kinds.items()))
+
+
+@rings.command()
+@click.argument("ring_id")
+@click.option(
+    "--picture",
+    "picture_folder",
+    help="Also draw the ring (members and shared evidence) as "
+    "<RING_ID>.png in this folder.",
+)
+@click.option("--json", "as_json", is_flag=True, help="The snapshot as JSON.")
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The store, if not given before `show`.",
+)
+@click.pass_obj
+def show(
+    group_db: Path,
+    ring_id: str,
+    picture_folder: str | None,
+    as_json: bool,
+    db: Path | None,
+) -> None:
+    """Show RING_ID: members, shared evidence, risk and reasons."""
+    path = db or group_db
+    with open_store(path) as store:
+        ring = store.ring(ring_id)
+    if ring is None:
+        raise ConfigError(
+            f"no ring {clean(ring_id)!r} in {path}; hint: `trustwatch rings` lists them"
+        )
+    picture = _draw(ring, picture_folder) if picture_folder is not None else None
+    if as_json:
+        sys.stdout.write(_encode(ring.to_json()).decode() + "\n")
+        return
+    console.print(
+        f"ring {ring.ring_id} ({clean(ring.method)}): {ring.size:,} accounts, "
+        f"risk {ring.risk:.2f}, founded {_when(ring.founded)}, updated "
+        f"{_when(ring.updated)} UTC"
+    )
+    for reason in ring.reasons:
+        console.print(f"  - {clean(reason)}")
+    evidence = Table(title="shared evidence", title_justify="left")
+    for column in ("kind", "value", "links citing it", "listed members holding it"):
+        evidence.add_column(column, overflow="fold")
+    for attribute, links in ring.evidence:
+        holders = sum(1 for held in ring.holdings.values() if attribute in held)
+        kind, _, value = attribute.partition(":")
+        evidence.add_row(clean(kind), clean(value), f"{links:,}", f"{holders:,}")
+    console.print(evidence)
+    listed = len(ring.members)
+    more = f" (first {listed:,} of {ring.size:,})" if listed < ring.size else ""
+    console.print(f"members{more}: " + ", ".join(clean(m) for m in ring.members))
+    if picture is not None:
+        console.print(f"picture -> {clean(picture)}")
+
+
+def _draw(ring: RingSnapshot, folder: str) -> Path:
+    from trustwatch.evaluation.ring_pictures import render_ring_png, write_png
+
+    name = f"{_file_safe(ring.ring_id)}.png"
+    target = output_folder(folder, [name], option="--picture")
+    return write_png(target, name, render_ring_png(ring))
+
+
+def _file_safe(ring_id: str) -> str:
+    """The ring id as a file name part: letters, digits, '-' and '_' only."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in ring_id)
+    return safe or "ring"

@@ -106,3 +106,18 @@ def test_cli_rings_keeps_the_newest_snapshot(tmp_path) -> None:
         assert store.write_rings([grown]) == 1
         assert [r.size for r in store.rings(account="d")] == [4]
         assert store.rings(account="zz") == []
+
+
+def test_cli_run_adds_named_detectors(ring_store, tmp_path, capsys) -> None:
+    db, members = ring_store
+    events = db.parent / "events.jsonl"
+    swept = tmp_path / "swept.sqlite"
+    args = ["run", str(events), "--db", str(swept), "--no-geo"]
+    assert main([*args, "--add-detector", "communities"]) == ExitCode.OK
+    found = _listed(swept, capsys, "--method", "communities")
+    assert found, "the Leiden sweep should find the injected ring"
+    assert set(members) <= {m for ring in found for m in ring["members"]}
+    assert main([*args, "--add-detector", "rings"]) != ExitCode.OK
+    assert "already runs" in capsys.readouterr().err
+    assert main([*args, "--add-detector", "no-such-detector"]) != ExitCode.OK
+    assert "no detector named 'no-such-detector'" in capsys.readouterr().err

@@ -57,6 +57,12 @@ FACTORIES = {
     "impossible_travel": lambda: available()["impossible_travel"](geo=TwoCountryGeo()),
     "login_risk": lambda: available()["login_risk"](),
     "rings": lambda: available()["rings"](min_members=2, risk_threshold=0.3),
+    "communities": lambda: available()["communities"](
+        sweep_interval=600.0, risk_threshold=0.3
+    ),
+    "dense_blocks": lambda: available()["dense_blocks"](
+        sweep_interval=600.0, risk_threshold=0.3
+    ),
     "takeover_chain": lambda: available()["takeover_chain"](failure_burst=1),
     "behaviour_baseline": lambda: available()["behaviour_baseline"](
         period=600,

@@ -69,6 +69,30 @@ def test_report_renders_tables_and_picture_links(small_run: RingEvaluation) -> N
     json.dumps(payload)
 
 
+def test_methods_compare_on_the_same_telemetry(small_run: RingEvaluation) -> None:
+    assert [m.method for m in small_run.methods] == [
+        "lockstep",
+        "communities",
+        "dense_blocks",
+    ]
+    lockstep = small_run.method("lockstep")
+    assert (lockstep.recall, lockstep.precision) == (
+        small_run.recall,
+        small_run.precision,
+    )
+    for method in small_run.methods:
+        assert method.truth == small_run.truth
+        assert method.recall >= 0.95 and method.precision >= 0.99, method.method
+        assert method.false_clusters.risky_sizes == ()
+    payload = small_run.to_dict()["methods"]
+    assert set(payload) == {"lockstep", "communities", "dense_blocks"}
+    assert "Methods compared" in small_run.render()
+    with pytest.raises(ConfigError, match="not evaluated"):
+        small_run.method("louvain")
+    with pytest.raises(ConfigError, match="unknown ring methods"):
+        evaluate_injected_rings(methods=("louvain",))
+
+
 def test_ring_picture_is_a_deterministic_png(
     small_run: RingEvaluation, tmp_path: Path
 ) -> None:

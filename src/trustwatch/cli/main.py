@@ -14,6 +14,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -39,8 +40,12 @@ from trustwatch.errors import (
     StorageError,
     TrustwatchError,
 )
-from trustwatch.runtime.embedded import RunSummary
+from trustwatch.runtime.embedded import IntelLoad, RunSummary
 from trustwatch.storage.sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from trustwatch.content.store import ContentSource
+    from trustwatch.detectors.base import Detector
 
 __all__ = ["cli", "entry_point", "main"]
 
@@ -116,6 +121,16 @@ def cli(verbose: int) -> None:
     help="A folder of uploaded files named by SHA-256 (flat or ab/cd/ fan-out): "
     "uploads found there are checked for phishing links, forms and lures.",
 )
+@click.option(
+    "--add-detector",
+    "extra_detectors",
+    multiple=True,
+    metavar="NAME",
+    envvar="TRUSTWATCH_ADD_DETECTORS",
+    show_envvar=True,
+    help="Also run this registered detector, off by default (communities, "
+    "dense_blocks); repeat for more. `trustwatch detectors` lists them.",
+)
 @click.option("--enforce", is_flag=True, help="Mark actions for dispatch, not dry run.")
 @click.option(
     "--resume",
@@ -140,6 +155,7 @@ def run(
     source_tz: str | None,
     policy: Path | None,
     content_dir: Path | None,
+    extra_detectors: Sequence[str],
     enforce: bool,
     resume: bool,
     reset_state: bool,
@@ -158,6 +174,7 @@ def run(
     intel = load_intel(intel_paths, intel_format) if intel_paths else None
     geo = _geo(maxmind_country, maxmind_asn, no_geo)
     content = ContentStore(content_dir) if content_dir else None
+    detectors = _detectors(intel, content, extra_detectors)
     with SqliteStore(db) as store, _progress("events") as advance:
         summary = run_embedded(
             events,
@@ -165,6 +182,7 @@ def run(
             intel=intel,
             content=content,
             policy=chosen,
+            detectors=detectors,
             mode="enforce" if enforce else "dry_run",
             geo=geo,
             format=event_format,
@@ -175,6 +193,22 @@ def run(
         )
     console.print(summary_table(summary, title=f"trustwatch run → {db}"))
     _warn_about(summary, db)
+
+
+def _detectors(
+    intel: IntelLoad | None, content: ContentSource | None, extra: Sequence[str]
+) -> list[Detector]:
+    """The default detectors, and the named ones after them."""
+    from trustwatch.detectors import create, default_detectors
+
+    detectors = default_detectors(intel.store if intel else None, content)
+    running = {d.name for d in detectors}
+    for name in extra:
+        if name in running:
+            raise ConfigError(f"detector {name!r} already runs; hint: name it once")
+        detectors.append(create(name))
+        running.add(name)
+    return detectors
 
 
 def _warn_about(summary: RunSummary, db: Path) -> None:

@@ -7,6 +7,7 @@ from trustwatch.detectors.brand_impersonation import BrandImpersonationDetector
 from trustwatch.detectors.content_spread import ContentSpreadDetector
 from trustwatch.detectors.credential_attacks import CredentialAttackDetector
 from trustwatch.detectors.file_phishing import FilePhishingDetector
+from trustwatch.detectors.graph_sweeps import CommunityDetector, DenseBlockDetector
 from trustwatch.detectors.impossible_travel import ImpossibleTravelDetector
 from trustwatch.detectors.intel_match import IntelMatchDetector
 from trustwatch.detectors.login_risk import LoginRiskDetector
@@ -25,8 +26,10 @@ from trustwatch.intel.store import IndicatorStore
 __all__ = [
     "BehaviourBaselineDetector",
     "BrandImpersonationDetector",
+    "CommunityDetector",
     "ContentSpreadDetector",
     "CredentialAttackDetector",
+    "DenseBlockDetector",
     "Detector",
     "FilePhishingDetector",
     "ImpossibleTravelDetector",

@@ -14,6 +14,13 @@ The same telemetry with no ring injected runs through a fresh detector too:
 every ring it forms there is a false cluster (count and sizes), and every
 risky one a false alarm.
 
+The same two streams also run through the sweep detectors
+(:mod:`trustwatch.detectors.graph_sweeps`): Leiden communities of the account
+projection (``communities``) and FRAUDAR dense blocks of accounts x
+attributes (``dense_blocks``). Their groups of a final sweep at the end of
+each stream, those at or above their risk threshold, are scored the same way,
+so the three methods compare on the same telemetry (:class:`MethodScore`).
+
 The issue's targets: recall of ring members at least 0.95 at precision at
 least 0.99.
 """
@@ -25,6 +32,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from trustwatch.detectors.graph_sweeps import (
+    CommunityDetector,
+    DenseBlockDetector,
+    GraphSweepDetector,
+)
 from trustwatch.detectors.rings import RingDetector
 from trustwatch.errors import ConfigError
 from trustwatch.events.model import EventBase
@@ -35,10 +47,12 @@ from trustwatch.simulation import SimulationConfig, simulate
 
 __all__ = [
     "DEFAULT_RING_SIZES",
+    "RING_METHODS",
     "TARGET_PRECISION",
     "TARGET_RECALL",
     "FalseClusters",
     "InjectedRingScore",
+    "MethodScore",
     "RingEvaluation",
     "RingSummary",
     "default_ring_specs",
@@ -47,6 +61,14 @@ __all__ = [
 
 #: Sizes of the rings injected by default, smallest to largest.
 DEFAULT_RING_SIZES: tuple[int, ...] = (8, 12, 20, 30, 50, 80)
+
+#: The ring-finding methods compared: lockstep rings, Leiden communities and
+#: FRAUDAR dense blocks.
+RING_METHODS: tuple[str, ...] = ("lockstep", "communities", "dense_blocks")
+
+#: Stream time between the sweep detectors' sweeps in the evaluation (a final
+#: sweep at the end of each stream is the one scored).
+EVALUATION_SWEEP_INTERVAL = 86_400.0
 
 #: The issue's targets for ring members.
 TARGET_RECALL = 0.95
@@ -207,6 +229,64 @@ class FalseClusters:
 
 
 @dataclass(frozen=True, slots=True)
+class MethodScore:
+    """One ring-finding method on the injected and the ring-free telemetry.
+
+    Attributes
+    ----------
+    method
+        ``"lockstep"``, ``"communities"`` or ``"dense_blocks"``.
+    risk_threshold
+        The method's detector's risk threshold.
+    truth, flagged, hits
+        Ring members injected, accounts in the method's risky groups, both.
+    recall, precision
+        ``hits / truth`` and ``hits / flagged`` (1.0 when nothing is flagged).
+    groups_formed
+        Groups (rings, communities, blocks) the method holds at the end.
+    per_ring
+        One score per injected ring.
+    false_clusters
+        Groups formed on the ring-free telemetry, and the risky ones.
+    seconds
+        Wall time of the method on both streams.
+    """
+
+    method: str
+    risk_threshold: float
+    truth: int
+    flagged: int
+    hits: int
+    recall: float
+    precision: float
+    groups_formed: int
+    per_ring: tuple[InjectedRingScore, ...]
+    false_clusters: FalseClusters
+    seconds: float = field(default=0.0, compare=False)
+
+    @property
+    def meets_targets(self) -> bool:
+        """Whether recall and precision reach the issue's targets."""
+        return self.recall >= TARGET_RECALL and self.precision >= TARGET_PRECISION
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the score as plain JSON values."""
+        return {
+            "risk_threshold": self.risk_threshold,
+            "ring_members": self.truth,
+            "flagged": self.flagged,
+            "hits": self.hits,
+            "recall": round(self.recall, 4),
+            "precision": round(self.precision, 4),
+            "meets_targets": self.meets_targets,
+            "groups_formed": self.groups_formed,
+            "per_ring": [score.to_dict() for score in self.per_ring],
+            "false_clusters": self.false_clusters.to_dict(),
+            "seconds": round(self.seconds, 2),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class RingEvaluation:
     """Outcome of :func:`evaluate_injected_rings`.
 
@@ -231,6 +311,8 @@ class RingEvaluation:
         The same telemetry with no ring injected.
     seconds
         Wall time of the whole evaluation.
+    methods
+        Each method compared (:data:`RING_METHODS`), lockstep included.
     """
 
     accounts: int
@@ -249,11 +331,26 @@ class RingEvaluation:
     top_rings: tuple[RingSummary, ...]
     false_clusters: FalseClusters
     seconds: float = field(default=0.0, compare=False)
+    methods: tuple[MethodScore, ...] = ()
 
     @property
     def meets_targets(self) -> bool:
         """Whether recall and precision reach the issue's targets."""
         return self.recall >= TARGET_RECALL and self.precision >= TARGET_PRECISION
+
+    def method(self, name: str) -> MethodScore:
+        """Return the score of method ``name``.
+
+        Raises
+        ------
+        ConfigError
+            When the method was not evaluated.
+        """
+        for score in self.methods:
+            if score.method == name:
+                return score
+        known = ", ".join(m.method for m in self.methods) or "none"
+        raise ConfigError(f"method {name!r} was not evaluated; evaluated: {known}")
 
     def to_dict(self) -> dict[str, Any]:
         """Return the evaluation as plain JSON values."""
@@ -280,6 +377,7 @@ class RingEvaluation:
             "per_ring": [score.to_dict() for score in self.per_ring],
             "top_rings": [ring.to_dict() for ring in self.top_rings],
             "false_clusters": self.false_clusters.to_dict(),
+            "methods": {m.method: m.to_dict() for m in self.methods},
             "seconds": round(self.seconds, 2),
         }
 
@@ -326,6 +424,7 @@ class RingEvaluation:
             f"{len(fc.risky_sizes)} risky (sizes {_sizes(fc.risky_sizes)}), "
             f"accounts falsely flagged: {fc.flagged_accounts}.",
             "",
+            *self._render_methods(),
             "### Top rings",
             "",
         ]
@@ -342,6 +441,37 @@ class RingEvaluation:
                 lines += ["", f"  ![ring {ring.ring_id}]({linked[ring.ring_id]})", ""]
         return "\n".join(lines).rstrip() + "\n"
 
+    def _render_methods(self) -> list[str]:
+        if not self.methods:
+            return []
+        lines = [
+            "### Methods compared (the same telemetry, with and without rings)",
+            "",
+            "| method | risk threshold | recall | precision | flagged | groups | "
+            "false groups | risky false groups | falsely flagged | seconds |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for m in self.methods:
+            fc = m.false_clusters
+            lines.append(
+                f"| {m.method} | {m.risk_threshold:g} | {m.recall:.3f} | "
+                f"{m.precision:.3f} | {m.flagged} | {m.groups_formed} | "
+                f"{len(fc.sizes)} | {len(fc.risky_sizes)} | {fc.flagged_accounts} | "
+                f"{m.seconds:.1f} |"
+            )
+        lines += [
+            "",
+            "Recall per injected ring: "
+            + "; ".join(
+                f"{m.method} "
+                + ", ".join(f"{s.name} {s.recall:.2f}" for s in m.per_ring)
+                for m in self.methods
+            )
+            + ".",
+            "",
+        ]
+        return lines
+
 
 def _sizes(sizes: Sequence[int]) -> str:
     if not sizes:
@@ -355,6 +485,72 @@ def _run_detector(events: Sequence[EventBase]) -> RingDetector:
     for event in events:
         detector.process_one(event, EventContext(event))
     return detector
+
+
+def _run_sweeps(
+    detector: GraphSweepDetector, events: Sequence[EventBase]
+) -> list[Ring]:
+    """Run a sweep detector over ``events``, sweep at the end, return its groups.
+
+    Groups come back as :class:`~trustwatch.graph.Ring` values (id, members,
+    size, evidence) so that they score like the lockstep rings.
+    """
+    for event in events:
+        detector.process_one(event, EventContext(event))
+    if events:
+        detector.sweep(events[-1].ts.timestamp())
+    return [
+        Ring(
+            ring_id=g.group_id,
+            founded=g.found,
+            members=dict.fromkeys(g.members, g.found),
+            size=g.size,
+            evidence=dict(g.evidence),
+        )
+        for g in detector.groups()
+    ]
+
+
+def _sweep_detector(method: str, sweep_interval: float) -> GraphSweepDetector:
+    if method == "communities":
+        return CommunityDetector(sweep_interval=sweep_interval)
+    return DenseBlockDetector(sweep_interval=sweep_interval)
+
+
+def _method_score(
+    method: str,
+    threshold: float,
+    found: tuple[list[Ring], list[Ring]],
+    clean: tuple[list[Ring], list[Ring]],
+    key: Sequence[InjectedRing],
+    benign: Sequence[EventBase],
+    seconds: float,
+) -> MethodScore:
+    """Score one method from its (all, risky) groups on both streams."""
+    groups, risky = found
+    clean_groups, clean_risky = clean
+    owner = {m: ring.name for ring in key for m in ring.members}
+    flagged = {m for ring in risky for m in ring.members}
+    hits = sum(1 for m in flagged if m in owner)
+    return MethodScore(
+        method=method,
+        risk_threshold=threshold,
+        truth=len(owner),
+        flagged=len(flagged),
+        hits=hits,
+        recall=hits / len(owner),
+        precision=hits / len(flagged) if flagged else 1.0,
+        groups_formed=len(groups),
+        per_ring=tuple(_score_ring(ring, risky, owner) for ring in key),
+        false_clusters=FalseClusters(
+            events=len(benign),
+            accounts=len({e.account for e in benign if e.account}),
+            sizes=tuple(sorted((r.size for r in clean_groups), reverse=True)),
+            risky_sizes=tuple(sorted((r.size for r in clean_risky), reverse=True)),
+            flagged_accounts=len({m for r in clean_risky for m in r.members}),
+        ),
+        seconds=seconds,
+    )
 
 
 def _risky(tracker: RingTracker, threshold: float) -> list[Ring]:
@@ -419,6 +615,8 @@ def evaluate_injected_rings(
     seed: int = 7,
     sizes: Sequence[int] = DEFAULT_RING_SIZES,
     top: int = 6,
+    methods: Sequence[str] = RING_METHODS,
+    sweep_interval: float = EVALUATION_SWEEP_INTERVAL,
 ) -> RingEvaluation:
     """Inject rings into simulated telemetry and measure the rings detector.
 
@@ -431,6 +629,12 @@ def evaluate_injected_rings(
         Members of each injected ring (see :func:`default_ring_specs`).
     top
         Risky rings summarised for the report and its pictures.
+    methods
+        Methods compared beside the lockstep rings (which always run), from
+        :data:`RING_METHODS`.
+    sweep_interval
+        Stream time between the sweep detectors' sweeps; the groups of a
+        final sweep at each stream's end are scored.
 
     Returns
     -------
@@ -449,6 +653,13 @@ def evaluate_injected_rings(
         raise ConfigError(f"days={days}; hint: use more than 0 and at most 60")
     if top < 0:
         raise ConfigError(f"top={top}; hint: use 0 or more")
+    unknown = sorted(set(methods) - set(RING_METHODS))
+    if unknown:
+        raise ConfigError(
+            f"unknown ring methods {unknown}; hint: use {', '.join(RING_METHODS)}"
+        )
+    if not sweep_interval > 0:
+        raise ConfigError(f"sweep_interval={sweep_interval}; hint: use > 0")
     # The rings start one hour apart and late joiners come a day after.
     if days * 24 < len(sizes) + 2 * 3 + 24:
         raise ConfigError(
@@ -462,6 +673,7 @@ def evaluate_injected_rings(
         raise ConfigError("the simulation made no events; hint: more accounts or days")
     events, key = inject_rings(benign, specs, seed=seed)
 
+    lockstep_started = time.perf_counter()
     detector = _run_detector(events)
     tracker = detector.tracker
     threshold = detector.risk_threshold
@@ -481,6 +693,53 @@ def evaluate_injected_rings(
         risky_sizes=tuple(r.size for r in clean_risky),
         flagged_accounts=len({m for r in clean_risky for m in r.members}),
     )
+    scores = [
+        _method_score(
+            "lockstep",
+            threshold,
+            (tracker.rings(), risky),
+            (clean_rings, clean_risky),
+            key,
+            benign,
+            time.perf_counter() - lockstep_started,
+        )
+    ]
+    for method in RING_METHODS[1:]:
+        if method not in methods:
+            continue
+        method_started = time.perf_counter()
+        sweeper = _sweep_detector(method, sweep_interval)
+        groups = _run_sweeps(sweeper, events)
+        clean_sweeper = _sweep_detector(method, sweep_interval)
+        clean_groups = _run_sweeps(clean_sweeper, benign)
+        bar = sweeper.risk_threshold
+        scores.append(
+            _method_score(
+                method,
+                bar,
+                (
+                    groups,
+                    [
+                        g
+                        for g, s in zip(groups, sweeper.groups(), strict=True)
+                        if s.risk >= bar
+                    ],
+                ),
+                (
+                    clean_groups,
+                    [
+                        g
+                        for g, s in zip(
+                            clean_groups, clean_sweeper.groups(), strict=True
+                        )
+                        if s.risk >= bar
+                    ],
+                ),
+                key,
+                benign,
+                time.perf_counter() - method_started,
+            )
+        )
     return RingEvaluation(
         accounts=accounts,
         days=days,
@@ -498,4 +757,5 @@ def evaluate_injected_rings(
         top_rings=tuple(_summary(tracker, r, owner) for r in risky[:top]),
         false_clusters=false_clusters,
         seconds=time.perf_counter() - started,
+        methods=tuple(scores),
     )

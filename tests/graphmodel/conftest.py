@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+from trustwatch.graphmodel import gnn_available
 
 
 def _ring_graph(n_nodes: int = 400, n_anomalies: int = 40, seed: int = 3) -> tuple:
@@ -53,3 +56,14 @@ def ring_graph():
 def write_graph():
     """The :func:`_write_graph` writer."""
     return _write_graph
+
+
+@pytest.fixture
+def gnn() -> None:
+    """Skip without torch_geometric; fail instead under TRUSTWATCH_REQUIRE_GNN=1."""
+    if gnn_available():
+        return
+    reason = "torch and torch_geometric are not installed (trustwatch[gnn])"
+    if os.environ.get("TRUSTWATCH_REQUIRE_GNN") == "1":
+        pytest.fail(f"{reason}, and TRUSTWATCH_REQUIRE_GNN=1 requires them")
+    pytest.skip(reason)

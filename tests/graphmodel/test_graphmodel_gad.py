@@ -25,7 +25,12 @@ def graphs_dir(tmp_path, ring_graph, write_graph):
 
 def test_evaluates_each_graph_over_each_seed(graphs_dir):
     evaluation = evaluate_gad(
-        graphs_dir, seeds=(0, 1, 2), names=("reddit", "books"), hops=2, settings=FAST
+        graphs_dir,
+        seeds=(0, 1, 2),
+        names=("reddit", "books"),
+        hops=2,
+        settings=FAST,
+        models=("trees",),
     )
     reddit = evaluation.result("reddit")
     assert (reddit.n_nodes, reddit.n_anomalies) == (400, 40)
@@ -54,10 +59,20 @@ def test_evaluates_each_graph_over_each_seed(graphs_dir):
 
 def test_is_repeatable_and_accepts_the_graphs_folder_itself(graphs_dir):
     first = evaluate_gad(
-        graphs_dir, seeds=(5,), names=("books",), hops=1, settings=FAST
+        graphs_dir,
+        seeds=(5,),
+        names=("books",),
+        hops=1,
+        settings=FAST,
+        models=("trees",),
     )
     again = evaluate_gad(
-        graphs_dir / "pygod-graphs", seeds=(5,), names=("books",), hops=1, settings=FAST
+        graphs_dir / "pygod-graphs",
+        seeds=(5,),
+        names=("books",),
+        hops=1,
+        settings=FAST,
+        models=("trees",),
     )
     assert first.to_dict() == again.to_dict()
     assert first.reddit_beats_published() is None
@@ -74,7 +89,9 @@ def test_bad_calls_are_refused(graphs_dir, write_graph, ring_graph):
     x, edges, y = ring_graph(n_nodes=50, n_anomalies=2)
     write_graph(graphs_dir / "pygod-graphs" / "tiny.npz", x, edges, y)
     with pytest.raises(ConfigError, match="at least 3"):
-        evaluate_gad(graphs_dir, seeds=(0,), names=("tiny",), settings=FAST)
+        evaluate_gad(
+            graphs_dir, seeds=(0,), names=("tiny",), settings=FAST, models=("trees",)
+        )
     with pytest.raises(ConfigError, match="not evaluated"):
         evaluate_gad(graphs_dir, seeds=(0,), names=("books",), settings=FAST).result(
             "x"
@@ -85,7 +102,9 @@ def test_bad_calls_are_refused(graphs_dir, write_graph, ring_graph):
 @pytest.mark.slow
 def test_real_graphs_rank_anomalies_above_chance(datasets_dir):
     """Three splits of the real graphs with the shipped settings."""
-    evaluation = evaluate_gad(datasets_dir, seeds=(0, 1, 2), names=("reddit", "books"))
+    evaluation = evaluate_gad(
+        datasets_dir, seeds=(0, 1, 2), names=("reddit", "books"), models=("trees",)
+    )
     reddit = evaluation.result("reddit")
     assert (reddit.n_nodes, reddit.n_anomalies) == (10984, 366)
     base_rate = reddit.n_anomalies / reddit.n_nodes

@@ -1,5 +1,7 @@
 """The LightGBM node scorer: aggregates find neighbourhood-only anomalies."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -13,9 +15,15 @@ from trustwatch.graphmodel import (
     ranking_metrics,
     stratified_split,
 )
+from trustwatch.graphmodel.model import SEED_STRIDE
 
 FAST = NodeScorerSettings(
-    max_rounds=200, patience=40, learning_rate=0.1, min_child_samples=5
+    max_rounds=200,
+    patience=40,
+    learning_rate=0.1,
+    min_child_samples=5,
+    extra_trees=False,
+    n_models=1,
 )
 
 
@@ -91,8 +99,59 @@ def test_misuse_is_refused(graph):
         {"feature_fraction": 1.5},
         {"max_rounds": 0},
         {"num_leaves": 1},
+        {"n_models": 0},
     ],
 )
 def test_bad_settings_are_refused(bad):
     with pytest.raises(ConfigError):
         NodeScorerSettings(**bad)
+
+
+def test_an_ensemble_averages_boosters_seeded_apart(graph):
+    matrix = node_features(graph, hops=1).matrix
+    split = stratified_split(
+        graph.labels, train_fraction=0.4, validation_fraction=0.2, seed=0
+    )
+    ensemble_settings = replace(FAST, n_models=3, extra_trees=True, seed=7)
+    ensemble = NodeScorer(ensemble_settings).fit(
+        matrix, graph.labels, split.train, split.validation
+    )
+    singles = [
+        NodeScorer(replace(FAST, extra_trees=True, seed=7 + SEED_STRIDE * model)).fit(
+            matrix, graph.labels, split.train, split.validation
+        )
+        for model in range(3)
+    ]
+    expected = np.mean([single.score(matrix) for single in singles], axis=0)
+    np.testing.assert_allclose(ensemble.score(matrix), expected, rtol=1e-12)
+    assert ensemble.trees_per_model == tuple(s.best_iteration for s in singles)
+    assert ensemble.best_iteration == round(np.mean(ensemble.trees_per_model))
+    # different seeds draw different subsamples, so the boosters differ
+    assert not np.array_equal(singles[0].score(matrix), singles[1].score(matrix))
+
+
+def test_ensemble_scores_do_not_depend_on_the_batch(graph):
+    matrix = node_features(graph, hops=1).matrix
+    split = stratified_split(
+        graph.labels, train_fraction=0.4, validation_fraction=0.2, seed=0
+    )
+    scorer = NodeScorer(replace(FAST, n_models=2)).fit(
+        matrix, graph.labels, split.train, split.validation
+    )
+    whole = scorer.score(matrix)
+    np.testing.assert_array_equal(scorer.score(matrix[5:9]), whole[5:9])
+    assert len(scorer.trees_per_model) == 2
+
+
+def test_extra_trees_reach_lightgbm_and_change_the_model(graph):
+    matrix = node_features(graph, hops=1).matrix
+    assert NodeScorerSettings(extra_trees=True).lightgbm_params()["extra_trees"]
+    assert not NodeScorerSettings(extra_trees=False).lightgbm_params()["extra_trees"]
+    auroc_searched, searched = fitted_test_auroc(
+        graph, matrix, replace(FAST, extra_trees=False)
+    )
+    auroc_random, random_cuts = fitted_test_auroc(
+        graph, matrix, replace(FAST, extra_trees=True)
+    )
+    assert not np.array_equal(searched, random_cuts)
+    assert auroc_random > 0.9 and auroc_searched > 0.9

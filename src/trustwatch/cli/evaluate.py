@@ -250,10 +250,18 @@ class _Spinner:
     help="Folder for report.md, report.json and a PNG of each top ring "
     "(created when missing).",
 )
+@click.option(
+    "--gnn/--no-gnn",
+    default=None,
+    help="Also score the graphs with GraphSAGE, on the same splits as the "
+    "trees. Default: on when torch and torch_geometric are installed "
+    "(pip install 'trustwatch[gnn]'); --gnn without them is an error.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def rings(
     datasets: Path | None,
     seeds: int,
+    gnn: bool | None,
     accounts: int,
     days: float,
     seed: int,
@@ -266,7 +274,8 @@ def rings(
     its neighbours' aggregates, on the PyGOD graphs (Reddit's banned users
     first; books, disney and enron as sanity checks): AUROC, AUPRC and Rec@K,
     mean and spread over random 40/20/40 splits, with GADBench's best on
-    Reddit beside them.
+    Reddit beside them; GraphSAGE on the same splits when torch_geometric
+    is installed (see ``--gnn``).
 
     Always: lockstep rings of several sizes injected into simulated telemetry
     and run through the rings detector: recall and precision of ring members
@@ -276,6 +285,11 @@ def rings(
     from trustwatch.evaluation.ring_pictures import render_ring_png, write_png
     from trustwatch.evaluation.rings import evaluate_injected_rings
 
+    if gnn is not None and datasets is None:
+        raise ConfigError(
+            f"--{'' if gnn else 'no-'}gnn applies to the labelled graphs, which "
+            "are read only with --datasets; hint: add --datasets"
+        )
     top = 6
     pictures = [f"ring-{rank}.png" for rank in range(1, top + 1)]
     folder = None if out is None else output_folder(out, (*_REPORT_FILES, *pictures))
@@ -284,7 +298,10 @@ def rings(
     if datasets is not None:
         from trustwatch.evaluation.gad import evaluate_gad
 
-        gad = evaluate_gad(datasets, seeds=range(seeds))
+        models = (
+            None if gnn is None else (("trees", "graphsage") if gnn else ("trees",))
+        )
+        gad = evaluate_gad(datasets, seeds=range(seeds), models=models)
         sections.append(gad.render())
         payload_parts.update(gad.to_dict())
     injected = evaluate_injected_rings(accounts=accounts, days=days, seed=seed, top=top)

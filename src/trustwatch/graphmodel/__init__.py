@@ -6,6 +6,9 @@
   two-hop neighbour aggregates (mean, max, sum) and degrees;
 - :mod:`~trustwatch.graphmodel.model`: :class:`NodeScorer`, LightGBM with
   early stopping on validation nodes;
+- :mod:`~trustwatch.graphmodel.gnn`: :class:`GraphSageScorer`, GraphSAGE
+  trained full-batch with early stopping on validation nodes (torch and
+  torch_geometric are optional and imported only when it trains);
 - :mod:`~trustwatch.graphmodel.protocol`: stratified splits and AUROC,
   AUPRC, Rec@K;
 - :mod:`~trustwatch.graphmodel.dense`: FRAUDAR peeling (Hooi et al., KDD
@@ -27,6 +30,11 @@ from trustwatch.graphmodel.dense import (
     densest_block,
     top_dense_blocks,
 )
+from trustwatch.graphmodel.gnn import (
+    GraphSageScorer,
+    GraphSageSettings,
+    gnn_available,
+)
 from trustwatch.graphmodel.graph import LabelledGraph, build_adjacency, load_npz_graph
 from trustwatch.graphmodel.model import NodeScorer, NodeScorerSettings
 from trustwatch.graphmodel.protocol import (
@@ -39,6 +47,8 @@ from trustwatch.graphmodel.protocol import (
 __all__ = [
     "AGGREGATIONS",
     "DenseBlock",
+    "GraphSageScorer",
+    "GraphSageSettings",
     "LabelledGraph",
     "NodeFeatures",
     "NodeScorer",
@@ -48,6 +58,7 @@ __all__ = [
     "build_adjacency",
     "column_weights",
     "densest_block",
+    "gnn_available",
     "load_npz_graph",
     "neighbour_max",
     "node_features",

@@ -10,6 +10,7 @@ from trustwatch.enrichment.geo import GeoInfo
 from trustwatch.intel.indicators import indicator_from_text
 from trustwatch.intel.store import IndicatorStore
 from trustwatch.testing import check_detector, synthetic_events
+from trustwatch.testing.account_model import synthetic_account_model
 
 
 def intel_store() -> IndicatorStore:
@@ -62,6 +63,9 @@ FACTORIES = {
     ),
     "dense_blocks": lambda: available()["dense_blocks"](
         sweep_interval=600.0, risk_threshold=0.3
+    ),
+    "graph_scores": lambda: available()["graph_scores"](
+        model_path=synthetic_account_model(), sweep_interval=600.0
     ),
     "takeover_chain": lambda: available()["takeover_chain"](failure_burst=1),
     "behaviour_baseline": lambda: available()["behaviour_baseline"](

@@ -257,11 +257,18 @@ class _Spinner:
     "trees. Default: on when torch and torch_geometric are installed "
     "(pip install 'trustwatch[gnn]'); --gnn without them is an error.",
 )
+@click.option(
+    "--graph-scores",
+    is_flag=True,
+    help="Also train the graph_scores account model on other telemetry (seed "
+    "+ 1000, rings of 3/4 the sizes) and compare it with the other methods.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def rings(
     datasets: Path | None,
     seeds: int,
     gnn: bool | None,
+    graph_scores: bool,
     accounts: int,
     days: float,
     seed: int,
@@ -280,10 +287,12 @@ def rings(
     Always: lockstep rings of several sizes injected into simulated telemetry
     and run through the rings detector: recall and precision of ring members
     per ring and overall, and the false clusters on the same telemetry with
-    no ring; with ``--out``, a picture of each top ring.
+    no ring; the same for Leiden communities and dense blocks (and, with
+    ``--graph-scores``, a supervised account model trained on other
+    telemetry); with ``--out``, a picture of each top ring.
     """
     from trustwatch.evaluation.ring_pictures import render_ring_png, write_png
-    from trustwatch.evaluation.rings import evaluate_injected_rings
+    from trustwatch.evaluation.rings import RING_METHODS, evaluate_injected_rings
 
     if gnn is not None and datasets is None:
         raise ConfigError(
@@ -304,7 +313,10 @@ def rings(
         gad = evaluate_gad(datasets, seeds=range(seeds), models=models)
         sections.append(gad.render())
         payload_parts.update(gad.to_dict())
-    injected = evaluate_injected_rings(accounts=accounts, days=days, seed=seed, top=top)
+    methods = (*RING_METHODS, "graph_scores") if graph_scores else RING_METHODS
+    injected = evaluate_injected_rings(
+        accounts=accounts, days=days, seed=seed, top=top, methods=methods
+    )
     linked: list[tuple[str, str]] = []
     if folder is not None:
         for name, ring in zip(pictures, injected.top_rings, strict=False):

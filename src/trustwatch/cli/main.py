@@ -22,7 +22,7 @@ from rich.text import Text
 
 from trustwatch import __version__
 from trustwatch.cli.exitcodes import ExitCode
-from trustwatch.cli.options import db_option, geo_options
+from trustwatch.cli.options import db_option, event_reading_options, geo_options
 from trustwatch.cli.render import clean, error_console, output_console, summary_table
 from trustwatch.decisions.policy import (
     Policy,
@@ -91,21 +91,7 @@ def cli(verbose: int) -> None:
     show_envvar=True,
     help="Format of the intel files (auto sniffs each).",
 )
-@click.option(
-    "--format",
-    "event_format",
-    type=click.Choice(["auto", "jsonl", "parquet", "sshlog"]),
-    default="auto",
-    show_default=True,
-    help="Format of the event files (auto goes by each file's name).",
-)
-@click.option(
-    "--source-tz",
-    envvar="TRUSTWATCH_SOURCE_TZ",
-    show_envvar=True,
-    help="Zone of timestamps written without one, and of syslog lines "
-    "(e.g. UTC, Europe/Berlin); such timestamps are refused without it.",
-)
+@event_reading_options
 @click.option(
     "--policy",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -129,7 +115,16 @@ def cli(verbose: int) -> None:
     envvar="TRUSTWATCH_ADD_DETECTORS",
     show_envvar=True,
     help="Also run this registered detector, off by default (communities, "
-    "dense_blocks); repeat for more. `trustwatch detectors` lists them.",
+    "dense_blocks; graph_scores comes with --graph-model); repeat for more. "
+    "`trustwatch detectors` lists them.",
+)
+@click.option(
+    "--graph-model",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="TRUSTWATCH_GRAPH_MODEL",
+    show_envvar=True,
+    help="Also run the graph_scores detector with this account model "
+    "(`trustwatch rings train` writes one).",
 )
 @click.option("--enforce", is_flag=True, help="Mark actions for dispatch, not dry run.")
 @click.option(
@@ -156,6 +151,7 @@ def run(
     policy: Path | None,
     content_dir: Path | None,
     extra_detectors: Sequence[str],
+    graph_model: Path | None,
     enforce: bool,
     resume: bool,
     reset_state: bool,
@@ -174,7 +170,7 @@ def run(
     intel = load_intel(intel_paths, intel_format) if intel_paths else None
     geo = _geo(maxmind_country, maxmind_asn, no_geo)
     content = ContentStore(content_dir) if content_dir else None
-    detectors = _detectors(intel, content, extra_detectors)
+    detectors = _detectors(intel, content, extra_detectors, graph_model)
     with SqliteStore(db) as store, _progress("events") as advance:
         summary = run_embedded(
             events,
@@ -196,9 +192,12 @@ def run(
 
 
 def _detectors(
-    intel: IntelLoad | None, content: ContentSource | None, extra: Sequence[str]
+    intel: IntelLoad | None,
+    content: ContentSource | None,
+    extra: Sequence[str],
+    graph_model: Path | None = None,
 ) -> list[Detector]:
-    """The default detectors, and the named ones after them."""
+    """The default detectors, the named ones after them, and graph_scores."""
     from trustwatch.detectors import create, default_detectors
 
     detectors = default_detectors(intel.store if intel else None, content)
@@ -206,8 +205,12 @@ def _detectors(
     for name in extra:
         if name in running:
             raise ConfigError(f"detector {name!r} already runs; hint: name it once")
+        if name == "graph_scores" and graph_model is not None:
+            continue  # --graph-model adds it, with its model
         detectors.append(create(name))
         running.add(name)
+    if graph_model is not None:
+        detectors.append(create("graph_scores", model_path=str(graph_model)))
     return detectors
 
 

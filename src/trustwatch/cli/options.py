@@ -48,6 +48,25 @@ def db_option(func: F) -> F:
     )(func)
 
 
+def event_reading_options(func: F) -> F:
+    """Add the options that say how event files are read: format and zone."""
+    func = click.option(
+        "--source-tz",
+        envvar="TRUSTWATCH_SOURCE_TZ",
+        show_envvar=True,
+        help="Zone of timestamps written without one, and of syslog lines "
+        "(e.g. UTC, Europe/Berlin); such timestamps are refused without it.",
+    )(func)
+    return click.option(
+        "--format",
+        "event_format",
+        type=click.Choice(["auto", "jsonl", "parquet", "sshlog"]),
+        default="auto",
+        show_default=True,
+        help="Format of the event files (auto goes by each file's name).",
+    )(func)
+
+
 def geo_options(func: F) -> F:
     """Add the options that choose how source addresses are geolocated."""
     file = click.Path(exists=True, dir_okay=False, path_type=Path)

@@ -10,7 +10,7 @@ import click
 import msgspec
 from rich.table import Table
 
-from trustwatch.cli.options import db_option
+from trustwatch.cli.options import db_option, event_reading_options
 from trustwatch.cli.params import FiniteFloatRange, output_folder
 from trustwatch.cli.render import clean, output_console
 from trustwatch.cli.review import open_store
@@ -166,3 +166,120 @@ def _file_safe(ring_id: str) -> str:
     """The ring id as a file name part: letters, digits, '-' and '_' only."""
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in ring_id)
     return safe or "ring"
+
+
+@rings.command()
+@click.argument("events", nargs=-1, required=True)
+@click.option(
+    "--labels",
+    "labels_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help='Account labels: JSON Lines {"account": ..., "label": 0|1} or CSV '
+    "account,label (1 for abusive).",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The model file to write (`trustwatch run --graph-model` reads it).",
+)
+@event_reading_options
+@click.option(
+    "--validation-fraction",
+    type=FiniteFloatRange(0.05, 0.95),
+    default=0.3,
+    show_default=True,
+    help="Share of each class held out to stop training and choose the threshold.",
+)
+@click.option(
+    "--target-precision",
+    type=FiniteFloatRange(0.5, 1.0),
+    default=0.99,
+    show_default=True,
+    help="Validation precision the decision threshold aims for.",
+)
+@click.option("--seed", default=0, show_default=True, help="Seed of the split.")
+@click.option("--json", "as_json", is_flag=True, help="The figures as JSON.")
+def train(
+    events: tuple[str, ...],
+    labels_path: Path,
+    out: Path,
+    event_format: str,
+    source_tz: str | None,
+    validation_fraction: float,
+    target_precision: float,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Train the graph_scores account model on EVENTS and labelled accounts.
+
+    Every event goes into an entity graph; each labelled account is described
+    by what it holds and shares, how it is linked and how young it is, and
+    the same of its neighbours. A held-out share of the labelled accounts
+    stops training and chooses the decision threshold; their AUROC, AUPRC,
+    precision and recall at the threshold are printed.
+    """
+    from trustwatch.events.deadletter import DeadLetter
+    from trustwatch.events.decode import EventDecoder
+    from trustwatch.events.readers import read_events
+    from trustwatch.graph.account_training import read_labels, train_account_scorer
+
+    if any(not path.strip() for path in events):
+        raise ConfigError("an event path is empty; hint: is a shell variable unset?")
+    labels = read_labels(labels_path)
+    dead: dict[str, int] = {}
+    read = []
+    for item in read_events(
+        events,
+        decoder=EventDecoder(source_tz=source_tz),
+        format=event_format,
+        sshlog_tz=source_tz or "UTC",
+    ):
+        if isinstance(item, DeadLetter):
+            dead[item.reason] = dead.get(item.reason, 0) + 1
+        else:
+            read.append(item)
+    read.sort(key=lambda event: event.ts)
+    trained = train_account_scorer(
+        read,
+        labels.labels,
+        validation_fraction=validation_fraction,
+        seed=seed,
+        target_precision=target_precision,
+    )
+    path = trained.model.save(out)
+    figures = {
+        **trained.figures,
+        "model": str(path),
+        "labels_rejected": labels.rejected,
+        "unreadable_records": dict(sorted(dead.items())),
+    }
+    if as_json:
+        sys.stdout.write(_encode(figures).decode() + "\n")
+        return
+    if labels.rejected:
+        shown = ", ".join(f"{n} {clean(r)}" for r, n in labels.rejected.items())
+        examples = "; ".join(f"row {n}: {clean(r)}" for n, r in labels.samples)
+        console.print(f"label rows left out: {shown} (e.g. {examples})")
+    if dead:
+        shown = ", ".join(f"{n} {clean(r)}" for r, n in sorted(dead.items()))
+        console.print(f"event records left out: {shown}")
+    valid = trained.figures["validation"]
+    console.print(
+        f"{trained.figures['events']:,} events, {trained.figures['accounts']:,} "
+        f"accounts; {trained.figures['labelled']:,} labelled "
+        f"({trained.figures['labelled_unseen']:,} not in the events)"
+    )
+    console.print(
+        f"train: {trained.figures['train']['accounts']:,} accounts "
+        f"({trained.figures['train']['abusive']:,} abusive); validation: "
+        f"{valid['accounts']:,} ({valid['abusive']:,} abusive)"
+    )
+    console.print(
+        f"validation AUROC {valid['auroc']:.4f}, AUPRC {valid['auprc']:.4f}; at "
+        f"threshold {trained.figures['threshold']:.4f} "
+        f"({trained.figures['threshold_rule']}): precision "
+        f"{valid['precision']:.4f}, recall {valid['recall']:.4f}"
+    )
+    console.print(f"model -> {clean(path)}")

@@ -7,6 +7,7 @@ from trustwatch.detectors.brand_impersonation import BrandImpersonationDetector
 from trustwatch.detectors.content_spread import ContentSpreadDetector
 from trustwatch.detectors.credential_attacks import CredentialAttackDetector
 from trustwatch.detectors.file_phishing import FilePhishingDetector
+from trustwatch.detectors.graph_scores import AccountScoreDetector
 from trustwatch.detectors.graph_sweeps import CommunityDetector, DenseBlockDetector
 from trustwatch.detectors.impossible_travel import ImpossibleTravelDetector
 from trustwatch.detectors.intel_match import IntelMatchDetector
@@ -24,6 +25,7 @@ from trustwatch.detectors.url_reputation import UrlReputationDetector, model_url
 from trustwatch.intel.store import IndicatorStore
 
 __all__ = [
+    "AccountScoreDetector",
     "BehaviourBaselineDetector",
     "BrandImpersonationDetector",
     "CommunityDetector",

@@ -21,17 +21,30 @@ attributes (``dense_blocks``). Their groups of a final sweep at the end of
 each stream, those at or above their risk threshold, are scored the same way,
 so the three methods compare on the same telemetry (:class:`MethodScore`).
 
+On request (``methods`` naming ``graph_scores``), a supervised method joins
+them: an account scorer (:mod:`trustwatch.graph.account_training`) trained
+on *other* telemetry — a simulation of another seed with rings of other
+sizes injected (:func:`training_ring_sizes`), ring members labelled abusive
+and every other account benign — runs as the ``graph_scores`` detector
+(:class:`~trustwatch.detectors.graph_scores.AccountScoreDetector`) over both
+streams; its flagged accounts after a final sweep are scored the same way.
+Its groups are the connected sets of flagged accounts; an isolated flagged
+account counts as a group of one, so every flagged account is counted.
+
 The issue's targets: recall of ring members at least 0.95 at precision at
 least 0.99.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
+from trustwatch.detectors.graph_scores import AccountScoreDetector
 from trustwatch.detectors.graph_sweeps import (
     CommunityDetector,
     DenseBlockDetector,
@@ -41,15 +54,22 @@ from trustwatch.detectors.rings import RingDetector
 from trustwatch.errors import ConfigError
 from trustwatch.events.model import EventBase
 from trustwatch.features.context import EventContext
+from trustwatch.graph.account_training import (
+    AccountScorerTraining,
+    train_account_scorer,
+)
 from trustwatch.graph.inject import InjectedRing, RingSpec, inject_rings
 from trustwatch.graph.rings import Ring, RingTracker
 from trustwatch.simulation import SimulationConfig, simulate
 
 __all__ = [
     "DEFAULT_RING_SIZES",
+    "OPTIONAL_RING_METHODS",
     "RING_METHODS",
     "TARGET_PRECISION",
     "TARGET_RECALL",
+    "TRAINING_RING_SHARE",
+    "TRAINING_SEED_OFFSET",
     "FalseClusters",
     "InjectedRingScore",
     "MethodScore",
@@ -57,6 +77,7 @@ __all__ = [
     "RingSummary",
     "default_ring_specs",
     "evaluate_injected_rings",
+    "training_ring_sizes",
 ]
 
 #: Sizes of the rings injected by default, smallest to largest.
@@ -65,6 +86,21 @@ DEFAULT_RING_SIZES: tuple[int, ...] = (8, 12, 20, 30, 50, 80)
 #: The ring-finding methods compared: lockstep rings, Leiden communities and
 #: FRAUDAR dense blocks.
 RING_METHODS: tuple[str, ...] = ("lockstep", "communities", "dense_blocks")
+
+#: Methods evaluated only when named: ``graph_scores`` trains a model first.
+OPTIONAL_RING_METHODS: tuple[str, ...] = ("graph_scores",)
+
+#: The rings injected into the telemetry the account scorer trains on are
+#: this share of the evaluated rings' sizes (rounded down, 3 at least): other
+#: sizes, but about as many ring members among as many accounts. (What grows
+#: into a hub depends on that mass: rings of a quarter of the accounts make
+#: the popular files their camouflage downloads hubs, rings of a few percent
+#: do not, and a model learns which.)
+TRAINING_RING_SHARE = 0.75
+
+#: The account scorer's training telemetry is simulated and injected with the
+#: evaluation's seed plus this, so it never shares the evaluated telemetry.
+TRAINING_SEED_OFFSET = 1000
 
 #: Stream time between the sweep detectors' sweeps in the evaluation (a final
 #: sweep at the end of each stream is the one scored).
@@ -235,9 +271,11 @@ class MethodScore:
     Attributes
     ----------
     method
-        ``"lockstep"``, ``"communities"`` or ``"dense_blocks"``.
+        ``"lockstep"``, ``"communities"``, ``"dense_blocks"`` or
+        ``"graph_scores"``.
     risk_threshold
-        The method's detector's risk threshold.
+        The method's detector's risk threshold (``graph_scores``: the
+        model's score threshold).
     truth, flagged, hits
         Ring members injected, accounts in the method's risky groups, both.
     recall, precision
@@ -249,7 +287,11 @@ class MethodScore:
     false_clusters
         Groups formed on the ring-free telemetry, and the risky ones.
     seconds
-        Wall time of the method on both streams.
+        Wall time of the method on both streams (training included).
+    training
+        For a trained method: the training telemetry's seed and ring sizes
+        and the validation figures (see
+        :func:`~trustwatch.graph.account_training.train_account_scorer`).
     """
 
     method: str
@@ -263,6 +305,7 @@ class MethodScore:
     per_ring: tuple[InjectedRingScore, ...]
     false_clusters: FalseClusters
     seconds: float = field(default=0.0, compare=False)
+    training: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def meets_targets(self) -> bool:
@@ -270,7 +313,8 @@ class MethodScore:
         return self.recall >= TARGET_RECALL and self.precision >= TARGET_PRECISION
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the score as plain JSON values."""
+        """Return the score as plain JSON values (``training`` when trained)."""
+        extra = {"training": self.training} if self.training else {}
         return {
             "risk_threshold": self.risk_threshold,
             "ring_members": self.truth,
@@ -283,6 +327,7 @@ class MethodScore:
             "per_ring": [score.to_dict() for score in self.per_ring],
             "false_clusters": self.false_clusters.to_dict(),
             "seconds": round(self.seconds, 2),
+            **extra,
         }
 
 
@@ -511,6 +556,119 @@ def _run_sweeps(
     ]
 
 
+def training_ring_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
+    """Return the ring sizes the account scorer trains on for evaluated ``sizes``.
+
+    Each is :data:`TRAINING_RING_SHARE` of an evaluated size, rounded down,
+    at least 3; one that equals an evaluated size is one smaller.
+    """
+    evaluated = set(sizes)
+    trained = []
+    for size in sizes:
+        scaled = max(3, int(size * TRAINING_RING_SHARE))
+        trained.append(scaled - 1 if scaled in evaluated and scaled > 3 else scaled)
+    return tuple(trained)
+
+
+def _train_scorer(
+    accounts: int, days: float, seed: int, sizes: Sequence[int]
+) -> AccountScorerTraining:
+    """Train an account scorer on telemetry of another seed with its own rings."""
+    telemetry = simulate(SimulationConfig(accounts=accounts, days=days, seed=seed))
+    events, key = inject_rings(telemetry.events, default_ring_specs(sizes), seed=seed)
+    labels = {e.account: False for e in events if e.account}
+    labels.update((m, True) for ring in key for m in ring.members)
+    return train_account_scorer(events, labels, seed=seed)
+
+
+def _run_scored(
+    detector: AccountScoreDetector, events: Sequence[EventBase]
+) -> list[Ring]:
+    """Run the account scorer over ``events``, sweep at the end, return groups.
+
+    Every flagged account is in one group: its connected set of flagged
+    accounts, or a group of one.
+    """
+    for event in events:
+        detector.process_one(event, EventContext(event))
+    if not events:
+        return []
+    t = events[-1].ts.timestamp()
+    detector.sweep(t)
+    grouped: set[str] = set()
+    found = []
+    for group_id, members in detector.groups():
+        grouped.update(members)
+        found.append(
+            Ring(
+                ring_id=group_id,
+                founded=t,
+                members=dict.fromkeys(members, t),
+                size=len(members),
+                evidence={},
+            )
+        )
+    for account in detector.flagged():
+        if account not in grouped:
+            found.append(
+                Ring(
+                    ring_id=f"scored-{account}",
+                    founded=t,
+                    members={account: t},
+                    size=1,
+                    evidence={},
+                )
+            )
+    return found
+
+
+def _graph_scores(
+    events: Sequence[EventBase],
+    benign: Sequence[EventBase],
+    key: Sequence[InjectedRing],
+    config: tuple[int, float, int, tuple[int, ...]],
+    sweep_interval: float,
+) -> MethodScore:
+    """Train on other telemetry, then score both streams with ``graph_scores``."""
+    started = time.perf_counter()
+    accounts, days, seed, sizes = config
+    train_seed = seed + TRAINING_SEED_OFFSET
+    train_sizes = training_ring_sizes(sizes)
+    trained = _train_scorer(accounts, days, train_seed, train_sizes)
+    with tempfile.TemporaryDirectory(prefix="trustwatch-rings-") as folder:
+        path = trained.model.save(Path(folder) / "accounts.model")
+        detector = AccountScoreDetector(str(path), sweep_interval=sweep_interval)
+        clean_detector = AccountScoreDetector(str(path), sweep_interval=sweep_interval)
+    found = _run_scored(detector, events)
+    clean = _run_scored(clean_detector, benign)
+    figures = trained.figures
+    score = _method_score(
+        "graph_scores",
+        detector.threshold,
+        (found, found),
+        (clean, clean),
+        key,
+        benign,
+        time.perf_counter() - started,
+    )
+    return replace(
+        score,
+        training={
+            "seed": train_seed,
+            "ring_sizes": list(train_sizes),
+            "accounts": figures["accounts"],
+            "train": figures["train"],
+            "validation": {
+                k: round(v, 4) if isinstance(v, float) else v
+                for k, v in figures["validation"].items()
+            },
+            "threshold": round(figures["threshold"], 6),
+            "threshold_rule": figures["threshold_rule"],
+            "trees_per_model": figures["trees_per_model"],
+        },
+    )
+
+
 def _sweep_detector(method: str, sweep_interval: float) -> GraphSweepDetector:
     if method == "communities":
         return CommunityDetector(sweep_interval=sweep_interval)
@@ -631,7 +789,9 @@ def evaluate_injected_rings(
         Risky rings summarised for the report and its pictures.
     methods
         Methods compared beside the lockstep rings (which always run), from
-        :data:`RING_METHODS`.
+        :data:`RING_METHODS` and :data:`OPTIONAL_RING_METHODS`; ``graph_scores``
+        trains its model on telemetry of seed ``seed +``
+        :data:`TRAINING_SEED_OFFSET` with rings of :func:`training_ring_sizes`.
     sweep_interval
         Stream time between the sweep detectors' sweeps; the groups of a
         final sweep at each stream's end are scored.
@@ -653,10 +813,11 @@ def evaluate_injected_rings(
         raise ConfigError(f"days={days}; hint: use more than 0 and at most 60")
     if top < 0:
         raise ConfigError(f"top={top}; hint: use 0 or more")
-    unknown = sorted(set(methods) - set(RING_METHODS))
+    known = (*RING_METHODS, *OPTIONAL_RING_METHODS)
+    unknown = sorted(set(methods) - set(known))
     if unknown:
         raise ConfigError(
-            f"unknown ring methods {unknown}; hint: use {', '.join(RING_METHODS)}"
+            f"unknown ring methods {unknown}; hint: use {', '.join(known)}"
         )
     if not sweep_interval > 0:
         raise ConfigError(f"sweep_interval={sweep_interval}; hint: use > 0")
@@ -738,6 +899,16 @@ def evaluate_injected_rings(
                 key,
                 benign,
                 time.perf_counter() - method_started,
+            )
+        )
+    if "graph_scores" in methods:
+        scores.append(
+            _graph_scores(
+                events,
+                benign,
+                key,
+                (accounts, days, seed, tuple(sizes)),
+                sweep_interval,
             )
         )
     return RingEvaluation(

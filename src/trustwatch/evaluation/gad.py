@@ -23,7 +23,10 @@ fully-supervised setting:
 - nodes are split at random into 40 % train, 20 % validation and 40 % test;
   the split is drawn again for each seed and the figures are the mean and the
   (population) standard deviation over the seeds (GADBench reports 10 trials);
-- the model sees the labels of the training nodes only; the validation
+- the model sees the labels of the training nodes only (the trees also as
+  features: how many of a node's 1- and 2-hop neighbours are known
+  anomalies, each training node's count taken from the other folds' labels,
+  never its own); the validation
   nodes choose the number of trees, or GraphSAGE's epoch (early stopping on
   average precision); test nodes are scored once, at the end;
 - the whole graph (features and edges of every node, not their labels) is
@@ -67,6 +70,7 @@ from trustwatch.graphmodel import (
     NodeSplit,
     RankingMetrics,
     gnn_available,
+    label_features,
     load_npz_graph,
     node_features,
     ranking_metrics,
@@ -198,6 +202,7 @@ class GadEvaluation:
         default_factory=lambda: dict(GADBENCH_REDDIT_BEST)
     )
     gnn_settings: GraphSageSettings | None = None
+    neighbour_labels: bool = True
 
     @property
     def models(self) -> tuple[str, ...]:
@@ -272,9 +277,15 @@ class GadEvaluation:
         parts = []
         if "trees" in self.models:
             named = "rows named by graph alone: " if len(self.models) > 1 else ""
+            labels = (
+                ", and the known-anomalous share of its 1- and 2-hop neighbours "
+                "(training labels only, out of fold for training nodes)"
+                if self.neighbour_labels
+                else ""
+            )
             parts.append(
-                f"{named}LightGBM on own features plus {self.hops}-hop neighbour "
-                "aggregates"
+                f"{named}{self.settings.n_models} LightGBM models averaged, on own "
+                f"features plus {self.hops}-hop neighbour aggregates{labels}"
             )
         if "graphsage" in self.models and self.gnn_settings is not None:
             gnn = self.gnn_settings
@@ -318,7 +329,12 @@ class GadEvaluation:
                 "seeds": list(self.seeds),
             },
             "models": list(self.models),
-            "model": {"hops": self.hops, **self.settings.lightgbm_params()},
+            "model": {
+                "hops": self.hops,
+                "n_models": self.settings.n_models,
+                "neighbour_labels": self.neighbour_labels,
+                **self.settings.lightgbm_params(),
+            },
             "published_reddit_best": dict(self.published),
             "reddit_beats_published": self.reddit_beats_published("trees"),
             "reddit_beats_published_by_model": {
@@ -384,13 +400,20 @@ def _evaluate_trees(
     splits: dict[int, NodeSplit],
     hops: int,
     settings: NodeScorerSettings,
+    neighbour_labels: bool,
 ) -> GadResult:
     """Fit and score LightGBM on neighbourhood aggregates once per split."""
     started = time.perf_counter()
-    features = node_features(graph, hops=hops).matrix
+    aggregates = node_features(graph, hops=hops).matrix
     per_seed: dict[int, RankingMetrics] = {}
     trees: dict[int, int] = {}
     for seed, split in splits.items():
+        features = aggregates
+        if neighbour_labels:
+            known = label_features(
+                graph.adjacency, graph.labels, split.train, seed=seed
+            )
+            features = np.hstack([aggregates, known])
         scorer = NodeScorer(_with_seed(settings, seed))
         scorer.fit(features, graph.labels, split.train, split.validation)
         test_scores = scorer.score(features[split.test])
@@ -460,6 +483,7 @@ def evaluate_gad(
     settings: NodeScorerSettings | None = None,
     models: Sequence[str] | None = None,
     gnn_settings: GraphSageSettings | None = None,
+    neighbour_labels: bool = True,
 ) -> GadEvaluation:
     """Evaluate supervised node scoring on the PyGOD graphs, GADBench-style.
 
@@ -482,6 +506,11 @@ def evaluate_gad(
         ``graphsage`` when torch and torch_geometric are installed.
     gnn_settings
         GraphSAGE settings; the defaults when omitted.
+    neighbour_labels
+        Give the ``trees`` model what the training labels say about each
+        node's neighbourhood (:func:`~trustwatch.graphmodel.label_features`:
+        labelled and anomalous 1- and 2-hop neighbours, out of fold for the
+        training nodes themselves).
 
     Returns
     -------
@@ -524,7 +553,9 @@ def evaluate_gad(
         graph = load_npz_graph(path)
         splits = _splits(graph, seed_list)
         if "trees" in chosen_models:
-            results.append(_evaluate_trees(graph, splits, hops, chosen))
+            results.append(
+                _evaluate_trees(graph, splits, hops, chosen, neighbour_labels)
+            )
         if "graphsage" in chosen_models:
             results.append(_evaluate_graphsage(graph, splits, chosen_gnn))
     return GadEvaluation(
@@ -533,4 +564,5 @@ def evaluate_gad(
         hops,
         chosen,
         gnn_settings=chosen_gnn if "graphsage" in chosen_models else None,
+        neighbour_labels=neighbour_labels,
     )

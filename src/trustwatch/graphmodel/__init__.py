@@ -20,7 +20,9 @@ ensembles on neighbourhood aggregates the strongest supervised detectors.
 
 from trustwatch.graphmodel.aggregates import (
     AGGREGATIONS,
+    LABEL_FEATURE_NAMES,
     NodeFeatures,
+    label_features,
     neighbour_max,
     node_features,
 )
@@ -46,6 +48,7 @@ from trustwatch.graphmodel.protocol import (
 
 __all__ = [
     "AGGREGATIONS",
+    "LABEL_FEATURE_NAMES",
     "DenseBlock",
     "GraphSageScorer",
     "GraphSageSettings",
@@ -59,6 +62,7 @@ __all__ = [
     "column_weights",
     "densest_block",
     "gnn_available",
+    "label_features",
     "load_npz_graph",
     "neighbour_max",
     "node_features",

@@ -13,6 +13,12 @@ with sparse products:
 - structure: degree, and the summed degree of the neighbours.
 
 A node without neighbours gets zeros for every aggregate.
+
+:func:`label_features` adds what the known labels say about a node's
+neighbourhood (transductive training): how many of its one- and two-hop
+neighbours are labelled, how many of those are anomalous, and the share.
+Only the labels of the given training nodes are read, and a training node's
+own features come from the other folds' labels, never its own.
 """
 
 from __future__ import annotations
@@ -24,12 +30,26 @@ import scipy.sparse as sp
 from trustwatch.errors import ConfigError
 from trustwatch.graphmodel.graph import LabelledGraph
 
-__all__ = ["AGGREGATIONS", "NodeFeatures", "neighbour_max", "node_features"]
+__all__ = [
+    "AGGREGATIONS",
+    "LABEL_FEATURE_NAMES",
+    "NodeFeatures",
+    "label_features",
+    "neighbour_max",
+    "node_features",
+]
 
 FloatArray = npt.NDArray[np.float64]
 
 AGGREGATIONS = ("mean", "max", "sum")
 """Neighbour aggregations, in column order."""
+
+LABEL_FEATURE_NAMES = tuple(
+    f"hop{hop}_{what}"
+    for hop in (1, 2)
+    for what in ("labelled", "anomalous", "anomalous_share")
+)
+"""Columns of :func:`label_features`, in order."""
 
 
 class NodeFeatures:
@@ -137,3 +157,82 @@ def node_features(graph: LabelledGraph, *, hops: int = 2) -> NodeFeatures:
     blocks.append(np.column_stack([degree, neighbour_degree]))
     names += ["degree", "neighbour_degree_sum"]
     return NodeFeatures(np.hstack(blocks), tuple(names))
+
+
+def _label_counts(
+    hops: tuple[sp.csr_matrix, sp.csr_matrix],
+    known: npt.NDArray[np.int64],
+    labels: npt.NDArray[np.bool_],
+    n_nodes: int,
+) -> FloatArray:
+    """Counts and shares of labelled and anomalous neighbours, ``known`` only."""
+    labelled = np.zeros(n_nodes)
+    labelled[known] = 1.0
+    anomalous = np.zeros(n_nodes)
+    anomalous[known] = labels[known].astype(np.float64)
+    columns = []
+    for reach in hops:
+        n_labelled = reach @ labelled
+        n_anomalous = reach @ anomalous
+        columns += [n_labelled, n_anomalous, n_anomalous / np.maximum(n_labelled, 1.0)]
+    return np.column_stack(columns)
+
+
+def label_features(
+    adjacency: sp.csr_matrix,
+    labels: npt.NDArray[np.bool_],
+    train: npt.NDArray[np.int64],
+    *,
+    folds: int = 5,
+    seed: int = 0,
+) -> FloatArray:
+    """Return what the training labels say about each node's neighbourhood.
+
+    Columns (:data:`LABEL_FEATURE_NAMES`): for the one-hop neighbours and for
+    the nodes two hops away (each counted once per two-step path that reaches
+    it, so a node sharing many neighbours counts more; the node itself left
+    out), how many are training nodes, how many of those are anomalous, and
+    the anomalous share.
+
+    Parameters
+    ----------
+    adjacency
+        The graph's adjacency (any positive weights; treated as unweighted).
+    labels
+        Every node's label; only the entries of ``train`` are read.
+    train
+        The training nodes, whose labels may be used.
+    folds
+        Training nodes are split into this many folds at random; each one's
+        features use the labels of the other folds only, so no node ever sees
+        its own label. Other nodes use every training label.
+    seed
+        Seed of the fold assignment.
+
+    Raises
+    ------
+    ConfigError
+        When ``folds`` is below 2, or the labels do not match the adjacency.
+    """
+    if folds < 2:
+        raise ConfigError(f"folds={folds}; hint: use 2 or more")
+    n_nodes = adjacency.shape[0]
+    if labels.shape != (n_nodes,):
+        raise ConfigError(
+            f"{labels.shape[0]} labels for {n_nodes} nodes; hint: one label per node"
+        )
+    one_hop = sp.csr_matrix(adjacency, dtype=np.float64, copy=True)
+    one_hop.data[:] = 1.0
+    two_hop = (one_hop @ one_hop).tocsr()
+    two_hop.setdiag(0.0)
+    two_hop.eliminate_zeros()
+    reach = (one_hop, two_hop)
+    train = np.asarray(train, dtype=np.int64)
+    features = _label_counts(reach, train, labels, n_nodes)
+    fold_of = np.random.default_rng(seed).integers(0, folds, size=train.size)
+    for fold in range(folds):
+        inside = train[fold_of == fold]
+        if inside.size:
+            others = train[fold_of != fold]
+            features[inside] = _label_counts(reach, others, labels, n_nodes)[inside]
+    return features

@@ -76,6 +76,8 @@ def test_detectors_and_policy_check(capsys):
     assert "credential_attacks" in out and "intel_match" in out
     assert "``" not in out and ":func:" not in out  # docstring markup is dropped
     assert "Raise brand_impersonation for URLs" in out
+    assert "opt-in: run --add-detector communities" in out
+    assert "runs with run --graph-model" in out and "runs by default" in out
     policy = Path(__file__).parents[2] / "src/trustwatch/decisions/default_policy.toml"
     assert run("policy", "check", str(policy)) == ExitCode.OK
     assert "default@" in capsys.readouterr().out

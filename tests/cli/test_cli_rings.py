@@ -121,3 +121,65 @@ def test_cli_run_adds_named_detectors(ring_store, tmp_path, capsys) -> None:
     assert "already runs" in capsys.readouterr().err
     assert main([*args, "--add-detector", "no-such-detector"]) != ExitCode.OK
     assert "no detector named 'no-such-detector'" in capsys.readouterr().err
+
+
+def _hostile_store(path: Path, ring_id: str) -> Path:
+    ring = RingSnapshot(
+        ring_id=ring_id,
+        method="lockstep",
+        size=2,
+        risk=0.9,
+        reasons=("2 accounts acting in lockstep",),
+        founded=1_700_000_000.0,
+        updated=1_700_000_600.0,
+        members=("a", "b"),
+        evidence=(("ip:192.0.2.1", 1), ("file:ab", 1)),
+        holdings={"a": ("ip:192.0.2.1",), "b": ("ip:192.0.2.1", "file:ab")},
+        evidence_kinds={"ip": 3, "file": 1},
+    )
+    with SqliteStore(path) as store:
+        store.write_rings([ring])
+    return path
+
+
+def test_cli_rings_escape_stored_ids_and_shorten_long_file_names(
+    tmp_path, capsys
+) -> None:
+    nasty = "ring-\x1b[31mRED\x1b]0;title\x07\u202egnp"
+    db = _hostile_store(tmp_path / "h.sqlite", nasty)
+    assert main(["rings", "--db", str(db)]) == ExitCode.OK
+    listed = capsys.readouterr().out
+    assert "\x1b" not in listed and "\u202e" not in listed
+    assert main(["rings", "--db", str(db), "show", nasty]) == ExitCode.OK
+    shown = capsys.readouterr().out
+    assert "\x1b" not in shown and "\u202e" not in shown
+    # the full evidence has 4 attributes; the snapshot lists the 2 most cited
+    assert "the 2 most cited of 4" in shown
+    assert "ip #" in shown  # the label the picture uses
+    long_id = "r" * 300
+    db = _hostile_store(tmp_path / "long.sqlite", long_id)
+    pictures = tmp_path / "pictures"
+    args = ["rings", "--db", str(db), "show", long_id, "--picture", str(pictures)]
+    assert main(args) == ExitCode.OK
+    (written,) = pictures.iterdir()
+    assert written.suffix == ".png" and len(written.name) <= 84
+
+
+def test_cli_rings_damaged_row_is_a_clear_error(tmp_path, capsys) -> None:
+    db = _hostile_store(tmp_path / "d.sqlite", "ring-d")
+    with SqliteStore(db) as store, store._db:
+        store._db.execute("UPDATE rings SET body = X'00FF' WHERE ring_id = 'ring-d'")
+    assert main(["rings", "--db", str(db)]) != ExitCode.OK
+    assert "the stored ring 'ring-d'" in capsys.readouterr().err
+    assert main(["rings", "--db", str(db), "show", "ring-d"]) != ExitCode.OK
+    assert "is damaged" in capsys.readouterr().err
+
+
+def test_cli_rings_method_must_be_known_and_a_cut_list_says_so(
+    ring_store, capsys
+) -> None:
+    db, _ = ring_store
+    assert main(["rings", "--db", str(db), "--method", "bogus"]) != ExitCode.OK
+    assert "bogus" in capsys.readouterr().err
+    assert main(["rings", "--db", str(db), "--limit", "1"]) == ExitCode.OK
+    assert "--limit shows more" in capsys.readouterr().out

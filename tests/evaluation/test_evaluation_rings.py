@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,17 @@ def test_cli_writes_report_and_pictures(
 def test_cli_refuses_too_few_days(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["evaluate", "rings", "--days", "0.5"])
     assert code != ExitCode.OK
+
+
+def test_ring_picture_draws_maths_markup_in_ids_as_text(
+    small_run: RingEvaluation,
+) -> None:
+    ring = small_run.top_rings[-1]
+    odd = {m: f"$\\oops{m}$" for m in ring.members}
+    hostile = replace(
+        ring,
+        ring_id="$\\notacommand$",
+        members=tuple(odd.values()),
+        holdings={odd[m]: held for m, held in ring.holdings.items()},
+    )
+    assert render_ring_png(hostile).startswith(_PNG_SIGNATURE)

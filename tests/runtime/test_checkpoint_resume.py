@@ -251,8 +251,14 @@ def test_the_pipeline_restores_what_it_saved_and_starts_missing_detectors_fresh(
     pipeline_of(restored, newcomer).set_state(state)
     assert restored.seen == 5
     assert newcomer.get_state() == CredentialAttackDetector().get_state()
-    # a saved detector the pipeline no longer runs is ignored
-    pipeline_of(CredentialAttackDetector()).set_state(state)
+    # a saved detector the pipeline does not run is kept for a later run
+    without = pipeline_of(CredentialAttackDetector())
+    without.set_state(state)
+    passed_on = without.get_state()
+    assert passed_on["detectors"]["fragile"] == state["detectors"]["fragile"]
+    again = Fragile()
+    pipeline_of(again, CredentialAttackDetector()).set_state(passed_on)
+    assert again.seen == 5
 
 
 def test_any_failure_of_a_detector_s_set_state_becomes_a_config_error():
@@ -317,3 +323,13 @@ def test_reset_state_from_the_command_line(tmp_path, halves, capsys):
     assert "--reset-state" in capsys.readouterr().err
     assert main([*resume, "--reset-state"]) == ExitCode.OK
     assert main(resume) == ExitCode.OK  # the fresh checkpoint restores
+
+
+def test_a_resumed_run_without_an_opt_in_detector_keeps_its_state(tmp_path, halves):
+    first, second = halves
+    db = str(tmp_path / "store.sqlite")
+    args = ["--db", db, "--no-geo", "--resume"]
+    assert main(["run", str(first), *args, "--add-detector", "communities"]) == 0
+    saved = checkpoint(db)["pipeline"]["detectors"]["communities"]
+    assert main(["run", str(second), *args]) == 0
+    assert checkpoint(db)["pipeline"]["detectors"]["communities"] == saved

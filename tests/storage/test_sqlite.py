@@ -64,3 +64,35 @@ def test_dead_letters_are_kept_with_reason(tmp_path):
         assert store.write_dead_letters([letter, letter]) == 1
         [kept] = store.dead_letters()
     assert (kept.reason, kept.location, kept.raw) == ("malformed_json", "line 3", "{")
+
+
+def test_a_store_on_read_only_media_opens_as_immutable(tmp_path, monkeypatch):
+    """Where SQLite cannot make the WAL's shared-memory file, reading still works."""
+    import sqlite3
+
+    path = tmp_path / "ro.sqlite"
+    with SqliteStore(path) as store:
+        store.save_state("k", {"v": 1})
+    real_connect = sqlite3.connect
+    opened: list[str] = []
+
+    class NoSharedMemory:
+        def __init__(self, target: str) -> None:
+            self._db = real_connect(target, uri=True)
+
+        def execute(self, *args: object) -> object:
+            raise sqlite3.OperationalError("unable to open database file")
+
+        def close(self) -> None:
+            self._db.close()
+
+    def connect(target: str, *args: object, **kwargs: object) -> object:
+        opened.append(target)
+        if target.endswith("?mode=ro"):
+            return NoSharedMemory(target)
+        return real_connect(target, *args, **kwargs)
+
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    with SqliteStore(path, readonly=True) as store:
+        assert store.load_state("k") == {"v": 1}
+    assert [t.rsplit("?", 1)[1] for t in opened] == ["mode=ro", "immutable=1"]

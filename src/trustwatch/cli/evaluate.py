@@ -228,7 +228,8 @@ class _Spinner:
     default=5000,
     show_default=True,
     type=click.IntRange(10, 1_000_000),
-    help="Simulated accounts the rings are injected among.",
+    help="Simulated accounts the rings are injected among (at least twice "
+    "the 200 ring members).",
 )
 @click.option(
     "--days",
@@ -277,19 +278,20 @@ def rings(
 ) -> None:
     """Rings: node scoring on labelled graphs, and rings injected in telemetry.
 
-    With ``--datasets``: gradient-boosted trees on each node's features and
-    its neighbours' aggregates, on the PyGOD graphs (Reddit's banned users
-    first; books, disney and enron as sanity checks): AUROC, AUPRC and Rec@K,
-    mean and spread over random 40/20/40 splits, with GADBench's best on
-    Reddit beside them; GraphSAGE on the same splits when torch_geometric
-    is installed (see ``--gnn``).
+    With --datasets: gradient-boosted trees (ten averaged) on each node's
+    features, its neighbours' aggregates and what the training labels say
+    about its neighbourhood, on the PyGOD graphs (Reddit's banned users
+    first; books, disney and enron as sanity checks): AUROC, AUPRC and
+    Rec@K, mean and spread over random 40/20/40 splits, with GADBench's best
+    on Reddit beside them; GraphSAGE on the same splits when torch_geometric
+    is installed (see --gnn).
 
     Always: lockstep rings of several sizes injected into simulated telemetry
     and run through the rings detector: recall and precision of ring members
     per ring and overall, and the false clusters on the same telemetry with
     no ring; the same for Leiden communities and dense blocks (and, with
-    ``--graph-scores``, a supervised account model trained on other
-    telemetry); with ``--out``, a picture of each top ring.
+    --graph-scores, a supervised account model trained on other telemetry);
+    with --out, a picture of each top ring.
     """
     from trustwatch.evaluation.ring_pictures import render_ring_png, write_png
     from trustwatch.evaluation.rings import RING_METHODS, evaluate_injected_rings

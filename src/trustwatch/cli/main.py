@@ -115,8 +115,9 @@ def cli(verbose: int) -> None:
     envvar="TRUSTWATCH_ADD_DETECTORS",
     show_envvar=True,
     help="Also run this registered detector, off by default (communities, "
-    "dense_blocks; graph_scores comes with --graph-model); repeat for more. "
-    "`trustwatch detectors` lists them.",
+    "dense_blocks; graph_scores comes with --graph-model); repeat for more "
+    "(in the variable, separate names by spaces). `trustwatch detectors` "
+    "lists them.",
 )
 @click.option(
     "--graph-model",
@@ -282,12 +283,23 @@ def schema() -> None:
 @cli.command()
 def detectors() -> None:
     """List the registered detectors and the signal kinds they raise."""
-    from trustwatch.detectors import available
+    from trustwatch.detectors import available, default_detectors
 
+    defaults = {d.name for d in default_detectors()}
     for name, cls in available().items():
         doc = _plain((cls.__doc__ or "").strip().splitlines()[0])
+        when = _WHEN_RUN.get(name, "runs by default" if name in defaults else "")
         console.print(Text.assemble((name, "bold"), f" v{cls.version}: {doc}"))
         console.print(f"  signals: {', '.join(cls.signal_kinds)}")
+        console.print(f"  {when or 'opt-in: run --add-detector ' + name}")
+
+
+#: How detectors outside the default set come to run.
+_WHEN_RUN = {
+    "intel_match": "runs with run --intel",
+    "file_phishing": "runs with run --content-dir",
+    "graph_scores": "runs with run --graph-model",
+}
 
 
 def _plain(text: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
+from hashlib import blake2b
 from pathlib import Path
 
 import click
@@ -15,7 +16,6 @@ from trustwatch.cli.params import FiniteFloatRange, output_folder
 from trustwatch.cli.render import clean, output_console
 from trustwatch.cli.review import open_store
 from trustwatch.errors import ConfigError
-from trustwatch.graph.entity_graph import attribute_kind
 from trustwatch.graph.rings import RingSnapshot
 
 __all__ = ["rings"]
@@ -23,6 +23,12 @@ __all__ = ["rings"]
 console = output_console()
 
 _encode = msgspec.json.Encoder().encode
+
+#: How rings are found: the detector that found them, as stored.
+RING_METHODS = ("lockstep", "communities", "dense_blocks", "graph_scores")
+
+#: Longest picture file name stem; longer ring ids are cut and hashed.
+_MAX_STEM = 80
 
 
 def _when(t: float) -> str:
@@ -37,7 +43,11 @@ def _when(t: float) -> str:
     show_default=True,
     help="Only rings at least this risky.",
 )
-@click.option("--method", help="Only rings found this way (lockstep, ...).")
+@click.option(
+    "--method",
+    type=click.Choice(RING_METHODS),
+    help="Only rings found this way.",
+)
 @click.option("--account", help="Only rings that list this account as a member.")
 @click.option(
     "--limit",
@@ -79,7 +89,7 @@ def rings(
         table.add_column(column, overflow="fold")
     for ring in found:
         table.add_row(
-            ring.ring_id,
+            clean(ring.ring_id),
             clean(ring.method),
             f"{ring.size:,}",
             f"{ring.risk:.2f}",
@@ -87,14 +97,12 @@ def rings(
             _when(ring.updated),
         )
     console.print(table)
-    console.print(f"{len(found):,} rings shown")
+    cut = f" (the first {limit:,}; --limit shows more)" if len(found) == limit else ""
+    console.print(f"{len(found):,} rings shown{cut}")
 
 
 def _evidence_kinds(ring: RingSnapshot) -> str:
-    kinds: dict[str, int] = {}
-    for attribute, _ in ring.evidence:
-        kind = attribute_kind(attribute)
-        kinds[kind] = kinds.get(kind, 0) + 1
+    kinds = ring.kinds()
     return ", ".join(f"{n} {clean(k)}" for k, n in sorted(kinds.items()))
 
 
@@ -133,19 +141,39 @@ def show(
         sys.stdout.write(_encode(ring.to_json()).decode() + "\n")
         return
     console.print(
-        f"ring {ring.ring_id} ({clean(ring.method)}): {ring.size:,} accounts, "
+        f"ring {clean(ring.ring_id)} ({clean(ring.method)}): {ring.size:,} accounts, "
         f"risk {ring.risk:.2f}, founded {_when(ring.founded)}, updated "
         f"{_when(ring.updated)} UTC"
     )
     for reason in ring.reasons:
         console.print(f"  - {clean(reason)}")
-    evidence = Table(title="shared evidence", title_justify="left")
-    for column in ("kind", "value", "links citing it", "listed members holding it"):
+    from trustwatch.evaluation.ring_pictures import evidence_label
+
+    total = sum(ring.kinds().values())
+    shown = len(ring.evidence)
+    title = "shared evidence" + (
+        f" (the {shown:,} most cited of {total:,})" if total > shown else ""
+    )
+    evidence = Table(title=title, title_justify="left")
+    columns = (
+        "kind",
+        "value",
+        "in the picture",
+        "links citing it",
+        "members holding it",
+    )
+    for column in columns:
         evidence.add_column(column, overflow="fold")
     for attribute, links in ring.evidence:
         holders = sum(1 for held in ring.holdings.values() if attribute in held)
         kind, _, value = attribute.partition(":")
-        evidence.add_row(clean(kind), clean(value), f"{links:,}", f"{holders:,}")
+        evidence.add_row(
+            clean(kind),
+            clean(value),
+            clean(evidence_label(attribute)),
+            f"{links:,}",
+            f"{holders:,} of {len(ring.holdings):,} listed",
+        )
     console.print(evidence)
     listed = len(ring.members)
     more = f" (first {listed:,} of {ring.size:,})" if listed < ring.size else ""
@@ -163,8 +191,14 @@ def _draw(ring: RingSnapshot, folder: str) -> Path:
 
 
 def _file_safe(ring_id: str) -> str:
-    """The ring id as a file name part: letters, digits, '-' and '_' only."""
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in ring_id)
+    """The ring id as a file name part: ASCII letters, digits, '-' and '_'
+    only, and an id too long for a file name cut and hashed."""
+    safe = "".join(
+        c if c.isascii() and (c.isalnum() or c in "-_") else "_" for c in ring_id
+    )
+    if len(safe) > _MAX_STEM:
+        digest = blake2b(ring_id.encode(), digest_size=8).hexdigest()
+        safe = f"{safe[: _MAX_STEM - 17]}-{digest}"
     return safe or "ring"
 
 

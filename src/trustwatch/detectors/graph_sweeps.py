@@ -559,6 +559,9 @@ class GraphSweepDetector(Detector):
                     members=members,
                     evidence=evidence,
                     holdings=holdings,
+                    evidence_kinds=dict(
+                        Counter(attribute_kind(a) for a in group.evidence)
+                    ),
                 )
             )
         return sorted(snapshots, key=lambda s: (-s.risk, -s.size, s.ring_id))

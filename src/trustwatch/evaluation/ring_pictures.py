@@ -4,7 +4,11 @@ Analysts read rings as pictures. Each picture is a bipartite drawing: the
 ring's members (account ids) on an outer circle, its shared evidence on an
 inner circle, and a line from each member to each piece of evidence it holds.
 Evidence is labelled by its kind and a short digest of its value, never the
-value itself (addresses, e-mail shapes and URLs stay out of the picture).
+value itself (addresses, e-mail shapes and URLs stay out of the picture);
+`trustwatch rings show` prints the same labels beside the values. The
+digest keeps values off a picture that is passed around; it is not a secret
+(anyone can hash a guessed address and compare). Account ids and evidence
+labels are drawn as plain text, never as matplotlib's maths markup.
 
 The layout is fixed by the sorted ids alone, and the PNG carries no
 timestamp or software tag, so the same ring gives the same bytes. Drawn with
@@ -152,6 +156,7 @@ def render_ring_png(ring: DrawableRing, dpi: int = 100) -> bytes:
                 rotation_mode="anchor",
                 ha="left" if -90 <= angle <= 90 else "right",
                 va="center",
+                parse_math=False,
             )
     for attribute in evidence:
         ex, ey = evidence_at[attribute]
@@ -170,12 +175,15 @@ def render_ring_png(ring: DrawableRing, dpi: int = 100) -> bytes:
             ha="right" if right else "left",
             va="center",
             zorder=5,
+            parse_math=False,
         )
     shown = (
         f"{len(members)} of {ring.size}" if len(members) < ring.size else str(ring.size)
     )
     figure.suptitle(
-        f"ring {ring.ring_id}: {shown} accounts, risk {ring.risk:.2f}", fontsize=11
+        f"ring {ring.ring_id}: {shown} accounts, risk {ring.risk:.2f}",
+        fontsize=11,
+        parse_math=False,
     )
     kinds = sorted({attribute_kind(a) for a in evidence})
     if kinds:
@@ -185,6 +193,7 @@ def render_ring_png(ring: DrawableRing, dpi: int = 100) -> bytes:
             "evidence (squares): " + ", ".join(kinds),
             ha="center",
             fontsize=8,
+            parse_math=False,
         )
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", metadata={"Software": None})

@@ -827,6 +827,14 @@ def evaluate_injected_rings(
             f"days={days} is too short for {len(sizes)} rings; hint: use at "
             f"least {(len(sizes) + 30) / 24:.2f} days"
         )
+    members = sum(sizes)
+    if accounts < 2 * members:
+        # with more ring members than platform accounts, precision and the
+        # false clusters say nothing about a platform
+        raise ConfigError(
+            f"accounts={accounts} for {members} ring members; hint: simulate at "
+            f"least {2 * members} accounts (twice the ring members)"
+        )
     specs = default_ring_specs(sizes)
     started = time.perf_counter()
     benign = simulate(SimulationConfig(accounts=accounts, days=days, seed=seed)).events

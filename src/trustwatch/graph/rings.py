@@ -19,7 +19,7 @@ with reasons (:meth:`RingTracker.risk`).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from hashlib import blake2b
 from typing import Any
 
@@ -123,6 +123,9 @@ class RingSnapshot:
     holdings
         For the first listed members (at most ``max_holdings``), the listed
         evidence each holds.
+    evidence_kinds
+        How many distinct shared attributes of each kind the ring has, over
+        all its evidence, not only the listed part (empty when unknown).
     """
 
     ring_id: str
@@ -135,6 +138,14 @@ class RingSnapshot:
     members: tuple[str, ...]
     evidence: tuple[tuple[str, int], ...]
     holdings: dict[str, tuple[str, ...]]
+    evidence_kinds: dict[str, int] = field(default_factory=dict)
+
+    def kinds(self) -> dict[str, int]:
+        """Return the distinct shared attributes per kind, all evidence counted
+        when known, else the listed evidence."""
+        if self.evidence_kinds:
+            return dict(self.evidence_kinds)
+        return dict(Counter(attribute_kind(a) for a, _ in self.evidence))
 
     def to_json(self) -> dict[str, Any]:
         """Return the snapshot as plain JSON values."""
@@ -149,6 +160,7 @@ class RingSnapshot:
             "members": list(self.members),
             "evidence": [[a, n] for a, n in self.evidence],
             "holdings": {m: list(h) for m, h in self.holdings.items()},
+            "evidence_kinds": dict(self.evidence_kinds),
         }
 
     @classmethod
@@ -167,6 +179,9 @@ class RingSnapshot:
             holdings={
                 str(m): tuple(str(a) for a in h)
                 for m, h in dict(value["holdings"]).items()
+            },
+            evidence_kinds={
+                str(k): int(n) for k, n in dict(value.get("evidence_kinds", {})).items()
             },
         )
 
@@ -448,6 +463,7 @@ class RingTracker:
             members=members,
             evidence=tuple(evidence),
             holdings=holdings,
+            evidence_kinds=dict(Counter(attribute_kind(a) for a in live)),
         )
 
     # ------------------------------------------------------------ state

@@ -78,6 +78,9 @@ class Pipeline:
         self.signals_raised = 0
         #: Detector failures not yet collected by the runtime, as dead letters.
         self.failures: list[DeadLetter] = []
+        # checkpointed states of detectors this pipeline does not run: kept, so
+        # that one run without an opt-in detector does not throw its state away
+        self._dormant: dict[str, Any] = {}
 
     def process_one(self, event: EventBase, t: float | None = None) -> Decision | None:
         """Return the decision on ``event``, or ``None`` when nothing fired.
@@ -135,12 +138,19 @@ class Pipeline:
                 yield decision
 
     def get_state(self) -> dict[str, Any]:
-        """Return every detector's version and state, and the actions in force."""
+        """Return every detector's version and state, and the actions in force.
+
+        States restored for detectors this pipeline does not run are passed
+        on unchanged.
+        """
         return {
             "format": CHECKPOINT_FORMAT,
             "detectors": {
-                d.name: {"version": d.version, "state": d.get_state()}
-                for d in self.detectors
+                **self._dormant,
+                **{
+                    d.name: {"version": d.version, "state": d.get_state()}
+                    for d in self.detectors
+                },
             },
             "engine": self.engine.get_state(),
         }
@@ -148,8 +158,9 @@ class Pipeline:
     def set_state(self, state: Any) -> None:
         """Restore a state returned by :meth:`get_state`.
 
-        A detector the checkpoint does not hold starts fresh; a detector state
-        the pipeline does not run is ignored.
+        A detector the checkpoint does not hold starts fresh; the state of a
+        detector the pipeline does not run is kept as it is and written back
+        by :meth:`get_state`, for a later run that runs it again.
 
         Raises
         ------
@@ -164,6 +175,14 @@ class Pipeline:
             saved = detectors.get(detector.name)
             if saved is not None:
                 _restore_detector(detector, saved)
+        running = {d.name for d in self.detectors}
+        self._dormant = {n: s for n, s in detectors.items() if n not in running}
+        if self._dormant:
+            log.warning(
+                "the checkpoint holds the state of detectors this run does not "
+                "run (%s): kept unchanged for a later run",
+                ", ".join(sorted(self._dormant)),
+            )
         try:
             self.engine.set_state(state.get("engine", {}))
         except Exception as exc:  # any failure of a damaged state is the same error

@@ -124,8 +124,7 @@ class SqliteStore:
         self.path = str(path)
         try:
             if readonly:
-                uri = f"{Path(self.path).resolve().as_uri()}?mode=ro"
-                self._db = sqlite3.connect(uri, uri=True, timeout=timeout)
+                self._db = self._open_readonly(timeout)
                 self._check_schema()
                 return
             if self.path != ":memory:":
@@ -139,6 +138,21 @@ class SqliteStore:
                 f"cannot open store {self.path}: {exc}; hint: check the path "
                 "and that no other program holds it"
             ) from exc
+
+    def _open_readonly(self, timeout: float) -> sqlite3.Connection:
+        """Open for reading; on read-only media, where SQLite cannot create the
+        write-ahead log's shared-memory file, open the file as immutable."""
+        uri = Path(self.path).resolve().as_uri()
+        db = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=timeout)
+        try:
+            db.execute("SELECT name FROM sqlite_master LIMIT 1").fetchall()
+        except sqlite3.OperationalError:
+            db.close()
+            if not Path(self.path).is_file():
+                raise
+            log.info("store %s opened as immutable (read-only media)", self.path)
+            db = sqlite3.connect(f"{uri}?immutable=1", uri=True, timeout=timeout)
+        return db
 
     def _check_schema(self) -> None:
         found = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master")}
@@ -420,7 +434,7 @@ class SqliteStore:
         ``account`` keeps the rings that list it as a member. A store written
         before rings were kept has none.
         """
-        sql = "SELECT body FROM rings WHERE risk >= ?"
+        sql = "SELECT ring_id, body FROM rings WHERE risk >= ?"
         params: list[Any] = [min_risk]
         if method is not None:
             sql += " AND method = ?"
@@ -433,8 +447,7 @@ class SqliteStore:
         sql += " ORDER BY risk DESC, size DESC, ring_id LIMIT ?"
         params.append(limit)
         return [
-            RingSnapshot.from_json(msgspec.json.decode(body))
-            for (body,) in self._rows(sql, params)
+            self._snapshot(ring_id, body) for ring_id, body in self._rows(sql, params)
         ]
 
     def ring(self, ring_id: str) -> RingSnapshot | None:
@@ -442,7 +455,18 @@ class SqliteStore:
         rows = self._rows("SELECT body FROM rings WHERE ring_id = ?", [ring_id])
         if not rows:
             return None
-        return RingSnapshot.from_json(msgspec.json.decode(rows[0][0]))
+        return self._snapshot(ring_id, rows[0][0])
+
+    def _snapshot(self, ring_id: str, body: Any) -> RingSnapshot:
+        """Decode a stored ring; a damaged row is a :class:`StorageError`."""
+        try:
+            return RingSnapshot.from_json(msgspec.json.decode(body))
+        except (msgspec.DecodeError, KeyError, TypeError, ValueError) as exc:
+            raise StorageError(
+                f"the stored ring {ring_id!r} in {self.path} is damaged "
+                f"({type(exc).__name__}); hint: a later run that finds the ring "
+                "again replaces it"
+            ) from exc
 
     def _rows(self, sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
         """Run a read over the ring tables; a store without them has no rows."""

@@ -31,6 +31,9 @@ def test_nodes_outside_training_see_every_training_label():
     assert named(features, "hop1_anomalous")[4] == 1
     assert named(features, "hop2_labelled")[4] == 3
     assert named(features, "hop2_anomalous")[4] == 2
+    # walks of two steps from node 4: via 0 (half the time) to 1, 2, 3 or 4
+    assert named(features, "walk2_anomalous")[4] == pytest.approx(0.25)
+    assert named(features, "walk2_anomalous_share")[4] == pytest.approx(2 / 3)
     # node 6 has no neighbours: zeros, and a share of 0, not a division error
     assert features[6].tolist() == [0.0] * len(LABEL_FEATURE_NAMES)
 

@@ -25,8 +25,9 @@ fully-supervised setting:
   (population) standard deviation over the seeds (GADBench reports 10 trials);
 - the model sees the labels of the training nodes only (the trees also as
   features: how many of a node's 1- and 2-hop neighbours are known
-  anomalies, each training node's count taken from the other folds' labels,
-  never its own); the validation
+  anomalies, and how likely short random walks from it end on one, each
+  training node's features taken from the other folds' labels, never its
+  own); the validation
   nodes choose the number of trees, or GraphSAGE's epoch (early stopping on
   average precision); test nodes are scored once, at the end;
 - the whole graph (features and edges of every node, not their labels) is
@@ -278,8 +279,9 @@ class GadEvaluation:
         if "trees" in self.models:
             named = "rows named by graph alone: " if len(self.models) > 1 else ""
             labels = (
-                ", and the known-anomalous share of its 1- and 2-hop neighbours "
-                "(training labels only, out of fold for training nodes)"
+                ", and the known anomalies among its 1- and 2-hop neighbours and "
+                "at the end of 2- to 4-step random walks (training labels only, "
+                "out of fold for training nodes)"
                 if self.neighbour_labels
                 else ""
             )

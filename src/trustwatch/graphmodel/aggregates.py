@@ -16,7 +16,8 @@ A node without neighbours gets zeros for every aggregate.
 
 :func:`label_features` adds what the known labels say about a node's
 neighbourhood (transductive training): how many of its one- and two-hop
-neighbours are labelled, how many of those are anomalous, and the share.
+neighbours are labelled, how many of those are anomalous, and the share,
+and how likely short random walks from it are to end on a known anomaly.
 Only the labels of the given training nodes are read, and a training node's
 own features come from the other folds' labels, never its own.
 """
@@ -44,10 +45,17 @@ FloatArray = npt.NDArray[np.float64]
 AGGREGATIONS = ("mean", "max", "sum")
 """Neighbour aggregations, in column order."""
 
+#: Steps of the random walks whose landing on known anomalies is counted.
+WALK_STEPS = (2, 3, 4)
+
 LABEL_FEATURE_NAMES = tuple(
     f"hop{hop}_{what}"
     for hop in (1, 2)
     for what in ("labelled", "anomalous", "anomalous_share")
+) + tuple(
+    f"walk{steps}_{what}"
+    for steps in WALK_STEPS
+    for what in ("anomalous", "anomalous_share")
 )
 """Columns of :func:`label_features`, in order."""
 
@@ -161,11 +169,13 @@ def node_features(graph: LabelledGraph, *, hops: int = 2) -> NodeFeatures:
 
 def _label_counts(
     hops: tuple[sp.csr_matrix, sp.csr_matrix],
+    walk: sp.csr_matrix,
     known: npt.NDArray[np.int64],
     labels: npt.NDArray[np.bool_],
     n_nodes: int,
 ) -> FloatArray:
-    """Counts and shares of labelled and anomalous neighbours, ``known`` only."""
+    """Counts and shares of labelled and anomalous neighbours, and the chance
+    that random walks end on them, from the labels of ``known`` only."""
     labelled = np.zeros(n_nodes)
     labelled[known] = 1.0
     anomalous = np.zeros(n_nodes)
@@ -175,6 +185,13 @@ def _label_counts(
         n_labelled = reach @ labelled
         n_anomalous = reach @ anomalous
         columns += [n_labelled, n_anomalous, n_anomalous / np.maximum(n_labelled, 1.0)]
+    on_labelled, on_anomalous = labelled, anomalous
+    for steps in range(1, max(WALK_STEPS) + 1):
+        on_labelled = walk @ on_labelled
+        on_anomalous = walk @ on_anomalous
+        if steps in WALK_STEPS:
+            share = on_anomalous / np.maximum(on_labelled, 1e-12)
+            columns += [on_anomalous, np.where(on_labelled > 0, share, 0.0)]
     return np.column_stack(columns)
 
 
@@ -192,7 +209,11 @@ def label_features(
     the nodes two hops away (each counted once per two-step path that reaches
     it, so a node sharing many neighbours counts more; the node itself left
     out), how many are training nodes, how many of those are anomalous, and
-    the anomalous share.
+    the anomalous share; then, for random walks of 2, 3 and 4 steps from the
+    node (each step to a neighbour chosen uniformly), the chance of ending on
+    a known anomaly and that chance over the chance of ending on any
+    training node. A walk can come back to where it started, which is why a
+    training node's own features must come from the other folds.
 
     Parameters
     ----------
@@ -227,12 +248,15 @@ def label_features(
     two_hop.setdiag(0.0)
     two_hop.eliminate_zeros()
     reach = (one_hop, two_hop)
+    degree = np.asarray(one_hop.sum(axis=1)).ravel()
+    walk = (sp.diags(1.0 / np.maximum(degree, 1.0)) @ one_hop).tocsr()
     train = np.asarray(train, dtype=np.int64)
-    features = _label_counts(reach, train, labels, n_nodes)
+    features = _label_counts(reach, walk, train, labels, n_nodes)
     fold_of = np.random.default_rng(seed).integers(0, folds, size=train.size)
     for fold in range(folds):
         inside = train[fold_of == fold]
         if inside.size:
             others = train[fold_of != fold]
-            features[inside] = _label_counts(reach, others, labels, n_nodes)[inside]
+            counted = _label_counts(reach, walk, others, labels, n_nodes)
+            features[inside] = counted[inside]
     return features

@@ -46,7 +46,8 @@ class NodeScorerSettings:
     seeds 100-119, which the evaluation does not report; among the settings
     tried they gave the best validation AUROC and Rec@K there (ten models,
     with the neighbour-label features of the evaluation, over five: seeds
-    100-109).
+    100-109, where the random-walk label features then lifted the test
+    Rec@K of those splits from 0.140 to 0.147).
 
     Attributes
     ----------

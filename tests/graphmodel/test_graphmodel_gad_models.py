@@ -80,6 +80,7 @@ def test_both_models_share_splits_and_are_reported_side_by_side(gnn, two_graphs)
             )
         )
         assert f"Reddit, {label}, against GADBench's best: {verdict}." in lines
+    assert "one split" not in evaluation.render()
 
     as_dict = json.loads(json.dumps(evaluation.to_dict()))
     assert as_dict["models"] == ["trees", "graphsage"]
@@ -107,6 +108,7 @@ def test_trees_alone_reports_no_graphsage(two_graphs):
     table = evaluation.render()
     assert "GraphSAGE" not in table
     assert "| reddit | 500 | 50 |" in table
+    assert "one split: no spread, so not a comparison" in table
     as_dict = evaluation.to_dict()
     assert as_dict["models"] == ["trees"] and "graphsage" not in as_dict
     assert list(as_dict["datasets"]["reddit"]["models"]) == ["trees"]

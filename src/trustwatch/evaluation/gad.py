@@ -269,6 +269,11 @@ class GadEvaluation:
                 f"{_LABELS[m]} {'beats' if won else 'does not beat'}"
                 for m, won in beats.items()
             )
+            if len(self.seeds) == 1:
+                verdict += (
+                    " (one split: no spread, so not a comparison; GADBench "
+                    "reports the mean of 10)"
+                )
             lines.append(
                 f"Reddit, {_MODEL_LABELS[model]}, against GADBench's best: {verdict}."
             )

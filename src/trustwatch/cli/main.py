@@ -358,6 +358,7 @@ class _progress:
 def _register_more() -> None:
     from trustwatch.cli.evaluate import evaluate
     from trustwatch.cli.file import file_group
+    from trustwatch.cli.publish import publish
     from trustwatch.cli.review import alerts, dead_letters, devdata
     from trustwatch.cli.rings import rings
     from trustwatch.cli.url import url
@@ -369,6 +370,7 @@ def _register_more() -> None:
     cli.add_command(dead_letters)
     cli.add_command(devdata)
     cli.add_command(evaluate)
+    cli.add_command(publish)
 
 
 _register_more()

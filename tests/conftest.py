@@ -65,3 +65,46 @@ def kafka_broker() -> Iterator[LocalBroker]:
         pytest.skip(reason)
     with LocalBroker() as broker:
         yield broker
+
+
+@pytest.fixture
+def postgres_store_target() -> Iterator[tuple[str, str]]:
+    """``(dsn, schema)``: a PostgreSQL DSN and a fresh schema, dropped after.
+
+    The DSN is ``TRUSTWATCH_POSTGRES_DSN`` or the loopback server's
+    ``postgresql://postgres@127.0.0.1:5432/test``. Skips when psycopg is not
+    installed or the server does not answer; fails instead when
+    ``TRUSTWATCH_REQUIRE_POSTGRES=1``.
+    """
+    import uuid
+
+    dsn = os.environ.get(
+        "TRUSTWATCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
+    )
+
+    def unavailable(reason: str) -> None:
+        if os.environ.get("TRUSTWATCH_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"{reason}, and TRUSTWATCH_REQUIRE_POSTGRES=1 requires it")
+        pytest.skip(reason)
+
+    try:
+        import psycopg
+        from psycopg import sql
+    except ImportError:
+        unavailable('psycopg is not installed (pip install "trustwatch[postgres]")')
+    from trustwatch.storage.checkpoints import redact_dsn
+
+    try:
+        admin = psycopg.connect(dsn, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:
+        unavailable(f"no PostgreSQL server at {redact_dsn(dsn)} ({type(exc).__name__})")
+    schema = f"tw_test_{uuid.uuid4().hex[:12]}"
+    try:
+        yield dsn, schema
+    finally:
+        with admin:
+            admin.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+                    sql.Identifier(schema)
+                )
+            )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +21,11 @@ from trustwatch.decisions.model import Action, Verdict
 from trustwatch.errors import ConfigError, StorageError
 from trustwatch.events.deadletter import DeadLetter
 from trustwatch.graph.rings import RingSnapshot
+from trustwatch.storage.checkpoints import (
+    PartitionCheckpoint,
+    check_checkpoint_key,
+    check_offsets,
+)
 
 __all__ = ["SqliteStore", "VerdictQuery", "utc_text"]
 
@@ -79,9 +84,24 @@ CREATE TABLE IF NOT EXISTS ring_members (
     PRIMARY KEY (ring_id, account)
 );
 CREATE INDEX IF NOT EXISTS ring_members_account ON ring_members (account);
+CREATE TABLE IF NOT EXISTS stream_checkpoints (
+    group_id TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    offsets TEXT NOT NULL,
+    state BLOB NOT NULL,
+    saved_at TEXT NOT NULL,
+    PRIMARY KEY (group_id, partition)
+);
 """
 
 _encode = msgspec.json.Encoder().encode
+
+
+def _blob(value: object) -> bytes:
+    """Return a stored blob as bytes; anything else is a damaged value."""
+    if not isinstance(value, bytes):
+        raise TypeError(f"the state is {type(value).__name__}, not bytes")
+    return value
 
 
 def utc_text(moment: datetime) -> str:
@@ -368,6 +388,113 @@ class SqliteStore:
             raise ConfigError(
                 f"checkpoint {key!r} is damaged: not valid JSON ({exc})"
             ) from exc
+
+    def save_checkpoint(
+        self, group: str, partition: int, offsets: Mapping[str, int], state: bytes
+    ) -> None:
+        """Replace the checkpoint of (``group``, ``partition``) in one transaction.
+
+        Offsets and state are written in one statement, so a reader sees the
+        old pair or the new pair, never a mix.
+
+        Raises
+        ------
+        ConfigError
+            When the group, partition or offsets cannot make a checkpoint.
+        StorageError
+            When the store refuses the write.
+        """
+        check_checkpoint_key(group, partition)
+        text = _encode(check_offsets(group, partition, offsets)).decode()
+        try:
+            with self._db:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO stream_checkpoints "
+                    "(group_id, partition, offsets, state, saved_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (group, partition, text, bytes(state), utc_text(datetime.now(UTC))),
+                )
+        except sqlite3.Error as exc:
+            raise StorageError(
+                f"cannot save the checkpoint of group {group!r} partition "
+                f"{partition} to store {self.path}: {exc}"
+            ) from exc
+
+    def load_checkpoint(self, group: str, partition: int) -> PartitionCheckpoint | None:
+        """Return the checkpoint of (``group``, ``partition``), or ``None``.
+
+        A store written before checkpoints were kept has none.
+
+        Raises
+        ------
+        ConfigError
+            When the stored checkpoint is damaged: the caller decides how to
+            start without it.
+        StorageError
+            When the store cannot be read.
+        """
+        check_checkpoint_key(group, partition)
+        try:
+            row = self._db.execute(
+                "SELECT offsets, state, saved_at FROM stream_checkpoints "
+                "WHERE group_id = ? AND partition = ?",
+                (group, partition),
+            ).fetchone()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return None
+            raise self._checkpoint_read_error(group, partition, exc) from exc
+        except sqlite3.Error as exc:
+            raise self._checkpoint_read_error(group, partition, exc) from exc
+        if row is None:
+            return None
+        offsets, state, saved_at = row
+        try:
+            return PartitionCheckpoint(
+                group=group,
+                partition=partition,
+                offsets=msgspec.json.decode(offsets, type=dict[str, int]),
+                state=_blob(state),
+                saved_at=datetime.strptime(saved_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+                    tzinfo=UTC
+                ),
+            )
+        except (msgspec.DecodeError, TypeError, ValueError) as exc:
+            # DecodeError also covers offsets that are JSON of the wrong shape
+            raise ConfigError(
+                f"the checkpoint of group {group!r} partition {partition} in "
+                f"{self.path} is damaged ({exc}); hint: delete the group's "
+                "checkpoints to start the partition from the consumer's reset "
+                "position"
+            ) from exc
+
+    def _checkpoint_read_error(
+        self, group: str, partition: int, exc: sqlite3.Error
+    ) -> StorageError:
+        return StorageError(
+            f"cannot read the checkpoint of group {group!r} partition {partition} "
+            f"from store {self.path}: {exc}"
+        )
+
+    def delete_checkpoints(self, group: str) -> int:
+        """Delete every checkpoint of ``group``; return how many there were.
+
+        Raises
+        ------
+        StorageError
+            When the store refuses the delete.
+        """
+        try:
+            with self._db:
+                deleted = self._db.execute(
+                    "DELETE FROM stream_checkpoints WHERE group_id = ?", (group,)
+                ).rowcount
+        except sqlite3.Error as exc:
+            raise StorageError(
+                f"cannot delete the checkpoints of group {group!r} from store "
+                f"{self.path}: {exc}"
+            ) from exc
+        return int(deleted)
 
     def write_rings(self, snapshots: Iterable[RingSnapshot]) -> int:
         """Keep the latest snapshot of each ring, replacing an older one.

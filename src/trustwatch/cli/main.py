@@ -22,15 +22,14 @@ from rich.text import Text
 
 from trustwatch import __version__
 from trustwatch.cli.exitcodes import ExitCode
-from trustwatch.cli.options import db_option, event_reading_options, geo_options
-from trustwatch.cli.render import clean, error_console, output_console, summary_table
-from trustwatch.decisions.policy import (
-    Policy,
-    default_policy,
-    load_policy,
-    unknown_kinds,
+from trustwatch.cli.logs import configure_logging
+from trustwatch.cli.options import (
+    db_option,
+    event_reading_options,
+    pipeline_options,
 )
-from trustwatch.enrichment.geo import GeoResolver
+from trustwatch.cli.pipeline_setup import build_detectors, build_geo, checked_policy
+from trustwatch.cli.render import clean, error_console, output_console, summary_table
 from trustwatch.errors import (
     ConfigError,
     InvalidEventError,
@@ -40,12 +39,12 @@ from trustwatch.errors import (
     StorageError,
     TrustwatchError,
 )
-from trustwatch.runtime.embedded import IntelLoad, RunSummary
+from trustwatch.runtime.embedded import RunSummary
+from trustwatch.runtime.stream.worker import StreamError
 from trustwatch.storage.sqlite import SqliteStore
 
 if TYPE_CHECKING:
-    from trustwatch.content.store import ContentSource
-    from trustwatch.detectors.base import Detector
+    pass
 
 __all__ = ["cli", "entry_point", "main"]
 
@@ -59,6 +58,7 @@ _EXIT_FOR = {
     InvalidIndicatorError: ExitCode.BAD_INPUT,
     InvalidUrlError: ExitCode.BAD_INPUT,
     StorageError: ExitCode.DEPENDENCY_FAILED,
+    StreamError: ExitCode.DEPENDENCY_FAILED,
 }
 
 
@@ -69,65 +69,25 @@ class BadInputExit(TrustwatchError):
 @click.group()
 @click.version_option(__version__, prog_name="trustwatch")
 @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
-def cli(verbose: int) -> None:
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    envvar="TRUSTWATCH_LOG_FORMAT",
+    show_envvar=True,
+    help="Logs as plain lines, or as one JSON object per line.",
+)
+def cli(verbose: int, log_format: str) -> None:
     """trustwatch: find and stop abuse on a file-sharing platform."""
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(level, log_format)
 
 
 @cli.command()
 @click.argument("events", nargs=-1, required=True)
-@click.option(
-    "--intel",
-    "intel_paths",
-    multiple=True,
-    help="A threat-intel file, directory or glob; repeat for more.",
-)
-@click.option(
-    "--intel-format",
-    default="auto",
-    show_default=True,
-    envvar="TRUSTWATCH_INTEL_FORMAT",
-    show_envvar=True,
-    help="Format of the intel files (auto sniffs each).",
-)
 @event_reading_options
-@click.option(
-    "--policy",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    envvar="TRUSTWATCH_POLICY",
-    show_envvar=True,
-    help="A policy file; the shipped default otherwise.",
-)
-@click.option(
-    "--content-dir",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    envvar="TRUSTWATCH_CONTENT_DIR",
-    show_envvar=True,
-    help="A folder of uploaded files named by SHA-256 (flat or ab/cd/ fan-out): "
-    "uploads found there are checked for phishing links, forms and lures.",
-)
-@click.option(
-    "--add-detector",
-    "extra_detectors",
-    multiple=True,
-    metavar="NAME",
-    envvar="TRUSTWATCH_ADD_DETECTORS",
-    show_envvar=True,
-    help="Also run this registered detector, off by default (communities, "
-    "dense_blocks; graph_scores comes with --graph-model); repeat for more "
-    "(in the variable, separate names by spaces). `trustwatch detectors` "
-    "lists them.",
-)
-@click.option(
-    "--graph-model",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    envvar="TRUSTWATCH_GRAPH_MODEL",
-    show_envvar=True,
-    help="Also run the graph_scores detector with this account model "
-    "(`trustwatch rings train` writes one).",
-)
-@click.option("--enforce", is_flag=True, help="Mark actions for dispatch, not dry run.")
+@pipeline_options
 @click.option(
     "--resume",
     is_flag=True,
@@ -141,7 +101,6 @@ def cli(verbose: int) -> None:
     "checkpoint in the store (one that is damaged or from another version "
     "cannot be restored); this run's state replaces it.",
 )
-@geo_options
 @db_option
 def run(
     events: Sequence[str],
@@ -167,11 +126,11 @@ def run(
 
     if any(not path.strip() for path in events):
         raise ConfigError("an event path is empty; hint: is a shell variable unset?")
-    chosen = _checked_policy(policy)
+    chosen = checked_policy(policy)
     intel = load_intel(intel_paths, intel_format) if intel_paths else None
-    geo = _geo(maxmind_country, maxmind_asn, no_geo)
+    geo = build_geo(maxmind_country, maxmind_asn, no_geo)
     content = ContentStore(content_dir) if content_dir else None
-    detectors = _detectors(intel, content, extra_detectors, graph_model)
+    detectors = build_detectors(intel, content, extra_detectors, graph_model)
     with SqliteStore(db) as store, _progress("events") as advance:
         summary = run_embedded(
             events,
@@ -192,29 +151,6 @@ def run(
     _warn_about(summary, db)
 
 
-def _detectors(
-    intel: IntelLoad | None,
-    content: ContentSource | None,
-    extra: Sequence[str],
-    graph_model: Path | None = None,
-) -> list[Detector]:
-    """The default detectors, the named ones after them, and graph_scores."""
-    from trustwatch.detectors import create, default_detectors
-
-    detectors = default_detectors(intel.store if intel else None, content)
-    running = {d.name for d in detectors}
-    for name in extra:
-        if name in running:
-            raise ConfigError(f"detector {name!r} already runs; hint: name it once")
-        if name == "graph_scores" and graph_model is not None:
-            continue  # --graph-model adds it, with its model
-        detectors.append(create(name))
-        running.add(name)
-    if graph_model is not None:
-        detectors.append(create("graph_scores", model_path=str(graph_model)))
-    return detectors
-
-
 def _warn_about(summary: RunSummary, db: Path) -> None:
     if summary.dead_letters:
         errors.print(
@@ -229,28 +165,6 @@ def _warn_about(summary: RunSummary, db: Path) -> None:
         )
     if summary.events == 0 and summary.dead_letters:
         raise BadInputExit("no record could be read")
-
-
-def _checked_policy(path: Path | None) -> Policy:
-    from trustwatch.detectors.registry import known_signal_kinds
-
-    chosen = load_policy(path) if path else default_policy()
-    for kind in unknown_kinds(chosen, known_signal_kinds()):
-        errors.print(
-            f"warning: policy {clean(chosen.ref)} reads signal kind {clean(kind)!r}, "
-            "which no detector raises; the rules reading it never fire"
-        )
-    return chosen
-
-
-def _geo(country: Path | None, asn: Path | None, off: bool) -> GeoResolver | None:
-    from trustwatch.enrichment.geo import BundledGeo, MaxMindGeo
-
-    if off:
-        return None
-    if country or asn:
-        return MaxMindGeo(country, asn)
-    return BundledGeo()
 
 
 @cli.command()
@@ -316,7 +230,7 @@ def policy() -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def policy_check(path: Path) -> None:
     """Check a policy file and list its rules."""
-    checked = _checked_policy(path)
+    checked = checked_policy(path)
     console.print(
         f"{clean(checked.ref)} ({checked.digest}): {len(checked.rules)} rules"
     )
@@ -361,6 +275,7 @@ def _register_more() -> None:
     from trustwatch.cli.publish import publish
     from trustwatch.cli.review import alerts, dead_letters, devdata
     from trustwatch.cli.rings import rings
+    from trustwatch.cli.stream import stream
     from trustwatch.cli.url import url
 
     cli.add_command(url)
@@ -371,6 +286,7 @@ def _register_more() -> None:
     cli.add_command(devdata)
     cli.add_command(evaluate)
     cli.add_command(publish)
+    cli.add_command(stream)
 
 
 _register_more()

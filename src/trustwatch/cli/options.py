@@ -11,7 +11,15 @@ import click
 
 from trustwatch.errors import InvalidEventError
 
-__all__ = ["DEFAULT_DB", "Timestamp", "db_option", "geo_options"]
+__all__ = [
+    "DEFAULT_DB",
+    "Timestamp",
+    "db_option",
+    "event_reading_options",
+    "geo_options",
+    "kafka_connection_options",
+    "pipeline_options",
+]
 
 DEFAULT_DB = "trustwatch-data/trustwatch.sqlite"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -86,4 +94,90 @@ def geo_options(func: F) -> F:
         envvar="TRUSTWATCH_MAXMIND_COUNTRY",
         show_envvar=True,
         help="A GeoLite2/GeoIP2 country or city file (else the bundled data).",
+    )(func)
+
+
+def pipeline_options(func: F) -> F:
+    """Add the options that choose what runs: intel, policy, detectors, geo."""
+    func = geo_options(func)
+    for option in reversed(_PIPELINE_OPTIONS):
+        func = option(func)
+    return func
+
+
+_PIPELINE_OPTIONS = [
+    click.option(
+        "--intel",
+        "intel_paths",
+        multiple=True,
+        help="A threat-intel file, directory or glob; repeat for more.",
+    ),
+    click.option(
+        "--intel-format",
+        default="auto",
+        show_default=True,
+        envvar="TRUSTWATCH_INTEL_FORMAT",
+        show_envvar=True,
+        help="Format of the intel files (auto sniffs each).",
+    ),
+    click.option(
+        "--policy",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        envvar="TRUSTWATCH_POLICY",
+        show_envvar=True,
+        help="A policy file; the shipped default otherwise.",
+    ),
+    click.option(
+        "--content-dir",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        envvar="TRUSTWATCH_CONTENT_DIR",
+        show_envvar=True,
+        help="A folder of uploaded files named by SHA-256 (flat or ab/cd/ fan-out): "
+        "uploads found there are checked for phishing links, forms and lures.",
+    ),
+    click.option(
+        "--add-detector",
+        "extra_detectors",
+        multiple=True,
+        metavar="NAME",
+        envvar="TRUSTWATCH_ADD_DETECTORS",
+        show_envvar=True,
+        help="Also run this registered detector, off by default (communities, "
+        "dense_blocks; graph_scores comes with --graph-model); repeat for more "
+        "(in the variable, separate names by spaces). `trustwatch detectors` "
+        "lists them.",
+    ),
+    click.option(
+        "--graph-model",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        envvar="TRUSTWATCH_GRAPH_MODEL",
+        show_envvar=True,
+        help="Also run the graph_scores detector with this account model "
+        "(`trustwatch rings train` writes one).",
+    ),
+    click.option(
+        "--enforce", is_flag=True, help="Mark actions for dispatch, not dry run."
+    ),
+]
+
+
+def kafka_connection_options(func: F) -> F:
+    """Add the options that reach a Kafka cluster: servers and client settings."""
+    func = click.option(
+        "--kafka-config",
+        "kafka_pairs",
+        multiple=True,
+        metavar="KEY=VALUE",
+        envvar="TRUSTWATCH_KAFKA_CONFIG",
+        show_envvar=True,
+        help="A librdkafka client setting, e.g. security.protocol=SASL_SSL; "
+        "repeat for more (in the variable, separate settings by spaces).",
+    )(func)
+    return click.option(
+        "--bootstrap-servers",
+        default="127.0.0.1:9092",
+        show_default=True,
+        envvar="TRUSTWATCH_BOOTSTRAP_SERVERS",
+        show_envvar=True,
+        help="Kafka brokers to start from, HOST:PORT[,HOST:PORT...].",
     )(func)

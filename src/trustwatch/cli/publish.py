@@ -12,7 +12,6 @@ listed with their reasons; they are not produced.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -23,10 +22,15 @@ import click
 import msgspec
 
 from trustwatch.cli.exitcodes import ExitCode
-from trustwatch.cli.options import event_reading_options
+from trustwatch.cli.options import event_reading_options, kafka_connection_options
 from trustwatch.cli.render import clean, error_console, output_console
 from trustwatch.errors import ConfigError
 from trustwatch.events.deadletter import DeadLetter
+from trustwatch.runtime.stream.settings import (
+    checked_servers,
+    checked_topic,
+    parse_kafka_pairs,
+)
 
 if TYPE_CHECKING:
     from confluent_kafka import KafkaError, Message, Producer
@@ -38,8 +42,6 @@ errors = error_console()
 
 #: Dead letters listed one by one before the rest are only counted.
 _LISTED_LETTERS = 20
-_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
-_SERVER = re.compile(r"[^\s,:]+:\d{1,5}")
 
 
 class TokenBucket:
@@ -109,25 +111,6 @@ class PublishSummary:
     seconds: float = 0.0
 
 
-def _checked_topic(topic: str) -> str:
-    if not _TOPIC.fullmatch(topic) or topic in {".", ".."}:
-        raise ConfigError(
-            f"topic {clean(topic)!r} is not a Kafka topic name; hint: use 1 to 249 "
-            "letters, digits, '.', '_' or '-'"
-        )
-    return topic
-
-
-def _checked_servers(servers: str) -> str:
-    parts = [part.strip() for part in servers.split(",")]
-    if not all(_SERVER.fullmatch(part) for part in parts):
-        raise ConfigError(
-            f"bootstrap servers {clean(servers)!r} are not HOST:PORT[,HOST:PORT...]; "
-            "hint: e.g. kafka-1:9092,kafka-2:9092"
-        )
-    return ",".join(parts)
-
-
 def _producer(config: dict[str, Any]) -> Producer:
     try:
         from confluent_kafka import Producer
@@ -145,14 +128,7 @@ def _producer(config: dict[str, Any]) -> Producer:
 @click.command()
 @click.argument("files", nargs=-1, required=True)
 @click.option("--topic", required=True, help="The topic to produce to.")
-@click.option(
-    "--bootstrap-servers",
-    default="127.0.0.1:9092",
-    show_default=True,
-    envvar="TRUSTWATCH_BOOTSTRAP_SERVERS",
-    show_envvar=True,
-    help="Kafka brokers to start from, HOST:PORT[,HOST:PORT...].",
-)
+@kafka_connection_options
 @click.option(
     "--rate",
     type=click.FloatRange(min=0),
@@ -183,6 +159,7 @@ def publish(
     files: Sequence[str],
     topic: str,
     bootstrap_servers: str,
+    kafka_pairs: Sequence[str],
     rate: float,
     key_field: str,
     delivery_timeout: float,
@@ -199,8 +176,9 @@ def publish(
 
     if any(not path.strip() for path in files):
         raise ConfigError("an event path is empty; hint: is a shell variable unset?")
-    topic = _checked_topic(topic)
-    servers = _checked_servers(bootstrap_servers)
+    topic = checked_topic(topic)
+    servers = checked_servers(bootstrap_servers)
+    settings = parse_kafka_pairs(kafka_pairs)
     decoder = EventDecoder(source_tz=source_tz)
     items = read_events(
         files, decoder=decoder, format=event_format, sshlog_tz=source_tz or "UTC"
@@ -221,6 +199,7 @@ def publish(
 
     producer = _producer(
         {
+            **settings,
             "bootstrap.servers": servers,
             "enable.idempotence": True,
             "message.timeout.ms": int(delivery_timeout * 1000),

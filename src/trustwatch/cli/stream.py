@@ -1,0 +1,376 @@
+"""``trustwatch stream``: run the pipeline as a worker of a Kafka consumer group.
+
+Settings come from the command line, ``TRUSTWATCH_*`` variables and a TOML
+file (``--config``), in that order of precedence. The file's keys are the
+option names (``bootstrap-servers = "kafka-1:9092"``, ``topic = ["events"]``);
+its ``[kafka]`` table holds more librdkafka settings (security, timeouts),
+which ``--kafka-config KEY=VALUE`` extends. Nothing from the Kafka settings is
+ever printed or logged: they may hold credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+
+from trustwatch.cli.options import (
+    event_reading_options,
+    kafka_connection_options,
+    pipeline_options,
+)
+from trustwatch.cli.render import clean, error_console, output_console
+from trustwatch.errors import ConfigError
+
+__all__ = ["stream"]
+
+console = output_console()
+errors = error_console()
+log = logging.getLogger(__name__)
+
+_KAFKA_TABLE = "kafka"
+#: The bearer token scrapes of the metrics must send (never a command option,
+#: so that it stays out of process listings).
+_TOKEN_VARIABLE = "TRUSTWATCH_METRICS_TOKEN"
+
+
+def _read_config(
+    ctx: click.Context, param: click.Parameter, value: Path | None
+) -> None:
+    """Load a TOML settings file into the command's defaults."""
+    if value is None:
+        return
+    try:
+        data = tomllib.loads(value.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise click.BadParameter(f"cannot read {clean(value)}: {exc}") from exc
+    kafka = data.pop(_KAFKA_TABLE, {})
+    if not isinstance(kafka, dict) or any(
+        isinstance(v, dict | list) for v in kafka.values()
+    ):
+        raise click.BadParameter(
+            f"[{_KAFKA_TABLE}] in {clean(value)} must map librdkafka setting "
+            "names to single values"
+        )
+    # file keys are option names ("add-detector"), defaults go by parameter
+    names = {
+        flag.lstrip("-"): param.name
+        for param in ctx.command.params
+        if isinstance(param, click.Option) and param.name
+        for flag in param.opts
+        if flag.startswith("--")
+    }
+    defaults: dict[str, Any] = {}
+    for key, setting in data.items():
+        name = names.get(key.replace("_", "-"))
+        if name is None or name in {"config", "kafka_pairs"}:
+            raise click.BadParameter(
+                f"{clean(value)} sets {clean(key)!r}, which `trustwatch stream` "
+                "has no option for; hint: see `trustwatch stream --help`"
+            )
+        defaults[name] = setting
+    ctx.default_map = {**(ctx.default_map or {}), **defaults}
+    ctx.meta["trustwatch.kafka_file_config"] = {k: str(v) for k, v in kafka.items()}
+
+
+def _address(text: str | None) -> tuple[str, int] | None:
+    if not text:
+        return None
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(
+            f"metrics address {clean(text)!r} is not HOST:PORT; hint: e.g. "
+            "127.0.0.1:9464"
+        )
+    return host.strip("[]"), int(port)
+
+
+@click.command()
+@click.option(
+    "--config",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    callback=_read_config,
+    is_eager=True,
+    expose_value=False,
+    envvar="TRUSTWATCH_STREAM_CONFIG",
+    show_envvar=True,
+    help="A TOML file of settings: option names as keys, and a [kafka] table "
+    "of librdkafka settings.",
+)
+@click.option(
+    "--topic",
+    "topics",
+    multiple=True,
+    required=True,
+    envvar="TRUSTWATCH_TOPICS",
+    show_envvar=True,
+    help="An event topic to consume; repeat for more (co-partitioned, keyed "
+    "by account). In the variable, separate topics by spaces.",
+)
+@kafka_connection_options
+@click.option(
+    "--group",
+    default="trustwatch",
+    show_default=True,
+    envvar="TRUSTWATCH_GROUP",
+    show_envvar=True,
+    help="The consumer group; its workers split the partitions.",
+)
+@click.option(
+    "--worker-id",
+    envvar="TRUSTWATCH_WORKER_ID",
+    show_envvar=True,
+    help="This worker's stable name in the group (default: the host name). "
+    "A restarted worker must keep its id; two live workers must not share one.",
+)
+@click.option(
+    "--verdict-topic",
+    default="trustwatch.verdicts",
+    show_default=True,
+    envvar="TRUSTWATCH_VERDICT_TOPIC",
+    show_envvar=True,
+    help="Where verdicts go.",
+)
+@click.option(
+    "--action-topic",
+    default="trustwatch.actions",
+    show_default=True,
+    envvar="TRUSTWATCH_ACTION_TOPIC",
+    show_envvar=True,
+    help="Where actions go.",
+)
+@click.option(
+    "--dead-letter-topic",
+    default="trustwatch.dead-letters",
+    show_default=True,
+    envvar="TRUSTWATCH_DEAD_LETTER_TOPIC",
+    show_envvar=True,
+    help="Where unreadable messages go, with the reason and their origin.",
+)
+@click.option(
+    "--state-store",
+    default="trustwatch-data/stream.sqlite",
+    show_default=True,
+    envvar="TRUSTWATCH_STATE_STORE",
+    show_envvar=True,
+    help="Where partition state is checkpointed: a SQLite file every worker "
+    "on this host can reach, or a postgresql:// DSN for workers on several "
+    "hosts.",
+)
+@click.option(
+    "--decision-store",
+    envvar="TRUSTWATCH_DECISION_STORE",
+    show_envvar=True,
+    help="Also write verdicts, actions and dead letters here (a postgresql:// "
+    "DSN or a SQLite file), for the review side.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=2000,
+    show_default=True,
+    envvar="TRUSTWATCH_BATCH_SIZE",
+    show_envvar=True,
+    help="Most messages in one micro-batch (one transaction).",
+)
+@click.option(
+    "--batch-wait",
+    type=click.FloatRange(min=0),
+    default=0.05,
+    show_default=True,
+    envvar="TRUSTWATCH_BATCH_WAIT",
+    show_envvar=True,
+    help="Seconds to wait for a batch to fill.",
+)
+@click.option(
+    "--checkpoint-interval",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    envvar="TRUSTWATCH_CHECKPOINT_INTERVAL",
+    show_envvar=True,
+    help="Seconds between saves of each partition's state (a restart re-reads "
+    "at most this much to rebuild it).",
+)
+@click.option(
+    "--metrics-address",
+    envvar="TRUSTWATCH_METRICS_ADDRESS",
+    show_envvar=True,
+    metavar="HOST:PORT",
+    help="Serve Prometheus metrics at http://HOST:PORT/metrics (off unless "
+    "given; e.g. 127.0.0.1:9464). Any address but loopback needs a bearer "
+    "token in TRUSTWATCH_METRICS_TOKEN.",
+)
+@click.option(
+    "--exit-when-idle",
+    type=click.FloatRange(min=0.1),
+    metavar="SECONDS",
+    help="Stop once no message has come for this long (backfills, tests).",
+)
+@click.option(
+    "--reset-state",
+    is_flag=True,
+    help="Drop the group's saved partition states and start each partition "
+    "from its committed offset with fresh detector state (stop every worker "
+    "of the group first).",
+)
+@event_reading_options
+@pipeline_options
+@click.pass_context
+def stream(
+    ctx: click.Context,
+    topics: Sequence[str],
+    bootstrap_servers: str,
+    kafka_pairs: Sequence[str],
+    group: str,
+    worker_id: str | None,
+    verdict_topic: str,
+    action_topic: str,
+    dead_letter_topic: str,
+    state_store: str,
+    decision_store: str | None,
+    batch_size: int,
+    batch_wait: float,
+    checkpoint_interval: float,
+    metrics_address: str | None,
+    exit_when_idle: float | None,
+    reset_state: bool,
+    event_format: str,
+    source_tz: str | None,
+    intel_paths: Sequence[str],
+    intel_format: str,
+    policy: Path | None,
+    content_dir: Path | None,
+    extra_detectors: Sequence[str],
+    graph_model: Path | None,
+    enforce: bool,
+    maxmind_country: Path | None,
+    maxmind_asn: Path | None,
+    no_geo: bool,
+) -> None:
+    """Consume event topics as a worker of a consumer group and decide.
+
+    Verdicts, actions and dead letters are produced to their topics in Kafka
+    transactions with the input offsets; each partition's detector state is
+    checkpointed behind them, so a restarted or rebalanced worker carries on
+    where the last owner stopped. SIGTERM (or Ctrl-C) finishes the batch,
+    commits, checkpoints and leaves the group.
+    """
+    from trustwatch.cli.pipeline_setup import (
+        build_detectors,
+        build_geo,
+        checked_policy,
+    )
+    from trustwatch.content.store import ContentStore
+    from trustwatch.decisions.engine import DecisionEngine
+    from trustwatch.decisions.model import Mode
+    from trustwatch.events.decode import EventDecoder
+    from trustwatch.runtime.embedded import load_intel
+    from trustwatch.runtime.pipeline import Pipeline
+    from trustwatch.runtime.stream import StreamMetrics, StreamSettings, StreamWorker
+    from trustwatch.runtime.stream.metrics import MetricsServer
+    from trustwatch.runtime.stream.settings import parse_kafka_pairs
+    from trustwatch.storage.checkpoints import open_store
+
+    if event_format not in {"auto", "jsonl"}:
+        raise ConfigError(
+            f"--format {event_format} does not apply to a stream; hint: messages "
+            "are JSON events, as `trustwatch publish` writes them"
+        )
+    from_file = ctx.meta.get("trustwatch.kafka_file_config", {})
+    extra = {} if worker_id is None else {"worker_id": worker_id}
+    settings = StreamSettings(
+        bootstrap_servers=bootstrap_servers,
+        topics=tuple(topics),
+        group=group,
+        verdict_topic=verdict_topic,
+        action_topic=action_topic,
+        dead_letter_topic=dead_letter_topic,
+        batch_size=batch_size,
+        batch_wait=batch_wait,
+        checkpoint_interval=checkpoint_interval,
+        kafka_config=parse_kafka_pairs(kafka_pairs, from_file),
+        **extra,
+    )
+    metrics_at = _address(metrics_address)
+    chosen = checked_policy(policy)
+    intel = load_intel(intel_paths, intel_format) if intel_paths else None
+    geo = build_geo(maxmind_country, maxmind_asn, no_geo)
+    content = ContentStore(content_dir) if content_dir else None
+    mode: Mode = "enforce" if enforce else "dry_run"
+    build_detectors(intel, content, extra_detectors, graph_model)  # checks names
+
+    def build_pipeline() -> Pipeline:
+        detectors = build_detectors(intel, content, extra_detectors, graph_model)
+        return Pipeline(detectors, DecisionEngine(chosen, mode), geo, timed=True)
+
+    metrics = StreamMetrics()
+    server = None
+    if metrics_at is not None:
+        server = MetricsServer(
+            metrics.registry, *metrics_at, token=os.environ.get(_TOKEN_VARIABLE)
+        )
+    checkpoints = open_store(state_store)
+    decisions = open_store(decision_store) if decision_store else None
+    worker = StreamWorker(
+        settings,
+        build_pipeline,
+        checkpoints,
+        decisions=decisions,
+        decoder=EventDecoder(source_tz=source_tz),
+        metrics=metrics,
+        reset_state=reset_state,
+    )
+
+    def graceful(signum: int, frame: object) -> None:
+        log.warning("signal %d: finishing the batch, then stopping", signum)
+        worker.stop()
+
+    previous = {
+        sig: signal.signal(sig, graceful) for sig in (signal.SIGTERM, signal.SIGINT)
+    }
+    log.info(
+        "stream worker %s of group %s starting on %s",
+        settings.worker_id,
+        settings.group,
+        ", ".join(settings.topics),
+    )
+    try:
+        summary = worker.run(idle_timeout=exit_when_idle)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if server is not None:
+            server.close()
+        checkpoints.close()
+        if decisions is not None:
+            decisions.close()
+    table = Table(
+        title=f"trustwatch stream → {clean(settings.verdict_topic)}",
+        show_header=False,
+        title_justify="left",
+    )
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    rate = summary.events / summary.seconds if summary.seconds else 0.0
+    for label, value in (
+        ("events", f"{summary.events:,}"),
+        ("events/s", f"{rate:,.0f}"),
+        ("re-read to rebuild state", f"{summary.replayed:,}"),
+        ("verdicts", f"{summary.verdicts:,}"),
+        ("actions", f"{summary.actions:,}"),
+        ("dead letters", f"{summary.dead_letters:,}"),
+        ("batches (aborted)", f"{summary.batches:,} ({summary.aborted:,})"),
+        ("checkpoints", f"{summary.checkpoints:,}"),
+    ):
+        table.add_row(label, value)
+    for decision, n in summary.decisions.most_common():
+        table.add_row(f"  {decision}", f"{n:,}")
+    console.print(table)

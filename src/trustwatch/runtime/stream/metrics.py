@@ -1,0 +1,233 @@
+"""Prometheus metrics of a stream worker, on a registry of its own.
+
+Names follow Prometheus conventions (``_total`` counters, ``_seconds`` units).
+No label carries data from events: labels are topics, partitions, detector
+names, output kinds and dead-letter reason codes.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    make_wsgi_app,
+)
+
+from trustwatch.errors import ConfigError
+
+__all__ = ["MetricsServer", "StreamMetrics"]
+
+#: Latency buckets in seconds, from a millisecond to a minute.
+_LATENCY_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+)
+
+
+class StreamMetrics:
+    """The counters, gauges and histograms one worker updates.
+
+    Parameters
+    ----------
+    registry
+        Where the metrics live; a fresh registry when ``None``, so that
+        several workers in one process (tests) do not collide.
+    """
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.events_in = Counter(
+            "trustwatch_events_in_total",
+            "Messages consumed from event topics.",
+            ["topic"],
+            registry=r,
+        )
+        self.replayed = Counter(
+            "trustwatch_events_replayed_total",
+            "Messages read again only to rebuild state after a restore; their "
+            "outputs were already committed.",
+            registry=r,
+        )
+        self.outputs = Counter(
+            "trustwatch_outputs_total",
+            "Records produced, by kind (verdict, action, dead_letter).",
+            ["kind"],
+            registry=r,
+        )
+        self.dead_letters = Counter(
+            "trustwatch_dead_letters_total",
+            "Messages and detector failures sent to the dead-letter topic.",
+            ["reason"],
+            registry=r,
+        )
+        self.detector_seconds = Counter(
+            "trustwatch_detector_seconds_total",
+            "Time spent in each detector.",
+            ["detector"],
+            registry=r,
+        )
+        self.decision_latency = Histogram(
+            "trustwatch_decision_latency_seconds",
+            "From an event's Kafka timestamp to the commit of the batch that "
+            "decided it.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.batch_seconds = Histogram(
+            "trustwatch_batch_seconds",
+            "Time to process and commit one micro-batch.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.checkpoint_seconds = Histogram(
+            "trustwatch_checkpoint_seconds",
+            "Time to save one partition's state.",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.consumer_lag = Gauge(
+            "trustwatch_consumer_lag",
+            "Messages between this worker's position and the end of a partition.",
+            ["topic", "partition"],
+            registry=r,
+        )
+        self.assigned = Gauge(
+            "trustwatch_assigned_partitions",
+            "Partitions this worker owns.",
+            registry=r,
+        )
+        self.rebalances = Counter(
+            "trustwatch_rebalances_total",
+            "Partition assignments and revocations.",
+            ["kind"],
+            registry=r,
+        )
+        self.aborted = Counter(
+            "trustwatch_transactions_aborted_total",
+            "Micro-batches whose transaction was aborted and redone.",
+            registry=r,
+        )
+
+    def add_detector_seconds(self, seconds: Mapping[str, float]) -> None:
+        """Add each detector's time since the last call."""
+        for name, spent in seconds.items():
+            if spent:
+                self.detector_seconds.labels(name).inc(spent)
+
+
+class MetricsServer:
+    """Serve a registry at ``/metrics`` over HTTP, behind a bearer token.
+
+    Parameters
+    ----------
+    registry
+        The metrics to serve.
+    host, port
+        Where to listen. Port ``0`` picks a free one (see :attr:`port`).
+    token
+        The bearer token a scrape must send (``Authorization: Bearer ...``).
+        Without one, only a loopback address may be served.
+
+    Raises
+    ------
+    ConfigError
+        When a non-loopback address is asked for without a token, or the
+        address cannot be bound.
+    """
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        host: str,
+        port: int,
+        *,
+        token: str | None = None,
+    ) -> None:
+        if not token and not _is_loopback(host):
+            raise ConfigError(
+                f"metrics on {host} would be open to anyone who can reach it; "
+                "hint: set TRUSTWATCH_METRICS_TOKEN (scrapes then send it as a "
+                "bearer token), or serve on 127.0.0.1"
+            )
+        self._app = make_wsgi_app(registry)
+        self._token = token.encode() if token else None
+        try:
+            self._server = make_server(
+                host, port, self._serve, _QuietServer, handler_class=_QuietHandler
+            )
+        except OSError as exc:
+            raise ConfigError(f"cannot serve metrics at {host}:{port}: {exc}") from exc
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="trustwatch-metrics", daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def port(self) -> int:
+        """The port the server listens on."""
+        return int(self._server.server_port)
+
+    def _serve(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        if self._token is not None:
+            sent = environ.get("HTTP_AUTHORIZATION", "").encode()
+            if not hmac.compare_digest(sent, b"Bearer " + self._token):
+                start_response(
+                    "401 Unauthorized",
+                    [("Content-Type", "text/plain"), ("WWW-Authenticate", "Bearer")],
+                )
+                return [b"a bearer token is required\n"]
+        if environ.get("PATH_INFO") != "/metrics":
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"metrics are at /metrics\n"]
+        result: Iterable[bytes] = self._app(environ, start_response)
+        return result
+
+    def close(self) -> None:
+        """Stop serving."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+class _QuietServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes are not logged: they are frequent and say nothing new."""
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

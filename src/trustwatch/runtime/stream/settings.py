@@ -1,0 +1,174 @@
+"""What a stream worker is told: topics, group, sinks, batching, checkpoints."""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from trustwatch.errors import ConfigError
+
+__all__ = [
+    "StreamSettings",
+    "checked_servers",
+    "checked_topic",
+    "default_worker_id",
+    "parse_kafka_pairs",
+]
+
+_TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
+_SERVER = re.compile(r"[^\s,:]+:\d{1,5}")
+_WORKER_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")
+
+#: librdkafka settings the worker owns: they carry its delivery guarantees.
+RESERVED_KAFKA_SETTINGS = frozenset(
+    {
+        "group.id",
+        "enable.auto.commit",
+        "enable.auto.offset.store",
+        "isolation.level",
+        "transactional.id",
+        "enable.idempotence",
+        "partition.assignment.strategy",
+        "bootstrap.servers",
+    }
+)
+
+
+def checked_topic(topic: str) -> str:
+    """Return ``topic`` when it is a Kafka topic name, else raise ConfigError."""
+    if not _TOPIC.fullmatch(topic) or topic in {".", ".."}:
+        raise ConfigError(
+            f"topic {topic!r} is not a Kafka topic name; hint: use 1 to 249 "
+            "letters, digits, '.', '_' or '-'"
+        )
+    return topic
+
+
+def checked_servers(servers: str) -> str:
+    """Return bootstrap servers as ``HOST:PORT[,HOST:PORT...]`` or raise."""
+    parts = [part.strip() for part in servers.split(",")]
+    if not all(_SERVER.fullmatch(part) for part in parts):
+        raise ConfigError(
+            f"bootstrap servers {servers!r} are not HOST:PORT[,HOST:PORT...]; "
+            "hint: e.g. kafka-1:9092,kafka-2:9092"
+        )
+    return ",".join(parts)
+
+
+def default_worker_id() -> str:
+    """This host's name: workers on different hosts get different ids."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", socket.gethostname())[:60] or "worker"
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class StreamSettings:
+    """Settings of one stream worker.
+
+    Parameters
+    ----------
+    bootstrap_servers
+        Kafka brokers to start from, ``HOST:PORT[,HOST:PORT...]``.
+    topics
+        Event topics to consume. Several topics must be co-partitioned (the
+        same number of partitions, keyed by account), so that one account's
+        events of every kind meet one pipeline.
+    group
+        The consumer group: workers in one group split the partitions.
+    worker_id
+        Stable name of this worker within the group. It names the worker's
+        transactional producer, so a restarted worker with the same id fences
+        its crashed predecessor and aborts whatever it left half-written. Two
+        live workers must never share an id.
+    verdict_topic, action_topic, dead_letter_topic
+        Where verdicts, actions and dead letters are produced.
+    batch_size
+        The most messages one micro-batch (one transaction) takes.
+    batch_wait
+        Seconds to wait for a batch to fill before processing what came.
+    checkpoint_interval
+        Seconds between saves of each partition's detector state.
+    kafka_config
+        More librdkafka settings for the consumer and the producer (security,
+        timeouts). Settings that carry the delivery guarantees are refused.
+    """
+
+    bootstrap_servers: str
+    topics: tuple[str, ...]
+    group: str = "trustwatch"
+    worker_id: str = field(default_factory=default_worker_id)
+    verdict_topic: str = "trustwatch.verdicts"
+    action_topic: str = "trustwatch.actions"
+    dead_letter_topic: str = "trustwatch.dead-letters"
+    batch_size: int = 2000
+    batch_wait: float = 0.05
+    checkpoint_interval: float = 10.0
+    kafka_config: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "bootstrap_servers", checked_servers(self.bootstrap_servers)
+        )
+        if not self.topics:
+            raise ConfigError("no event topic to consume; hint: name one or more")
+        for topic in (
+            *self.topics,
+            self.verdict_topic,
+            self.action_topic,
+            self.dead_letter_topic,
+        ):
+            checked_topic(topic)
+        outputs = {self.verdict_topic, self.action_topic, self.dead_letter_topic}
+        looped = outputs & set(self.topics)
+        if looped:
+            raise ConfigError(
+                f"topic {sorted(looped)[0]!r} is both consumed and written; "
+                "hint: choose other output topics"
+            )
+        if not self.group.strip():
+            raise ConfigError("the consumer group is empty; hint: name one")
+        if not _WORKER_ID.fullmatch(self.worker_id):
+            raise ConfigError(
+                f"worker id {self.worker_id!r} is not 1 to 100 letters, digits, "
+                "'.', '_' or '-'"
+            )
+        if self.batch_size < 1:
+            raise ConfigError("the batch size must be at least 1")
+        if self.batch_wait < 0 or self.checkpoint_interval <= 0:
+            raise ConfigError("batch wait and checkpoint interval must be positive")
+        owned = sorted(RESERVED_KAFKA_SETTINGS & set(self.kafka_config))
+        if owned:
+            raise ConfigError(
+                f"the Kafka setting {owned[0]!r} is set by the worker itself; "
+                "hint: use the matching trustwatch option instead"
+            )
+
+    @property
+    def transactional_id(self) -> str:
+        """The id of this worker's transactional producer."""
+        return f"trustwatch.{self.group}.{self.worker_id}"
+
+
+def parse_kafka_pairs(
+    pairs: Iterable[str], base: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Return librdkafka settings from ``KEY=VALUE`` texts, over ``base``.
+
+    Raises
+    ------
+    ConfigError
+        When a text is not ``KEY=VALUE``. The value is never repeated: it may
+        be a credential.
+    """
+    merged = dict(base or {})
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(
+                f"Kafka setting {key.strip()[:40]!r} is not KEY=VALUE; hint: e.g. "
+                "--kafka-config security.protocol=SASL_SSL"
+            )
+        merged[key.strip()] = value
+    return merged

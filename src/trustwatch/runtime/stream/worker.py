@@ -1,0 +1,802 @@
+"""The stream worker: one member of a consumer group running the pipeline.
+
+How it keeps its promises:
+
+* **One pipeline per partition.** Events are keyed by account, so an
+  account's events share a partition number in every (co-partitioned) input
+  topic, and each partition number gets a pipeline of its own. Its detector
+  state can then move to another worker with the partition.
+* **Micro-batches in transactions.** A batch of up to ``batch_size`` messages
+  runs through the pipelines; its verdicts, actions and dead letters are
+  produced, and its input offsets committed, in one Kafka transaction. A
+  consumer reading the output topics with ``isolation.level=read_committed``
+  sees each batch's records once or not at all.
+* **Checkpoints behind the commits.** Every ``checkpoint_interval`` seconds,
+  on revocation and on shutdown, each partition's pipeline state is saved
+  with the offsets it has read, in one write to the checkpoint store, after
+  the transaction that committed those offsets. A saved state therefore never
+  runs ahead of the committed offsets. A worker that opens a partition loads
+  its checkpoint and re-reads the messages between the checkpoint's offsets
+  and the committed ones *only to rebuild state*: their outputs were
+  committed before, so none is produced twice. Without a checkpoint the
+  partition is rebuilt from the start of the topic.
+* **Deterministic ids, idempotent stores.** Verdict, action and dead-letter
+  ids derive from the events, and the decision store ignores ids it holds;
+  it is written before the transaction commits, so a crash between the two
+  only repeats writes the store ignores.
+* **Back-pressure.** The worker consumes one batch, processes it and
+  commits it before it consumes the next; the client's prefetch queue and the
+  producer's queue are bounded, and a full producer queue makes the worker
+  wait, not buffer.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from trustwatch.errors import ConfigError, InvalidEventError, TrustwatchError
+from trustwatch.events.deadletter import DeadLetter
+from trustwatch.events.decode import EventDecoder
+from trustwatch.runtime.pipeline import Pipeline
+from trustwatch.runtime.stream.metrics import StreamMetrics
+from trustwatch.runtime.stream.outputs import ID_HEADER, MessageOrigin, OutputBatch
+from trustwatch.runtime.stream.settings import StreamSettings
+
+if TYPE_CHECKING:
+    from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+
+    from trustwatch.storage.checkpoints import DecisionStore
+
+__all__ = [
+    "StreamError",
+    "StreamWorker",
+    "WorkerSummary",
+    "decode_state",
+    "encode_state",
+]
+
+log = logging.getLogger(__name__)
+
+_COMMIT_ATTEMPTS = 5
+_LAG_EVERY = 5.0  # seconds between consumer-lag readings
+_CLIENT_TIMEOUT = 30.0  # seconds for a broker round trip the worker waits on
+
+
+class StreamError(TrustwatchError):
+    """The worker cannot go on: the broker refused it, or another worker with
+    the same id fenced it."""
+
+
+def encode_state(state: Any) -> bytes:
+    """Return a pipeline state as compressed JSON."""
+    return zlib.compress(msgspec.json.encode(state), 1)
+
+
+def decode_state(blob: bytes) -> Any:
+    """Return the pipeline state :func:`encode_state` wrote.
+
+    Raises
+    ------
+    ConfigError
+        When the blob is damaged.
+    """
+    try:
+        return msgspec.json.decode(zlib.decompress(blob))
+    except (zlib.error, msgspec.DecodeError) as exc:
+        raise ConfigError(f"the saved partition state is damaged ({exc})") from exc
+
+
+@dataclass(slots=True)
+class WorkerSummary:
+    """What one worker did in one run."""
+
+    events: int = 0
+    replayed: int = 0
+    verdicts: int = 0
+    actions: int = 0
+    dead_letters: int = 0
+    batches: int = 0
+    aborted: int = 0
+    checkpoints: int = 0
+    rebalances: int = 0
+    seconds: float = 0.0
+    decisions: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass(slots=True)
+class _PartitionTask:
+    """One partition's pipeline, and how far it has read in each topic."""
+
+    partition: int
+    pipeline: Pipeline
+    #: topic -> next offset to read; a topic absent here starts at its beginning
+    offsets: dict[str, int]
+    #: topic -> offsets below this are re-read to rebuild state, not decided
+    replay_until: dict[str, int]
+    dirty: bool = False
+
+
+class StreamWorker:
+    """Consume event topics as one member of a group; decide; produce.
+
+    Parameters
+    ----------
+    settings
+        Topics, group, batching and Kafka settings.
+    build_pipeline
+        Returns a new pipeline with fresh detector state; called once for
+        each partition the worker opens.
+    checkpoints
+        Where each partition's state is saved with its offsets (a store every
+        worker of the group can reach: one SQLite file for workers on one
+        host, PostgreSQL across hosts).
+    decisions
+        Optionally, a store that also receives verdicts, actions and dead
+        letters (for the review side).
+    decoder
+        Turns message values into events; the default reads canonical JSON.
+    metrics
+        Prometheus metrics to update; a fresh set when ``None``.
+    reset_state
+        Drop the group's saved partition states before starting: partitions
+        start from the committed offsets with fresh detector state.
+    """
+
+    def __init__(
+        self,
+        settings: StreamSettings,
+        build_pipeline: Callable[[], Pipeline],
+        checkpoints: DecisionStore,
+        *,
+        decisions: DecisionStore | None = None,
+        decoder: EventDecoder | None = None,
+        metrics: StreamMetrics | None = None,
+        reset_state: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.build_pipeline = build_pipeline
+        self.checkpoints = checkpoints
+        self.decisions = decisions
+        self.decoder = decoder or EventDecoder()
+        self.metrics = metrics or StreamMetrics()
+        self.reset_state = reset_state
+        self.summary = WorkerSummary()
+        self._tasks: dict[int, _PartitionTask] = {}
+        # revoked tasks kept in memory: reused when the partition comes back
+        # and nobody has committed anything on it since
+        self._parked: dict[int, _PartitionTask] = {}
+        self._stopping = False
+        self._consumer: Consumer | None = None
+        self._producer: Producer | None = None
+        self._fatal: list[str] = []
+        self._last_checkpoint = time.monotonic()
+        self._last_lag = 0.0
+
+    # -- control -------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask the worker to finish its batch, commit, checkpoint and leave.
+
+        Safe to call from a signal handler or another thread.
+        """
+        self._stopping = True
+
+    @property
+    def partitions(self) -> list[int]:
+        """The partition numbers this worker owns now."""
+        return sorted(self._tasks)
+
+    def run(
+        self,
+        *,
+        idle_timeout: float | None = None,
+        on_batch: Callable[[WorkerSummary], None] | None = None,
+    ) -> WorkerSummary:
+        """Consume until :meth:`stop` (or a signal calling it); return counts.
+
+        Parameters
+        ----------
+        idle_timeout
+            Also stop once no message has come for this many seconds (for
+            backfills and tests).
+        on_batch
+            Called after each committed batch with the running summary.
+
+        Raises
+        ------
+        ConfigError
+            When a topic is missing, the input topics are not co-partitioned,
+            or a checkpoint cannot be restored.
+        StreamError
+            When the broker fences or refuses the worker for good.
+        """
+        started = time.perf_counter()
+        consumer, _ = self._connect()
+        self._check_topics(consumer)
+        if self.reset_state:
+            dropped = self.checkpoints.delete_checkpoints(self.settings.group)
+            log.warning(
+                "reset state: %d saved partition states of group %s dropped",
+                dropped,
+                self.settings.group,
+            )
+        consumer.subscribe(
+            list(self.settings.topics),
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_lost,
+        )
+        last_message = time.monotonic()
+        try:
+            while not self._stopping:
+                messages = consumer.consume(
+                    self.settings.batch_size, self.settings.batch_wait
+                )
+                if self._fatal:
+                    raise StreamError(f"the Kafka client stopped: {self._fatal[0]}")
+                if messages or not self._tasks:
+                    # idle time counts only while the worker owns partitions
+                    last_message = time.monotonic()
+                if messages:
+                    self._process_batch(messages)
+                    if on_batch is not None:
+                        on_batch(self.summary)
+                elif (
+                    idle_timeout is not None
+                    and time.monotonic() - last_message >= idle_timeout
+                ):
+                    log.info("no message for %.1f s: stopping", idle_timeout)
+                    break
+                self._tick()
+            self._checkpoint_all(force=True)
+            self._report_detector_time(self._tasks.values())
+        except BaseException:
+            # a batch may have failed half-way: the pipelines' state can be
+            # ahead of the committed offsets, so nothing may be checkpointed
+            self._tasks.clear()
+            self._parked.clear()
+            raise
+        finally:
+            self._close()
+            self.summary.seconds = time.perf_counter() - started
+        return self.summary
+
+    # -- Kafka clients -------------------------------------------------------
+
+    def _connect(self) -> tuple[Consumer, Producer]:
+        try:
+            from confluent_kafka import Consumer, Producer
+        except ImportError as exc:  # pragma: no cover - a core dependency
+            raise ConfigError(
+                "confluent-kafka is not installed; hint: python3 -m pip install "
+                "confluent-kafka"
+            ) from exc
+        s = self.settings
+        common: dict[str, Any] = {
+            "bootstrap.servers": s.bootstrap_servers,
+            "client.id": f"trustwatch-{s.worker_id}",
+            "error_cb": self._on_error,
+            "logger": logging.getLogger("trustwatch.kafka"),
+        }
+        consumer_config = {
+            **common,
+            "group.id": s.group,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "isolation.level": "read_committed",
+            "partition.assignment.strategy": "range",
+            "queued.max.messages.kbytes": 16384,
+            **{k: v for k, v in s.kafka_config.items() if k not in _PRODUCER_ONLY},
+        }
+        producer_config = {
+            **common,
+            "transactional.id": s.transactional_id,
+            "linger.ms": 5,
+            "queue.buffering.max.messages": 100_000,
+            **{k: v for k, v in s.kafka_config.items() if k not in _CONSUMER_ONLY},
+        }
+        try:
+            consumer = Consumer(consumer_config)
+            producer = Producer(producer_config)
+            producer.init_transactions(_CLIENT_TIMEOUT)
+        except Exception as exc:
+            raise ConfigError(
+                f"cannot connect to Kafka at {s.bootstrap_servers}: {exc}; hint: "
+                "is the broker reachable, and does it allow transactions?"
+            ) from exc
+        self._consumer, self._producer = consumer, producer
+        return consumer, producer
+
+    def _on_error(self, error: KafkaError) -> None:
+        if error.fatal():
+            self._fatal.append(error.str())
+        else:
+            log.warning("Kafka client: %s", error.str())
+
+    def _check_topics(self, consumer: Consumer) -> None:
+        """Refuse missing topics, and input topics that are not co-partitioned."""
+        s = self.settings
+        try:
+            found = consumer.list_topics(timeout=_CLIENT_TIMEOUT).topics
+        except Exception as exc:
+            raise ConfigError(
+                f"cannot list the topics of {s.bootstrap_servers}: {exc}"
+            ) from exc
+        counts: dict[str, int] = {}
+        for topic in (*s.topics, s.verdict_topic, s.action_topic, s.dead_letter_topic):
+            meta = found.get(topic)
+            if meta is None or meta.error is not None or not meta.partitions:
+                raise ConfigError(
+                    f"topic {topic!r} does not exist on {s.bootstrap_servers}; hint: "
+                    "create the event, verdict, action and dead-letter topics first"
+                )
+            counts[topic] = len(meta.partitions)
+        sizes = {counts[t] for t in s.topics}
+        if len(sizes) > 1:
+            listed = ", ".join(f"{t} has {counts[t]}" for t in s.topics)
+            raise ConfigError(
+                f"the event topics are not co-partitioned ({listed} partitions); "
+                "hint: give every event topic the same number of partitions, "
+                "keyed by account"
+            )
+
+    def _close(self) -> None:
+        consumer, producer = self._consumer, self._producer
+        self._consumer = self._producer = None
+        if consumer is not None:
+            try:
+                consumer.close()  # leaves the group; revocation checkpoints
+            except Exception as exc:  # closing must not hide the real error
+                log.warning("closing the consumer failed: %s", exc)
+        if producer is not None:
+            producer.flush(_CLIENT_TIMEOUT)
+        self.metrics.assigned.set(0)
+
+    # -- assignment ----------------------------------------------------------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.summary.rebalances += 1
+        self.metrics.rebalances.labels("assign").inc()
+        committed = _committed(consumer, partitions)
+        by_number: dict[int, dict[str, int | None]] = {}
+        for tp in partitions:
+            by_number.setdefault(tp.partition, {})[tp.topic] = committed.get(
+                (tp.topic, tp.partition)
+            )
+        for number, offsets in sorted(by_number.items()):
+            if number not in self._tasks:
+                self._tasks[number] = self._open(number, offsets)
+        for tp in partitions:
+            task = self._tasks[tp.partition]
+            tp.offset = _start(task.offsets.get(tp.topic))
+        consumer.assign(partitions)
+        self._parked.clear()
+        self.metrics.assigned.set(len(self._tasks))
+        log.info("partitions assigned: %s", sorted(by_number))
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self.summary.rebalances += 1
+        self.metrics.rebalances.labels("revoke").inc()
+        for number in sorted({tp.partition for tp in partitions}):
+            task = self._tasks.pop(number, None)
+            if task is not None:
+                self._checkpoint(task)
+                self._report_detector_time([task])
+                self._parked[number] = task
+        self.metrics.assigned.set(len(self._tasks))
+        log.info("partitions revoked: %s", sorted({tp.partition for tp in partitions}))
+
+    def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # another worker may own them now: its checkpoints must not be overwritten
+        self.metrics.rebalances.labels("lost").inc()
+        for number in {tp.partition for tp in partitions}:
+            self._tasks.pop(number, None)
+            self._parked.pop(number, None)
+        self.metrics.assigned.set(len(self._tasks))
+        log.warning("partitions lost: %s", sorted({tp.partition for tp in partitions}))
+
+    def _open(self, number: int, committed: Mapping[str, int | None]) -> _PartitionTask:
+        """Return the task for a partition this worker now owns.
+
+        ``committed`` holds the group's committed offset for each topic, or
+        ``None`` where the group has committed none.
+        """
+        parked = self._parked.pop(number, None)
+        if parked is not None and all(
+            committed.get(topic) == parked.offsets.get(topic) for topic in committed
+        ):
+            return parked  # nobody has moved this partition since it left
+        saved = self.checkpoints.load_checkpoint(self.settings.group, number)
+        pipeline = self.build_pipeline()
+        start: dict[str, int] = {}
+        if saved is not None:
+            try:
+                pipeline.set_state(decode_state(saved.state))
+            except ConfigError as exc:
+                raise ConfigError(
+                    f"cannot restore partition {number} of group "
+                    f"{self.settings.group}: {exc}; hint: stop every worker of "
+                    "the group and start one with --reset-state"
+                ) from exc
+            start = dict(saved.offsets)
+        replay_until: dict[str, int] = {}
+        for topic, done in committed.items():
+            if done is None:
+                continue
+            begin = start.get(topic)
+            if saved is None and self.reset_state:
+                start[topic] = done  # fresh state from the committed offset
+            elif begin is None or begin < done:
+                replay_until[topic] = done  # rebuild state up to the commit
+            elif begin > done:
+                log.warning(
+                    "partition %d of %s: the saved state is ahead of the "
+                    "committed offset (%d > %d); continuing from the state",
+                    number,
+                    topic,
+                    begin,
+                    done,
+                )
+        task = _PartitionTask(number, pipeline, start, replay_until)
+        if saved is None and self.reset_state:
+            self._checkpoint(task, force=True)
+        if replay_until:
+            log.info(
+                "partition %d: rebuilding state from %s up to the committed %s",
+                number,
+                start or "the beginning",
+                replay_until,
+            )
+        return task
+
+    # -- batches -------------------------------------------------------------
+
+    def _process_batch(self, messages: list[Message]) -> None:
+        started = time.perf_counter()
+        out = OutputBatch()
+        consumed: Counter[str] = Counter()
+        replayed = 0
+        stamps: list[float] = []
+        commit: dict[tuple[str, int], int] = {}
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                if not _is_partition_eof(error):
+                    log.warning("consume error: %s", error.str())
+                continue
+            topic, number, offset = (
+                message.topic(),
+                message.partition(),
+                message.offset(),
+            )
+            if topic is None or number is None or offset is None:
+                continue
+            task = self._tasks.get(number)
+            if task is None:
+                continue  # a message of a partition this worker gave up
+            silent = offset < task.replay_until.get(topic, 0)
+            consumed[topic] += 1
+            if silent:
+                replayed += 1
+            else:
+                kind, stamp = message.timestamp()
+                if kind != 0:  # 0: the message carries no timestamp
+                    stamps.append(stamp / 1000.0)
+            self._decide(
+                task, message, MessageOrigin(topic, number, offset), silent, out
+            )
+            task.offsets[topic] = offset + 1
+            task.dirty = True
+            if not silent:
+                # re-read messages are committed already: committing them
+                # again would move the group's offset back
+                commit[(topic, number)] = offset + 1
+            elif offset + 1 >= task.replay_until.get(topic, 0):
+                task.replay_until.pop(topic, None)
+        if commit and not self._commit(out, commit):
+            return  # aborted: the partitions were reopened at their checkpoints
+        finished = time.time()
+        for sent in stamps:
+            self.metrics.decision_latency.observe(max(0.0, finished - sent))
+        self._count(out, consumed, replayed)
+        self.metrics.batch_seconds.observe(time.perf_counter() - started)
+
+    def _decide(
+        self,
+        task: _PartitionTask,
+        message: Message,
+        origin: MessageOrigin,
+        silent: bool,
+        out: OutputBatch,
+    ) -> None:
+        """Run one message through its partition's pipeline."""
+        raw = message.value() or b""
+        if not raw:
+            if not silent:
+                letter = _letter(
+                    origin, "empty_message", "the message has no value", raw
+                )
+                out.add_letter(letter, origin)
+            return
+        try:
+            event = self.decoder.decode(raw)
+        except InvalidEventError as exc:
+            if not silent:
+                out.add_letter(_letter(origin, exc.reason, str(exc), raw), origin)
+            return
+        except Exception as exc:  # a decoder fault is one message's problem
+            if not silent:
+                out.add_letter(
+                    _letter(origin, "undecodable", f"{type(exc).__name__}: {exc}", raw),
+                    origin,
+                )
+            return
+        pipeline = task.pipeline
+        decision = pipeline.process_one(event, event.ts.timestamp())
+        if pipeline.failures:
+            if not silent:
+                for letter in pipeline.failures:
+                    out.add_letter(letter, origin)
+            pipeline.failures.clear()
+        if decision is not None and not silent:
+            out.add(decision)
+
+    def _commit(self, out: OutputBatch, offsets: Mapping[tuple[str, int], int]) -> bool:
+        """Produce a batch's records and commit its offsets in one transaction.
+
+        A batch that produces nothing commits its offsets without one. The
+        decision store is written first: a crash before the commit makes
+        the batch run again, and the store ignores what it already holds.
+        Returns whether the batch was committed; when it was not, every
+        partition has been reopened at its checkpoint.
+        """
+        from confluent_kafka import KafkaException, TopicPartition
+
+        consumer, producer = self._consumer, self._producer
+        assert consumer is not None and producer is not None
+        if self.decisions is not None and len(out):
+            self.decisions.write_verdicts(out.verdicts)
+            self.decisions.write_actions(out.actions)
+            self.decisions.write_dead_letters(out.letters)
+        s = self.settings
+        positions = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
+        records = out.records(s.verdict_topic, s.action_topic, s.dead_letter_topic)
+        if not records:
+            # nothing to produce: the offsets alone need no transaction
+            try:
+                consumer.commit(offsets=positions, asynchronous=False)
+            except KafkaException as exc:
+                log.warning("offset commit failed: %s", exc.args[0].str())
+                self.summary.aborted += 1
+                self.metrics.aborted.inc()
+                self._rewind()
+                return False
+            self.summary.batches += 1
+            return True
+        try:
+            producer.begin_transaction()
+            for topic, key, value, record_id in records:
+                _produce(producer, topic, key, value, record_id)
+            producer.send_offsets_to_transaction(
+                positions, consumer.consumer_group_metadata(), _CLIENT_TIMEOUT
+            )
+            _commit_transaction(producer)
+        except KafkaException as exc:
+            error = exc.args[0]
+            if error.fatal():
+                raise StreamError(
+                    f"the transaction failed for good: {error.str()}; hint: "
+                    "another worker may run with the same --worker-id"
+                ) from exc
+            log.warning("transaction aborted: %s", error.str())
+            self.summary.aborted += 1
+            self.metrics.aborted.inc()
+            try:
+                producer.abort_transaction(_CLIENT_TIMEOUT)
+            except KafkaException as failed:
+                raise StreamError(
+                    f"cannot abort the transaction: {failed.args[0].str()}"
+                ) from failed
+            self._rewind()
+            return False
+        self.summary.batches += 1
+        return True
+
+    def _rewind(self) -> None:
+        """After an aborted batch: reopen every partition at its checkpoint.
+
+        The pipelines have seen the aborted batch, so their state is ahead of
+        the committed offsets; each is rebuilt from its checkpoint instead.
+        """
+        from confluent_kafka import TopicPartition
+
+        consumer = self._consumer
+        assert consumer is not None
+        assigned = consumer.assignment()
+        committed = _committed(consumer, assigned)
+        self._tasks.clear()
+        self._parked.clear()
+        for tp in assigned:
+            offsets = {
+                t.topic: committed.get((t.topic, t.partition))
+                for t in assigned
+                if t.partition == tp.partition
+            }
+            if tp.partition not in self._tasks:
+                self._tasks[tp.partition] = self._open(tp.partition, offsets)
+            task = self._tasks[tp.partition]
+            consumer.seek(
+                TopicPartition(
+                    tp.topic, tp.partition, _start(task.offsets.get(tp.topic))
+                )
+            )
+        log.warning("batch aborted: %d partitions reopened", len(self._tasks))
+
+    def _count(self, out: OutputBatch, consumed: Counter[str], replayed: int) -> None:
+        summary, metrics = self.summary, self.metrics
+        for topic, n in consumed.items():
+            metrics.events_in.labels(topic).inc(n)
+        summary.events += sum(consumed.values()) - replayed
+        summary.replayed += replayed
+        if replayed:
+            metrics.replayed.inc(replayed)
+        summary.verdicts += len(out.verdicts)
+        summary.actions += len(out.actions)
+        summary.dead_letters += len(out.letters)
+        summary.decisions.update(v.decision for v in out.verdicts)
+        metrics.outputs.labels("verdict").inc(len(out.verdicts))
+        metrics.outputs.labels("action").inc(len(out.actions))
+        metrics.outputs.labels("dead_letter").inc(len(out.letters))
+        for letter in out.letters:
+            metrics.dead_letters.labels(letter.reason).inc()
+
+    # -- checkpoints and upkeep ---------------------------------------------
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        if now - self._last_checkpoint >= self.settings.checkpoint_interval:
+            self._checkpoint_all()
+        if now - self._last_lag >= _LAG_EVERY:
+            self._last_lag = now
+            self._read_lag()
+            self._report_detector_time(self._tasks.values())
+
+    def _report_detector_time(self, tasks: Iterable[_PartitionTask]) -> None:
+        for task in tasks:
+            spent = task.pipeline.detector_seconds
+            if spent:
+                self.metrics.add_detector_seconds(spent)
+                for name in spent:
+                    spent[name] = 0.0
+
+    def _checkpoint_all(self, *, force: bool = False) -> None:
+        self._last_checkpoint = time.monotonic()
+        for task in list(self._tasks.values()):
+            self._checkpoint(task, force=force)
+
+    def _checkpoint(self, task: _PartitionTask, *, force: bool = False) -> None:
+        """Save a partition's state with the offsets it has read (committed)."""
+        if not (task.dirty or force) or task.replay_until:
+            return  # unchanged, or still rebuilding: the saved one stands
+        started = time.perf_counter()
+        self.checkpoints.save_checkpoint(
+            self.settings.group,
+            task.partition,
+            dict(task.offsets),
+            encode_state(task.pipeline.get_state()),
+        )
+        task.dirty = False
+        self.summary.checkpoints += 1
+        self.metrics.checkpoint_seconds.observe(time.perf_counter() - started)
+
+    def _read_lag(self) -> None:
+        from confluent_kafka import TopicPartition
+
+        consumer = self._consumer
+        if consumer is None:
+            return
+        for task in self._tasks.values():
+            for topic in self.settings.topics:
+                try:
+                    _, high = consumer.get_watermark_offsets(
+                        TopicPartition(topic, task.partition), cached=True
+                    )
+                except Exception:  # no fetch yet: no reading
+                    continue
+                position = task.offsets.get(topic, 0)
+                if high >= 0:
+                    self.metrics.consumer_lag.labels(topic, str(task.partition)).set(
+                        max(0, high - position)
+                    )
+
+
+_PRODUCER_ONLY = frozenset({"linger.ms", "acks", "compression.type", "batch.size"})
+_CONSUMER_ONLY = frozenset(
+    {
+        "session.timeout.ms",
+        "heartbeat.interval.ms",
+        "max.poll.interval.ms",
+        "auto.offset.reset",
+        "fetch.min.bytes",
+        "fetch.wait.max.ms",
+    }
+)
+
+
+def _committed(
+    consumer: Consumer, partitions: Iterable[TopicPartition]
+) -> dict[tuple[str, int], int | None]:
+    """Return the group's committed offset per topic partition, or ``None``."""
+    listed = list(partitions)
+    if not listed:
+        return {}
+    try:
+        found = consumer.committed(listed, timeout=_CLIENT_TIMEOUT)
+    except Exception as exc:
+        raise StreamError(f"cannot read the committed offsets: {exc}") from exc
+    return {
+        (tp.topic, tp.partition): tp.offset if tp.offset >= 0 else None for tp in found
+    }
+
+
+def _start(offset: int | None) -> int:
+    """The offset to start reading at: the beginning when none is known."""
+    if offset is None:
+        from confluent_kafka import OFFSET_BEGINNING
+
+        return int(OFFSET_BEGINNING)
+    return offset
+
+
+def _commit_transaction(producer: Producer) -> None:
+    """Commit the open transaction, retrying while the error says it may."""
+    from confluent_kafka import KafkaException
+
+    for attempt in range(_COMMIT_ATTEMPTS):
+        try:
+            producer.commit_transaction(_CLIENT_TIMEOUT)
+            return
+        except KafkaException as exc:
+            error = exc.args[0]
+            if not error.retriable() or attempt == _COMMIT_ATTEMPTS - 1:
+                raise
+            log.warning("commit attempt %d failed: %s", attempt + 1, error.str())
+            time.sleep(min(2.0, 0.1 * 2**attempt))
+
+
+def _is_partition_eof(error: KafkaError) -> bool:
+    from confluent_kafka import KafkaError
+
+    return bool(error.code() == KafkaError._PARTITION_EOF)
+
+
+def _letter(origin: MessageOrigin, reason: str, message: str, raw: bytes) -> DeadLetter:
+    return DeadLetter.build(
+        f"kafka:{origin.topic}",
+        f"partition {origin.partition} offset {origin.offset}",
+        reason,
+        message,
+        raw,
+    )
+
+
+def _produce(
+    producer: Producer, topic: str, key: bytes, value: bytes, record_id: str
+) -> None:
+    """Produce one record, waiting for room while the local queue is full."""
+    headers: list[tuple[str, str | bytes | None]] = [(ID_HEADER, record_id.encode())]
+    while True:
+        try:
+            producer.produce(topic, value=value, key=key, headers=headers)
+            return
+        except BufferError:
+            producer.poll(0.05)  # back-pressure: wait for deliveries

@@ -1,0 +1,193 @@
+"""Stream workers killed, stopped and rebalanced mid-stream lose and repeat nothing.
+
+Workers run as real processes (`trustwatch stream`) against a broker on
+loopback. After the stream is through, the verdict and action topics (read
+committed) and the decision store must hold exactly the decisions a fresh
+pipeline per partition makes over that partition's events: none missing,
+none twice.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from stream_rig import EVENTS, PARTITIONS, StreamRig, build_pipeline, write_events
+
+from trustwatch.cli.main import main
+from trustwatch.runtime.stream import ID_HEADER
+from trustwatch.storage.sqlite import SqliteStore
+from trustwatch.testing.kafka import expected_decisions, read_topic
+
+pytestmark = pytest.mark.slow
+
+GROUP = "tw-test"
+
+
+def _publish(rig: StreamRig, path: Path) -> None:
+    status = main(
+        ["publish", str(path), "--topic", EVENTS, "--bootstrap-servers", rig.servers]
+    )
+    assert status == 0
+
+
+def _committed(rig: StreamRig) -> dict[int, int]:
+    """The group's committed offset per partition (0 where none)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    probe = Consumer({"bootstrap.servers": rig.servers, "group.id": GROUP})
+    try:
+        found = probe.committed(
+            [TopicPartition(EVENTS, p) for p in range(PARTITIONS)], timeout=30
+        )
+    finally:
+        probe.close()
+    return {tp.partition: max(tp.offset, 0) for tp in found}
+
+
+def _start(rig: StreamRig, worker_id: str, *extra: str) -> subprocess.Popen[bytes]:
+    state = rig.tmp / "state.sqlite"
+    args = rig.cli_args(state, worker_id)
+    args += ["--decision-store", str(rig.tmp / "decisions.sqlite"), *extra]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRUSTWATCH_")}
+    with (rig.tmp / f"{worker_id}.log").open("ab") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "trustwatch", "-v", *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+
+
+def _wait_for_progress(rig: StreamRig, beyond: int, limit: float = 90.0) -> int:
+    """Wait until the group has committed more than ``beyond`` messages."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        done = sum(_committed(rig).values())
+        if done > beyond:
+            return done
+        time.sleep(0.1)
+    raise AssertionError(f"no progress beyond {beyond} messages in {limit} s")
+
+
+def _finish(rig: StreamRig, worker_id: str) -> None:
+    worker = _start(rig, worker_id, "--exit-when-idle", "3")
+    assert worker.wait(timeout=300) == 0, (rig.tmp / f"{worker_id}.log").read_text()
+
+
+def _assert_exactly_expected(rig: StreamRig, total: int) -> None:
+    assert sum(_committed(rig).values()) == total
+    expected = expected_decisions(read_topic(rig.servers, EVENTS), build_pipeline)
+    assert expected.events == total
+    for topic, ids in (
+        ("trustwatch.verdicts", expected.verdict_ids),
+        ("trustwatch.actions", expected.action_ids),
+    ):
+        found = Counter(
+            r.headers[ID_HEADER].decode() for r in read_topic(rig.servers, topic)
+        )
+        assert set(found) == ids, f"{topic}: missing or extra records"
+        assert [i for i, n in found.items() if n > 1] == [], f"{topic}: repeats"
+    with SqliteStore(rig.tmp / "decisions.sqlite", readonly=True) as store:
+        assert {v.verdict_id for v in store.iter_verdicts()} == expected.verdict_ids
+        assert {a.action_id for a in store.iter_actions()} == expected.action_ids
+
+
+def test_sigkill_at_random_points_loses_and_repeats_nothing(
+    stream_rig: StreamRig,
+) -> None:
+    total = write_events(stream_rig.tmp / "events.jsonl", accounts=4000, seed=21)
+    _publish(stream_rig, stream_rig.tmp / "events.jsonl")
+    rng = random.Random(2026)
+    kills: list[int] = []
+    done = 0
+    while len(kills) < 12:
+        # small batches: more transactions, so more kills land inside one
+        worker = _start(stream_rig, "w1", "--batch-size", "40")
+        try:
+            done = _wait_for_progress(stream_rig, done)
+            time.sleep(rng.uniform(0.0, 0.6))
+        finally:
+            worker.send_signal(signal.SIGKILL)
+            worker.wait(timeout=30)
+        done = sum(_committed(stream_rig).values())
+        assert done < total, (
+            f"the stream ended after {len(kills)} kills: use more events"
+        )
+        kills.append(done)
+    _finish(stream_rig, "w1")
+
+    assert len(kills) >= 10 and kills == sorted(kills)
+    _assert_exactly_expected(stream_rig, total)
+
+
+def test_two_workers_split_partitions_and_a_rebalance_loses_nothing(
+    stream_rig: StreamRig,
+) -> None:
+    total = write_events(stream_rig.tmp / "events.jsonl", accounts=4000, seed=22)
+    _publish(stream_rig, stream_rig.tmp / "events.jsonl")
+    slow = ("--batch-size", "40")
+    first = _start(stream_rig, "a", *slow)
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        done = _wait_for_progress(stream_rig, 0)
+        second = _start(stream_rig, "b", *slow, "--exit-when-idle", "3")
+        _wait_for_log(stream_rig.tmp / "b.log", r"partitions assigned: \[\d")
+        done = _wait_for_progress(stream_rig, done)
+        first.send_signal(signal.SIGTERM)  # b takes every partition over
+        assert first.wait(timeout=60) == 0
+        at_handover = sum(_committed(stream_rig).values())
+        assert second.wait(timeout=300) == 0
+    finally:
+        for worker in (first, second):
+            if worker is not None and worker.poll() is None:
+                worker.kill()
+                worker.wait()
+
+    assert at_handover < total, "the first worker left too late to tell"
+    shares = _assigned(stream_rig.tmp / "a.log") + _assigned(stream_rig.tmp / "b.log")
+    assert [s for s in shares if 0 < len(s) < PARTITIONS], f"never split: {shares}"
+    assert sorted(_assigned(stream_rig.tmp / "b.log")[-1]) == list(range(PARTITIONS))
+    _assert_exactly_expected(stream_rig, total)
+
+
+def test_sigterm_commits_checkpoints_and_leaves(stream_rig: StreamRig) -> None:
+    write_events(stream_rig.tmp / "events.jsonl", accounts=2500, seed=23)
+    _publish(stream_rig, stream_rig.tmp / "events.jsonl")
+    worker = _start(stream_rig, "w1", "--checkpoint-interval", "3600")
+    try:
+        _wait_for_progress(stream_rig, 0)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=60) == 0
+    committed = _committed(stream_rig)
+    with SqliteStore(stream_rig.tmp / "state.sqlite") as state:
+        saved = {n: state.load_checkpoint(GROUP, n) for n in range(PARTITIONS)}
+    for number, checkpoint in saved.items():
+        assert checkpoint is not None, f"partition {number} was not checkpointed"
+        assert checkpoint.offsets.get(EVENTS, 0) == committed[number]
+    log = (stream_rig.tmp / "w1.log").read_text()
+    assert "finishing the batch, then stopping" in log
+
+
+def _wait_for_log(path: Path, pattern: str, limit: float = 90.0) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if path.exists() and re.search(pattern, path.read_text()):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{path.name} never logged {pattern!r}")
+
+
+def _assigned(path: Path) -> list[list[int]]:
+    """Every assignment a worker logged, as partition lists."""
+    found = re.findall(r"partitions assigned: \[([\d, ]*)\]", path.read_text())
+    return [[int(n) for n in part.split(",") if n.strip()] for part in found]

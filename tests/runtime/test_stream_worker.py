@@ -1,0 +1,292 @@
+"""The stream worker against a real Kafka-protocol broker on loopback.
+
+Each test compares what the worker produced with
+:func:`~trustwatch.testing.kafka.expected_decisions`: a fresh pipeline per
+partition over that partition's events in offset order.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import msgspec
+import pytest
+from prometheus_client import generate_latest
+from stream_rig import EVENTS, StreamRig, build_pipeline, write_events
+
+from trustwatch.cli.main import main
+from trustwatch.errors import ConfigError, StorageError
+from trustwatch.runtime.stream import ID_HEADER, StreamMetrics, StreamWorker
+from trustwatch.runtime.stream.settings import StreamSettings
+from trustwatch.storage.sqlite import SqliteStore
+from trustwatch.testing.kafka import create_topics, expected_decisions, read_topic
+
+BAD_MESSAGES = [
+    (b"acct-bad-1", b'{"type": "login", "event_id": '),  # cut short
+    (b"acct-bad-2", b'{"type": "teleport", "event_id": "x1", "ts": "2026-01-01"}'),
+    (b"acct-bad-3", b""),
+]
+
+
+def _publish(rig: StreamRig, path: Path) -> None:
+    status = main(
+        ["publish", str(path), "--topic", EVENTS, "--bootstrap-servers", rig.servers]
+    )
+    assert status == 0
+
+
+def _produce_raw(rig: StreamRig, messages: list[tuple[bytes, bytes]]) -> None:
+    from confluent_kafka import Producer
+
+    producer = Producer({"bootstrap.servers": rig.servers})
+    for key, value in messages:
+        producer.produce(EVENTS, key=key, value=value)
+    assert producer.flush(30) == 0
+
+
+def _run(
+    rig: StreamRig, *, reset: bool = False, **changes: object
+) -> tuple[StreamWorker, StreamMetrics]:
+    metrics = StreamMetrics()
+    with SqliteStore(rig.tmp / "state.sqlite") as state:
+        worker = StreamWorker(
+            rig.settings(**changes),
+            build_pipeline,
+            state,
+            decisions=SqliteStore(rig.tmp / "decisions.sqlite"),
+            metrics=metrics,
+            reset_state=reset,
+        )
+        worker.run(idle_timeout=2.0)
+    return worker, metrics
+
+
+def _ids(rig: StreamRig, topic: str) -> Counter[str]:
+    return Counter(
+        r.headers[ID_HEADER].decode() for r in read_topic(rig.servers, topic)
+    )
+
+
+def _assert_exactly_expected(rig: StreamRig) -> None:
+    expected = expected_decisions(read_topic(rig.servers, EVENTS), build_pipeline)
+    verdicts = _ids(rig, "trustwatch.verdicts")
+    actions = _ids(rig, "trustwatch.actions")
+    assert expected.verdict_ids, "the stream should raise verdicts"
+    assert set(verdicts) == expected.verdict_ids
+    assert set(actions) == expected.action_ids
+    assert max(verdicts.values()) == 1
+    assert max(actions.values(), default=1) == 1
+    with SqliteStore(rig.tmp / "decisions.sqlite", readonly=True) as store:
+        assert {v.verdict_id for v in store.iter_verdicts()} == expected.verdict_ids
+
+
+def test_each_event_is_decided_once_and_bad_messages_become_dead_letters(
+    stream_rig: StreamRig,
+) -> None:
+    events = write_events(stream_rig.tmp / "events.jsonl", accounts=300)
+    _publish(stream_rig, stream_rig.tmp / "events.jsonl")
+    _produce_raw(stream_rig, BAD_MESSAGES)
+
+    worker, metrics = _run(stream_rig)
+
+    _assert_exactly_expected(stream_rig)
+    assert worker.summary.events == events + len(BAD_MESSAGES)
+    letters = [
+        msgspec.json.decode(r.value)
+        for r in read_topic(stream_rig.servers, "trustwatch.dead-letters")
+    ]
+    assert sorted(letter["reason"] for letter in letters) == [
+        "empty_message",
+        "malformed_json",
+        "unknown_type",
+    ]
+    inputs = {
+        (r.partition, r.offset): r.value for r in read_topic(stream_rig.servers, EVENTS)
+    }
+    for letter in letters:
+        assert letter["topic"] == EVENTS
+        assert inputs[(letter["partition"], letter["offset"])] in {
+            value for _, value in BAD_MESSAGES
+        }
+        assert letter["message"]
+    text = generate_latest(metrics.registry).decode()
+    assert f'trustwatch_events_in_total{{topic="{EVENTS}"}} {float(events + 3)}' in text
+    assert "trustwatch_decision_latency_seconds_count" in text
+    assert 'trustwatch_detector_seconds_total{detector="login_risk"}' in text
+
+
+def test_a_restarted_worker_carries_on_with_the_saved_state(
+    stream_rig: StreamRig,
+) -> None:
+    first, second = stream_rig.tmp / "a.jsonl", stream_rig.tmp / "b.jsonl"
+    write_events(first, accounts=200, seed=5)
+    write_events(second, accounts=200, seed=6)
+    _publish(stream_rig, first)
+    _run(stream_rig)
+    _publish(stream_rig, second)
+
+    worker, _ = _run(stream_rig)
+
+    assert worker.summary.replayed == 0  # the last owner checkpointed as it left
+    _assert_exactly_expected(stream_rig)
+
+
+def test_state_behind_the_committed_offsets_is_rebuilt_without_new_outputs(
+    stream_rig: StreamRig,
+) -> None:
+    parts = [stream_rig.tmp / f"{n}.jsonl" for n in "abc"]
+    sizes = [write_events(p, accounts=150, seed=n) for n, p in enumerate(parts)]
+    state_path = stream_rig.tmp / "state.sqlite"
+    _publish(stream_rig, parts[0])
+    _run(stream_rig)
+    with SqliteStore(state_path) as state:
+        older = {n: state.load_checkpoint("tw-test", n) for n in range(4)}
+    _publish(stream_rig, parts[1])
+    _run(stream_rig)
+    with SqliteStore(state_path) as state:  # as if no checkpoint after part a
+        for number, saved in older.items():
+            assert saved is not None
+            state.save_checkpoint("tw-test", number, saved.offsets, saved.state)
+    _publish(stream_rig, parts[2])
+
+    worker, _ = _run(stream_rig)
+
+    assert worker.summary.replayed == sizes[1]
+    assert worker.summary.events == sizes[2]
+    _assert_exactly_expected(stream_rig)
+
+
+def test_without_a_checkpoint_state_is_rebuilt_from_the_beginning(
+    stream_rig: StreamRig,
+) -> None:
+    first, second = stream_rig.tmp / "a.jsonl", stream_rig.tmp / "b.jsonl"
+    size = write_events(first, accounts=150, seed=8)
+    write_events(second, accounts=150, seed=9)
+    _publish(stream_rig, first)
+    _run(stream_rig)
+    with SqliteStore(stream_rig.tmp / "state.sqlite") as state:
+        assert state.delete_checkpoints("tw-test") == 4
+    _publish(stream_rig, second)
+
+    worker, _ = _run(stream_rig)
+
+    assert worker.summary.replayed == size
+    _assert_exactly_expected(stream_rig)
+
+
+def test_reset_state_starts_from_the_committed_offsets(stream_rig: StreamRig) -> None:
+    first, second = stream_rig.tmp / "a.jsonl", stream_rig.tmp / "b.jsonl"
+    write_events(first, accounts=150, seed=10)
+    size = write_events(second, accounts=150, seed=11)
+    _publish(stream_rig, first)
+    _run(stream_rig)
+    _publish(stream_rig, second)
+    worker, _ = _run(stream_rig, reset=True)
+    assert worker.summary.replayed == 0
+    assert worker.summary.events == size
+
+
+def test_missing_and_unmatched_topics_are_refused(stream_rig: StreamRig) -> None:
+    state = SqliteStore(stream_rig.tmp / "state.sqlite")
+    missing = StreamWorker(
+        stream_rig.settings(topics=("nowhere",)), build_pipeline, state
+    )
+    with pytest.raises(ConfigError, match="'nowhere' does not exist"):
+        missing.run(idle_timeout=1.0)
+    create_topics(stream_rig.servers, ["uploads"], 2)
+    unmatched = StreamWorker(
+        stream_rig.settings(topics=(EVENTS, "uploads")), build_pipeline, state
+    )
+    with pytest.raises(ConfigError, match="not co-partitioned"):
+        unmatched.run(idle_timeout=1.0)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"topics": ()}, "no event topic"),
+        ({"verdict_topic": EVENTS}, "both consumed and written"),
+        ({"kafka_config": {"enable.auto.commit": "true"}}, "set by the worker"),
+        ({"worker_id": "a b"}, "worker id"),
+        ({"bootstrap_servers": "nohost"}, "HOST:PORT"),
+        ({"batch_size": 0}, "batch size"),
+    ],
+)
+def test_settings_that_break_the_guarantees_are_refused(
+    changes: dict[str, object], message: str
+) -> None:
+    values: dict[str, object] = {
+        "bootstrap_servers": "127.0.0.1:9092",
+        "topics": (EVENTS,),
+    }
+    values.update(changes)
+    with pytest.raises(ConfigError, match=message):
+        StreamSettings(**values)  # type: ignore[arg-type]
+
+
+def test_postgres_holds_checkpoints_and_decisions(
+    stream_rig: StreamRig, postgres_store_target: tuple[str, str]
+) -> None:
+    from trustwatch.storage.postgres import PostgresStore
+
+    dsn, schema = postgres_store_target
+    first, second = stream_rig.tmp / "a.jsonl", stream_rig.tmp / "b.jsonl"
+    write_events(first, accounts=150, seed=12)
+    write_events(second, accounts=150, seed=13)
+    for path in (first, second):
+        _publish(stream_rig, path)
+        with PostgresStore(dsn, schema=schema) as store:
+            worker = StreamWorker(
+                stream_rig.settings(), build_pipeline, store, decisions=store
+            )
+            worker.run(idle_timeout=2.0)
+        assert worker.summary.replayed == 0
+
+    expected = expected_decisions(
+        read_topic(stream_rig.servers, EVENTS), build_pipeline
+    )
+    with PostgresStore(dsn, schema=schema) as store:
+        assert {v.verdict_id for v in store.iter_verdicts()} == expected.verdict_ids
+        assert {a.action_id for a in store.iter_actions()} == expected.action_ids
+        saved = [store.load_checkpoint("tw-test", n) for n in range(4)]
+    assert all(s is not None and s.offsets[EVENTS] > 0 for s in saved)
+
+
+class _FailingStore:
+    """A decision store that refuses its third batch of verdicts."""
+
+    def __init__(self, store: SqliteStore) -> None:
+        self.store = store
+        self.calls = 0
+
+    def write_verdicts(self, verdicts: object) -> int:
+        self.calls += 1
+        if self.calls == 3:
+            raise StorageError("the review database went away")
+        return self.store.write_verdicts(verdicts)  # type: ignore[arg-type]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.store, name)
+
+
+def test_a_failing_decision_store_stops_the_worker_and_loses_nothing(
+    stream_rig: StreamRig,
+) -> None:
+    write_events(stream_rig.tmp / "events.jsonl", accounts=300, seed=14)
+    _publish(stream_rig, stream_rig.tmp / "events.jsonl")
+    state = SqliteStore(stream_rig.tmp / "state.sqlite")
+    failing = _FailingStore(SqliteStore(stream_rig.tmp / "decisions.sqlite"))
+    worker = StreamWorker(
+        stream_rig.settings(batch_size=200),
+        build_pipeline,
+        state,
+        decisions=failing,  # type: ignore[arg-type]
+    )
+    with pytest.raises(StorageError, match="went away"):
+        worker.run(idle_timeout=2.0)
+    assert worker.summary.batches >= 2  # it failed mid-stream, not at the start
+
+    _run(stream_rig)  # the same group again, with a store that works
+
+    _assert_exactly_expected(stream_rig)

@@ -118,7 +118,13 @@ def test_a_missing_topic_is_a_configuration_error(
     [
         ('colour = "blue"\n', [], "has no option for"),
         ('[kafka]\n"enable.auto.commit" = "true"\n', [], "set by the worker"),
-        ("", ["--kafka-config", "no-equals-sign"], "is not KEY=VALUE"),
+        ("", ["--kafka-config", "sasl.passwordSECRET"], "is not KEY=VALUE"),
+        ("", ["--kafka-config", "sasl.password:SECRET"], "is not KEY=VALUE"),
+        (
+            "",
+            ["--kafka-config", "session.timeout.ms=SECRET"],
+            "refused its setting 'session.timeout.ms'",
+        ),
         ("", ["--metrics-address", "localhost"], "is not HOST:PORT"),
         ("", ["--format", "parquet"], "does not apply to a stream"),
     ],
@@ -148,4 +154,6 @@ def test_bad_settings_are_refused_before_connecting(
         ]
     )
     assert status in {ExitCode.BAD_INPUT, ExitCode.BAD_CONFIG}
-    assert message in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert message in err
+    assert "SECRET" not in err  # a mistyped setting may hold a credential

@@ -196,8 +196,9 @@ def _address(text: str | None) -> tuple[str, int] | None:
     show_default=True,
     envvar="TRUSTWATCH_CHECKPOINT_INTERVAL",
     show_envvar=True,
-    help="Seconds between saves of each partition's state (a restart re-reads "
-    "at most this much to rebuild it).",
+    help="Seconds between saves of each partition's state; a restart re-reads "
+    "what came after the last save to rebuild it (the whole topic if nothing "
+    "was saved yet).",
 )
 @click.option(
     "--metrics-address",
@@ -212,7 +213,8 @@ def _address(text: str | None) -> tuple[str, int] | None:
     "--exit-when-idle",
     type=click.FloatRange(min=0.1),
     metavar="SECONDS",
-    help="Stop once no message has come for this long (backfills, tests).",
+    help="Stop once no message has come for this long (backfills, tests); "
+    "waiting for partitions counts after the first minute.",
 )
 @click.option(
     "--reset-state",

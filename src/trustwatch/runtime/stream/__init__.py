@@ -8,11 +8,12 @@ that a restarted or rebalanced worker carries on where the last owner stopped.
 """
 
 from trustwatch.runtime.stream.metrics import StreamMetrics
-from trustwatch.runtime.stream.outputs import ID_HEADER, StreamDeadLetter
+from trustwatch.runtime.stream.outputs import BATCH_HEADER, ID_HEADER, StreamDeadLetter
 from trustwatch.runtime.stream.settings import StreamSettings
 from trustwatch.runtime.stream.worker import StreamError, StreamWorker, WorkerSummary
 
 __all__ = [
+    "BATCH_HEADER",
     "ID_HEADER",
     "StreamDeadLetter",
     "StreamError",

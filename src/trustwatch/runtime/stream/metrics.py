@@ -180,7 +180,10 @@ class MetricsServer:
                 host, port, self._serve, _QuietServer, handler_class=_QuietHandler
             )
         except OSError as exc:
-            raise ConfigError(f"cannot serve metrics at {host}:{port}: {exc}") from exc
+            raise ConfigError(
+                f"cannot serve metrics at {host}:{port}: {exc}; hint: choose a "
+                "free port (each worker on a host needs its own)"
+            ) from exc
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="trustwatch-metrics", daemon=True
         )

@@ -16,10 +16,22 @@ from trustwatch.decisions.model import Action, Verdict
 from trustwatch.events.deadletter import DeadLetter
 from trustwatch.runtime.pipeline import Decision
 
-__all__ = ["ID_HEADER", "MessageOrigin", "OutputBatch", "StreamDeadLetter"]
+__all__ = [
+    "BATCH_HEADER",
+    "ID_HEADER",
+    "MessageOrigin",
+    "OutputBatch",
+    "StreamDeadLetter",
+]
 
 #: The header holding a record's deterministic id.
 ID_HEADER = "trustwatch-id"
+#: The header naming the batch that produced a record:
+#: ``<worker id>/<session>/<batch number>``, where the session is new each
+#: time a worker starts. Operators can tell which worker wrote what, and a
+#: record of a session's last batch may belong to a transaction that a crash
+#: cut short.
+BATCH_HEADER = "trustwatch-batch"
 _encode = msgspec.json.Encoder().encode
 
 

@@ -20,6 +20,7 @@ __all__ = [
 _TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
 _SERVER = re.compile(r"[^\s,:]+:\d{1,5}")
 _WORKER_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")
+_SETTING_NAME = re.compile(r"[a-z0-9._]{1,80}")
 
 #: librdkafka settings the worker owns: they carry its delivery guarantees.
 RESERVED_KAFKA_SETTINGS = frozenset(
@@ -165,10 +166,11 @@ def parse_kafka_pairs(
     merged = dict(base or {})
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
+        if not sep or not _SETTING_NAME.fullmatch(key.strip()):
+            # the text is not repeated: a mistyped pair may hold a secret
             raise ConfigError(
-                f"Kafka setting {key.strip()[:40]!r} is not KEY=VALUE; hint: e.g. "
-                "--kafka-config security.protocol=SASL_SSL"
+                "a Kafka setting is not KEY=VALUE with a librdkafka property "
+                "name as KEY; hint: e.g. --kafka-config security.protocol=SASL_SSL"
             )
         merged[key.strip()] = value
     return merged

@@ -32,7 +32,10 @@ How it keeps its promises:
 
 from __future__ import annotations
 
+import gc
 import logging
+import re
+import secrets
 import time
 import zlib
 from collections import Counter
@@ -47,7 +50,12 @@ from trustwatch.events.deadletter import DeadLetter
 from trustwatch.events.decode import EventDecoder
 from trustwatch.runtime.pipeline import Pipeline
 from trustwatch.runtime.stream.metrics import StreamMetrics
-from trustwatch.runtime.stream.outputs import ID_HEADER, MessageOrigin, OutputBatch
+from trustwatch.runtime.stream.outputs import (
+    BATCH_HEADER,
+    ID_HEADER,
+    MessageOrigin,
+    OutputBatch,
+)
 from trustwatch.runtime.stream.settings import StreamSettings
 
 if TYPE_CHECKING:
@@ -56,6 +64,7 @@ if TYPE_CHECKING:
     from trustwatch.storage.checkpoints import DecisionStore
 
 __all__ = [
+    "GC_THRESHOLDS",
     "StreamError",
     "StreamWorker",
     "WorkerSummary",
@@ -66,6 +75,11 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _COMMIT_ATTEMPTS = 5
+#: Garbage-collection thresholds while a worker runs. Detector state is
+#: millions of long-lived objects; at Python's defaults (700, 10, 10) full
+#: collections over them took a third of a worker's time.
+GC_THRESHOLDS = (50_000, 50, 100)
+_JOIN_GRACE = 60.0  # seconds a worker may wait for its first partitions
 _LAG_EVERY = 5.0  # seconds between consumer-lag readings
 _CLIENT_TIMEOUT = 30.0  # seconds for a broker round trip the worker waits on
 
@@ -122,6 +136,8 @@ class _PartitionTask:
     #: topic -> offsets below this are re-read to rebuild state, not decided
     replay_until: dict[str, int]
     dirty: bool = False
+    #: when the state was last saved (monotonic seconds), or opened
+    saved: float = field(default_factory=time.monotonic)
 
 
 class StreamWorker:
@@ -179,6 +195,7 @@ class StreamWorker:
         self._fatal: list[str] = []
         self._last_checkpoint = time.monotonic()
         self._last_lag = 0.0
+        self._session = secrets.token_hex(4)
 
     # -- control -------------------------------------------------------------
 
@@ -219,6 +236,19 @@ class StreamWorker:
             When the broker fences or refuses the worker for good.
         """
         started = time.perf_counter()
+        thresholds = gc.get_threshold()
+        gc.set_threshold(*GC_THRESHOLDS)
+        try:
+            return self._run(started, idle_timeout, on_batch)
+        finally:
+            gc.set_threshold(*thresholds)
+
+    def _run(
+        self,
+        started: float,
+        idle_timeout: float | None,
+        on_batch: Callable[[WorkerSummary], None] | None,
+    ) -> WorkerSummary:
         consumer, _ = self._connect()
         self._check_topics(consumer)
         if self.reset_state:
@@ -235,6 +265,8 @@ class StreamWorker:
             on_lost=self._on_lost,
         )
         last_message = time.monotonic()
+        join_by = last_message + _JOIN_GRACE
+        waiting_said = False
         try:
             while not self._stopping:
                 messages = consumer.consume(
@@ -242,9 +274,18 @@ class StreamWorker:
                 )
                 if self._fatal:
                     raise StreamError(f"the Kafka client stopped: {self._fatal[0]}")
-                if messages or not self._tasks:
-                    # idle time counts only while the worker owns partitions
-                    last_message = time.monotonic()
+                now = time.monotonic()
+                if messages or (not self._tasks and now < join_by):
+                    # joining the group is not idleness
+                    last_message = now
+                if not self._tasks and now >= join_by and not waiting_said:
+                    waiting_said = True
+                    log.warning(
+                        "no partition assigned %.0f s after starting: the group "
+                        "may have more workers than partitions, or the broker "
+                        "cannot balance it",
+                        _JOIN_GRACE,
+                    )
                 if messages:
                     self._process_batch(messages)
                     if on_batch is not None:
@@ -295,6 +336,8 @@ class StreamWorker:
             "isolation.level": "read_committed",
             "partition.assignment.strategy": "range",
             "queued.max.messages.kbytes": 16384,
+            # a batch waits at most this long for more data (default 500 ms)
+            "fetch.wait.max.ms": 100,
             **{k: v for k, v in s.kafka_config.items() if k not in _PRODUCER_ONLY},
         }
         producer_config = {
@@ -307,12 +350,22 @@ class StreamWorker:
         try:
             consumer = Consumer(consumer_config)
             producer = Producer(producer_config)
+        except Exception as exc:
+            # librdkafka's message may repeat a value, and values may be secret
+            named = _PROPERTY.search(str(exc))
+            what = f"setting {named.group(1)!r}" if named else "settings"
+            raise ConfigError(
+                f"the Kafka client refused its {what}; hint: check the names and "
+                "values given with --kafka-config or in the [kafka] table"
+            ) from None
+        try:
             producer.init_transactions(_CLIENT_TIMEOUT)
         except Exception as exc:
-            raise ConfigError(
-                f"cannot connect to Kafka at {s.bootstrap_servers}: {exc}; hint: "
-                "is the broker reachable, and does it allow transactions?"
-            ) from exc
+            raise StreamError(
+                f"cannot start a transaction on Kafka at {s.bootstrap_servers}: "
+                f"{_kafka_reason(exc)}; hint: is the broker reachable, are the "
+                "security settings right, and does it allow transactions?"
+            ) from None
         self._consumer, self._producer = consumer, producer
         return consumer, producer
 
@@ -358,7 +411,10 @@ class StreamWorker:
             except Exception as exc:  # closing must not hide the real error
                 log.warning("closing the consumer failed: %s", exc)
         if producer is not None:
-            producer.flush(_CLIENT_TIMEOUT)
+            try:
+                producer.flush(_CLIENT_TIMEOUT)
+            except Exception as exc:  # a fenced producer: the real error is raised
+                log.warning("closing the producer failed: %s", exc)
         self.metrics.assigned.set(0)
 
     # -- assignment ----------------------------------------------------------
@@ -584,15 +640,16 @@ class StreamWorker:
             return True
         try:
             producer.begin_transaction()
+            batch = f"{s.worker_id}/{self._session}/{self.summary.batches + 1}"
             for topic, key, value, record_id in records:
-                _produce(producer, topic, key, value, record_id)
+                _produce(producer, topic, key, value, record_id, batch)
             producer.send_offsets_to_transaction(
                 positions, consumer.consumer_group_metadata(), _CLIENT_TIMEOUT
             )
             _commit_transaction(producer)
         except KafkaException as exc:
             error = exc.args[0]
-            if error.fatal():
+            if error.fatal() or error.code() in _fenced_codes():
                 raise StreamError(
                     f"the transaction failed for good: {error.str()}; hint: "
                     "another worker may run with the same --worker-id"
@@ -663,8 +720,16 @@ class StreamWorker:
 
     def _tick(self) -> None:
         now = time.monotonic()
-        if now - self._last_checkpoint >= self.settings.checkpoint_interval:
-            self._checkpoint_all()
+        if self._tasks:
+            # one partition at a time, the stalest first, so that saving
+            # state stalls the loop for one partition's state, not all
+            spacing = self.settings.checkpoint_interval / len(self._tasks)
+            if now - self._last_checkpoint >= spacing:
+                self._last_checkpoint = now
+                stalest = min(self._tasks.values(), key=lambda t: t.saved)
+                if now - stalest.saved >= self.settings.checkpoint_interval:
+                    self._checkpoint(stalest)
+                    stalest.saved = now
         if now - self._last_lag >= _LAG_EVERY:
             self._last_lag = now
             self._read_lag()
@@ -679,7 +744,6 @@ class StreamWorker:
                     spent[name] = 0.0
 
     def _checkpoint_all(self, *, force: bool = False) -> None:
-        self._last_checkpoint = time.monotonic()
         for task in list(self._tasks.values()):
             self._checkpoint(task, force=force)
 
@@ -717,6 +781,31 @@ class StreamWorker:
                     self.metrics.consumer_lag.labels(topic, str(task.partition)).set(
                         max(0, high - position)
                     )
+
+
+def _fenced_codes() -> frozenset[int]:
+    from confluent_kafka import KafkaError
+
+    return frozenset(
+        {
+            KafkaError._FENCED,
+            KafkaError.PRODUCER_FENCED,
+            KafkaError.INVALID_PRODUCER_EPOCH,
+        }
+    )
+
+
+_PROPERTY = re.compile(r'property "([A-Za-z0-9._-]{1,80})"')
+
+
+def _kafka_reason(exc: Exception) -> str:
+    """The reason a Kafka call failed, in words, without the client's values."""
+    from confluent_kafka import KafkaError
+
+    error = exc.args[0] if exc.args else None
+    if isinstance(error, KafkaError):
+        return f"{error.name()}: {error.str()}"
+    return type(exc).__name__
 
 
 _PRODUCER_ONLY = frozenset({"linger.ms", "acks", "compression.type", "batch.size"})
@@ -790,10 +879,18 @@ def _letter(origin: MessageOrigin, reason: str, message: str, raw: bytes) -> Dea
 
 
 def _produce(
-    producer: Producer, topic: str, key: bytes, value: bytes, record_id: str
+    producer: Producer,
+    topic: str,
+    key: bytes,
+    value: bytes,
+    record_id: str,
+    batch: str,
 ) -> None:
     """Produce one record, waiting for room while the local queue is full."""
-    headers: list[tuple[str, str | bytes | None]] = [(ID_HEADER, record_id.encode())]
+    headers: list[tuple[str, str | bytes | None]] = [
+        (ID_HEADER, record_id.encode()),
+        (BATCH_HEADER, batch.encode()),
+    ]
     while True:
         try:
             producer.produce(topic, value=value, key=key, headers=headers)

@@ -104,6 +104,17 @@ def test_a_config_file_runs_the_worker_and_metrics_are_served(
     assert first_log.startswith('{"ts":') and '"logger":' in first_log
 
 
+def test_a_single_topic_may_be_written_without_a_list(
+    stream_rig: StreamRig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config(stream_rig)
+    text = config.read_text().replace(f'topic = ["{EVENTS}"]', 'topic = "nowhere"')
+    config.write_text(text)
+    status = main(["stream", "--config", str(config)])
+    assert status == ExitCode.BAD_CONFIG
+    assert "'nowhere' does not exist" in capsys.readouterr().err
+
+
 def test_a_missing_topic_is_a_configuration_error(
     stream_rig: StreamRig, capsys: pytest.CaptureFixture[str]
 ) -> None:

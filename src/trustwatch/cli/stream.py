@@ -60,8 +60,8 @@ def _read_config(
             "names to single values"
         )
     # file keys are option names ("add-detector"), defaults go by parameter
-    names = {
-        flag.lstrip("-"): param.name
+    options = {
+        flag.lstrip("-"): param
         for param in ctx.command.params
         if isinstance(param, click.Option) and param.name
         for flag in param.opts
@@ -69,12 +69,15 @@ def _read_config(
     }
     defaults: dict[str, Any] = {}
     for key, setting in data.items():
-        name = names.get(key.replace("_", "-"))
-        if name is None or name in {"config", "kafka_pairs"}:
+        option = options.get(key.replace("_", "-"))
+        name = option.name if option is not None else None
+        if option is None or name is None or name in {"config", "kafka_pairs"}:
             raise click.BadParameter(
                 f"{clean(value)} sets {clean(key)!r}, which `trustwatch stream` "
                 "has no option for; hint: see `trustwatch stream --help`"
             )
+        if option.multiple and isinstance(setting, str):
+            setting = [setting]  # `topic = "events"` means one topic
         defaults[name] = setting
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
     ctx.meta["trustwatch.kafka_file_config"] = {k: str(v) for k, v in kafka.items()}

@@ -235,12 +235,24 @@ def test_a_second_worker_with_the_same_id_fences_the_first(
     try:
         _wait_for_progress(stream_rig, 0)
         second = _start(stream_rig, "same", *slow)
-        assert first.wait(timeout=120) == 4
+        _wait_for_log(stream_rig.tmp / "same.log", r"(?s)starting on.*starting on")
+        # fresh events until the first worker opens a transaction and is fenced
+        for seed in range(25, 45):
+            write_events(stream_rig.tmp / "more.jsonl", accounts=300, seed=seed)
+            _publish(stream_rig, stream_rig.tmp / "more.jsonl")
+            try:
+                status = first.wait(timeout=5)
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        else:
+            raise AssertionError("the first worker was never fenced")
+        log = (stream_rig.tmp / "same.log").read_text()
+        assert status == 4, log[-3000:]
     finally:
         for worker in (first, second):
             if worker is not None and worker.poll() is None:
                 worker.kill()
                 worker.wait()
-    log = (stream_rig.tmp / "same.log").read_text()
     assert "another worker may run with the same --worker-id" in log
     assert "Traceback" not in log

@@ -290,3 +290,23 @@ def test_a_failing_decision_store_stops_the_worker_and_loses_nothing(
     _run(stream_rig)  # the same group again, with a store that works
 
     _assert_exactly_expected(stream_rig)
+
+
+def test_a_file_published_twice_is_decided_once_even_across_a_restart(
+    stream_rig: StreamRig,
+) -> None:
+    path = stream_rig.tmp / "events.jsonl"
+    events = write_events(path, accounts=200, seed=15)
+    _publish(stream_rig, path)
+    _publish(stream_rig, path)  # an upstream retry re-sends everything
+    first, _ = _run(stream_rig)
+    _publish(stream_rig, path)  # and again, after the worker has saved state
+
+    second, metrics = _run(stream_rig)
+
+    assert first.summary.repeats == events
+    assert second.summary.repeats == events
+    assert second.summary.verdicts == 0
+    _assert_exactly_expected(stream_rig)
+    text = generate_latest(metrics.registry).decode()
+    assert f"trustwatch_events_repeated_total {float(events)}" in text

@@ -369,6 +369,7 @@ def stream(
         ("events", f"{summary.events:,}"),
         ("events/s", f"{rate:,.0f}"),
         ("re-read to rebuild state", f"{summary.replayed:,}"),
+        ("re-sent, not decided again", f"{summary.repeats:,}"),
         ("verdicts", f"{summary.verdicts:,}"),
         ("actions", f"{summary.actions:,}"),
         ("dead letters", f"{summary.dead_letters:,}"),

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from trustwatch.errors import ConfigError
 from trustwatch.events.decode import EventDecoder
 from trustwatch.events.model import EventBase
+from trustwatch.events.repeats import RepeatFilter
 
 __all__ = [
     "ExpectedDecisions",
@@ -58,6 +59,7 @@ class ExpectedDecisions:
     action_ids: set[str] = field(default_factory=set)
     dead_letters: int = 0
     events: int = 0
+    repeats: int = 0
 
 
 def create_topics(servers: str, topics: Iterable[str], partitions: int) -> None:
@@ -139,7 +141,9 @@ def expected_decisions(
 ) -> ExpectedDecisions:
     """Decide each partition's records in offset order with a fresh pipeline.
 
-    Records that do not decode count as dead letters.
+    Records that do not decode count as dead letters; a record whose bytes
+    came lately in its partition (a :class:`RepeatFilter` of each
+    partition's own) is a repeat and is not decided again.
     """
     decoder = decoder or EventDecoder()
     by_partition: dict[int, list[TopicRecord]] = {}
@@ -148,6 +152,7 @@ def expected_decisions(
     expected = ExpectedDecisions()
     for _, listed in sorted(by_partition.items()):
         pipeline = build_pipeline()
+        recent = RepeatFilter()
         for record in sorted(listed, key=lambda r: r.offset):
             try:
                 event = decoder.decode(record.value)
@@ -155,6 +160,9 @@ def expected_decisions(
                 expected.dead_letters += 1
                 continue
             expected.events += 1
+            if recent.is_repeat(record.value):
+                expected.repeats += 1
+                continue
             decision = pipeline.process_one(event, event.ts.timestamp())
             expected.dead_letters += len(pipeline.failures)
             pipeline.failures.clear()

@@ -72,6 +72,12 @@ class StreamMetrics:
             "outputs were already committed.",
             registry=r,
         )
+        self.repeats = Counter(
+            "trustwatch_events_repeated_total",
+            "Messages not decided because the same message came lately "
+            "(re-sent upstream).",
+            registry=r,
+        )
         self.outputs = Counter(
             "trustwatch_outputs_total",
             "Records produced, by kind (verdict, action, dead_letter).",

@@ -81,6 +81,8 @@ class OutputBatch:
     actions: list[Action] = field(default_factory=list)
     letters: list[DeadLetter] = field(default_factory=list)
     stream_letters: list[StreamDeadLetter] = field(default_factory=list)
+    #: messages not decided because the same bytes came lately
+    repeats: int = 0
 
     def add(self, decision: Decision) -> None:
         """Keep one decision's verdict and actions."""

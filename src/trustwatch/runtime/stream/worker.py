@@ -48,6 +48,7 @@ import msgspec
 from trustwatch.errors import ConfigError, InvalidEventError, TrustwatchError
 from trustwatch.events.deadletter import DeadLetter
 from trustwatch.events.decode import EventDecoder
+from trustwatch.events.repeats import RepeatFilter
 from trustwatch.runtime.pipeline import Pipeline
 from trustwatch.runtime.stream.metrics import StreamMetrics
 from trustwatch.runtime.stream.outputs import (
@@ -117,6 +118,7 @@ class WorkerSummary:
     verdicts: int = 0
     actions: int = 0
     dead_letters: int = 0
+    repeats: int = 0
     batches: int = 0
     aborted: int = 0
     checkpoints: int = 0
@@ -136,6 +138,8 @@ class _PartitionTask:
     #: topic -> offsets below this are re-read to rebuild state, not decided
     replay_until: dict[str, int]
     dirty: bool = False
+    #: the messages let through lately: a re-sent one is not decided again
+    recent: RepeatFilter = field(default_factory=RepeatFilter)
     #: when the state was last saved (monotonic seconds), or opened
     saved: float = field(default_factory=time.monotonic)
 
@@ -473,11 +477,16 @@ class StreamWorker:
             return parked  # nobody has moved this partition since it left
         saved = self.checkpoints.load_checkpoint(self.settings.group, number)
         pipeline = self.build_pipeline()
+        recent = RepeatFilter()
         start: dict[str, int] = {}
         if saved is not None:
             try:
-                pipeline.set_state(decode_state(saved.state))
-            except ConfigError as exc:
+                restored = decode_state(saved.state)
+                if not isinstance(restored, dict) or "pipeline" not in restored:
+                    raise ConfigError("the saved partition state has no pipeline")
+                pipeline.set_state(restored["pipeline"])
+                recent.set_state(msgspec.convert(restored.get("recent", b""), bytes))
+            except (ConfigError, ValueError, msgspec.ValidationError) as exc:
                 raise ConfigError(
                     f"cannot restore partition {number} of group "
                     f"{self.settings.group}: {exc}; hint: stop every worker of "
@@ -502,7 +511,7 @@ class StreamWorker:
                     begin,
                     done,
                 )
-        task = _PartitionTask(number, pipeline, start, replay_until)
+        task = _PartitionTask(number, pipeline, start, replay_until, recent=recent)
         if saved is None and self.reset_state:
             self._checkpoint(task, force=True)
         if replay_until:
@@ -595,6 +604,10 @@ class StreamWorker:
                     _letter(origin, "undecodable", f"{type(exc).__name__}: {exc}", raw),
                     origin,
                 )
+            return
+        if task.recent.is_repeat(raw):
+            if not silent:
+                out.repeats += 1
             return
         pipeline = task.pipeline
         decision = pipeline.process_one(event, event.ts.timestamp())
@@ -709,6 +722,9 @@ class StreamWorker:
         summary.verdicts += len(out.verdicts)
         summary.actions += len(out.actions)
         summary.dead_letters += len(out.letters)
+        summary.repeats += out.repeats
+        if out.repeats:
+            metrics.repeats.inc(out.repeats)
         summary.decisions.update(v.decision for v in out.verdicts)
         metrics.outputs.labels("verdict").inc(len(out.verdicts))
         metrics.outputs.labels("action").inc(len(out.actions))
@@ -756,7 +772,12 @@ class StreamWorker:
             self.settings.group,
             task.partition,
             dict(task.offsets),
-            encode_state(task.pipeline.get_state()),
+            encode_state(
+                {
+                    "pipeline": task.pipeline.get_state(),
+                    "recent": task.recent.get_state(),
+                }
+            ),
         )
         task.dirty = False
         self.summary.checkpoints += 1

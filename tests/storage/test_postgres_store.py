@@ -207,6 +207,7 @@ def test_a_closed_port_is_a_storage_error_without_the_password():
     message = str(raised.value)
     assert f"postgresql://postgres:***@127.0.0.1:{port}/test" in message
     assert "s3cretpw" not in message
+    assert "\n" not in message and "\t" not in message  # one readable line
     assert raised.value.__cause__ is None
 
 

@@ -221,10 +221,14 @@ def redact_dsn(dsn: str) -> str:
 
 
 def scrub(text: str, dsn: str) -> str:
-    """Return ``text`` with any password spelled out in ``dsn`` masked."""
+    """Return ``text`` with any password spelled out in ``dsn`` masked.
+
+    The server's line breaks and tabs become single spaces, so a message
+    reads as one line.
+    """
     for password in sorted(dsn_passwords(dsn), key=len, reverse=True):
         text = text.replace(password, _REDACTED)
-    return text
+    return " ".join(text.split())
 
 
 def sqlite_path(target: str) -> str:

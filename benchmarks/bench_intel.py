@@ -13,12 +13,17 @@ a temporary folder, then times:
    ``IndicatorStore.load`` (read + reindex);
 4. lookups, half hits: probing a set of strings (baseline) against
    ``match_url`` on parsed URLs, ``match_host``, ``match_ip`` and
-   ``match_hash`` (best of three runs: the machine may be shared).
+   ``match_hash`` (best of three runs: the machine may be shared);
+5. with ``--urlhaus PATH`` (a URLhaus CSV or JSON dump, or a folder holding
+   one, read in place): ingesting the whole dump into a store, file to ready
+   store, against a synthetic plain list of as many values loaded the same
+   way in the same run (best of three runs each).
 
 Hosts are made up (``*.example``, ``*.test``, 100.64.0.0/10, 2001:db8::/32);
 nothing is resolved or contacted.
 
     python benchmarks/bench_intel.py --count 1000000 --lookups 100000
+    python benchmarks/bench_intel.py --urlhaus ../shared/datasets/urlhaus-2025-04-21
 """
 
 from __future__ import annotations
@@ -38,7 +43,16 @@ from typing import Any
 import msgspec
 
 from trustwatch.enrichment.urls import parse_url
-from trustwatch.intel import Indicator, IndicatorStore, _parquet, load_feed
+from trustwatch.errors import TrustwatchError
+from trustwatch.intel import (
+    FeedLoad,
+    Indicator,
+    IndicatorStore,
+    _parquet,
+    load_feed,
+    resolve_feed_paths,
+    sniff_format,
+)
 from trustwatch.intel._bulk import paused_gc
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -180,6 +194,7 @@ def _bench_load(path: Path, fmt: str, baseline: Callable[[], Any]) -> IndicatorS
         "add_many (merge, index)", lambda: store.add_many(load.indicators)
     )
     total = parse + index
+    print(f"  {'file to ready store (load_feed + add_many)':<44} {total:8.3f} s")
     print(
         f"  {load.accepted:,} indicators, {load.rejected:,} rejects, "
         f"{len(store):,} distinct; {load.accepted / total:,.0f} /s; "
@@ -319,13 +334,78 @@ def _bench_lookups(store: IndicatorStore, lookups: int, seed: int) -> None:
     )
 
 
+def _urlhaus_files(path: Path) -> list[tuple[Path, str]]:
+    """Return the URLhaus dump files at ``path`` (a file or folder), with formats.
+
+    Other files beside the dump (its ``SOURCE.txt``, a licence) are skipped;
+    a path that holds no dump ends the run with a message.
+    """
+    found: list[tuple[Path, str]] = []
+    try:
+        candidates = resolve_feed_paths([path])
+    except TrustwatchError as exc:
+        raise SystemExit(f"--urlhaus: {exc}") from exc
+    for candidate in candidates:
+        try:
+            fmt = sniff_format(candidate)
+        except TrustwatchError:
+            continue
+        if fmt.startswith("urlhaus"):
+            found.append((candidate, fmt))
+    if not found:
+        raise SystemExit(f"--urlhaus: no URLhaus CSV or JSON dump at {path}")
+    return found
+
+
+def _ingest(files: list[tuple[Path, str]]) -> tuple[list[FeedLoad], IndicatorStore]:
+    """Load every file and index its indicators into one new store."""
+    store = IndicatorStore()
+    loads = [load_feed(file, format=fmt) for file, fmt in files]
+    for load in loads:
+        store.add_many(load.indicators)
+    return loads, store
+
+
+def _bench_urlhaus(
+    path: Path, files: list[tuple[Path, str]], folder: Path, seed: int
+) -> None:
+    """Time ingesting a whole URLhaus dump against a plain list of as many values."""
+    names = ", ".join(f"{file.name} ({fmt})" for file, fmt in files)
+    print(f"URLhaus dump {path}: {names}")
+    seconds, (loads, store) = _timed(
+        "file to ready store (load_feed + add_many)", lambda: _ingest(files), runs=3
+    )
+    accepted = sum(load.accepted for load in loads)
+    records = sum(load.records for load in loads)
+    rng = random.Random(seed + 2)
+    plain = folder / "urlhaus_sized.txt"
+    plain.write_text("\n".join(_value(rng) for _ in range(records)) + "\n")
+    base, _ = _timed(
+        f"plain list of {records:,} values, the same way",
+        lambda: _ingest([(plain, "plain")]),
+        runs=3,
+    )
+    print(
+        f"  {accepted:,} indicators, {records - accepted:,} rejects, "
+        f"{len(store):,} distinct; {accepted / seconds:,.0f} indicators/s; "
+        f"{seconds / base:.2f}x the plain list"
+    )
+
+
 def main() -> None:
     """Run the benchmark and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--lookups", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--urlhaus",
+        type=Path,
+        metavar="PATH",
+        help="also time ingesting this URLhaus dump (file or folder), in place",
+    )
     args = parser.parse_args()
+    urlhaus = None if args.urlhaus is None else _urlhaus_files(args.urlhaus)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         print(f"generating {args.count:,} indicators ...")
@@ -336,6 +416,8 @@ def main() -> None:
         )
         _bench_persistence(store, folder)
         _bench_lookups(store, args.lookups, args.seed)
+        if urlhaus is not None:
+            _bench_urlhaus(args.urlhaus, urlhaus, folder, args.seed)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory {peak:,.0f} MB")
 

@@ -6,6 +6,13 @@ URL (exact canonical URL, then host and registrable domain, plus any host a
 parser trick hides), the event's source address, and an upload's hashes. A match
 becomes a signal whose score is the indicator's confidence and whose
 provenance names every feed and record that listed it.
+
+When the store holds STIX pattern indicators, an upload that has a hash
+(its hashes, name, size and MIME type) and a posted or linked URL (the URL,
+its host name or address) are also matched as observations against them
+(:meth:`~trustwatch.intel.store.IndicatorStore.match_observation`); a hit
+raises ``intel_hash`` or ``intel_url`` naming the feed and the STIX id.
+Stores without patterns pay nothing for this.
 """
 
 from __future__ import annotations
@@ -16,7 +23,8 @@ from typing import Any
 
 from trustwatch.detectors.base import Detector, IndicatorRef, Signal
 from trustwatch.detectors.registry import register
-from trustwatch.events.model import EventBase, FileUploaded
+from trustwatch.enrichment.urls import ParsedUrl
+from trustwatch.events.model import EventBase, FileUploaded, LinkCreated, UrlPosted
 from trustwatch.features.context import EventContext
 from trustwatch.intel.indicators import Indicator
 from trustwatch.intel.store import IndicatorStore, IntelMatch
@@ -51,6 +59,40 @@ def _ref(match: IntelMatch) -> IndicatorRef:
         reference=ind.reference,
         matched_on=match.matched_on,
     )
+
+
+def _observation(
+    event: EventBase, parsed: ParsedUrl | None
+) -> tuple[dict[str, Any] | None, str, str]:
+    """Return (STIX observation, signal kind, entity type) of an event.
+
+    Uploads without any hash and events without a URL give no observation.
+    """
+    if type(event) is FileUploaded:
+        if not (event.sha256 or event.sha1 or event.md5):
+            return None, _HASH_KIND, "file"
+        return (
+            {
+                "file:hashes.'SHA-256'": event.sha256,
+                "file:hashes.'SHA-1'": event.sha1,
+                "file:hashes.MD5": event.md5,
+                "file:name": event.name,
+                "file:size": event.size,
+                "file:mime_type": event.mime_type,
+            },
+            _HASH_KIND,
+            "file",
+        )
+    if parsed is None or type(event) not in (UrlPosted, LinkCreated):
+        return None, "intel_url", "url"
+    observation: dict[str, Any] = {"url:value": parsed.url}
+    if not parsed.host_is_ip:
+        observation["domain-name:value"] = parsed.host or None
+    elif ":" in parsed.host:
+        observation["ipv6-addr:value"] = parsed.host.strip("[]")
+    else:
+        observation["ipv4-addr:value"] = parsed.host
+    return observation, "intel_url", "url"
 
 
 @register
@@ -115,11 +157,51 @@ class IntelMatchDetector(Detector):
                     signals.append(
                         self._signal(event, match, _HASH_KIND, "file", value)
                     )
+        if len(self.store.patterns):
+            signals.extend(self._pattern_signals(event, parsed, at))
         if self.match_source_ip and event.ip:
             for match in self._match_source(event.ip, at):
                 kind = _SOURCE_KIND[match.matched_on]
                 value = match.indicator.value
                 signals.append(self._signal(event, match, kind, "ip", value))
+        return signals
+
+    def _pattern_signals(
+        self, event: EventBase, parsed: ParsedUrl | None, at: datetime
+    ) -> list[Signal]:
+        """Match the event as a STIX observation against pattern indicators."""
+        observation, kind, entity_type = _observation(event, parsed)
+        if observation is None:
+            return []
+        signals = []
+        for match in self.store.match_observation(observation, at, plain=False):
+            pattern = match.pattern
+            if pattern is None:
+                continue
+            reason = f"STIX pattern {pattern.name or pattern.id} of {pattern.feed}"
+            if pattern.threat:
+                reason += f" as {pattern.threat}"
+            signals.append(
+                self.signal(
+                    event,
+                    kind=kind,
+                    score=pattern.confidence / 100,
+                    entity_type=entity_type,
+                    entity=match.observed,
+                    reasons=(reason,),
+                    evidence={"observed": match.observed, "pattern": pattern.pattern},
+                    indicators=(
+                        IndicatorRef(
+                            type="stix_pattern",
+                            value=pattern.pattern,
+                            feeds=(pattern.feed,),
+                            confidence=pattern.confidence,
+                            reference=pattern.id,
+                            matched_on="pattern",
+                        ),
+                    ),
+                )
+            )
         return signals
 
     def _signal(

@@ -43,9 +43,12 @@ feeds and written by tools such as ioc-fanger, matching case-insensitively:
   ``h__ps`` become ``http``/``https``; ``fxp`` and ``fxps`` become ``ftp``/
   ``ftps``, when followed by ``:`` (or a bracketed ``[:]``);
 * dots: ``[.]``, ``(.)``, ``{.}``, ``[dot]``, ``(dot)``, ``{dot}``, with or
-  without spaces inside or around, and ``" . "`` between two name characters;
+  without spaces inside or around, and ``" . "`` or ``" dot "`` between two
+  name characters;
 * other punctuation: ``[:]``, ``[://]``, ``[/]``, ``[@]``, ``[at]`` and their
-  ``()`` and ``{}`` forms.
+  ``()`` and ``{}`` forms;
+* JSON-escaped slashes: in a URL written ``scheme:\\/\\/``, every ``\\/`` is a
+  ``/``.
 
 Anything else is left as it is: rarer inventions (``meow://``, ``xxxx://``)
 name no scheme to restore.
@@ -140,14 +143,17 @@ _SHOWN_CHARS = 80
 
 # ---------------------------------------------------------------- refanging
 
-_DEFANG_HINT = re.compile(r"[\[({]|h(?:xx|\*\*|__)p|fxp| \. ", re.IGNORECASE)
+_DEFANG_HINT = re.compile(r"[\[({]|h(?:xx|\*\*|__)p|fxp| \. | dot |\\/", re.IGNORECASE)
 _DEFANGED_SCHEME = re.compile(
     r"\b(?:h(?:xx|\*\*|__)p|fxp)(s?)(?=[\[({]?:)", re.IGNORECASE
 )
 _BRACKETED_DOT = re.compile(r"[ \t]*[\[({]\s*(?:\.|dot)\s*[\])}][ \t]*", re.IGNORECASE)
 _BRACKETED_AT = re.compile(r"\[\s*(?:@|at)\s*\]|[({]@[)}]", re.IGNORECASE)
 _BRACKETED_PUNCT = re.compile(r"[\[({](://|:|/)[\])}]")
-_SPACED_DOT = re.compile(r"(?<=[A-Za-z0-9-]) +\. +(?=[A-Za-z0-9-])")
+_SPACED_DOT = re.compile(
+    r"(?<=[A-Za-z0-9-]) +(?:\.|dot) +(?=[A-Za-z0-9-])", re.IGNORECASE
+)
+_ESCAPED_SLASH_URL = re.compile(r"(?<=[A-Za-z0-9]):\\/\\/[^\s\"'<>]*")
 
 
 def refang(text: str) -> str:
@@ -155,8 +161,9 @@ def refang(text: str) -> str:
 
     Handles the forms listed in the module docstring ("Refanging"): defanged
     schemes (``hxxp``, ``hXXp``, ``hxxps``, ``h**p``, ``h__p``, ``fxp``,
-    ``fxps``), bracketed or spaced dots, and bracketed ``:``, ``://``, ``/``
-    and ``@``. Matching ignores case. Anything else is left as it is.
+    ``fxps``), bracketed or spaced dots (``" dot "`` too), bracketed ``:``,
+    ``://``, ``/`` and ``@``, and JSON-escaped slashes in a URL. Matching
+    ignores case. Anything else is left as it is.
 
     Parameters
     ----------
@@ -179,7 +186,15 @@ def refang(text: str) -> str:
     text = _BRACKETED_DOT.sub(".", text)
     text = _BRACKETED_AT.sub("@", text)
     text = _BRACKETED_PUNCT.sub(r"\1", text)
-    return _SPACED_DOT.sub(".", text)
+    text = _SPACED_DOT.sub(".", text)
+    if "\\/" in text:
+        text = _ESCAPED_SLASH_URL.sub(_unescaped_slashes, text)
+    return text
+
+
+def _unescaped_slashes(match: re.Match[str]) -> str:
+    """Return a JSON-escaped URL (``:\\/\\/host\\/path``) with plain slashes."""
+    return match.group().replace("\\/", "/")
 
 
 def _real_scheme(match: re.Match[str]) -> str:
@@ -437,7 +452,9 @@ def _is_defanged(text: str) -> bool:
     if separator is None or _DEFANGED_SCHEME.match(text):
         return True
     end = _SPECIAL_AUTHORITY_END.search(text, separator.end())
-    authority = text[separator.end() : end.start() if end else len(text)]
+    # One character past the end, so that a bracketed end (``host[/]path``)
+    # counts as defanging of the authority.
+    authority = text[separator.end() : end.start() + 2 if end else len(text)]
     return refang(authority) != authority
 
 

@@ -32,7 +32,16 @@ from typing import Final
 
 from trustwatch.errors import ConfigError, InvalidIndicatorError, TrustwatchError
 
-__all__ = ["expand_feed_path", "feed_errors", "open_feed"]
+__all__ = [
+    "MISP_MANIFEST",
+    "expand_feed_path",
+    "feed_errors",
+    "is_misp_feed_folder",
+    "open_feed",
+]
+
+#: The file that makes a folder one feed (a MISP feed) rather than many files.
+MISP_MANIFEST: Final = "manifest.json"
 
 _GZIP_MAGIC: Final = b"\x1f\x8b"
 _UNICODE_BOMS: Final = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
@@ -152,6 +161,8 @@ def expand_feed_path(entry: str | Path) -> list[Path]:
     """
     path = Path(entry)
     try:
+        if is_misp_feed_folder(path):
+            return [path]
         if path.is_dir():
             return _folder_files(path, required=True)
         if path.exists():
@@ -168,6 +179,11 @@ def expand_feed_path(entry: str | Path) -> list[Path]:
         f"feed path {path} does not exist; hint: check the spelling and the "
         "folder trustwatch runs from"
     )
+
+
+def is_misp_feed_folder(path: Path) -> bool:
+    """Return whether ``path`` is a MISP feed folder: one feed, not many files."""
+    return path.is_dir() and (path / MISP_MANIFEST).is_file()
 
 
 def _folder_files(folder: Path, *, required: bool) -> list[Path]:
@@ -189,7 +205,9 @@ def _glob_files(pattern: str) -> list[Path]:
     files: list[Path] = []
     for match in sorted(glob.glob(pattern, recursive=True)):
         path = Path(match)
-        if path.is_dir():
+        if is_misp_feed_folder(path):
+            files.append(path)
+        elif path.is_dir():
             files += _folder_files(path, required=False)
         elif path.exists():
             files.append(path)

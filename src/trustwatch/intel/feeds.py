@@ -4,7 +4,9 @@ One loader per published layout:
 
 ``plain``
     One value per line (URL, domain, IP, CIDR or hash, guessed per line);
-    ``#`` starts a comment only at the start of a line.
+    ``#`` starts a comment only at the start of a line. Defanged values
+    (``hxxp``, ``[.]``, ``(dot)``, ``[:]``...) are refanged; a line that holds
+    several whitespace-separated values is one reject (``several_values``).
 ``urlhaus_csv``
     abuse.ch URLhaus CSV dumps (``csv_online``, ``csv_recent``, full):
     ``#`` comment lines, often with a commented-out header, quoted fields.
@@ -16,6 +18,12 @@ One loader per published layout:
     OpenPhish feed: one URL per line, or an object of URL -> first-seen time.
 ``hashlist``
     signature-base / LOKI style ``HASH;COMMENT`` (or ``HASH;SCORE;COMMENT``).
+``misp_event``, ``misp_feed``
+    MISP event files and MISP feed folders (``manifest.json`` plus one file
+    per event; the folder is the feed path): see :mod:`trustwatch.intel.misp`.
+``stix21``
+    STIX 2.1 bundles or JSON lists of STIX objects: see
+    :mod:`trustwatch.intel.stix`.
 
 Every record gives either one :class:`~trustwatch.intel.indicators.Indicator`
 or one :class:`Reject`; nothing is dropped silently. Only the column that holds
@@ -41,7 +49,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -51,7 +59,12 @@ import msgspec
 
 from trustwatch.errors import ConfigError, InvalidIndicatorError
 from trustwatch.intel._bulk import paused_gc
-from trustwatch.intel._files import expand_feed_path, feed_errors, open_feed
+from trustwatch.intel._files import (
+    expand_feed_path,
+    feed_errors,
+    is_misp_feed_folder,
+    open_feed,
+)
 from trustwatch.intel._lines import CsvRecords, Lines
 from trustwatch.intel._times import parse_feed_time
 from trustwatch.intel.formats import (
@@ -67,8 +80,10 @@ from trustwatch.intel.indicators import (
     Indicator,
     IndicatorType,
     RefusedIndicatorError,
+    SeveralValuesError,
     normalize_indicator,
 )
+from trustwatch.intel.stix_patterns import PatternIndicator
 
 __all__ = [
     "FEED_FORMATS",
@@ -104,6 +119,8 @@ class Reject(msgspec.Struct, frozen=True, kw_only=True):
         (a value of no recognisable type), ``too_long``, ``too_broad``,
         ``not_routable`` (see
         :class:`~trustwatch.intel.indicators.RefusedIndicatorError`),
+        ``several_values`` (a line of a ``plain`` feed holding more than one
+        value, see :class:`~trustwatch.intel.indicators.SeveralValuesError`),
         ``malformed_row`` (wrong width, unterminated quote, unreadable CSV),
         ``malformed_record`` (a JSON record that is not an object),
         ``encoding`` (bytes that are not UTF-8).
@@ -135,6 +152,17 @@ class FeedLoad(msgspec.Struct, kw_only=True):
         One per record that gave no indicator.
     bad_timestamps
         Records kept without a time because theirs could not be read.
+    skipped
+        Records that are deliberately not indicators, counted by why (MISP
+        attributes not marked for detection: ``to_ids_false``, ``deleted``,
+        ``unsupported_type:<type>``; STIX observations by object type);
+        neither indicators nor rejects.
+    patterns
+        STIX indicators whose patterns are more than a list of values (see
+        :mod:`trustwatch.intel.stix`): add them with
+        :meth:`~trustwatch.intel.store.IndicatorStore.add_patterns`.
+    revoked
+        STIX ids of the revoked indicators seen in the load.
     """
 
     path: str
@@ -143,6 +171,9 @@ class FeedLoad(msgspec.Struct, kw_only=True):
     indicators: list[Indicator]
     rejects: list[Reject]
     bad_timestamps: int = 0
+    skipped: dict[str, int] = {}
+    patterns: list[PatternIndicator] = []
+    revoked: list[str] = []
 
     @property
     def records(self) -> int:
@@ -175,6 +206,9 @@ class _Context:
     threat: str | None
     bad_timestamps: int = 0
     lines: Lines | None = None
+    skipped: Counter[str] = field(default_factory=Counter)
+    patterns: list[PatternIndicator] = field(default_factory=list)
+    revoked: list[str] = field(default_factory=list)
 
     def line(self) -> int:
         """Return the number of the last line read, 0 before any or for JSON."""
@@ -242,6 +276,13 @@ def load_feed(
         len(rejects),
         ctx.bad_timestamps,
     )
+    if ctx.skipped:
+        log.info(
+            "feed %s: %d records skipped as no indicators: %s",
+            ctx.feed,
+            ctx.skipped.total(),
+            ", ".join(f"{why} {n}" for why, n in ctx.skipped.most_common(12)),
+        )
     return FeedLoad(
         path=str(source),
         feed=ctx.feed,
@@ -249,6 +290,9 @@ def load_feed(
         indicators=indicators,
         rejects=rejects,
         bad_timestamps=ctx.bad_timestamps,
+        skipped=dict(ctx.skipped),
+        patterns=ctx.patterns,
+        revoked=ctx.revoked,
     )
 
 
@@ -270,6 +314,13 @@ def iter_feed(
     ctx = _context(source, fmt, feed, confidence)
     with feed_errors(source, ctx.line):
         yield from _READERS[fmt](source, ctx)
+    if ctx.patterns:
+        log.warning(
+            "feed %s: %d STIX pattern indicators not yielded; hint: use "
+            "load_feed() to get them",
+            ctx.feed,
+            len(ctx.patterns),
+        )
 
 
 def resolve_feed_paths(paths: Iterable[str | Path]) -> list[Path]:
@@ -277,6 +328,7 @@ def resolve_feed_paths(paths: Iterable[str | Path]) -> list[Path]:
 
     Each entry is, in this order of precedence:
 
+    - a MISP feed folder (one holding ``manifest.json``): itself, one feed;
     - an existing folder: every regular file directly inside it, sorted by
       name; hidden files (``.name``: partial downloads, editor and OS files)
       and subfolders are skipped (use a ``**`` glob to go deeper);
@@ -306,7 +358,7 @@ def resolve_feed_paths(paths: Iterable[str | Path]) -> list[Path]:
     found: dict[str, Path] = {}
     for entry in entries:
         for path in expand_feed_path(entry):
-            if not path.is_file():
+            if not path.is_file() and not is_misp_feed_folder(path):
                 # a pipe or device would block the load, or never end
                 raise ConfigError(f"feed {path} is not a regular file")
             found.setdefault(os.path.realpath(path), path)
@@ -383,6 +435,8 @@ def _build(
         kind, normal = normalize_indicator(value, type)
     except RefusedIndicatorError as exc:
         return _reject(_location(where), value, exc.reason, str(exc))
+    except SeveralValuesError as exc:
+        return _reject(_location(where), value, "several_values", str(exc))
     except InvalidIndicatorError as exc:
         return _reject(_location(where), value, _invalid_reason(type), str(exc))
     return Indicator(
@@ -493,11 +547,18 @@ _HASH_HINTS: Final[dict[int, IndicatorType]] = {32: "md5", 40: "sha1"}
 
 
 def _hash_type_hint(digest: str) -> IndicatorType:
-    """Return the hash type a digest's length suggests (sha256 when unsure)."""
-    return _HASH_HINTS.get(len(digest), "sha256")
+    """Return the hash type a digest's length suggests (sha256 when unsure).
+
+    A type prefix (``sha1:``) is not counted; the digest's own check still
+    refuses a prefix that names another type.
+    """
+    return _HASH_HINTS.get(len(digest.rpartition(":")[2].strip()), "sha256")
 
 
-_COMMENT_CUT: Final = re.compile(r"\s+(?:-\s|https?://)|;")
+# Where a comment's lead ends: " - ", a URL (defanged too) or a ';'.
+_COMMENT_CUT: Final = re.compile(
+    r"\s+(?:-\s|h(?:tt|xx)ps?(?:\[?:\]?//|\[://\]))|;", re.IGNORECASE
+)
 
 
 def _comment_threat(comment: str) -> str | None:
@@ -782,6 +843,27 @@ def _read_openphish_json(path: Path, ctx: _Context) -> Iterator[_Item]:
         )
 
 
+def _read_misp_event(path: Path, ctx: _Context) -> Iterator[_Item]:
+    """MISP event files: see :mod:`trustwatch.intel.misp`."""
+    from trustwatch.intel.misp import read_misp_event
+
+    return read_misp_event(path, ctx)
+
+
+def _read_misp_feed(path: Path, ctx: _Context) -> Iterator[_Item]:
+    """MISP feed folders: see :mod:`trustwatch.intel.misp`."""
+    from trustwatch.intel.misp import read_misp_feed
+
+    return read_misp_feed(path, ctx)
+
+
+def _read_stix21(path: Path, ctx: _Context) -> Iterator[_Item]:
+    """STIX 2.1 bundles: see :mod:`trustwatch.intel.stix`."""
+    from trustwatch.intel.stix import read_stix
+
+    return read_stix(path, ctx)
+
+
 _READERS: Final[dict[FeedFormat, _Reader]] = {
     "plain": _read_plain,
     "urlhaus_csv": _read_urlhaus_csv,
@@ -791,4 +873,7 @@ _READERS: Final[dict[FeedFormat, _Reader]] = {
     "openphish_txt": _read_openphish_txt,
     "openphish_json": _read_openphish_json,
     "hashlist": _read_hashlist,
+    "misp_event": _read_misp_event,
+    "misp_feed": _read_misp_feed,
+    "stix21": _read_stix21,
 }

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Final, Literal, NamedTuple, TypeAlias, get_args
 
 from trustwatch.errors import ConfigError
-from trustwatch.intel._files import feed_errors, open_feed
+from trustwatch.intel._files import feed_errors, is_misp_feed_folder, open_feed
 
 __all__ = [
     "FEED_FORMATS",
@@ -34,6 +34,9 @@ FeedFormat: TypeAlias = Literal[
     "openphish_txt",
     "openphish_json",
     "hashlist",
+    "misp_event",
+    "misp_feed",
+    "stix21",
 ]
 FEED_FORMATS: Final[tuple[FeedFormat, ...]] = get_args(FeedFormat)
 
@@ -60,6 +63,9 @@ FORMAT_DEFAULTS: Final[dict[FeedFormat, FormatDefaults]] = {
     "openphish_txt": FormatDefaults("openphish", 80, "phishing"),
     "openphish_json": FormatDefaults("openphish", 80, "phishing"),
     "hashlist": FormatDefaults(None, 70, None),
+    "misp_event": FormatDefaults("misp", 50, None),
+    "misp_feed": FormatDefaults(None, 50, None),
+    "stix21": FormatDefaults(None, 70, None),
 }
 
 
@@ -67,7 +73,10 @@ def sniff_format(path: str | Path) -> FeedFormat:
     """Guess a feed file's layout from its first bytes and its name.
 
     JSON objects keyed by numeric ids are URLhaus, JSON objects keyed by URLs
-    OpenPhish, JSON arrays PhishTank; CSV headers (also commented-out ones)
+    OpenPhish, JSON arrays PhishTank, ``{"Event": ...}`` (and other MISP
+    event shapes) ``misp_event``, and a folder holding ``manifest.json``
+    ``misp_feed``, a STIX bundle (``{"type": "bundle"...}``) or a JSON list
+    of STIX objects ``stix21``; CSV headers (also commented-out ones)
     or the shape of the first row tell URLhaus and PhishTank apart;
     ``HASH;`` lines are a hash list; text files named ``*openphish*`` are
     OpenPhish; everything else is ``plain``.
@@ -82,6 +91,8 @@ def sniff_format(path: str | Path) -> FeedFormat:
         :func:`~trustwatch.intel.feeds.load_feed`.
     """
     source = Path(path)
+    if is_misp_feed_folder(source):
+        return "misp_feed"
     with feed_errors(source), open_feed(source) as handle:
         head = handle.read(_SNIFF_BYTES).decode("utf-8", "replace").lstrip("\ufeff")
     fmt = _sniff_json(head.lstrip()) or _sniff_text(head, source.name.lower())
@@ -97,11 +108,29 @@ def sniff_format(path: str | Path) -> FeedFormat:
 
 _URLHAUS_JSON_HEAD: Final = re.compile(r'\{\s*"\d+"\s*:\s*\[')
 _OPENPHISH_JSON_HEAD: Final = re.compile(r'\{\s*"[A-Za-z][A-Za-z0-9+.-]*:')
+# {"Event": ...}, a list of those, {"response": [{"Event"...}]}, or a bare
+# event whose first key is one only MISP events have.
+_MISP_EVENT_HEAD: Final = re.compile(
+    r'(?:\[\s*)?\{\s*"(?:Event|response"\s*:\s*\[\s*\{\s*"Event|Attribute|Object'
+    r'|Orgc|threat_level_id|EventTag|ShadowAttribute)"\s*:'
+)
+# A bundle names its type near the top; a list of objects starts with ids
+# such as "indicator--<uuid>".
+_STIX_BUNDLE_HEAD: Final = re.compile(
+    r'^\{[^\[]*(?:"type"\s*:\s*"bundle"|"id"\s*:\s*"bundle--)'
+)
+_STIX_LIST_HEAD: Final = re.compile(
+    r'\[\s*\{[^{}\[]*"id"\s*:\s*"[a-z][a-z0-9-]*--[0-9a-fA-F]{8}-'
+)
 _HASHLINE: Final = re.compile(r"\s*[0-9A-Fa-f]{32,64}\s*(;|$)")
 
 
 def _sniff_json(head: str) -> FeedFormat | None:
     """Tell the JSON layouts apart by their first tokens."""
+    if _MISP_EVENT_HEAD.match(head):
+        return "misp_event"
+    if _STIX_BUNDLE_HEAD.search(head) or _STIX_LIST_HEAD.match(head):
+        return "stix21"
     if head.startswith("["):
         return "phishtank_json" if '"phish_id"' in head or head == "[]" else None
     if not head.startswith("{"):

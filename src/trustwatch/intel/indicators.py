@@ -72,6 +72,7 @@ __all__ = [
     "Indicator",
     "IndicatorType",
     "RefusedIndicatorError",
+    "SeveralValuesError",
     "Source",
     "check_ip_scope",
     "indicator_from_text",
@@ -113,6 +114,17 @@ class RefusedIndicatorError(InvalidIndicatorError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class SeveralValuesError(InvalidIndicatorError):
+    """Text that holds several indicator values where one was expected.
+
+    Raised when a value whose type is to be guessed still holds
+    whitespace-separated parts once refanged (spaced defanging such as
+    ``evil [.] example`` or ``evil dot example`` is one value), unless it is
+    one URL with spaces in its path or query. Feed loaders reject such a
+    record with reason ``several_values``.
+    """
 
 
 class Source(msgspec.Struct, frozen=True, kw_only=True, gc=False):
@@ -461,7 +473,11 @@ def _detect(text: str) -> tuple[IndicatorType, str]:
     is refanged and read by :func:`_detect_written`.
     """
     if "://" in text:
-        return "url", normalize_url(text)
+        if len(text) <= MAX_URL_INDICATOR_CHARS:
+            fast = fast_canonical_url(text)
+            if fast is not None:
+                return "url", fast
+        return _detect_written(text)
     if is_plain_host(text):
         return "domain", text
     if ROUTABLE_IPV4.fullmatch(text):
@@ -483,6 +499,12 @@ def _detect_written(text: str) -> tuple[IndicatorType, str]:
         _check_url_length(text)
     if _HASH_RE.fullmatch(text):
         return _typed_hash(text, None)
+    if _WHITESPACE.search(text):
+        _check_one_value(text)
+    if "://" in text:
+        # parse_url refangs only a defanged scheme or host, keeping the
+        # path and query as written.
+        return "url", normalize_url(text)
     plain = refang(text)
     if "/" in plain and "://" not in plain:
         head, _, tail = plain.partition("/")
@@ -500,6 +522,42 @@ def _detect_written(text: str) -> tuple[IndicatorType, str]:
     return "domain", _normalize_domain(plain)
 
 
+_WHITESPACE: Final = re.compile(r"\s")
+
+
+def _check_one_value(text: str) -> None:
+    """Refuse text whose whitespace separates two or more indicator values.
+
+    Spaced defanging counts as one value (it is refanged first), and so does
+    a URL with a scheme followed by words without one: browsers escape the
+    spaces of a path or query. Text with fewer than two parts that are
+    values on their own (``not a value``) is left to the type's own checks.
+    """
+    parts = refang(text).split()
+    if len(parts) < 2:
+        return
+    if "://" in parts[0] and not any("://" in part for part in parts[1:]):
+        return
+    values = sum(_is_value(part) for part in parts)
+    if values >= 2:
+        raise SeveralValuesError(
+            f"{_excerpt(text)!r} holds {values} values separated by whitespace; "
+            "hint: write one indicator per line or field, or find the URLs in "
+            "free text with trustwatch.enrichment.extract_urls"
+        )
+
+
+def _is_value(part: str) -> bool:
+    """Return whether one word is an indicator value (refused ones included)."""
+    try:
+        _detect(part)
+    except RefusedIndicatorError:
+        return True
+    except InvalidIndicatorError:
+        return False
+    return True
+
+
 def normalize_indicator(
     text: str, type: IndicatorType | None = None
 ) -> tuple[IndicatorType, str]:
@@ -509,8 +567,9 @@ def normalize_indicator(
     hex digest a hash, an address with ``/PREFIX`` a network, other values
     with a ``/`` a scheme-less URL (read as ``http://``), an address (in any
     notation browsers accept) an IP, and the rest a domain. Defanged forms
-    (``hxxp``, ``[.]``, ``[:]``) are refanged first, so ``198.51.100[.]248``
-    is one IP indicator, not a URL.
+    (``hxxp``, ``[.]``, ``(dot)``, ``" dot "``, ``[:]``, ``[://]``, ``[/]``,
+    ``:\\/\\/``: see :func:`trustwatch.enrichment.urls.refang`) are refanged
+    first, so ``198.51.100[.]248`` is one IP indicator, not a URL.
 
     Parameters
     ----------
@@ -525,6 +584,10 @@ def normalize_indicator(
         When the value is valid but would overmatch: a network too broad, an
         address or network not routable, a URL too long (see the module
         docstring).
+    SeveralValuesError
+        When ``type`` is ``None`` and the text holds several
+        whitespace-separated values (``a.example b.example``), unless it is
+        one URL with spaces in its path or query.
     InvalidIndicatorError
         When the text is empty or not a valid value of the (guessed) type.
     """
@@ -535,6 +598,8 @@ def normalize_indicator(
         )
     if type is None:
         return _detect(stripped)
+    if type == "url":  # the type of URL columns: most records of most feeds
+        return type, normalize_url(stripped)
     if type in HASH_TYPES:
         return _typed_hash(stripped, type)
     normalizer = _NORMALIZERS.get(type)
@@ -543,7 +608,7 @@ def normalize_indicator(
             f"{type!r} is not an indicator type; hint: use one of "
             f"{', '.join(INDICATOR_TYPES)}"
         )
-    return type, normalizer(stripped if type == "url" else refang(stripped))
+    return type, normalizer(refang(stripped))
 
 
 def _typed_hash(text: str, type: IndicatorType | None) -> tuple[IndicatorType, str]:

@@ -33,16 +33,16 @@ import ipaddress
 import logging
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 import msgspec
 
 from trustwatch.enrichment.domains import normalize_host, psl_split, registrable_domain
 from trustwatch.enrichment.ips import parse_ip
-from trustwatch.enrichment.urls import ParsedUrl
+from trustwatch.enrichment.urls import ParsedUrl, parse_url
 from trustwatch.errors import ConfigError, InvalidIndicatorError, StorageError
 from trustwatch.intel._bulk import paused_gc
 from trustwatch.intel._fastpath import fast_ipv4_network, ipv4_number, is_plain_host
@@ -55,13 +55,22 @@ from trustwatch.intel.indicators import (
     merge_indicators,
     normalize_hash,
 )
+from trustwatch.intel.stix_patterns import (
+    PatternIndicator,
+    PatternStore,
+    normalize_observation,
+    observation_subject,
+)
+
+if TYPE_CHECKING:
+    from trustwatch.intel.allowlists import AllowList
 
 __all__ = ["IndicatorStore", "IntelMatch", "MatchedOn", "StoreStats"]
 
 log = logging.getLogger(__name__)
 
 MatchedOn: TypeAlias = Literal[
-    "url", "host", "domain", "ip", "cidr", "md5", "sha1", "sha256"
+    "url", "host", "domain", "ip", "cidr", "md5", "sha1", "sha256", "pattern"
 ]
 _Address: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -88,11 +97,17 @@ class IntelMatch(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     observed
         The observed value that matched: the canonical URL, host, address or
         digest.
+    pattern
+        For ``matched_on="pattern"`` (a STIX pattern that held for an
+        observation, see :meth:`IndicatorStore.match_observation`): the
+        pattern; ``indicator`` then describes the observation's subject
+        with the pattern's feed and STIX id as ``reference``.
     """
 
     indicator: Indicator
     matched_on: MatchedOn
     observed: str
+    pattern: PatternIndicator | None = None
 
 
 class StoreStats(msgspec.Struct, frozen=True, kw_only=True):
@@ -133,6 +148,10 @@ class IndicatorStore:
     ----------
     indicators
         Indicators to add at once (see :meth:`add_many`).
+    allowlist
+        Known-benign values (:class:`~trustwatch.intel.allowlists.AllowList`):
+        an indicator it holds is never added, only counted in
+        :attr:`allowlisted` under the list's name.
 
     Examples
     --------
@@ -142,10 +161,19 @@ class IndicatorStore:
     ['cidr']
     """
 
-    def __init__(self, indicators: Iterable[Indicator] = ()) -> None:
+    def __init__(
+        self,
+        indicators: Iterable[Indicator] = (),
+        *,
+        allowlist: AllowList | None = None,
+    ) -> None:
         self._merged = 0
+        self._allowlist = allowlist
+        #: Indicators refused because an allow-list holds them, per list name.
+        self.allowlisted: Counter[str] = Counter()
         #: Changes whenever the indicators change; matchers may cache under it.
         self.generation = 0
+        self._patterns = PatternStore()
         self._clear()
         self.add_many(indicators)
 
@@ -167,7 +195,8 @@ class IndicatorStore:
         Returns
         -------
         bool
-            ``True`` when the value was new to the store.
+            ``True`` when the value was new to the store; ``False`` also when
+            the allow-list holds it (it is then counted, not added).
 
         Raises
         ------
@@ -178,6 +207,11 @@ class IndicatorStore:
             (see :func:`~trustwatch.intel.indicators.check_ip_scope`): checked
             here too, for indicators built by hand.
         """
+        if self._allowlist is not None:
+            listed = self._allowlist.reason(indicator)
+            if listed is not None:
+                self.allowlisted[listed] += 1
+                return False
         table = self._records[indicator.type]
         known = table.get(indicator.value)
         self.generation += 1
@@ -222,6 +256,101 @@ class IndicatorStore:
         """Order prefix lengths most specific first."""
         for version, prefixes in self._prefixes.items():
             self._prefixes[version] = tuple(sorted(prefixes, reverse=True))
+
+    def set_allowlist(self, allowlist: AllowList | None) -> int:
+        """Check indicators against ``allowlist`` from now on; drop listed ones.
+
+        Indicators already held that the list covers are removed and counted
+        in :attr:`allowlisted`; ``None`` stops checking. Returns how many
+        were removed.
+        """
+        self._allowlist = allowlist
+        if allowlist is None:
+            return 0
+        listed = [(ind, allowlist.reason(ind)) for ind in self]
+        removed = [(ind, name) for ind, name in listed if name is not None]
+        if not removed:
+            return 0
+        keep = [ind for ind, name in listed if name is None]
+        self.generation += 1
+        self._clear()
+        self.add_many(keep)
+        self.allowlisted.update(name for _, name in removed)
+        log.info("indicator store: %d allow-listed indicators removed", len(removed))
+        return len(removed)
+
+    def add_patterns(self, patterns: Iterable[PatternIndicator]) -> int:
+        """Add STIX pattern indicators (``FeedLoad.patterns``); return how many.
+
+        A later version (``modified``) of a known STIX id replaces it.
+        Patterns are held in memory only: :meth:`save` writes the plain
+        indicators, so reload the STIX feeds after :meth:`load`.
+        """
+        self.generation += 1
+        return self._patterns.add_many(patterns)
+
+    @property
+    def patterns(self) -> PatternStore:
+        """The STIX pattern indicators held (see :meth:`match_observation`)."""
+        return self._patterns
+
+    def match_observation(
+        self,
+        observation: Mapping[str, Any],
+        at: datetime | None = None,
+        *,
+        plain: bool = True,
+    ) -> list[IntelMatch]:
+        """Match an observation: STIX object paths to values, e.g.
+        ``{"file:hashes.'SHA-256'": "…", "file:name": "a.exe"}``.
+
+        Pattern indicators are evaluated (see
+        :mod:`trustwatch.intel.stix_patterns`); with ``plain`` the URL,
+        domain, address and hashes present are also matched against the
+        plain indicators, as by :meth:`match_url` and friends.
+
+        Raises
+        ------
+        ConfigError
+            When a key is not a STIX object path, or the store holds
+            patterns and the observation has no subject (a file hash, URL,
+            domain or address) for the match to name.
+        """
+        normal = normalize_observation(observation)
+        found = self._match_observed(normal, at) if plain else []
+        if not len(self._patterns):
+            return found
+        subject = observation_subject(normal)
+        if subject is None:
+            raise ConfigError(
+                "observation has no file hash, url:value, domain-name:value or "
+                "address; hint: include the subject the match should name"
+            )
+        now = datetime.now(UTC) if at is None else at
+        _check_aware(now)
+        kind, value = subject
+        for pattern in self._patterns.match(normal, now):
+            found.append(
+                IntelMatch(
+                    indicator=pattern.as_indicator(kind, value),
+                    matched_on="pattern",
+                    observed=value,
+                    pattern=pattern,
+                )
+            )
+        return found
+
+    def _match_observed(
+        self, observation: dict[str, tuple[Any, ...]], at: datetime | None
+    ) -> list[IntelMatch]:
+        """Match an observation's URLs, domains, addresses and hashes."""
+        found: list[IntelMatch] = []
+        for path, values in observation.items():
+            matcher = _OBSERVED_MATCHERS.get(path)
+            for value in values if matcher is not None else ():
+                if isinstance(value, str):
+                    found.extend(matcher(self, value, at))  # type: ignore[misc]
+        return found
 
     def prune(self, at: datetime) -> int:
         """Drop indicators expired at the aware time ``at``; return how many."""
@@ -538,6 +667,28 @@ def _network_key(value: str) -> tuple[int, int, int]:
             "indicators with indicator_from_text()"
         )
     return network.version, network.prefixlen, int(network.network_address)
+
+
+def _match_observed_url(
+    store: IndicatorStore, url: str, at: datetime | None
+) -> list[IntelMatch]:
+    """Match an observed URL, or nothing when it does not parse."""
+    try:
+        parsed = parse_url(url)
+    except ValueError:
+        return []
+    return store.match_url(parsed, at=at)
+
+
+_OBSERVED_MATCHERS: Final[dict[str, Any]] = {
+    "url:value": _match_observed_url,
+    "domain-name:value": lambda store, v, at: store.match_host(v, at=at),
+    "ipv4-addr:value": lambda store, v, at: store.match_ip(v, at=at),
+    "ipv6-addr:value": lambda store, v, at: store.match_ip(v, at=at),
+    "file:hashes.MD5": lambda store, v, at: store.match_hash(v, at=at),
+    "file:hashes.'SHA-1'": lambda store, v, at: store.match_hash(v, at=at),
+    "file:hashes.'SHA-256'": lambda store, v, at: store.match_hash(v, at=at),
+}
 
 
 def _check_aware(at: datetime) -> None:

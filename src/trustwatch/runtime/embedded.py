@@ -26,7 +26,9 @@ from trustwatch.errors import ConfigError
 from trustwatch.events.deadletter import DeadLetter
 from trustwatch.events.decode import EventDecoder
 from trustwatch.events.readers import read_events
+from trustwatch.intel.allowlists import AllowList
 from trustwatch.intel.feeds import load_feed, resolve_feed_paths
+from trustwatch.intel.indicators import Indicator
 from trustwatch.intel.store import IndicatorStore
 from trustwatch.runtime.pipeline import Decision, Pipeline
 from trustwatch.storage.sqlite import SqliteStore
@@ -40,11 +42,15 @@ ProgressCallback = Callable[[int], None]
 
 @dataclass(slots=True)
 class IntelLoad:
-    """What loading the intel files gave: the store, and per-feed counts."""
+    """What loading the intel files gave: the store, and per-feed counts.
+
+    ``allowlisted`` counts the indicators left out per allow-list name.
+    """
 
     store: IndicatorStore
     loaded: dict[str, int] = field(default_factory=dict)
     rejected: list[DeadLetter] = field(default_factory=list)
+    allowlisted: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(slots=True)
@@ -71,29 +77,74 @@ class RunSummary:
         return self.events / self.seconds if self.seconds else 0.0
 
 
-def load_intel(paths: Iterable[str | Path], format: str = "auto") -> IntelLoad:
+def load_intel(
+    paths: Iterable[str | Path],
+    format: str = "auto",
+    allowlist: AllowList | None = None,
+) -> IntelLoad:
     """Load threat-intel files into one indicator store; rejects become letters.
 
     ``paths`` may name files, folders and globs (see
-    :func:`~trustwatch.intel.feeds.resolve_feed_paths`).
+    :func:`~trustwatch.intel.feeds.resolve_feed_paths`). Indicators that
+    ``allowlist`` holds are not loaded: each becomes a dead letter with reason
+    ``allow_listed`` naming the list, counted per list in
+    :attr:`IntelLoad.allowlisted`.
     """
     result = IntelLoad(IndicatorStore())
     for path in resolve_feed_paths(paths):
         feed = load_feed(path, format=format)
-        result.store.add_many(feed.indicators)
-        result.loaded[str(path)] = len(feed.indicators)
+        source = str(path.resolve())
+        indicators = feed.indicators
+        if allowlist is not None:
+            indicators = _drop_allowlisted(indicators, allowlist, source, result)
+        result.store.add_many(indicators)
+        if feed.patterns:
+            result.store.add_patterns(feed.patterns)
+        result.loaded[str(path)] = len(indicators) + len(feed.patterns)
         result.rejected.extend(
-            DeadLetter.build(
-                str(path.resolve()), r.location, r.reason, r.message, r.raw
-            )
+            DeadLetter.build(source, r.location, r.reason, r.message, r.raw)
             for r in feed.rejects
         )
         log.info(
-            "intel file loaded: %d indicators, %d rejects",
+            "intel file loaded: %d indicators, %d patterns, %d rejects",
             len(feed.indicators),
+            len(feed.patterns),
             len(feed.rejects),
         )
     return result
+
+
+def _drop_allowlisted(
+    indicators: list[Indicator],
+    allowlist: AllowList,
+    source: str,
+    result: IntelLoad,
+) -> list[Indicator]:
+    """Return the indicators no list holds; the rest become dead letters."""
+    kept: list[Indicator] = []
+    for indicator in indicators:
+        listed = allowlist.reason(indicator)
+        if listed is None:
+            kept.append(indicator)
+            continue
+        result.allowlisted[listed] += 1
+        result.rejected.append(
+            DeadLetter.build(
+                source,
+                indicator.reference or indicator.value,
+                "allow_listed",
+                f"{indicator.type} indicator is on the allow-list {listed!r}; "
+                "hint: known-benign values are never matched, drop the "
+                "allow-list to load it anyway",
+                indicator.value,
+            )
+        )
+    if len(kept) < len(indicators):
+        log.info(
+            "intel file: %d indicators allow-listed",
+            len(indicators) - len(kept),
+        )
+    return kept
 
 
 def run_embedded(

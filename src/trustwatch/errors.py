@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "IntelSourceError",
     "InvalidEventError",
     "InvalidIndicatorError",
     "InvalidUrlError",
@@ -40,6 +41,14 @@ class InvalidUrlError(TrustwatchError, ValueError):
 
 class InvalidIndicatorError(TrustwatchError, ValueError):
     """A threat-intel record cannot become an indicator."""
+
+
+class IntelSourceError(TrustwatchError):
+    """A threat-intel server could not be read: HTTP, auth, TLS or protocol.
+
+    The message names the server and collection, never the credentials, and
+    ends with a hint.
+    """
 
 
 class PolicyError(TrustwatchError):

@@ -26,6 +26,7 @@ from trustwatch.cli.logs import configure_logging
 from trustwatch.cli.options import (
     db_option,
     event_reading_options,
+    malicious_file_options,
     pipeline_options,
 )
 from trustwatch.cli.pipeline_setup import build_detectors, build_geo, checked_policy
@@ -39,7 +40,7 @@ from trustwatch.errors import (
     StorageError,
     TrustwatchError,
 )
-from trustwatch.runtime.embedded import RunSummary
+from trustwatch.runtime.embedded import IntelLoad, RunSummary
 from trustwatch.runtime.stream.worker import StreamError
 from trustwatch.storage.sqlite import SqliteStore
 
@@ -101,6 +102,24 @@ def cli(verbose: int, log_format: str) -> None:
     "checkpoint in the store (one that is damaged or from another version "
     "cannot be restored); this run's state replaces it.",
 )
+@click.option(
+    "--intel-db",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="TRUSTWATCH_INTEL_DB",
+    show_envvar=True,
+    help="An intel database kept by `trustwatch intel sync`: its live "
+    "indicators are matched too.",
+)
+@click.option(
+    "--allowlist",
+    "allowlist_paths",
+    multiple=True,
+    metavar="PATH",
+    help="MISP warninglist files (list.json), folders or globs of known-benign "
+    "values: --intel indicators they hold are left out as dead letters "
+    "(allow_listed); repeat for more.",
+)
+@malicious_file_options
 @db_option
 def run(
     events: Sequence[str],
@@ -115,22 +134,33 @@ def run(
     enforce: bool,
     resume: bool,
     reset_state: bool,
+    intel_db: Path | None,
+    allowlist_paths: Sequence[str],
     maxmind_country: Path | None,
     maxmind_asn: Path | None,
     no_geo: bool,
     db: Path,
+    yara_paths: Sequence[str],
+    fuzzy_intel_paths: Sequence[str],
 ) -> None:
     """Run the pipeline over EVENTS (files, directories or globs)."""
     from trustwatch.content.store import ContentStore
-    from trustwatch.runtime.embedded import load_intel, run_embedded
+    from trustwatch.runtime.embedded import run_embedded
 
     if any(not path.strip() for path in events):
         raise ConfigError("an event path is empty; hint: is a shell variable unset?")
     chosen = checked_policy(policy)
-    intel = load_intel(intel_paths, intel_format) if intel_paths else None
+    intel = _load_intel(intel_paths, intel_format, intel_db, allowlist_paths)
     geo = build_geo(maxmind_country, maxmind_asn, no_geo)
     content = ContentStore(content_dir) if content_dir else None
-    detectors = build_detectors(intel, content, extra_detectors, graph_model)
+    detectors = build_detectors(
+        intel,
+        content,
+        extra_detectors,
+        graph_model,
+        yara_paths=yara_paths,
+        fuzzy_intel_paths=fuzzy_intel_paths,
+    )
     with SqliteStore(db) as store, _progress("events") as advance:
         summary = run_embedded(
             events,
@@ -149,6 +179,30 @@ def run(
         )
     console.print(summary_table(summary, title=f"trustwatch run → {db}"))
     _warn_about(summary, db)
+
+
+def _load_intel(
+    intel_paths: Sequence[str],
+    intel_format: str,
+    intel_db: Path | None,
+    allowlist_paths: Sequence[str],
+) -> IntelLoad | None:
+    """Load --intel files and --intel-db, leaving out what --allowlist holds."""
+    from trustwatch.intel.allowlists import AllowList
+    from trustwatch.runtime.embedded import load_intel
+
+    if allowlist_paths and not intel_paths and intel_db is None:
+        raise ConfigError(
+            "--allowlist needs --intel or --intel-db; hint: allow-lists filter "
+            "the intel the run loads"
+        )
+    allowlist = AllowList.from_paths(allowlist_paths) if allowlist_paths else None
+    intel = load_intel(intel_paths, intel_format, allowlist) if intel_paths else None
+    if intel_db is not None:
+        from trustwatch.cli.intel import intel_from_db
+
+        intel = intel_from_db(intel_db, intel, allowlist)
+    return intel
 
 
 def _warn_about(summary: RunSummary, db: Path) -> None:
@@ -212,6 +266,7 @@ def detectors() -> None:
 _WHEN_RUN = {
     "intel_match": "runs with run --intel",
     "file_phishing": "runs with run --content-dir",
+    "malicious_file": "runs with run --content-dir and --yara or --fuzzy-intel",
     "graph_scores": "runs with run --graph-model",
 }
 
@@ -272,6 +327,7 @@ class _progress:
 def _register_more() -> None:
     from trustwatch.cli.evaluate import evaluate
     from trustwatch.cli.file import file_group
+    from trustwatch.cli.intel import intel_group
     from trustwatch.cli.publish import publish
     from trustwatch.cli.review import alerts, dead_letters, devdata
     from trustwatch.cli.rings import rings
@@ -287,6 +343,7 @@ def _register_more() -> None:
     cli.add_command(evaluate)
     cli.add_command(publish)
     cli.add_command(stream)
+    cli.add_command(intel_group)
 
 
 _register_more()

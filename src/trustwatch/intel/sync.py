@@ -1,0 +1,1618 @@
+"""Keep feeds current: fetch what is due, store indicators in SQLite, report.
+
+:func:`sync_feeds` walks a :class:`~trustwatch.intel.feedlist.FeedList`, skips
+the feeds that are not due, fetches the others and applies each one to an
+:class:`IntelDatabase` in its own transaction, with its checkpoint. A crash
+part-way leaves every feed either fully applied (and not due again until its
+next time) or untouched, so the next run resumes with the feeds not yet done.
+
+Fetching:
+
+- HTTP(S) feeds are fetched with httpx using conditional requests
+  (``If-None-Match`` / ``If-Modified-Since`` from the last ``ETag`` and
+  ``Last-Modified``); a ``304`` changes nothing and reports ``not_modified``.
+  Timeouts, ``429``, ``5xx`` and connection errors are retried with
+  exponential back-off and jitter; other errors are not. A redirect must stay
+  on the same host and port (an ``http`` to ``https`` upgrade on the default
+  ports excepted); the body is limited to the feed's ``max_bytes`` (after
+  decompression) and written to a temporary file read with
+  :func:`~trustwatch.intel.feeds.load_feed`. No proxy is taken from the
+  environment: only the feed's ``proxy`` is used.
+- A ``misp_feed`` URL names a MISP feed folder published over HTTP: its
+  ``manifest.json`` is fetched (conditionally), then only the ``<uuid>.json``
+  events that are new or whose manifest ``timestamp`` changed, each with the
+  same guards (same host, ``max_bytes``, retries). Unchanged events are read
+  from the copies the database keeps, so a snapshot still sees every event;
+  events gone from the manifest leave with their records. A manifest key
+  that is not a uuid, or an event that cannot be fetched, is a reject
+  (``malformed_record``, ``missing_event`` for a 404, ``event_unavailable``
+  otherwise), not a failure of the feed; an unavailable event keeps its last
+  copy and is fetched again on the next sync.
+- Local paths are loaded when their files' sizes or modification times
+  changed.
+- TAXII 2.1 collections are polled with ``added_after`` set to the last
+  poll's checkpoint.
+
+Applying: records are keyed by (feed, type, value). In ``snapshot`` mode a
+value the feed no longer lists is removed; in ``incremental`` mode values
+leave only when they expire or are revoked (by STIX id, in any feed). A
+feed's ``expires`` gives records without an expiry one, renewed each time the
+feed lists them again. Expired records are purged on every sync. A snapshot
+that comes back empty while the feed holds records is refused as a failure
+(an empty download is likelier a fault than an emptied list) unless the sync
+is forced.
+
+Failures: a feed that fails keeps what it had and is due again after five
+minutes, doubling with each consecutive failure, never later than its
+``every``; its checkpoint counts the failures and keeps the last error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import random as random_module
+import re
+import sqlite3
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TypeAlias
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+import msgspec
+
+from trustwatch.errors import (
+    ConfigError,
+    IntelSourceError,
+    InvalidIndicatorError,
+    StorageError,
+)
+from trustwatch.intel.feedlist import FeedList, FeedSpec, redact_url
+from trustwatch.intel.feeds import FeedLoad, Reject, load_feed, resolve_feed_paths
+from trustwatch.intel.indicators import (
+    Indicator,
+    merge_indicators,
+    normalize_indicator,
+)
+from trustwatch.intel.stix_patterns import (
+    PatternIndicator,
+    make_pattern_indicator,
+    parse_pattern,
+)
+from trustwatch.intel.store import IndicatorStore
+
+if TYPE_CHECKING:
+    from trustwatch.intel.allowlists import AllowList
+
+__all__ = [
+    "Checkpoint",
+    "FeedFetcher",
+    "FeedReport",
+    "FeedStatus",
+    "Fetched",
+    "Fetcher",
+    "IntelDatabase",
+    "RejectExample",
+    "StoredIndicator",
+    "SyncReport",
+    "sync_feeds",
+]
+
+log = logging.getLogger(__name__)
+
+FeedStatus: TypeAlias = Literal[
+    "updated", "not_modified", "failed", "skipped_not_due", "disabled"
+]
+
+_SCHEMA_VERSION: Final = 1
+_REJECT_EXAMPLES: Final = 3
+_MAX_REDIRECTS: Final = 5
+_BASE_DELAY: Final = 1.0
+_MAX_DELAY: Final = 60.0
+_FAILURE_RETRY: Final = timedelta(minutes=5)
+_RETRY_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
+_CHUNK: Final = 1 << 16
+_POSITION: Final = re.compile(r"(?:line|record) \d+")
+_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
+_USER_AGENT: Final = "trustwatch-intel-sync"
+_SAFE_NAME: Final = re.compile(r"[^A-Za-z0-9_.-]+")
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443}
+_MISP_MANIFEST: Final = "manifest.json"
+_EVENT_UUID: Final = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+_GONE_STATUSES: Final = frozenset({404, 410})
+
+_encode = msgspec.msgpack.Encoder().encode
+_decode_indicator = msgspec.msgpack.Decoder(Indicator).decode
+
+
+# --- reports ------------------------------------------------------------------------
+
+
+class RejectExample(msgspec.Struct, frozen=True, kw_only=True):
+    """One rejected record, as an example in a report (no raw content)."""
+
+    location: str
+    reason: str
+    message: str
+
+
+class FeedReport(msgspec.Struct, kw_only=True):
+    """What one sync did to one feed.
+
+    Attributes
+    ----------
+    feed
+        The feed's name.
+    status
+        ``updated`` (fetched and applied), ``not_modified`` (the source said
+        nothing changed), ``failed`` (see ``reason``), ``skipped_not_due`` or
+        ``disabled``.
+    reason
+        Why it failed, with a hint; ``None`` otherwise.
+    source
+        The source, without credentials or query.
+    added
+        Values new to the feed.
+    updated
+        Values the feed listed before whose record changed.
+    unchanged
+        Values listed again, unchanged.
+    removed
+        Values a snapshot feed no longer lists.
+    expired
+        Records dropped because their expiry passed.
+    revoked
+        Records dropped because a feed revoked them (any feed's records).
+    rejected
+        Records that gave no indicator.
+    rejected_by_reason
+        ``rejected`` per reason code.
+    reject_examples
+        The first few rejects.
+    total
+        Records of the feed stored after the sync.
+    next_due
+        When the feed is next due.
+    """
+
+    feed: str
+    status: FeedStatus
+    reason: str | None = None
+    source: str = ""
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    expired: int = 0
+    revoked: int = 0
+    rejected: int = 0
+    rejected_by_reason: dict[str, int] = msgspec.field(default_factory=dict)
+    reject_examples: list[RejectExample] = msgspec.field(default_factory=list)
+    total: int = 0
+    next_due: datetime | None = None
+
+    def note_rejects(self, rejects: Iterable[Reject]) -> None:
+        """Count rejects by reason and keep the first few as examples."""
+        counts = Counter(self.rejected_by_reason)
+        for reject in rejects:
+            counts[reject.reason] += 1
+            self.rejected += 1
+            if len(self.reject_examples) < _REJECT_EXAMPLES:
+                self.reject_examples.append(
+                    RejectExample(
+                        location=reject.location,
+                        reason=reject.reason,
+                        message=reject.message,
+                    )
+                )
+        self.rejected_by_reason = dict(counts)
+
+
+class SyncReport(msgspec.Struct, kw_only=True):
+    """What one :func:`sync_feeds` run did, feed by feed, in feed-list order."""
+
+    at: datetime
+    feeds: list[FeedReport]
+
+    @property
+    def failed(self) -> list[FeedReport]:
+        """Return the reports of feeds that failed."""
+        return [report for report in self.feeds if report.status == "failed"]
+
+    def get(self, feed: str) -> FeedReport:
+        """Return the report of one feed.
+
+        Raises
+        ------
+        KeyError
+            When the feed was not in the run.
+        """
+        for report in self.feeds:
+            if report.feed == feed:
+                return report
+        raise KeyError(feed)
+
+    def to_json(self) -> bytes:
+        """Return the report as JSON."""
+        return msgspec.json.encode(self)
+
+
+# --- fetching -----------------------------------------------------------------------
+
+
+class Checkpoint(msgspec.Struct, kw_only=True):
+    """What the database remembers about a feed between syncs."""
+
+    feed: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last_attempt: datetime | None = None
+    last_success: datetime | None = None
+    next_due: datetime | None = None
+    failures: int = 0
+    added_after: str | None = None
+    fingerprint: str | None = None
+    last_status: str | None = None
+    last_error: str | None = None
+    events: dict[str, str] | None = None
+
+
+@dataclass(slots=True)
+class Fetched:
+    """What a fetch gave.
+
+    Attributes
+    ----------
+    not_modified
+        The source reported no change: nothing else is set.
+    files
+        Feed files (or a MISP feed folder) to read with ``load_feed``.
+    objects
+        STIX objects from a TAXII poll, instead of files.
+    etag, last_modified
+        Validators for the next conditional request (for local paths,
+        ``etag`` is a digest of the files' sizes and times).
+    added_after
+        TAXII checkpoint for the next poll.
+    events
+        For a MISP feed over HTTP: the manifest timestamp of each event the
+        folder in ``files`` holds or should hold, by uuid.
+    kept_events
+        Events of ``events`` not fetched again: their last copies, kept by
+        the database, complete the folder before it is read.
+    rejects
+        Records refused while fetching (manifest keys, unavailable events).
+    """
+
+    not_modified: bool = False
+    files: list[Path] = field(default_factory=list)
+    objects: list[dict[str, Any]] | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    added_after: str | None = None
+    events: dict[str, str] | None = None
+    kept_events: list[str] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+
+
+class Fetcher(Protocol):
+    """Fetches one feed into ``workdir``; raises on failure."""
+
+    def __call__(
+        self, feed: FeedSpec, checkpoint: Checkpoint | None, workdir: Path
+    ) -> Fetched:
+        """Fetch ``feed``; ``checkpoint`` is ``None`` for a full refetch."""
+        ...
+
+
+class _Retryable(Exception):
+    """A transient HTTP failure worth another attempt."""
+
+
+class _Gone(IntelSourceError):
+    """The server says the resource does not exist (404 or 410)."""
+
+
+class FeedFetcher:
+    """The default fetcher: HTTP(S) with httpx, local paths, TAXII 2.1.
+
+    Parameters
+    ----------
+    sleep
+        Called with the back-off delay in seconds between attempts.
+    random
+        Returns a float in [0, 1) for the jitter.
+    transport
+        An httpx transport to use instead of the network (tests).
+    environ
+        Where credentials named by ``headers_env`` and the TAXII
+        ``*_env`` keys are looked up.
+    """
+
+    def __init__(
+        self,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        random: Callable[[], float] = random_module.random,
+        transport: httpx.BaseTransport | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.sleep = sleep
+        self.random = random
+        self.transport = transport
+        self.environ: Mapping[str, str] = os.environ if environ is None else environ
+
+    def __call__(
+        self, feed: FeedSpec, checkpoint: Checkpoint | None, workdir: Path
+    ) -> Fetched:
+        """Fetch ``feed`` from its source.
+
+        Raises
+        ------
+        IntelSourceError
+            When the source cannot be read (after the retries, for HTTP).
+        ConfigError
+            When a local path names no file.
+        """
+        if feed.url is not None and feed.format == "misp_feed":
+            return self._fetch_misp_feed(feed, feed.url, checkpoint, workdir)
+        if feed.url is not None:
+            return self._fetch_http(feed, feed.url, checkpoint, workdir)
+        if feed.path is not None:
+            return _fetch_path(feed.path, checkpoint)
+        return self._fetch_taxii(feed, checkpoint)
+
+    def delay(self, attempt: int) -> float:
+        """Return the back-off before retry number ``attempt`` (from 0).
+
+        Exponential from one second, capped at a minute, with equal jitter:
+        between half and all of the exponential step.
+        """
+        step = min(_MAX_DELAY, _BASE_DELAY * 2.0**attempt)
+        return step / 2 + step / 2 * self.random()
+
+    # --- HTTP ---------------------------------------------------------------------
+
+    def _fetch_http(
+        self, feed: FeedSpec, url: str, checkpoint: Checkpoint | None, workdir: Path
+    ) -> Fetched:
+        """GET the feed with retries; see the module docstring."""
+        with self._client(feed) as client:
+            return self._get_with_retries(client, feed, url, checkpoint, workdir)
+
+    def _client(self, feed: FeedSpec) -> httpx.Client:
+        """Return an HTTP client with the feed's proxy and timeout."""
+        try:
+            return httpx.Client(
+                trust_env=False,
+                proxy=feed.proxy,
+                follow_redirects=False,
+                timeout=feed.timeout,
+                transport=self.transport,
+            )
+        except (ValueError, httpx.InvalidURL) as exc:
+            raise IntelSourceError(
+                f"feed {feed.name}: cannot use proxy {redact_url(feed.proxy or '')}: "
+                f"{type(exc).__name__}; hint: write proxy as http://host:port"
+            ) from exc
+
+    def _get_with_retries(
+        self,
+        client: httpx.Client,
+        feed: FeedSpec,
+        url: str,
+        checkpoint: Checkpoint | None,
+        workdir: Path,
+        name: str | None = None,
+    ) -> Fetched:
+        """GET one URL, conditionally when ``checkpoint`` has validators.
+
+        ``name`` is the file to save the body as (by default named after the
+        feed and the URL).
+        """
+        headers = {"User-Agent": _USER_AGENT, "Accept-Encoding": "gzip"}
+        if checkpoint is not None and checkpoint.etag:
+            headers["If-None-Match"] = checkpoint.etag
+        if checkpoint is not None and checkpoint.last_modified:
+            headers["If-Modified-Since"] = checkpoint.last_modified
+        for header, variable in feed.headers_env.items():
+            headers[header] = self._secret(feed, variable, f"headers_env.{header}")
+        for attempt in range(feed.retries + 1):
+            try:
+                return self._get(client, feed, url, headers, workdir, name)
+            except _Retryable as exc:
+                if attempt == feed.retries:
+                    raise IntelSourceError(
+                        f"feed {feed.name}: {exc} from {redact_url(url)}, "
+                        f"{attempt + 1} attempts; hint: the server may be down, "
+                        "the next sync tries again"
+                    ) from exc
+                wait = self.delay(attempt)
+                log.info("feed %s: %s, retrying in %.1f s", feed.name, exc, wait)
+                self.sleep(wait)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _get(
+        self,
+        client: httpx.Client,
+        feed: FeedSpec,
+        url: str,
+        headers: dict[str, str],
+        workdir: Path,
+        name: str | None = None,
+    ) -> Fetched:
+        """One attempt: follow same-host redirects, then save the body."""
+        current = url
+        for _ in range(_MAX_REDIRECTS + 1):
+            try:
+                with client.stream("GET", current, headers=headers) as response:
+                    if response.status_code in _REDIRECTS:
+                        current = _redirect_target(feed, current, response)
+                        continue
+                    return _save(feed, current, response, workdir, name)
+            except httpx.TimeoutException as exc:
+                raise _Retryable(f"timed out ({type(exc).__name__})") from exc
+            except httpx.TransportError as exc:
+                raise _Retryable(f"connection failed ({type(exc).__name__})") from exc
+            except (httpx.HTTPError, httpx.InvalidURL) as exc:
+                raise IntelSourceError(
+                    f"feed {feed.name}: cannot read {redact_url(current)} "
+                    f"({type(exc).__name__}); hint: check that the server sends "
+                    "the feed as plain or gzip data"
+                ) from exc
+        raise IntelSourceError(
+            f"feed {feed.name}: more than {_MAX_REDIRECTS} redirects from "
+            f"{redact_url(url)}; hint: point url at the final address"
+        )
+
+    # --- MISP feeds over HTTP -----------------------------------------------------
+
+    def _fetch_misp_feed(
+        self, feed: FeedSpec, url: str, checkpoint: Checkpoint | None, workdir: Path
+    ) -> Fetched:
+        """Fetch a MISP feed's manifest, then its new and changed events.
+
+        The folder returned in ``files`` holds ``manifest.json`` (the keys to
+        read) and the fetched events; ``kept_events`` names the events whose
+        last copies complete it.
+        """
+        base = _folder_url(url)
+        folder = workdir / "misp-feed"
+        folder.mkdir()
+        with self._client(feed) as client:
+            manifest = self._get_with_retries(
+                client,
+                feed,
+                urljoin(base, _MISP_MANIFEST),
+                checkpoint,
+                folder,
+                _MISP_MANIFEST,
+            )
+            if manifest.not_modified:
+                return manifest
+            entries = _read_manifest(feed, folder / _MISP_MANIFEST)
+            known = (checkpoint.events if checkpoint is not None else None) or {}
+            events: dict[str, str] = {}
+            fetched = Fetched(
+                files=[folder],
+                etag=manifest.etag,
+                last_modified=manifest.last_modified,
+                events=events,
+            )
+            listed: dict[str, object] = {}
+            for number, (uuid, entry) in enumerate(entries.items(), 1):
+                where = f"{feed.name}/{_MISP_MANIFEST}:{number}"
+                if _EVENT_UUID.fullmatch(uuid) is None:
+                    fetched.rejects.append(_manifest_reject(where, uuid))
+                    continue
+                stamp = _manifest_stamp(entry)
+                listed[uuid] = entry
+                if stamp and known.get(uuid) == stamp:
+                    events[uuid] = stamp
+                    fetched.kept_events.append(uuid)
+                    continue
+                try:
+                    self._get_with_retries(
+                        client,
+                        feed,
+                        urljoin(base, f"{uuid}.json"),
+                        None,
+                        folder,
+                        f"{uuid}.json",
+                    )
+                except _Gone:
+                    # listed without its file: read as a ``missing_event`` reject
+                    continue
+                except IntelSourceError as exc:
+                    fetched.rejects.append(_unavailable_reject(where, uuid, exc))
+                    # without validators the next sync reads the manifest again
+                    fetched.etag = fetched.last_modified = None
+                    if uuid in known:
+                        events[uuid] = known[uuid]
+                        fetched.kept_events.append(uuid)
+                    else:
+                        del listed[uuid]
+                    continue
+                events[uuid] = stamp
+        (folder / _MISP_MANIFEST).write_bytes(msgspec.json.encode(listed))
+        return fetched
+
+    # --- TAXII --------------------------------------------------------------------
+
+    def _fetch_taxii(self, feed: FeedSpec, checkpoint: Checkpoint | None) -> Fetched:
+        """Poll the TAXII collection from the last ``added_after``."""
+        from trustwatch.intel.taxii import TaxiiSource, poll_collection
+
+        spec = feed.taxii
+        assert spec is not None
+        username = password = None
+        if spec.username_env is not None:
+            username = self._secret(feed, spec.username_env, "taxii.username_env")
+        if spec.password_env is not None:
+            password = self._secret(feed, spec.password_env, "taxii.password_env")
+        source = TaxiiSource(
+            spec.url,
+            spec.collection,
+            username=username,
+            password=password,
+            verify_tls=spec.verify_tls,
+        )
+        added_after = checkpoint.added_after if checkpoint is not None else None
+        if feed.mode == "snapshot":
+            added_after = None
+        poll = poll_collection(source, added_after, timeout=feed.timeout)
+        return Fetched(
+            not_modified=not poll.objects and added_after is not None,
+            objects=list(poll.objects),
+            added_after=poll.added_last or added_after,
+        )
+
+    def _secret(self, feed: FeedSpec, variable: str, key: str) -> str:
+        """Return a credential from the environment, or raise naming its key."""
+        value = self.environ.get(variable)
+        if value is None:
+            raise IntelSourceError(
+                f"feed {feed.name}: environment variable {variable} (from {key}) is "
+                "not set; hint: export it before the sync"
+            )
+        return value
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    """Return (scheme, host, port) of a URL, ports defaulted."""
+    parts = urlsplit(url)
+    port = parts.port or _DEFAULT_PORTS.get(parts.scheme, 0)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+def _redirect_target(feed: FeedSpec, current: str, response: httpx.Response) -> str:
+    """Return where a redirect points, refusing another host or port."""
+    target = urljoin(current, str(response.headers.get("location", "")))
+    try:
+        old, new = _origin(current), _origin(target)
+    except ValueError as exc:
+        raise IntelSourceError(
+            f"feed {feed.name}: redirect to an invalid URL; hint: fix the url"
+        ) from exc
+    upgrade = old == ("http", new[1], 80) and new[0::2] == ("https", 443)
+    if not upgrade and (old[1:] != new[1:] or (old[0], new[0]) == ("https", "http")):
+        raise IntelSourceError(
+            f"feed {feed.name}: {redact_url(current)} redirects to another host, "
+            f"{redact_url(target)}; hint: redirects are followed on the same host "
+            "and port only, set url to the new address if it is trusted"
+        )
+    return target
+
+
+def _save(
+    feed: FeedSpec,
+    url: str,
+    response: httpx.Response,
+    workdir: Path,
+    name: str | None = None,
+) -> Fetched:
+    """Turn a final response into a :class:`Fetched`, the body in a file."""
+    status = response.status_code
+    if status == 304:
+        return Fetched(not_modified=True)
+    if status in _RETRY_STATUSES:
+        raise _Retryable(f"HTTP {status}")
+    if status != 200:
+        error = _Gone if status in _GONE_STATUSES else IntelSourceError
+        raise error(
+            f"feed {feed.name}: HTTP {status} from {redact_url(url)}; hint: check "
+            "the url and, for 401/403, the credentials in headers_env"
+        )
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > feed.max_bytes:
+        raise _too_large(feed, url)
+    target = workdir / (name or _file_name(feed, url))
+    size = 0
+    with target.open("wb") as out:
+        for chunk in response.iter_bytes(_CHUNK):
+            size += len(chunk)
+            if size > feed.max_bytes:
+                raise _too_large(feed, url)
+            out.write(chunk)
+    return Fetched(
+        files=[target],
+        etag=response.headers.get("etag"),
+        last_modified=response.headers.get("last-modified"),
+    )
+
+
+def _too_large(feed: FeedSpec, url: str) -> IntelSourceError:
+    """Return the error for a body over the feed's size limit."""
+    return IntelSourceError(
+        f"feed {feed.name}: the response from {redact_url(url)} is larger than "
+        f"max_bytes ({feed.max_bytes:,}); hint: raise max_bytes if the feed "
+        "really is that big"
+    )
+
+
+def _file_name(feed: FeedSpec, url: str) -> str:
+    """Name the downloaded file after the feed and the URL's last segment."""
+    tail = urlsplit(url).path.rstrip("/").rpartition("/")[2]
+    tail = tail.removesuffix(".gz")
+    return _SAFE_NAME.sub("_", f"{feed.name}-{tail}" if tail else feed.name)
+
+
+def _folder_url(url: str) -> str:
+    """Return a MISP feed's folder URL, ending in ``/``.
+
+    A URL naming the manifest itself is taken as its folder.
+    """
+    parts = urlsplit(url)
+    path = parts.path.removesuffix(_MISP_MANIFEST)
+    if not path.endswith("/"):
+        path += "/"
+    return parts._replace(path=path, query="", fragment="").geturl()
+
+
+def _read_manifest(feed: FeedSpec, path: Path) -> dict[str, Any]:
+    """Return a MISP feed manifest: event uuids to their entries.
+
+    Raises
+    ------
+    IntelSourceError
+        When the manifest is not a JSON object.
+    """
+    try:
+        manifest = msgspec.json.decode(path.read_bytes())
+    except msgspec.DecodeError as exc:
+        raise IntelSourceError(
+            f"feed {feed.name}: {_MISP_MANIFEST} is not JSON ({exc}); hint: check "
+            "that url names a MISP feed folder"
+        ) from exc
+    if not isinstance(manifest, dict):
+        raise IntelSourceError(
+            f"feed {feed.name}: {_MISP_MANIFEST} is not an object of event uuids; "
+            "hint: check that url names a MISP feed folder"
+        )
+    return manifest
+
+
+def _manifest_stamp(entry: object) -> str:
+    """Return the ``timestamp`` of a manifest entry as text.
+
+    ``""`` when the entry has none: such an event is fetched on every sync.
+    """
+    stamp = entry.get("timestamp") if isinstance(entry, dict) else None
+    return "" if stamp is None else str(stamp)
+
+
+def _manifest_reject(where: str, key: str) -> Reject:
+    """Return the reject for a manifest key that is not an event uuid."""
+    return Reject(
+        location=where,
+        raw=key[:200],
+        reason="malformed_record",
+        message="manifest key is not an event uuid; hint: check the feed's manifest",
+    )
+
+
+def _unavailable_reject(where: str, uuid: str, exc: Exception) -> Reject:
+    """Return the reject for an event that could not be fetched."""
+    return Reject(
+        location=where,
+        raw=uuid,
+        reason="event_unavailable",
+        message=f"{exc}; its last copy, if any, is kept",
+    )
+
+
+def _fetch_path(path: Path, checkpoint: Checkpoint | None) -> Fetched:
+    """List a local source's files and tell whether they changed.
+
+    A folder that is one feed (a MISP feed folder) is watched file by file.
+    """
+    files = resolve_feed_paths([str(path)])
+    watched: list[Path] = []
+    for file in files:
+        if file.is_dir():
+            watched.extend(sorted(p for p in file.iterdir() if p.is_file()))
+        else:
+            watched.append(file)
+    stamp = hashlib.sha256()
+    for file in watched:
+        info = file.stat()
+        stamp.update(f"{file.resolve()}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+    digest = stamp.hexdigest()[:32]
+    if checkpoint is not None and checkpoint.etag == digest:
+        return Fetched(not_modified=True)
+    return Fetched(files=files, etag=digest)
+
+
+# --- the database -------------------------------------------------------------------
+
+
+class StoredIndicator(msgspec.Struct, frozen=True, kw_only=True):
+    """One stored record and when the sync saw it.
+
+    Attributes
+    ----------
+    indicator
+        The record, its ``expires_at`` the effective expiry.
+    first_synced, last_synced
+        The first and latest syncs that stored it.
+    """
+
+    indicator: Indicator
+    first_synced: datetime
+    last_synced: datetime
+
+    def is_live(self, at: datetime) -> bool:
+        """Return whether the record still matches at ``at``."""
+        return not self.indicator.is_expired(at)
+
+
+class _StoredPattern(msgspec.Struct, frozen=True, kw_only=True):
+    """A STIX pattern indicator as stored: its pattern text, reparsed on load."""
+
+    id: str
+    feed: str
+    pattern: str
+    name: str | None = None
+    confidence: int = 50
+    threat: str | None = None
+    tags: tuple[str, ...] = ()
+    first_seen: datetime | None = None
+    expires_at: datetime | None = None
+    modified: datetime | None = None
+
+    @classmethod
+    def of(cls, pattern: PatternIndicator, feed: FeedSpec) -> _StoredPattern:
+        """Return what to store of ``pattern``, with the feed's meaning."""
+        return cls(
+            id=pattern.id,
+            feed=feed.name,
+            pattern=pattern.pattern,
+            name=pattern.name,
+            confidence=pattern.confidence,
+            threat=pattern.threat or feed.threat,
+            tags=tuple(dict.fromkeys(pattern.tags + feed.tags)),
+            first_seen=pattern.first_seen,
+            expires_at=pattern.expires_at,
+            modified=pattern.modified,
+        )
+
+    def build(self, expiry: float | None) -> PatternIndicator:
+        """Parse the pattern again; ``expiry`` applies when it has none."""
+        return make_pattern_indicator(
+            parse_pattern(self.pattern),
+            id=self.id,
+            feed=self.feed,
+            pattern=self.pattern,
+            name=self.name,
+            confidence=self.confidence,
+            threat=self.threat,
+            tags=self.tags,
+            first_seen=self.first_seen,
+            expires_at=self.expires_at or _time(expiry),
+            modified=self.modified,
+        )
+
+
+_decode_pattern = msgspec.msgpack.Decoder(_StoredPattern).decode
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS feeds (
+    name TEXT PRIMARY KEY,
+    etag TEXT,
+    last_modified TEXT,
+    last_attempt REAL,
+    last_success REAL,
+    next_due REAL,
+    failures INTEGER NOT NULL DEFAULT 0,
+    added_after TEXT,
+    fingerprint TEXT,
+    last_status TEXT,
+    last_error TEXT,
+    events TEXT
+);
+CREATE TABLE IF NOT EXISTS indicators (
+    feed TEXT NOT NULL,
+    type TEXT NOT NULL,
+    value TEXT NOT NULL,
+    reference TEXT,
+    record BLOB NOT NULL,
+    own_expiry INTEGER NOT NULL,
+    expires_at REAL,
+    first_synced REAL NOT NULL,
+    last_synced REAL NOT NULL,
+    PRIMARY KEY (feed, type, value)
+);
+CREATE INDEX IF NOT EXISTS indicators_value ON indicators (value);
+CREATE INDEX IF NOT EXISTS indicators_stix_id ON indicators (reference)
+    WHERE reference LIKE '%--%';
+CREATE TABLE IF NOT EXISTS patterns (
+    feed TEXT NOT NULL,
+    id TEXT NOT NULL,
+    record BLOB NOT NULL,
+    expires_at REAL,
+    first_synced REAL NOT NULL,
+    last_synced REAL NOT NULL,
+    PRIMARY KEY (feed, id)
+);
+CREATE INDEX IF NOT EXISTS patterns_id ON patterns (id);
+CREATE TABLE IF NOT EXISTS feed_events (
+    feed TEXT NOT NULL,
+    uuid TEXT NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (feed, uuid)
+);
+CREATE TABLE IF NOT EXISTS revocations (
+    reference TEXT PRIMARY KEY,
+    feed TEXT NOT NULL,
+    revoked_at REAL NOT NULL
+);
+"""
+
+_Key: TypeAlias = tuple[str, str]
+
+
+def _stamp(when: datetime | None) -> float | None:
+    """Return an aware time as epoch seconds."""
+    return None if when is None else when.timestamp()
+
+
+def _time(stamp: float | None) -> datetime | None:
+    """Return epoch seconds as an aware UTC time."""
+    return None if stamp is None else datetime.fromtimestamp(stamp, UTC)
+
+
+def _check_aware(when: datetime) -> None:
+    """Refuse a naive time."""
+    if when.utcoffset() is None:
+        raise ConfigError(
+            f"time {when.isoformat()} has no timezone; hint: pass an aware "
+            "datetime, e.g. datetime.now(UTC)"
+        )
+
+
+class IntelDatabase:
+    """Synced indicators and feed checkpoints in one SQLite file.
+
+    Parameters
+    ----------
+    path
+        The database file (created when missing; its folder must exist), or
+        ``":memory:"``.
+
+    Tables: ``feeds`` (one checkpoint per feed: validators, attempt and
+    success times, next due time, consecutive failures, TAXII
+    ``added_after``), ``indicators`` (one msgpack-encoded
+    :class:`~trustwatch.intel.indicators.Indicator` per feed, type and value,
+    with its effective expiry), ``patterns`` (STIX pattern indicators, by
+    feed and STIX id) and ``revocations`` (revoked STIX ids).
+
+    Raises
+    ------
+    StorageError
+        When the file cannot be opened or is not such a database.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        try:
+            self._conn = sqlite3.connect(self.path, timeout=30.0)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            # with WAL, a power cut can lose the last commit, never consistency:
+            # the feed it held is simply fetched again
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA cache_size=-65536")
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            if version not in (0, _SCHEMA_VERSION):
+                raise StorageError(
+                    f"intel database {self.path} has schema version {version}, "
+                    f"this trustwatch knows {_SCHEMA_VERSION}; hint: sync into a "
+                    "new file"
+                )
+            with self._conn:
+                self._conn.executescript(_SCHEMA)
+                columns = {
+                    row[1] for row in self._conn.execute("PRAGMA table_info(feeds)")
+                }
+                if "events" not in columns:
+                    self._conn.execute("ALTER TABLE feeds ADD COLUMN events TEXT")
+                self._conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        except sqlite3.Error as exc:
+            raise StorageError(
+                f"cannot open intel database {self.path}: {exc}; hint: check the "
+                "path, or that it is a file written by `trustwatch intel sync`"
+            ) from exc
+
+    def close(self) -> None:
+        """Close the file."""
+        self._conn.close()
+
+    def __enter__(self) -> IntelDatabase:
+        """Return the database itself."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Close the file."""
+        self.close()
+
+    # --- checkpoints --------------------------------------------------------------
+
+    def checkpoint(self, feed: str) -> Checkpoint | None:
+        """Return a feed's checkpoint, or ``None`` when never synced."""
+        row = self._conn.execute(
+            "SELECT name, etag, last_modified, last_attempt, last_success, "
+            "next_due, failures, added_after, fingerprint, last_status, last_error, "
+            "events FROM feeds WHERE name = ?",
+            (feed,),
+        ).fetchone()
+        return None if row is None else _checkpoint(row)
+
+    def checkpoints(self) -> list[Checkpoint]:
+        """Return every feed's checkpoint, by name."""
+        rows = self._conn.execute(
+            "SELECT name, etag, last_modified, last_attempt, last_success, "
+            "next_due, failures, added_after, fingerprint, last_status, last_error, "
+            "events FROM feeds ORDER BY name"
+        ).fetchall()
+        return [_checkpoint(row) for row in rows]
+
+    def _save_checkpoint(self, point: Checkpoint) -> None:
+        """Write a checkpoint (inside the caller's transaction)."""
+        self._conn.execute(
+            "INSERT OR REPLACE INTO feeds (name, etag, last_modified, last_attempt, "
+            "last_success, next_due, failures, added_after, fingerprint, "
+            "last_status, last_error, events) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                point.feed,
+                point.etag,
+                point.last_modified,
+                _stamp(point.last_attempt),
+                _stamp(point.last_success),
+                _stamp(point.next_due),
+                point.failures,
+                point.added_after,
+                point.fingerprint,
+                point.last_status,
+                point.last_error,
+                None if point.events is None else msgspec.json.encode(point.events),
+            ),
+        )
+
+    def _event_copies(self, feed: str, uuids: Iterable[str]) -> dict[str, bytes]:
+        """Return the kept copies of a MISP feed's events, by uuid."""
+        copies: dict[str, bytes] = {}
+        for uuid in uuids:
+            row = self._conn.execute(
+                "SELECT body FROM feed_events WHERE feed = ? AND uuid = ?", (feed, uuid)
+            ).fetchone()
+            if row is not None:
+                copies[uuid] = row[0]
+        return copies
+
+    def _keep_events(
+        self, feed: str, events: Mapping[str, str], fresh: Mapping[str, bytes]
+    ) -> None:
+        """Store fresh event copies and drop those of events no longer listed."""
+        self._conn.executemany(
+            "INSERT OR REPLACE INTO feed_events (feed, uuid, body) VALUES (?, ?, ?)",
+            [(feed, uuid, body) for uuid, body in fresh.items()],
+        )
+        stored = [
+            uuid
+            for (uuid,) in self._conn.execute(
+                "SELECT uuid FROM feed_events WHERE feed = ?", (feed,)
+            ).fetchall()
+        ]
+        self._conn.executemany(
+            "DELETE FROM feed_events WHERE feed = ? AND uuid = ?",
+            [(feed, uuid) for uuid in stored if uuid not in events],
+        )
+
+    # --- reading ------------------------------------------------------------------
+
+    def store(
+        self, at: datetime | None = None, *, allowlist: AllowList | None = None
+    ) -> IndicatorStore:
+        """Build an :class:`IndicatorStore` of the records live at ``at``.
+
+        ``at`` defaults to now. Records of several feeds about one value are
+        merged by the store, keeping each feed's provenance; records an
+        ``allowlist`` holds are left out (counted in the store's
+        ``allowlisted``).
+        """
+        when = datetime.now(UTC) if at is None else at
+        _check_aware(when)
+        rows = self._conn.execute(
+            "SELECT record, expires_at FROM indicators "
+            "WHERE expires_at IS NULL OR expires_at >= ?",
+            (when.timestamp(),),
+        )
+        store = IndicatorStore(
+            (_with_expiry(record, expiry) for record, expiry in rows),
+            allowlist=allowlist,
+        )
+        patterns = self._conn.execute(
+            "SELECT record, expires_at FROM patterns "
+            "WHERE expires_at IS NULL OR expires_at >= ?",
+            (when.timestamp(),),
+        )
+        store.add_patterns(
+            _decode_pattern(record).build(expiry) for record, expiry in patterns
+        )
+        return store
+
+    def records(
+        self,
+        *,
+        feed: str | None = None,
+        type: str | None = None,
+        limit: int | None = None,
+    ) -> list[StoredIndicator]:
+        """Return stored records, by feed, type and value."""
+        query = "SELECT record, expires_at, first_synced, last_synced FROM indicators"
+        where, params = [], []
+        if feed is not None:
+            where.append("feed = ?")
+            params.append(feed)
+        if type is not None:
+            where.append("type = ?")
+            params.append(type)
+        if where:
+            query += " WHERE " + " AND ".join(where)
+        query += " ORDER BY feed, type, value"
+        if limit is not None:
+            query += f" LIMIT {int(limit)}"
+        return [_stored(row) for row in self._conn.execute(query, params)]
+
+    def lookup(self, value: str) -> list[StoredIndicator]:
+        """Return every record, of any feed, for one value as written.
+
+        The value is normalised first (a defanged URL finds its record); a
+        value that does not normalise is looked up as written.
+        """
+        try:
+            _, normal = normalize_indicator(value)
+        except InvalidIndicatorError:
+            normal = value.strip()
+        rows = self._conn.execute(
+            "SELECT record, expires_at, first_synced, last_synced FROM indicators "
+            "WHERE value = ? ORDER BY feed, type",
+            (normal,),
+        )
+        return [_stored(row) for row in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Return the number of stored records per feed."""
+        rows = self._conn.execute(
+            "SELECT feed, count(*) FROM indicators GROUP BY feed ORDER BY feed"
+        )
+        return dict(rows.fetchall())
+
+    def revocations(self) -> dict[str, str]:
+        """Return revoked references and the feed that revoked each."""
+        return dict(self._conn.execute("SELECT reference, feed FROM revocations"))
+
+    # --- writing ------------------------------------------------------------------
+
+    def _apply(
+        self,
+        feed: FeedSpec,
+        loads: list[FeedLoad],
+        report: FeedReport,
+        now: datetime,
+    ) -> None:
+        """Apply one feed's fetch in the caller's transaction."""
+        stamp = now.timestamp()
+        revoked = {ref for load in loads for ref in load.revoked}
+        for reference in sorted(revoked):
+            self._conn.execute(
+                "INSERT OR IGNORE INTO revocations (reference, feed, revoked_at) "
+                "VALUES (?, ?, ?)",
+                (reference, feed.name, stamp),
+            )
+            report.revoked += self._conn.execute(
+                "DELETE FROM indicators WHERE reference = ? AND reference LIKE '%--%'",
+                (reference,),
+            ).rowcount
+            report.revoked += self._conn.execute(
+                "DELETE FROM patterns WHERE id = ?", (reference,)
+            ).rowcount
+        known_revoked = set(self.revocations())
+        self._apply_patterns(feed, loads, known_revoked, report, now)
+        merged = _merge_records(feed, loads, known_revoked, report)
+        existing: dict[_Key, bytes] = {
+            (kind, value): record
+            for kind, value, record in self._conn.execute(
+                "SELECT type, value, record FROM indicators WHERE feed = ?",
+                (feed.name,),
+            )
+        }
+        inserts, updates, touches, stale = [], [], [], []
+        for key, indicator in merged.items():
+            expiry = _effective_expiry(feed, indicator, now)
+            if expiry is not None and expiry < stamp:
+                report.expired += 1
+                if key in existing:
+                    stale.append(key)
+                continue
+            record = _encode(indicator)
+            own = indicator.expires_at is not None
+            known = existing.get(key)
+            if known is None:
+                report.added += 1
+                inserts.append(
+                    (feed.name, *key, indicator.reference, record, own, expiry, stamp)
+                )
+            elif known != record:
+                changed = _changed(known, indicator)
+                report.updated += changed
+                report.unchanged += not changed
+                updates.append(
+                    (indicator.reference, record, own, expiry, stamp, feed.name, *key)
+                )
+            else:
+                report.unchanged += 1
+                if feed.mode != "snapshot":
+                    touches.append((expiry, stamp, feed.name, *key))
+        self._conn.executemany(
+            "INSERT INTO indicators (feed, type, value, reference, record, "
+            "own_expiry, expires_at, first_synced, last_synced) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+            inserts,
+        )
+        self._conn.executemany(
+            "UPDATE indicators SET reference = ?, record = ?, own_expiry = ?, "
+            "expires_at = ?, last_synced = ? "
+            "WHERE feed = ? AND type = ? AND value = ?",
+            updates,
+        )
+        self._conn.executemany(
+            "UPDATE indicators SET expires_at = ?, last_synced = ? "
+            "WHERE feed = ? AND type = ? AND value = ?",
+            touches,
+        )
+        gone = stale
+        if feed.mode == "snapshot":
+            missing = [key for key in existing if key not in merged]
+            report.removed += len(missing)
+            gone = stale + missing
+        self._conn.executemany(
+            "DELETE FROM indicators WHERE feed = ? AND type = ? AND value = ?",
+            [(feed.name, *key) for key in gone],
+        )
+        if feed.mode == "snapshot":
+            # every record left that this fetch did not write was listed again
+            renewed = (now + feed.expires).timestamp() if feed.expires else None
+            self._conn.execute(
+                "UPDATE indicators SET last_synced = ?1, expires_at = CASE WHEN "
+                "own_expiry THEN expires_at ELSE ?2 END "
+                "WHERE feed = ?3 AND last_synced < ?1",
+                (stamp, renewed, feed.name),
+            )
+
+    def _apply_patterns(
+        self,
+        feed: FeedSpec,
+        loads: list[FeedLoad],
+        revoked: set[str],
+        report: FeedReport,
+        now: datetime,
+    ) -> None:
+        """Store the STIX pattern indicators of a fetch, like plain records."""
+        stamp = now.timestamp()
+        fetched: dict[str, tuple[bytes, float | None]] = {}
+        for load in loads:
+            for pattern in load.patterns:
+                if pattern.id in revoked:
+                    report.note_rejects([_revoked_reject(load, pattern.id)])
+                    continue
+                stored = _StoredPattern.of(pattern, feed)
+                until = stored.expires_at or (
+                    now + feed.expires if feed.expires is not None else None
+                )
+                fetched[pattern.id] = (_encode(stored), _stamp(until))
+        existing: dict[str, bytes] = dict(
+            self._conn.execute(
+                "SELECT id, record FROM patterns WHERE feed = ?", (feed.name,)
+            ).fetchall()
+        )
+        for pattern_id, (record, expiry) in fetched.items():
+            known = existing.get(pattern_id)
+            if known is None:
+                report.added += 1
+            elif known != record:
+                report.updated += 1
+            else:
+                report.unchanged += 1
+            self._conn.execute(
+                "INSERT OR REPLACE INTO patterns (feed, id, record, expires_at, "
+                "first_synced, last_synced) VALUES (?, ?, ?, ?, coalesce((SELECT "
+                "first_synced FROM patterns WHERE feed = ? AND id = ?), ?), ?)",
+                (
+                    feed.name,
+                    pattern_id,
+                    record,
+                    expiry,
+                    feed.name,
+                    pattern_id,
+                    stamp,
+                    stamp,
+                ),
+            )
+        if feed.mode == "snapshot":
+            missing = [(feed.name, key) for key in existing if key not in fetched]
+            report.removed += len(missing)
+            self._conn.executemany(
+                "DELETE FROM patterns WHERE feed = ? AND id = ?", missing
+            )
+
+    def _purge_expired(self, feed: str, now: datetime) -> int:
+        """Delete a feed's records expired at ``now``; return how many."""
+        expired = 0
+        for table in ("indicators", "patterns"):
+            expired += self._conn.execute(
+                f"DELETE FROM {table} WHERE feed = ? AND expires_at < ?",
+                (feed, now.timestamp()),
+            ).rowcount
+        return expired
+
+    def _count(self, feed: str) -> int:
+        """Return how many records a feed has stored."""
+        row = self._conn.execute(
+            "SELECT (SELECT count(*) FROM indicators WHERE feed = ?) + "
+            "(SELECT count(*) FROM patterns WHERE feed = ?)",
+            (feed, feed),
+        ).fetchone()
+        return int(row[0])
+
+    def drop_feed(self, feed: str) -> int:
+        """Delete a feed's records and checkpoint; return how many records."""
+        with self._conn:
+            self._conn.execute("DELETE FROM feeds WHERE name = ?", (feed,))
+            self._conn.execute("DELETE FROM patterns WHERE feed = ?", (feed,))
+            self._conn.execute("DELETE FROM feed_events WHERE feed = ?", (feed,))
+            return self._conn.execute(
+                "DELETE FROM indicators WHERE feed = ?", (feed,)
+            ).rowcount
+
+    def _transaction(self) -> sqlite3.Connection:
+        """Return the connection as a transaction context manager."""
+        return self._conn
+
+
+def _checkpoint(row: tuple[Any, ...]) -> Checkpoint:
+    """Build a checkpoint from a ``feeds`` row."""
+    return Checkpoint(
+        feed=row[0],
+        etag=row[1],
+        last_modified=row[2],
+        last_attempt=_time(row[3]),
+        last_success=_time(row[4]),
+        next_due=_time(row[5]),
+        failures=row[6],
+        added_after=row[7],
+        fingerprint=row[8],
+        last_status=row[9],
+        last_error=row[10],
+        events=None if row[11] is None else msgspec.json.decode(row[11]),
+    )
+
+
+def _with_expiry(record: bytes, expiry: float | None) -> Indicator:
+    """Decode a record and give it its effective expiry."""
+    indicator = _decode_indicator(record)
+    if indicator.expires_at is None and expiry is not None:
+        return msgspec.structs.replace(indicator, expires_at=_time(expiry))
+    return indicator
+
+
+def _stored(row: tuple[Any, ...]) -> StoredIndicator:
+    """Build a :class:`StoredIndicator` from a query row."""
+    first, last = _time(row[2]), _time(row[3])
+    assert first is not None and last is not None
+    return StoredIndicator(
+        indicator=_with_expiry(row[0], row[1]), first_synced=first, last_synced=last
+    )
+
+
+def _changed(known: bytes, new: Indicator) -> bool:
+    """Return whether a record changed in more than its place in the file."""
+    return _positionless(_decode_indicator(known)) != _positionless(new)
+
+
+def _positionless(indicator: Indicator) -> Indicator:
+    """Drop a reference that is only a line or record number."""
+    if indicator.reference is not None and _POSITION.fullmatch(indicator.reference):
+        return msgspec.structs.replace(indicator, reference=None)
+    return indicator
+
+
+def _effective_expiry(
+    feed: FeedSpec, indicator: Indicator, now: datetime
+) -> float | None:
+    """Return the record's expiry, or the feed's default from ``now``."""
+    if indicator.expires_at is not None:
+        return indicator.expires_at.timestamp()
+    if feed.expires is not None:
+        return (now + feed.expires).timestamp()
+    return None
+
+
+def _merge_records(
+    feed: FeedSpec,
+    loads: list[FeedLoad],
+    revoked: set[str],
+    report: FeedReport,
+) -> dict[_Key, Indicator]:
+    """Give the feed's meaning to each record and merge repeats of a value."""
+    merged: dict[_Key, Indicator] = {}
+    refused: list[Reject] = []
+    for load in loads:
+        report.note_rejects(load.rejects)
+        for indicator in load.indicators:
+            if indicator.reference is not None and indicator.reference in revoked:
+                refused.append(_revoked_reject(load, indicator.reference))
+                continue
+            record = _with_feed_meaning(feed, indicator)
+            key = (record.type, record.value)
+            known = merged.get(key)
+            merged[key] = record if known is None else merge_indicators(known, record)
+    report.note_rejects(refused)
+    return merged
+
+
+def _revoked_reject(load: FeedLoad, reference: str) -> Reject:
+    """Return the reject for a record whose STIX id was revoked earlier."""
+    return Reject(
+        location=f"{Path(load.path).name}:{reference}",
+        raw=reference,
+        reason="revoked",
+        message="the record's STIX id was revoked; it is not stored",
+    )
+
+
+def _with_feed_meaning(feed: FeedSpec, indicator: Indicator) -> Indicator:
+    """Apply the feed's name, threat (when missing) and tags."""
+    tags = indicator.tags
+    if feed.tags:
+        tags = tuple(dict.fromkeys(tags + feed.tags))
+    if (
+        indicator.feed == feed.name
+        and tags == indicator.tags
+        and (indicator.threat is not None or feed.threat is None)
+    ):
+        return indicator
+    return msgspec.structs.replace(
+        indicator,
+        feed=feed.name,
+        tags=tags,
+        threat=indicator.threat or feed.threat,
+    )
+
+
+# --- syncing ------------------------------------------------------------------------
+
+
+def sync_feeds(
+    feedlist: FeedList | Iterable[FeedSpec],
+    db: IntelDatabase,
+    *,
+    now: datetime,
+    force: bool = False,
+    only: Collection[str] | None = None,
+    fetcher: Fetcher | None = None,
+) -> SyncReport:
+    """Fetch the feeds that are due and apply each one in its own transaction.
+
+    Parameters
+    ----------
+    feedlist
+        The feeds, in the order to sync them.
+    db
+        Where records and checkpoints live.
+    now
+        The aware time of the sync: what is due, expiry, checkpoints.
+    force
+        Fetch every chosen feed even when it is not due, without conditional
+        headers (TAXII feeds still poll from their checkpoint).
+    only
+        Sync only the feeds with these names.
+    fetcher
+        What fetches a feed (:class:`FeedFetcher` by default).
+
+    Raises
+    ------
+    ConfigError
+        When ``now`` is naive or ``only`` names a feed not in the list.
+    """
+    _check_aware(now)
+    feeds = list(feedlist)
+    if only is not None:
+        names = {feed.name for feed in feeds}
+        unknown = sorted(set(only) - names)
+        if unknown:
+            raise ConfigError(
+                f"no feed named {unknown[0]!r} in the feed list; hint: known feeds "
+                f"are {', '.join(sorted(names)) or 'none'}"
+            )
+        feeds = [feed for feed in feeds if feed.name in only]
+    fetch = fetcher or FeedFetcher()
+    reports = [_sync_one(feed, db, now, force, fetch) for feed in feeds]
+    return SyncReport(at=now, feeds=reports)
+
+
+def _sync_one(
+    feed: FeedSpec, db: IntelDatabase, now: datetime, force: bool, fetch: Fetcher
+) -> FeedReport:
+    """Sync one feed; its changes and checkpoint commit together."""
+    report = FeedReport(feed=feed.name, status="updated", source=feed.source)
+    point = db.checkpoint(feed.name) or Checkpoint(feed=feed.name)
+    reconfigured = point.fingerprint not in (None, feed.fingerprint())
+    due = point.next_due is None or point.next_due <= now
+    if not feed.enabled or not (force or due or reconfigured):
+        report.status = "disabled" if not feed.enabled else "skipped_not_due"
+        with db._transaction():
+            report.expired = db._purge_expired(feed.name, now)
+        report.total, report.next_due = db._count(feed.name), point.next_due
+        return report
+    if reconfigured:
+        point = Checkpoint(feed=feed.name)
+    conditional = None if force else point
+    if feed.taxii is not None:
+        conditional = point
+    point.last_attempt = now
+    fresh_events: dict[str, bytes] = {}
+    try:
+        with tempfile.TemporaryDirectory(prefix="trustwatch-sync-") as folder:
+            fetched = fetch(feed, conditional, Path(folder))
+            if fetched.events is not None:
+                fresh_events = _complete_events(feed, db, fetched)
+            loads = [] if fetched.not_modified else _load(feed, fetched)
+    except (IntelSourceError, ConfigError, InvalidIndicatorError, OSError) as exc:
+        return _failed(feed, db, point, report, now, exc)
+    if not force and not fetched.not_modified and _empty_snapshot(feed, loads):
+        stored = db._count(feed.name)
+        if stored:
+            empty = IntelSourceError(
+                f"feed {feed.name}: the snapshot is empty, the feed holds {stored:,} "
+                "records; hint: nothing was removed, an empty download is more "
+                "likely a fault than an empty list; sync with --force to accept it"
+            )
+            return _failed(feed, db, point, report, now, empty)
+    with db._transaction():
+        if fetched.not_modified:
+            report.status = "not_modified"
+        else:
+            report.note_rejects(fetched.rejects)
+            db._apply(feed, loads, report, now)
+            point.etag, point.last_modified = fetched.etag, fetched.last_modified
+            if fetched.events is not None:
+                db._keep_events(feed.name, fetched.events, fresh_events)
+                point.events = fetched.events
+            point.added_after = fetched.added_after or point.added_after
+        report.expired += db._purge_expired(feed.name, now)
+        point.last_success, point.failures = now, 0
+        point.next_due = now + feed.every
+        point.fingerprint = feed.fingerprint()
+        point.last_status, point.last_error = report.status, None
+        db._save_checkpoint(point)
+    report.total, report.next_due = db._count(feed.name), point.next_due
+    log.info(
+        "feed %s %s: %d added, %d updated, %d removed, %d expired, %d revoked, "
+        "%d rejected",
+        feed.name,
+        report.status,
+        report.added,
+        report.updated,
+        report.removed,
+        report.expired,
+        report.revoked,
+        report.rejected,
+    )
+    return report
+
+
+def _complete_events(
+    feed: FeedSpec, db: IntelDatabase, fetched: Fetched
+) -> dict[str, bytes]:
+    """Fill a MISP feed folder with the kept events; return the fetched ones.
+
+    A kept event the database has no copy of is left out of the checkpoint,
+    so that the next sync fetches it (this one reads it as missing).
+    """
+    assert fetched.events is not None
+    (folder,) = fetched.files
+    kept = set(fetched.kept_events)
+    copies = db._event_copies(feed.name, fetched.kept_events)
+    for uuid, body in copies.items():
+        (folder / f"{uuid}.json").write_bytes(body)
+    fresh: dict[str, bytes] = {}
+    for uuid in list(fetched.events):
+        if uuid in kept:
+            if uuid not in copies:
+                del fetched.events[uuid]
+            continue
+        event_file = folder / f"{uuid}.json"
+        if event_file.is_file():
+            fresh[uuid] = event_file.read_bytes()
+        else:
+            del fetched.events[uuid]
+    return fresh
+
+
+def _empty_snapshot(feed: FeedSpec, loads: list[FeedLoad]) -> bool:
+    """Return whether a snapshot fetch gave no record at all."""
+    if feed.mode != "snapshot":
+        return False
+    return not any(load.records or load.patterns or load.revoked for load in loads)
+
+
+def _load(feed: FeedSpec, fetched: Fetched) -> list[FeedLoad]:
+    """Read what was fetched into feed loads."""
+    if fetched.objects is not None:
+        from trustwatch.intel.stix import load_stix_objects
+
+        location = f"taxii:{feed.taxii.collection}" if feed.taxii else feed.name
+        return [
+            load_stix_objects(
+                fetched.objects,
+                feed=feed.name,
+                confidence=feed.confidence,
+                location=location,
+            )
+        ]
+    return [
+        load_feed(path, format=feed.format, feed=feed.name, confidence=feed.confidence)
+        for path in fetched.files
+    ]
+
+
+def _failed(
+    feed: FeedSpec,
+    db: IntelDatabase,
+    point: Checkpoint,
+    report: FeedReport,
+    now: datetime,
+    exc: Exception,
+) -> FeedReport:
+    """Record a failed fetch: the feed is retried sooner than its schedule."""
+    report.status, report.reason = "failed", str(exc)
+    point.failures += 1
+    retry = min(feed.every, _FAILURE_RETRY * 2 ** min(point.failures - 1, 10))
+    point.next_due = now + retry
+    point.last_status, point.last_error = "failed", str(exc)
+    with db._transaction():
+        report.expired = db._purge_expired(feed.name, now)
+        db._save_checkpoint(point)
+    report.total, report.next_due = db._count(feed.name), point.next_due
+    log.warning("feed %s failed: %s", feed.name, exc)
+    return report

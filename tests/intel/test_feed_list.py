@@ -1,0 +1,193 @@
+"""The TOML feed list: every key validated, errors naming the feed and the key."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from trustwatch.errors import ConfigError
+from trustwatch.intel.feedlist import (
+    DEFAULT_MAX_BYTES,
+    load_feed_list,
+    parse_duration,
+    parse_feed_list,
+    redact_url,
+)
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "examples" / "feeds.toml"
+
+
+def test_the_example_feed_list_is_valid_and_uses_no_real_hosts() -> None:
+    feeds = load_feed_list(EXAMPLE)
+    assert [feed.name for feed in feeds] == [
+        "urlhaus-recent",
+        "phishtank",
+        "malware-hashes",
+        "team-blocklist",
+        "sharing-group",
+        "old-list",
+    ]
+    kinds = {feed.name: feed.source_kind for feed in feeds}
+    assert kinds["urlhaus-recent"] == "url"
+    assert kinds["malware-hashes"] == "path"
+    assert kinds["sharing-group"] == "taxii"
+    for feed in feeds:
+        host = feed.url or (feed.taxii.url if feed.taxii else "")
+        assert host == "" or "127.0.0.1" in host or ".example/" in host
+    relative = feeds.get("malware-hashes").path
+    assert relative == EXAMPLE.parent / "intel" / "hashes" / "*.txt"
+    assert not feeds.get("old-list").enabled
+
+
+def test_keys_get_their_types_and_defaults() -> None:
+    feeds = parse_feed_list(
+        """
+        [[feeds]]
+        name = "a"
+        url = "https://feeds.example/a.csv"
+        format = "urlhaus_csv"
+        every = "15m"
+        confidence = 90
+        expires = "7d"
+        threat = "malware_download"
+        tags = ["x", "y"]
+
+        [[feeds]]
+        name = "b.c_d-e"
+        taxii = { url = "http://127.0.0.1:5000/api1/", collection = "c1" }
+        """
+    )
+    first, second = feeds.feeds
+    assert first.every == timedelta(minutes=15)
+    assert first.expires == timedelta(days=7)
+    assert first.confidence == 90
+    assert first.tags == ("x", "y")
+    assert first.mode == "snapshot"
+    assert first.max_bytes == DEFAULT_MAX_BYTES
+    assert first.proxy is None
+    assert second.mode == "incremental"  # TAXII polls add; expiry removes
+    assert second.taxii is not None and second.taxii.collection == "c1"
+    assert second.every == timedelta(hours=1)
+    assert second.expires is None
+
+
+def test_fingerprint_changes_with_meaning_not_with_schedule() -> None:
+    def one(extra: str) -> str:
+        text = f'[[feeds]]\nname = "a"\nurl = "http://127.0.0.1/a"\n{extra}'
+        return parse_feed_list(text).feeds[0].fingerprint()
+
+    assert one('every = "5m"') == one('every = "1h"')
+    assert one("confidence = 10") != one("confidence = 20")
+    assert one('format = "plain"') != one('format = "hashlist"')
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("90s", 90), ("15m", 900), ("6h", 21600), ("1d", 86400), (" 2w ", 1209600)],
+)
+def test_durations(text: str, expected: int) -> None:
+    assert parse_duration(text) == timedelta(seconds=expected)
+
+
+@pytest.mark.parametrize("text", ["0m", "15", "m", "1.5h", "-1d", "1y", ""])
+def test_bad_durations_are_refused(text: str) -> None:
+    with pytest.raises(ConfigError, match="hint:"):
+        parse_duration(text)
+
+
+BAD_FEEDS = [
+    ('name = "Bad Name"\nurl = "http://127.0.0.1/a"', "feed #1 key 'name'"),
+    ('name = "a"', "feed 'a' key 'url': a feed needs exactly one source"),
+    (
+        'name = "a"\nurl = "http://127.0.0.1/a"\npath = "x.txt"',
+        "feed 'a' key 'path': a feed needs exactly one source, it has url, path",
+    ),
+    ('name = "a"\nurl = "ftp://127.0.0.1/a"', "feed 'a' key 'url'"),
+    ('name = "a"\nurl = "http://u:s3cretpw@127.0.0.1/a"', "holds a password"),
+    ('name = "a"\nurl = "http://127.0.0.1/a"\nformat = "csv"', "key 'format'"),
+    ('name = "a"\nurl = "http://127.0.0.1/a"\nconfidence = 101', "key 'confidence'"),
+    ('name = "a"\nurl = "http://127.0.0.1/a"\nconfidence = "high"', "'confidence'"),
+    ('name = "a"\nurl = "http://127.0.0.1/a"\nevery = "often"', "key 'every'"),
+    ('name = "a"\nurl = "http://127.0.0.1/a"\nexpires = 7', "key 'expires'"),
+    ('name = "a"\nurl = "http://127.0.0.1/a"\nmode = "mirror"', "key 'mode'"),
+    ('name = "a"\nurl = "http://127.0.0.1/a"\nenabled = "yes"', "key 'enabled'"),
+    ('name = "a"\nurl = "http://127.0.0.1/a"\ntags = "x"', "key 'tags'"),
+    ('name = "a"\nurl = "http://127.0.0.1/a"\nschedule = "1h"', "key 'schedule'"),
+    ('name = "a"\nurl = "http://127.0.0.1/a"\ntimeout = 0', "key 'timeout'"),
+    ('name = "a"\nurl = "http://127.0.0.1/a"\nretries = 50', "key 'retries'"),
+    (
+        'name = "a"\nurl = "http://127.0.0.1/a"\nheaders_env = { Auth-Key = "x y" }',
+        "key 'headers_env.Auth-Key'",
+    ),
+    (
+        'name = "a"\ntaxii = { url = "http://127.0.0.1/api/", collection = "c", '
+        'password = "hunter2" }',
+        "key 'taxii.password': unknown key",
+    ),
+    ('name = "a"\ntaxii = { url = "http://127.0.0.1/api/" }', "'taxii.collection'"),
+    (
+        'name = "a"\ntaxii = { url = "http://127.0.0.1/api/", collection = "c" }\n'
+        'format = "plain"',
+        "a TAXII feed is STIX",
+    ),
+    (
+        'name = "a"\ntaxii = { url = "http://127.0.0.1/", collection = "c", '
+        'username_env = "not a name" }',
+        "key 'taxii.username_env'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "expected"), BAD_FEEDS)
+def test_invalid_feeds_name_the_feed_and_the_key(body: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_feed_list(f"[[feeds]]\n{body}\n", origin="feeds.toml")
+    message = str(caught.value)
+    assert expected in message
+    assert message.startswith("feed list feeds.toml: ")
+    assert "hint:" in message
+    assert "hunter2" not in message and "s3cretpw" not in message
+
+
+def test_duplicate_names_are_refused() -> None:
+    text = '[[feeds]]\nname = "a"\npath = "x"\n[[feeds]]\nname = "a"\npath = "y"\n'
+    with pytest.raises(ConfigError, match="feed 'a' key 'name': the name is used"):
+        parse_feed_list(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[[feeds]\n", "not valid TOML"),
+        ("feeds = 3\n", "array of tables"),
+        ('[settings]\nx = 1\n[[feeds]]\nname = "a"\npath = "x"\n', "'settings'"),
+    ],
+)
+def test_documents_of_the_wrong_shape_are_refused(text: str, expected: str) -> None:
+    with pytest.raises(ConfigError, match=expected):
+        parse_feed_list(text)
+
+
+def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read feed list"):
+        load_feed_list(tmp_path / "absent.toml")
+
+
+def test_an_empty_list_has_no_feeds_and_unknown_names_are_reported() -> None:
+    feeds = parse_feed_list("")
+    assert len(feeds) == 0
+    with pytest.raises(ConfigError, match="no feed named 'x'"):
+        feeds.get("x")
+
+
+def test_urls_are_shown_without_credentials_or_query() -> None:
+    assert (
+        redact_url("https://user:pw@feeds.example:8443/a.csv?key=s3cret#x")
+        == "https://feeds.example:8443/a.csv"
+    )
+    feeds = parse_feed_list(
+        '[[feeds]]\nname = "a"\nurl = "https://feeds.example/a?auth=s3cret"\n'
+    )
+    assert "s3cret" not in feeds.feeds[0].source

@@ -3,6 +3,7 @@ from typing import ClassVar
 import pytest
 
 from trustwatch.content.store import Blob
+from trustwatch.content.yara_rules import load_rule_text
 from trustwatch.detectors import available, default_detectors
 from trustwatch.detectors.base import Detector
 from trustwatch.detectors.credential_attacks import CredentialAttackDetector
@@ -54,6 +55,11 @@ FACTORIES = {
     "brand_impersonation": lambda: available()["brand_impersonation"](),
     "file_phishing": lambda: available()["file_phishing"](
         SyntheticContent(), cache_size=1
+    ),
+    "malicious_file": lambda: available()["malicious_file"](
+        SyntheticContent(),
+        load_rule_text('rule pw { strings: $p = "type=\\"password\\"" condition: $p }'),
+        cache_size=1,
     ),
     "impossible_travel": lambda: available()["impossible_travel"](geo=TwoCountryGeo()),
     "login_risk": lambda: available()["login_risk"](),

@@ -18,6 +18,7 @@ __all__ = [
     "event_reading_options",
     "geo_options",
     "kafka_connection_options",
+    "malicious_file_options",
     "pipeline_options",
 ]
 
@@ -180,4 +181,24 @@ def kafka_connection_options(func: F) -> F:
         envvar="TRUSTWATCH_BOOTSTRAP_SERVERS",
         show_envvar=True,
         help="Kafka brokers to start from, HOST:PORT[,HOST:PORT...].",
+    )(func)
+
+
+def malicious_file_options(func: F) -> F:
+    """Add the options that scan uploads for malware: YARA rules, fuzzy intel."""
+    func = click.option(
+        "--fuzzy-intel",
+        "fuzzy_intel_paths",
+        multiple=True,
+        type=click.Path(exists=True, dir_okay=False),
+        help="A file of known-bad fuzzy hashes, one `tlsh:HASH` or "
+        "`ssdeep:HASH` a line (optional `;comment`); repeat for more. "
+        "Needs --content-dir.",
+    )(func)
+    return click.option(
+        "--yara",
+        "yara_paths",
+        multiple=True,
+        help="YARA rule files, folders or globs to scan uploads with; each rule "
+        "loads or is rejected on its own. Needs --content-dir.",
     )(func)

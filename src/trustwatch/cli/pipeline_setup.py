@@ -35,8 +35,17 @@ def build_detectors(
     content: ContentSource | None,
     extra: Sequence[str],
     graph_model: Path | None = None,
+    *,
+    yara_paths: Sequence[str] = (),
+    fuzzy_intel_paths: Sequence[str] = (),
 ) -> list[Detector]:
-    """The default detectors, the named ones after them, and graph_scores."""
+    """The default detectors, the named ones after them, and graph_scores.
+
+    With YARA rules or fuzzy-hash intel the ``malicious_file`` detector runs
+    too, just before ``content_spread`` so that its findings mark the content
+    malicious on the same upload; it reads uploads from ``content``, so it
+    needs one.
+    """
     from trustwatch.detectors import create, default_detectors
 
     detectors = default_detectors(intel.store if intel else None, content)
@@ -50,7 +59,52 @@ def build_detectors(
         running.add(name)
     if graph_model is not None:
         detectors.append(create("graph_scores", model_path=str(graph_model)))
+    if yara_paths or fuzzy_intel_paths:
+        # before content_spread, which reads its findings on the same upload
+        spread = next(
+            (i for i, d in enumerate(detectors) if d.name == "content_spread"),
+            len(detectors),
+        )
+        detectors.insert(
+            spread, _malicious_file(content, yara_paths, fuzzy_intel_paths)
+        )
     return detectors
+
+
+def _malicious_file(
+    content: ContentSource | None,
+    yara_paths: Sequence[str],
+    fuzzy_intel_paths: Sequence[str],
+) -> Detector:
+    """Load the rules and fuzzy intel, report rejects, build the detector."""
+    from trustwatch.content.fuzzy import FuzzyIntel
+    from trustwatch.content.yara_rules import load_rules
+    from trustwatch.detectors.malicious_file import MaliciousFileDetector
+
+    if content is None:
+        raise ConfigError(
+            "--yara and --fuzzy-intel scan uploaded content; hint: add "
+            "--content-dir with the uploaded files"
+        )
+    rules = load_rules(yara_paths) if yara_paths else None
+    if rules is not None and rules.rejected:
+        top = ", ".join(
+            f"{clean(reason)} ({count})"
+            for reason, count in rules.reason_counts().most_common(3)
+        )
+        errors.print(
+            f"warning: {len(rules.rejected):,} YARA rules or file parts were "
+            f"rejected ({len(rules.accepted):,} loaded): {top}; see "
+            "`trustwatch file rules`"
+        )
+    fuzzy = FuzzyIntel.from_paths(fuzzy_intel_paths) if fuzzy_intel_paths else None
+    if fuzzy is not None and fuzzy.rejects:
+        errors.print(
+            f"warning: {len(fuzzy.rejects):,} fuzzy-intel lines were not loaded; "
+            f"first: {clean(fuzzy.rejects[0].location)}: "
+            f"{clean(fuzzy.rejects[0].reason)}"
+        )
+    return MaliciousFileDetector(content, rules, fuzzy)
 
 
 def checked_policy(path: Path | None) -> Policy:

@@ -12,6 +12,7 @@ from trustwatch.detectors.graph_sweeps import CommunityDetector, DenseBlockDetec
 from trustwatch.detectors.impossible_travel import ImpossibleTravelDetector
 from trustwatch.detectors.intel_match import IntelMatchDetector
 from trustwatch.detectors.login_risk import LoginRiskDetector
+from trustwatch.detectors.malicious_file import MaliciousFileDetector
 from trustwatch.detectors.registry import (
     available,
     create,
@@ -38,6 +39,7 @@ __all__ = [
     "IndicatorRef",
     "IntelMatchDetector",
     "LoginRiskDetector",
+    "MaliciousFileDetector",
     "RingDetector",
     "Signal",
     "TakeoverChainDetector",

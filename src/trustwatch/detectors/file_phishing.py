@@ -62,6 +62,7 @@ __all__ = [
     "file_findings",
     "heuristic_url_scorer",
     "place_of",
+    "upload_signals",
 ]
 
 logger = logging.getLogger(__name__)
@@ -332,6 +333,35 @@ class FindingRules:
     unreadable_score: float = 0.3
 
 
+def upload_signals(
+    detector: Detector,
+    event: EventBase,
+    findings_of: Callable[[str, FileUploaded], tuple[FileFinding, ...]],
+) -> tuple[Signal, ...]:
+    """Return one signal per finding on an upload the content store may hold.
+
+    ``findings_of(sha256, upload)`` judges the stored content; events other
+    than uploads, and uploads without a valid SHA-256, give no signal.
+    """
+    if not isinstance(event, FileUploaded):
+        return ()
+    digest = valid_sha256((event.sha256 or "").strip())
+    if digest is None:
+        return ()
+    return tuple(
+        detector.signal(
+            event,
+            kind=f.kind,
+            score=f.score,
+            entity_type="file",
+            entity=f"sha256:{digest}",
+            reasons=f.reasons,
+            evidence={**f.evidence, "file_id": event.file_id},
+        )
+        for f in findings_of(digest, event)
+    )
+
+
 def file_findings(
     assessment: FileAssessment, rules: FindingRules | None = None
 ) -> tuple[FileFinding, ...]:
@@ -429,24 +459,7 @@ class FilePhishingDetector(Detector):
 
     def process_one(self, event: EventBase, ctx: EventContext) -> Sequence[Signal]:
         """Judge an uploaded file whose content the store holds."""
-        if not isinstance(event, FileUploaded):
-            return ()
-        digest = valid_sha256((event.sha256 or "").strip())
-        if digest is None:
-            return ()
-        findings = self._findings(digest, event)
-        return tuple(
-            self.signal(
-                event,
-                kind=f.kind,
-                score=f.score,
-                entity_type="file",
-                entity=f"sha256:{digest}",
-                reasons=f.reasons,
-                evidence={**f.evidence, "file_id": event.file_id},
-            )
-            for f in findings
-        )
+        return upload_signals(self, event, self._findings)
 
     def _findings(self, digest: str, upload: FileUploaded) -> tuple[FileFinding, ...]:
         # the name and type matter only when the bytes name no format

@@ -1,0 +1,1126 @@
+"""YARA rule sets loaded rule by rule, and bounded scans of file content.
+
+Public rule sets mix rules for many YARA builds: a rule that calls a module
+this build lacks, or an external variable nobody defined, must not take the
+other few thousand rules down with it. :func:`load_rules` therefore compiles
+each file on its own and, when a file fails, splits it into rules with a
+small tokenizer (comments, text strings, regular expressions and hex strings
+are skipped, so a brace inside them never ends a rule) and compiles each rule
+with what it needs: the file's imports, its includes and the rules it names
+in its condition (private ones included), plus the file's global rules. A
+rule that still fails is rejected with YARA's reason; the rest load.
+
+Other behaviour worth knowing:
+
+- **Namespaces**: every file gets its own namespace (its path relative to
+  the folder it was found in), so two vendors may use the same rule name and
+  a global rule only applies to the rules of its own file.
+- **Includes** are resolved by the loader, only inside the folders being
+  loaded (or, for a file given by itself, its own folder); one that points
+  elsewhere, is missing, or leads back to a file already being included is
+  refused with the reason. A file holding nothing but includes of files that
+  are loaded anyway (an index) is skipped, so no rule is counted twice.
+- **Externals** that public rule sets read (``filename``, ``filepath``,
+  ``extension``, ``filetype``, ``owner`` and a few more, see
+  :data:`DEFAULT_EXTERNALS`) are defined as empty strings; a scan may fill in
+  ``filename`` and ``extension``.
+- **Lint**: a hex literal compared with ``==`` or ``!=`` to ``hash.md5``,
+  ``hash.sha1``, ``hash.sha256`` or ``pe.imphash`` is lowercased, because
+  those functions return lowercase hex and the comparison is case-sensitive;
+  an uppercase literal would silently never match. Each change is counted.
+
+Scans (:meth:`RuleLoad.scan`) have a size limit (the first ``max_bytes`` are
+scanned and each hit says so) and a time limit (a scan that runs out of time
+returns what matched so far, flagged ``timed_out``).
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import math
+import os
+import re
+import time
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yara
+
+from trustwatch.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_EXTERNALS",
+    "DEFAULT_SCAN_BYTES",
+    "DEFAULT_SCAN_TIMEOUT",
+    "AcceptedRule",
+    "RejectedRule",
+    "RuleLoad",
+    "ScanHits",
+    "SourceCounts",
+    "YaraHit",
+    "load_rule_text",
+    "load_rules",
+    "rule_score",
+]
+
+logger = logging.getLogger(__name__)
+
+#: External variables public rule sets read, defined empty at compile time.
+DEFAULT_EXTERNALS: Mapping[str, str] = {
+    "filename": "",
+    "filepath": "",
+    "extension": "",
+    "filetype": "",
+    "owner": "",
+    "md5": "",
+    "sha1": "",
+    "sha256": "",
+    "id": "",
+    "file_name": "",
+    "file_path": "",
+}
+#: Bytes of a file scanned by default (the rest is left unscanned).
+DEFAULT_SCAN_BYTES = 20 * 1024 * 1024
+#: Seconds a scan may take by default.
+DEFAULT_SCAN_TIMEOUT = 10.0
+
+_RULE_SUFFIXES = (".yar", ".yara")
+_HASH_FUNCTIONS = frozenset({"md5", "sha1", "sha256", "imphash"})
+_HEX_DIGEST = re.compile(r"[0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
+_RULE_START = re.compile(r"^[ \t]*(?:(?:private|global)\s+)*rule\s+\w", re.MULTILINE)
+_TWO_CHAR = frozenset({"==", "!=", "<=", ">=", "<<", ">>", ".."})
+_MAX_STRINGS_KEPT = 10
+_SEVERITY_WORDS = {
+    "critical": 0.95,
+    "high": 0.85,
+    "medium": 0.6,
+    "moderate": 0.6,
+    "low": 0.3,
+    "info": 0.1,
+    "informational": 0.1,
+}
+#: Score of a hit whose rule carries neither ``score`` nor ``severity``.
+DEFAULT_RULE_SCORE = 0.8
+
+
+# ----------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedRule:
+    """A rule that compiled.
+
+    Attributes
+    ----------
+    name
+        The rule's name.
+    source
+        The file it is written in.
+    namespace
+        The namespace it was compiled into.
+    tags
+        Its tags.
+    private
+        Whether it is private (never reported as a hit).
+    """
+
+    name: str
+    source: str
+    namespace: str
+    tags: tuple[str, ...]
+    private: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedRule:
+    """A rule, or a part of a file, that did not load.
+
+    Attributes
+    ----------
+    name
+        The rule's name, or ``None`` for a problem with the file itself
+        (unreadable, an include refused, text outside any rule).
+    source
+        The file.
+    line
+        The line in the file where the rule or problem starts.
+    reason
+        A short category, the same for alike failures (for counting).
+    message
+        The full message, YARA's own where YARA refused the rule.
+    """
+
+    name: str | None
+    source: str
+    line: int
+    reason: str
+    message: str
+
+
+@dataclass(slots=True)
+class SourceCounts:
+    """How one rule file loaded.
+
+    Attributes
+    ----------
+    accepted, rejected
+        Rules that compiled and rules that did not.
+    lint_fixes
+        Hash literals lowercased in the file.
+    index
+        Whether the file was skipped as an index of files loaded anyway.
+    """
+
+    accepted: int = 0
+    rejected: int = 0
+    lint_fixes: int = 0
+    index: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class YaraHit:
+    """One rule that matched a file.
+
+    Attributes
+    ----------
+    rule, namespace, source
+        The rule, its namespace and the file it is written in.
+    tags
+        The rule's tags.
+    meta
+        The rule's metadata (author, description, score, ...).
+    strings
+        Matched string identifiers with their first offset, e.g.
+        ``"$a@0x40"`` (at most ten; the matched bytes are not kept).
+    score
+        Suspicion in ``[0, 1]`` from the rule's ``score`` or ``severity``
+        metadata (see :func:`rule_score`).
+    evidence
+        How the scan went: ``scanned_bytes``, ``size``, ``truncated`` (only
+        the first ``scanned_bytes`` were scanned) and ``timed_out``.
+    """
+
+    rule: str
+    namespace: str
+    source: str
+    tags: tuple[str, ...]
+    meta: dict[str, Any]
+    strings: tuple[str, ...]
+    score: float
+    evidence: dict[str, Any]
+
+
+class ScanHits(list[YaraHit]):
+    """The hits of one scan, with how the scan went.
+
+    A plain list of :class:`YaraHit` to iterate, plus ``scanned_bytes``,
+    ``size``, ``truncated``, ``timed_out`` and ``error`` (YARA's message when
+    the scan failed for another reason, else ``None``).
+    """
+
+    def __init__(
+        self,
+        hits: Iterable[YaraHit] = (),
+        *,
+        scanned_bytes: int = 0,
+        size: int = 0,
+        timed_out: bool = False,
+        error: str | None = None,
+    ) -> None:
+        super().__init__(hits)
+        self.scanned_bytes = scanned_bytes
+        self.size = size
+        self.truncated = size > scanned_bytes
+        self.timed_out = timed_out
+        self.error = error
+
+
+def rule_score(meta: Mapping[str, Any]) -> float:
+    """Return a rule's suspicion in ``[0, 1]`` from its metadata.
+
+    ``score`` is read as 0-100 (signature-base's scale) or, when at most 1,
+    as a probability; ``severity`` as a word (critical, high, medium, low,
+    info) or a number on the same scales. Without either the score is
+    :data:`DEFAULT_RULE_SCORE`.
+
+    Examples
+    --------
+    >>> rule_score({"score": 70}), rule_score({"severity": "low"}), rule_score({})
+    (0.7, 0.3, 0.8)
+    """
+    for key in ("score", "severity"):
+        value = meta.get(key)
+        if value is None or isinstance(value, bool):
+            continue
+        if isinstance(value, str):
+            word = _SEVERITY_WORDS.get(value.strip().lower())
+            if word is not None:
+                return word
+            try:
+                value = float(value)
+            except ValueError:
+                continue
+        number = float(value)
+        if math.isnan(number) or number < 0:
+            continue
+        return min(1.0, number if number <= 1 else number / 100.0)
+    return DEFAULT_RULE_SCORE
+
+
+@dataclass
+class RuleLoad:
+    """Rules loaded from files: what compiled, what did not and why.
+
+    Attributes
+    ----------
+    accepted
+        Every rule that compiled, in load order.
+    rejected
+        Every rule or file part that did not, with its reason.
+    sources
+        Counts per rule file.
+    load_seconds
+        How long the load took.
+    compiled
+        The accepted rules compiled together (a ``yara.Rules``), one
+        namespace per file; ``None`` when nothing compiled.
+    rule_sources
+        The file each rule is written in, by ``(namespace, rule name)``
+        (an included rule is written in the included file).
+    """
+
+    accepted: list[AcceptedRule] = field(default_factory=list)
+    rejected: list[RejectedRule] = field(default_factory=list)
+    sources: dict[str, SourceCounts] = field(default_factory=dict)
+    load_seconds: float = 0.0
+    compiled: Any = None
+    rule_sources: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    @property
+    def lint_fixes(self) -> int:
+        """Hash literals lowercased over all files."""
+        return sum(counts.lint_fixes for counts in self.sources.values())
+
+    @property
+    def index_files(self) -> int:
+        """Files skipped as indexes of files loaded anyway."""
+        return sum(counts.index for counts in self.sources.values())
+
+    def reason_counts(self) -> Counter[str]:
+        """Return how many rejects each reason has, most common first."""
+        return Counter(reject.reason for reject in self.rejected)
+
+    def scan(
+        self,
+        data: bytes,
+        *,
+        timeout: float = DEFAULT_SCAN_TIMEOUT,
+        max_bytes: int = DEFAULT_SCAN_BYTES,
+        file_name: str | None = None,
+        size: int | None = None,
+    ) -> ScanHits:
+        """Scan bytes with every accepted rule, within time and size limits.
+
+        Parameters
+        ----------
+        data
+            The file's content (or its first bytes).
+        timeout
+            Seconds the scan may take; YARA counts whole seconds, so this is
+            rounded up. A scan that runs out returns the hits found so far
+            with ``timed_out`` set.
+        max_bytes
+            Only the first ``max_bytes`` are scanned; hits then say
+            ``truncated`` in their evidence.
+        file_name
+            The file's name, given to rules as the ``filename`` and
+            ``extension`` externals.
+        size
+            The file's whole size when ``data`` is only its start.
+
+        Returns
+        -------
+        ScanHits
+            The hits of public rules, one per rule and defining file.
+
+        Raises
+        ------
+        ConfigError
+            When ``timeout`` or ``max_bytes`` is not positive.
+        """
+        if not timeout > 0:
+            raise ConfigError(f"timeout={timeout} must be positive; hint: seconds")
+        if max_bytes <= 0:
+            raise ConfigError(f"max_bytes={max_bytes} must be positive; hint: bytes")
+        total = max(len(data), size or 0)
+        window = data[:max_bytes]
+        if self.compiled is None:
+            return ScanHits(scanned_bytes=len(window), size=total)
+        raw: list[Mapping[str, Any]] = []
+
+        def collect(match: Mapping[str, Any]) -> int:
+            raw.append(match)
+            return int(yara.CALLBACK_CONTINUE)
+
+        # a string matching too often stops counting; the rule still decides
+        flooded: list[str] = []
+
+        def warned(kind: int, detail: Any) -> int:
+            if kind == yara.CALLBACK_TOO_MANY_MATCHES and len(flooded) < 20:
+                flooded.append(f"{getattr(detail, 'rule', '?')}:{detail.string}")
+            return int(yara.CALLBACK_CONTINUE)
+
+        timed_out = False
+        error: str | None = None
+        try:
+            self.compiled.match(
+                data=window,
+                timeout=max(1, math.ceil(timeout)),
+                externals=_scan_externals(file_name),
+                callback=collect,
+                which_callbacks=yara.CALLBACK_MATCHES,
+                warnings_callback=warned,
+            )
+        except yara.TimeoutError:
+            timed_out = True
+            logger.warning("yara scan ran out of time after %s s", timeout)
+        except yara.Error as exc:
+            error = str(exc)
+            logger.warning("yara scan failed: %s", error)
+        evidence: dict[str, Any] = {
+            "scanned_bytes": len(window),
+            "size": total,
+            "truncated": total > len(window),
+            "timed_out": timed_out,
+        }
+        if flooded:
+            logger.info("yara strings matched too often: %d", len(flooded))
+            evidence["too_many_matches"] = flooded
+        hits: dict[tuple[str, str], YaraHit] = {}
+        for match in raw:
+            hit = self._hit(match, evidence)
+            hits.setdefault((hit.source, hit.rule), hit)
+        return ScanHits(
+            hits.values(),
+            scanned_bytes=len(window),
+            size=total,
+            timed_out=timed_out,
+            error=error,
+        )
+
+    def _hit(self, match: Mapping[str, Any], evidence: dict[str, Any]) -> YaraHit:
+        rule = str(match.get("rule", ""))
+        namespace = str(match.get("namespace", ""))
+        meta = dict(match.get("meta") or {})
+        strings: list[str] = []
+        for found in match.get("strings") or ():
+            instances = getattr(found, "instances", ())
+            if instances:
+                strings.append(f"{found.identifier}@{instances[0].offset:#x}")
+            if len(strings) >= _MAX_STRINGS_KEPT:
+                break
+        return YaraHit(
+            rule=rule,
+            namespace=namespace,
+            source=self.rule_sources.get((namespace, rule), namespace),
+            tags=tuple(str(tag) for tag in match.get("tags") or ()),
+            meta=meta,
+            strings=tuple(strings),
+            score=rule_score(meta),
+            evidence=dict(evidence),
+        )
+
+
+def _scan_externals(file_name: str | None) -> dict[str, str]:
+    externals = dict(DEFAULT_EXTERNALS)
+    if file_name:
+        base = os.path.basename(file_name)
+        externals["filename"] = base
+        externals["file_name"] = base
+        externals["extension"] = os.path.splitext(base)[1].lower()
+    return externals
+
+
+# --------------------------------------------------------------- tokenizer
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    kind: str  # ident, var, string, regex, number, punct
+    text: str
+    start: int
+    end: int
+
+
+class _LexError(Exception):
+    def __init__(self, message: str, offset: int) -> None:
+        super().__init__(message)
+        self.offset = offset
+
+
+def _lex(text: str, start: int = 0) -> Iterator[_Token]:
+    """Yield the tokens of YARA source, skipping whitespace and comments."""
+    pos = start
+    size = len(text)
+    while pos < size:
+        char = text[pos]
+        if char.isspace():
+            pos += 1
+        elif text.startswith("//", pos):
+            newline = text.find("\n", pos)
+            pos = size if newline < 0 else newline + 1
+        elif text.startswith("/*", pos):
+            close = text.find("*/", pos + 2)
+            if close < 0:
+                raise _LexError("unterminated comment", pos)
+            pos = close + 2
+        elif char == '"':
+            end = _quoted_end(text, pos, '"', "unterminated text string")
+            yield _Token("string", text[pos:end], pos, end)
+            pos = end
+        elif char == "/":
+            end = _quoted_end(text, pos, "/", "unterminated regular expression")
+            while end < size and text[end] in "is":
+                end += 1
+            yield _Token("regex", text[pos:end], pos, end)
+            pos = end
+        elif char.isalpha() or char == "_":
+            end = pos + 1
+            while end < size and (text[end].isalnum() or text[end] == "_"):
+                end += 1
+            yield _Token("ident", text[pos:end], pos, end)
+            pos = end
+        elif (
+            char in "$#@!"
+            and pos + 1 < size
+            and (text[pos + 1].isalnum() or text[pos + 1] in "_*")
+        ):
+            end = pos + 1
+            while end < size and (text[end].isalnum() or text[end] in "_*"):
+                end += 1
+            yield _Token("var", text[pos:end], pos, end)
+            pos = end
+        elif char.isdigit():
+            end = pos + 1
+            while end < size and (text[end].isalnum() or text[end] in "_."):
+                if text.startswith("..", end):
+                    break
+                end += 1
+            yield _Token("number", text[pos:end], pos, end)
+            pos = end
+        else:
+            pair = text[pos : pos + 2]
+            width = 2 if pair in _TWO_CHAR else 1
+            yield _Token("punct", text[pos : pos + width], pos, pos + width)
+            pos += width
+
+
+def _quoted_end(text: str, pos: int, quote: str, problem: str) -> int:
+    """Return the offset after the closing quote of a string or regex."""
+    index = pos + 1
+    while index < len(text):
+        char = text[index]
+        if char == "\\":
+            index += 2
+            continue
+        if char == "\n":
+            break
+        if char == quote:
+            return index + 1
+        index += 1
+    raise _LexError(problem, pos)
+
+
+@dataclass
+class _RuleText:
+    name: str
+    start: int
+    end: int
+    line: int
+    tags: tuple[str, ...]
+    private: bool
+    is_global: bool
+    referenced: set[str]
+
+
+@dataclass
+class _Split:
+    imports: list[tuple[str, int, int]] = field(default_factory=list)
+    includes: list[tuple[str, int, int]] = field(default_factory=list)
+    rules: list[_RuleText] = field(default_factory=list)
+    problems: list[tuple[int, str, str]] = field(default_factory=list)
+    hash_literals: list[tuple[int, int]] = field(default_factory=list)
+
+
+def _line_of(text: str, offset: int) -> int:
+    return text.count("\n", 0, offset) + 1
+
+
+def _split(text: str) -> _Split:
+    """Split YARA source into imports, includes and rules; note what is not."""
+    split = _Split()
+    pos = 0
+    while pos < len(text):
+        try:
+            pos = _split_from(text, pos, split)
+        except _LexError as exc:
+            line = _line_of(text, exc.offset)
+            split.problems.append((exc.offset, "unparseable", f"line {line}: {exc}"))
+            resume = _RULE_START.search(text, exc.offset + 1)
+            if resume is None:
+                break
+            pos = resume.start()
+    return split
+
+
+def _split_from(text: str, pos: int, split: _Split) -> int:
+    tokens = _lex(text, pos)
+    junk_at: int | None = None
+    for token in tokens:
+        if token.kind == "ident" and token.text in ("import", "include"):
+            value = next(tokens, None)
+            if value is None or value.kind != "string":
+                raise _LexError(f"{token.text} without a quoted name", token.start)
+            target = split.imports if token.text == "import" else split.includes
+            target.append((_unquote(value.text), token.start, value.end))
+            junk_at = None
+            continue
+        if token.kind == "ident" and token.text in ("private", "global", "rule"):
+            rule = _read_rule(text, token, tokens, split)
+            split.rules.append(rule)
+            junk_at = None
+            return rule.end
+        if junk_at is None:
+            junk_at = token.start
+            line = _line_of(text, token.start)
+            split.problems.append(
+                (
+                    token.start,
+                    "text outside any rule",
+                    f"line {line}: unexpected {token.text[:40]!r} outside any rule",
+                )
+            )
+    return len(text)
+
+
+def _read_rule(
+    text: str, first: _Token, tokens: Iterator[_Token], split: _Split
+) -> _RuleText:
+    modifiers: set[str] = set()
+    token: _Token | None = first
+    while token is not None and token.text in ("private", "global"):
+        modifiers.add(token.text)
+        token = next(tokens, None)
+    if token is None or token.text != "rule":
+        raise _LexError("a rule modifier without a rule", first.start)
+    name_token = next(tokens, None)
+    if name_token is None or name_token.kind != "ident":
+        raise _LexError("a rule without a name", first.start)
+    tags: list[str] = []
+    token = next(tokens, None)
+    if token is not None and token.text == ":":
+        token = next(tokens, None)
+        while token is not None and token.kind == "ident":
+            tags.append(token.text)
+            token = next(tokens, None)
+    if token is None or token.text != "{":
+        raise _LexError(f"rule {name_token.text} has no body", first.start)
+    depth = 1
+    in_condition = False
+    referenced: set[str] = set()
+    body: list[_Token] = []
+    for token in tokens:
+        body.append(token)
+        if token.text == "{":
+            depth += 1
+        elif token.text == "}":
+            depth -= 1
+            if depth == 0:
+                break
+        elif (
+            token.text == ":"
+            and len(body) > 1
+            and body[-2].text == "condition"
+            and depth == 1
+        ):
+            in_condition = True
+        elif in_condition and token.kind == "ident":
+            referenced.add(token.text)
+    else:
+        raise _LexError(f"rule {name_token.text} is not closed", first.start)
+    split.hash_literals.extend(_hash_literals(body))
+    return _RuleText(
+        name=name_token.text,
+        start=first.start,
+        end=body[-1].end,
+        line=_line_of(text, first.start),
+        tags=tuple(tags),
+        private="private" in modifiers,
+        is_global="global" in modifiers,
+        referenced=referenced,
+    )
+
+
+def _hash_literals(body: Sequence[_Token]) -> Iterator[tuple[int, int]]:
+    """Yield spans of uppercase hex literals compared to a hash function."""
+    for index, token in enumerate(body):
+        if token.kind != "string" or not _HEX_DIGEST.fullmatch(token.text[1:-1]):
+            continue
+        if token.text == token.text.lower():
+            continue
+        after = body[index + 1 : index + 4]
+        before = body[max(0, index - 1) : index]
+        if (
+            before
+            and before[0].text in ("==", "!=")
+            and _called_before(body, index - 1)
+        ) or (
+            len(after) == 3
+            and after[0].text in ("==", "!=")
+            and after[1].kind == "ident"
+            and _names_hash(body, index + 2)
+        ):
+            yield token.start, token.end
+
+
+def _called_before(body: Sequence[_Token], operator: int) -> bool:
+    """Whether the tokens before ``operator`` end with ``hash_fn(...)``."""
+    index = operator - 1
+    if index < 0 or body[index].text != ")":
+        return False
+    depth = 0
+    while index >= 0:
+        if body[index].text == ")":
+            depth += 1
+        elif body[index].text == "(":
+            depth -= 1
+            if depth == 0:
+                break
+        index -= 1
+    return index > 0 and body[index - 1].text in _HASH_FUNCTIONS
+
+
+def _names_hash(body: Sequence[_Token], start: int) -> bool:
+    """Whether ``module.function(`` at ``start`` calls a hash function."""
+    window = [token.text for token in body[start : start + 4]]
+    return len(window) == 4 and window[1] == "." and window[2] in _HASH_FUNCTIONS
+
+
+def _unquote(literal: str) -> str:
+    return literal[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+
+
+# ------------------------------------------------------------------ loader
+
+
+@dataclass
+class _FileUnit:
+    path: Path
+    namespace: str
+    text: str
+    split: _Split
+    prelude: str = ""
+    prelude_rules: dict[str, str] = field(default_factory=dict)
+
+
+def load_rules(
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    externals: Mapping[str, str] | None = None,
+) -> RuleLoad:
+    """Load YARA rules from files, folders and globs, each rule on its own.
+
+    Parameters
+    ----------
+    paths
+        Rule files, folders (searched recursively for ``.yar`` and
+        ``.yara`` files) or glob patterns.
+    externals
+        External variables to define, on top of :data:`DEFAULT_EXTERNALS`.
+
+    Returns
+    -------
+    RuleLoad
+        The accepted and rejected rules with reasons, counts per file, and
+        the compiled rules ready to :meth:`~RuleLoad.scan`.
+
+    Raises
+    ------
+    ConfigError
+        When a path matches no rule file.
+    """
+    began = time.perf_counter()
+    defined = {**DEFAULT_EXTERNALS, **(externals or {})}
+    files, roots = _rule_files(paths)
+    load = RuleLoad()
+    loaded = {path.resolve() for path, _ in files}
+    sources: dict[str, str] = {}
+    for path, root in files:
+        unit = _read_unit(path, root, load)
+        if unit is None:
+            continue
+        counts = load.sources.setdefault(str(path), SourceCounts())
+        if not unit.split.rules and unit.split.includes and _all_loaded(unit, loaded):
+            counts.index = True
+            continue
+        _resolve_includes(unit, roots, load)
+        source = _load_unit(unit, defined, load, counts)
+        if source is not None:
+            sources[unit.namespace] = source
+    return _finish(load, sources, defined, began)
+
+
+def load_rule_text(
+    text: str,
+    *,
+    name: str = "inline.yar",
+    externals: Mapping[str, str] | None = None,
+) -> RuleLoad:
+    """Load YARA rules from text, each rule on its own, as :func:`load_rules`.
+
+    The text has no folder, so any ``include`` in it is refused.
+
+    Parameters
+    ----------
+    text
+        YARA source.
+    name
+        The name the rules are reported under (their source and namespace).
+    externals
+        External variables to define, on top of :data:`DEFAULT_EXTERNALS`.
+    """
+    began = time.perf_counter()
+    defined = {**DEFAULT_EXTERNALS, **(externals or {})}
+    load = RuleLoad()
+    unit = _FileUnit(Path(name), name, text, _split(text))
+    counts = load.sources.setdefault(name, SourceCounts())
+    _resolve_includes(unit, (), load)
+    source = _load_unit(unit, defined, load, counts)
+    return _finish(load, {name: source} if source else {}, defined, began)
+
+
+def _finish(
+    load: RuleLoad, sources: dict[str, str], defined: Mapping[str, str], began: float
+) -> RuleLoad:
+    """Compile the accepted sources together, one namespace each."""
+    if sources:
+        try:
+            load.compiled = yara.compile(
+                sources=sources, externals=defined, includes=False
+            )
+        except yara.Error as exc:
+            raise ConfigError(
+                f"rules that compiled one file at a time failed together: {exc}; "
+                "hint: report this rule set"
+            ) from exc
+    load.load_seconds = time.perf_counter() - began
+    logger.info(
+        "yara rules loaded accepted=%d rejected=%d files=%d seconds=%.2f",
+        len(load.accepted),
+        len(load.rejected),
+        len(load.sources),
+        load.load_seconds,
+    )
+    return load
+
+
+def _rule_files(
+    paths: Iterable[str | os.PathLike[str]],
+) -> tuple[list[tuple[Path, Path]], list[Path]]:
+    """Return each rule file with the folder it was found under, and the roots."""
+    files: dict[Path, Path] = {}
+    roots: list[Path] = []
+    for raw in paths:
+        text = os.fspath(raw)
+        if not text.strip():
+            raise ConfigError("a rule path is empty; hint: is a shell variable unset?")
+        path = Path(text)
+        if path.is_dir():
+            root = path.resolve()
+            found = sorted(
+                p for p in path.rglob("*") if p.suffix.lower() in _RULE_SUFFIXES
+            )
+            pairs = [(p, root) for p in found if p.is_file()]
+        elif path.is_file():
+            pairs = [(path, path.resolve().parent)]
+        else:
+            matched = sorted(glob.glob(text, recursive=True))
+            pairs = [
+                (Path(m), Path(m).resolve().parent)
+                for m in matched
+                if Path(m).is_file() and Path(m).suffix.lower() in _RULE_SUFFIXES
+            ]
+        if not pairs:
+            raise ConfigError(
+                f"no YARA rule file at {text!r}; hint: give .yar/.yara files, "
+                "a folder holding them, or a glob"
+            )
+        for file, root in pairs:
+            files.setdefault(file, root)
+            if root not in roots:
+                roots.append(root)
+    return list(files.items()), roots
+
+
+def _read_unit(path: Path, root: Path, load: RuleLoad) -> _FileUnit | None:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        load.rejected.append(
+            RejectedRule(None, str(path), 0, "unreadable file", str(exc))
+        )
+        load.sources.setdefault(str(path), SourceCounts())
+        return None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        text = raw.decode("latin-1")
+    try:
+        namespace = path.resolve().relative_to(root).as_posix()
+    except ValueError:
+        namespace = path.name
+    return _FileUnit(path, namespace, text, _split(text))
+
+
+def _all_loaded(unit: _FileUnit, loaded: set[Path]) -> bool:
+    return all(
+        (unit.path.parent / name).resolve() in loaded
+        for name, _, _ in unit.split.includes
+    )
+
+
+def _resolve_includes(unit: _FileUnit, roots: Sequence[Path], load: RuleLoad) -> None:
+    """Expand the unit's includes into its prelude, or reject them."""
+    pieces: list[str] = []
+    for name, start, _ in unit.split.includes:
+        try:
+            included = _expand_include(
+                unit.path.resolve(), name, roots, (unit.path.resolve(),)
+            )
+        except _IncludeRefused as exc:
+            load.rejected.append(
+                RejectedRule(
+                    None,
+                    str(unit.path),
+                    _line_of(unit.text, start),
+                    exc.reason,
+                    f"include {name!r}: {exc}",
+                )
+            )
+            continue
+        for path, text in included:
+            pieces.append(text)
+            for rule in _split(text).rules:
+                unit.prelude_rules.setdefault(rule.name, str(path))
+    unit.prelude = "\n".join(pieces)
+
+
+class _IncludeRefused(Exception):
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def _expand_include(
+    including: Path, name: str, roots: Sequence[Path], chain: tuple[Path, ...]
+) -> list[tuple[Path, str]]:
+    """Return the included file's text, its own includes expanded first."""
+    target = (including.parent / name).resolve()
+    if not any(target.is_relative_to(root) for root in roots):
+        raise _IncludeRefused(
+            "include outside the loaded folders",
+            "points outside the folders being loaded; refused",
+        )
+    if target in chain:
+        loop = " -> ".join(p.name for p in (*chain, target))
+        raise _IncludeRefused("include cycle", f"include cycle {loop}")
+    try:
+        text = target.read_bytes().decode("utf-8", errors="replace")
+    except OSError as exc:
+        raise _IncludeRefused("include not found", str(exc)) from exc
+    split = _split(text)
+    expanded: list[tuple[Path, str]] = []
+    for inner, _, _ in split.includes:
+        expanded.extend(_expand_include(target, inner, roots, (*chain, target)))
+    expanded.append(
+        (target, _blank_spans(text, [(s, e) for _, s, e in split.includes]))
+    )
+    return expanded
+
+
+def _blank_spans(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    """Replace spans with spaces, keeping newlines so line numbers hold."""
+    chars = list(text)
+    for start, end in spans:
+        for index in range(start, end):
+            if chars[index] != "\n":
+                chars[index] = " "
+    return "".join(chars)
+
+
+def _lint(unit: _FileUnit) -> tuple[str, int]:
+    """Lowercase hash literals; return the fixed text and how many changed."""
+    text = unit.text
+    fixes = unit.split.hash_literals
+    for start, end in sorted(fixes, reverse=True):
+        text = text[:start] + text[start:end].lower() + text[end:]
+    return text, len(fixes)
+
+
+def _compile_error(source: str, defined: Mapping[str, str]) -> str | None:
+    try:
+        yara.compile(source=source, externals=defined, includes=False)
+    except yara.Error as exc:
+        return str(exc)
+    return None
+
+
+def _load_unit(
+    unit: _FileUnit,
+    defined: Mapping[str, str],
+    load: RuleLoad,
+    counts: SourceCounts,
+) -> str | None:
+    """Compile one file, rule by rule when whole fails; return its source."""
+    text, counts.lint_fixes = _lint(unit)
+    source_path = str(unit.path)
+    for offset, reason, message in unit.split.problems:
+        load.rejected.append(
+            RejectedRule(None, source_path, _line_of(text, offset), reason, message)
+        )
+    body = _blank_spans(text, [(s, e) for _, s, e in unit.split.includes])
+    whole = f"{unit.prelude}\n{body}" if unit.prelude else body
+    if unit.split.problems or _compile_error(whole, defined) is not None:
+        kept, header = _rule_by_rule(unit, text, defined, load)
+        if not kept:
+            counts.rejected = sum(
+                1 for r in load.rejected if r.source == source_path and r.name
+            )
+            return None
+        whole = "\n".join([header, *(text[r.start : r.end] for r in kept)])
+        accepted = kept
+    else:
+        accepted = _distinct(unit.split.rules)
+    for rule in accepted:
+        load.accepted.append(
+            AcceptedRule(
+                rule.name, source_path, unit.namespace, rule.tags, rule.private
+            )
+        )
+        load.rule_sources[(unit.namespace, rule.name)] = source_path
+    for name, path in unit.prelude_rules.items():
+        load.rule_sources.setdefault((unit.namespace, name), path)
+    counts.accepted = len(accepted)
+    counts.rejected = sum(
+        1 for r in load.rejected if r.source == source_path and r.name
+    )
+    return whole
+
+
+def _distinct(rules: Sequence[_RuleText]) -> list[_RuleText]:
+    seen: set[str] = set()
+    kept = []
+    for rule in rules:
+        if rule.name not in seen:
+            seen.add(rule.name)
+            kept.append(rule)
+    return kept
+
+
+def _rule_by_rule(
+    unit: _FileUnit, text: str, defined: Mapping[str, str], load: RuleLoad
+) -> tuple[list[_RuleText], str]:
+    """Compile each rule with what it needs.
+
+    Returns the rules that compiled and the header (imports and includes)
+    they compiled with.
+    """
+    source_path = str(unit.path)
+    imports = [(name, text[s:e]) for name, s, e in unit.split.imports]
+    working_imports: list[str] = []
+    missing_modules: dict[str, str] = {}
+    for name, statement in imports:
+        problem = _compile_error(statement, defined)
+        if problem is None:
+            working_imports.append(statement)
+        else:
+            missing_modules[name] = problem
+    header = "\n".join([*working_imports, unit.prelude])
+    if unit.prelude and _compile_error(header, defined) is not None:
+        header = "\n".join(working_imports)
+    by_name: dict[str, _RuleText] = {}
+    accepted: dict[str, _RuleText] = {}
+    refused: dict[str, str] = {}
+    globals_: list[_RuleText] = []
+    kept: list[_RuleText] = []
+    for rule in unit.split.rules:
+
+        def reject(reason: str, message: str, rule: _RuleText = rule) -> None:
+            load.rejected.append(
+                RejectedRule(rule.name, source_path, rule.line, reason, message)
+            )
+            refused.setdefault(rule.name, reason)
+
+        if rule.name in by_name:
+            first = by_name[rule.name].line
+            reject(
+                "duplicate rule name", f"{rule.name} is defined again (line {first})"
+            )
+            continue
+        by_name[rule.name] = rule
+        needed = _dependencies(rule, by_name)
+        broken = [name for name in needed if name in refused]
+        if broken:
+            reject(
+                "depends on a rejected rule",
+                f"{rule.name} needs rule {broken[0]}, which was rejected",
+            )
+            continue
+        modules = sorted(missing_modules.keys() & rule.referenced)
+        if modules:
+            reject(
+                f"module {modules[0]!r} unavailable",
+                f"{rule.name} uses module {modules[0]!r}: "
+                f"{missing_modules[modules[0]]}",
+            )
+            continue
+        parts = [header]
+        parts.extend(text[g.start : g.end] for g in globals_ if g.name not in needed)
+        parts.extend(text[accepted[n].start : accepted[n].end] for n in needed)
+        parts.append(text[rule.start : rule.end])
+        problem = _compile_error("\n".join(parts), defined)
+        if problem is not None:
+            reject(_reason_of(problem), f"{rule.name}: {_reason_of(problem)}")
+            continue
+        accepted[rule.name] = rule
+        kept.append(rule)
+        if rule.is_global:
+            globals_.append(rule)
+    return kept, header
+
+
+def _dependencies(rule: _RuleText, by_name: Mapping[str, _RuleText]) -> list[str]:
+    """The earlier rules of the file that ``rule`` names, transitively, in order."""
+    found: set[str] = set()
+    pending = [n for n in rule.referenced if n in by_name and n != rule.name]
+    while pending:
+        name = pending.pop()
+        if name in found:
+            continue
+        found.add(name)
+        pending.extend(
+            n for n in by_name[name].referenced if n in by_name and n not in found
+        )
+    return sorted(found, key=lambda n: by_name[n].start)
+
+
+_LINE_PREFIX = re.compile(r"^(?:line \d+: )")
+
+
+def _reason_of(message: str) -> str:
+    """A short category for a YARA error: the message without its line."""
+    return _LINE_PREFIX.sub("", message.strip())[:80]

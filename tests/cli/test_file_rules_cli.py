@@ -1,0 +1,82 @@
+"""``trustwatch file rules`` and ``trustwatch run --yara --fuzzy-intel``, end to end."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import msgspec
+
+from trustwatch.cli.exitcodes import ExitCode
+from trustwatch.cli.main import main
+from trustwatch.events.model import FileUploaded
+
+RULES = """
+rule EICAR_Test_File { meta: score = 90
+    strings: $e = "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!" condition: $e }
+rule Needs_Missing_Module { condition: missing_module.value == 1 }
+"""
+
+
+def eicar() -> bytes:
+    """The EICAR anti-virus test file, assembled here so no file holds it whole."""
+    head = "X5O!P%@AP[4\\PZX54(P^)7CC)7}$"
+    tail = "EICAR-STANDARD-" + "ANTIVIRUS-TEST-FILE!$H+H*"
+    return (head + tail).encode("ascii")
+
+
+def test_file_rules_prints_counts_and_reasons(tmp_path: Path, capsys) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "test.yar").write_text(RULES, encoding="utf-8")
+    assert main(["file", "rules", str(rules), "--rejects"]) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "1 rules compiled, 1 rejected, from 1 files" in out
+    assert 'undefined identifier "missing_module"' in out
+    assert "test.yar:4: Needs_Missing_Module" in out
+
+
+def test_file_rules_refuses_a_path_without_rules(tmp_path: Path, capsys) -> None:
+    assert main(["file", "rules", str(tmp_path / "none")]) == ExitCode.BAD_CONFIG
+    assert "no YARA rule file" in capsys.readouterr().err
+
+
+def test_run_with_yara_quarantines_an_eicar_upload(tmp_path: Path, capsys) -> None:
+    content = tmp_path / "content"
+    content.mkdir()
+    digest = hashlib.sha256(eicar()).hexdigest()
+    (content / digest).write_bytes(eicar())
+    (tmp_path / "test.yar").write_text(RULES, encoding="utf-8")
+    (tmp_path / "fuzzy.txt").write_text("# nothing known yet\n", encoding="utf-8")
+    events = tmp_path / "events.jsonl"
+    upload = FileUploaded(
+        event_id="u1",
+        ts=datetime(2026, 3, 1, tzinfo=UTC),
+        account="mallory",
+        file_id="f1",
+        sha256=digest,
+    )
+    events.write_bytes(msgspec.json.encode(upload) + b"\n")
+    db = str(tmp_path / "store.sqlite")
+    args = ["run", str(events), "--db", db, "--content-dir", str(content)]
+    yara_args = ["--yara", str(tmp_path / "test.yar")]
+    fuzzy_args = ["--fuzzy-intel", str(tmp_path / "fuzzy.txt")]
+    assert main([*args, *yara_args, *fuzzy_args]) == ExitCode.OK
+    captured = capsys.readouterr()
+    assert "1 YARA rules or file parts were rejected (1 loaded)" in captured.err
+    assert main(["alerts", "--db", db, "--kind", "yara_match", "--json"]) == 0
+    verdicts = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(v["event_id"], v["decision"]) for v in verdicts] == [
+        ("u1", "quarantine_file")
+    ]
+
+
+def test_yara_without_a_content_dir_is_refused(tmp_path: Path, capsys) -> None:
+    (tmp_path / "test.yar").write_text(RULES, encoding="utf-8")
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"")
+    code = main(["run", str(events), "--yara", str(tmp_path / "test.yar")])
+    assert code == ExitCode.BAD_CONFIG
+    assert "--content-dir" in capsys.readouterr().err

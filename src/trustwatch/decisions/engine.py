@@ -1,10 +1,14 @@
 """The decision engine: signals in, one verdict and its actions out.
 
 For every event that raised signals the engine finds the policy rules those
-signals satisfy, resolves each rule's target, and records a verdict whose
-decision is the strongest enforced action. Actions already in force on the same
-target (a source blocked an hour ago) are not issued again until they expire;
-the verdict still lists the rule, so the record stays complete.
+signals satisfy, resolves each rule's targets, and records a verdict whose
+decision is the strongest enforced action. A rule usually acts on one target;
+a rule with ``target = "evidence:<type>"`` acts on every target of that type
+the signal lists in ``evidence["targets"]`` (each link to a malicious file).
+Actions already in force on the same target (a source blocked an hour ago) are
+not issued again until they expire; the verdict still lists the rule, so the
+record stays complete. Action ids derive from the verdict, the rule, the target
+and the mode, so a replay issues the same ids.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from trustwatch.decisions.model import (
     Verdict,
     stable_id,
 )
-from trustwatch.decisions.policy import Policy, Rule
+from trustwatch.decisions.policy import EVIDENCE_PREFIX, Policy, Rule
 from trustwatch.detectors.base import Signal
 from trustwatch.events.model import EventBase, type_name
 from trustwatch.features.windows import LruDict
@@ -69,9 +73,10 @@ class DecisionEngine:
             for rule in self.policy.rules_for(signal.kind):
                 if signal.score < rule.min_score:
                     continue
-                key = (rule.id, *_target(rule, signal, event))
-                if key not in hits or signal.score > hits[key][1].score:
-                    hits[key] = (rule, signal)
+                for target_type, target in _targets(rule, signal, event):
+                    key = (rule.id, target_type, target)
+                    if key not in hits or signal.score > hits[key][1].score:
+                        hits[key] = (rule, signal)
         verdict_id = stable_id(
             "vrd", event.event_id, _content(event), self.policy.ref, self.policy.digest
         )
@@ -171,8 +176,28 @@ def _content(event: EventBase) -> str:
     return hashlib.blake2b(_encode(event), digest_size=12).hexdigest()
 
 
+def _targets(rule: Rule, signal: Signal, event: EventBase) -> list[tuple[str, str]]:
+    """Resolve what a rule's action applies to for this event and signal."""
+    if rule.target.startswith(EVIDENCE_PREFIX):
+        return _evidence_targets(rule.target.removeprefix(EVIDENCE_PREFIX), signal)
+    return [_target(rule, signal, event)]
+
+
+def _evidence_targets(target_type: str, signal: Signal) -> list[tuple[str, str]]:
+    """Return the targets of ``target_type`` the signal's evidence lists, in order.
+
+    Anything that is not a list of non-empty strings lists no target.
+    """
+    listed = signal.evidence.get("targets")
+    values = listed.get(target_type) if isinstance(listed, dict) else None
+    if not isinstance(values, list | tuple):
+        return []
+    found = dict.fromkeys(v for v in values if isinstance(v, str) and v)
+    return [(target_type, value) for value in found]
+
+
 def _target(rule: Rule, signal: Signal, event: EventBase) -> tuple[str, str]:
-    """Resolve what a rule's action applies to for this event."""
+    """Resolve the one target of a rule that does not read the evidence."""
     if rule.target == "account":
         return "account", event.account or ""
     if rule.target == "ip":

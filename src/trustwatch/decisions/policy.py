@@ -14,6 +14,17 @@ A policy is a TOML file::
     mode = "enforce"                    # enforce | shadow | disabled
     expires = "1h"                      # how long the action lasts (optional)
 
+A rule whose ``target`` is ``"evidence:<type>"`` (``"evidence:link"``, say)
+acts on every target of that type the signal lists in its evidence, under
+``evidence["targets"][<type>]``: one action per listed link, file or account.
+A signal that lists none gives that rule nothing to act on::
+
+    [[rules]]
+    id = "disable-links-to-malicious-content"
+    signals = ["malicious_content"]
+    action = "disable_link"
+    target = "evidence:link"
+
 Rules are checked on load; an error names the file, the rule and the field.
 """
 
@@ -33,6 +44,8 @@ from trustwatch.decisions.model import ACTION_SEVERITY, ActionType
 from trustwatch.errors import PolicyError
 
 __all__ = [
+    "EVIDENCE_PREFIX",
+    "EVIDENCE_TARGET_TYPES",
     "Policy",
     "Rule",
     "default_policy",
@@ -44,6 +57,9 @@ __all__ = [
 
 RuleMode = Literal["enforce", "shadow", "disabled"]
 _TARGETS = ("entity", "account", "ip")
+#: Target types a rule may take from a signal's ``evidence["targets"]``.
+EVIDENCE_TARGET_TYPES = ("account", "ip", "file", "link")
+EVIDENCE_PREFIX = "evidence:"
 _DURATION_RE = re.compile(r"^(\d+)\s*([smhd])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -148,8 +164,11 @@ def _rule(raw: dict[str, Any], where: str) -> Rule:
     if not 0 <= score <= 1:
         raise PolicyError(f"{where}: min_score must be a number in [0, 1]")
     target = raw.get("target", "entity")
-    if target not in _TARGETS:
-        raise PolicyError(f"{where}: target {target!r} is not one of {_TARGETS}")
+    if not _known_target(target):
+        listed = [f"{EVIDENCE_PREFIX}{kind}" for kind in EVIDENCE_TARGET_TYPES]
+        raise PolicyError(
+            f"{where}: target {target!r} is not one of {(*_TARGETS, *listed)}"
+        )
     mode = raw.get("mode", "enforce")
     if mode not in ("enforce", "shadow", "disabled"):
         raise PolicyError(f"{where}: mode {mode!r} is not enforce/shadow/disabled")
@@ -167,6 +186,15 @@ def _rule(raw: dict[str, Any], where: str) -> Rule:
         expires=expires,
         description=str(raw.get("description", "")),
     )
+
+
+def _known_target(target: Any) -> bool:
+    """Tell whether ``target`` is a rule target the engine can resolve."""
+    if not isinstance(target, str):
+        return False
+    if target.startswith(EVIDENCE_PREFIX):
+        return target.removeprefix(EVIDENCE_PREFIX) in EVIDENCE_TARGET_TYPES
+    return target in _TARGETS
 
 
 def policy_from_dict(data: dict[str, Any], source: str) -> Policy:

@@ -122,7 +122,11 @@ class ApiTokenCreated(EventBase, tag="api_token_created", frozen=True):
 
 
 class FileUploaded(EventBase, tag="file_uploaded", frozen=True):
-    """A file landed on the platform. Hashes are lowercase hex when present."""
+    """A file landed on the platform. Hashes are lowercase hex when present.
+
+    ``tlsh`` and ``ssdeep`` are fuzzy hashes of the content, when the platform
+    computes them at upload: near-identical files have near hashes.
+    """
 
     file_id: NonEmpty
     name: str | None = None
@@ -131,6 +135,8 @@ class FileUploaded(EventBase, tag="file_uploaded", frozen=True):
     sha256: str | None = None
     sha1: str | None = None
     md5: str | None = None
+    tlsh: str | None = None
+    ssdeep: str | None = None
 
 
 class FileShared(EventBase, tag="file_shared", frozen=True):

@@ -16,6 +16,22 @@ from trustwatch.testing.broker import LocalBroker, tansu_binary
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Refuse to run without the fuzzy-hash libraries when CI requires them.
+
+    The fuzzy-hash tests skip, saying why, where the ``fuzzy`` extra is not
+    installed; ``TRUSTWATCH_REQUIRE_FUZZY=1`` turns that into a failure.
+    """
+    from trustwatch.content.fuzzy import available_algorithms
+
+    missing = {"tlsh", "ssdeep"} - set(available_algorithms())
+    if missing and os.environ.get("TRUSTWATCH_REQUIRE_FUZZY") == "1":
+        raise pytest.UsageError(
+            f"fuzzy hashing ({', '.join(sorted(missing))}) is not installed, and "
+            "TRUSTWATCH_REQUIRE_FUZZY=1 requires it; hint: pip install -e '.[fuzzy]'"
+        )
+
+
 def _shared_dir(name: str) -> Path:
     """Return ``../shared/<name>``, or skip (fail under the CI flag) when absent."""
     path = Path(os.environ.get("TRUSTWATCH_SHARED", SHARED)) / name

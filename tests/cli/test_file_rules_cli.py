@@ -38,6 +38,49 @@ def test_file_rules_prints_counts_and_reasons(tmp_path: Path, capsys) -> None:
     assert "test.yar:4: Needs_Missing_Module" in out
 
 
+def test_file_rules_exits_1_on_rejects_only_when_strict(tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "test.yar").write_text(RULES, encoding="utf-8")
+    assert main(["file", "rules", str(rules)]) == ExitCode.OK
+    assert main(["file", "rules", str(rules), "--strict"]) == 1
+    (rules / "test.yar").write_text(RULES.split("rule Needs")[0], encoding="utf-8")
+    assert main(["file", "rules", str(rules), "--strict"]) == ExitCode.OK
+
+
+def test_file_rules_json_has_counts_rejects_and_duplicate_names(
+    tmp_path: Path, capsys
+) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "test.yar").write_text(RULES, encoding="utf-8")
+    (rules / "copy.yar").write_text(RULES.split("rule Needs")[0], encoding="utf-8")
+    assert main(["file", "rules", str(rules), "--json"]) == ExitCode.OK
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1
+    report = json.loads(lines[0])
+    assert (report["compiled"], report["rejected"], report["files"]) == (2, 1, 2)
+    [reject] = report["rejects"]
+    assert reject["file"].endswith("test.yar") and reject["line"] == 4
+    assert reject["rule"] == "Needs_Missing_Module"
+    assert "missing_module" in reject["reason"]
+    assert report["reasons"] == {reject["reason"]: 1}
+    [duplicate] = report["duplicate_names"]
+    assert duplicate["name"] == "EICAR_Test_File"
+    assert [Path(f).name for f in duplicate["files"]] == ["copy.yar", "test.yar"]
+
+
+def test_file_rules_text_names_duplicates_across_files(tmp_path: Path, capsys) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "a.yar").write_text(RULES.split("rule Needs")[0], encoding="utf-8")
+    (rules / "b.yar").write_text(RULES.split("rule Needs")[0], encoding="utf-8")
+    assert main(["file", "rules", str(rules)]) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert "1 rule name is defined in more than one file" in out
+    assert "EICAR_Test_File (2 files:" in out
+
+
 def test_file_rules_refuses_a_path_without_rules(tmp_path: Path, capsys) -> None:
     assert main(["file", "rules", str(tmp_path / "none")]) == ExitCode.BAD_CONFIG
     assert "no YARA rule file" in capsys.readouterr().err

@@ -160,7 +160,23 @@ def test_sync_json_list_show_and_match_round_trip(tmp_path, feed_list) -> None:
     code, out = _invoke(
         "intel", "match", "evil.example", "--db", db, "--allowlist", str(allow)
     )
-    assert (code, out.strip()) == (ExitCode.OK, "evil.example: no match")
+    assert code == 1
+    assert "evil.example: allow-listed by known good, not matched" in out
+    assert "no match" not in out
+    code, out = _invoke(
+        "intel",
+        "match",
+        "evil.example",
+        "--db",
+        db,
+        "--allowlist",
+        str(allow),
+        "--json",
+    )
+    (listed,) = json.loads(out)["evil.example"]
+    assert (code, listed["allow_listed"]) == (1, "known good")
+    code, out = _invoke("intel", "match", "clean.example", "--db", db)
+    assert (code, out.strip()) == (1, "clean.example: no match")
 
 
 def test_a_failed_feed_makes_sync_exit_non_zero(tmp_path, served) -> None:
@@ -204,3 +220,78 @@ def test_run_matches_the_synced_intel_database(tmp_path, feed_list, capsys) -> N
     assert main(["alerts", "--db", store, "--kind", "intel_url", "--json"]) == 0
     listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert listed
+
+
+def test_read_commands_need_an_existing_intel_database(tmp_path, capsys) -> None:
+    missing = str(tmp_path / "missing.sqlite")
+    for command in (["list"], ["show", "x.example"], ["match", "x.example"]):
+        assert main(["intel", *command, "--db", missing]) == ExitCode.BAD_CONFIG
+        assert "does not exist" in capsys.readouterr().err
+    garbage = tmp_path / "notes.txt"
+    garbage.write_text("this is not SQLite, just a long enough line of text\n" * 20)
+    code = main(["intel", "match", "x.example", "--db", str(garbage)])
+    assert code == ExitCode.BAD_CONFIG
+    assert "is not an intel database" in capsys.readouterr().err
+
+
+def test_an_empty_feed_list_is_a_config_error(tmp_path, capsys) -> None:
+    feeds = tmp_path / "feeds.toml"
+    feeds.write_text("# nothing yet\n")
+    db = str(tmp_path / "intel.sqlite")
+    assert main(["intel", "sync", "--feeds", str(feeds), "--db", db]) == 3
+    assert "has no feeds" in capsys.readouterr().err
+
+
+def test_a_second_sync_while_one_runs_fails_in_one_line(
+    tmp_path, feed_list, capsys
+) -> None:
+    from trustwatch.intel.sync import sync_lock
+
+    db = str(tmp_path / "intel.sqlite")
+    with sync_lock(db):
+        code = main(["intel", "sync", "--feeds", str(feed_list), "--db", db])
+    err = capsys.readouterr().err
+    assert code == ExitCode.DEPENDENCY_FAILED
+    assert f"another sync holds {db}" in err and "Traceback" not in err
+
+
+def test_sync_shows_skipped_and_dropped_feeds_and_list_names_feeds(
+    tmp_path, feed_list
+) -> None:
+    db = str(tmp_path / "intel.sqlite")
+    code, out = _invoke("intel", "sync", "--feeds", str(feed_list), "--db", db)
+    assert code == ExitCode.OK and "skipped" in out
+    code, out = _invoke("intel", "list", "--db", db)
+    assert "feeds in" in out and "hashes" in out and "team" in out
+    fewer = tmp_path / "fewer.toml"
+    fewer.write_text('[[feeds]]\nname = "team"\npath = "team.txt"\n')
+    code, out = _invoke("intel", "sync", "--feeds", str(fewer), "--db", db, "--json")
+    statuses = {f["feed"]: f["status"] for f in json.loads(out)["feeds"]}
+    assert statuses["urlhaus"] == statuses["hashes"] == "dropped"
+    assert all("skipped" in f for f in json.loads(out)["feeds"])
+    code, out = _invoke("intel", "sync", "--feeds", str(feed_list), "--db", db)
+    code, out = _invoke("intel", "sync", "--feeds", str(fewer), "--db", db)
+    assert "feed hashes no longer in the feed list: dropped 1 record" in out
+
+
+def test_run_with_intel_db_dead_letters_allow_listed_indicators(
+    tmp_path, feed_list, capsys
+) -> None:
+    intel_db = str(tmp_path / "intel.sqlite")
+    assert main(["intel", "sync", "--feeds", str(feed_list), "--db", intel_db]) == 0
+    allow = tmp_path / "list.json"
+    allow.write_text(
+        json.dumps({"name": "known good", "type": "hostname", "list": ["evil.example"]})
+    )
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(
+        b"\n".join(msgspec.json.encode(e) for e in synthetic_events(20)) + b"\n"
+    )
+    store = str(tmp_path / "store.sqlite")
+    args = ["run", str(events), "--intel-db", intel_db, "--allowlist", str(allow)]
+    assert main([*args, "--db", store, "--no-geo"]) == ExitCode.OK
+    capsys.readouterr()
+    main(["dead-letters", "--db", store, "--reason", "allow_listed", "--json"])
+    letters = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [letter["raw"] for letter in letters] == ["evil.example"]
+    assert "known good" in letters[0]["message"]

@@ -11,6 +11,7 @@ import yara
 
 from trustwatch.content.yara_rules import (
     DEFAULT_RULE_SCORE,
+    FALLBACK_PART_BYTES,
     RuleLoad,
     load_rules,
     rule_score,
@@ -313,6 +314,76 @@ def test_a_scan_that_runs_out_of_time_is_a_clear_result(tmp_path: Path) -> None:
     load.compiled = SlowRules()
     hits = load.scan(b"data", timeout=0.2, max_bytes=16)
     assert hits == [] and hits.timed_out is True and hits.error is None
+    assert hits.parts == [] and hits.complete is False  # too small to split
+
+
+def test_after_a_timeout_both_ends_are_rescanned_and_their_hits_kept(
+    tmp_path: Path,
+) -> None:
+    write(
+        tmp_path,
+        "ends.yar",
+        'rule head { strings: $h = "HEADMARK" condition: $h }\n'
+        'rule tail { strings: $t = "TAILMARK" condition: $t }\n'
+        'rule middle { strings: $m = "MIDMARK" condition: $m }',
+    )
+    load = load_rules([tmp_path])
+    real = load.compiled
+    windows: list[int] = []
+
+    class SlowOnLarge:
+        def match(self, **kwargs: Any) -> Any:
+            windows.append(len(kwargs["data"]))
+            if len(kwargs["data"]) > FALLBACK_PART_BYTES:
+                raise yara.TimeoutError("scan timed out")
+            return real.match(**kwargs)
+
+    load.compiled = SlowOnLarge()
+    middle = b"a" * FALLBACK_PART_BYTES + b"MIDMARK" + b"a" * FALLBACK_PART_BYTES
+    data = b"HEADMARK" + middle + b"TAILMARK"
+    hits = load.scan(data, timeout=1, max_bytes=len(data))
+    assert hits.timed_out is True and hits.complete is False
+    assert windows == [len(data), FALLBACK_PART_BYTES, FALLBACK_PART_BYTES]
+    found = {hit.rule: hit for hit in hits}
+    assert sorted(found) == ["head", "tail"]  # the middle was never scanned alone
+    assert found["head"].evidence["scanned_part"]["part"] == "start"
+    tail = found["tail"]
+    assert tail.evidence["scanned_part"]["offset"] == len(data) - FALLBACK_PART_BYTES
+    assert tail.strings == (f"$t@{len(data) - 8:#x}",)  # offset in the whole file
+    assert [part["rules_matched"] for part in hits.parts] == [1, 1]
+
+
+def test_files_yara_warns_are_slow_are_scanned_apart_and_cannot_cancel_the_rest(
+    tmp_path: Path,
+) -> None:
+    write(
+        tmp_path,
+        "fast.yar",
+        'rule marker { strings: $m = "PLAIN-MARKER-TEXT" condition: $m }',
+    )
+    write(tmp_path, "slow.yar", "rule slow { strings: $r = /a.*b/ condition: $r }")
+    load = load_rules([tmp_path])
+    assert load.slow_namespaces == {"slow.yar"}
+    assert load.slow_compiled is not None
+
+    class OutOfTime:
+        def match(self, **kwargs: Any) -> None:
+            raise yara.TimeoutError("scan timed out")
+
+    load.slow_compiled = OutOfTime()
+    hits = load.scan(b"xx PLAIN-MARKER-TEXT xx", timeout=1, max_bytes=1024)
+    assert [hit.rule for hit in hits] == ["marker"]
+    assert hits[0].evidence["stage"] == "fast"
+    assert hits[0].evidence["timed_out"] is False
+    assert hits.timed_out is True  # the slow stage did not finish
+
+
+def test_without_slow_warnings_all_rules_scan_in_one_stage(tmp_path: Path) -> None:
+    write(tmp_path, "a.yar", 'rule a { strings: $m = "MARKER-ONE" condition: $m }')
+    load = load_rules([tmp_path])
+    assert load.slow_compiled is None and load.slow_namespaces == set()
+    hits = load.scan(b"MARKER-ONE", timeout=1, max_bytes=1024)
+    assert [hit.rule for hit in hits] == ["a"] and "stage" not in hits[0].evidence
 
 
 def test_bad_limits_are_config_errors(tmp_path: Path) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import random
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+import yara
 
 from trustwatch.content.fuzzy import FuzzyIntel, available_algorithms, fuzzy_hashes
 from trustwatch.content.store import Blob
-from trustwatch.content.yara_rules import load_rule_text
+from trustwatch.content.yara_rules import FALLBACK_PART_BYTES, load_rule_text
 from trustwatch.decisions.engine import DecisionEngine
 from trustwatch.decisions.policy import default_policy
 from trustwatch.detectors import MaliciousFileDetector, known_signal_kinds
@@ -186,9 +188,10 @@ def test_a_near_copy_of_a_known_bad_file_is_a_fuzzy_match_sent_to_review() -> No
 
 
 def test_signal_kinds_are_known_to_the_registry_and_the_policy() -> None:
-    assert {"yara_match", "fuzzy_hash_match"} <= known_signal_kinds()
+    kinds = {"yara_match", "yara_scan_incomplete", "fuzzy_hash_match"}
+    assert kinds <= known_signal_kinds()
     read = {kind for rule in default_policy().rules for kind in rule.signals}
-    assert {"yara_match", "fuzzy_hash_match"} <= read
+    assert kinds <= read
 
 
 def test_bad_parameters_are_config_errors() -> None:
@@ -196,3 +199,70 @@ def test_bad_parameters_are_config_errors() -> None:
         MaliciousFileDetector(MemoryContent(), cache_size=-1)
     with pytest.raises(ConfigError, match="hint"):
         MaliciousFileDetector(MemoryContent(), scan_timeout=0)
+    with pytest.raises(ConfigError, match="hint"):
+        MaliciousFileDetector(MemoryContent(), incomplete_score=1.5)
+
+
+class SlowOnLargeInput:
+    """Compiled rules that run out of time on input over ``limit`` bytes."""
+
+    def __init__(self, rules: Any, limit: int) -> None:
+        self.rules = rules
+        self.limit = limit
+
+    def match(self, **kwargs: Any) -> Any:
+        if len(kwargs["data"]) > self.limit:
+            raise yara.TimeoutError("scan timed out")
+        return self.rules.match(**kwargs)
+
+
+def test_a_padded_upload_that_times_out_still_matches_and_goes_to_review() -> None:
+    data = eicar() + b"a" * (3 * FALLBACK_PART_BYTES)
+    rules = load_rule_text(EICAR_RULE)
+    rules.compiled = SlowOnLargeInput(rules.compiled, FALLBACK_PART_BYTES)
+    detector = MaliciousFileDetector(MemoryContent(data), rules, scan_timeout=1)
+    signals = {s.kind: s for s in run(detector, upload(data))}
+    assert set(signals) == {"yara_match", "yara_scan_incomplete"}
+    hit = signals["yara_match"]
+    assert hit.evidence["scanned_part"]["part"] == "start"
+    assert hit.evidence["timed_out"] is True
+    incomplete = signals["yara_scan_incomplete"]
+    assert incomplete.reasons[0].startswith(f"the YARA scan of {len(data):,} bytes")
+    parts = incomplete.evidence["parts"]
+    assert [(p["part"], p["timed_out"], p["rules_matched"]) for p in parts] == [
+        ("start", False, 1),
+        ("end", False, 0),
+    ]
+    assert parts[1]["offset"] == len(data) - FALLBACK_PART_BYTES
+    pipeline = Pipeline([detector], DecisionEngine(default_policy()))
+    result = pipeline.process_one(upload(data, "e2"))
+    assert result is not None and result.verdict.decision == "quarantine_file"
+
+
+def test_a_scan_that_times_out_everywhere_is_sent_to_review_not_allowed() -> None:
+    data = b"b" * (2 * FALLBACK_PART_BYTES + 10)
+    rules = load_rule_text(EICAR_RULE)
+    rules.compiled = SlowOnLargeInput(rules.compiled, 0)
+    detector = MaliciousFileDetector(MemoryContent(data), rules, scan_timeout=1)
+    signals = run(detector, upload(data))
+    assert [s.kind for s in signals] == ["yara_scan_incomplete"]
+    assert signals[0].evidence["timed_out"] is True
+    assert [p["timed_out"] for p in signals[0].evidence["parts"]] == [True, True]
+    assert "ran out of time too" in signals[0].reasons[1]
+    pipeline = Pipeline([detector], DecisionEngine(default_policy()))
+    result = pipeline.process_one(upload(data, "e2"))
+    assert result is not None and result.verdict.decision == "send_to_review"
+
+
+def test_a_failed_scan_is_incomplete_with_yara_reason() -> None:
+    class BrokenRules:
+        def match(self, **kwargs: Any) -> Any:
+            raise yara.Error("could not map file")
+
+    rules = load_rule_text(EICAR_RULE)
+    rules.compiled = BrokenRules()
+    detector = MaliciousFileDetector(MemoryContent(b"x"), rules)
+    signals = run(detector, upload(b"x"))
+    assert [s.kind for s in signals] == ["yara_scan_incomplete"]
+    assert "could not map file" in signals[0].reasons[0]
+    assert signals[0].evidence["parts"] == []

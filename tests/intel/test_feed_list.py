@@ -175,11 +175,32 @@ def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
         load_feed_list(tmp_path / "absent.toml")
 
 
-def test_an_empty_list_has_no_feeds_and_unknown_names_are_reported() -> None:
-    feeds = parse_feed_list("")
-    assert len(feeds) == 0
+def test_an_empty_list_is_refused_and_unknown_names_are_reported() -> None:
+    with pytest.raises(ConfigError, match="has no feeds; hint: add a"):
+        parse_feed_list("")
+    feeds = parse_feed_list('[[feeds]]\nname = "a"\nurl = "https://f.example/a"\n')
     with pytest.raises(ConfigError, match="no feed named 'x'"):
         feeds.get("x")
+
+
+def test_deadline_defaults_to_ten_timeouts_and_is_checked() -> None:
+    base = '[[feeds]]\nname = "a"\nurl = "https://f.example/a"\ntimeout = 3\n'
+    assert parse_feed_list(base).get("a").deadline == 30.0
+    assert parse_feed_list(base + "deadline = 7\n").get("a").deadline == 7.0
+    with pytest.raises(ConfigError, match="'deadline'"):
+        parse_feed_list(base + "deadline = 0\n")
+
+
+@pytest.mark.parametrize("header", ["Bad Header:", "X-Key\\r\\n", "", "a/b"])
+def test_header_names_must_be_tokens(header: str) -> None:
+    text = (
+        '[[feeds]]\nname = "a"\nurl = "https://f.example/a"\n'
+        f'headers_env = {{"{header}" = "API_KEY"}}\n'
+    )
+    with pytest.raises(
+        ConfigError, match=r"feed 'a' key 'headers_env.*not a valid header"
+    ):
+        parse_feed_list(text)
 
 
 def test_urls_are_shown_without_credentials_or_query() -> None:

@@ -657,7 +657,7 @@ def test_a_crash_while_applying_a_feed_leaves_none_of_it(
 ) -> None:
     feeds = _serve_all(feed_server)
 
-    def crash(feed: str, now: datetime) -> int:
+    def crash(feed: str, now: datetime, point: object = None) -> int:
         raise RuntimeError("power cut")
 
     monkeypatch.setattr(db, "_purge_expired", crash)

@@ -94,8 +94,23 @@ def test_every_real_event_loads(misp_events_dir: Path) -> None:
 
 
 def test_a_stix_bundle_is_no_misp_event(misp_events_dir: Path) -> None:
-    with pytest.raises(InvalidIndicatorError, match="not a MISP event"):
-        load_feed(misp_events_dir / "tests_stix2.json", format="misp_event")
+    loaded = load_feed(misp_events_dir / "tests_stix2.json", format="misp_event")
+    assert loaded.indicators == []
+    assert [(r.location, r.reason) for r in loaded.rejects] == [
+        ("tests_stix2.json", "not_misp_event")
+    ]
+    assert "hint:" in loaded.rejects[0].message
+
+
+def test_a_glob_of_events_rejects_one_stray_file_and_loads_the_rest(
+    misp_events_dir: Path,
+) -> None:
+    paths = resolve_feed_paths([str(misp_events_dir / "*.json")])
+    assert misp_events_dir / "tests_stix2.json" in paths
+    loads = [load_feed(path, format="misp_event") for path in paths]
+    stray = [r for load in loads for r in load.rejects if r.reason == "not_misp_event"]
+    assert [r.location for r in stray] == ["tests_stix2.json"]
+    assert sum(len(load.indicators) for load in loads) > 0
 
 
 def test_real_event_counts_sednit(misp_events_dir: Path) -> None:
@@ -454,9 +469,12 @@ def test_event_file_shapes(tmp_path: Path, shape: str) -> None:
     assert values(loaded) == [("domain", "evil.example")] * expected
 
 
-def test_json_of_another_shape_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(InvalidIndicatorError, match="not a MISP event"):
-        load(tmp_path, {"objects": []}, format="misp_event")
+def test_json_of_another_shape_is_one_reject(tmp_path: Path) -> None:
+    loaded = load(tmp_path, {"objects": []}, format="misp_event")
+    assert loaded.indicators == []
+    assert [(r.reason, r.raw) for r in loaded.rejects] == [
+        ("not_misp_event", "event.json")
+    ]
     path = tmp_path / "broken.json"
     path.write_text('{"Event": {"Attribute": [')
     with pytest.raises(InvalidIndicatorError, match="not valid JSON"):

@@ -11,6 +11,7 @@ import hashlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import msgspec
@@ -30,7 +31,10 @@ from trustwatch.detectors.file_phishing import (
 from trustwatch.enrichment.urls import parse_url
 from trustwatch.errors import InvalidUrlError, StorageError
 
-__all__ = ["FileScan", "file_group", "scan_file"]
+if TYPE_CHECKING:
+    from trustwatch.content.yara_rules import RuleLoad
+
+__all__ = ["FileScan", "RuleSetLoad", "file_group", "scan_file"]
 
 console = output_console()
 errors = error_console()
@@ -155,35 +159,143 @@ def scan(paths: Sequence[Path], as_json: bool) -> None:
         raise click.exceptions.Exit(int(ExitCode.BAD_INPUT))
 
 
+class RuleReject(msgspec.Struct, frozen=True, kw_only=True):
+    """A rule, or part of a rule file, that did not load."""
+
+    file: str
+    line: int
+    rule: str | None
+    reason: str
+    message: str
+
+
+class DuplicateRuleName(msgspec.Struct, frozen=True, kw_only=True):
+    """A rule name defined in more than one file (each loads in its own namespace)."""
+
+    name: str
+    files: tuple[str, ...]
+
+
+class RuleSetLoad(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything ``trustwatch file rules --json`` says about one PATH."""
+
+    path: str
+    compiled: int
+    rejected: int
+    files: int
+    index_files_skipped: int
+    hash_literals_lowercased: int
+    seconds: float
+    reasons: dict[str, int]
+    duplicate_names: tuple[DuplicateRuleName, ...]
+    rejects: tuple[RuleReject, ...]
+
+
+#: The exit status of ``file rules --strict`` when a rule was rejected.
+REJECTS_EXIT_STATUS = 1
+
+
 @file_group.command("rules")
 @click.argument("paths", nargs=-1, required=True)
 @click.option(
     "--top", default=10, show_default=True, help="Reject reasons to show per PATH."
 )
 @click.option("--rejects", "show_rejects", is_flag=True, help="List every reject.")
-def rules(paths: Sequence[str], top: int, show_rejects: bool) -> None:
+@click.option(
+    "--strict", is_flag=True, help="Exit with status 1 when any rule was rejected."
+)
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="JSON Lines output: one object per PATH with counts, reasons, "
+    "duplicate rule names and every reject (file, line, reason).",
+)
+def rules(
+    paths: Sequence[str], top: int, show_rejects: bool, strict: bool, as_json: bool
+) -> None:
     """Load YARA rules from each of PATHS (files, folders, globs) and count them.
 
     Each rule compiles or is rejected on its own; shows how many loaded, how
-    many were rejected and the most common reasons.
+    many were rejected and the most common reasons, and names rules defined
+    in more than one file (each file loads in its own namespace, so both
+    load). Exits 0 even when rules were rejected, unless --strict is given.
     """
     from trustwatch.content.yara_rules import load_rules
 
+    any_rejected = False
+    encode = msgspec.json.Encoder().encode
     for path in paths:
-        load = load_rules([path])
+        summary = _rule_set_load(path, load_rules([path]))
+        any_rejected = any_rejected or summary.rejected > 0
+        if as_json:
+            sys.stdout.write(encode(summary).decode() + "\n")
+        else:
+            _show_rule_set(summary, top, show_rejects)
+    if strict and any_rejected:
+        raise click.exceptions.Exit(REJECTS_EXIT_STATUS)
+
+
+def _rule_set_load(path: str, load: RuleLoad) -> RuleSetLoad:
+    """Summarise one load for the text and JSON outputs."""
+    files_of: dict[str, set[str]] = {}
+    for rule in load.accepted:
+        files_of.setdefault(rule.name, set()).add(rule.source)
+    duplicates = tuple(
+        DuplicateRuleName(name=name, files=tuple(sorted(files)))
+        for name, files in sorted(files_of.items())
+        if len(files) > 1
+    )
+    return RuleSetLoad(
+        path=path,
+        compiled=len(load.accepted),
+        rejected=len(load.rejected),
+        files=len(load.sources),
+        index_files_skipped=load.index_files,
+        hash_literals_lowercased=load.lint_fixes,
+        seconds=round(load.load_seconds, 3),
+        reasons=dict(load.reason_counts().most_common()),
+        duplicate_names=duplicates,
+        rejects=tuple(
+            RuleReject(
+                file=reject.source,
+                line=reject.line,
+                rule=reject.name,
+                reason=reject.reason,
+                message=reject.message,
+            )
+            for reject in load.rejected
+        ),
+    )
+
+
+def _show_rule_set(summary: RuleSetLoad, top: int, show_rejects: bool) -> None:
+    console.print(
+        f"{clean(summary.path)}: {summary.compiled:,} rules compiled, "
+        f"{summary.rejected:,} rejected, from {summary.files:,} files "
+        f"({summary.index_files_skipped:,} index files skipped, "
+        f"{summary.hash_literals_lowercased:,} hash literals lowercased) "
+        f"in {summary.seconds:.1f} s"
+    )
+    for reason, count in list(summary.reasons.items())[:top]:
+        console.print(f"  {count:>6,}  {clean(reason)}")
+    if summary.duplicate_names:
+        count = len(summary.duplicate_names)
+        names = "rule name is" if count == 1 else "rule names are"
         console.print(
-            f"{clean(path)}: {len(load.accepted):,} rules compiled, "
-            f"{len(load.rejected):,} rejected, from {len(load.sources):,} files "
-            f"({load.index_files:,} index files skipped, {load.lint_fixes:,} hash "
-            f"literals lowercased) in {load.load_seconds:.1f} s"
+            f"  {count:,} {names} defined in more than one file; each file "
+            "loads in its own namespace, so all load:"
         )
-        for reason, count in load.reason_counts().most_common(top):
-            console.print(f"  {count:>6,}  {clean(reason)}")
-        if show_rejects:
-            for reject in load.rejected:
-                console.print(
-                    f"  {clean(reject.source)}:{reject.line}: {clean(reject.message)}"
-                )
+        for duplicate in summary.duplicate_names[:top]:
+            console.print(
+                f"    {clean(duplicate.name)} ({len(duplicate.files)} files: "
+                f"{', '.join(clean(f) for f in duplicate.files)})"
+            )
+    if show_rejects:
+        for reject in summary.rejects:
+            console.print(
+                f"  {clean(reject.file)}:{reject.line}: {clean(reject.message)}"
+            )
 
 
 def _scanned_url(link: LinkFinding) -> ScannedUrl:

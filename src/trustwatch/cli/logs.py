@@ -3,7 +3,9 @@
 ``--log-format json`` writes one JSON object per record (``ts``, ``level``,
 ``logger``, ``message``, and ``error`` when an exception is attached), ready
 for a log shipper. Messages are the same in both formats; trustwatch's log
-messages carry ids and counts, never raw records or personal data.
+messages carry ids and counts, never raw records or personal data. The
+``httpx`` and ``httpcore`` loggers are held at ``WARNING``: their request lines
+would show URLs with their query strings (where API keys often are).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import msgspec
 __all__ = ["JsonFormatter", "configure_logging"]
 
 _encode = msgspec.json.Encoder().encode
+_QUIET_LOGGERS = ("httpx", "httpcore")
 
 
 class JsonFormatter(logging.Formatter):
@@ -43,3 +46,6 @@ def configure_logging(level: int, log_format: str = "text") -> None:
     else:
         handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler])
+    # HTTP client libraries log request URLs, query strings (API keys) included
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))

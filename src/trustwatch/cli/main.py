@@ -116,8 +116,8 @@ def cli(verbose: int, log_format: str) -> None:
     multiple=True,
     metavar="PATH",
     help="MISP warninglist files (list.json), folders or globs of known-benign "
-    "values: --intel indicators they hold are left out as dead letters "
-    "(allow_listed); repeat for more.",
+    "values: --intel and --intel-db indicators they hold are left out as dead "
+    "letters (allow_listed); repeat for more.",
 )
 @malicious_file_options
 @db_option

@@ -30,8 +30,16 @@ Other behaviour worth knowing:
   an uppercase literal would silently never match. Each change is counted.
 
 Scans (:meth:`RuleLoad.scan`) have a size limit (the first ``max_bytes`` are
-scanned and each hit says so) and a time limit (a scan that runs out of time
-returns what matched so far, flagged ``timed_out``).
+scanned and each hit says so) and a time limit. YARA reports nothing from a
+scan that runs out of time, so the first and the last
+:data:`FALLBACK_PART_BYTES` of the window are then rescanned on their own
+with what is left of the time (at least a second each, as YARA counts whole
+seconds): their hits are kept, each saying which part it was found in, and
+the result is flagged ``timed_out`` so that it never reads as clean. Files
+holding a string YARA warns slows scanning down are compiled apart and
+scanned after the rest, so that one slow rule cannot cancel every other
+rule's hit (a slow condition, such as a loop over every byte, draws no
+warning and still shares the time of its file's stage).
 """
 
 from __future__ import annotations
@@ -56,6 +64,7 @@ __all__ = [
     "DEFAULT_EXTERNALS",
     "DEFAULT_SCAN_BYTES",
     "DEFAULT_SCAN_TIMEOUT",
+    "FALLBACK_PART_BYTES",
     "AcceptedRule",
     "RejectedRule",
     "RuleLoad",
@@ -87,6 +96,8 @@ DEFAULT_EXTERNALS: Mapping[str, str] = {
 DEFAULT_SCAN_BYTES = 20 * 1024 * 1024
 #: Seconds a scan may take by default.
 DEFAULT_SCAN_TIMEOUT = 10.0
+#: Bytes at the start and at the end of a window rescanned after a timeout.
+FALLBACK_PART_BYTES = 1024 * 1024
 
 _RULE_SUFFIXES = (".yar", ".yara")
 _HASH_FUNCTIONS = frozenset({"md5", "sha1", "sha256", "imphash"})
@@ -218,8 +229,11 @@ class ScanHits(list[YaraHit]):
     """The hits of one scan, with how the scan went.
 
     A plain list of :class:`YaraHit` to iterate, plus ``scanned_bytes``,
-    ``size``, ``truncated``, ``timed_out`` and ``error`` (YARA's message when
-    the scan failed for another reason, else ``None``).
+    ``size``, ``truncated``, ``timed_out``, ``error`` (YARA's message when
+    the scan failed for another reason, else ``None``) and ``parts``: after
+    a timeout, the ends rescanned on their own, each a dict with ``part``
+    (``"start"`` or ``"end"``), ``offset``, ``bytes``, ``timed_out`` and
+    ``rules_matched``.
     """
 
     def __init__(
@@ -230,6 +244,7 @@ class ScanHits(list[YaraHit]):
         size: int = 0,
         timed_out: bool = False,
         error: str | None = None,
+        parts: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         super().__init__(hits)
         self.scanned_bytes = scanned_bytes
@@ -237,6 +252,12 @@ class ScanHits(list[YaraHit]):
         self.truncated = size > scanned_bytes
         self.timed_out = timed_out
         self.error = error
+        self.parts = [dict(part) for part in parts]
+
+    @property
+    def complete(self) -> bool:
+        """Whether every rule ran over the whole scanned window."""
+        return not self.timed_out and self.error is None
 
 
 def rule_score(meta: Mapping[str, Any]) -> float:
@@ -287,10 +308,17 @@ class RuleLoad:
         How long the load took.
     compiled
         The accepted rules compiled together (a ``yara.Rules``), one
-        namespace per file; ``None`` when nothing compiled.
+        namespace per file; ``None`` when nothing compiled. When YARA warns
+        that some files hold strings that slow scanning down (and others do
+        not), those files are compiled apart into ``slow_compiled`` and
+        scanned second, so they cannot use up the time of the rest.
     rule_sources
         The file each rule is written in, by ``(namespace, rule name)``
         (an included rule is written in the included file).
+    slow_compiled
+        The rules of the files YARA warned are slow, or ``None``.
+    slow_namespaces
+        The namespaces (files) in ``slow_compiled``.
     """
 
     accepted: list[AcceptedRule] = field(default_factory=list)
@@ -299,6 +327,8 @@ class RuleLoad:
     load_seconds: float = 0.0
     compiled: Any = None
     rule_sources: dict[tuple[str, str], str] = field(default_factory=dict)
+    slow_compiled: Any = None
+    slow_namespaces: set[str] = field(default_factory=set)
 
     @property
     def lint_fixes(self) -> int:
@@ -331,8 +361,9 @@ class RuleLoad:
             The file's content (or its first bytes).
         timeout
             Seconds the scan may take; YARA counts whole seconds, so this is
-            rounded up. A scan that runs out returns the hits found so far
-            with ``timed_out`` set.
+            rounded up. A scan that runs out is flagged ``timed_out``, and
+            the window's first and last :data:`FALLBACK_PART_BYTES` are
+            rescanned with the time left (at least one second each).
         max_bytes
             Only the first ``max_bytes`` are scanned; hits then say
             ``truncated`` in their evidence.
@@ -360,59 +391,108 @@ class RuleLoad:
         window = data[:max_bytes]
         if self.compiled is None:
             return ScanHits(scanned_bytes=len(window), size=total)
-        raw: list[Mapping[str, Any]] = []
-
-        def collect(match: Mapping[str, Any]) -> int:
-            raw.append(match)
-            return int(yara.CALLBACK_CONTINUE)
-
-        # a string matching too often stops counting; the rule still decides
-        flooded: list[str] = []
-
-        def warned(kind: int, detail: Any) -> int:
-            if kind == yara.CALLBACK_TOO_MANY_MATCHES and len(flooded) < 20:
-                flooded.append(f"{getattr(detail, 'rule', '?')}:{detail.string}")
-            return int(yara.CALLBACK_CONTINUE)
-
+        began = time.monotonic()
+        externals = _scan_externals(file_name)
+        stages = [("all", self.compiled)]
+        if self.slow_compiled is not None:
+            stages = [("fast", self.compiled), ("slow", self.slow_compiled)]
+        hits: dict[tuple[str, str], YaraHit] = {}
+        parts: list[dict[str, Any]] = []
         timed_out = False
-        error: str | None = None
-        try:
-            self.compiled.match(
-                data=window,
-                timeout=max(1, math.ceil(timeout)),
-                externals=_scan_externals(file_name),
-                callback=collect,
-                which_callbacks=yara.CALLBACK_MATCHES,
-                warnings_callback=warned,
-            )
-        except yara.TimeoutError:
-            timed_out = True
-            logger.warning("yara scan ran out of time after %s s", timeout)
-        except yara.Error as exc:
-            error = str(exc)
-            logger.warning("yara scan failed: %s", error)
-        evidence: dict[str, Any] = {
-            "scanned_bytes": len(window),
-            "size": total,
-            "truncated": total > len(window),
-            "timed_out": timed_out,
-        }
+        errors: list[str] = []
+        flooded: list[str] = []
+        for stage, compiled in stages:
+            left = timeout - (time.monotonic() - began)
+            whole = self._match(compiled, window, max(1.0, left), externals)
+            timed_out = timed_out or whole.timed_out
+            flooded.extend(whole.flooded)
+            evidence: dict[str, Any] = {
+                "scanned_bytes": len(window),
+                "size": total,
+                "truncated": total > len(window),
+                "timed_out": whole.timed_out,
+            }
+            if len(stages) > 1:
+                evidence["stage"] = stage
+            if whole.flooded:
+                evidence["too_many_matches"] = whole.flooded
+            for match in whole.matches:
+                hit = self._hit(match, evidence)
+                hits.setdefault((hit.source, hit.rule), hit)
+            if whole.error:
+                logger.warning("yara scan failed: %s", whole.error)
+                errors.append(whole.error)
+            if not whole.timed_out:
+                continue
+            logger.warning("yara scan (%s rules) ran out of time", stage)
+            for label, start, end in _fallback_parts(len(window)):
+                left = timeout - (time.monotonic() - began)
+                part = self._match(
+                    compiled, window[start:end], max(1.0, left), externals
+                )
+                summary = {
+                    "part": label,
+                    "offset": start,
+                    "bytes": end - start,
+                    "timed_out": part.timed_out,
+                    "rules_matched": len(part.matches),
+                    "stage": stage,
+                }
+                parts.append(summary)
+                for match in part.matches:
+                    hit = self._hit(match, {**evidence, "scanned_part": summary}, start)
+                    hits.setdefault((hit.source, hit.rule), hit)
         if flooded:
             logger.info("yara strings matched too often: %d", len(flooded))
-            evidence["too_many_matches"] = flooded
-        hits: dict[tuple[str, str], YaraHit] = {}
-        for match in raw:
-            hit = self._hit(match, evidence)
-            hits.setdefault((hit.source, hit.rule), hit)
         return ScanHits(
             hits.values(),
             scanned_bytes=len(window),
             size=total,
             timed_out=timed_out,
-            error=error,
+            error="; ".join(errors) or None,
+            parts=parts,
         )
 
-    def _hit(self, match: Mapping[str, Any], evidence: dict[str, Any]) -> YaraHit:
+    def _match(
+        self,
+        compiled: Any,
+        window: bytes,
+        timeout: float,
+        externals: Mapping[str, str],
+    ) -> _MatchOutcome:
+        """Run compiled rules over ``window`` once, within ``timeout``."""
+        outcome = _MatchOutcome()
+
+        def collect(match: Mapping[str, Any]) -> int:
+            outcome.matches.append(match)
+            return int(yara.CALLBACK_CONTINUE)
+
+        # a string matching too often stops counting; the rule still decides
+        def warned(kind: int, detail: Any) -> int:
+            if kind == yara.CALLBACK_TOO_MANY_MATCHES and len(outcome.flooded) < 20:
+                outcome.flooded.append(
+                    f"{getattr(detail, 'rule', '?')}:{detail.string}"
+                )
+            return int(yara.CALLBACK_CONTINUE)
+
+        try:
+            compiled.match(
+                data=window,
+                timeout=max(1, math.ceil(timeout)),
+                externals=dict(externals),
+                callback=collect,
+                which_callbacks=yara.CALLBACK_MATCHES,
+                warnings_callback=warned,
+            )
+        except yara.TimeoutError:
+            outcome.timed_out = True
+        except yara.Error as exc:
+            outcome.error = str(exc)
+        return outcome
+
+    def _hit(
+        self, match: Mapping[str, Any], evidence: dict[str, Any], base: int = 0
+    ) -> YaraHit:
         rule = str(match.get("rule", ""))
         namespace = str(match.get("namespace", ""))
         meta = dict(match.get("meta") or {})
@@ -420,7 +500,8 @@ class RuleLoad:
         for found in match.get("strings") or ():
             instances = getattr(found, "instances", ())
             if instances:
-                strings.append(f"{found.identifier}@{instances[0].offset:#x}")
+                offset = base + instances[0].offset
+                strings.append(f"{found.identifier}@{offset:#x}")
             if len(strings) >= _MAX_STRINGS_KEPT:
                 break
         return YaraHit(
@@ -433,6 +514,29 @@ class RuleLoad:
             score=rule_score(meta),
             evidence=dict(evidence),
         )
+
+
+@dataclass
+class _MatchOutcome:
+    matches: list[Mapping[str, Any]] = field(default_factory=list)
+    flooded: list[str] = field(default_factory=list)
+    timed_out: bool = False
+    error: str | None = None
+
+
+def _fallback_parts(length: int) -> list[tuple[str, int, int]]:
+    """The ends of a window rescanned after a timeout: ``(label, start, end)``.
+
+    Nothing is rescanned when the window is no longer than one part (the
+    whole of it already ran out of time).
+    """
+    if length <= FALLBACK_PART_BYTES:
+        return []
+    parts = [("start", 0, FALLBACK_PART_BYTES)]
+    parts.append(
+        ("end", max(FALLBACK_PART_BYTES, length - FALLBACK_PART_BYTES), length)
+    )
+    return parts
 
 
 def _scan_externals(file_name: str | None) -> dict[str, str]:
@@ -812,6 +916,19 @@ def _finish(
             load.compiled = yara.compile(
                 sources=sources, externals=defined, includes=False
             )
+            slow = _slow_namespaces(load.compiled, sources, defined)
+            if slow and len(slow) < len(sources):
+                load.slow_namespaces = slow
+                load.compiled = yara.compile(
+                    sources={n: t for n, t in sources.items() if n not in slow},
+                    externals=defined,
+                    includes=False,
+                )
+                load.slow_compiled = yara.compile(
+                    sources={n: t for n, t in sources.items() if n in slow},
+                    externals=defined,
+                    includes=False,
+                )
         except yara.Error as exc:
             raise ConfigError(
                 f"rules that compiled one file at a time failed together: {exc}; "
@@ -826,6 +943,24 @@ def _finish(
         load.load_seconds,
     )
     return load
+
+
+_SLOW_WARNING = re.compile(r"slow(?:ing)? down scanning")
+
+
+def _slow_namespaces(
+    compiled: Any, sources: Mapping[str, str], defined: Mapping[str, str]
+) -> set[str]:
+    """The namespaces YARA warns hold a string that slows scanning down."""
+    warnings = getattr(compiled, "warnings", None) or ()
+    if not any(_SLOW_WARNING.search(str(w)) for w in warnings):
+        return set()
+    slow = set()
+    for namespace, text in sources.items():
+        alone = yara.compile(source=text, externals=defined, includes=False)
+        if any(_SLOW_WARNING.search(str(w)) for w in alone.warnings or ()):
+            slow.add(namespace)
+    return slow
 
 
 def _rule_files(

@@ -9,6 +9,11 @@ fuzzy hashes (TLSH, ssdeep) are looked up in fuzzy-hash intel:
   :func:`~trustwatch.content.yara_rules.rule_score`); the reasons name the
   rule and the file it is written in; the evidence lists the matched string
   identifiers and whether the scan was cut short.
+- **yara_scan_incomplete**: the scan ran out of time or failed, so the file
+  is not known clean. YARA reports nothing from a scan that runs out of
+  time; the first and last mebibyte are then rescanned and their hits still
+  raise ``yara_match`` (saying which part). The reasons and evidence say
+  what was scanned and how each rescan went.
 - **fuzzy_hash_match**: the file's TLSH is within the distance threshold, or
   its ssdeep scores at least the threshold, of a known-bad hash. A close
   fuzzy hash is a lead rather than proof, so its score stays between
@@ -32,6 +37,7 @@ from trustwatch.content.yara_rules import (
     DEFAULT_SCAN_BYTES,
     DEFAULT_SCAN_TIMEOUT,
     RuleLoad,
+    ScanHits,
 )
 from trustwatch.detectors.base import Detector, Signal
 from trustwatch.detectors.file_phishing import FileFinding, upload_signals
@@ -65,6 +71,9 @@ class MaliciousFileDetector(Detector):
         Bytes of a file scanned; the rest is left unscanned and hits say so.
     fuzzy_floor
         The score of the loosest fuzzy match that still counts.
+    incomplete_score
+        The score of ``yara_scan_incomplete``: a scan that ran out of time
+        or failed, which the shipped policy sends to review.
     cache_size
         Files whose findings are kept, least recently used evicted.
     """
@@ -72,7 +81,7 @@ class MaliciousFileDetector(Detector):
     name = "malicious_file"
     version = "1"
     event_types = frozenset({FileUploaded})
-    signal_kinds = ("yara_match", "fuzzy_hash_match")
+    signal_kinds = ("yara_match", "yara_scan_incomplete", "fuzzy_hash_match")
 
     def __init__(
         self,
@@ -83,12 +92,18 @@ class MaliciousFileDetector(Detector):
         scan_timeout: float = DEFAULT_SCAN_TIMEOUT,
         max_scan_bytes: int = DEFAULT_SCAN_BYTES,
         fuzzy_floor: float = 0.6,
+        incomplete_score: float = 0.6,
         cache_size: int = 4096,
     ) -> None:
         if cache_size < 0:
             raise ConfigError(f"cache_size={cache_size} is negative; hint: a count")
         if not 0.0 <= fuzzy_floor <= 1.0:
             raise ConfigError(f"fuzzy_floor={fuzzy_floor} is outside [0, 1]")
+        if not 0.0 <= incomplete_score <= 1.0:
+            raise ConfigError(
+                f"incomplete_score={incomplete_score} is outside [0, 1]; "
+                "hint: a score in [0, 1]"
+            )
         if not scan_timeout > 0 or max_scan_bytes <= 0:
             raise ConfigError(
                 "scan_timeout and max_scan_bytes must be positive; "
@@ -98,6 +113,7 @@ class MaliciousFileDetector(Detector):
             "scan_timeout": scan_timeout,
             "max_scan_bytes": max_scan_bytes,
             "fuzzy_floor": fuzzy_floor,
+            "incomplete_score": incomplete_score,
             "cache_size": cache_size,
         }
         self.store = store
@@ -106,6 +122,7 @@ class MaliciousFileDetector(Detector):
         self.scan_timeout = scan_timeout
         self.max_scan_bytes = max_scan_bytes
         self.fuzzy_floor = fuzzy_floor
+        self.incomplete_score = incomplete_score
         self.cache_size = cache_size
         self._cache: OrderedDict[str, tuple[FileFinding, ...]] = OrderedDict()
 
@@ -182,11 +199,44 @@ def _yara_findings(
             "rules_matched": len(hits),
         }
         findings.append(FileFinding("yara_match", hit.score, tuple(reasons), evidence))
-    if hits.timed_out or hits.error:
+    if not hits.complete:
         logger.warning(
             "yara scan incomplete timed_out=%s error=%s", hits.timed_out, hits.error
         )
+        findings.append(_incomplete_finding(detector, hits))
     return findings
+
+
+def _incomplete_finding(detector: MaliciousFileDetector, hits: ScanHits) -> FileFinding:
+    """The finding of a scan that did not run every rule over the file."""
+    if hits.timed_out:
+        reasons = [
+            f"the YARA scan of {hits.scanned_bytes:,} bytes ran out of time "
+            f"after {detector.scan_timeout:g} s, so the file is not known clean"
+        ]
+    else:
+        reasons = [
+            f"the YARA scan failed ({hits.error}), so the file is not known clean"
+        ]
+    for part in hits.parts:
+        outcome = "ran out of time too" if part["timed_out"] else "completed"
+        reasons.append(
+            f"rescan of the {part['part']} ({part['bytes']:,} bytes at offset "
+            f"{part['offset']:,}) {outcome}: {part['rules_matched']} rules matched"
+        )
+    evidence: dict[str, Any] = {
+        "timed_out": hits.timed_out,
+        "error": hits.error,
+        "scanned_bytes": hits.scanned_bytes,
+        "size": hits.size,
+        "truncated": hits.truncated,
+        "scan_timeout": detector.scan_timeout,
+        "parts": hits.parts,
+        "rules_matched": len(hits),
+    }
+    return FileFinding(
+        "yara_scan_incomplete", detector.incomplete_score, tuple(reasons), evidence
+    )
 
 
 def _fuzzy_findings(

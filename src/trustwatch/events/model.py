@@ -45,6 +45,16 @@ AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
 #: URLs get room: real phishing URLs run to thousands of characters.
 UrlText = Annotated[str, msgspec.Meta(min_length=1, max_length=32_768)]
+#: Content hashes, hex digits in either case (readers lowercase them). No
+#: description here: a described type has no Arrow column type.
+Sha256Hex = Annotated[str, msgspec.Meta(pattern="^[0-9A-Fa-f]{64}$")]
+Sha1Hex = Annotated[str, msgspec.Meta(pattern="^[0-9A-Fa-f]{40}$")]
+Md5Hex = Annotated[str, msgspec.Meta(pattern="^[0-9A-Fa-f]{32}$")]
+TlshDigest = Annotated[str, msgspec.Meta(pattern="^(?:[Tt]1)?[0-9A-Fa-f]{70,72}$")]
+SsdeepDigest = Annotated[
+    str,
+    msgspec.Meta(pattern="^[0-9]{1,10}:[0-9A-Za-z+/]*:[0-9A-Za-z+/]*$", max_length=512),
+]
 
 
 class EventBase(
@@ -122,21 +132,24 @@ class ApiTokenCreated(EventBase, tag="api_token_created", frozen=True):
 
 
 class FileUploaded(EventBase, tag="file_uploaded", frozen=True):
-    """A file landed on the platform. Hashes are lowercase hex when present.
+    """A file landed on the platform.
 
-    ``tlsh`` and ``ssdeep`` are fuzzy hashes of the content, when the platform
-    computes them at upload: near-identical files have near hashes.
+    ``sha256``, ``sha1`` and ``md5`` are hex digits of the right length in
+    either case, when present. ``tlsh`` and ``ssdeep`` are fuzzy hashes of
+    the content, when the platform computes them at upload: near-identical
+    files have near hashes. A hash of the wrong form makes the record a dead
+    letter with reason ``"schema"``.
     """
 
     file_id: NonEmpty
     name: str | None = None
     size: Annotated[int, msgspec.Meta(ge=0)] | None = None
     mime_type: str | None = None
-    sha256: str | None = None
-    sha1: str | None = None
-    md5: str | None = None
-    tlsh: str | None = None
-    ssdeep: str | None = None
+    sha256: Sha256Hex | None = None
+    sha1: Sha1Hex | None = None
+    md5: Md5Hex | None = None
+    tlsh: TlshDigest | None = None
+    ssdeep: SsdeepDigest | None = None
 
 
 class FileShared(EventBase, tag="file_shared", frozen=True):

@@ -15,6 +15,13 @@ Every failure to open or read a file comes out of :func:`feed_errors` as a
 :class:`~trustwatch.errors.ConfigError` (missing, a directory, unreadable) or
 an :class:`~trustwatch.errors.InvalidIndicatorError` (damaged gzip, not
 text), never as a raw :class:`OSError`.
+
+A caller may cap how many bytes a feed file gives once decompressed:
+:func:`open_feed` takes ``limit``, and :func:`read_limit` sets one for every
+:func:`open_feed` in its block (``trustwatch intel sync`` uses the feed's
+``max_bytes``, so a small gzip file that inflates to gigabytes is refused
+with :class:`~trustwatch.errors.InvalidIndicatorError` once the cap is
+passed, rather than read to the end).
 """
 
 from __future__ import annotations
@@ -27,8 +34,9 @@ import re
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from trustwatch.errors import ConfigError, InvalidIndicatorError, TrustwatchError
 
@@ -38,6 +46,7 @@ __all__ = [
     "feed_errors",
     "is_misp_feed_folder",
     "open_feed",
+    "read_limit",
 ]
 
 #: The file that makes a folder one feed (a MISP feed) rather than many files.
@@ -47,30 +56,96 @@ _GZIP_MAGIC: Final = b"\x1f\x8b"
 _UNICODE_BOMS: Final = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 # Share of NUL or undecodable bytes in a file's head past which it is binary.
 _NOT_TEXT_SHARE: Final = 0.1
+_CHUNK: Final = 1 << 16
+_READ_LIMIT: ContextVar[int | None] = ContextVar("feed_read_limit", default=None)
 
 
 @contextmanager
-def open_feed(path: Path) -> Iterator[io.BufferedIOBase]:
+def read_limit(limit: int | None) -> Iterator[None]:
+    """Cap the decompressed bytes of every :func:`open_feed` in the block.
+
+    ``None`` removes the cap.
+    """
+    token = _READ_LIMIT.set(limit)
+    try:
+        yield
+    finally:
+        _READ_LIMIT.reset(token)
+
+
+@contextmanager
+def open_feed(path: Path, limit: int | None = None) -> Iterator[io.BufferedIOBase]:
     """Open a feed file for reading bytes, decompressing gzip data.
+
+    Parameters
+    ----------
+    path
+        The file.
+    limit
+        Most bytes the file may give once decompressed; by default the cap
+        set by :func:`read_limit`, if any.
 
     Raises
     ------
     InvalidIndicatorError
-        When a ``.gz`` file holds no gzip data, or the file is not UTF-8 text
-        (see the module docstring).
+        When a ``.gz`` file holds no gzip data, the file is not UTF-8 text
+        (see the module docstring), or it gives more than ``limit`` bytes
+        (raised while reading).
     OSError
         When the file cannot be opened; :func:`feed_errors` turns it into a
         :class:`~trustwatch.errors.ConfigError`.
     """
+    cap = _READ_LIMIT.get() if limit is None else limit
     with path.open("rb") as raw:
         if raw.peek(2)[:2] != _GZIP_MAGIC:
             _check_not_gzip_name(path, raw.peek(2))
+            if cap is not None and os.fstat(raw.fileno()).st_size > cap:
+                raise _over_limit(path, cap)
             _check_text(path, raw.peek(8192))
             yield raw
             return
         with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
-            _check_text(path, unzipped.peek(8192))
-            yield unzipped
+            if cap is None:
+                _check_text(path, unzipped.peek(8192))
+                yield unzipped
+                return
+            capped = io.BufferedReader(_CappedReader(unzipped, path, cap), _CHUNK)
+            _check_text(path, capped.peek(8192))
+            yield capped
+
+
+class _CappedReader(io.RawIOBase):
+    """Reads a decompressing stream, refusing to give more than ``cap`` bytes."""
+
+    def __init__(self, inner: gzip.GzipFile, path: Path, cap: int) -> None:
+        self._inner = inner
+        self._path = path
+        self._cap = cap
+        self._given = 0
+
+    def readable(self) -> bool:
+        """Return ``True``: this is a reader."""
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        """Fill ``buffer`` from the stream; raise once past the cap."""
+        view = memoryview(buffer).cast("B")
+        count = self._inner.readinto(
+            view[: min(len(view), self._cap + 1 - self._given)]
+        )
+        self._given += count
+        if self._given > self._cap:
+            raise _over_limit(self._path, self._cap)
+        return count
+
+
+def _over_limit(path: Path, cap: int) -> InvalidIndicatorError:
+    """Return the error for a file that gives more than ``cap`` bytes."""
+    return InvalidIndicatorError(
+        f"feed file {path} gives more than {cap:,} bytes once decompressed; "
+        "hint: it may be a decompression bomb; raise the feed's max_bytes if "
+        "the feed really is that big"
+    )
 
 
 def _check_not_gzip_name(path: Path, head: bytes) -> None:

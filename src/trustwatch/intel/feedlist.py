@@ -17,9 +17,13 @@ Exactly one source key names where the feed comes from:
 
 ``url``
     An ``http``/``https`` URL, fetched with conditional requests. Optional
-    keys: ``timeout`` (seconds), ``retries``, ``max_bytes``, ``proxy`` (no
-    proxy is taken from the environment), ``headers_env`` (header name ->
-    name of the environment variable holding its value, for API keys).
+    keys: ``timeout`` (seconds, per connect or read), ``deadline`` (seconds
+    for the whole download, retries included; ten times ``timeout`` by
+    default), ``retries``, ``max_bytes`` (also the cap on a gzip file's
+    decompressed size, and on a local file's size), ``proxy`` (no proxy is
+    taken from the environment), ``headers_env`` (header name, an RFC 7230
+    token, -> name of the environment variable holding its value, for API
+    keys; a value holding CR or LF is refused when the feed is fetched).
 ``path``
     A local file, folder or glob, relative to the feed list's folder.
 ``taxii``
@@ -32,6 +36,8 @@ Exactly one source key names where the feed comes from:
 the whole list, so values it no longer lists are removed; ``"incremental"``
 (the default for TAXII) means each fetch only adds, and values leave by
 expiry or revocation.
+
+A feed list must name at least one feed.
 """
 
 from __future__ import annotations
@@ -74,6 +80,8 @@ _NAME: Final = re.compile(r"[a-z0-9_.-]{1,64}")
 _DURATION: Final = re.compile(r"\s*(\d+)\s*([smhdw])\s*")
 _UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _ENV_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_HEADER_NAME: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_DEADLINE_FACTOR: Final = 10
 _SOURCES: Final = ("url", "path", "taxii")
 _KEYS: Final = frozenset(
     {
@@ -88,6 +96,7 @@ _KEYS: Final = frozenset(
         "mode",
         "enabled",
         "timeout",
+        "deadline",
         "retries",
         "max_bytes",
         "proxy",
@@ -149,8 +158,9 @@ class FeedSpec:
         ``snapshot`` or ``incremental`` (see the module docstring).
     enabled
         A disabled feed is never fetched; what it gave stays until it expires.
-    timeout, retries, max_bytes, proxy, headers_env
-        HTTP settings (see the module docstring).
+    timeout, deadline, retries, max_bytes, proxy, headers_env
+        HTTP settings (see the module docstring); ``deadline`` is in
+        seconds.
     """
 
     name: str
@@ -166,6 +176,7 @@ class FeedSpec:
     mode: FeedMode = "snapshot"
     enabled: bool = True
     timeout: float = _DEFAULT_TIMEOUT
+    deadline: float = _DEFAULT_TIMEOUT * _DEADLINE_FACTOR
     retries: int = _DEFAULT_RETRIES
     max_bytes: int = DEFAULT_MAX_BYTES
     proxy: str | None = None
@@ -351,6 +362,11 @@ def parse_feed_list(
             )
         seen.add(spec.name)
         feeds.append(spec)
+    if not feeds:
+        raise ConfigError(
+            f"feed list {origin} has no feeds; hint: add a [[feeds]] table with a "
+            "name and one of url, path or taxii"
+        )
     return FeedList(tuple(feeds), origin)
 
 
@@ -444,6 +460,13 @@ def _feed(table: dict[str, Any], number: int, origin: str, base: Path) -> FeedSp
         raise check.fail("timeout", f"{timeout!r} is not a number", "write seconds")
     if not 0 < timeout <= 3600:
         raise check.fail("timeout", f"{timeout} is outside (0, 3600]", "use e.g. 30")
+    deadline = table.get("deadline", timeout * _DEADLINE_FACTOR)
+    if isinstance(deadline, bool) or not isinstance(deadline, int | float):
+        raise check.fail("deadline", f"{deadline!r} is not a number", "write seconds")
+    if not 0 < deadline <= 86400:
+        raise check.fail(
+            "deadline", f"{deadline} is outside (0, 86400]", "use e.g. 300"
+        )
     retries = check.integer("retries", 0, 10)
     max_bytes = check.integer("max_bytes", 1, 1 << 40)
     return FeedSpec(
@@ -460,6 +483,7 @@ def _feed(table: dict[str, Any], number: int, origin: str, base: Path) -> FeedSp
         mode="snapshot" if mode == "snapshot" else "incremental",
         enabled=enabled,
         timeout=float(timeout),
+        deadline=float(deadline),
         retries=_DEFAULT_RETRIES if retries is None else retries,
         max_bytes=DEFAULT_MAX_BYTES if max_bytes is None else max_bytes,
         proxy=_http_url(check, "proxy", check.text("proxy")),
@@ -556,6 +580,12 @@ def _headers_env(check: _Checker) -> dict[str, str]:
             "headers_env", "must be a table", 'write headers_env = {Auth-Key = "VAR"}'
         )
     for header, variable in value.items():
+        if not _HEADER_NAME.fullmatch(header):
+            raise check.fail(
+                f"headers_env.{header}",
+                "is not a valid header name",
+                "use letters, digits and - (an RFC 7230 token), e.g. X-Api-Key",
+            )
         if not isinstance(variable, str) or not _ENV_NAME.fullmatch(variable):
             raise check.fail(
                 f"headers_env.{header}",

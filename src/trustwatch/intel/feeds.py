@@ -77,6 +77,7 @@ from trustwatch.intel.formats import (
 )
 from trustwatch.intel.indicators import (
     HASH_TYPES,
+    WILDCARD_TAG,
     Indicator,
     IndicatorType,
     RefusedIndicatorError,
@@ -110,20 +111,24 @@ class Reject(msgspec.Struct, frozen=True, kw_only=True):
     Attributes
     ----------
     location
-        Where it is: ``file:line`` or ``file:id``.
+        Where it is, always ``<file>:<place>``: ``<file>:<line>`` for line
+        formats (``list.txt:8``), ``<file>:record <n>`` or ``<file>:id <id>``
+        for JSON records, ``<file>:<stix-id>`` for STIX objects and
+        ``<file>:<event>/<attribute>`` for MISP attributes.
     raw
         The start of the record as written (at most 200 characters).
     reason
         A short stable code: ``invalid_url``, ``invalid_domain``,
         ``invalid_ip``, ``invalid_cidr``, ``invalid_hash``, ``invalid_value``
         (a value of no recognisable type), ``too_long``, ``too_broad``,
-        ``not_routable`` (see
+        ``not_routable``, ``wildcard`` (see
         :class:`~trustwatch.intel.indicators.RefusedIndicatorError`),
         ``several_values`` (a line of a ``plain`` feed holding more than one
         value, see :class:`~trustwatch.intel.indicators.SeveralValuesError`),
         ``malformed_row`` (wrong width, unterminated quote, unreadable CSV),
         ``malformed_record`` (a JSON record that is not an object),
-        ``encoding`` (bytes that are not UTF-8).
+        ``encoding`` (bytes that are not UTF-8), ``not_misp_event`` (a
+        ``misp_event`` file that is JSON of another kind), ``missing_event``.
     message
         What was wrong, in words.
     """
@@ -439,6 +444,8 @@ def _build(
         return _reject(_location(where), value, "several_values", str(exc))
     except InvalidIndicatorError as exc:
         return _reject(_location(where), value, _invalid_reason(type), str(exc))
+    if normal.startswith("*."):
+        tags = (*tags, WILDCARD_TAG)
     return Indicator(
         type=kind,
         value=normal,

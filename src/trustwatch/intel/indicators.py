@@ -29,6 +29,16 @@ match far more than the feed meant:
     written: the event schema caps URL fields at that length, so such an
     indicator could never match. (:func:`~trustwatch.enrichment.urls.parse_url`
     itself accepts up to 2 MiB, as Chromium does.)
+``wildcard``
+    A ``*`` anywhere but as the whole first label of a domain
+    (``a.*.example``), or a URL whose host is a wildcard (URLs match
+    exactly). A domain ``*.x.example`` is accepted: its value keeps the
+    ``*.`` and it matches every subdomain of ``x.example`` but not
+    ``x.example`` itself (see :class:`~trustwatch.intel.store.IndicatorStore`);
+    the feed loaders tag it :data:`WILDCARD_TAG`.
+``too_broad`` (wildcards)
+    A wildcard on a public suffix (``*.com``, ``*.co.uk``, ``*.github.io``):
+    it would make every site under the suffix "listed".
 
 Values already in normal form (lowercase ``http``/``https`` URLs with plain
 hosts, lowercase ASCII domains, dotted-quad IPv4) skip the full parsers; see
@@ -48,7 +58,7 @@ from typing import Annotated, Final, Literal, TypeAlias, get_args
 
 import msgspec
 
-from trustwatch.enrichment.domains import normalize_host
+from trustwatch.enrichment.domains import normalize_host, psl_split
 from trustwatch.enrichment.ips import parse_ip, parse_network
 from trustwatch.enrichment.urls import parse_url, refang
 from trustwatch.errors import InvalidIndicatorError
@@ -68,6 +78,7 @@ __all__ = [
     "MAX_URL_INDICATOR_CHARS",
     "MIN_IPV4_PREFIX",
     "MIN_IPV6_PREFIX",
+    "WILDCARD_TAG",
     "HashType",
     "Indicator",
     "IndicatorType",
@@ -94,6 +105,8 @@ DEFAULT_CONFIDENCE: Final = 50
 #: Longest URL indicator accepted, in characters as written: the event
 #: schema's cap on URL fields, so that every indicator can match an event.
 MAX_URL_INDICATOR_CHARS: Final = 32768
+#: Tag the loaders give a wildcard domain indicator (``*.x.example``).
+WILDCARD_TAG: Final = "wildcard"
 #: Shortest IPv4 network prefix accepted as an indicator (``/8``).
 MIN_IPV4_PREFIX: Final = 8
 #: Shortest IPv6 network prefix accepted as an indicator (``/16``).
@@ -106,9 +119,9 @@ AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 class RefusedIndicatorError(InvalidIndicatorError):
     """A well-formed value refused as an indicator because it would overmatch.
 
-    ``reason`` is a stable code: ``too_broad``, ``not_routable`` or
-    ``too_long`` (see the module docstring); feed loaders use it as the
-    reject reason.
+    ``reason`` is a stable code: ``too_broad``, ``not_routable``,
+    ``too_long`` or ``wildcard`` (see the module docstring); feed loaders
+    use it as the reject reason.
     """
 
     def __init__(self, reason: str, message: str) -> None:
@@ -280,7 +293,8 @@ def normalize_url(text: str) -> str:
     ------
     RefusedIndicatorError
         With reason ``too_long`` when the URL, as written, is longer than
-        :data:`MAX_URL_INDICATOR_CHARS`.
+        :data:`MAX_URL_INDICATOR_CHARS`, or ``wildcard`` / ``too_broad`` when
+        its host is a wildcard (``http://*.x.example/``).
     InvalidIndicatorError
         When the parser refuses the URL.
     """
@@ -290,9 +304,22 @@ def normalize_url(text: str) -> str:
     if fast is not None:
         return fast
     try:
-        return parse_url(text).url
+        parsed = parse_url(text)
     except ValueError as exc:
         raise InvalidIndicatorError(str(exc)) from exc
+    if "*" in parsed.host:
+        _refuse_wildcard_url(parsed.host)
+    return parsed.url
+
+
+def _refuse_wildcard_url(host: str) -> None:
+    """Refuse a URL whose host is a wildcard: URLs are matched exactly."""
+    base = _wildcard_base(host)  # too_broad on a public suffix
+    raise RefusedIndicatorError(
+        "wildcard",
+        f"the URL host {_excerpt(host)!r} is a wildcard; hint: URL indicators "
+        f"match one URL exactly, list the domain '*.{base}' instead",
+    )
 
 
 def _check_url_length(text: str) -> None:
@@ -444,8 +471,43 @@ def _normalize_host(text: str) -> str:
         raise InvalidIndicatorError(str(exc)) from exc
 
 
+def _wildcard_base(host: str) -> str:
+    """Return the domain under a wildcard ``*.x.example``, or refuse it.
+
+    Raises
+    ------
+    RefusedIndicatorError
+        ``too_broad`` for a wildcard on a public suffix (``*.com``,
+        ``*.co.uk``, ``*.github.io``); ``wildcard`` for a ``*`` anywhere but
+        as the whole first label.
+    """
+    base = host[2:] if host.startswith("*.") else ""
+    if not base or "*" in base:
+        raise RefusedIndicatorError(
+            "wildcard",
+            f"{_excerpt(host)!r} holds a '*' that is not the whole first label; "
+            "hint: write '*.x.example' for every subdomain of x.example, or "
+            "list the host names",
+        )
+    base = _normalize_host(base)
+    if _ip_or_none(base) is None and psl_split(base)[0] == base:
+        raise RefusedIndicatorError(
+            "too_broad",
+            f"{_excerpt(host)!r} is a wildcard on the public suffix {base!r}; "
+            "hint: it would list every site under the suffix, so name the "
+            "registrable domains instead",
+        )
+    return _normalize_domain(base)
+
+
 def _normalize_domain(text: str) -> str:
-    """Return the A-label form of the host name ``text``, or raise."""
+    """Return the A-label form of the host name ``text``, or raise.
+
+    ``*.x.example`` (every subdomain of ``x.example``, not ``x.example``
+    itself) keeps its ``*.`` before the normalised domain.
+    """
+    if "*" in text:
+        return "*." + _wildcard_base(text.strip())
     host = _normalize_host(text)
     if "." not in host or _ip_or_none(host) is not None:
         raise InvalidIndicatorError(

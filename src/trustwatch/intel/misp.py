@@ -4,14 +4,17 @@ Two layouts:
 
 ``misp_event``
     One event file as MISP exports it: ``{"Event": {...}}``, a bare event
-    object, a list of either, or a REST answer ``{"response": [...]}``.
+    object, a list of either, or a REST answer ``{"response": [...]}``. A
+    file that is JSON but holds no event is one reject (``not_misp_event``),
+    so that one stray file in a folder or glob of events spares the rest.
 ``misp_feed``
     A MISP feed folder (what ``misp-feed`` generators and the MISP "feed"
     export write): ``manifest.json`` naming each event by uuid, and one
     ``<uuid>.json`` event file per entry. The folder itself is the feed
     path; an event the manifest names but the folder lacks is one reject
     (``missing_event``), a damaged event file one reject
-    (``malformed_record``), and reading goes on.
+    (``malformed_record``), an event file holding JSON of another kind one
+    reject (``not_misp_event``), and reading goes on.
 
 What becomes an indicator
 -------------------------
@@ -192,18 +195,20 @@ _DOCUMENT_DECODER: Final = msgspec.json.Decoder(_Document | list[_Document])
 def read_misp_event(path: Path, ctx: _Context) -> Iterator[_Item]:
     """Yield the indicators and rejects of one MISP event file.
 
+    A file that is JSON but holds no MISP event (a STIX bundle in a folder or
+    glob of events) gives one reject, reason ``not_misp_event``, located at
+    the file's name, so the other files of the feed still load.
+
     Raises
     ------
     InvalidIndicatorError
-        When the file is not JSON, or JSON that holds no MISP event.
+        When the file is not JSON.
     """
     data = _read_bytes(path)
     events = _decode_events(path, data)
     if events is None:
-        raise InvalidIndicatorError(
-            f"feed file {path} is JSON but not a MISP event; hint: pass the "
-            "right format="
-        )
+        yield _not_an_event(ctx.name, path.name)
+        return
     for number, event in enumerate(events, 1):
         yield from _event_items(ctx, event, f"{ctx.name}:", number)
 
@@ -414,15 +419,21 @@ def _feed_event_items(ctx: _Context, event_path: Path, number: int) -> Iterator[
         yield _reject(prefix.rstrip(":"), event_path.name, "malformed_record", str(exc))
         return
     if events is None:
-        yield _reject(
-            prefix.rstrip(":"),
-            event_path.name,
-            "malformed_record",
-            "the event file holds no MISP event; hint: check the feed's files",
-        )
+        yield _not_an_event(prefix.rstrip(":"), event_path.name)
         return
     for event in events:
         yield from _event_items(ctx, event, prefix, number)
+
+
+def _not_an_event(location: str, name: str) -> _Item:
+    """Reject a whole file that is JSON but holds no MISP event."""
+    return _reject(
+        location,
+        name,
+        "not_misp_event",
+        f"{name} is JSON but holds no MISP event; hint: remove it from the "
+        "feed's files, or load it with its own format=",
+    )
 
 
 def _event_items(

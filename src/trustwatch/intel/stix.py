@@ -25,7 +25,10 @@ Provenance
     ``kill_chain_phases`` become ``kill_chain:<chain>:<phase>`` tags, and
     ``indicates`` relationships to a malware, threat actor, campaign,
     intrusion set, attack pattern or tool in the same load add
-    ``<type>:<name>`` tags.
+    ``<type>:<name>`` tags. An indicator with no ``indicator_types`` or
+    ``labels`` takes its threat from those relationships: the malware's
+    name first, then the tool's, then the threat actor's, intrusion set's
+    or campaign's.
 Versions and revocation
     Of several versions of one id, the latest ``modified`` wins; a winning
     version with ``revoked: true`` is listed in ``FeedLoad.revoked`` and
@@ -52,6 +55,7 @@ from trustwatch.intel._times import parse_feed_time
 from trustwatch.intel.feeds import FeedLoad, Reject, _Context, _decode_json
 from trustwatch.intel.formats import FORMAT_DEFAULTS
 from trustwatch.intel.indicators import (
+    WILDCARD_TAG,
     Indicator,
     IndicatorType,
     RefusedIndicatorError,
@@ -87,6 +91,8 @@ _CONTEXT_TYPES: Final = frozenset(
         "tool",
     )
 )
+#: Related object types that name an indicator's threat, most telling first.
+_THREAT_TYPES: Final = ("malware", "tool", "threat-actor", "intrusion-set", "campaign")
 #: Cyber observables (and their container) that are observations, not verdicts.
 _OBSERVABLE_TYPES: Final = frozenset(
     (
@@ -419,7 +425,7 @@ class _StixReader:
         ]
         return {
             "confidence": self._confidence(obj.get("confidence")),
-            "threat": types[0] if types else None,
+            "threat": types[0] if types else _related_threat(related),
             "tags": tuple(dict.fromkeys([*types, *chains, *related])),
             "first_seen": self._time(obj.get("valid_from")),
             "expires_at": self._time(obj.get("valid_until")),
@@ -455,6 +461,8 @@ class _StixReader:
         except InvalidIndicatorError as exc:
             self._reject(stix_id, value, _INVALID.get(kind, "invalid_value"), str(exc))
             return
+        if normal.startswith("*."):
+            fields = {**fields, "tags": (*fields["tags"], WILDCARD_TAG)}
         self.indicators.append(
             Indicator(
                 type=kind, value=normal, feed=self.feed, reference=stix_id, **fields
@@ -504,6 +512,20 @@ _INVALID: Final[dict[str, str]] = {
     "sha1": "invalid_hash",
     "sha256": "invalid_hash",
 }
+
+
+def _related_threat(related: tuple[str, ...]) -> str | None:
+    """Return the name of the most telling object an indicator ``indicates``.
+
+    ``related`` holds ``<type>:<name>`` tags; a malware wins over a tool,
+    and a tool over a threat actor, intrusion set or campaign.
+    """
+    for kind in _THREAT_TYPES:
+        for tag in related:
+            tag_kind, _, name = tag.partition(":")
+            if tag_kind == kind:
+                return name[:_RAW_LIMIT]
+    return None
 
 
 def _texts(value: Any) -> list[str]:

@@ -12,6 +12,10 @@ microsecond whatever the number of indicators:
   parents down to the registrable domain are probed. A domain indicator never
   matches a sibling or a parent of itself, and a URL indicator matches only
   that URL: PhishTank URLs on shared hosting must not flag the host.
+  A wildcard domain ``*.x.example`` (counted under the registrable domain
+  of ``x.example``) is probed as ``*.`` + each strict parent of the host, so
+  it matches ``a.x.example`` and ``a.b.x.example`` but not ``x.example``;
+  the extra probe is made only once a wildcard has been added.
 - Networks are indexed per prefix length as ``address >> (bits - prefix)``:
   one probe per distinct prefix length present (at most 33 for IPv4, 129 for
   IPv6; feeds use a few), most specific first.
@@ -183,6 +187,8 @@ class IndicatorStore:
             kind: {} for kind in INDICATOR_TYPES
         }
         self._by_registrable: dict[str, int] = {}
+        # Whether a domain ``*.x.example`` was ever added: probe for them then.
+        self._wildcards = False
         self._ips: dict[int, dict[int, str]] = {4: {}, 6: {}}
         self._networks: dict[int, dict[int, dict[int, str]]] = {4: {}, 6: {}}
         self._prefixes: dict[int, tuple[int, ...]] = {4: (), 6: ()}
@@ -238,6 +244,9 @@ class IndicatorStore:
         """Record a new value in the secondary index of its type."""
         kind, value = indicator.type, indicator.value
         if kind == "domain":
+            if value.startswith("*."):
+                self._wildcards = True
+                value = value[2:]
             key = psl_split(value)[1]  # the value is canonical already
             self._by_registrable[key] = self._by_registrable.get(key, 0) + 1
         elif kind == "ip":
@@ -440,7 +449,9 @@ class IndicatorStore:
 
         A domain indicator matches the host itself (``host``) and its
         subdomains (``domain``), never a parent above the host's registrable
-        domain. A host that is not a valid name or address matches nothing.
+        domain. A wildcard ``*.x.example`` matches the subdomains of
+        ``x.example`` at any depth (``domain``), not ``x.example`` itself.
+        A host that is not a valid name or address matches nothing.
         """
         found: list[IntelMatch] = []
         if is_plain_host(host):
@@ -519,18 +530,22 @@ class IndicatorStore:
             found.append(
                 IntelMatch(indicator=indicator, matched_on="host", observed=host)
             )
+        wildcards = self._wildcards
         parent = host
         while (dot := parent.find(".")) >= 0:
             parent = parent[dot + 1 :]
             indicator = domains.get(parent)
-            if indicator is None:
+            wildcard = domains.get("*." + parent) if wildcards else None
+            if indicator is None and wildcard is None:
                 continue
             registrable = registrable or registrable_domain(host)
             if len(parent) < len(registrable):
                 return
-            found.append(
-                IntelMatch(indicator=indicator, matched_on="domain", observed=host)
-            )
+            for hit in (indicator, wildcard):
+                if hit is not None:
+                    found.append(
+                        IntelMatch(indicator=hit, matched_on="domain", observed=host)
+                    )
 
     def _match_address(
         self, found: list[IntelMatch], key: tuple[int, int] | None, observed: str

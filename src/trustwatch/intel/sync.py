@@ -33,14 +33,47 @@ Fetching:
 - TAXII 2.1 collections are polled with ``added_after`` set to the last
   poll's checkpoint.
 
+Each feed's fetch has a ``deadline`` for the whole download, retries
+included: a server that drips its body is cut off and the feed fails, the
+other feeds still run. A file that decompresses (gzip) to more than
+``max_bytes`` is refused while it is read, local or downloaded.
+
 Applying: records are keyed by (feed, type, value). In ``snapshot`` mode a
 value the feed no longer lists is removed; in ``incremental`` mode values
 leave only when they expire or are revoked (by STIX id, in any feed). A
 feed's ``expires`` gives records without an expiry one, renewed each time the
-feed lists them again. Expired records are purged on every sync. A snapshot
-that comes back empty while the feed holds records is refused as a failure
-(an empty download is likelier a fault than an emptied list) unless the sync
-is forced.
+feed lists them again; a snapshot feed answering ``304 Not Modified`` (or a
+local path whose files did not change) lists them again too. Records whose
+own, source-given expiry is earlier keep it. Expired records are purged on
+every sync; when a snapshot feed loses records to its default expiry, its
+validators are forgotten so the next fetch is unconditional and brings
+back whatever the source still lists.
+
+Guarding snapshots: a snapshot fetch is refused as a failure, removing
+nothing, when
+
+- it gives no usable record but has rejected rows (an HTML error page, the
+  wrong format): always;
+- it gives nothing at all while the feed holds records (an empty download
+  is likelier a fault than an emptied list), unless the sync is forced;
+- more than 80 % of its rows are rejected while the feed holds records (a
+  broken or changed format would otherwise empty the feed).
+
+Rows skipped on purpose (``to_ids`` false, observations, types no matcher
+uses) are neither usable nor rejected: they are reported as ``skipped``.
+
+Feeds held in the database that the feed list no longer names are dropped,
+records and checkpoint, by :func:`sync_feeds` (reported with status
+``dropped``) unless it is told to keep them.
+
+Concurrency: :func:`sync_lock` takes an exclusive lock on ``<db>.lock`` for
+a sync's run, so overlapping runs (cron) never interleave; the second one
+fails at once naming the database. SQLite itself waits up to 30 seconds for
+a busy database, then the sync fails with :class:`StorageError`.
+
+Logging: nothing sync logs or reports carries a URL's query string or user
+info (:func:`~trustwatch.intel.feedlist.redact_url`), and the ``httpx``
+logger's request lines are redacted the same way.
 
 Failures: a feed that fails keeps what it had and is due again after five
 minutes, doubling with each consecutive failure, never later than its
@@ -49,6 +82,8 @@ minutes, doubling with each consecutive failure, never later than its
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import logging
 import os
@@ -58,7 +93,7 @@ import sqlite3
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -74,6 +109,7 @@ from trustwatch.errors import (
     InvalidIndicatorError,
     StorageError,
 )
+from trustwatch.intel._files import read_limit
 from trustwatch.intel.feedlist import FeedList, FeedSpec, redact_url
 from trustwatch.intel.feeds import FeedLoad, Reject, load_feed, resolve_feed_paths
 from trustwatch.intel.indicators import (
@@ -103,12 +139,13 @@ __all__ = [
     "StoredIndicator",
     "SyncReport",
     "sync_feeds",
+    "sync_lock",
 ]
 
 log = logging.getLogger(__name__)
 
 FeedStatus: TypeAlias = Literal[
-    "updated", "not_modified", "failed", "skipped_not_due", "disabled"
+    "updated", "not_modified", "failed", "skipped_not_due", "disabled", "dropped"
 ]
 
 _SCHEMA_VERSION: Final = 1
@@ -118,8 +155,7 @@ _BASE_DELAY: Final = 1.0
 _MAX_DELAY: Final = 60.0
 _FAILURE_RETRY: Final = timedelta(minutes=5)
 _RETRY_STATUSES: Final = frozenset({408, 425, 429, 500, 502, 503, 504})
-_CHUNK: Final = 1 << 16
-_POSITION: Final = re.compile(r"(?:line|record) \d+")
+_POSITION: Final = re.compile(r"(?:line|record) \d+|[^:\s]*:\d+")
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 _USER_AGENT: Final = "trustwatch-intel-sync"
 _SAFE_NAME: Final = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -129,6 +165,33 @@ _EVENT_UUID: Final = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 )
 _GONE_STATUSES: Final = frozenset({404, 410})
+# share of a snapshot's rows that may be rejected while the feed holds records
+_MOST_REJECTED: Final = 0.8
+_URL_IN_TEXT: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
+
+
+def _redact_text(text: str) -> str:
+    """Return ``text`` with every URL in it shown without query or user info."""
+    return _URL_IN_TEXT.sub(lambda found: redact_url(found.group(0)), text)
+
+
+class _RedactUrls(logging.Filter):
+    """Rewrite a log record's message so that no URL keeps its query string."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact the record in place; always keep it."""
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return True
+        record.msg, record.args = _redact_text(message), None
+        return True
+
+
+for _name in ("httpx", "httpcore"):
+    _logger = logging.getLogger(_name)
+    if not any(isinstance(f, _RedactUrls) for f in _logger.filters):
+        _logger.addFilter(_RedactUrls())
 
 _encode = msgspec.msgpack.Encoder().encode
 _decode_indicator = msgspec.msgpack.Decoder(Indicator).decode
@@ -154,8 +217,9 @@ class FeedReport(msgspec.Struct, kw_only=True):
         The feed's name.
     status
         ``updated`` (fetched and applied), ``not_modified`` (the source said
-        nothing changed), ``failed`` (see ``reason``), ``skipped_not_due`` or
-        ``disabled``.
+        nothing changed), ``failed`` (see ``reason``), ``skipped_not_due``,
+        ``disabled`` or ``dropped`` (no longer in the feed list: its records,
+        counted in ``removed``, and checkpoint were deleted).
     reason
         Why it failed, with a hint; ``None`` otherwise.
     source
@@ -176,6 +240,11 @@ class FeedReport(msgspec.Struct, kw_only=True):
         Records that gave no indicator.
     rejected_by_reason
         ``rejected`` per reason code.
+    skipped
+        Records left out on purpose (``to_ids`` false, observations,
+        unsupported types): neither stored nor rejected.
+    skipped_by_reason
+        ``skipped`` per reason.
     reject_examples
         The first few rejects.
     total
@@ -196,6 +265,8 @@ class FeedReport(msgspec.Struct, kw_only=True):
     revoked: int = 0
     rejected: int = 0
     rejected_by_reason: dict[str, int] = msgspec.field(default_factory=dict)
+    skipped: int = 0
+    skipped_by_reason: dict[str, int] = msgspec.field(default_factory=dict)
     reject_examples: list[RejectExample] = msgspec.field(default_factory=list)
     total: int = 0
     next_due: datetime | None = None
@@ -215,6 +286,13 @@ class FeedReport(msgspec.Struct, kw_only=True):
                     )
                 )
         self.rejected_by_reason = dict(counts)
+
+    def note_skipped(self, skipped: Mapping[str, int]) -> None:
+        """Add records skipped on purpose, by reason."""
+        counts = Counter(self.skipped_by_reason)
+        counts.update(skipped)
+        self.skipped += sum(skipped.values())
+        self.skipped_by_reason = dict(counts)
 
 
 class SyncReport(msgspec.Struct, kw_only=True):
@@ -336,6 +414,8 @@ class FeedFetcher:
     environ
         Where credentials named by ``headers_env`` and the TAXII
         ``*_env`` keys are looked up.
+    clock
+        Monotonic seconds, for each feed's ``deadline``.
     """
 
     def __init__(
@@ -345,8 +425,11 @@ class FeedFetcher:
         random: Callable[[], float] = random_module.random,
         transport: httpx.BaseTransport | None = None,
         environ: Mapping[str, str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.sleep = sleep
+        self.clock = clock
+        self._deadline = float("inf")
         self.random = random
         self.transport = transport
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
@@ -363,6 +446,7 @@ class FeedFetcher:
         ConfigError
             When a local path names no file.
         """
+        self._deadline = self.clock() + feed.deadline
         if feed.url is not None and feed.format == "misp_feed":
             return self._fetch_misp_feed(feed, feed.url, checkpoint, workdir)
         if feed.url is not None:
@@ -427,19 +511,30 @@ class FeedFetcher:
         for header, variable in feed.headers_env.items():
             headers[header] = self._secret(feed, variable, f"headers_env.{header}")
         for attempt in range(feed.retries + 1):
+            self._check_deadline(feed, url)
             try:
                 return self._get(client, feed, url, headers, workdir, name)
             except _Retryable as exc:
                 if attempt == feed.retries:
+                    tries = "1 attempt" if attempt == 0 else f"{attempt + 1} attempts"
                     raise IntelSourceError(
                         f"feed {feed.name}: {exc} from {redact_url(url)}, "
-                        f"{attempt + 1} attempts; hint: the server may be down, "
+                        f"{tries}; hint: the server may be down, "
                         "the next sync tries again"
                     ) from exc
                 wait = self.delay(attempt)
                 log.info("feed %s: %s, retrying in %.1f s", feed.name, exc, wait)
                 self.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _check_deadline(self, feed: FeedSpec, url: str) -> None:
+        """Raise when the feed's whole-download deadline has passed."""
+        if self.clock() > self._deadline:
+            raise IntelSourceError(
+                f"feed {feed.name}: the download from {redact_url(url)} took more "
+                f"than its deadline of {feed.deadline:g} s; hint: the server is too "
+                "slow, or raise the feed's deadline"
+            )
 
     def _get(
         self,
@@ -458,7 +553,14 @@ class FeedFetcher:
                     if response.status_code in _REDIRECTS:
                         current = _redirect_target(feed, current, response)
                         continue
-                    return _save(feed, current, response, workdir, name)
+                    return _save(
+                        feed,
+                        current,
+                        response,
+                        workdir,
+                        name,
+                        lambda: self._check_deadline(feed, url),
+                    )
             except httpx.TimeoutException as exc:
                 raise _Retryable(f"timed out ({type(exc).__name__})") from exc
             except httpx.TransportError as exc:
@@ -584,6 +686,12 @@ class FeedFetcher:
                 f"feed {feed.name}: environment variable {variable} (from {key}) is "
                 "not set; hint: export it before the sync"
             )
+        if any((ord(char) < 32 and char != "\t") or ord(char) == 127 for char in value):
+            raise ConfigError(
+                f"feed {feed.name} key {key!r}: environment variable {variable} "
+                "holds a line break or control character; hint: set it to the "
+                "bare value, without newline"
+            )
         return value
 
 
@@ -619,8 +727,13 @@ def _save(
     response: httpx.Response,
     workdir: Path,
     name: str | None = None,
+    check_deadline: Callable[[], None] | None = None,
 ) -> Fetched:
-    """Turn a final response into a :class:`Fetched`, the body in a file."""
+    """Turn a final response into a :class:`Fetched`, the body in a file.
+
+    ``check_deadline`` is called after each chunk and raises when the
+    feed's deadline has passed.
+    """
     status = response.status_code
     if status == 304:
         return Fetched(not_modified=True)
@@ -638,7 +751,10 @@ def _save(
     target = workdir / (name or _file_name(feed, url))
     size = 0
     with target.open("wb") as out:
-        for chunk in response.iter_bytes(_CHUNK):
+        # chunks as they arrive (not coalesced), so a drip meets the deadline
+        for chunk in response.iter_bytes():
+            if check_deadline is not None:
+                check_deadline()
             size += len(chunk)
             if size > feed.max_bytes:
                 raise _too_large(feed, url)
@@ -924,7 +1040,11 @@ class IntelDatabase:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         try:
-            self._conn = sqlite3.connect(self.path, timeout=30.0)
+            # IMMEDIATE: a writer waits for the lock (up to the timeout) when
+            # its transaction begins, not fails when it first writes
+            self._conn = sqlite3.connect(
+                self.path, timeout=30.0, isolation_level="IMMEDIATE"
+            )
             self._conn.execute("PRAGMA journal_mode=WAL")
             # with WAL, a power cut can lose the last commit, never consistency:
             # the feed it held is simply fetched again
@@ -1211,13 +1331,41 @@ class IntelDatabase:
         )
         if feed.mode == "snapshot":
             # every record left that this fetch did not write was listed again
-            renewed = (now + feed.expires).timestamp() if feed.expires else None
-            self._conn.execute(
-                "UPDATE indicators SET last_synced = ?1, expires_at = CASE WHEN "
-                "own_expiry THEN expires_at ELSE ?2 END "
-                "WHERE feed = ?3 AND last_synced < ?1",
-                (stamp, renewed, feed.name),
-            )
+            self._renew(feed, now)
+
+    def _renew(self, feed: FeedSpec, now: datetime) -> None:
+        """Mark a feed's records as listed again at ``now``.
+
+        Records without their own expiry get the feed's default from ``now``;
+        those with their own keep it.
+        """
+        stamp = now.timestamp()
+        renewed = (now + feed.expires).timestamp() if feed.expires else None
+        self._conn.execute(
+            "UPDATE indicators SET last_synced = ?1, expires_at = CASE WHEN "
+            "own_expiry THEN expires_at ELSE ?2 END "
+            "WHERE feed = ?3 AND last_synced < ?1",
+            (stamp, renewed, feed.name),
+        )
+
+    def _renew_unchanged(self, feed: FeedSpec, now: datetime) -> None:
+        """Renew every record of a snapshot feed the source confirmed unchanged."""
+        self._renew(feed, now)
+        stamp = now.timestamp()
+        renewed = (now + feed.expires).timestamp() if feed.expires else None
+        rows = self._conn.execute(
+            "SELECT id, record FROM patterns WHERE feed = ?", (feed.name,)
+        ).fetchall()
+        self._conn.executemany(
+            "UPDATE patterns SET expires_at = ?, last_synced = ? "
+            "WHERE feed = ? AND id = ?",
+            [
+                (_stamp(own) if own is not None else renewed, stamp, feed.name, key)
+                for key, own in (
+                    (key, _decode_pattern(record).expires_at) for key, record in rows
+                )
+            ],
+        )
 
     def _apply_patterns(
         self,
@@ -1275,14 +1423,35 @@ class IntelDatabase:
                 "DELETE FROM patterns WHERE feed = ? AND id = ?", missing
             )
 
-    def _purge_expired(self, feed: str, now: datetime) -> int:
-        """Delete a feed's records expired at ``now``; return how many."""
-        expired = 0
-        for table in ("indicators", "patterns"):
-            expired += self._conn.execute(
-                f"DELETE FROM {table} WHERE feed = ? AND expires_at < ?",
-                (feed, now.timestamp()),
-            ).rowcount
+    def _purge_expired(
+        self, feed: str, now: datetime, point: Checkpoint | None = None
+    ) -> int:
+        """Delete a feed's records expired at ``now``; return how many.
+
+        When records that only had the feed's default expiry go, the feed's
+        validators are forgotten (in ``point`` too), so that its next fetch
+        is unconditional: a ``304`` cannot bring back records it never lists.
+        """
+        stamp = now.timestamp()
+        defaulted = self._conn.execute(
+            "SELECT count(*) FROM indicators WHERE feed = ? AND expires_at < ? "
+            "AND NOT own_expiry",
+            (feed, stamp),
+        ).fetchone()[0]
+        expired = self._conn.execute(
+            "DELETE FROM indicators WHERE feed = ? AND expires_at < ?", (feed, stamp)
+        ).rowcount
+        patterns = self._conn.execute(
+            "DELETE FROM patterns WHERE feed = ? AND expires_at < ?", (feed, stamp)
+        ).rowcount
+        expired += patterns
+        if defaulted or patterns:
+            self._conn.execute(
+                "UPDATE feeds SET etag = NULL, last_modified = NULL WHERE name = ?",
+                (feed,),
+            )
+            if point is not None:
+                point.etag = point.last_modified = None
         return expired
 
     def _count(self, feed: str) -> int:
@@ -1293,6 +1462,43 @@ class IntelDatabase:
             (feed, feed),
         ).fetchone()
         return int(row[0])
+
+    def feed_names(self) -> list[str]:
+        """Return every feed the database holds records or a checkpoint of."""
+        rows = self._conn.execute(
+            "SELECT name FROM feeds UNION SELECT feed FROM indicators "
+            "UNION SELECT feed FROM patterns ORDER BY 1"
+        )
+        return [name for (name,) in rows]
+
+    def feed_summaries(self) -> list[tuple[str, int, Checkpoint | None]]:
+        """Return each held feed's name, record count and checkpoint."""
+        return [
+            (name, self._count(name), self.checkpoint(name))
+            for name in self.feed_names()
+        ]
+
+    def live_indicators(self, at: datetime | None = None) -> list[Indicator]:
+        """Return every record live at ``at`` (now by default), feed by feed."""
+        when = datetime.now(UTC) if at is None else at
+        _check_aware(when)
+        rows = self._conn.execute(
+            "SELECT record, expires_at FROM indicators "
+            "WHERE expires_at IS NULL OR expires_at >= ? ORDER BY feed, type, value",
+            (when.timestamp(),),
+        )
+        return [_with_expiry(record, expiry) for record, expiry in rows]
+
+    def live_patterns(self, at: datetime | None = None) -> list[PatternIndicator]:
+        """Return every STIX pattern indicator live at ``at`` (now by default)."""
+        when = datetime.now(UTC) if at is None else at
+        _check_aware(when)
+        rows = self._conn.execute(
+            "SELECT record, expires_at FROM patterns "
+            "WHERE expires_at IS NULL OR expires_at >= ?",
+            (when.timestamp(),),
+        )
+        return [_decode_pattern(record).build(expiry) for record, expiry in rows]
 
     def drop_feed(self, feed: str) -> int:
         """Delete a feed's records and checkpoint; return how many records."""
@@ -1378,6 +1584,7 @@ def _merge_records(
     refused: list[Reject] = []
     for load in loads:
         report.note_rejects(load.rejects)
+        report.note_skipped(load.skipped)
         for indicator in load.indicators:
             if indicator.reference is not None and indicator.reference in revoked:
                 refused.append(_revoked_reject(load, indicator.reference))
@@ -1430,6 +1637,7 @@ def sync_feeds(
     force: bool = False,
     only: Collection[str] | None = None,
     fetcher: Fetcher | None = None,
+    keep_unlisted: bool = False,
 ) -> SyncReport:
     """Fetch the feeds that are due and apply each one in its own transaction.
 
@@ -1448,16 +1656,22 @@ def sync_feeds(
         Sync only the feeds with these names.
     fetcher
         What fetches a feed (:class:`FeedFetcher` by default).
+    keep_unlisted
+        Keep the feeds the database holds that ``feedlist`` does not name;
+        by default they are dropped (records and checkpoint) and reported
+        with status ``dropped``.
 
     Raises
     ------
     ConfigError
         When ``now`` is naive or ``only`` names a feed not in the list.
+    StorageError
+        When the database cannot be written (e.g. locked for too long).
     """
     _check_aware(now)
     feeds = list(feedlist)
+    names = {feed.name for feed in feeds}
     if only is not None:
-        names = {feed.name for feed in feeds}
         unknown = sorted(set(only) - names)
         if unknown:
             raise ConfigError(
@@ -1466,8 +1680,83 @@ def sync_feeds(
             )
         feeds = [feed for feed in feeds if feed.name in only]
     fetch = fetcher or FeedFetcher()
-    reports = [_sync_one(feed, db, now, force, fetch) for feed in feeds]
+    try:
+        reports = [_sync_one(feed, db, now, force, fetch) for feed in feeds]
+        if not keep_unlisted:
+            reports += _drop_unlisted(db, names)
+    except sqlite3.Error as exc:
+        raise StorageError(
+            f"cannot write intel database {db.path}: {exc}; hint: another process "
+            "may hold it for long; try again, and run one sync at a time"
+        ) from exc
     return SyncReport(at=now, feeds=reports)
+
+
+def _drop_unlisted(db: IntelDatabase, listed: Collection[str]) -> list[FeedReport]:
+    """Drop the feeds the database holds that the feed list does not name."""
+    reports = []
+    for name in db.feed_names():
+        if name in listed:
+            continue
+        removed = db._count(name)
+        db.drop_feed(name)
+        reports.append(
+            FeedReport(
+                feed=name,
+                status="dropped",
+                reason=(
+                    f"no longer in the feed list: dropped {removed:,} "
+                    f"record{'' if removed == 1 else 's'}"
+                ),
+                removed=removed,
+            )
+        )
+        log.info("feed %s is no longer listed: dropped %d records", name, removed)
+    return reports
+
+
+@contextlib.contextmanager
+def sync_lock(db_path: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``<db_path>.lock`` for one sync's run.
+
+    Raises
+    ------
+    StorageError
+        At once, when another sync holds the lock.
+    """
+    lock_path = Path(f"{db_path}.lock")
+    try:
+        handle = lock_path.open("a+b")
+    except OSError as exc:
+        raise StorageError(
+            f"cannot create lock file {lock_path}: {exc.strerror or exc}; hint: "
+            "check that the database's folder is writable"
+        ) from exc
+    with handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise StorageError(
+                f"another sync holds {db_path}; hint: wait for it to finish, or "
+                "space the scheduled syncs further apart"
+            ) from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _due_at(feed: FeedSpec, point: Checkpoint) -> datetime | None:
+    """Return when a feed is due, with its current ``every``.
+
+    After a success it is the last success plus ``every``; after a failure
+    the failure back-off, never later than the last attempt plus ``every``.
+    """
+    if point.failures == 0 and point.last_success is not None:
+        return point.last_success + feed.every
+    if point.next_due is not None and point.last_attempt is not None:
+        return min(point.next_due, point.last_attempt + feed.every)
+    return point.next_due
 
 
 def _sync_one(
@@ -1477,12 +1766,13 @@ def _sync_one(
     report = FeedReport(feed=feed.name, status="updated", source=feed.source)
     point = db.checkpoint(feed.name) or Checkpoint(feed=feed.name)
     reconfigured = point.fingerprint not in (None, feed.fingerprint())
-    due = point.next_due is None or point.next_due <= now
+    due_at = _due_at(feed, point)
+    due = due_at is None or due_at <= now
     if not feed.enabled or not (force or due or reconfigured):
         report.status = "disabled" if not feed.enabled else "skipped_not_due"
         with db._transaction():
             report.expired = db._purge_expired(feed.name, now)
-        report.total, report.next_due = db._count(feed.name), point.next_due
+        report.total, report.next_due = db._count(feed.name), due_at
         return report
     if reconfigured:
         point = Checkpoint(feed=feed.name)
@@ -1492,25 +1782,28 @@ def _sync_one(
     point.last_attempt = now
     fresh_events: dict[str, bytes] = {}
     try:
-        with tempfile.TemporaryDirectory(prefix="trustwatch-sync-") as folder:
-            fetched = fetch(feed, conditional, Path(folder))
-            if fetched.events is not None:
-                fresh_events = _complete_events(feed, db, fetched)
-            loads = [] if fetched.not_modified else _load(feed, fetched)
+        with (
+            tempfile.TemporaryDirectory(prefix="trustwatch-sync-") as folder,
+            read_limit(feed.max_bytes),
+        ):
+            try:
+                fetched = fetch(feed, conditional, Path(folder))
+                if fetched.events is not None:
+                    fresh_events = _complete_events(feed, db, fetched)
+                loads = [] if fetched.not_modified else _load(feed, fetched)
+            except (IntelSourceError, ConfigError, InvalidIndicatorError) as exc:
+                raise type(exc)(_in_source(str(exc), folder, feed)) from exc
     except (IntelSourceError, ConfigError, InvalidIndicatorError, OSError) as exc:
         return _failed(feed, db, point, report, now, exc)
-    if not force and not fetched.not_modified and _empty_snapshot(feed, loads):
-        stored = db._count(feed.name)
-        if stored:
-            empty = IntelSourceError(
-                f"feed {feed.name}: the snapshot is empty, the feed holds {stored:,} "
-                "records; hint: nothing was removed, an empty download is more "
-                "likely a fault than an empty list; sync with --force to accept it"
-            )
-            return _failed(feed, db, point, report, now, empty)
+    if not fetched.not_modified:
+        refused = _refuse_snapshot(feed, loads, db._count(feed.name), force)
+        if refused is not None:
+            return _failed(feed, db, point, report, now, refused)
     with db._transaction():
         if fetched.not_modified:
             report.status = "not_modified"
+            if feed.mode == "snapshot":
+                db._renew_unchanged(feed, now)
         else:
             report.note_rejects(fetched.rejects)
             db._apply(feed, loads, report, now)
@@ -1519,7 +1812,7 @@ def _sync_one(
                 db._keep_events(feed.name, fetched.events, fresh_events)
                 point.events = fetched.events
             point.added_after = fetched.added_after or point.added_after
-        report.expired += db._purge_expired(feed.name, now)
+        report.expired += db._purge_expired(feed.name, now, point)
         point.last_success, point.failures = now, 0
         point.next_due = now + feed.every
         point.fingerprint = feed.fingerprint()
@@ -1528,7 +1821,7 @@ def _sync_one(
     report.total, report.next_due = db._count(feed.name), point.next_due
     log.info(
         "feed %s %s: %d added, %d updated, %d removed, %d expired, %d revoked, "
-        "%d rejected",
+        "%d rejected, %d skipped",
         feed.name,
         report.status,
         report.added,
@@ -1537,8 +1830,60 @@ def _sync_one(
         report.expired,
         report.revoked,
         report.rejected,
+        report.skipped,
     )
     return report
+
+
+def _in_source(message: str, folder: str, feed: FeedSpec) -> str:
+    """Name the feed's source, not the temporary download, in a message.
+
+    A MISP feed folder's file keeps its name after the folder's URL.
+    """
+
+    def source(found: re.Match[str]) -> str:
+        if feed.format == "misp_feed":
+            return f"{feed.source.rstrip('/')}/{Path(found.group(0)).name}"
+        return feed.source
+
+    pattern = re.escape(folder) + r"[^\s:,;]*"
+    return _redact_text(re.sub(pattern, source, message))
+
+
+def _refuse_snapshot(
+    feed: FeedSpec, loads: list[FeedLoad], held: int, force: bool
+) -> IntelSourceError | None:
+    """Return why a snapshot fetch must not be applied, or ``None``.
+
+    See "Guarding snapshots" in the module docstring.
+    """
+    if feed.mode != "snapshot":
+        return None
+    usable = sum(
+        len(load.indicators) + len(load.patterns) + len(load.revoked) for load in loads
+    )
+    rejected = sum(len(load.rejects) for load in loads)
+    rows = usable + rejected
+    kept = f"kept the {held:,} records held" if held else "nothing was stored"
+    if usable == 0 and rejected:
+        return IntelSourceError(
+            f"feed {feed.name}: no valid records: 0 of {rows:,} rows usable; {kept}; "
+            "hint: the source may have sent an error page, or the format is wrong "
+            "(check format in the feed list)"
+        )
+    if usable == 0 and held and not force:
+        return IntelSourceError(
+            f"feed {feed.name}: the snapshot is empty, the feed holds {held:,} "
+            "records; hint: nothing was removed, an empty download is more "
+            "likely a fault than an empty list; sync with --force to accept it"
+        )
+    if held and rejected > _MOST_REJECTED * rows:
+        return IntelSourceError(
+            f"feed {feed.name}: {rejected:,} of {rows:,} rows rejected (over "
+            f"{_MOST_REJECTED:.0%}); {kept}; hint: the source or its format may "
+            "have changed, check format in the feed list"
+        )
+    return None
 
 
 def _complete_events(
@@ -1569,13 +1914,6 @@ def _complete_events(
     return fresh
 
 
-def _empty_snapshot(feed: FeedSpec, loads: list[FeedLoad]) -> bool:
-    """Return whether a snapshot fetch gave no record at all."""
-    if feed.mode != "snapshot":
-        return False
-    return not any(load.records or load.patterns or load.revoked for load in loads)
-
-
 def _load(feed: FeedSpec, fetched: Fetched) -> list[FeedLoad]:
     """Read what was fetched into feed loads."""
     if fetched.objects is not None:
@@ -1604,15 +1942,20 @@ def _failed(
     now: datetime,
     exc: Exception,
 ) -> FeedReport:
-    """Record a failed fetch: the feed is retried sooner than its schedule."""
-    report.status, report.reason = "failed", str(exc)
+    """Record a failed fetch: the feed is retried sooner than its schedule.
+
+    The reason goes into the report (which callers print) and is logged at
+    info level only, so that it is shown once.
+    """
+    reason = _redact_text(str(exc))
+    report.status, report.reason = "failed", reason
     point.failures += 1
     retry = min(feed.every, _FAILURE_RETRY * 2 ** min(point.failures - 1, 10))
     point.next_due = now + retry
-    point.last_status, point.last_error = "failed", str(exc)
+    point.last_status, point.last_error = "failed", reason
     with db._transaction():
-        report.expired = db._purge_expired(feed.name, now)
+        report.expired = db._purge_expired(feed.name, now, point)
         db._save_checkpoint(point)
     report.total, report.next_due = db._count(feed.name), point.next_due
-    log.warning("feed %s failed: %s", feed.name, exc)
+    log.info("feed %s failed: %s", feed.name, reason)
     return report

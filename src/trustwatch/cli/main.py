@@ -325,6 +325,7 @@ class _progress:
 
 
 def _register_more() -> None:
+    from trustwatch.cli.actions import actions, dispatch
     from trustwatch.cli.evaluate import evaluate
     from trustwatch.cli.file import file_group
     from trustwatch.cli.intel import intel_group
@@ -344,6 +345,8 @@ def _register_more() -> None:
     cli.add_command(publish)
     cli.add_command(stream)
     cli.add_command(intel_group)
+    cli.add_command(actions)
+    cli.add_command(dispatch)
 
 
 _register_more()

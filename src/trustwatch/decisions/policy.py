@@ -13,6 +13,7 @@ A policy is a TOML file::
     target = "entity"                   # the signal's entity, or "account"/"ip"
     mode = "enforce"                    # enforce | shadow | disabled
     expires = "1h"                      # how long the action lasts (optional)
+    delay = "5m-30m"                    # random wait before dispatch (optional)
 
 A rule whose ``target`` is ``"evidence:<type>"`` (``"evidence:link"``, say)
 acts on every target of that type the signal lists in its evidence, under
@@ -50,6 +51,7 @@ __all__ = [
     "Rule",
     "default_policy",
     "load_policy",
+    "parse_delay",
     "parse_duration",
     "policy_from_dict",
     "unknown_kinds",
@@ -86,6 +88,15 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def parse_delay(text: str) -> tuple[timedelta, timedelta]:
+    """Parse a delay range like ``"5m-30m"`` (or one duration, ``"10m"``)."""
+    low, _, high = text.partition("-")
+    bounds = (parse_duration(low), parse_duration(high or low))
+    if bounds[0] > bounds[1]:
+        raise ValueError(f"{text!r}: the shortest delay comes first, as in '5m-30m'")
+    return bounds
+
+
 @dataclass(frozen=True, slots=True)
 class Rule:
     """One checked policy rule."""
@@ -98,6 +109,7 @@ class Rule:
     mode: RuleMode
     expires: timedelta | None
     description: str = ""
+    delay: tuple[timedelta, timedelta] | None = None
 
 
 @dataclass(frozen=True)
@@ -148,6 +160,7 @@ def _rule(raw: dict[str, Any], where: str) -> Rule:
         "mode",
         "expires",
         "description",
+        "delay",
     }
     if unknown:
         raise PolicyError(f"{where}: unknown fields {sorted(unknown)}")
@@ -176,6 +189,10 @@ def _rule(raw: dict[str, Any], where: str) -> Rule:
         expires = parse_duration(raw["expires"]) if "expires" in raw else None
     except (ValueError, AttributeError, OverflowError) as exc:
         raise PolicyError(f"{where}: expires: {exc}") from exc
+    try:
+        delay = parse_delay(raw["delay"]) if "delay" in raw else None
+    except (ValueError, AttributeError, OverflowError) as exc:
+        raise PolicyError(f"{where}: delay: {exc}") from exc
     return Rule(
         id=need("id", str),
         signals=frozenset(signals),
@@ -185,6 +202,7 @@ def _rule(raw: dict[str, Any], where: str) -> Rule:
         mode=cast(RuleMode, mode),
         expires=expires,
         description=str(raw.get("description", "")),
+        delay=delay,
     )
 
 

@@ -1,0 +1,110 @@
+"""The breaker: enforcement stops where it would run away, and people look instead.
+
+Two checks, each naming itself in the reason it gives:
+
+* **Budgets** per action type (``lock_account = "100 per minute"``): a
+  dispatch that would exceed the count over the trailing period is held.
+* **Runaway rules**: each rule's actions are counted in windows of event time
+  (``created_at``). A rule's usual rate is a decaying average of its past
+  windows, never below a floor; an action that takes its window's count over
+  ``rate_factor`` times the usual rate is held. A window in which a rule ran
+  away is not learned, so a rule gone wrong cannot teach the breaker that its
+  new rate is normal.
+
+The dispatcher holds the action (state ``held``) and records a
+``send_to_review`` action by the actor ``breaker`` instead.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from typing import Any
+
+from trustwatch.response.config import BreakerSettings
+from trustwatch.response.ledger import DispatchLedger
+
+__all__ = ["BREAKER_ACTOR", "Breaker"]
+
+#: The actor of the ``send_to_review`` actions the breaker records.
+BREAKER_ACTOR = "breaker"
+
+
+class Breaker:
+    """Budgets per action type and the runaway check per rule.
+
+    Parameters
+    ----------
+    settings
+        Budgets, window, factor, floor and decay.
+    ledger
+        Where dispatch counts are read and rule rates are kept.
+    """
+
+    def __init__(self, settings: BreakerSettings, ledger: DispatchLedger) -> None:
+        self.settings = settings
+        self._ledger = ledger
+
+    def over_budget(self, action_type: str, now: datetime) -> str | None:
+        """Return why one more dispatch of ``action_type`` now would exceed its
+        budget, or ``None`` when it fits (or the type has no budget)."""
+        budget = self.settings.budgets.get(action_type)
+        if budget is None:
+            return None
+        count, period = budget
+        sent = self._ledger.dispatched_since(action_type, now - period)
+        if sent < count:
+            return None
+        return (
+            f"budget: {action_type} is limited to {count} per "
+            f"{_period_text(period)} and {sent} went out in the last one"
+        )
+
+    def runaway(self, rule: str, created_at: datetime) -> str | None:
+        """Count one action of ``rule``; return why it is held, or ``None``."""
+        window_s = self.settings.window.total_seconds()
+        window = math.floor(created_at.timestamp() / window_s)
+        state: dict[str, Any] = self._ledger.breaker_state(rule) or {
+            "window": window,
+            "count": 0,
+            "usual": 0.0,
+            "tripped": False,
+        }
+        if window > state["window"]:
+            state = self._roll(state, window)
+        state["count"] += 1
+        limit = self.settings.rate_factor * max(
+            state["usual"], self.settings.rate_floor
+        )
+        held = state["count"] > limit
+        if held:
+            state["tripped"] = True
+        self._ledger.save_breaker_state(rule, state)
+        if not held:
+            return None
+        return (
+            f"rate: rule {rule} fired {state['count']} times in a "
+            f"{_period_text(self.settings.window)} window, over "
+            f"{self.settings.rate_factor:g}x its usual {state['usual']:.1f} "
+            f"(floor {self.settings.rate_floor:g})"
+        )
+
+    def _roll(self, state: dict[str, Any], window: int) -> dict[str, Any]:
+        """Close the windows before ``window``: learn the last one unless it
+        tripped, and let the empty ones in between decay the usual rate."""
+        decay = self.settings.decay
+        usual = float(state["usual"])
+        last = int(state["window"])
+        if not state["tripped"]:
+            usual = decay * usual + (1 - decay) * int(state["count"])
+        usual *= decay ** max(0, window - last - 1)
+        return {"window": window, "count": 0, "usual": usual, "tripped": False}
+
+
+def _period_text(period: timedelta) -> str:
+    seconds = int(period.total_seconds())
+    for name, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            count = seconds // size
+            return name if count == 1 else f"{count} {name}s"
+    return f"{seconds} s"

@@ -1,0 +1,309 @@
+"""The response configuration: adapters, which action type goes where, the breaker.
+
+``response.toml`` (see ``docs/examples/response.toml``)::
+
+    poll_interval = "10s"
+    delay_secret_env = "TRUSTWATCH_DELAY_SECRET"
+
+    [retry]
+    max_attempts = 8
+    first_backoff = "30s"
+    max_backoff = "1h"
+
+    [adapters.platform]
+    kind = "webhook"
+    url = "https://platform.example/trustwatch/actions"
+    secret_env = "TRUSTWATCH_WEBHOOK_SECRET"
+
+    [routes]
+    lock_account = "platform"
+    default = "platform"
+
+    [breaker]
+    budgets = { lock_account = "100 per minute" }
+
+Every error names the file and the key, and ends with a hint.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal, cast
+
+from trustwatch.decisions.model import ACTION_SEVERITY
+from trustwatch.decisions.policy import parse_duration
+from trustwatch.errors import ConfigError
+
+__all__ = [
+    "AdapterSettings",
+    "BreakerSettings",
+    "ResponseConfig",
+    "RetrySettings",
+    "load_response_config",
+    "parse_budget",
+    "response_config_from_dict",
+]
+
+AdapterKind = Literal["webhook", "kafka", "log"]
+_BUDGET_RE = re.compile(r"^(\d+)\s+per\s+(second|minute|hour|day)$")
+_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+_ADAPTER_KEYS: dict[str, set[str]] = {
+    "webhook": {"kind", "url", "secret_env", "timeout"},
+    "kafka": {"kind", "bootstrap_servers", "topic", "timeout"},
+    "log": {"kind", "path"},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterSettings:
+    """One named adapter: its kind and its settings as written."""
+
+    name: str
+    kind: AdapterKind
+    settings: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RetrySettings:
+    """How often and how patiently a refused delivery is tried again."""
+
+    max_attempts: int = 8
+    first_backoff: timedelta = timedelta(seconds=30)
+    max_backoff: timedelta = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerSettings:
+    """Budgets per action type and the per-rule runaway check.
+
+    Attributes
+    ----------
+    budgets
+        Action type to ``(count, period)``: at most ``count`` dispatches of
+        that type in any ``period``.
+    window
+        The length of the windows a rule's rate is counted in.
+    rate_factor
+        A rule firing more than this many times its usual rate is held.
+    rate_floor
+        The least usual rate assumed, so that a quiet rule has room to fire.
+    decay
+        Weight of the past in the usual rate (0 forgets at once).
+    """
+
+    budgets: dict[str, tuple[int, timedelta]] = field(default_factory=dict)
+    window: timedelta = timedelta(minutes=1)
+    rate_factor: float = 10.0
+    rate_floor: float = 5.0
+    decay: float = 0.8
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseConfig:
+    """Checked response settings."""
+
+    adapters: dict[str, AdapterSettings]
+    routes: dict[str, str]
+    retry: RetrySettings = RetrySettings()
+    breaker: BreakerSettings = BreakerSettings()
+    poll_interval: timedelta = timedelta(seconds=10)
+    delay_secret_env: str = "TRUSTWATCH_DELAY_SECRET"
+
+    def adapter_for(self, action_type: str) -> str | None:
+        """Return the adapter name for ``action_type``, or ``None``."""
+        return self.routes.get(action_type, self.routes.get("default"))
+
+
+def parse_budget(text: str) -> tuple[int, timedelta]:
+    """Parse ``"100 per minute"`` into ``(100, timedelta(minutes=1))``."""
+    match = _BUDGET_RE.match(text.strip())
+    if not match or int(match.group(1)) < 1:
+        raise ValueError(
+            f"{text!r} is not a budget like '100 per minute' "
+            "(second, minute, hour or day; at least 1)"
+        )
+    return int(match.group(1)), timedelta(seconds=_PERIODS[match.group(2)])
+
+
+def _duration(
+    raw: dict[str, Any], key: str, default: timedelta, where: str
+) -> timedelta:
+    if key not in raw:
+        return default
+    try:
+        return parse_duration(str(raw[key]))
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {key}: {exc}; hint: write it as '30s'") from exc
+
+
+def _number(
+    raw: dict[str, Any], key: str, default: float, low: float, high: float, where: str
+) -> float:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{where}: {key} must be a number; hint: {key} = {default}")
+    if not low <= value <= high:
+        raise ConfigError(
+            f"{where}: {key} must be in [{low}, {high}]; hint: {key} = {default}"
+        )
+    return float(value)
+
+
+def _unknown(raw: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown keys {unknown}; hint: the known keys are "
+            f"{sorted(allowed)}"
+        )
+
+
+def _table(raw: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"{where}: [{key}] must be a table; hint: see docs/examples/response.toml"
+        )
+    return value
+
+
+def _adapter(name: str, raw: Any, where: str) -> AdapterSettings:
+    here = f"{where}: adapters.{name}"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{here} must be a table; hint: [adapters.{name}]")
+    kind = raw.get("kind")
+    if kind not in _ADAPTER_KEYS:
+        raise ConfigError(
+            f"{here}: kind {kind!r} is not webhook, kafka or log; "
+            'hint: kind = "webhook"'
+        )
+    _unknown(raw, _ADAPTER_KEYS[kind], here)
+    needed = {"webhook": ("url", "secret_env"), "kafka": ("bootstrap_servers", "topic")}
+    for key in needed.get(kind, ()):
+        if not isinstance(raw.get(key), str) or not raw[key].strip():
+            raise ConfigError(
+                f"{here}: {key} (a string) is required; hint: see "
+                "docs/examples/response.toml"
+            )
+    if "timeout" in raw:
+        _duration(raw, "timeout", timedelta(seconds=10), here)
+    return AdapterSettings(name=name, kind=cast(AdapterKind, kind), settings=dict(raw))
+
+
+def response_config_from_dict(data: dict[str, Any], source: str) -> ResponseConfig:
+    """Check and build the response settings from parsed TOML."""
+    _unknown(
+        data,
+        {"poll_interval", "delay_secret_env", "retry", "adapters", "routes", "breaker"},
+        source,
+    )
+    raw_adapters = _table(data, "adapters", source)
+    if not raw_adapters:
+        raise ConfigError(
+            f"{source}: no [adapters.NAME] table; hint: add one, e.g. "
+            '[adapters.audit] kind = "log"'
+        )
+    adapters = {name: _adapter(name, raw, source) for name, raw in raw_adapters.items()}
+    routes = _table(data, "routes", source)
+    if not routes:
+        raise ConfigError(
+            f"{source}: [routes] is empty; hint: map action types to "
+            'adapters, e.g. default = "audit"'
+        )
+    for action_type, adapter in routes.items():
+        if action_type != "default" and action_type not in ACTION_SEVERITY:
+            raise ConfigError(
+                f"{source}: routes.{action_type}: not an action type; "
+                f"hint: one of {', '.join(ACTION_SEVERITY)} or default"
+            )
+        if adapter not in adapters:
+            raise ConfigError(
+                f"{source}: routes.{action_type}: no adapter named "
+                f"{adapter!r}; hint: one of {sorted(adapters)}"
+            )
+    raw_retry = _table(data, "retry", source)
+    _unknown(
+        raw_retry, {"max_attempts", "first_backoff", "max_backoff"}, f"{source}: retry"
+    )
+    defaults = RetrySettings()
+    retry = RetrySettings(
+        max_attempts=int(
+            _number(
+                raw_retry,
+                "max_attempts",
+                defaults.max_attempts,
+                1,
+                1000,
+                f"{source}: retry",
+            )
+        ),
+        first_backoff=_duration(
+            raw_retry, "first_backoff", defaults.first_backoff, f"{source}: retry"
+        ),
+        max_backoff=_duration(
+            raw_retry, "max_backoff", defaults.max_backoff, f"{source}: retry"
+        ),
+    )
+    raw_breaker = _table(data, "breaker", source)
+    here = f"{source}: breaker"
+    _unknown(
+        raw_breaker, {"budgets", "window", "rate_factor", "rate_floor", "decay"}, here
+    )
+    budgets: dict[str, tuple[int, timedelta]] = {}
+    for action_type, text in _table(raw_breaker, "budgets", here).items():
+        if action_type not in ACTION_SEVERITY:
+            raise ConfigError(
+                f"{here}: budgets.{action_type}: not an action type; "
+                f"hint: one of {', '.join(ACTION_SEVERITY)}"
+            )
+        try:
+            budgets[action_type] = parse_budget(str(text))
+        except ValueError as exc:
+            raise ConfigError(
+                f"{here}: budgets.{action_type}: {exc}; hint: "
+                f'{action_type} = "100 per minute"'
+            ) from exc
+    base = BreakerSettings()
+    breaker = BreakerSettings(
+        budgets=budgets,
+        window=_duration(raw_breaker, "window", base.window, here),
+        rate_factor=_number(raw_breaker, "rate_factor", base.rate_factor, 1, 1e6, here),
+        rate_floor=_number(raw_breaker, "rate_floor", base.rate_floor, 0, 1e9, here),
+        decay=_number(raw_breaker, "decay", base.decay, 0, 0.999, here),
+    )
+    secret_env = data.get("delay_secret_env", "TRUSTWATCH_DELAY_SECRET")
+    if not isinstance(secret_env, str) or not secret_env.strip():
+        raise ConfigError(
+            f"{source}: delay_secret_env must name an environment "
+            'variable; hint: delay_secret_env = "TRUSTWATCH_DELAY_SECRET"'
+        )
+    return ResponseConfig(
+        adapters=adapters,
+        routes={str(k): str(v) for k, v in routes.items()},
+        retry=retry,
+        breaker=breaker,
+        poll_interval=_duration(data, "poll_interval", timedelta(seconds=10), source),
+        delay_secret_env=secret_env,
+    )
+
+
+def load_response_config(path: str | Path) -> ResponseConfig:
+    """Load and check ``response.toml``."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read {path}: {exc.strerror}; hint: pass "
+            "--config with an existing file"
+        ) from exc
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(
+            f"{path}: not valid UTF-8 TOML: {exc}; hint: see "
+            "docs/examples/response.toml"
+        ) from exc
+    return response_config_from_dict(data, str(path))

@@ -1,0 +1,407 @@
+"""The dispatcher: enforced actions out to the platform, safely.
+
+One pass (:meth:`Dispatcher.run_once`):
+
+1. takes in enforced actions the store holds and the ledger does not yet,
+   each due at its creation time plus its rule's random delay; the breaker's
+   runaway check may hold it at once;
+2. handles expiry: an action already sent gets a reversal queued, one never
+   sent is marked ``expired``;
+3. sends what is due, earliest first, through the adapter its type is routed
+   to; the budget check may hold it instead. A refused delivery is tried
+   again after an exponential back-off with jitter, up to the retry limit,
+   then marked ``failed``; an unreachable platform leaves it pending, with its
+   error, for as long as it takes.
+
+Actions in ``dry_run`` or ``shadow`` mode never get a dispatch row.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime, timedelta
+
+from trustwatch.decisions.model import Action, stable_id
+from trustwatch.decisions.policy import Policy
+from trustwatch.errors import ConfigError, StorageError
+from trustwatch.response.adapters import Adapter, AdapterError, Delivery
+from trustwatch.response.breaker import BREAKER_ACTOR, Breaker
+from trustwatch.response.config import ResponseConfig
+from trustwatch.response.delay import delay_for
+from trustwatch.response.ledger import DispatchLedger, DispatchRecord
+
+__all__ = [
+    "EXPIRY_ACTOR",
+    "Dispatcher",
+    "PassSummary",
+    "policy_delays",
+    "reverse_action",
+    "rule_of",
+]
+
+log = logging.getLogger(__name__)
+
+#: The actor of reversals made because an action expired.
+EXPIRY_ACTOR = "expiry"
+_POLICY_PREFIX = "policy:"
+
+
+@dataclass(slots=True)
+class PassSummary:
+    """What one pass did."""
+
+    taken_in: int = 0
+    held: int = 0
+    dispatched: int = 0
+    reversals_sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    expired: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """Return the counts by name."""
+        return {f.name: int(getattr(self, f.name)) for f in fields(self)}
+
+
+def rule_of(actor: str) -> str | None:
+    """Return the rule id of a policy actor (``policy:name@version#rule``)."""
+    if not actor.startswith(_POLICY_PREFIX) or "#" not in actor:
+        return None
+    return actor.rpartition("#")[2]
+
+
+def policy_delays(policy: Policy) -> dict[str, tuple[timedelta, timedelta]]:
+    """Return the delay range of each rule of ``policy`` that has one."""
+    return {rule.id: rule.delay for rule in policy.rules if rule.delay is not None}
+
+
+def _backoff(attempts: int, config: ResponseConfig, rng: random.Random) -> timedelta:
+    """Exponential back-off after ``attempts`` tries, with half of it jitter."""
+    first = config.retry.first_backoff.total_seconds()
+    ceiling = config.retry.max_backoff.total_seconds()
+    base = min(ceiling, first * 2 ** min(attempts - 1, 60))
+    return timedelta(seconds=base / 2 + rng.uniform(0, base / 2))
+
+
+class Dispatcher:
+    """Send enforced actions through their adapters.
+
+    Parameters
+    ----------
+    ledger
+        The store and its dispatch state.
+    config
+        Routes, retry and breaker settings.
+    adapters
+        The adapters by name (see :func:`~trustwatch.response.adapters.build_adapters`).
+    delays
+        Delay range by rule id (see :func:`policy_delays`).
+    delay_key
+        The secret the delays are drawn with; required when ``delays`` is set.
+    rng
+        The source of back-off jitter.
+    lease
+        How long an attempt holds its action against other dispatchers.
+    """
+
+    def __init__(
+        self,
+        ledger: DispatchLedger,
+        config: ResponseConfig,
+        adapters: Mapping[str, Adapter],
+        *,
+        delays: Mapping[str, tuple[timedelta, timedelta]] | None = None,
+        delay_key: bytes | None = None,
+        rng: random.Random | None = None,
+        lease: timedelta = timedelta(minutes=5),
+    ) -> None:
+        self.ledger = ledger
+        self.config = config
+        self.adapters = dict(adapters)
+        self.delays = dict(delays or {})
+        if self.delays and not delay_key:
+            raise ConfigError(
+                "some rules delay their actions but no delay key was given; "
+                f"hint: set {config.delay_secret_env}"
+            )
+        self._delay_key = delay_key or b""
+        self._rng = rng or random.SystemRandom()
+        self._lease = lease
+        self.breaker = Breaker(config.breaker, ledger)
+
+    # -- one pass ------------------------------------------------------------
+
+    def run_once(self, now: datetime | None = None) -> PassSummary:
+        """Take in, expire and send once; return what happened."""
+        now = now or datetime.now(UTC)
+        summary = PassSummary()
+        self._take_in(now, summary)
+        self._expire(now, summary)
+        self._send_due(now, summary)
+        self._take_in(now, summary)
+        return summary
+
+    def run_forever(
+        self,
+        *,
+        should_stop: Callable[[], bool] = lambda: False,
+        sleep: Callable[[float], object] = time.sleep,
+        on_pass: Callable[[PassSummary], None] | None = None,
+    ) -> None:
+        """Run passes every poll interval until ``should_stop`` says so.
+
+        A pass the store refuses (locked, full disk) is logged and the next
+        one tries again: nothing is lost, the actions stay where they were.
+        """
+        interval = self.config.poll_interval.total_seconds()
+        while not should_stop():
+            try:
+                summary = self.run_once()
+            except StorageError as exc:
+                log.error("dispatch pass failed, trying again: %s", exc)
+            else:
+                if on_pass is not None:
+                    on_pass(summary)
+            if should_stop():
+                return
+            sleep(interval)
+
+    def due_at(self, action: Action) -> datetime:
+        """Return when ``action`` may be sent: creation plus its rule's delay."""
+        rule = rule_of(action.actor)
+        bounds = self.delays.get(rule) if rule else None
+        if bounds is None:
+            return action.created_at
+        return action.created_at + delay_for(
+            action.action_id, bounds[0], bounds[1], self._delay_key
+        )
+
+    def _take_in(self, now: datetime, summary: PassSummary) -> None:
+        for action in self.ledger.untaken():
+            reason = None
+            if _breakable(action):
+                reason = self.breaker.runaway(action.actor, action.created_at)
+            if reason is not None:
+                review = self._send_to_review(action, reason, now)
+                added = self.ledger.add(
+                    action.action_id,
+                    self.due_at(action),
+                    state="held",
+                    last_error=f"{reason}; sent to review as {review}",
+                )
+                summary.held += added
+            else:
+                summary.taken_in += self.ledger.add(
+                    action.action_id, self.due_at(action)
+                )
+
+    def _send_to_review(self, action: Action, reason: str, now: datetime) -> str:
+        review = Action(
+            action_id=stable_id("act", action.action_id, BREAKER_ACTOR),
+            verdict_id=action.verdict_id,
+            event_id=action.event_id,
+            type="send_to_review",
+            target_type=action.target_type,
+            target=action.target,
+            mode=action.mode,
+            actor=BREAKER_ACTOR,
+            reason=f"held {action.type} {action.action_id} of {action.actor}: {reason}",
+            created_at=now,
+        )
+        self.ledger.store.write_actions([review])
+        log.warning("breaker held action %s: %s", action.action_id, reason)
+        return review.action_id
+
+    def _expire(self, now: datetime, summary: PassSummary) -> None:
+        for record in self.ledger.expiring(now):
+            action = self.ledger.action(record.action_id)
+            ends = action.expires_at.isoformat() if action and action.expires_at else ""
+            if record.state == "dispatched":
+                try:
+                    self.ledger.add_reversal(
+                        record.action_id,
+                        EXPIRY_ACTOR,
+                        f"expired at {ends}",
+                        now,
+                        send=True,
+                    )
+                except ConfigError:
+                    continue
+            elif self.ledger.set_state(
+                record.action_id,
+                "expired",
+                leaving=(record.state,),
+                error=f"expired at {ends} before it was dispatched",
+            ):
+                summary.expired += 1
+
+    def _send_due(self, now: datetime, summary: PassSummary) -> None:
+        for record in self.ledger.due(now):
+            delivery = self._delivery(record)
+            if delivery is None:
+                continue
+            adapter = self._adapter(delivery, record, now)
+            if adapter is None:
+                continue
+            if delivery.operation == "apply" and _breakable(delivery.action):
+                reason = self.breaker.over_budget(delivery.action.type, now)
+                if reason is not None:
+                    review = self._send_to_review(delivery.action, reason, now)
+                    summary.held += self.ledger.set_state(
+                        record.action_id,
+                        "held",
+                        leaving=("pending",),
+                        error=f"{reason}; sent to review as {review}",
+                    )
+                    continue
+            if not self.ledger.claim(record.action_id, now, now + self._lease):
+                continue
+            self._attempt(adapter, delivery, record, now, summary)
+
+    def _delivery(self, record: DispatchRecord) -> Delivery | None:
+        target_id = record.reversal_of or record.action_id
+        action = self.ledger.action(target_id)
+        if action is None:
+            self.ledger.set_state(
+                record.action_id,
+                "failed",
+                leaving=("pending",),
+                error=f"the action {target_id} is missing from the store",
+            )
+            return None
+        if record.reversal_of is None:
+            return Delivery(
+                record.action_id, "apply", action, action.actor, action.reason
+            )
+        reversal = self.ledger.reversal(record.action_id)
+        actor = reversal.actor if reversal else EXPIRY_ACTOR
+        reason = reversal.reason if reversal else "reversal"
+        return Delivery(record.action_id, "reverse", action, actor, reason)
+
+    def _adapter(
+        self, delivery: Delivery, record: DispatchRecord, now: datetime
+    ) -> Adapter | None:
+        name = self.config.adapter_for(delivery.action.type)
+        adapter = self.adapters.get(name) if name else None
+        if adapter is None:
+            self.ledger.retry_later(
+                record.action_id,
+                now + self.config.retry.max_backoff,
+                f"no adapter is routed for {delivery.action.type}; hint: add "
+                f"routes.{delivery.action.type} or routes.default to the config",
+            )
+        return adapter
+
+    def _attempt(
+        self,
+        adapter: Adapter,
+        delivery: Delivery,
+        record: DispatchRecord,
+        now: datetime,
+        summary: PassSummary,
+    ) -> None:
+        attempts = record.attempts + 1
+        try:
+            adapter.send(delivery)
+        except AdapterError as exc:
+            refused_enough = attempts >= self.config.retry.max_attempts
+            if exc.permanent or (refused_enough and not exc.unreachable):
+                self.ledger.set_state(
+                    record.action_id, "failed", leaving=("pending",), error=str(exc)
+                )
+                summary.failed += 1
+                log.error("action %s failed: %s", record.action_id, exc)
+            else:
+                wait = _backoff(attempts, self.config, self._rng)
+                self.ledger.retry_later(record.action_id, now + wait, str(exc))
+                summary.retrying += 1
+                log.warning("action %s will be retried: %s", record.action_id, exc)
+            return
+        marked = self.ledger.set_state(
+            record.action_id, "dispatched", leaving=("pending",), dispatched_at=now
+        )
+        if delivery.operation == "reverse":
+            summary.reversals_sent += 1
+            final = "expired" if delivery.actor == EXPIRY_ACTOR else "reversed"
+            self.ledger.set_state(
+                delivery.action.action_id, final, leaving=("dispatched",)
+            )
+            return
+        summary.dispatched += 1
+        if not marked:
+            # reversed by hand while this attempt was in flight: take it back
+            self.ledger.set_state(
+                record.action_id,
+                "dispatched",
+                leaving=("reversed",),
+                dispatched_at=now,
+            )
+            self.ledger.queue_reversal(record.action_id, now)
+
+
+def _breakable(action: Action) -> bool:
+    """Whether the breaker watches ``action``: not reviews, not its own."""
+    return action.type != "send_to_review" and action.actor != BREAKER_ACTOR
+
+
+def reverse_action(
+    ledger: DispatchLedger, action_id: str, actor: str, reason: str, now: datetime
+) -> str:
+    """Reverse an action by hand; return what happens in words.
+
+    An action already sent gets a reversal queued for the same adapter; one
+    not sent yet is marked ``reversed`` and never sent.
+    """
+    if not actor.strip() or not reason.strip():
+        raise ConfigError(
+            "a reversal needs an actor and a reason; hint: --actor NAME --reason TEXT"
+        )
+    action = ledger.action(action_id)
+    if action is None:
+        raise ConfigError(
+            f"no action {action_id} in {ledger.path}; hint: `trustwatch actions list`"
+        )
+    if action.mode != "enforce":
+        raise ConfigError(
+            f"action {action_id} was recorded in {action.mode} mode and never "
+            "dispatched; hint: only enforced actions can be reversed"
+        )
+    record = ledger.record(action_id)
+    if record is None:
+        ledger.add(
+            action_id,
+            action.created_at,
+            state="reversed",
+            last_error=f"reversed by {actor} before it was taken in",
+        )
+        ledger.add_reversal(action_id, actor, reason, now, send=False)
+        return "reversed before dispatch: nothing was sent"
+    if record.reversal_of is not None:
+        raise ConfigError(
+            f"{action_id} is a reversal; hint: reverse {record.reversal_of} instead"
+        )
+    if record.state in ("pending", "held", "failed"):
+        ledger.add_reversal(action_id, actor, reason, now, send=False)
+        if ledger.set_state(
+            action_id,
+            "reversed",
+            leaving=(record.state,),
+            error=f"reversed by {actor} before dispatch",
+        ):
+            return "reversed before dispatch: nothing was sent"
+        record = ledger.record(action_id) or record
+        if record.state == "dispatched":
+            ledger.queue_reversal(action_id, now)
+            return "reversal queued: it is sent on the next dispatch pass"
+        return f"reversed ({record.state})"
+    if record.state == "dispatched":
+        ledger.add_reversal(action_id, actor, reason, now, send=True)
+        return "reversal queued: it is sent on the next dispatch pass"
+    raise ConfigError(
+        f"action {action_id} is already {record.state}; hint: "
+        f"`trustwatch actions show {action_id}`"
+    )

@@ -26,10 +26,17 @@ from trustwatch.cli.logs import configure_logging
 from trustwatch.cli.options import (
     db_option,
     event_reading_options,
+    intel_source_options,
     malicious_file_options,
     pipeline_options,
 )
-from trustwatch.cli.pipeline_setup import build_detectors, build_geo, checked_policy
+from trustwatch.cli.pipeline_setup import (
+    build_detectors,
+    build_geo,
+    checked_policy,
+    load_file_scanning,
+    load_intel_sources,
+)
 from trustwatch.cli.render import clean, error_console, output_console, summary_table
 from trustwatch.errors import (
     ConfigError,
@@ -40,7 +47,7 @@ from trustwatch.errors import (
     StorageError,
     TrustwatchError,
 )
-from trustwatch.runtime.embedded import IntelLoad, RunSummary
+from trustwatch.runtime.embedded import RunSummary
 from trustwatch.runtime.stream.worker import StreamError
 from trustwatch.storage.sqlite import SqliteStore
 
@@ -102,23 +109,7 @@ def cli(verbose: int, log_format: str) -> None:
     "checkpoint in the store (one that is damaged or from another version "
     "cannot be restored); this run's state replaces it.",
 )
-@click.option(
-    "--intel-db",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    envvar="TRUSTWATCH_INTEL_DB",
-    show_envvar=True,
-    help="An intel database kept by `trustwatch intel sync`: its live "
-    "indicators are matched too.",
-)
-@click.option(
-    "--allowlist",
-    "allowlist_paths",
-    multiple=True,
-    metavar="PATH",
-    help="MISP warninglist files (list.json), folders or globs of known-benign "
-    "values: --intel and --intel-db indicators they hold are left out as dead "
-    "letters (allow_listed); repeat for more.",
-)
+@intel_source_options
 @malicious_file_options
 @db_option
 def run(
@@ -150,16 +141,12 @@ def run(
     if any(not path.strip() for path in events):
         raise ConfigError("an event path is empty; hint: is a shell variable unset?")
     chosen = checked_policy(policy)
-    intel = _load_intel(intel_paths, intel_format, intel_db, allowlist_paths)
+    intel = load_intel_sources(intel_paths, intel_format, intel_db, allowlist_paths)
     geo = build_geo(maxmind_country, maxmind_asn, no_geo)
     content = ContentStore(content_dir) if content_dir else None
+    scanning = load_file_scanning(content, yara_paths, fuzzy_intel_paths)
     detectors = build_detectors(
-        intel,
-        content,
-        extra_detectors,
-        graph_model,
-        yara_paths=yara_paths,
-        fuzzy_intel_paths=fuzzy_intel_paths,
+        intel, content, extra_detectors, graph_model, scanning=scanning
     )
     with SqliteStore(db) as store, _progress("events") as advance:
         summary = run_embedded(
@@ -179,30 +166,6 @@ def run(
         )
     console.print(summary_table(summary, title=f"trustwatch run → {db}"))
     _warn_about(summary, db)
-
-
-def _load_intel(
-    intel_paths: Sequence[str],
-    intel_format: str,
-    intel_db: Path | None,
-    allowlist_paths: Sequence[str],
-) -> IntelLoad | None:
-    """Load --intel files and --intel-db, leaving out what --allowlist holds."""
-    from trustwatch.intel.allowlists import AllowList
-    from trustwatch.runtime.embedded import load_intel
-
-    if allowlist_paths and not intel_paths and intel_db is None:
-        raise ConfigError(
-            "--allowlist needs --intel or --intel-db; hint: allow-lists filter "
-            "the intel the run loads"
-        )
-    allowlist = AllowList.from_paths(allowlist_paths) if allowlist_paths else None
-    intel = load_intel(intel_paths, intel_format, allowlist) if intel_paths else None
-    if intel_db is not None:
-        from trustwatch.cli.intel import intel_from_db
-
-        intel = intel_from_db(intel_db, intel, allowlist)
-    return intel
 
 
 def _warn_about(summary: RunSummary, db: Path) -> None:

@@ -17,6 +17,7 @@ __all__ = [
     "db_option",
     "event_reading_options",
     "geo_options",
+    "intel_source_options",
     "kafka_connection_options",
     "malicious_file_options",
     "pipeline_options",
@@ -191,6 +192,8 @@ def malicious_file_options(func: F) -> F:
         "fuzzy_intel_paths",
         multiple=True,
         type=click.Path(exists=True, dir_okay=False),
+        envvar="TRUSTWATCH_FUZZY_INTEL",
+        show_envvar=True,
         help="A file of known-bad fuzzy hashes, one `tlsh:HASH` or "
         "`ssdeep:HASH` a line (optional `;comment`); repeat for more. "
         "Needs --content-dir.",
@@ -199,6 +202,32 @@ def malicious_file_options(func: F) -> F:
         "--yara",
         "yara_paths",
         multiple=True,
+        envvar="TRUSTWATCH_YARA",
+        show_envvar=True,
         help="YARA rule files, folders or globs to scan uploads with; each rule "
         "loads or is rejected on its own. Needs --content-dir.",
+    )(func)
+
+
+def intel_source_options(func: F) -> F:
+    """Add the intel database and the allow-lists that filter loaded intel."""
+    func = click.option(
+        "--allowlist",
+        "allowlist_paths",
+        multiple=True,
+        metavar="PATH",
+        envvar="TRUSTWATCH_ALLOWLIST",
+        show_envvar=True,
+        help="MISP warninglist files (list.json), folders or globs of known-benign "
+        "values: --intel and --intel-db indicators they hold are left out as dead "
+        "letters (allow_listed); repeat for more (in the variable, separate "
+        "paths by spaces).",
+    )(func)
+    return click.option(
+        "--intel-db",
+        type=click.Path(exists=True, dir_okay=False, path_type=Path),
+        envvar="TRUSTWATCH_INTEL_DB",
+        show_envvar=True,
+        help="An intel database kept by `trustwatch intel sync`: its live "
+        "indicators are matched too.",
     )(func)

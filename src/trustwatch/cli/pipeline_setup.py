@@ -7,6 +7,7 @@ over Kafka), so both choose policy, detectors and geolocation the same way.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,67 +21,84 @@ from trustwatch.decisions.policy import (
 from trustwatch.errors import ConfigError
 
 if TYPE_CHECKING:
+    from trustwatch.content.fuzzy import FuzzyIntel
     from trustwatch.content.store import ContentSource
+    from trustwatch.content.yara_rules import RuleLoad
     from trustwatch.detectors.base import Detector
     from trustwatch.enrichment.geo import GeoResolver
     from trustwatch.runtime.embedded import IntelLoad
 
-__all__ = ["build_detectors", "build_geo", "checked_policy"]
+__all__ = [
+    "FileScanning",
+    "build_detectors",
+    "build_geo",
+    "checked_policy",
+    "load_file_scanning",
+    "load_intel_sources",
+]
 
 errors = error_console()
 
 
-def build_detectors(
-    intel: IntelLoad | None,
-    content: ContentSource | None,
-    extra: Sequence[str],
-    graph_model: Path | None = None,
-    *,
-    yara_paths: Sequence[str] = (),
-    fuzzy_intel_paths: Sequence[str] = (),
-) -> list[Detector]:
-    """The default detectors, the named ones after them, and graph_scores.
+def load_intel_sources(
+    intel_paths: Sequence[str],
+    intel_format: str,
+    intel_db: Path | None,
+    allowlist_paths: Sequence[str],
+) -> IntelLoad | None:
+    """Load --intel files and --intel-db, leaving out what --allowlist holds.
 
-    With YARA rules or fuzzy-hash intel the ``malicious_file`` detector runs
-    too, just before ``content_spread`` so that its findings mark the content
-    malicious on the same upload; it reads uploads from ``content``, so it
-    needs one.
+    Returns
+    -------
+    IntelLoad or None
+        The merged intel, or None when neither files nor a database is given.
+
+    Raises
+    ------
+    ConfigError
+        When allow-lists are given without any intel to filter.
     """
-    from trustwatch.detectors import create, default_detectors
+    from trustwatch.intel.allowlists import AllowList
+    from trustwatch.runtime.embedded import load_intel
 
-    detectors = default_detectors(intel.store if intel else None, content)
-    running = {d.name for d in detectors}
-    for name in extra:
-        if name in running:
-            raise ConfigError(f"detector {name!r} already runs; hint: name it once")
-        if name == "graph_scores" and graph_model is not None:
-            continue  # --graph-model adds it, with its model
-        detectors.append(create(name))
-        running.add(name)
-    if graph_model is not None:
-        detectors.append(create("graph_scores", model_path=str(graph_model)))
-    if yara_paths or fuzzy_intel_paths:
-        # before content_spread, which reads its findings on the same upload
-        spread = next(
-            (i for i, d in enumerate(detectors) if d.name == "content_spread"),
-            len(detectors),
+    if allowlist_paths and not intel_paths and intel_db is None:
+        raise ConfigError(
+            "--allowlist needs --intel or --intel-db; hint: allow-lists filter "
+            "the intel the run loads"
         )
-        detectors.insert(
-            spread, _malicious_file(content, yara_paths, fuzzy_intel_paths)
-        )
-    return detectors
+    allowlist = AllowList.from_paths(allowlist_paths) if allowlist_paths else None
+    intel = load_intel(intel_paths, intel_format, allowlist) if intel_paths else None
+    if intel_db is not None:
+        from trustwatch.cli.intel import intel_from_db
+
+        intel = intel_from_db(intel_db, intel, allowlist)
+    return intel
 
 
-def _malicious_file(
+@dataclass(frozen=True)
+class FileScanning:
+    """YARA rules and fuzzy-hash intel, loaded once and shared by pipelines.
+
+    Both are read-only once loaded, so every partition's ``malicious_file``
+    detector can use the same ones (each keeps its own cache of results).
+    """
+
+    content: ContentSource
+    rules: RuleLoad | None
+    fuzzy: FuzzyIntel | None
+
+
+def load_file_scanning(
     content: ContentSource | None,
     yara_paths: Sequence[str],
     fuzzy_intel_paths: Sequence[str],
-) -> Detector:
-    """Load the rules and fuzzy intel, report rejects, build the detector."""
+) -> FileScanning | None:
+    """Load the rules and fuzzy intel (None without either); report rejects."""
     from trustwatch.content.fuzzy import FuzzyIntel
     from trustwatch.content.yara_rules import load_rules
-    from trustwatch.detectors.malicious_file import MaliciousFileDetector
 
+    if not yara_paths and not fuzzy_intel_paths:
+        return None
     if content is None:
         raise ConfigError(
             "--yara and --fuzzy-intel scan uploaded content; hint: add "
@@ -104,7 +122,47 @@ def _malicious_file(
             f"first: {clean(fuzzy.rejects[0].location)}: "
             f"{clean(fuzzy.rejects[0].reason)}"
         )
-    return MaliciousFileDetector(content, rules, fuzzy)
+    return FileScanning(content, rules, fuzzy)
+
+
+def build_detectors(
+    intel: IntelLoad | None,
+    content: ContentSource | None,
+    extra: Sequence[str],
+    graph_model: Path | None = None,
+    *,
+    scanning: FileScanning | None = None,
+) -> list[Detector]:
+    """The default detectors, the named ones after them, and graph_scores.
+
+    With ``scanning`` (see :func:`load_file_scanning`) the ``malicious_file``
+    detector runs too, just before ``content_spread`` so that its findings
+    mark the content malicious on the same upload.
+    """
+    from trustwatch.detectors import create, default_detectors
+    from trustwatch.detectors.malicious_file import MaliciousFileDetector
+
+    detectors = default_detectors(intel.store if intel else None, content)
+    running = {d.name for d in detectors}
+    for name in extra:
+        if name in running:
+            raise ConfigError(f"detector {name!r} already runs; hint: name it once")
+        if name == "graph_scores" and graph_model is not None:
+            continue  # --graph-model adds it, with its model
+        detectors.append(create(name))
+        running.add(name)
+    if graph_model is not None:
+        detectors.append(create("graph_scores", model_path=str(graph_model)))
+    if scanning is not None:
+        spread = next(
+            (i for i, d in enumerate(detectors) if d.name == "content_spread"),
+            len(detectors),
+        )
+        detectors.insert(
+            spread,
+            MaliciousFileDetector(scanning.content, scanning.rules, scanning.fuzzy),
+        )
+    return detectors
 
 
 def checked_policy(path: Path | None) -> Policy:

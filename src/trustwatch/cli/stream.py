@@ -23,7 +23,9 @@ from rich.table import Table
 
 from trustwatch.cli.options import (
     event_reading_options,
+    intel_source_options,
     kafka_connection_options,
+    malicious_file_options,
     pipeline_options,
 )
 from trustwatch.cli.render import clean, error_console, output_console
@@ -228,6 +230,8 @@ def _address(text: str | None) -> tuple[str, int] | None:
 )
 @event_reading_options
 @pipeline_options
+@intel_source_options
+@malicious_file_options
 @click.pass_context
 def stream(
     ctx: click.Context,
@@ -259,6 +263,10 @@ def stream(
     maxmind_country: Path | None,
     maxmind_asn: Path | None,
     no_geo: bool,
+    intel_db: Path | None,
+    allowlist_paths: Sequence[str],
+    yara_paths: Sequence[str],
+    fuzzy_intel_paths: Sequence[str],
 ) -> None:
     """Consume event topics as a worker of a consumer group and decide.
 
@@ -272,12 +280,13 @@ def stream(
         build_detectors,
         build_geo,
         checked_policy,
+        load_file_scanning,
+        load_intel_sources,
     )
     from trustwatch.content.store import ContentStore
     from trustwatch.decisions.engine import DecisionEngine
     from trustwatch.decisions.model import Mode
     from trustwatch.events.decode import EventDecoder
-    from trustwatch.runtime.embedded import load_intel
     from trustwatch.runtime.pipeline import Pipeline
     from trustwatch.runtime.stream import StreamMetrics, StreamSettings, StreamWorker
     from trustwatch.runtime.stream.metrics import MetricsServer
@@ -306,14 +315,19 @@ def stream(
     )
     metrics_at = _address(metrics_address)
     chosen = checked_policy(policy)
-    intel = load_intel(intel_paths, intel_format) if intel_paths else None
+    intel = load_intel_sources(intel_paths, intel_format, intel_db, allowlist_paths)
     geo = build_geo(maxmind_country, maxmind_asn, no_geo)
     content = ContentStore(content_dir) if content_dir else None
     mode: Mode = "enforce" if enforce else "dry_run"
-    build_detectors(intel, content, extra_detectors, graph_model)  # checks names
+    # loaded once: every partition's pipeline shares the rules and fuzzy intel
+    scanning = load_file_scanning(content, yara_paths, fuzzy_intel_paths)
+    # checks the detector names before connecting
+    build_detectors(intel, content, extra_detectors, graph_model, scanning=scanning)
 
     def build_pipeline() -> Pipeline:
-        detectors = build_detectors(intel, content, extra_detectors, graph_model)
+        detectors = build_detectors(
+            intel, content, extra_detectors, graph_model, scanning=scanning
+        )
         return Pipeline(detectors, DecisionEngine(chosen, mode), geo, timed=True)
 
     metrics = StreamMetrics()

@@ -56,10 +56,22 @@ def test_refang_undoes_common_forms(defanged: str, plain: str) -> None:
         "look (at) this. Then stop.",
         "http://[2001:db8::1]/",
         "a.b. c",
+        # brackets that do not close each other are no defanging
+        "a(/]",
+        "a[.)b",
+        "a{dot]b",
+        "u(@]h",
+        "x(://}y",
     ],
 )
 def test_refang_leaves_ordinary_text_alone(text: str) -> None:
     assert refang(text) == text
+
+
+@pytest.mark.parametrize("raw", ["http://a(\\]", "http://(\\]", "http://a(/]"])
+def test_a_url_with_unmatched_brackets_parses_to_itself(raw: str) -> None:
+    canonical = parse_url(raw).url
+    assert parse_url(canonical).url == canonical
 
 
 # --------------------------------------------------------------- extraction

@@ -147,13 +147,22 @@ _DEFANG_HINT = re.compile(r"[\[({]|h(?:xx|\*\*|__)p|fxp| \. | dot |\\/", re.IGNO
 _DEFANGED_SCHEME = re.compile(
     r"\b(?:h(?:xx|\*\*|__)p|fxp)(s?)(?=[\[({]?:)", re.IGNORECASE
 )
-_BRACKETED_DOT = re.compile(r"[ \t]*[\[({]\s*(?:\.|dot)\s*[\])}][ \t]*", re.IGNORECASE)
-_BRACKETED_AT = re.compile(r"\[\s*(?:@|at)\s*\]|[({]@[)}]", re.IGNORECASE)
-_BRACKETED_PUNCT = re.compile(r"[\[({](://|:|/)[\])}]")
+# each bracket form is closed by its own bracket: "(/]" is no defanging
+_BRACKETED_DOT = re.compile(
+    r"[ \t]*(?:\[\s*(?:\.|dot)\s*\]|\(\s*(?:\.|dot)\s*\)|\{\s*(?:\.|dot)\s*\})[ \t]*",
+    re.IGNORECASE,
+)
+_BRACKETED_AT = re.compile(r"\[\s*(?:@|at)\s*\]|\(@\)|\{@\}", re.IGNORECASE)
+_BRACKETED_PUNCT = re.compile(r"\[(://|:|/)\]|\((://|:|/)\)|\{(://|:|/)\}")
 _SPACED_DOT = re.compile(
     r"(?<=[A-Za-z0-9-]) +(?:\.|dot) +(?=[A-Za-z0-9-])", re.IGNORECASE
 )
 _ESCAPED_SLASH_URL = re.compile(r"(?<=[A-Za-z0-9]):\\/\\/[^\s\"'<>]*")
+
+
+def _bracketed_punct(match: re.Match[str]) -> str:
+    """The punctuation inside whichever bracket pair matched."""
+    return next(group for group in match.groups() if group)
 
 
 def refang(text: str) -> str:
@@ -185,7 +194,7 @@ def refang(text: str) -> str:
     text = _DEFANGED_SCHEME.sub(_real_scheme, text)
     text = _BRACKETED_DOT.sub(".", text)
     text = _BRACKETED_AT.sub("@", text)
-    text = _BRACKETED_PUNCT.sub(r"\1", text)
+    text = _BRACKETED_PUNCT.sub(_bracketed_punct, text)
     text = _SPACED_DOT.sub(".", text)
     if "\\/" in text:
         text = _ESCAPED_SLASH_URL.sub(_unescaped_slashes, text)

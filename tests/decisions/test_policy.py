@@ -67,7 +67,7 @@ def test_bad_rules_are_rejected_with_the_rule_named(tmp_path, change, message):
 
 def test_unknown_field_and_bad_toml_are_errors(tmp_path):
     with pytest.raises(PolicyError, match="unknown fields"):
-        load_policy(write(tmp_path, GOOD.replace('id = "r1"', 'id = "r1"\nwhen = 1')))
+        load_policy(write(tmp_path, GOOD.replace('id = "r1"', 'id = "r1"\nunless = 1')))
     with pytest.raises(PolicyError, match="not valid TOML"):
         load_policy(write(tmp_path, "name = "))
     with pytest.raises(PolicyError, match="cannot read"):

@@ -9,16 +9,32 @@ Actions already in force on the same target (a source blocked an hour ago) are
 not issued again until they expire; the verdict still lists the rule, so the
 record stays complete. Action ids derive from the verdict, the rule, the target
 and the mode, so a replay issues the same ids.
+
+A rule with a CEL condition (``when``) is evaluated only on signals that
+passed its kind and score filter. Only the variables a condition reads are
+built, on first use, once per event (``event``, ``signals``) or per signal
+(``signal``, ``ring``, ``intel``); rules without one cost nothing. A condition that
+fails while running does not match: the failure is counted per rule in
+:attr:`DecisionEngine.rule_errors` and logged once per rule, without data
+from the event.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 import msgspec
 
+from trustwatch.decisions.conditions import (
+    SIGNAL_VARIABLES,
+    ConditionFailed,
+    event_variable,
+    strongest_signals,
+)
 from trustwatch.decisions.model import (
     ACTION_SEVERITY,
     Action,
@@ -34,6 +50,8 @@ from trustwatch.events.model import EventBase, type_name
 from trustwatch.features.windows import LruDict
 
 __all__ = ["DecisionEngine"]
+
+log = logging.getLogger(__name__)
 
 _FOREVER = float("inf")
 _encode = msgspec.json.Encoder().encode
@@ -62,6 +80,8 @@ class DecisionEngine:
         self.mode: Mode = mode
         self.max_active = max_active
         self._active: LruDict[tuple[str, str], float] = LruDict(max_active)
+        #: Run-time failures of each rule's condition, by rule id.
+        self.rule_errors: Counter[str] = Counter()
 
     def decide(
         self, event: EventBase, signals: Sequence[Signal]
@@ -69,9 +89,12 @@ class DecisionEngine:
         """Return the verdict on ``event`` and the actions it starts."""
         # one hit per rule and target: the strongest signal that satisfies it
         hits: dict[tuple[str, str, str], tuple[Rule, Signal]] = {}
+        variables = _Variables(event, signals)
         for signal in signals:
             for rule in self.policy.rules_for(signal.kind):
                 if signal.score < rule.min_score:
+                    continue
+                if rule.when is not None and not self._holds(rule, signal, variables):
                     continue
                 for target_type, target in _targets(rule, signal, event):
                     key = (rule.id, target_type, target)
@@ -115,6 +138,35 @@ class DecisionEngine:
             policy_digest=self.policy.digest,
         )
         return verdict, actions
+
+    def _holds(self, rule: Rule, signal: Signal, variables: _Variables) -> bool:
+        """Evaluate the rule's condition; a failure counts and does not match."""
+        if rule.when is None:
+            return True
+        try:
+            values = variables.for_condition(signal, rule.when.variables)
+        except (ValueError, TypeError, OverflowError):
+            # a value from the detectors that CEL cannot hold
+            failure: Exception = ConditionFailed("unusable signal or event value")
+        else:
+            try:
+                return rule.when.matches(values)
+            except ConditionFailed as exc:
+                failure = exc
+        self._count_failure(rule, failure)
+        return False
+
+    def _count_failure(self, rule: Rule, failure: Exception) -> None:
+        """Count a condition's failure; log the first of each rule."""
+        self.rule_errors[rule.id] += 1
+        if self.rule_errors[rule.id] == 1:
+            log.warning(
+                "policy %s rule %s: condition failed (%s); the rule does not "
+                "match where it fails, and further failures are only counted",
+                self.policy.ref,
+                rule.id,
+                failure,
+            )
 
     def get_state(self) -> dict[str, Any]:
         """Return the actions in force as plain values, for checkpoints."""
@@ -169,6 +221,37 @@ class DecisionEngine:
             created_at=event.ts,
             expires_at=event.ts + rule.expires if rule.expires is not None else None,
         )
+
+
+class _Variables:
+    """The CEL variables of one event, each built on first use and kept."""
+
+    __slots__ = ("_event", "_per_signal", "_shared", "_signals")
+
+    def __init__(self, event: EventBase, signals: Sequence[Signal]) -> None:
+        self._event = event
+        self._signals = signals
+        self._shared: dict[str, Any] = {}
+        self._per_signal: dict[tuple[int, str], Any] = {}
+
+    def for_condition(self, signal: Signal, names: frozenset[str]) -> dict[str, Any]:
+        """Return the variables ``names`` for a condition read on ``signal``."""
+        values = {}
+        for name in names:
+            if name in SIGNAL_VARIABLES:
+                key = (id(signal), name)
+                if key not in self._per_signal:
+                    self._per_signal[key] = SIGNAL_VARIABLES[name](signal)
+                values[name] = self._per_signal[key]
+            else:
+                if name not in self._shared:
+                    self._shared[name] = (
+                        event_variable(self._event)
+                        if name == "event"
+                        else strongest_signals(self._signals)
+                    )
+                values[name] = self._shared[name]
+        return values
 
 
 def _content(event: EventBase) -> str:

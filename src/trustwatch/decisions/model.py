@@ -30,7 +30,9 @@ __all__ = [
 ActionType: TypeAlias = Literal[
     "allow",
     "send_to_review",
+    "rate_limit",
     "challenge",
+    "force_password_reset",
     "disable_link",
     "quarantine_file",
     "block_source",
@@ -39,14 +41,19 @@ ActionType: TypeAlias = Literal[
 Mode: TypeAlias = Literal["dry_run", "shadow", "enforce"]
 
 #: Order of actions from mildest to strongest; a verdict is its strongest action.
+#: ``rate_limit`` slows the target down, ``challenge`` asks for a second factor
+#: or a fresh login, ``force_password_reset`` ends the sessions and makes the
+#: owner choose a new password.
 ACTION_SEVERITY: dict[str, int] = {
     "allow": 0,
     "send_to_review": 1,
-    "challenge": 2,
-    "disable_link": 3,
-    "quarantine_file": 4,
-    "block_source": 5,
-    "lock_account": 6,
+    "rate_limit": 2,
+    "challenge": 3,
+    "force_password_reset": 4,
+    "disable_link": 5,
+    "quarantine_file": 6,
+    "block_source": 7,
+    "lock_account": 8,
 }
 
 

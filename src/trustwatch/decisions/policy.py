@@ -26,6 +26,59 @@ A signal that lists none gives that rule nothing to act on::
     action = "disable_link"
     target = "evidence:link"
 
+A rule may also carry a condition in CEL, the Common Expression Language
+(https://github.com/google/cel-spec), evaluated only on signals that passed
+its ``signals`` and ``min_score`` filter, so a condition costs nothing on
+other events::
+
+    [[rules]]
+    id = "reset-password-strong-takeover"
+    signals = ["takeover_chain"]
+    min_score = 0.8
+    when = '''
+      "new_device" in signal.reasons
+      && signals["login_risk"] >= 0.7
+      && event.type == "password_changed"
+    '''
+    action = "force_password_reset"
+    target = "account"
+
+A condition reads these variables:
+
+``signal``
+    The signal being matched: ``kind``, ``score``, ``detector``,
+    ``detector_version``, ``entity_type``, ``entity``, ``reasons`` (a list
+    of strings), ``features`` (``evidence["features"]`` when the detector
+    records one, else an empty map), ``evidence`` (a map) and
+    ``indicators`` (the intel matches, as in ``intel``).
+``signals``
+    Every signal kind the event raised, mapped to its highest score, so a
+    rule can combine signals: ``signals["login_risk"] > 0.8``,
+    ``"intel_ip" in signals``.
+``event``
+    The event: ``type``, ``event_id``, ``account``, ``ip``, ``ts`` (a CEL
+    timestamp) and the event type's own fields (``success``, ``link_id``,
+    ...); a field the event left out is ``null``.
+``ring``
+    Ring membership when the signal carries it (``ring_member`` and
+    ``ring_attach``): ``id``, ``size``, ``risk``; an empty map otherwise,
+    so test ``has(ring.id)`` first.
+``intel``
+    The signal's matched indicators, each with ``type``, ``value``,
+    ``feed`` (the first feed), ``feeds``, ``confidence`` (0-100) and
+    ``reference``: ``intel.exists(i, i.confidence >= 80)``.
+
+A rule with ``when`` may leave ``signals`` out: it is then evaluated on every
+signal of every event whose score reaches ``min_score`` (0.5 unless set),
+which costs a condition evaluation per such signal; prefer naming the kinds.
+
+Conditions are compiled when the policy loads. A syntax error, a name that is
+not one of the variables above, or a result that is plainly not a boolean is
+a :class:`~trustwatch.errors.PolicyError` naming the file, the rule and the
+column, with a caret under it. A condition that fails while running (a key
+the map lacks, a type mismatch) does not match; the engine counts such
+failures per rule (:attr:`~trustwatch.decisions.engine.DecisionEngine.rule_errors`).
+
 Rules are checked on load; an error names the file, the rule and the field.
 """
 
@@ -41,6 +94,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal, cast
 
+from trustwatch.decisions.conditions import (
+    CelCondition,
+    ConditionError,
+    compile_condition,
+)
 from trustwatch.decisions.model import ACTION_SEVERITY, ActionType
 from trustwatch.errors import PolicyError
 
@@ -110,6 +168,12 @@ class Rule:
     expires: timedelta | None
     description: str = ""
     delay: tuple[timedelta, timedelta] | None = None
+    when: CelCondition | None = None
+
+    @property
+    def any_signal(self) -> bool:
+        """Tell whether the rule reads every signal kind (it names none)."""
+        return not self.signals
 
 
 @dataclass(frozen=True)
@@ -122,14 +186,18 @@ class Policy:
     digest: str = ""
     _by_kind: dict[str, tuple[Rule, ...]] = field(init=False, repr=False, compare=False)
 
+    _any_kind: tuple[Rule, ...] = field(init=False, repr=False, compare=False)
+
     def __post_init__(self) -> None:
-        built: dict[str, list[Rule]] = {}
-        for rule in self.rules:
-            if rule.mode != "disabled":
-                for kind in sorted(rule.signals):
-                    built.setdefault(kind, []).append(rule)
-        index = {kind: tuple(rules) for kind, rules in built.items()}
+        active = [rule for rule in self.rules if rule.mode != "disabled"]
+        kinds = sorted({kind for rule in active for kind in rule.signals})
+        # rules that name no kind read every kind, in policy order with the rest
+        index = {
+            kind: tuple(r for r in active if kind in r.signals or r.any_signal)
+            for kind in kinds
+        }
         object.__setattr__(self, "_by_kind", index)
+        object.__setattr__(self, "_any_kind", tuple(r for r in active if r.any_signal))
 
     @property
     def ref(self) -> str:
@@ -138,7 +206,7 @@ class Policy:
 
     def rules_for(self, kind: str) -> tuple[Rule, ...]:
         """Return the active rules that read signals of ``kind``."""
-        return self._by_kind.get(kind, ())
+        return self._by_kind.get(kind, self._any_kind)
 
 
 def _rule(raw: dict[str, Any], where: str) -> Rule:
@@ -161,11 +229,15 @@ def _rule(raw: dict[str, Any], where: str) -> Rule:
         "expires",
         "description",
         "delay",
+        "when",
     }
     if unknown:
         raise PolicyError(f"{where}: unknown fields {sorted(unknown)}")
-    signals = need("signals", list)
-    if not signals or not all(isinstance(s, str) and s.strip() for s in signals):
+    when = _condition(raw["when"], where) if "when" in raw else None
+    signals = need("signals", list) if "signals" in raw or when is None else []
+    if "signals" in raw and (
+        not signals or not all(isinstance(s, str) and s.strip() for s in signals)
+    ):
         raise PolicyError(f"{where}: 'signals' must be a non-empty list of kinds")
     action = need("action", str)
     if action not in ACTION_SEVERITY:
@@ -203,7 +275,30 @@ def _rule(raw: dict[str, Any], where: str) -> Rule:
         expires=expires,
         description=str(raw.get("description", "")),
         delay=delay,
+        when=when,
     )
+
+
+def _condition(source: Any, where: str) -> CelCondition:
+    """Compile a rule's ``when``; errors point at the column with a caret."""
+    if not isinstance(source, str) or not source.strip():
+        raise PolicyError(f"{where}: 'when' must be a CEL expression in a string")
+    try:
+        return compile_condition(source)
+    except ConditionError as exc:
+        raise PolicyError(f"{where}: when: {_pointed(source, exc)}") from None
+
+
+def _pointed(source: str, exc: ConditionError) -> str:
+    """Return the error with the expression's line and a caret at the column."""
+    if exc.column is None:
+        return exc.message
+    lines = source.split("\n")
+    number = min(max(exc.line, 1), len(lines))
+    where = f"line {number}, " if len(lines) > 1 else ""
+    caret = " " * (exc.column - 1) + "^"
+    shown = lines[number - 1]
+    return f"{exc.message} ({where}column {exc.column})\n    {shown}\n    {caret}"
 
 
 def _known_target(target: Any) -> bool:

@@ -1,0 +1,579 @@
+"""Rule conditions in CEL, the Common Expression Language.
+
+A policy rule may carry ``when = '<CEL expression>'``; the engine evaluates it
+only on signals that already passed the rule's cheap ``signals`` and
+``min_score`` filter. Expressions are compiled once, when the policy loads,
+with `common-expression-language
+<https://github.com/hardbyte/python-common-expression-language>`_, Python
+bindings over the Rust ``cel`` interpreter (the language is specified at
+https://github.com/google/cel-spec).
+
+The variables an expression can read are listed in :data:`CEL_VARIABLES` and
+documented in :mod:`trustwatch.decisions.policy`. They are plain Python values
+(dicts, lists, strings, numbers, booleans, ``None`` and UTC datetimes), built
+per event only when some candidate rule has a condition, so rules without one
+cost nothing extra. Handing a value to the interpreter copies it, which costs
+far more than evaluating, so a condition that reads only ``signal.score`` and
+``signal.reasons`` is handed only those two fields of ``signal``.
+
+Load-time checks catch what can be caught without running the expression:
+syntax errors, names that are not variables (nor a macro's bound name), and a
+result that is plainly not a boolean (arithmetic, a string or list literal).
+The last two read the expression's tokens, not a full parse tree. Everything
+else (a missing key, a type mismatch) fails at run time; such a failure means
+the rule does not match, and the engine counts it. A compiled condition may
+be shared between threads.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple, NoReturn
+
+import cel
+
+from trustwatch.detectors.base import Signal
+from trustwatch.events.model import EventBase, type_name
+
+__all__ = [
+    "CEL_VARIABLES",
+    "MAX_NESTING",
+    "SIGNAL_VARIABLES",
+    "CelCondition",
+    "ConditionError",
+    "ConditionFailed",
+    "compile_condition",
+    "event_variable",
+    "event_variables",
+    "signal_variables",
+    "strongest_signals",
+    "to_cel",
+]
+
+#: The variables a rule condition can read.
+CEL_VARIABLES = ("signal", "signals", "event", "ring", "intel")
+
+#: CEL macros whose first argument names a variable bound inside the macro.
+_BINDING_MACROS = frozenset({"all", "exists", "exists_one", "map", "filter"})
+
+_RELATIONS = frozenset({"==", "!=", "<", "<=", ">", ">=", "in"})
+_ARITHMETIC = frozenset({"+", "-", "*", "/", "%"})
+_OPENING = {"(": ")", "[": "]", "{": "}"}
+_KEYWORDS = frozenset({"true", "false", "null", "in"})
+
+# strings first: a prefix such as r or b would otherwise read as a name; raw
+# strings know no escapes, so a backslash may end one
+_TOKEN = re.compile(
+    r"""
+    (?P<space>\s+|//[^\n]*)
+  | (?P<raw>[bB]?[rR][bB]?
+        (?:'''.*?'''|\"\"\".*?\"\"\"|'[^'\n]*'|"[^"\n]*"))
+  | (?P<string>[bB]?
+        (?:'''(?:\\.|[^\\])*?'''|\"\"\"(?:\\.|[^\\])*?\"\"\"
+          |'(?:\\.|[^\\'\n])*'|"(?:\\.|[^\\"\n])*"))
+  | (?P<number>0[xX][0-9a-fA-F]+[uU]?|\d+(?:\.\d+)?(?:[eE][+-]?\d+)?[uU]?
+        |\.\d+(?:[eE][+-]?\d+)?)
+  | (?P<name>[_a-zA-Z][_a-zA-Z0-9]*)
+  | (?P<operator>==|!=|<=|>=|&&|\|\||.)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+_SYNTAX_POSITION = re.compile(r"<input>:(\d+):(\d+):")
+#: The most brackets a condition may nest; deeper is refused before parsing.
+#: The CEL parser itself gives up near 95 levels with a bare syntax error.
+MAX_NESTING = 64
+
+_INT64 = range(-(2**63), 2**63)
+
+#: Failures that say what kind of evaluation error happened, most specific first.
+_FAILURE_KINDS: tuple[tuple[type[Exception], str], ...] = (
+    (KeyError, "missing key"),
+    (IndexError, "index out of range"),
+    (TypeError, "type mismatch"),
+    (ArithmeticError, "arithmetic error"),
+)
+
+
+class ConditionError(ValueError):
+    """A condition that cannot compile.
+
+    ``line`` and ``column`` (1-based, ``None`` when unknown) point at the
+    problem within the expression.
+    """
+
+    def __init__(self, message: str, column: int | None, line: int = 1) -> None:
+        super().__init__(message)
+        self.message = message
+        self.column = column
+        self.line = line
+
+
+class ConditionFailed(Exception):
+    """Evaluating a condition failed (a missing key, a type mismatch...)."""
+
+
+@dataclass(frozen=True)
+class CelCondition:
+    """A compiled CEL condition, ready to run many times.
+
+    Attributes
+    ----------
+    source
+        The expression as written in the policy.
+    variables
+        The variables the expression reads; only these are built for it.
+    """
+
+    source: str
+    _program: cel.Program = field(compare=False, repr=False)
+    variables: frozenset[str] = field(default=frozenset(CEL_VARIABLES), compare=False)
+    #: For each variable read, the fields it reads, or None for all of them.
+    _fields: tuple[tuple[str, frozenset[str] | None], ...] = field(
+        default=(), compare=False, repr=False
+    )
+
+    def matches(self, variables: Mapping[str, Any]) -> bool:
+        """Return the condition's value for ``variables``.
+
+        Parameters
+        ----------
+        variables
+            At least the variables in :attr:`variables`, as built by
+            :func:`signal_variables` and :func:`event_variables`.
+
+        Raises
+        ------
+        ConditionFailed
+            When evaluation fails or the result is not a boolean; the message
+            names the failure's kind, never the data.
+        """
+        context = {}
+        for name, fields in self._fields:
+            value = variables[name]
+            if fields is not None and type(value) is dict:
+                value = {key: value[key] for key in fields if key in value}
+            context[name] = value
+        try:
+            result = self._program.execute(context)
+        except Exception as exc:
+            raise ConditionFailed(_failure_kind(exc)) from None
+        except BaseException as exc:
+            # a Rust panic reaches Python as a BaseException: it means this
+            # evaluation failed, not that the process should stop
+            if not _is_rust_panic(exc):
+                raise
+            raise ConditionFailed("evaluation error") from None
+        if type(result) is not bool:
+            raise ConditionFailed(f"result is a {type(result).__name__}, not a bool")
+        return result
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        """Pickle (and copy) as the source: a compiled program cannot be."""
+        return compile_condition, (self.source,)
+
+
+def compile_condition(source: str) -> CelCondition:
+    """Parse, check and compile one CEL expression.
+
+    Raises
+    ------
+    ConditionError
+        On a syntax error, a name that is not a variable, or a result that is
+        plainly not a boolean; ``column`` points at the problem where known.
+
+    Examples
+    --------
+    >>> condition = compile_condition('signal.score > 0.9')
+    >>> condition.source, sorted(condition.variables)
+    ('signal.score > 0.9', ['signal'])
+    >>> condition.matches({"signal": {"score": 0.95}})
+    True
+    """
+    _check_nesting(source)
+    try:
+        program = cel.compile(source)
+    except ValueError as exc:
+        line, column = _syntax_position(str(exc), source)
+        raise ConditionError("syntax error", column, line) from None
+    except BaseException as exc:
+        if not _is_rust_panic(exc):
+            raise
+        raise ConditionError("cannot compile: internal error", None) from None
+    tokens = _tokens(source)
+    names = set(program.variables())
+    _check_names(names, source, tokens)
+    _check_boolean(tokens)
+    read = frozenset(names & set(CEL_VARIABLES))
+    fields = tuple((name, _fields_read(name, tokens)) for name in sorted(read))
+    return CelCondition(source, program, read, fields)
+
+
+class _Token(NamedTuple):
+    kind: str  # name, string, number or operator
+    text: str
+    offset: int
+
+
+def _tokens(source: str) -> list[_Token]:
+    """Split an expression that compiled into names, literals and operators."""
+    found = []
+    position = 0
+    while position < len(source):
+        match = _TOKEN.match(source, position)
+        if match is None:  # unreachable: the last branch takes any character
+            break
+        kind = match.lastgroup or "operator"
+        if kind == "raw":
+            kind = "string"
+        if kind != "space":
+            found.append(_Token(kind, match.group(), position))
+        position = match.end()
+    return found
+
+
+def _check_nesting(source: str) -> None:
+    """Refuse brackets nested deeper than :data:`MAX_NESTING`.
+
+    The parser reports deep nesting as a syntax error somewhere in the
+    middle (or runs out of stack); counting first names the real problem.
+    Brackets inside string literals do not count.
+    """
+    depth = 0
+    for token in _tokens(source):
+        if token.kind != "operator":
+            continue
+        if token.text in _OPENING:
+            depth += 1
+        elif token.text in _OPENING.values():
+            depth = max(depth - 1, 0)
+        if depth > MAX_NESTING:
+            line = source.count("\n", 0, token.offset) + 1
+            column = token.offset - source.rfind("\n", 0, token.offset)
+            raise ConditionError(
+                f"too deeply nested: more than {MAX_NESTING} levels of brackets",
+                column,
+                line,
+            )
+
+
+def _syntax_position(message: str, source: str) -> tuple[int, int | None]:
+    """Return the line and column of the first error the parser reports."""
+    # the message repeats the expression first, which may hold the pattern
+    echoed = message.find(source)
+    after = echoed + len(source) if echoed >= 0 else 0
+    found = _SYNTAX_POSITION.search(message, after)
+    if found is None:
+        return 1, None
+    return int(found.group(1)), int(found.group(2))
+
+
+def _check_names(names: set[str], source: str, tokens: list[_Token]) -> None:
+    """Refuse identifiers that are neither variables nor bound by a macro."""
+    unknown = names - set(CEL_VARIABLES) - _macro_bound_names(tokens)
+    if not unknown:
+        return
+    known = ", ".join(CEL_VARIABLES)
+    at = next((t for t in _root_names(tokens) if t.text in unknown), None)
+    if at is None:  # named in a way the tokens do not show
+        name = min(unknown)
+        raise ConditionError(
+            f"unknown variable {name!r}; the variables are {known}", None
+        )
+    line = source.count("\n", 0, at.offset) + 1
+    column = at.offset - source.rfind("\n", 0, at.offset)
+    raise ConditionError(
+        f"unknown variable {at.text!r}; the variables are {known}", column, line
+    )
+
+
+def _macro_bound_names(tokens: list[_Token]) -> set[str]:
+    """Return the names macros such as ``exists(i, ...)`` bind."""
+    texts = [token.text for token in tokens]
+    return {
+        texts[i + 3]
+        for i in range(len(tokens) - 4)
+        if texts[i] == "."
+        and texts[i + 1] in _BINDING_MACROS
+        and texts[i + 2] == "("
+        and tokens[i + 3].kind == "name"
+        and texts[i + 4] == ","
+    }
+
+
+def _root_names(tokens: list[_Token]) -> list[_Token]:
+    """Return the names that start a selection: not a field, not a function."""
+    roots = []
+    for i, token in enumerate(tokens):
+        if token.kind != "name" or token.text in _KEYWORDS:
+            continue
+        after_dot = i > 0 and tokens[i - 1].text == "."
+        called = i + 1 < len(tokens) and tokens[i + 1].text == "("
+        if not after_dot and not called:
+            roots.append(token)
+    return roots
+
+
+def _fields_read(name: str, tokens: list[_Token]) -> frozenset[str] | None:
+    """Return the fields of variable ``name`` the expression selects.
+
+    ``None`` when it also uses the variable whole (passes it to a function,
+    indexes it, calls a method on it), so every field must be there.
+    """
+    fields = set()
+    for i, token in enumerate(tokens):
+        if token.kind != "name" or token.text != name:
+            continue
+        if i > 0 and tokens[i - 1].text == ".":
+            continue  # a field of something else that has the same name
+        after = tokens[i + 1 : i + 4]
+        texts = [t.text for t in after] + ["", "", ""]
+        is_field = texts[0] == "." and len(after) > 1 and after[1].kind == "name"
+        if is_field and texts[2] != "(":
+            fields.add(texts[1])
+            continue
+        return None
+    return frozenset(fields)
+
+
+def _check_boolean(tokens: list[_Token]) -> None:
+    """Refuse an expression whose top operation cannot give a boolean."""
+    while (
+        len(tokens) > 2
+        and tokens[0].text == "("
+        and _closing(tokens, 0) == len(tokens) - 1
+    ):
+        tokens = tokens[1:-1]
+    top = _top_level(tokens)
+    texts = {token.text for _, token in top if token.kind in ("operator", "name")}
+    if texts & {"?", "||", "&&"} or texts & _RELATIONS:
+        return  # ?: shows its type at run time; the others give a boolean
+    if any(_is_binary_arithmetic(tokens, i) for i, _ in top):
+        _not_boolean()
+    first = tokens[0] if tokens else None
+    if first is None or first.text == "!":
+        return
+    if first.text == "-" and first.kind == "operator":
+        _not_boolean()
+    if len(tokens) == 1 and first.kind in ("string", "number"):
+        _constant()
+    if len(tokens) == 1 and first.text == "null":
+        _constant()
+    if first.text in ("[", "{") and _closing(tokens, 0) == len(tokens) - 1:
+        _not_boolean()
+
+
+def _top_level(tokens: list[_Token]) -> list[tuple[int, _Token]]:
+    """Return the tokens outside any brackets, with their indexes."""
+    depth = 0
+    top = []
+    for i, token in enumerate(tokens):
+        if token.kind == "operator" and token.text in _OPENING:
+            depth += 1
+        elif token.kind == "operator" and token.text in (")", "]", "}"):
+            depth -= 1
+        elif depth == 0:
+            top.append((i, token))
+    return top
+
+
+def _closing(tokens: list[_Token], opening: int) -> int:
+    """Return the index of the bracket that closes ``tokens[opening]``."""
+    closer = _OPENING[tokens[opening].text]
+    depth = 0
+    for i in range(opening, len(tokens)):
+        if tokens[i].kind != "operator":
+            continue
+        if tokens[i].text == tokens[opening].text:
+            depth += 1
+        elif tokens[i].text == closer:
+            depth -= 1
+            if depth == 0:
+                return i
+    return -1
+
+
+def _is_binary_arithmetic(tokens: list[_Token], index: int) -> bool:
+    """Tell whether ``tokens[index]`` is +, -, *, / or % between two operands."""
+    token = tokens[index]
+    if token.kind != "operator" or token.text not in _ARITHMETIC or index == 0:
+        return False
+    before = tokens[index - 1]
+    return before.kind != "operator" or before.text in (")", "]", "}")
+
+
+def _not_boolean() -> NoReturn:
+    raise ConditionError(
+        "the condition must give true or false; hint: compare it, e.g. '... > 0.5'",
+        1,
+    )
+
+
+def _constant() -> NoReturn:
+    raise ConditionError("the condition is a constant that is not true or false", 1)
+
+
+def _is_rust_panic(exc: BaseException) -> bool:
+    """Tell whether ``exc`` is PyO3's PanicException (a panic in the Rust code)."""
+    return type(exc).__module__ == "pyo3_runtime"
+
+
+def _failure_kind(exc: Exception) -> str:
+    """Name what failed without repeating values from the event."""
+    for kind, name in _FAILURE_KINDS:
+        if isinstance(exc, kind):
+            return name
+    text = str(exc)
+    if isinstance(exc, ValueError) and text.startswith("Conversion Error"):
+        return "unusable signal or event value"
+    if isinstance(exc, RuntimeError) and text.startswith("Undefined variable"):
+        return "unknown name or function"
+    return "evaluation error"
+
+
+def signal_variables(signal: Signal) -> dict[str, Any]:
+    """Return ``signal``, ``ring`` and ``intel`` for one signal, as CEL values."""
+    return {name: build(signal) for name, build in SIGNAL_VARIABLES.items()}
+
+
+def event_variables(event: EventBase, signals: Sequence[Signal]) -> dict[str, Any]:
+    """Return ``event`` and ``signals`` for one event, as CEL values."""
+    return {
+        "event": event_variable(event),
+        "signals": strongest_signals(signals),
+    }
+
+
+def _signal_map(signal: Signal) -> dict[str, Any]:
+    evidence = to_cel(signal.evidence if isinstance(signal.evidence, dict) else {})
+    features = evidence.get("features")
+    return {
+        "kind": signal.kind,
+        "score": float(signal.score),
+        "detector": signal.detector,
+        "detector_version": signal.detector_version,
+        "entity_type": signal.entity_type,
+        "entity": signal.entity,
+        "reasons": to_cel(signal.reasons),
+        "features": features if isinstance(features, dict) else {},
+        "evidence": evidence,
+        "indicators": _intel(signal),
+    }
+
+
+def _intel(signal: Signal) -> list[dict[str, Any]]:
+    return [
+        {
+            "type": to_cel(ref.type),
+            "value": to_cel(ref.value),
+            "feed": to_cel(ref.feeds[0]) if ref.feeds else "",
+            "feeds": to_cel(ref.feeds),
+            "confidence": to_cel(ref.confidence),
+            "reference": to_cel(ref.reference or ""),
+        }
+        for ref in signal.indicators
+    ]
+
+
+def _ring(signal: Signal) -> dict[str, Any]:
+    """Return ring membership from a ring signal's evidence, or an empty map."""
+    evidence = signal.evidence if isinstance(signal.evidence, dict) else {}
+    if "ring_id" not in evidence:
+        return {}
+    return {
+        "id": str(evidence.get("ring_id")),
+        "size": to_cel(evidence.get("ring_size", 0)),
+        "risk": to_cel(evidence.get("ring_risk", 0.0)),
+    }
+
+
+#: How each per-signal variable is built.
+SIGNAL_VARIABLES = {"signal": _signal_map, "ring": _ring, "intel": _intel}
+
+
+def event_variable(event: EventBase) -> dict[str, Any]:
+    """Return the ``event`` variable: its type and every field, unset ones null."""
+    fields: dict[str, Any] = {"type": type_name(event)}
+    for name in event.__struct_fields__:
+        fields[name] = to_cel(getattr(event, name))
+    return fields
+
+
+def strongest_signals(signals: Sequence[Signal]) -> dict[str, float]:
+    """Return the ``signals`` variable: each kind raised and its highest score."""
+    strongest: dict[str, float] = {}
+    for signal in signals:
+        if signal.score > strongest.get(signal.kind, -1.0):
+            strongest[signal.kind] = float(signal.score)
+    return strongest
+
+
+def to_cel(value: Any) -> Any:
+    """Return ``value`` as plain values the CEL interpreter accepts.
+
+    Strings, floats, booleans and ``None`` stay; integers beyond 64 bits
+    become doubles; map keys become strings; tuples and sets become lists
+    (sets sorted where they can be); datetimes become aware UTC datetimes (a
+    naive one is read as UTC) and ``timedelta`` stays a CEL duration; other
+    numbers become ``int`` or ``float``; anything else becomes its ``str()``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        When ``str()`` of an unknown object fails.
+
+    Examples
+    --------
+    >>> to_cel({1: ("a", 2**70), "at": {"b"}})
+    {'1': ['a', 1.1805916207174113e+21], 'at': ['b']}
+    """
+    kind = type(value)
+    # exact types first: most values are one of these
+    if kind is str or kind is float or kind is bool or value is None:
+        return value
+    if kind is int:
+        return value if value in _INT64 else _as_double(value)
+    if kind is dict or isinstance(value, Mapping):
+        return {
+            key if type(key) is str else str(key): to_cel(item)
+            for key, item in value.items()
+        }
+    if kind is list or kind is tuple or isinstance(value, list | tuple):
+        return [to_cel(item) for item in value]
+    return _to_cel_other(value)
+
+
+def _to_cel_other(value: Any) -> Any:
+    """Convert what :func:`to_cel` does not meet often."""
+    if isinstance(value, set | frozenset):
+        try:
+            ordered = sorted(value)
+        except TypeError:
+            ordered = list(value)
+        return [to_cel(item) for item in ordered]
+    if isinstance(value, datetime):
+        # the interpreter reads a naive datetime in the machine's local time
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+    if isinstance(value, timedelta | bytes):
+        return value
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, numbers.Integral):
+        return to_cel(int(value))
+    if isinstance(value, numbers.Real):
+        return float(value)
+    return str(value)
+
+
+def _as_double(value: int) -> float:
+    """Return an integer CEL's int64 cannot hold as a double, infinite if need be."""
+    try:
+        return float(value)
+    except OverflowError:
+        return -math.inf if value < 0 else math.inf

@@ -1,0 +1,268 @@
+"""``trustwatch backtest``: history through two policies, scored per rule."""
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from trustwatch.cli.exitcodes import ExitCode
+from trustwatch.cli.main import main
+from trustwatch.decisions.policy import default_policy, policy_from_dict
+from trustwatch.detectors import default_detectors
+from trustwatch.detectors.base import Detector, Signal
+from trustwatch.evaluation.backtest import backtest, history_events
+from trustwatch.events.model import EventBase, Login
+from trustwatch.events.parquet import write_events_parquet
+from trustwatch.events.readers import write_events_jsonl
+from trustwatch.features.context import EventContext
+from trustwatch.simulation import SimulationConfig, simulate
+
+T0 = datetime(2026, 11, 2, tzinfo=UTC)
+
+
+class Scripted(Detector):
+    """Raise ``suspicious`` with the score the account's name ends in (a7 -> 0.7)."""
+
+    name = "scripted"
+    signal_kinds = ("suspicious",)
+
+    def process_one(self, event: EventBase, ctx: EventContext) -> Sequence[Signal]:
+        account = event.account or ""
+        if not account[-1:].isdigit():
+            return []
+        return [
+            self.signal(
+                event,
+                kind="suspicious",
+                score=int(account[-1]) / 10,
+                entity_type="account",
+                entity=account,
+                reasons=("scripted",),
+            )
+        ]
+
+    def get_state(self) -> dict[str, object]:
+        return {}
+
+    def set_state(self, state: dict[str, object]) -> None:
+        pass
+
+
+def logins(*accounts: str, day: int = 0) -> list[Login]:
+    return [
+        Login(
+            event_id=f"d{day}-{i}",
+            ts=T0 + timedelta(days=day, minutes=i),
+            account=account,
+            ip="198.51.100.1",
+            success=True,
+        )
+        for i, account in enumerate(accounts)
+    ]
+
+
+def policy(name: str, *rules: dict):
+    return policy_from_dict({"name": name, "version": "1", "rules": list(rules)}, name)
+
+
+CURRENT = policy(
+    "current",
+    {
+        "id": "review",
+        "signals": ["suspicious"],
+        "min_score": 0.5,
+        "action": "send_to_review",
+        "target": "account",
+    },
+)
+NEW = policy(
+    "new",
+    {"id": "review", "signals": ["suspicious"], "min_score": 0.3,
+     "action": "send_to_review", "target": "account"},
+    {"id": "lock-top", "signals": ["suspicious"], "min_score": 0.5,
+     "when": "signal.score >= 0.9", "action": "lock_account", "target": "account"},
+    {"id": "trial", "signals": ["suspicious"], "min_score": 0.1,
+     "action": "rate_limit", "target": "account", "mode": "shadow"},
+    {"id": "off", "signals": ["suspicious"], "action": "lock_account",
+     "mode": "disabled"},
+)  # fmt: skip
+
+# a1..a9: the digit is the score; bad accounts are a4, a6, a9 and b9
+LABELS = {"a1": False, "a4": True, "a5": False, "a6": True, "a9": True, "b9": True}
+
+
+def test_rules_are_scored_per_account_and_diffed_against_current():
+    events = logins("a1", "a4", "a5", "a6", "a9", "a9", "plain")
+    report = backtest(events, [Scripted()], NEW, CURRENT, LABELS)
+
+    assert report.events == 7 and report.events_with_signals == 6
+    review = report.new.rules["review"]
+    assert (review.events_hit, review.accounts_hit) == (5, 4)  # a4 a5 a6 a9
+    assert review.precision == pytest.approx(3 / 4)
+    assert review.recall == pytest.approx(3 / 4)  # b9 never came
+    lock = report.new.rules["lock-top"]
+    assert (lock.events_hit, lock.accounts, lock.precision) == (2, {"a9"}, 1.0)
+    trial = report.new.rules["trial"]  # shadow rules are scored too
+    assert trial.mode == "shadow" and trial.accounts_hit == 5
+    assert trial.precision == pytest.approx(3 / 5)
+    assert report.new.rules["off"].events_hit == 0
+    old = report.current.rules["review"]
+    assert old.accounts == {"a5", "a6", "a9"}
+
+    assert report.newly_hit == ["a4"]  # by review's lower bar, not by shadow
+    assert report.no_longer_hit == []
+    changes = report.decision_changes()
+    assert changes["lock_account"] == (0, 2)
+    assert changes["send_to_review"] == (4, 3)
+    assert changes["allow"] == (2, 1)
+
+
+def test_current_policy_losing_a_rule_shows_accounts_no_longer_hit():
+    events = logins("a5", "a6", "a9")
+    relaxed = policy(
+        "relaxed",
+        {"id": "review", "signals": ["suspicious"], "min_score": 0.8,
+         "action": "send_to_review", "target": "account"},
+    )  # fmt: skip
+    report = backtest(events, [Scripted()], relaxed, CURRENT, LABELS)
+    assert report.no_longer_hit == ["a5", "a6"]
+    assert report.newly_hit == []
+
+
+def test_window_and_dead_letters_are_counted():
+    events = [*logins("a9", day=0), *logins("a9", "a4", day=1)]
+    since = T0 + timedelta(days=1)
+    report = backtest(events, [Scripted()], NEW, CURRENT, LABELS, since=since)
+    assert report.skipped_outside_window == 1 and report.events == 2
+
+
+def test_hive_partitions_outside_the_window_are_not_read(tmp_path):
+    lake = tmp_path / "lake"
+    for day in range(5):
+        folder = lake / f"dt=2026-11-0{day + 2}"
+        folder.mkdir(parents=True)
+        write_events_parquet(logins("a9", "a4", day=day), folder / "part-0.parquet")
+    # broken files in pruned partitions would be dead letters if read
+    for pruned in ("dt=2026-11-02", "dt=2026-11-06"):
+        (lake / pruned / "part-1.parquet").write_bytes(b"not parquet")
+    since = T0 + timedelta(days=2)
+    until = T0 + timedelta(days=3)
+    items = list(history_events([str(lake)], since=since, until=until))
+    # the window's day and a day's margin either side, for local-date lakes
+    assert sorted(item.event_id for item in items) == [
+        f"d{day}-{i}" for day in (1, 2, 3) for i in (0, 1)
+    ]
+    everything = list(history_events([str(lake)]))
+    assert len(everything) == 12  # ten events and the broken files' dead letters
+    report = backtest(
+        items, [Scripted()], NEW, CURRENT, LABELS, since=since, until=until
+    )
+    assert report.events == 2 and report.skipped_outside_window == 4
+
+
+@pytest.fixture(scope="module")
+def simulated(tmp_path_factory):
+    config = SimulationConfig(
+        seed=5,
+        accounts=120,
+        days=0.5,
+        attacks=("brute_force", "credential_stuffing"),
+    )
+    sim = simulate(config)
+    folder = tmp_path_factory.mktemp("sim")
+    events = folder / "events.jsonl"
+    write_events_jsonl(sim.events, events)
+    bad = sim.truth.bad_accounts()
+    accounts = {e.account for e in sim.events if e.account} | set(bad)
+    labels = folder / "labels.csv"
+    labels.write_text(
+        "account,label\n" + "".join(f"{a},{int(a in bad)}\n" for a in sorted(accounts))
+    )
+    shipped = default_policy()
+    same = backtest(sim.events, default_detectors(), shipped, shipped, {})
+    return sim, events, labels, same
+
+
+def test_same_policy_on_the_simulator_changes_nothing(simulated):
+    report = simulated[3]
+    assert report.events_with_signals > 0
+    assert report.newly_hit == [] and report.no_longer_hit == []
+    assert report.new.decisions == report.current.decisions
+    assert report.new.to_dict()["rules"] == report.current.to_dict()["rules"]
+
+
+def test_backtest_command_on_the_simulator_with_a_known_change(
+    simulated, tmp_path, capsys
+):
+    sim, events, labels, same = simulated
+    bad = sorted(sim.truth.bad_accounts())
+    signalled = set().union(*(r.accounts for r in same.current.rules.values()))
+    chosen = sorted(set(bad) & signalled)[:2]
+    assert len(chosen) == 2
+    # the known change: lock exactly two bad accounts on any signal they raise,
+    # and stop blocking brute force
+    text = default_policy_text().replace('name = "default"', 'name = "trial"')
+    text = text.replace(
+        'id = "block-brute-force"\n', 'id = "block-brute-force"\nmode = "disabled"\n'
+    )
+    text += (
+        '\n[[rules]]\nid = "lock-chosen"\nmin_score = 0.0\n'
+        f"when = 'event.account in {json.dumps(chosen)}'\n"
+        'action = "lock_account"\ntarget = "account"\n'
+    )
+    trial = tmp_path / "trial.toml"
+    trial.write_text(text)
+
+    status = main(
+        ["backtest", str(events), "--policy", str(trial), "--labels", str(labels),
+         "--no-geo", "--json"]
+    )  # fmt: skip
+    assert status == ExitCode.OK
+    report = json.loads(capsys.readouterr().out)
+    new_rules = {r["rule_id"]: r for r in report["new"]["rules"]}
+    current_rules = {r["rule_id"]: r for r in report["current"]["rules"]}
+    assert report["new"]["policy"] == "trial@2026.12.7"
+    assert report["current"]["policy"].startswith("default@")
+    assert new_rules["block-brute-force"]["events_hit"] == 0
+    assert current_rules["block-brute-force"]["events_hit"] > 0
+    locked = new_rules["lock-chosen"]
+    assert locked["accounts_hit"] == 2 and locked["precision"] == 1.0
+    assert locked["recall"] == pytest.approx(2 / len(bad))
+    assert "lock-chosen" not in current_rules
+    decisions = report["diff"]["decisions"]
+    assert decisions["lock_account"]["new"] > decisions["lock_account"]["current"]
+    assert decisions["block_source"]["new"] < decisions["block_source"]["current"]
+    assert set(report["diff"]["newly_hit"]) <= set(chosen)
+    assert report["labelled_accounts"] > 0 and report["abusive_accounts"] == len(bad)
+
+    # the same run as a table
+    assert (
+        main(["backtest", str(events), "--policy", str(trial), "--labels",
+              str(labels), "--no-geo"])
+        == ExitCode.OK
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert "lock-chosen" in out and "verdicts per decision" in out
+    assert "accounts newly hit" in out
+
+
+def test_backtest_refuses_a_window_that_ends_before_it_starts(simulated, capsys):
+    _, events, labels, _ = simulated
+    policy_path = default_policy_path()
+    status = main(
+        ["backtest", str(events), "--policy", str(policy_path), "--labels",
+         str(labels), "--since", "2026-11-03", "--until", "2026-11-02"]
+    )  # fmt: skip
+    assert status == ExitCode.BAD_CONFIG
+    assert "--since must come before --until" in capsys.readouterr().err
+
+
+def default_policy_path():
+    from importlib import resources
+
+    return resources.files("trustwatch.decisions").joinpath("default_policy.toml")
+
+
+def default_policy_text() -> str:
+    return default_policy_path().read_text("utf-8")

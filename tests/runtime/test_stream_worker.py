@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import pytest
@@ -16,7 +17,12 @@ from prometheus_client import generate_latest
 from stream_rig import EVENTS, StreamRig, build_pipeline, write_events
 
 from trustwatch.cli.main import main
+from trustwatch.detectors.base import Detector, Signal
 from trustwatch.errors import ConfigError, StorageError
+from trustwatch.events.model import EventBase
+from trustwatch.features.context import EventContext
+from trustwatch.graph.rings import RingSnapshot
+from trustwatch.runtime.pipeline import Pipeline
 from trustwatch.runtime.stream import ID_HEADER, StreamMetrics, StreamWorker
 from trustwatch.runtime.stream.settings import StreamSettings
 from trustwatch.storage.sqlite import SqliteStore
@@ -310,3 +316,74 @@ def test_a_file_published_twice_is_decided_once_even_across_a_restart(
     _assert_exactly_expected(stream_rig)
     text = generate_latest(metrics.registry).decode()
     assert f"trustwatch_events_repeated_total {float(events)}" in text
+
+
+class _SeenAccounts(Detector):
+    """Holds one "ring" per pipeline: every account it has seen."""
+
+    name = "seen_accounts"
+    version = "1"
+    signal_kinds = ()
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def process_one(self, event: EventBase, ctx: EventContext) -> list[Signal]:
+        if event.account:
+            self.seen.add(event.account)
+        return []
+
+    def get_state(self) -> dict[str, Any]:
+        return {"seen": sorted(self.seen)}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        self.seen = set(state["seen"])
+
+    def ring_snapshots(self) -> list[RingSnapshot]:
+        if not self.seen:
+            return []
+        members = tuple(sorted(self.seen))
+        return [
+            RingSnapshot(
+                ring_id=f"ring-seen-{members[0]}",
+                method="seen_accounts",
+                size=len(members),
+                risk=0.9,
+                reasons=("seen in one partition",),
+                founded=0.0,
+                updated=float(len(members)),
+                members=members,
+                evidence=(),
+                holdings={},
+            )
+        ]
+
+
+def test_the_rings_a_partition_holds_are_stored_at_each_checkpoint(
+    stream_rig: StreamRig,
+) -> None:
+    write_events(stream_rig.tmp / "events.jsonl", accounts=60)
+    _publish(stream_rig, stream_rig.tmp / "events.jsonl")
+
+    def with_rings() -> Pipeline:
+        usual = build_pipeline()
+        return Pipeline([*usual.detectors, _SeenAccounts()], usual.engine)
+
+    with SqliteStore(stream_rig.tmp / "state.sqlite") as state:
+        StreamWorker(
+            stream_rig.settings(),
+            with_rings,
+            state,
+            decisions=SqliteStore(stream_rig.tmp / "decisions.sqlite"),
+        ).run(idle_timeout=2.0)
+
+    accounts = {
+        msgspec.json.decode(r.value).get("account")
+        for r in read_topic(stream_rig.servers, EVENTS)
+    } - {None, ""}
+    with SqliteStore(stream_rig.tmp / "decisions.sqlite", readonly=True) as store:
+        rings = store.rings(min_risk=0.0, limit=100)
+    assert len(rings) > 1  # one per partition that held events
+    members = [m for ring in rings for m in ring.members]
+    assert len(members) == len(set(members))  # an account lives in one partition
+    assert set(members) == accounts

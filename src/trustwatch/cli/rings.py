@@ -11,10 +11,11 @@ import click
 import msgspec
 from rich.table import Table
 
-from trustwatch.cli.options import db_option, event_reading_options
+from trustwatch.cli.options import db_option
 from trustwatch.cli.params import FiniteFloatRange, output_folder
 from trustwatch.cli.render import clean, output_console
 from trustwatch.cli.review import open_store
+from trustwatch.cli.train import account_model_options, read_events_in_time_order
 from trustwatch.errors import ConfigError
 from trustwatch.graph.rings import RingSnapshot
 
@@ -212,29 +213,7 @@ def _file_safe(ring_id: str) -> str:
     help='Account labels: JSON Lines {"account": ..., "label": 0|1} or CSV '
     "account,label (1 for abusive).",
 )
-@click.option(
-    "--out",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The model file to write (`trustwatch run --graph-model` reads it).",
-)
-@event_reading_options
-@click.option(
-    "--validation-fraction",
-    type=FiniteFloatRange(0.05, 0.95),
-    default=0.3,
-    show_default=True,
-    help="Share of each class held out to stop training and choose the threshold.",
-)
-@click.option(
-    "--target-precision",
-    type=FiniteFloatRange(0.5, 1.0),
-    default=0.99,
-    show_default=True,
-    help="Validation precision the decision threshold aims for.",
-)
-@click.option("--seed", default=0, show_default=True, help="Seed of the split.")
-@click.option("--json", "as_json", is_flag=True, help="The figures as JSON.")
+@account_model_options
 def train(
     events: tuple[str, ...],
     labels_path: Path,
@@ -254,27 +233,12 @@ def train(
     stops training and chooses the decision threshold; their AUROC, AUPRC,
     precision and recall at the threshold are printed.
     """
-    from trustwatch.events.deadletter import DeadLetter
-    from trustwatch.events.decode import EventDecoder
-    from trustwatch.events.readers import read_events
     from trustwatch.graph.account_training import read_labels, train_account_scorer
 
     if any(not path.strip() for path in events):
         raise ConfigError("an event path is empty; hint: is a shell variable unset?")
     labels = read_labels(labels_path)
-    dead: dict[str, int] = {}
-    read = []
-    for item in read_events(
-        events,
-        decoder=EventDecoder(source_tz=source_tz),
-        format=event_format,
-        sshlog_tz=source_tz or "UTC",
-    ):
-        if isinstance(item, DeadLetter):
-            dead[item.reason] = dead.get(item.reason, 0) + 1
-        else:
-            read.append(item)
-    read.sort(key=lambda event: event.ts)
+    read, dead = read_events_in_time_order(events, event_format, source_tz)
     trained = train_account_scorer(
         read,
         labels.labels,

@@ -23,6 +23,7 @@ import msgspec
 from trustwatch.decisions.model import Action, Verdict
 from trustwatch.errors import ConfigError
 from trustwatch.events.deadletter import DeadLetter
+from trustwatch.graph.rings import RingSnapshot
 
 __all__ = [
     "DecisionStore",
@@ -85,6 +86,10 @@ class DecisionStore(Protocol):
 
     def write_dead_letters(self, letters: Iterable[DeadLetter]) -> int:
         """Store dead letters not stored yet; return how many were new."""
+        ...
+
+    def write_rings(self, snapshots: Iterable[RingSnapshot]) -> int:
+        """Keep the newest snapshot of each ring; return how many changed."""
         ...
 
     def save_checkpoint(

@@ -1,9 +1,11 @@
-"""The shared decision store: verdicts, actions and dead letters in PostgreSQL.
+"""The shared decision store in PostgreSQL: verdicts, actions, dead letters, rings.
 
 Tables mirror :mod:`trustwatch.storage.sqlite` inside one schema (``trustwatch``
-by default), created when missing on connect. Writes are ``INSERT ... ON
-CONFLICT DO NOTHING`` on the derived ids, one transaction per call, so
-replaying the same input adds nothing; each returns how many rows were new.
+by default), created when missing on connect by the Alembic migrations of
+:mod:`trustwatch.storage.migrate` (which record the schema's revision).
+Writes are ``INSERT ... ON CONFLICT DO NOTHING`` on the derived ids, one
+transaction per call, so replaying the same input adds nothing; each returns
+how many rows were new.
 Each row keeps the full record as JSON text beside the columns that queries
 filter on (text, not ``jsonb``, which refuses the ``\\u0000`` escape that
 hostile input can carry).
@@ -29,12 +31,18 @@ import msgspec
 from trustwatch.decisions.model import Action, Verdict
 from trustwatch.errors import ConfigError, StorageError
 from trustwatch.events.deadletter import DeadLetter
+from trustwatch.graph.rings import RingSnapshot
 from trustwatch.storage.checkpoints import (
     PartitionCheckpoint,
     check_checkpoint_key,
     check_offsets,
     redact_dsn,
     scrub,
+)
+from trustwatch.storage.migrate import (
+    DECISION_SCHEMA_HEAD,
+    VERSION_TABLE,
+    upgrade_decision_store,
 )
 
 if TYPE_CHECKING:
@@ -48,61 +56,19 @@ log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 _encode = msgspec.json.Encoder().encode
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-_TABLES = ("verdicts", "actions", "dead_letters", "stream_checkpoints")
+_TABLES = (
+    "verdicts",
+    "actions",
+    "dead_letters",
+    "stream_checkpoints",
+    "rings",
+    "ring_members",
+)
 _PAGE = 1000
+#: Numbers a reader of :meth:`PostgresStore.alerts_since` reads again below its
+#: last mark, to catch rows that concurrent writers committed out of order.
+ALERT_MARK_OVERLAP = 20_000
 _CONNECT_TIMEOUT_S = 10
-
-_DDL = """
-CREATE SCHEMA IF NOT EXISTS {s};
-CREATE TABLE IF NOT EXISTS {s}.verdicts (
-    verdict_id TEXT PRIMARY KEY,
-    event_id TEXT NOT NULL,
-    event_type TEXT NOT NULL,
-    ts TIMESTAMPTZ NOT NULL,
-    account TEXT,
-    ip TEXT,
-    decision TEXT NOT NULL,
-    score DOUBLE PRECISION NOT NULL,
-    kinds TEXT NOT NULL,
-    policy TEXT NOT NULL,
-    body TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS verdicts_ts ON {s}.verdicts (ts, verdict_id);
-CREATE INDEX IF NOT EXISTS verdicts_account ON {s}.verdicts (account);
-CREATE INDEX IF NOT EXISTS verdicts_decision ON {s}.verdicts (decision);
-CREATE TABLE IF NOT EXISTS {s}.actions (
-    action_id TEXT PRIMARY KEY,
-    verdict_id TEXT NOT NULL,
-    event_id TEXT NOT NULL,
-    type TEXT NOT NULL,
-    target_type TEXT NOT NULL,
-    target TEXT NOT NULL,
-    mode TEXT NOT NULL,
-    created_at TIMESTAMPTZ NOT NULL,
-    expires_at TIMESTAMPTZ,
-    body TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS actions_verdict ON {s}.actions (verdict_id);
-CREATE INDEX IF NOT EXISTS actions_created ON {s}.actions (created_at, action_id);
-CREATE TABLE IF NOT EXISTS {s}.dead_letters (
-    dead_letter_id TEXT PRIMARY KEY,
-    source TEXT NOT NULL,
-    location TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    message TEXT NOT NULL,
-    raw BYTEA NOT NULL,
-    seq BIGINT GENERATED ALWAYS AS IDENTITY
-);
-CREATE INDEX IF NOT EXISTS dead_letters_seq ON {s}.dead_letters (seq);
-CREATE TABLE IF NOT EXISTS {s}.stream_checkpoints (
-    group_id TEXT NOT NULL,
-    partition INTEGER NOT NULL,
-    offsets JSONB NOT NULL,
-    state BYTEA NOT NULL,
-    saved_at TIMESTAMPTZ NOT NULL,
-    PRIMARY KEY (group_id, partition)
-);
-"""
 
 _VERDICT_COLUMNS = (
     "verdict_id, event_id, event_type, ts, account, ip, decision, score, kinds, "
@@ -124,12 +90,20 @@ def _maybe_text(value: str | None) -> str | None:
     return None if value is None else _text(value)
 
 
+def _is_migration_error(exc: Exception) -> bool:
+    """Whether ``exc`` comes from SQLAlchemy or Alembic while migrating."""
+    from alembic.util import CommandError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return isinstance(exc, SQLAlchemyError | CommandError)
+
+
 def _utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
 class PostgresStore:
-    """Verdicts, actions, dead letters and stream checkpoints in PostgreSQL.
+    """Verdicts, actions, dead letters, checkpoints and rings in PostgreSQL.
 
     Parameters
     ----------
@@ -156,6 +130,9 @@ class PostgresStore:
     :class:`~trustwatch.errors.StorageError`. Error messages and logs show
     the DSN with its password as ``***``.
     """
+
+    #: Marks a reader of :meth:`alerts_since` reads again below its last one.
+    alert_mark_overlap = ALERT_MARK_OVERLAP
 
     def __init__(self, dsn: str, *, schema: str = "trustwatch") -> None:
         try:
@@ -215,12 +192,33 @@ class PostgresStore:
         return conn
 
     def _create_tables(self, conn: psycopg.Connection[tuple[Any, ...]]) -> None:
-        found = conn.execute(self._sql.existing).fetchone()
-        if found is not None and all(found):
+        """Migrate the schema when a table is missing or behind the newest."""
+        found = tuple(conn.execute(self._sql.existing).fetchone() or ())
+        tables, versioned = found[: len(_TABLES)], found[len(_TABLES) :] == (True,)
+        revision = conn.execute(self._sql.revision).fetchone() if versioned else None
+        at_head = revision is not None and revision[0] == DECISION_SCHEMA_HEAD
+        if at_head and all(tables):
             return
-        # Workers starting together would race on CREATE ... IF NOT EXISTS.
-        conn.execute(self._sql.ddl_lock, (f"trustwatch schema {self.schema}",))
-        conn.execute(self._sql.ddl)
+        if at_head:
+            missing = [
+                table for table, ok in zip(_TABLES, tables, strict=True) if not ok
+            ]
+            raise StorageError(
+                f"PostgreSQL store {self.target} (schema {self.schema}) is recorded "
+                f"at revision {DECISION_SCHEMA_HEAD} but lacks {', '.join(missing)}; "
+                "hint: restore the table from a backup, or drop the schema's "
+                f"{VERSION_TABLE} table to have the store recreate what is missing"
+            )
+        try:
+            upgrade_decision_store(self._new_connection, self.schema)
+        except Exception as exc:
+            if isinstance(exc, self._psycopg.Error) or _is_migration_error(exc):
+                raise self._error("migrate the tables", exc) from None
+            raise
+
+    def _new_connection(self) -> psycopg.Connection[tuple[Any, ...]]:
+        """A fresh connection for the migrations (they run in their own)."""
+        return self._psycopg.connect(self._dsn, **self._connect_options)
 
     def _run(
         self, what: str, work: Callable[[psycopg.Connection[tuple[Any, ...]]], _T]
@@ -494,6 +492,53 @@ class PostgresStore:
         ):
             yield msgspec.json.decode(body, type=Verdict)
 
+    def alerts_since(
+        self, mark: int | None, *, min_score: float | None = None, limit: int = 5000
+    ) -> list[tuple[int, Verdict]]:
+        """Return the alerts stored after ``mark``, in the order they were stored.
+
+        An alert is a verdict whose decision is not ``allow``, or, when
+        ``min_score`` is given, one whose score reaches it. Each comes with
+        its mark, the verdict's ``seq`` (an identity number given at insert).
+        Pass the last mark returned to read on from there.
+
+        Parameters
+        ----------
+        mark
+            Read alerts stored after this mark; ``None`` reads from the start.
+        min_score
+            Also return ``allow`` verdicts scoring at least this.
+        limit
+            The most alerts returned; read the next page from the last mark.
+
+        Raises
+        ------
+        StorageError
+            When the server cannot be read.
+
+        Notes
+        -----
+        Numbers are given at insert, but concurrent writers may commit out of
+        order: a row numbered below a mark already read can become visible
+        later. A reader that must see every alert starts a little before its
+        last mark (:attr:`alert_mark_overlap` numbers) and skips the alerts it
+        already has, as :func:`trustwatch.review.cases.build_cases` does.
+        """
+        after = 0 if mark is None else mark
+        params: list[Any] = [after, max(0, limit)]
+        statement = self._sql.alerts_since
+        if min_score is not None:
+            statement = self._sql.alerts_since_scoring
+            params = [after, min_score, max(0, limit)]
+
+        def read(conn: psycopg.Connection[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+            return conn.execute(statement, params).fetchall()
+
+        rows = self._run("read alerts", read)
+        return [
+            (int(seq), msgspec.json.decode(body, type=Verdict)) for seq, body in rows
+        ]
+
     def iter_actions(self) -> Iterator[Action]:
         """Yield every stored action in creation order."""
         for _, _, body in self._pages(
@@ -525,6 +570,126 @@ class PostgresStore:
             for r in self._run("read dead letters", read)
         ]
 
+    def write_rings(self, snapshots: Iterable[RingSnapshot]) -> int:
+        """Keep the latest snapshot of each ring, replacing an older one.
+
+        A snapshot older than the stored one (by ``updated``) is ignored, so
+        replaying an earlier run cannot roll a ring back; of snapshots of one
+        ring in the same call, the latest is kept. A written ring's members
+        replace its stored members. Return how many rings were written (a ring
+        given twice counts once).
+
+        Raises
+        ------
+        StorageError
+            When the server refuses the write.
+        """
+        latest: dict[str, RingSnapshot] = {}
+        for snapshot in snapshots:
+            kept = latest.get(snapshot.ring_id)
+            if kept is None or kept.updated <= snapshot.updated:
+                latest[snapshot.ring_id] = snapshot
+        if not latest:
+            return 0
+        rows = [
+            (
+                _text(s.ring_id),
+                _text(s.method),
+                s.risk,
+                s.size,
+                datetime.fromtimestamp(s.updated, UTC),
+                _encode(s.to_json()).decode(),
+            )
+            for s in latest.values()
+        ]
+
+        def write(conn: psycopg.Connection[tuple[Any, ...]]) -> int:
+            with conn.cursor() as cur:
+                cur.executemany(self._sql.upsert_ring, rows, returning=True)
+                written: list[str] = []
+                while True:
+                    found = cur.fetchone()
+                    if found is not None:
+                        written.append(found[0])
+                    if not cur.nextset():
+                        break
+                if not written:
+                    return 0
+                cur.execute(self._sql.delete_ring_members, (written,))
+                replaced = set(written)
+                members = {
+                    (ring_id, _text(member))
+                    for s in latest.values()
+                    if (ring_id := _text(s.ring_id)) in replaced
+                    for member in s.members
+                }
+                with cur.copy(self._sql.copy_ring_members) as copy:
+                    for row in sorted(members):
+                        copy.write_row(row)
+                return len(written)
+
+        return self._run("write rings", write)
+
+    def rings(
+        self,
+        *,
+        min_risk: float = 0.0,
+        method: str | None = None,
+        account: str | None = None,
+        limit: int = 50,
+    ) -> list[RingSnapshot]:
+        """Return stored rings, riskiest first (then largest, then by id).
+
+        ``account`` keeps the rings that list it as a member.
+
+        Raises
+        ------
+        StorageError
+            When the server cannot be read, or a stored ring is damaged.
+        """
+        where: list[sql.Composable] = [self._sql.ring_min_risk]
+        params: list[Any] = [min_risk]
+        if method is not None:
+            where.append(self._sql.ring_method)
+            params.append(_text(method))
+        if account is not None:
+            where.append(self._sql.ring_member)
+            params.append(_text(account))
+        statement = self._sql.select_rings(where)
+
+        def read(conn: psycopg.Connection[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+            return conn.execute(statement, (*params, limit)).fetchall()
+
+        rows = self._run("read rings", read)
+        return [self._snapshot(ring_id, body) for ring_id, body in rows]
+
+    def ring(self, ring_id: str) -> RingSnapshot | None:
+        """Return the stored snapshot of ``ring_id``, or ``None``.
+
+        Raises
+        ------
+        StorageError
+            When the server cannot be read, or the stored ring is damaged.
+        """
+
+        def read(conn: psycopg.Connection[tuple[Any, ...]]) -> tuple[Any, ...] | None:
+            return conn.execute(self._sql.ring, (_text(ring_id),)).fetchone()
+
+        row = self._run("read a ring", read)
+        return None if row is None else self._snapshot(ring_id, row[0])
+
+    def _snapshot(self, ring_id: str, body: str) -> RingSnapshot:
+        """Decode a stored ring; a damaged row is a :class:`StorageError`."""
+        try:
+            return RingSnapshot.from_json(msgspec.json.decode(body))
+        except (msgspec.DecodeError, KeyError, TypeError, ValueError) as exc:
+            raise StorageError(
+                f"the stored ring {ring_id[:80]!r} in PostgreSQL store "
+                f"{self.target} (schema {self.schema}) is damaged "
+                f"({type(exc).__name__}); hint: a later run that finds the ring "
+                "again replaces it"
+            ) from None
+
 
 class _Statements:
     """Every statement of a store, with its schema quoted in."""
@@ -537,15 +702,16 @@ class _Statements:
         def q(text: str) -> sql.Composed:
             return sql.SQL(text).format(s=s)
 
-        self.ddl = q(_DDL)
-        self.ddl_lock = q("SELECT pg_advisory_xact_lock(hashtext(%s))")
         self.existing = sql.SQL("SELECT {}").format(
             sql.SQL(", ").join(
                 sql.SQL("to_regclass({}) IS NOT NULL").format(
                     sql.Literal(f'"{schema}"."{table}"')
                 )
-                for table in _TABLES
+                for table in (*_TABLES, VERSION_TABLE)
             )
+        )
+        self.revision = sql.SQL("SELECT version_num FROM {s}.{v}").format(
+            s=s, v=sql.Identifier(VERSION_TABLE)
         )
         self.staged = {
             table: _Staging(sql, s, table, columns)
@@ -585,6 +751,15 @@ class _Statements:
             "SELECT ts, verdict_id, body FROM {s}.verdicts "
             "WHERE (ts, verdict_id) > (%s, %s) ORDER BY ts, verdict_id LIMIT %s"
         )
+        self.alerts_since = q(
+            "SELECT seq, body FROM {s}.verdicts "
+            "WHERE seq > %s AND decision <> 'allow' ORDER BY seq LIMIT %s"
+        )
+        self.alerts_since_scoring = q(
+            "SELECT seq, body FROM {s}.verdicts "
+            "WHERE seq > %s AND (decision <> 'allow' OR score >= %s) "
+            "ORDER BY seq LIMIT %s"
+        )
         self.actions_first = q(
             "SELECT created_at, action_id, body FROM {s}.actions "
             "ORDER BY created_at, action_id LIMIT %s"
@@ -598,9 +773,41 @@ class _Statements:
             f"SELECT {_DEAD_LETTER_COLUMNS} FROM {{s}}.dead_letters "
             "ORDER BY seq LIMIT %s"
         )
+        self.upsert_ring = q(
+            "INSERT INTO {s}.rings (ring_id, method, risk, size, updated, body) "
+            "VALUES (%s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (ring_id) DO UPDATE SET method = EXCLUDED.method, "
+            "risk = EXCLUDED.risk, size = EXCLUDED.size, "
+            "updated = EXCLUDED.updated, body = EXCLUDED.body "
+            "WHERE {s}.rings.updated <= EXCLUDED.updated RETURNING ring_id"
+        )
+        self.delete_ring_members = q(
+            "DELETE FROM {s}.ring_members WHERE ring_id = ANY(%s)"
+        )
+        self.copy_ring_members = q(
+            "COPY {s}.ring_members (ring_id, account) FROM STDIN"
+        )
+        self.ring = q("SELECT body FROM {s}.rings WHERE ring_id = %s")
+        self.ring_min_risk = sql.SQL("risk >= %s")
+        self.ring_method = sql.SQL("method = %s")
+        self.ring_member = q(
+            "ring_id IN (SELECT ring_id FROM {s}.ring_members WHERE account = %s)"
+        )
+        self._rings_from = q("SELECT ring_id, body FROM {s}.rings WHERE ")
+        self._rings_order = sql.SQL(
+            ' ORDER BY risk DESC, size DESC, ring_id COLLATE "C" LIMIT %s'
+        )
         self.dead_letters_by_reason = q(
             f"SELECT {_DEAD_LETTER_COLUMNS} FROM {{s}}.dead_letters "
             "WHERE reason = %s ORDER BY seq LIMIT %s"
+        )
+
+    def select_rings(self, conditions: list[Any]) -> Any:
+        """The ring query with ``conditions`` joined by ``AND``."""
+        from psycopg import sql
+
+        return sql.Composed(
+            [self._rings_from, sql.SQL(" AND ").join(conditions), self._rings_order]
         )
 
 

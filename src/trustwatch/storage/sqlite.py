@@ -138,6 +138,10 @@ class SqliteStore:
         Seconds to wait for another writer's lock before giving up.
     """
 
+    #: Marks a reader of :meth:`alerts_since` reads again below its last one:
+    #: none, as rows appear in mark order.
+    alert_mark_overlap = 0
+
     def __init__(
         self, path: str | Path, *, readonly: bool = False, timeout: float = 30.0
     ) -> None:
@@ -295,12 +299,64 @@ class SqliteStore:
         ):
             yield msgspec.json.decode(body, type=Verdict)
 
+    def alerts_since(
+        self, mark: int | None, *, min_score: float | None = None, limit: int = 5000
+    ) -> list[tuple[int, Verdict]]:
+        """Return the alerts stored after ``mark``, in the order they were stored.
+
+        An alert is a verdict whose decision is not ``allow``, or, when
+        ``min_score`` is given, one whose score reaches it. Each comes with
+        its mark (the row id, which grows with every insert: SQLite lets one
+        writer commit at a time, so a row never appears behind a later one).
+        Pass the last mark returned to read on from there.
+
+        Parameters
+        ----------
+        mark
+            Read alerts stored after this mark; ``None`` reads from the start.
+        min_score
+            Also return ``allow`` verdicts scoring at least this.
+        limit
+            The most alerts returned; read the next page from the last mark.
+
+        Raises
+        ------
+        StorageError
+            When the store cannot be read.
+        """
+        where = "rowid > ? AND (decision != 'allow'"
+        args: list[Any] = [0 if mark is None else mark]
+        if min_score is not None:
+            where += " OR score >= ?"
+            args.append(min_score)
+        try:
+            rows = self._db.execute(
+                f"SELECT rowid, body FROM verdicts WHERE {where}) "
+                "ORDER BY rowid LIMIT ?",
+                [*args, max(0, limit)],
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot read alerts from {self.path}: {exc}") from exc
+        return [
+            (int(rowid), msgspec.json.decode(body, type=Verdict))
+            for rowid, body in rows
+        ]
+
     def verdict(self, verdict_or_event_id: str) -> Verdict | None:
-        """Return one verdict by its id or its event's id."""
+        """Return one verdict by its id or its event's id.
+
+        A verdict id is found through the primary key; only an id that is no
+        verdict's is looked up among the event ids (a scan: they carry no
+        index, which would slow every write).
+        """
         row = self._db.execute(
-            "SELECT body FROM verdicts WHERE verdict_id = ? OR event_id = ? LIMIT 1",
-            (verdict_or_event_id, verdict_or_event_id),
+            "SELECT body FROM verdicts WHERE verdict_id = ?", (verdict_or_event_id,)
         ).fetchone()
+        if row is None:
+            row = self._db.execute(
+                "SELECT body FROM verdicts WHERE event_id = ? LIMIT 1",
+                (verdict_or_event_id,),
+            ).fetchone()
         return msgspec.json.decode(row[0], type=Verdict) if row else None
 
     def actions_for(self, verdict_id: str) -> list[Action]:

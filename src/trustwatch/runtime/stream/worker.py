@@ -781,6 +781,14 @@ class StreamWorker:
         )
         task.dirty = False
         self.summary.checkpoints += 1
+        if self.decisions is not None:
+            # the review side groups alerts by ring: keep the stored rings as
+            # current as the checkpoint
+            self.decisions.write_rings(
+                snapshot
+                for detector in task.pipeline.detectors
+                for snapshot in detector.ring_snapshots()
+            )
         self.metrics.checkpoint_seconds.observe(time.perf_counter() - started)
 
     def _read_lag(self) -> None:

@@ -1,0 +1,310 @@
+"""``trustwatch train``: train models on analysts' labels from the review store.
+
+Labels are replayed in the order analysts gave them: a later label of the
+same subject overrides an earlier one, and ``--as-of`` leaves out labels
+given after that time, so the model learns only what was known then. Labels
+from a file can be added; where the two disagree the review store wins, and
+the disagreements are reported.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import msgspec
+
+from trustwatch.cli.cases import open_review, review_db_option
+from trustwatch.cli.options import Timestamp, event_reading_options
+from trustwatch.cli.params import FiniteFloatRange
+from trustwatch.cli.render import clean, output_console
+from trustwatch.errors import ConfigError
+
+__all__ = ["account_model_options", "read_events_in_time_order", "train"]
+
+console = output_console()
+_encode = msgspec.json.Encoder().encode
+_SHOWN_CONFLICTS = 5
+
+
+@click.group()
+def train() -> None:
+    """Train models on the labels analysts gave when resolving cases."""
+
+
+def _label_report(
+    replayed: Any, file_count: int, conflicts: list[str]
+) -> dict[str, Any]:
+    return {
+        "review_labels_used": replayed.used,
+        "review_labels_after_as_of": replayed.after_as_of,
+        "review_labels_overridden": replayed.overridden,
+        "review_labels_by_kind": replayed.by_kind,
+        "review_subjects": len(replayed.labels),
+        "file_labels": file_count,
+        "conflicts": len(conflicts),
+        "conflict_examples": conflicts[:_SHOWN_CONFLICTS],
+    }
+
+
+def _print_label_report(report: dict[str, Any], as_of: datetime | None) -> None:
+    when = f" given by {as_of.isoformat()}" if as_of else ""
+    console.print(
+        f"review labels{when}: {report['review_labels_used']:,} used "
+        f"({report['review_labels_overridden']:,} overridden by a later one, "
+        f"{report['review_labels_after_as_of']:,} given later left out) over "
+        f"{report['review_subjects']:,} subjects; {report['file_labels']:,} from files"
+    )
+    if report["conflicts"]:
+        examples = ", ".join(clean(s[:60]) for s in report["conflict_examples"])
+        console.print(
+            f"{report['conflicts']:,} subjects labelled differently in the file "
+            f"and the review store; the review label was kept (e.g. {examples})"
+        )
+
+
+def account_model_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every command that trains the account model takes.
+
+    ``--out``, the event-reading options, ``--validation-fraction``,
+    ``--target-precision``, ``--seed`` and ``--json``.
+    """
+    for option in reversed(
+        (
+            click.option(
+                "--out",
+                required=True,
+                type=click.Path(dir_okay=False, path_type=Path),
+                help="The model file to write (`trustwatch run --graph-model` "
+                "reads it).",
+            ),
+            event_reading_options,
+            click.option(
+                "--validation-fraction",
+                type=FiniteFloatRange(0.05, 0.95),
+                default=0.3,
+                show_default=True,
+                help="Share of each class held out to stop training and choose "
+                "the threshold.",
+            ),
+            click.option(
+                "--target-precision",
+                type=FiniteFloatRange(0.5, 1.0),
+                default=0.99,
+                show_default=True,
+                help="Validation precision the decision threshold aims for.",
+            ),
+            click.option(
+                "--seed", default=0, show_default=True, help="Seed of the split."
+            ),
+            click.option(
+                "--json", "as_json", is_flag=True, help="The figures as JSON."
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
+@train.command()
+@click.argument("events", nargs=-1, required=True)
+@review_db_option
+@click.option(
+    "--review-schema",
+    default="trustwatch",
+    show_default=True,
+    help="PostgreSQL schema of the review tables.",
+)
+@click.option(
+    "--labels",
+    "labels_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help='More account labels: JSON Lines {"account": ..., "label": 0|1} or CSV '
+    "account,label (the review store wins on conflict).",
+)
+@click.option(
+    "--as-of",
+    type=Timestamp(),
+    help="Use only labels given at or before this time (UTC if no zone).",
+)
+@account_model_options
+def accounts(
+    events: tuple[str, ...],
+    review_db: str,
+    review_schema: str,
+    labels_path: Path | None,
+    as_of: datetime | None,
+    out: Path,
+    event_format: str,
+    source_tz: str | None,
+    validation_fraction: float,
+    target_precision: float,
+    seed: int,
+    as_json: bool,
+) -> None:
+    """Train the graph_scores account model on EVENTS and reviewed accounts.
+
+    Abuse labels count 1, ``benign`` 0; a ring's label applies to each member
+    of its case. The model and its figures are those of `trustwatch rings
+    train`, with the labels used reported beside them.
+    """
+    from trustwatch.graph.account_training import read_labels, train_account_scorer
+    from trustwatch.review.training import combine_labels, replay_account_labels
+
+    if any(not path.strip() for path in events):
+        raise ConfigError("an event path is empty; hint: is a shell variable unset?")
+    with open_review(review_db, review_schema) as store:
+        replayed = replay_account_labels(
+            store.labels(), case_of=store.case, as_of=as_of
+        )
+    file_labels = read_labels(labels_path).labels if labels_path else {}
+    labels, conflicts = combine_labels(file_labels, replayed.labels)
+    if not labels:
+        raise ConfigError(
+            "no account labels to train on; hint: resolve cases with "
+            "`trustwatch cases resolve`, or pass --labels FILE"
+        )
+    read, dead = read_events_in_time_order(events, event_format, source_tz)
+    trained = train_account_scorer(
+        read,
+        labels,
+        validation_fraction=validation_fraction,
+        seed=seed,
+        target_precision=target_precision,
+    )
+    path = trained.model.save(out)
+    report = _label_report(replayed, len(file_labels), conflicts)
+    figures = {
+        **trained.figures,
+        "model": str(path),
+        "labels": {
+            **report,
+            "as_of": as_of.isoformat() if as_of else None,
+            "abusive": sum(labels.values()),
+            "benign": len(labels) - sum(labels.values()),
+        },
+        "unreadable_records": dict(sorted(dead.items())),
+    }
+    if as_json:
+        sys.stdout.write(_encode(figures).decode() + "\n")
+        return
+    _print_label_report(report, as_of)
+    valid = trained.figures["validation"]
+    console.print(
+        f"{trained.figures['events']:,} events; {trained.figures['labelled']:,} "
+        f"labelled accounts ({figures['labels']['abusive']:,} abusive, "
+        f"{trained.figures['labelled_unseen']:,} not in the events); validation "
+        f"AUROC {valid['auroc']:.4f}, AUPRC {valid['auprc']:.4f}"
+    )
+    console.print(f"model -> {clean(path)}")
+
+
+def read_events_in_time_order(
+    events: Sequence[str], event_format: str, source_tz: str | None
+) -> tuple[list[Any], dict[str, int]]:
+    """Read event files in time order; unreadable records counted by reason."""
+    from trustwatch.events.deadletter import DeadLetter
+    from trustwatch.events.decode import EventDecoder
+    from trustwatch.events.readers import read_events
+
+    dead: dict[str, int] = {}
+    read = []
+    for item in read_events(
+        events,
+        decoder=EventDecoder(source_tz=source_tz),
+        format=event_format,
+        sshlog_tz=source_tz or "UTC",
+    ):
+        if isinstance(item, DeadLetter):
+            dead[item.reason] = dead.get(item.reason, 0) + 1
+        else:
+            read.append(item)
+    read.sort(key=lambda event: event.ts)
+    return read, dead
+
+
+@train.command()
+@review_db_option
+@click.option(
+    "--review-schema",
+    default="trustwatch",
+    show_default=True,
+    help="PostgreSQL schema of the review tables.",
+)
+@click.option(
+    "--labelled",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="More labelled URLs: CSV or JSON Lines with url, label and optional time "
+    "(the review store wins on conflict).",
+)
+@click.option(
+    "--datasets",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="A shared datasets folder whose reference URL sources are added.",
+)
+@click.option(
+    "--as-of",
+    type=Timestamp(),
+    help="Use only labels given at or before this time (UTC if no zone).",
+)
+@click.option("--out", "out_text", required=True, help="The model file (.npz).")
+@click.pass_context
+def urls(
+    ctx: click.Context,
+    review_db: str,
+    review_schema: str,
+    labelled: Sequence[Path],
+    datasets: Path | None,
+    as_of: datetime | None,
+    out_text: str,
+) -> None:
+    """Train a URL model on links analysts labelled, with `url train`.
+
+    Each labelled link (a case about a URL) becomes a labelled URL, with the
+    time its label was given; the rest of the training is `trustwatch url
+    train`'s, with its defaults.
+    """
+    from trustwatch.cli.url import train as url_train
+    from trustwatch.review.training import combine_labels, replay_subject_labels
+    from trustwatch.urlmodel.corpus import read_labelled_file
+
+    with open_review(review_db, review_schema) as store:
+        replayed = replay_subject_labels(
+            store.labels(subject_type="link"), subject_type="link", as_of=as_of
+        )
+    times: dict[str, str | None] = {}
+    file_labels: dict[str, bool] = {}
+    for path in labelled:
+        for row in read_labelled_file(path):
+            file_labels[row.url] = bool(row.label)
+            times[row.url] = row.time.isoformat() if row.time else None
+    times.update({url: at.isoformat() for url, at in replayed.given_at.items()})
+    merged, conflicts = combine_labels(file_labels, replayed.labels)
+    if not merged and datasets is None:
+        raise ConfigError(
+            "no labelled links in the review store or --labelled files; hint: "
+            "resolve link cases, or pass --labelled FILE"
+        )
+    report = _label_report(replayed, len(file_labels), conflicts)
+    _print_label_report(report, as_of)
+    with tempfile.TemporaryDirectory(prefix="trustwatch-review-") as folder:
+        combined = Path(folder) / "review-labels.jsonl"
+        with combined.open("w", encoding="utf-8") as sink:
+            for url, label in merged.items():
+                record = {"url": url, "label": int(label), "time": times.get(url)}
+                kept = {k: v for k, v in record.items() if v is not None}
+                sink.write(json.dumps(kept))
+                sink.write("\n")
+        ctx.invoke(
+            url_train,
+            datasets=datasets,
+            labelled=(combined,) if merged else (),
+            out_text=out_text,
+        )

@@ -1,0 +1,1 @@
+"""Alembic migrations of the review store's tables (``trustwatch db upgrade``)."""

@@ -1,0 +1,1 @@
+"""The review store's schema versions, oldest first."""

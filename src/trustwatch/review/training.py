@@ -1,0 +1,159 @@
+"""Turn analysts' labels into training labels, as they were known at a time.
+
+Labels are replayed in the order analysts gave them (``labelled_at``): a
+later label of the same subject overrides an earlier one, and a label given
+after ``as_of`` is left out, so a model trained "as of" a moment learns only
+what was known then (labels arrive late; training on labels from the future
+flatters a model). Every kind but ``benign`` means abuse.
+
+A ring's label applies to every member account of the ring's case; a later
+label of one member overrides it for that member, and a later ring label
+overrides earlier member labels.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+
+from trustwatch.review.model import Case, Label
+
+__all__ = [
+    "ReplayedLabels",
+    "combine_labels",
+    "replay_account_labels",
+    "replay_subject_labels",
+]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReplayedLabels:
+    """Training labels from the review store, and how they were chosen.
+
+    Attributes
+    ----------
+    labels
+        Subject (an account id or a URL) to label: True for abuse.
+    given_at
+        When each subject's kept label was given.
+    used
+        Review labels that were replayed (given at or before ``as_of``).
+    after_as_of
+        Labels left out because they were given after ``as_of``.
+    overridden
+        Subject labels replaced by a later label of the same subject.
+    by_kind
+        Replayed labels per label kind.
+    unresolved_rings
+        Ring labels whose members could not be found (the case is gone and
+        the label's features name no accounts).
+    """
+
+    labels: dict[str, bool]
+    given_at: dict[str, datetime]
+    used: int
+    after_as_of: int
+    overridden: int
+    by_kind: dict[str, int]
+    unresolved_rings: int = 0
+
+
+def _in_time(
+    labels: Iterable[Label], as_of: datetime | None
+) -> tuple[list[Label], int]:
+    """Labels in the order given; those given after ``as_of`` counted apart."""
+    ordered = sorted(labels, key=lambda label: label.labelled_at)
+    if as_of is None:
+        return ordered, 0
+    kept = [label for label in ordered if label.labelled_at <= as_of]
+    return kept, len(ordered) - len(kept)
+
+
+def replay_subject_labels(
+    labels: Iterable[Label], *, subject_type: str, as_of: datetime | None = None
+) -> ReplayedLabels:
+    """Replay the labels of one subject type (``link``: URLs) into 0/1 labels."""
+    kept, late = _in_time(
+        (label for label in labels if label.subject_type == subject_type), as_of
+    )
+    chosen: dict[str, bool] = {}
+    given_at: dict[str, datetime] = {}
+    overridden = 0
+    for label in kept:
+        overridden += label.subject in chosen
+        chosen[label.subject] = label.abusive
+        given_at[label.subject] = label.labelled_at
+    return ReplayedLabels(chosen, given_at, len(kept), late, overridden, _kinds(kept))
+
+
+def replay_account_labels(
+    labels: Iterable[Label],
+    *,
+    case_of: Callable[[str], Case | None],
+    as_of: datetime | None = None,
+) -> ReplayedLabels:
+    """Replay account and ring labels into one label per account.
+
+    Parameters
+    ----------
+    labels
+        Review labels of any subject type; those about links, files and
+        addresses are skipped.
+    case_of
+        Looks a case up by id, to find a ring case's member accounts.
+    as_of
+        Leave out labels given after this time.
+    """
+    relevant = (label for label in labels if label.subject_type in ("account", "ring"))
+    kept, late = _in_time(relevant, as_of)
+    chosen: dict[str, bool] = {}
+    given_at: dict[str, datetime] = {}
+    overridden = unresolved = 0
+    for label in kept:
+        accounts = _accounts_of(label, case_of)
+        if label.subject_type == "ring" and not accounts:
+            unresolved += 1
+        for account in accounts:
+            overridden += account in chosen
+            chosen[account] = label.abusive
+            given_at[account] = label.labelled_at
+    return ReplayedLabels(
+        chosen, given_at, len(kept), late, overridden, _kinds(kept), unresolved
+    )
+
+
+def _accounts_of(label: Label, case_of: Callable[[str], Case | None]) -> list[str]:
+    if label.subject_type == "account":
+        return [label.subject]
+    case = case_of(label.case_id) if label.case_id else None
+    if case is not None and case.accounts:
+        return list(case.accounts)
+    listed = label.features.get("accounts", [])
+    return [str(account) for account in listed] if isinstance(listed, list) else []
+
+
+def _kinds(labels: Iterable[Label]) -> dict[str, int]:
+    return dict(sorted(Counter(label.kind for label in labels).items()))
+
+
+def combine_labels(
+    file_labels: Mapping[str, bool], review_labels: Mapping[str, bool]
+) -> tuple[dict[str, bool], list[str]]:
+    """Merge labels from a file with review labels; the review wins.
+
+    Returns the merged labels and the subjects on which the two disagreed
+    (sorted), so that the conflicts can be reported.
+
+    Examples
+    --------
+    >>> combine_labels({"a": True, "b": False}, {"b": True, "c": False})
+    ({'a': True, 'b': True, 'c': False}, ['b'])
+    """
+    conflicts = sorted(
+        subject
+        for subject, label in review_labels.items()
+        if subject in file_labels and file_labels[subject] != label
+    )
+    return {**file_labels, **review_labels}, conflicts

@@ -1,0 +1,1 @@
+"""The decision store's schema versions, oldest first."""

@@ -1,0 +1,289 @@
+"""End to end: run on simulated events, build and work cases, train on labels."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from trustwatch.cli.exitcodes import ExitCode
+from trustwatch.cli.main import main
+from trustwatch.graph.inject import RingSpec, inject_rings
+from trustwatch.graphmodel.saved import load_scorer
+from trustwatch.review.store import SqliteReviewStore
+from trustwatch.simulation import SimulationConfig, simulate, write_simulation
+from trustwatch.storage.sqlite import SqliteStore
+
+BENIGN_CASES = 6
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory) -> tuple[Path, Path, list[str]]:
+    """Events with one ring mixed in, and the store `trustwatch run` wrote."""
+    folder = tmp_path_factory.mktemp("cases")
+    sim = simulate(SimulationConfig(seed=5, accounts=300, days=1))
+    events, key = inject_rings(sim.events, [RingSpec(members=15, proxies=2)], seed=5)
+    paths = write_simulation(replace(sim, events=events), folder)
+    db = folder / "store.sqlite"
+    assert main(["run", str(paths.events), "--db", str(db), "--no-geo"]) == 0
+    return paths.events, db, sorted(key[0].members)
+
+
+def _json_lines(capsys, argv: list[str]) -> list[dict]:
+    capsys.readouterr()
+    assert main(argv) == ExitCode.OK
+    return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+
+
+@pytest.mark.slow
+def test_cases_from_a_run_are_worked_audited_and_trained_on(
+    run_folder, tmp_path, capsys
+):
+    events, db, members = run_folder
+    review = ["--review-db", str(tmp_path / "review.sqlite")]
+
+    # build, then rebuild: the second adds nothing
+    capsys.readouterr()
+    assert main(["cases", "build", "--db", str(db), *review]) == ExitCode.OK
+    assert "new alerts into" in capsys.readouterr().out
+    assert main(["cases", "build", "--db", str(db), *review]) == ExitCode.OK
+    assert "0 new alerts into 0 cases" in capsys.readouterr().out
+
+    listed = _json_lines(capsys, ["cases", "list", *review, "--json", "--limit", "500"])
+    (ring_case,) = [c for c in listed if c["subject_type"] == "ring"]
+    assert set(ring_case["accounts"]) == set(members)
+    benign = [c for c in listed if c["subject_type"] == "account"][-BENIGN_CASES:]
+    late = next(c for c in listed if c["subject_type"] == "account" and c not in benign)
+
+    # assign, resolve; each action audited under the analyst's name
+    assert (
+        main(
+            [
+                "cases",
+                "assign",
+                ring_case["case_id"],
+                "--to",
+                "carol",
+                "--as",
+                "lead",
+                *review,
+            ]
+        )
+        == ExitCode.OK
+    )
+    assert (
+        main(
+            [
+                "cases",
+                "resolve",
+                ring_case["case_id"],
+                "--label",
+                "coordinated_ring",
+                "--action",
+                "lock_account",
+                "--db",
+                str(db),
+                "--as",
+                "carol",
+                *review,
+            ]
+        )
+        == ExitCode.OK
+    )
+    # the analyst's action: one enforced lock per ring member, for dispatch
+    with SqliteStore(db, readonly=True) as decisions:
+        taken = [a for a in decisions.iter_actions() if a.actor == "analyst:carol"]
+    assert sorted(a.target for a in taken) == sorted(members)
+    assert {(a.type, a.mode, a.target_type) for a in taken} == {
+        ("lock_account", "enforce", "account")
+    }
+    # an action that cannot act on the subject is refused before resolving
+    capsys.readouterr()
+    wrong = ["cases", "resolve", benign[0]["case_id"], "--label", "phishing"]
+    wrong += ["--action", "quarantine_file", "--db", str(db), "--as", "bob"]
+    assert main([*wrong, *review]) == ExitCode.BAD_INPUT
+    assert "quarantine_file acts on file targets" in capsys.readouterr().err
+    for case in benign:
+        argv = ["cases", "resolve", case["case_id"], "--label", "benign"]
+        assert main([*argv, "--db", str(db), "--as", "bob", *review]) == ExitCode.OK
+    as_of = datetime.now(UTC)
+    argv = ["cases", "resolve", late["case_id"], "--label", "account_takeover"]
+    assert main([*argv, "--db", str(db), "--as", "bob", *review]) == ExitCode.OK
+
+    # a resolved case can be neither resolved again nor assigned
+    capsys.readouterr()
+    again = ["cases", "resolve", ring_case["case_id"], "--label", "benign"]
+    assert main([*again, "--as", "bob", *review]) == ExitCode.BAD_INPUT
+    assert "already resolved" in capsys.readouterr().err
+    reassign = ["cases", "assign", ring_case["case_id"], "--to", "bob"]
+    assert main([*reassign, "--as", "bob", *review]) == ExitCode.BAD_INPUT
+
+    labels = _json_lines(capsys, ["cases", "labels", *review, "--json"])
+    assert len(labels) == BENIGN_CASES + 2
+    assert labels[0]["kind"] == "coordinated_ring"
+    assert labels[0]["features"]["alerts"]
+    with SqliteReviewStore(tmp_path / "review.sqlite") as store:
+        log = store.audit_log()
+    assert [(e.actor, e.action) for e in log][-2:] == [
+        ("carol", "resolve"),
+        ("lead", "assign"),
+    ]
+    assert len(log) == BENIGN_CASES + 3
+
+    shown = _json_lines(
+        capsys,
+        ["cases", "show", ring_case["case_id"], "--db", str(db), *review, "--json"],
+    )[0]
+    assert shown["case"]["status"] == "resolved"
+    assert shown["rings"][0]["ring_id"] == ring_case["subject"]
+    assert len(shown["verdicts"]) == len(ring_case["verdict_ids"])
+
+    # train as of before the late label: it is not used
+    out = tmp_path / "accounts.model"
+    figures = _json_lines(
+        capsys,
+        [
+            "train",
+            "accounts",
+            str(events),
+            *review,
+            "--as-of",
+            as_of.isoformat(),
+            "--out",
+            str(out),
+            "--json",
+        ],
+    )[0]
+    assert figures["labels"]["review_labels_used"] == BENIGN_CASES + 1
+    assert figures["labels"]["review_labels_after_as_of"] == 1
+    assert figures["labelled"] == len(members) + BENIGN_CASES
+    assert figures["labels"]["abusive"] == len(members)
+    assert load_scorer(out).threshold == figures["threshold"]
+
+    # without --as-of the late label joins
+    figures = _json_lines(
+        capsys, ["train", "accounts", str(events), *review, "--out", str(out), "--json"]
+    )[0]
+    assert figures["labels"]["review_labels_used"] == BENIGN_CASES + 2
+    assert figures["labels"]["abusive"] == len(members) + 1
+
+
+def test_an_action_needs_an_actor(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("USER", raising=False)
+    review = ["--review-db", str(tmp_path / "review.sqlite")]
+
+    status = main(["cases", "assign", "case-x", "--to", "carol", *review])
+
+    assert status == ExitCode.BAD_CONFIG
+    assert "--as NAME" in capsys.readouterr().err
+
+
+def test_the_actor_defaults_to_the_user(tmp_path, monkeypatch, make_case):
+    monkeypatch.setenv("USER", "dana")
+    path = tmp_path / "review.sqlite"
+    with SqliteReviewStore(path) as store:
+        store.upsert_cases([make_case("case-x")])
+
+    status = main(
+        ["cases", "assign", "case-x", "--to", "carol", "--review-db", str(path)]
+    )
+
+    assert status == ExitCode.OK
+    with SqliteReviewStore(path) as store:
+        (entry,) = store.audit_log()
+        assert store.case("case-x").assignee == "carol"
+    assert (entry.actor, entry.action, entry.target) == ("dana", "assign", "case-x")
+    assert entry.detail == {"assignee": "carol"}
+
+
+def test_an_unknown_case_is_bad_input(tmp_path, capsys):
+    review = ["--review-db", str(tmp_path / "review.sqlite"), "--as", "bob"]
+
+    assert main(["cases", "assign", "case-x", "--to", "carol", *review]) == (
+        ExitCode.BAD_INPUT
+    )
+    assert "no case 'case-x'" in capsys.readouterr().err
+
+
+def test_train_accounts_without_any_label_is_a_config_error(tmp_path, capsys):
+    events = tmp_path / "events.jsonl"
+    events.write_text("")
+    SqliteReviewStore(tmp_path / "review.sqlite").close()
+    review = ["--review-db", str(tmp_path / "review.sqlite")]
+
+    status = main(
+        ["train", "accounts", str(events), *review, "--out", str(tmp_path / "m.model")]
+    )
+
+    assert status == ExitCode.BAD_CONFIG
+    assert "no account labels" in capsys.readouterr().err
+
+
+def _link_labels(path: Path) -> list[str]:
+    """Thirty link labels, one an hour from T0; even ones phishing."""
+    from datetime import timedelta
+
+    from trustwatch.review.model import Label
+
+    start = datetime(2026, 5, 1, tzinfo=UTC)
+    urls = []
+    with SqliteReviewStore(path) as store:
+        for i in range(30):
+            bad = i % 2 == 0
+            url = (
+                f"http://login-verify-{i}.example/account/update.php?id={i}"
+                if bad
+                else f"https://www.site{i}.example/blog/post-{i}"
+            )
+            urls.append(url)
+            store.add_label(
+                Label(
+                    label_id=f"link-{i}",
+                    subject_type="link",
+                    subject=url,
+                    kind="phishing" if bad else "benign",
+                    analyst="bob",
+                    labelled_at=start + timedelta(hours=i),
+                    observed_at=start,
+                )
+            )
+    return urls
+
+
+@pytest.mark.slow
+def test_train_urls_from_link_labels_as_of_a_time(tmp_path, capsys):
+    review_db = tmp_path / "review.sqlite"
+    urls = _link_labels(review_db)
+    extra = tmp_path / "extra.csv"
+    extra.write_text(
+        "url,label\n"
+        f"{urls[0]},benign\n"
+        "https://docs.example/guide,benign\n"
+        "http://verify-account.example/signin.php,malicious\n"
+    )
+    out = tmp_path / "links.npz"
+
+    status = main(
+        [
+            "train",
+            "urls",
+            "--review-db",
+            str(review_db),
+            "--labelled",
+            str(extra),
+            "--as-of",
+            "2026-05-01T20:00:00Z",
+            "--out",
+            str(out),
+        ]
+    )
+
+    text = capsys.readouterr().out
+    assert status == ExitCode.OK
+    assert "21 used" in text and "9 given later left out" in text
+    assert "1 subjects labelled differently" in text
+    assert "training on 23 URLs (12 malicious)" in text
+    assert out.is_file()

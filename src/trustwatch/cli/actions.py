@@ -1,32 +1,124 @@
-"""Commands for enforced actions: list, show and reverse them; run the dispatcher."""
+"""Commands for enforced actions: list, show, reverse, release and drop them;
+run the dispatcher. ``--db`` takes the SQLite store file or a ``postgresql://``
+address of the decision store."""
 
 from __future__ import annotations
 
 import json
+import secrets
 import signal
 import sys
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
+from typing import Any, TypeVar
 
 import click
 from rich.table import Table
 
-from trustwatch.cli.options import db_option
+from trustwatch.cli.options import DEFAULT_DB
 from trustwatch.cli.render import clean, output_console
 from trustwatch.errors import ConfigError
-from trustwatch.response.ledger import STATES, DispatchLedger, DispatchRecord
+from trustwatch.response.ledger import (
+    STATES,
+    DispatchLedger,
+    DispatchRecord,
+    open_ledger,
+)
+from trustwatch.storage.checkpoints import POSTGRES_SCHEMES
 
 __all__ = ["actions", "dispatch"]
 
 console = output_console()
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _ledger(db: Path) -> DispatchLedger:
-    if not db.is_file():
+def store_option(func: F) -> F:
+    """Add ``--db`` (a store file or a ``postgresql://`` address) and
+    ``--db-schema``."""
+    func = click.option(
+        "--db-schema",
+        default="trustwatch",
+        show_default=True,
+        envvar="TRUSTWATCH_DB_SCHEMA",
+        show_envvar=True,
+        help="PostgreSQL schema of the decision store.",
+    )(func)
+    return click.option(
+        "--db",
+        default=DEFAULT_DB,
+        show_default=True,
+        envvar="TRUSTWATCH_DB",
+        show_envvar=True,
+        help="The decision store: a SQLite file or postgresql://user@host/db.",
+    )(func)
+
+
+def review_option(func: F) -> F:
+    """Add ``--review-db`` and ``--review-schema``: the audit log to write to."""
+    func = click.option(
+        "--review-schema",
+        default="trustwatch",
+        show_default=True,
+        envvar="TRUSTWATCH_REVIEW_SCHEMA",
+        show_envvar=True,
+        help="PostgreSQL schema of the review store.",
+    )(func)
+    return click.option(
+        "--review-db",
+        envvar="TRUSTWATCH_REVIEW_DB",
+        show_envvar=True,
+        help="Write the change to this review store's audit log, as the API does.",
+    )(func)
+
+
+@contextmanager
+def _audit_log(
+    review_db: str | None, schema: str
+) -> Iterator[Callable[[str, str, str, dict[str, object]], None]]:
+    """Open the audit log first (a bad store fails before anything changes).
+
+    Yields a function ``write(action, actor, action_id, detail)`` that writes
+    one entry with the action names and detail fields the API uses; it does
+    nothing when no review store is named.
+    """
+    if not review_db:
+        yield lambda *_: None
+        return
+    from trustwatch.decisions.model import stable_id
+    from trustwatch.review.model import AuditEntry
+    from trustwatch.review.store import open_review_store
+
+    with open_review_store(review_db, schema=schema) as review:
+
+        def write(
+            action: str, actor: str, action_id: str, detail: dict[str, object]
+        ) -> None:
+            now = datetime.now(UTC)
+            review.audit(
+                AuditEntry(
+                    entry_id=stable_id("audit", now.isoformat(), secrets.token_hex(8)),
+                    at=now,
+                    actor=actor,
+                    role="analyst",
+                    action=action,
+                    target_type="action",
+                    target=action_id,
+                    detail=detail,
+                    source="cli",
+                )
+            )
+
+        yield write
+
+
+def _ledger(db: str, schema: str) -> DispatchLedger:
+    if not db.startswith(POSTGRES_SCHEMES) and not Path(db).is_file():
         raise ConfigError(f"no store at {db}; hint: run `trustwatch run` or pass --db")
-    return DispatchLedger(db)
+    return open_ledger(db, schema=schema)
 
 
 def _record_dict(record: DispatchRecord) -> dict[str, object]:
@@ -44,7 +136,7 @@ def _record_dict(record: DispatchRecord) -> dict[str, object]:
 
 @click.group()
 def actions() -> None:
-    """Enforced actions: their dispatch state, and reversal by hand."""
+    """Enforced actions: their dispatch state; reversal, release and drop by hand."""
 
 
 @actions.command("list")
@@ -58,12 +150,17 @@ def actions() -> None:
     help="Most rows to list, latest due first.",
 )
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines instead of a table.")
-@db_option
+@store_option
 def list_actions(
-    state: str | None, action_type: str | None, limit: int, as_json: bool, db: Path
+    state: str | None,
+    action_type: str | None,
+    limit: int,
+    as_json: bool,
+    db: str,
+    db_schema: str,
 ) -> None:
     """List enforced actions and reversals with their dispatch state."""
-    with _ledger(db) as ledger:
+    with _ledger(db, db_schema) as ledger:
         rows = ledger.listing(state, action_type, limit)
     if as_json:
         for record, action in rows:
@@ -94,19 +191,22 @@ def list_actions(
 
 @actions.command("show")
 @click.argument("action_id")
-@db_option
-def show_action(action_id: str, db: Path) -> None:
-    """Show one action: its record, provenance, dispatch state and reversal."""
-    with _ledger(db) as ledger:
+@store_option
+def show_action(action_id: str, db: str, db_schema: str) -> None:
+    """Show one action: its record, provenance, dispatch state, reversal and
+    releases from the breaker's hold."""
+    with _ledger(db, db_schema) as ledger:
         record = ledger.record(action_id)
         reversal = ledger.reversal(action_id) if record and record.reversal_of else None
         target_id = record.reversal_of if record and record.reversal_of else action_id
         action = ledger.action(target_id)
         if action is None:
             raise ConfigError(
-                f"no action {action_id} in {db}; hint: `trustwatch actions list`"
+                f"no action {action_id} in {ledger.path}; hint: "
+                "`trustwatch actions list`"
             )
         reversed_by = ledger.reversal_of(target_id)
+        releases = ledger.releases(target_id)
     shown: dict[str, object] = {
         "action": {
             "action_id": action.action_id,
@@ -123,6 +223,15 @@ def show_action(action_id: str, db: Path) -> None:
         },
         "dispatch": _record_dict(record) if record else None,
         "reversal": None,
+        "releases": [
+            {
+                "release_id": release.release_id,
+                "actor": release.actor,
+                "reason": release.reason,
+                "released_at": release.released_at,
+            }
+            for release in releases
+        ],
     }
     found = reversal or reversed_by
     if found is not None:
@@ -140,13 +249,105 @@ def show_action(action_id: str, db: Path) -> None:
 @click.argument("action_id")
 @click.option("--actor", required=True, help="Who reverses it (recorded).")
 @click.option("--reason", required=True, help="Why (recorded).")
-@db_option
-def reverse(action_id: str, actor: str, reason: str, db: Path) -> None:
+@store_option
+@review_option
+def reverse(
+    action_id: str,
+    actor: str,
+    reason: str,
+    db: str,
+    db_schema: str,
+    review_db: str | None,
+    review_schema: str,
+) -> None:
     """Reverse an enforced action: unsent ones are never sent, sent ones undone."""
     from trustwatch.response.dispatch import reverse_action
 
-    with _ledger(db) as ledger:
-        outcome = reverse_action(ledger, action_id, actor, reason, datetime.now(UTC))
+    _by_hand(
+        "reverse",
+        action_id,
+        actor,
+        reason,
+        (db, db_schema, review_db, review_schema),
+        lambda ledger, now: reverse_action(ledger, action_id, actor, reason, now),
+    )
+
+
+@actions.command("release")
+@click.argument("action_id")
+@click.option("--as", "actor", required=True, help="Who releases it (recorded).")
+@click.option("--reason", required=True, help="Why it may go out after all.")
+@store_option
+@review_option
+def release(
+    action_id: str,
+    actor: str,
+    reason: str,
+    db: str,
+    db_schema: str,
+    review_db: str | None,
+    review_schema: str,
+) -> None:
+    """Send an action the breaker held after all: due now, attempts from zero.
+
+    It still goes through its type's budget when it is sent.
+    """
+    _by_hand(
+        "release",
+        action_id,
+        actor,
+        reason,
+        (db, db_schema, review_db, review_schema),
+        lambda ledger, now: ledger.release(action_id, actor, reason, now),
+    )
+
+
+@actions.command("drop")
+@click.argument("action_id")
+@click.option("--as", "actor", required=True, help="Who drops it (recorded).")
+@click.option("--reason", required=True, help="Why it must never go out.")
+@store_option
+@review_option
+def drop(
+    action_id: str,
+    actor: str,
+    reason: str,
+    db: str,
+    db_schema: str,
+    review_db: str | None,
+    review_schema: str,
+) -> None:
+    """Keep an action the breaker held from ever being sent (recorded as reversed)."""
+    _by_hand(
+        "drop",
+        action_id,
+        actor,
+        reason,
+        (db, db_schema, review_db, review_schema),
+        lambda ledger, now: ledger.drop(action_id, actor, reason, now),
+    )
+
+
+def _by_hand(
+    verb: str,
+    action_id: str,
+    actor: str,
+    reason: str,
+    stores: tuple[str, str, str | None, str],
+    change: Callable[[DispatchLedger, datetime], str],
+) -> None:
+    """Make a change by hand to one action, audit it, and say what happened.
+
+    ``stores`` holds the decision store and its schema, then the review store
+    (``None`` for no audit log) and its schema.
+    """
+    db, db_schema, review_db, review_schema = stores
+    with (
+        _audit_log(review_db, review_schema) as audit,
+        _ledger(db, db_schema) as ledger,
+    ):
+        outcome = change(ledger, datetime.now(UTC))
+        audit(verb, actor, action_id, {"reason": reason, "outcome": outcome})
     console.print(f"{clean(action_id)}: {clean(outcome)}", markup=False)
 
 
@@ -168,8 +369,10 @@ def reverse(action_id: str, actor: str, reason: str, db: Path) -> None:
     help="The policy whose rules' delays apply; the shipped default otherwise.",
 )
 @click.option("--once", is_flag=True, help="One pass, then exit (for cron and tests).")
-@db_option
-def dispatch(config_path: Path, policy: Path | None, once: bool, db: Path) -> None:
+@store_option
+def dispatch(
+    config_path: Path, policy: Path | None, once: bool, db: str, db_schema: str
+) -> None:
     """Send enforced actions to the platform through the configured adapters."""
     from trustwatch.cli.pipeline_setup import checked_policy
     from trustwatch.response.adapters import build_adapters
@@ -191,7 +394,7 @@ def dispatch(config_path: Path, policy: Path | None, once: bool, db: Path) -> No
         click.echo(f"dispatch pass: {counts}", err=True)
 
     try:
-        with _ledger(db) as ledger:
+        with _ledger(db, db_schema) as ledger:
             dispatcher = Dispatcher(
                 ledger, config, adapters, delays=delays, delay_key=key
             )

@@ -2,9 +2,11 @@
 
 ``config`` (``response.toml``: adapters, routes, retries, the breaker),
 ``adapters`` (signed webhook, Kafka topic, log), ``ledger`` (dispatch state
-beside the store's ``actions`` table), ``delay`` (keyed random delays per
-rule), ``breaker`` (budgets per action type, runaway rules) and ``dispatch``
-(the dispatcher and reversal by hand).
+beside the store's ``actions`` table, and the release or drop of held
+actions; ``ledger_postgres`` keeps it in a PostgreSQL store, ``ledger_tables``
+names its tables), ``delay`` (keyed random delays per rule), ``breaker``
+(budgets per action type, runaway rules) and ``dispatch`` (the dispatcher
+and reversal by hand).
 """
 
 from trustwatch.response.adapters import (
@@ -17,7 +19,7 @@ from trustwatch.response.adapters import (
 )
 from trustwatch.response.config import ResponseConfig, load_response_config
 from trustwatch.response.dispatch import Dispatcher, PassSummary, reverse_action
-from trustwatch.response.ledger import DispatchLedger
+from trustwatch.response.ledger import DispatchLedger, open_ledger
 
 __all__ = [
     "AdapterError",
@@ -31,5 +33,6 @@ __all__ = [
     "WebhookAdapter",
     "build_adapters",
     "load_response_config",
+    "open_ledger",
     "reverse_action",
 ]

@@ -64,22 +64,25 @@ class Breaker:
         """Count one action of ``rule``; return why it is held, or ``None``."""
         window_s = self.settings.window.total_seconds()
         window = math.floor(created_at.timestamp() / window_s)
-        state: dict[str, Any] = self._ledger.breaker_state(rule) or {
-            "window": window,
-            "count": 0,
-            "usual": 0.0,
-            "tripped": False,
-        }
-        if window > state["window"]:
-            state = self._roll(state, window)
-        state["count"] += 1
-        limit = self.settings.rate_factor * max(
-            state["usual"], self.settings.rate_floor
-        )
-        held = state["count"] > limit
-        if held:
-            state["tripped"] = True
-        self._ledger.save_breaker_state(rule, state)
+        held = False
+
+        def count_one(saved: dict[str, Any] | None) -> dict[str, Any]:
+            nonlocal held
+            state = dict(saved) if saved else _fresh(window)
+            if window > state["window"]:
+                state = self._roll(state, window)
+            state["count"] += 1
+            limit = self.settings.rate_factor * max(
+                state["usual"], self.settings.rate_floor
+            )
+            held = state["count"] > limit
+            if held:
+                state["tripped"] = True
+            return state
+
+        # read, count and save in one step: dispatchers sharing the ledger
+        # would otherwise overwrite each other's counts
+        state = self._ledger.update_breaker_state(rule, count_one)
         if not held:
             return None
         return (
@@ -99,6 +102,11 @@ class Breaker:
             usual = decay * usual + (1 - decay) * int(state["count"])
         usual *= decay ** max(0, window - last - 1)
         return {"window": window, "count": 0, "usual": usual, "tripped": False}
+
+
+def _fresh(window: int) -> dict[str, Any]:
+    """The rate state of a rule seen for the first time, in ``window``."""
+    return {"window": window, "count": 0, "usual": 0.0, "tripped": False}
 
 
 def _period_text(period: timedelta) -> str:

@@ -182,22 +182,35 @@ class Dispatcher:
 
     def _take_in(self, now: datetime, summary: PassSummary) -> None:
         for action in self.ledger.untaken():
-            reason = None
-            if _breakable(action):
-                reason = self.breaker.runaway(action.actor, action.created_at)
-            if reason is not None:
-                review = self._send_to_review(action, reason, now)
-                added = self.ledger.add(
-                    action.action_id,
-                    self.due_at(action),
-                    state="held",
-                    last_error=f"{reason}; sent to review as {review}",
-                )
-                summary.held += added
-            else:
+            if not _breakable(action):
                 summary.taken_in += self.ledger.add(
                     action.action_id, self.due_at(action)
                 )
+                continue
+            # the row goes in held, so nobody sends it before the breaker has
+            # looked; only the dispatcher whose row went in counts the action
+            if not self.ledger.add(
+                action.action_id,
+                self.due_at(action),
+                state="held",
+                last_error=_TAKING_IN,
+            ):
+                continue
+            reason = self.breaker.runaway(action.actor, action.created_at)
+            if reason is None:
+                self.ledger.set_state(
+                    action.action_id, "pending", leaving=("held",), error=""
+                )
+                summary.taken_in += 1
+                continue
+            review = self._send_to_review(action, reason, now)
+            self.ledger.set_state(
+                action.action_id,
+                "held",
+                leaving=("held",),
+                error=f"{reason}; sent to review as {review}",
+            )
+            summary.held += 1
 
     def _send_to_review(self, action: Action, reason: str, now: datetime) -> str:
         review = Action(
@@ -341,6 +354,10 @@ class Dispatcher:
                 dispatched_at=now,
             )
             self.ledger.queue_reversal(record.action_id, now)
+
+
+#: What a held row says while the breaker looks at it during take-in.
+_TAKING_IN = "being taken in: the breaker is checking its rule's rate"
 
 
 def _breakable(action: Action) -> bool:

@@ -1,4 +1,4 @@
-"""Dispatch state beside the store's ``actions`` table.
+"""Dispatch state beside the decision store's ``actions`` table.
 
 One row per enforced action (and per reversal) in ``action_dispatch``:
 
@@ -14,64 +14,147 @@ expired     its time ran out; a reversal went out if it had been sent
 ==========  =========================================================
 
 State changes are guarded by the state they leave, so two dispatchers over
-one file cannot send the same action twice: an attempt first claims the row
+one store cannot send the same action twice: an attempt first claims the row
 (a lease until ``next_attempt_at``), and only the claimant records the result.
+A held action waits for a person: :meth:`DispatchLedger.release` sends it
+after all, :meth:`DispatchLedger.drop` keeps it from ever being sent.
+
+One implementation over SQLAlchemy Core serves both kinds of decision store:
+:class:`DispatchLedger` keeps its tables in the SQLite store file (created on
+open), its subclass
+:class:`~trustwatch.response.ledger_postgres.PostgresDispatchLedger` in the
+PostgreSQL store's schema (created by the store's migrations).
+:func:`open_ledger` picks by address.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.engine import Connection, Engine
 
 from trustwatch.decisions.model import Action, stable_id
 from trustwatch.errors import ConfigError, StorageError
+from trustwatch.response.ledger_tables import (
+    SQLITE_SCHEMA,
+    STATES,
+    LedgerTime,
+    parse_utc,
+)
+from trustwatch.response.ledger_tables import action_dispatch as _dispatch
+from trustwatch.response.ledger_tables import action_releases as _releases
+from trustwatch.response.ledger_tables import action_reversals as _reversals
+from trustwatch.response.ledger_tables import actions as _actions
+from trustwatch.response.ledger_tables import breaker_rules as _breaker_rules
+from trustwatch.storage.checkpoints import (
+    POSTGRES_SCHEMES,
+    DecisionStore,
+    redact_dsn,
+    scrub,
+)
 from trustwatch.storage.sqlite import SqliteStore, utc_text
 
-__all__ = ["STATES", "DispatchLedger", "DispatchRecord", "Reversal", "parse_utc"]
+__all__ = [
+    "STATES",
+    "DispatchLedger",
+    "DispatchRecord",
+    "Release",
+    "Reversal",
+    "open_ledger",
+    "parse_utc",
+]
 
-STATES = ("pending", "held", "dispatched", "failed", "reversed", "expired")
+log = logging.getLogger(__name__)
 
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS action_dispatch (
-    action_id TEXT PRIMARY KEY,
-    state TEXT NOT NULL CHECK (state IN {STATES!r}),
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at TEXT,
-    last_error TEXT,
-    dispatched_at TEXT,
-    due_at TEXT NOT NULL,
-    reversal_of TEXT UNIQUE
-);
-CREATE INDEX IF NOT EXISTS action_dispatch_due
-    ON action_dispatch (state, next_attempt_at);
-CREATE TABLE IF NOT EXISTS action_reversals (
-    reversal_id TEXT PRIMARY KEY,
-    action_id TEXT NOT NULL UNIQUE,
-    actor TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    requested_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS breaker_rules (
-    rule TEXT PRIMARY KEY,
-    body TEXT NOT NULL
-);
-"""
-
-_COLUMNS = (
-    "action_id, state, attempts, next_attempt_at, last_error, dispatched_at, "
-    "due_at, reversal_of"
-)
+_T = TypeVar("_T")
 _decode_action = msgspec.json.Decoder(Action).decode
+_RECORD_COLUMNS = (
+    _dispatch.c.action_id,
+    _dispatch.c.state,
+    _dispatch.c.attempts,
+    _dispatch.c.next_attempt_at,
+    _dispatch.c.last_error,
+    _dispatch.c.dispatched_at,
+    _dispatch.c.due_at,
+    _dispatch.c.reversal_of,
+)
+_REVERSAL_COLUMNS = (
+    _reversals.c.reversal_id,
+    _reversals.c.action_id,
+    _reversals.c.actor,
+    _reversals.c.reason,
+    _reversals.c.requested_at,
+)
 
-
-def parse_utc(text: str) -> datetime:
-    """Parse a timestamp written by :func:`~trustwatch.storage.sqlite.utc_text`."""
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+# The statements of the dispatcher's every step, built once: each call then
+# only binds its values (building a statement costs more than running it).
+_P = sa.bindparam
+_ACTION = sa.select(_actions.c.body).where(_actions.c.action_id == _P("action_id"))
+_RECORD = sa.select(*_RECORD_COLUMNS).where(_dispatch.c.action_id == _P("action_id"))
+_REVERSAL = sa.select(*_REVERSAL_COLUMNS).where(
+    _reversals.c.reversal_id == _P("reversal_id")
+)
+_REVERSAL_OF = sa.select(*_REVERSAL_COLUMNS).where(
+    _reversals.c.action_id == _P("action_id")
+)
+_DUE = (
+    sa.select(*_RECORD_COLUMNS)
+    .where(_dispatch.c.state == "pending", _dispatch.c.next_attempt_at <= _P("now"))
+    .order_by(_dispatch.c.next_attempt_at, _dispatch.c.action_id)
+    .limit(_P("limit", type_=sa.Integer))
+)
+_DISPATCHED_SINCE = (
+    sa.select(sa.func.count())
+    .select_from(
+        _dispatch.join(_actions, _actions.c.action_id == _dispatch.c.action_id)
+    )
+    .where(
+        _dispatch.c.reversal_of.is_(None),
+        _actions.c.type == _P("type"),
+        _dispatch.c.dispatched_at >= _P("since"),
+    )
+)
+_CLAIM = (
+    _dispatch.update()
+    .where(
+        _dispatch.c.action_id == _P("b_action_id"),
+        _dispatch.c.state == "pending",
+        _dispatch.c.next_attempt_at <= _P("now"),
+    )
+    .values(attempts=_dispatch.c.attempts + 1, next_attempt_at=_P("lease_until"))
+)
+_SET_STATE = (
+    _dispatch.update()
+    .where(
+        _dispatch.c.action_id == _P("b_action_id"),
+        _dispatch.c.state.in_(_P("leaving", expanding=True)),
+    )
+    .values(
+        state=_P("b_state"),
+        last_error=sa.func.coalesce(_P("error", type_=sa.Text), _dispatch.c.last_error),
+        dispatched_at=sa.func.coalesce(
+            _P("b_dispatched_at", type_=LedgerTime()), _dispatch.c.dispatched_at
+        ),
+    )
+)
+_RETRY_LATER = (
+    _dispatch.update()
+    .where(_dispatch.c.action_id == _P("b_action_id"), _dispatch.c.state == "pending")
+    .values(next_attempt_at=_P("at"), last_error=_P("error"))
+)
+_BREAKER_STATE = sa.select(_breaker_rules.c.body).where(
+    _breaker_rules.c.rule == _P("rule")
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +182,21 @@ class Reversal:
     requested_at: str
 
 
+@dataclass(frozen=True, slots=True)
+class Release:
+    """Who released an action the breaker held, why and when."""
+
+    release_id: str
+    action_id: str
+    actor: str
+    reason: str
+    released_at: str
+
+
+def _record(row: Any) -> DispatchRecord:
+    return DispatchRecord(*tuple(row)[:8])
+
+
 def _untaken_record(action: Action) -> DispatchRecord:
     """The row an enforced action will get when a dispatcher takes it in."""
     return DispatchRecord(
@@ -113,33 +211,86 @@ def _untaken_record(action: Action) -> DispatchRecord:
     )
 
 
+def _check_person(actor: str, reason: str, flags: str) -> None:
+    if not actor.strip() or not reason.strip():
+        raise ConfigError(f"a person and a reason are required; hint: {flags}")
+
+
 class DispatchLedger:
-    """The dispatch state of a store's enforced actions.
+    """The dispatch state of a decision store's enforced actions.
+
+    The constructor opens the ledger inside a SQLite store file;
+    :class:`~trustwatch.response.ledger_postgres.PostgresDispatchLedger`
+    opens the same ledger in a PostgreSQL store, and :func:`open_ledger`
+    picks by address.
 
     Parameters
     ----------
     path
-        The store file ``trustwatch run`` wrote (created if missing).
+        The store file ``trustwatch run`` wrote (created if missing). The
+        ledger's tables are created in it when missing; files made by
+        earlier versions open as they are.
+
+    Attributes
+    ----------
+    store
+        The decision store itself (its ``write_actions`` records the
+        breaker's ``send_to_review`` actions); closed with the ledger.
+    path
+        The store's location as shown in messages (a DSN without password).
+
+    Raises
+    ------
+    ConfigError
+        When ``path`` is ``":memory:"``.
+    StorageError
+        When the file cannot be opened or is not a trustwatch store.
     """
 
     def __init__(self, path: str | Path) -> None:
         if str(path) == ":memory:":
             raise ConfigError("dispatch state needs a store file; hint: pass --db FILE")
-        self.store = SqliteStore(path)
-        self.path = str(path)
+        store = SqliteStore(path)
+        engine = sa.create_engine(
+            sa.engine.URL.create("sqlite", database=str(path)),
+            connect_args={"timeout": 30.0, "check_same_thread": False},
+        )
+        self._attach(engine, store, target=str(path))
         try:
-            self._db = sqlite3.connect(self.path, timeout=30.0)
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            self.store.close()
+            raw = engine.raw_connection()
+            try:
+                connection = raw.driver_connection
+                assert isinstance(connection, sqlite3.Connection)
+                connection.executescript(SQLITE_SCHEMA)
+            finally:
+                raw.close()
+        except (sa.exc.SQLAlchemyError, sqlite3.Error) as exc:
+            self.close()
             raise StorageError(
-                f"cannot open dispatch state in {self.path}: {exc}; hint: check "
+                f"cannot open dispatch state in {path}: {exc}; hint: check "
                 "that the file is a trustwatch store"
             ) from exc
 
+    def _attach(
+        self, engine: Engine, store: DecisionStore, *, target: str, dsn: str = ""
+    ) -> None:
+        """Use ``engine`` for the ledger's tables beside ``store``.
+
+        ``dsn`` is the PostgreSQL address whose password is scrubbed from
+        error messages; the ledger disposes of ``engine`` and closes
+        ``store`` on :meth:`close`.
+        """
+        self._engine = engine
+        self.store = store
+        self.path = target
+        self._dsn = dsn
+        self._built: dict[str, Any] = {}
+
+    # -- life cycle -------------------------------------------------------
+
     def close(self) -> None:
-        """Close both connections."""
-        self._db.close()
+        """Release the ledger's connections and close the store."""
+        self._engine.dispose()
         self.store.close()
 
     def __enter__(self) -> DispatchLedger:
@@ -148,89 +299,138 @@ class DispatchLedger:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    def _guard(self, step: str, call: Callable[[], _T]) -> _T:
+        """Run ``call``; turn a database failure into a :class:`StorageError`."""
         try:
-            return self._db.execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
-            raise StorageError(f"cannot read {self.path}: {exc}") from exc
+            return call()
+        except sa.exc.SQLAlchemyError as exc:
+            detail = str(getattr(exc, "orig", None) or exc)
+            detail = scrub(detail, self._dsn) if self._dsn else detail
+            first = detail.strip().splitlines()[0] if detail.strip() else ""
+            raise StorageError(
+                f"cannot {step} in the dispatch ledger of {self.path}: "
+                f"{type(exc).__name__}: {first}"
+            ) from exc
 
-    def _write(self, sql: str, params: tuple[Any, ...]) -> int:
-        try:
-            with self._db:
-                return self._db.execute(sql, params).rowcount
-        except sqlite3.Error as exc:
-            raise StorageError(f"cannot write {self.path}: {exc}") from exc
+    def _read(
+        self, step: str, statement: Any, params: dict[str, Any] | None = None
+    ) -> list[Any]:
+        def read() -> list[Any]:
+            with self._engine.connect() as db:
+                return list(db.execute(statement, params or {}).all())
+
+        return self._guard(step, read)
+
+    def _change(
+        self, step: str, statement: Any, params: dict[str, Any] | None = None
+    ) -> int:
+        """Run one guarded write in its own transaction; return rows changed."""
+
+        def write() -> int:
+            with self._engine.begin() as db:
+                return int(db.execute(statement, params or {}).rowcount)
+
+        return self._guard(step, write)
+
+    def _insert(self, table: sa.Table) -> Any:
+        """An ``INSERT`` on the store's dialect (for ``ON CONFLICT`` clauses)."""
+        if self._engine.dialect.name == "postgresql":
+            return pg_dialect.insert(table)
+        return sqlite_dialect.insert(table)
+
+    def _statement(self, name: str, build: Callable[[], Any]) -> Any:
+        """Return a dialect-specific statement, built on first use."""
+        found = self._built.get(name)
+        if found is None:
+            found = self._built[name] = build()
+        return found
 
     # -- reading -----------------------------------------------------------
 
     def action(self, action_id: str) -> Action | None:
         """Return a stored action by id."""
-        rows = self._rows("SELECT body FROM actions WHERE action_id = ?", (action_id,))
+        rows = self._read("read an action", _ACTION, {"action_id": action_id})
         return _decode_action(rows[0][0]) if rows else None
 
     def record(self, action_id: str) -> DispatchRecord | None:
         """Return the dispatch row of an action or reversal."""
-        rows = self._rows(
-            f"SELECT {_COLUMNS} FROM action_dispatch WHERE action_id = ?", (action_id,)
-        )
-        return DispatchRecord(*rows[0]) if rows else None
+        rows = self._read("read a dispatch row", _RECORD, {"action_id": action_id})
+        return _record(rows[0]) if rows else None
 
     def reversal(self, reversal_id: str) -> Reversal | None:
         """Return who reversed what, by reversal id."""
-        rows = self._rows(
-            "SELECT reversal_id, action_id, actor, reason, requested_at "
-            "FROM action_reversals WHERE reversal_id = ?",
-            (reversal_id,),
-        )
-        return Reversal(*rows[0]) if rows else None
+        rows = self._read("read a reversal", _REVERSAL, {"reversal_id": reversal_id})
+        return Reversal(*tuple(rows[0])) if rows else None
 
     def reversal_of(self, action_id: str) -> Reversal | None:
         """Return the reversal asked for an action, if any."""
-        rows = self._rows(
-            "SELECT reversal_id FROM action_reversals WHERE action_id = ?", (action_id,)
+        rows = self._read("read a reversal", _REVERSAL_OF, {"action_id": action_id})
+        return Reversal(*tuple(rows[0])) if rows else None
+
+    def releases(self, action_id: str) -> list[Release]:
+        """Return who released ``action_id`` from the breaker's hold, oldest first."""
+        rows = self._read(
+            "read releases",
+            sa.select(
+                _releases.c.release_id,
+                _releases.c.action_id,
+                _releases.c.actor,
+                _releases.c.reason,
+                _releases.c.released_at,
+            )
+            .where(_releases.c.action_id == action_id)
+            .order_by(_releases.c.released_at, _releases.c.release_id),
         )
-        return self.reversal(rows[0][0]) if rows else None
+        return [Release(*tuple(row)) for row in rows]
 
     def untaken(self, limit: int = 10_000) -> list[Action]:
         """Return enforced actions that have no dispatch row yet, oldest first."""
-        rows = self._rows(
-            "SELECT a.body FROM actions a LEFT JOIN action_dispatch d "
-            "ON d.action_id = a.action_id WHERE a.mode = 'enforce' "
-            "AND d.action_id IS NULL ORDER BY a.created_at, a.action_id LIMIT ?",
-            (limit,),
+        statement = (
+            sa.select(_actions.c.body)
+            .select_from(
+                _actions.outerjoin(
+                    _dispatch, _dispatch.c.action_id == _actions.c.action_id
+                )
+            )
+            .where(_actions.c.mode == "enforce", _dispatch.c.action_id.is_(None))
+            .order_by(_actions.c.created_at, _actions.c.action_id)
+            .limit(limit)
         )
+        rows = self._read("read untaken actions", statement)
         return [_decode_action(row[0]) for row in rows]
 
     def due(self, now: datetime, limit: int = 1000) -> list[DispatchRecord]:
         """Return pending rows whose next attempt is due, earliest first."""
-        rows = self._rows(
-            f"SELECT {_COLUMNS} FROM action_dispatch WHERE state = 'pending' "
-            "AND next_attempt_at <= ? ORDER BY next_attempt_at, action_id LIMIT ?",
-            (utc_text(now), limit),
-        )
-        return [DispatchRecord(*row) for row in rows]
+        rows = self._read("read due actions", _DUE, {"now": now, "limit": limit})
+        return [_record(row) for row in rows]
 
     def expiring(self, now: datetime) -> list[DispatchRecord]:
         """Return action rows (not reversals) whose action expired by ``now``."""
-        rows = self._rows(
-            f"SELECT {', '.join('d.' + c for c in _COLUMNS.split(', '))} "
-            "FROM action_dispatch d JOIN actions a ON a.action_id = d.action_id "
-            "WHERE d.reversal_of IS NULL "
-            "AND d.state IN ('pending', 'held', 'failed', 'dispatched') "
-            "AND a.expires_at IS NOT NULL AND a.expires_at <= ? "
-            "AND NOT EXISTS (SELECT 1 FROM action_reversals r "
-            "WHERE r.action_id = d.action_id) ORDER BY a.expires_at",
-            (utc_text(now),),
+        reversed_already = sa.exists().where(
+            _reversals.c.action_id == _dispatch.c.action_id
         )
-        return [DispatchRecord(*row) for row in rows]
+        statement = (
+            sa.select(*_RECORD_COLUMNS)
+            .select_from(
+                _dispatch.join(_actions, _actions.c.action_id == _dispatch.c.action_id)
+            )
+            .where(
+                _dispatch.c.reversal_of.is_(None),
+                _dispatch.c.state.in_(("pending", "held", "failed", "dispatched")),
+                _actions.c.expires_at.is_not(None),
+                _actions.c.expires_at <= now,
+                ~reversed_already,
+            )
+            .order_by(_actions.c.expires_at, _dispatch.c.action_id)
+        )
+        return [_record(row) for row in self._read("read expiring actions", statement)]
 
     def dispatched_since(self, action_type: str, since: datetime) -> int:
         """Count actions of ``action_type`` dispatched at or after ``since``."""
-        rows = self._rows(
-            "SELECT COUNT(*) FROM action_dispatch d JOIN actions a "
-            "ON a.action_id = d.action_id WHERE d.reversal_of IS NULL "
-            "AND a.type = ? AND d.dispatched_at >= ?",
-            (action_type, utc_text(since)),
+        rows = self._read(
+            "count dispatched actions",
+            _DISPATCHED_SINCE,
+            {"type": action_type, "since": since},
         )
         return int(rows[0][0])
 
@@ -244,22 +444,22 @@ class DispatchLedger:
         due at their creation) after the others, so that nothing waiting is
         out of sight.
         """
-        sql = (
-            f"SELECT {', '.join('d.' + c for c in _COLUMNS.split(', '))}, a.body "
-            "FROM action_dispatch d JOIN actions a "
-            "ON a.action_id = COALESCE(d.reversal_of, d.action_id) WHERE 1 = 1"
+        statement = sa.select(*_RECORD_COLUMNS, _actions.c.body).select_from(
+            _dispatch.join(
+                _actions,
+                _actions.c.action_id
+                == sa.func.coalesce(_dispatch.c.reversal_of, _dispatch.c.action_id),
+            )
         )
-        params: list[Any] = []
         if state:
-            sql += " AND d.state = ?"
-            params.append(state)
+            statement = statement.where(_dispatch.c.state == state)
         if action_type:
-            sql += " AND a.type = ?"
-            params.append(action_type)
-        sql += " ORDER BY d.due_at DESC, d.action_id LIMIT ?"
-        params.append(limit)
-        rows = self._rows(sql, tuple(params))
-        found = [(DispatchRecord(*row[:8]), _decode_action(row[8])) for row in rows]
+            statement = statement.where(_actions.c.type == action_type)
+        statement = statement.order_by(
+            _dispatch.c.due_at.desc(), _dispatch.c.action_id
+        ).limit(limit)
+        rows = self._read("list dispatch rows", statement)
+        found = [(_record(row), _decode_action(row[8])) for row in rows]
         if state in (None, "pending") and len(found) < limit:
             waiting = [
                 action
@@ -280,27 +480,40 @@ class DispatchLedger:
         last_error: str | None = None,
     ) -> bool:
         """Take an action in; return whether it was new."""
-        due = utc_text(due_at)
-        return (
-            self._write(
-                "INSERT OR IGNORE INTO action_dispatch (action_id, state, attempts, "
-                "next_attempt_at, last_error, due_at) VALUES (?, ?, 0, ?, ?, ?)",
-                (action_id, state, due, last_error, due),
-            )
-            == 1
+        statement = self._statement(
+            "add",
+            lambda: (
+                self._insert(_dispatch)
+                .values(
+                    action_id=_P("b_action_id"),
+                    state=_P("b_state"),
+                    attempts=0,
+                    next_attempt_at=_P("b_due_at"),
+                    last_error=_P("b_last_error"),
+                    due_at=_P("b_due_at"),
+                )
+                .on_conflict_do_nothing()
+                .returning(_dispatch.c.action_id)
+            ),
         )
+        params = {
+            "b_action_id": action_id,
+            "b_state": state,
+            "b_due_at": due_at,
+            "b_last_error": last_error,
+        }
+
+        def write() -> bool:
+            # RETURNING, not rowcount: psycopg reports no count for this INSERT
+            with self._engine.begin() as db:
+                return db.execute(statement, params).first() is not None
+
+        return self._guard("take an action in", write)
 
     def claim(self, action_id: str, now: datetime, lease_until: datetime) -> bool:
         """Claim a due pending row for one attempt; only one claimant wins."""
-        return (
-            self._write(
-                "UPDATE action_dispatch SET attempts = attempts + 1, "
-                "next_attempt_at = ? WHERE action_id = ? AND state = 'pending' "
-                "AND next_attempt_at <= ?",
-                (utc_text(lease_until), action_id, utc_text(now)),
-            )
-            == 1
-        )
+        params = {"b_action_id": action_id, "now": now, "lease_until": lease_until}
+        return self._change("claim an action", _CLAIM, params) == 1
 
     def set_state(
         self,
@@ -312,31 +525,19 @@ class DispatchLedger:
         dispatched_at: datetime | None = None,
     ) -> bool:
         """Move a row to ``state`` if it is in one of ``leaving``."""
-        marks = ",".join("?" * len(leaving))
-        return (
-            self._write(
-                "UPDATE action_dispatch SET state = ?, "
-                "last_error = COALESCE(?, last_error), "
-                "dispatched_at = COALESCE(?, dispatched_at) "
-                f"WHERE action_id = ? AND state IN ({marks})",
-                (
-                    state,
-                    error,
-                    utc_text(dispatched_at) if dispatched_at else None,
-                    action_id,
-                    *leaving,
-                ),
-            )
-            == 1
-        )
+        params = {
+            "b_action_id": action_id,
+            "leaving": list(leaving),
+            "b_state": state,
+            "error": error,
+            "b_dispatched_at": dispatched_at,
+        }
+        return self._change(f"mark an action {state}", _SET_STATE, params) == 1
 
     def retry_later(self, action_id: str, at: datetime, error: str) -> None:
         """Leave a row pending with its error, to be tried again at ``at``."""
-        self._write(
-            "UPDATE action_dispatch SET next_attempt_at = ?, last_error = ? "
-            "WHERE action_id = ? AND state = 'pending'",
-            (utc_text(at), error, action_id),
-        )
+        params = {"b_action_id": action_id, "at": at, "error": error}
+        self._change("schedule a retry", _RETRY_LATER, params)
 
     def add_reversal(
         self, action_id: str, actor: str, reason: str, now: datetime, *, send: bool
@@ -347,47 +548,305 @@ class DispatchLedger:
         reversed at most once). Raises :class:`ConfigError` if it already was.
         """
         reversal_id = stable_id("rev", action_id)
-        try:
-            with self._db:
-                self._db.execute(
-                    "INSERT INTO action_reversals VALUES (?, ?, ?, ?, ?)",
-                    (reversal_id, action_id, actor, reason, utc_text(now)),
-                )
+
+        def write() -> None:
+            with self._engine.begin() as db:
+                self._write_reversal(db, reversal_id, action_id, actor, reason, now)
                 if send:
-                    self._db.execute(
-                        "INSERT INTO action_dispatch (action_id, state, attempts, "
-                        "next_attempt_at, due_at, reversal_of) "
-                        "VALUES (?, 'pending', 0, ?, ?, ?)",
-                        (reversal_id, utc_text(now), utc_text(now), action_id),
+                    db.execute(
+                        _dispatch.insert().values(
+                            action_id=reversal_id,
+                            state="pending",
+                            attempts=0,
+                            next_attempt_at=now,
+                            due_at=now,
+                            reversal_of=action_id,
+                        )
                     )
-        except sqlite3.IntegrityError:
-            raise ConfigError(
-                f"action {action_id} is already reversed or being reversed; "
-                f"hint: `trustwatch actions show {action_id}`"
-            ) from None
-        except sqlite3.Error as exc:
-            raise StorageError(f"cannot write {self.path}: {exc}") from exc
+
+        self._guard_reversal(action_id, write)
         return reversal_id
+
+    @staticmethod
+    def _write_reversal(
+        db: Connection,
+        reversal_id: str,
+        action_id: str,
+        actor: str,
+        reason: str,
+        now: datetime,
+    ) -> None:
+        db.execute(
+            _reversals.insert().values(
+                reversal_id=reversal_id,
+                action_id=action_id,
+                actor=actor,
+                reason=reason,
+                requested_at=now,
+            )
+        )
+
+    def _guard_reversal(self, action_id: str, write: Callable[[], None]) -> None:
+        """Run ``write``; a second reversal of one action is a ConfigError."""
+        try:
+            self._guard("record a reversal", write)
+        except StorageError as exc:
+            if isinstance(exc.__cause__, sa.exc.IntegrityError):
+                raise ConfigError(
+                    f"action {action_id} is already reversed or being reversed; "
+                    f"hint: `trustwatch actions show {action_id}`"
+                ) from None
+            raise
 
     def queue_reversal(self, action_id: str, now: datetime) -> None:
         """Queue the sending of an action's recorded reversal (once)."""
         found = self.reversal_of(action_id)
         if found is None:
             return
-        self._write(
-            "INSERT OR IGNORE INTO action_dispatch (action_id, state, attempts, "
-            "next_attempt_at, due_at, reversal_of) VALUES (?, 'pending', 0, ?, ?, ?)",
-            (found.reversal_id, utc_text(now), utc_text(now), action_id),
+        self._change(
+            "queue a reversal",
+            self._insert(_dispatch)
+            .values(
+                action_id=found.reversal_id,
+                state="pending",
+                attempts=0,
+                next_attempt_at=now,
+                due_at=now,
+                reversal_of=action_id,
+            )
+            .on_conflict_do_nothing(),
         )
+
+    # -- held actions --------------------------------------------------------
+
+    def release(self, action_id: str, actor: str, reason: str, now: datetime) -> str:
+        """Send a held action after all: ``held`` becomes ``pending``, due now.
+
+        Its attempts start again from zero, and who released it and why is
+        recorded (see :meth:`releases`). It still goes through its type's
+        budget when it is sent. Returns what happens, in words.
+
+        Raises
+        ------
+        ConfigError
+            When the actor or reason is empty, or the action is not held.
+        """
+        _check_person(actor, reason, "--as NAME --reason TEXT")
+        release_id = stable_id("rel", action_id, utc_text(now))
+
+        def write() -> bool:
+            with self._engine.begin() as db:
+                moved = db.execute(
+                    _dispatch.update()
+                    .where(
+                        _dispatch.c.action_id == action_id,
+                        _dispatch.c.state == "held",
+                        _dispatch.c.reversal_of.is_(None),
+                    )
+                    .values(
+                        state="pending",
+                        attempts=0,
+                        next_attempt_at=now,
+                        last_error=f"released by {actor}: {reason}",
+                    )
+                ).rowcount
+                if moved != 1:
+                    return False
+                db.execute(
+                    _releases.insert().values(
+                        release_id=release_id,
+                        action_id=action_id,
+                        actor=actor,
+                        reason=reason,
+                        released_at=now,
+                    )
+                )
+                return True
+
+        if not self._guard("release a held action", write):
+            raise self._not_held(action_id, "released")
+        log.info("held action %s released", action_id)
+        return "released: it is sent on the next dispatch pass"
+
+    def drop(self, action_id: str, actor: str, reason: str, now: datetime) -> str:
+        """Keep a held action from ever being sent: ``held`` becomes ``reversed``.
+
+        A reversal naming ``actor`` and ``reason`` is recorded; nothing goes
+        to the platform, since nothing was sent. Returns what happened.
+
+        Raises
+        ------
+        ConfigError
+            When the actor or reason is empty, or the action is not held.
+        """
+        _check_person(actor, reason, "--as NAME --reason TEXT")
+        reversal_id = stable_id("rev", action_id)
+        moved: list[bool] = []
+
+        def write() -> None:
+            with self._engine.begin() as db:
+                changed = db.execute(
+                    _dispatch.update()
+                    .where(
+                        _dispatch.c.action_id == action_id,
+                        _dispatch.c.state == "held",
+                        _dispatch.c.reversal_of.is_(None),
+                    )
+                    .values(
+                        state="reversed", last_error=f"dropped by {actor}: {reason}"
+                    )
+                ).rowcount
+                if changed == 1:
+                    self._write_reversal(db, reversal_id, action_id, actor, reason, now)
+                    moved.append(True)
+
+        self._guard_reversal(action_id, write)
+        if not moved:
+            raise self._not_held(action_id, "dropped")
+        log.info("held action %s dropped", action_id)
+        return "dropped: it stays unsent, recorded as reversed"
+
+    def _not_held(self, action_id: str, verb: str) -> ConfigError:
+        """The error for releasing or dropping an action that is not held."""
+        record = self.record(action_id)
+        if record is None:
+            where = (
+                "is not in the store"
+                if self.action(action_id) is None
+                else ("has not been taken in by a dispatcher")
+            )
+            return ConfigError(
+                f"action {action_id} {where}, so it cannot be {verb}; hint: "
+                "`trustwatch actions list --state held`"
+            )
+        if record.reversal_of is not None:
+            return ConfigError(
+                f"{action_id} is a reversal, so it cannot be {verb}; hint: only "
+                "actions the breaker held can be"
+            )
+        return ConfigError(
+            f"action {action_id} is {record.state}, not held, so it cannot be "
+            f"{verb}; hint: `trustwatch actions show {action_id}`"
+        )
+
+    # -- breaker -----------------------------------------------------------
 
     def breaker_state(self, rule: str) -> dict[str, Any] | None:
         """Return the saved rate state of one rule."""
-        rows = self._rows("SELECT body FROM breaker_rules WHERE rule = ?", (rule,))
+        rows = self._read("read breaker state", _BREAKER_STATE, {"rule": rule})
         return msgspec.json.decode(rows[0][0]) if rows else None
 
     def save_breaker_state(self, rule: str, state: dict[str, Any]) -> None:
         """Save the rate state of one rule."""
-        self._write(
-            "INSERT OR REPLACE INTO breaker_rules VALUES (?, ?)",
-            (rule, msgspec.json.encode(state).decode()),
+        statement = self._statement(
+            "save_breaker_state",
+            lambda: (
+                self._insert(_breaker_rules)
+                .values(rule=_P("b_rule"), body=_P("b_body"))
+                .on_conflict_do_update(
+                    index_elements=["rule"], set_={"body": _P("b_body")}
+                )
+            ),
         )
+        body = msgspec.json.encode(state).decode()
+        self._change("save breaker state", statement, {"b_rule": rule, "b_body": body})
+
+    def update_breaker_state(
+        self,
+        rule: str,
+        change: Callable[[dict[str, Any] | None], dict[str, Any]],
+    ) -> dict[str, Any]:
+        """Read, change and save one rule's rate state as one step; return it.
+
+        ``change`` gets the saved state (``None`` at first) and returns the
+        new one. Dispatchers sharing the ledger never lose each other's
+        counts: on PostgreSQL the rule's row is locked (``FOR UPDATE``) from
+        the read to the write, on SQLite the write lock is taken first
+        (``BEGIN IMMEDIATE``). ``change`` may run more than once (when a
+        first state is saved by someone else at the same moment), so it must
+        not act on anything but its argument.
+        """
+        insert = self._statement(
+            "insert_breaker_state",
+            lambda: (
+                self._insert(_breaker_rules)
+                .values(rule=_P("b_rule"), body=_P("b_body"))
+                .on_conflict_do_nothing(index_elements=["rule"])
+            ),
+        )
+        update = _breaker_rules.update().where(_breaker_rules.c.rule == _P("b_rule"))
+
+        def step() -> dict[str, Any]:
+            with self._engine.connect() as db:
+                if db.dialect.name == "sqlite":
+                    db.exec_driver_sql("BEGIN IMMEDIATE")
+                try:
+                    found = _change_breaker_row(db, rule, change, insert, update)
+                except BaseException:
+                    db.rollback()
+                    raise
+                db.commit()
+                return found
+
+        return self._guard("update breaker state", step)
+
+
+def _change_breaker_row(
+    db: Connection,
+    rule: str,
+    change: Callable[[dict[str, Any] | None], dict[str, Any]],
+    insert: Any,
+    update: Any,
+) -> dict[str, Any]:
+    """Apply ``change`` to the locked state row of ``rule`` (or create it)."""
+    locked = _BREAKER_STATE.with_for_update()
+    for _ in range(2):
+        row = db.execute(locked, {"rule": rule}).first()
+        if row is not None:
+            state = change(msgspec.json.decode(row[0]))
+            body = msgspec.json.encode(state).decode()
+            db.execute(
+                update.values(body=_P("b_body")), {"b_rule": rule, "b_body": body}
+            )
+            return state
+        state = change(None)
+        body = msgspec.json.encode(state).decode()
+        if db.execute(insert, {"b_rule": rule, "b_body": body}).rowcount:
+            return state
+        # another dispatcher saved a first state meanwhile: change that one
+    raise StorageError(f"the breaker state of rule {rule} keeps changing")
+
+
+def open_ledger(target: str | Path, *, schema: str = "trustwatch") -> DispatchLedger:
+    """Open the dispatch ledger of the decision store at a path or address.
+
+    Parameters
+    ----------
+    target
+        A SQLite store file, or a ``postgresql://`` (``postgres://``) DSN.
+    schema
+        The PostgreSQL schema of the decision store; unused for SQLite.
+
+    Raises
+    ------
+    ConfigError
+        When the target is empty or names another kind of address.
+    StorageError
+        When the store cannot be opened.
+    """
+    text = str(target)
+    if not text.strip():
+        raise ConfigError(
+            "the dispatch ledger's store is empty; hint: pass --db FILE or "
+            "--db postgresql://user@host/db"
+        )
+    if text.startswith(POSTGRES_SCHEMES):
+        from trustwatch.response.ledger_postgres import PostgresDispatchLedger
+
+        return PostgresDispatchLedger(text, schema=schema)
+    if "://" in text:
+        raise ConfigError(
+            f"store {redact_dsn(text)!r} is neither a file path nor a "
+            "postgresql:// address; hint: give the store file `trustwatch run` wrote"
+        )
+    return DispatchLedger(target)

@@ -10,7 +10,6 @@ anything reaches the terminal.
 from __future__ import annotations
 
 import sys
-import unicodedata
 from collections.abc import Sequence
 
 from rich.console import Console
@@ -20,6 +19,7 @@ from rich.tree import Tree
 
 from trustwatch.decisions.model import Action, Verdict
 from trustwatch.runtime.embedded import RunSummary
+from trustwatch.text import visible_text
 
 __all__ = [
     "clean",
@@ -30,23 +30,14 @@ __all__ = [
     "verdict_table",
 ]
 
-_UNSAFE = frozenset(("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"))
-
 
 def clean(value: object) -> str:
-    """Return ``value`` as text with every unprintable character escaped."""
-    text = str(value)
-    if text.isprintable():
-        return text
-    return "".join(
-        c if c == " " or unicodedata.category(c) not in _UNSAFE else _escape(c)
-        for c in text
-    )
+    """Return ``value`` as text with every unprintable character escaped.
 
-
-def _escape(char: str) -> str:
-    code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    The rules are :func:`trustwatch.text.visible_text`'s, shared with the web
+    console.
+    """
+    return visible_text(value)
 
 
 def output_console() -> Console:

@@ -29,7 +29,13 @@ from typing import Protocol
 from trustwatch.errors import ConfigError
 from trustwatch.graph.entity_graph import attribute_kind
 
-__all__ = ["DrawableRing", "evidence_label", "render_ring_png", "write_png"]
+__all__ = [
+    "DrawableRing",
+    "evidence_colour",
+    "evidence_label",
+    "render_ring_png",
+    "write_png",
+]
 
 #: Members drawn per picture, first joined first; the title gives the rest.
 MAX_DRAWN_MEMBERS = 60
@@ -64,6 +70,14 @@ _KIND_COLOURS = {
     "signup": "#ff7f0e",
     "email": "#8c564b",
 }
+
+_OTHER_COLOUR = "#7f7f7f"
+
+
+def evidence_colour(attribute: str) -> str:
+    """Return the colour pictures draw a shared attribute in, by its kind."""
+    return _KIND_COLOURS.get(attribute_kind(attribute), _OTHER_COLOUR)
+
 
 _OPEN_FLAGS = (
     os.O_WRONLY
@@ -137,7 +151,7 @@ def render_ring_png(ring: DrawableRing, dpi: int = 100) -> bytes:
         for attribute in ring.holdings.get(member, ()):
             if attribute in evidence_at:
                 ex, ey = evidence_at[attribute]
-                colour = _KIND_COLOURS.get(attribute_kind(attribute), "#7f7f7f")
+                colour = evidence_colour(attribute)
                 axes.plot([mx, ex], [my, ey], color=colour, linewidth=0.5, alpha=0.35)
     if members:
         xs, ys = zip(*(member_at[m] for m in members), strict=True)
@@ -160,7 +174,7 @@ def render_ring_png(ring: DrawableRing, dpi: int = 100) -> bytes:
             )
     for attribute in evidence:
         ex, ey = evidence_at[attribute]
-        colour = _KIND_COLOURS.get(attribute_kind(attribute), "#7f7f7f")
+        colour = evidence_colour(attribute)
         axes.scatter([ex], [ey], s=120, marker="s", color=colour, zorder=4)
         angle = math.degrees(math.atan2(ey, ex))
         right = -90 <= angle <= 90

@@ -1,0 +1,3 @@
+"""The analyst API and web console (`trustwatch serve`)."""
+
+__all__: list[str] = []

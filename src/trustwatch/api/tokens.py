@@ -1,0 +1,205 @@
+"""API tokens: random, shown once, kept only as SHA-256 digests.
+
+The token file is JSON: ``{"tokens": [{"name", "role", "sha256",
+"created_at"}]}``. A token is ``tw_`` and 43 URL-safe characters (256 random
+bits), so a digest without salt is safe to keep: nobody can guess back from
+it. The file is written atomically with mode 0600.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal, TypeAlias, get_args
+
+from trustwatch.errors import ConfigError
+
+__all__ = [
+    "ROLES",
+    "Role",
+    "StoredToken",
+    "TokenFile",
+    "check_name",
+    "token_digest",
+]
+
+Role: TypeAlias = Literal["viewer", "analyst", "admin"]
+#: Roles from least to most allowed.
+ROLES: tuple[Role, ...] = get_args(Role)
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
+_PREFIX = "tw_"
+
+
+def check_name(name: str) -> str:
+    """Return ``name`` if it may name a token, else raise :class:`ConfigError`."""
+    if not _NAME.fullmatch(name):
+        raise ConfigError(
+            f"token name {name[:80]!r} is not usable; hint: 1-64 letters, digits, "
+            "'_', '.', '@' or '-', starting with a letter or digit"
+        )
+    return name
+
+
+def check_role(role: str) -> Role:
+    """Return ``role`` as a :data:`Role`, else raise :class:`ConfigError`."""
+    if role not in ROLES:
+        raise ConfigError(f"role {role[:40]!r} is unknown; hint: one of {ROLES}")
+    return role
+
+
+def token_digest(token: str) -> str:
+    """Return the hex SHA-256 of a token, the only form that is stored."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredToken:
+    """One token as the file keeps it: never the token itself."""
+
+    name: str
+    role: Role
+    sha256: str
+    created_at: str
+
+
+class TokenFile:
+    """The API tokens of one service, in one JSON file.
+
+    Parameters
+    ----------
+    path
+        The file; a missing file holds no tokens until one is added.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._cached: tuple[tuple[int, int, int], list[StoredToken]] | None = None
+
+    def tokens(self) -> list[StoredToken]:
+        """Return the stored tokens (names, roles, digests), oldest first.
+
+        The file is read again whenever it changed (every write replaces it),
+        so a revoked token is refused from the next request on.
+        """
+        try:
+            status = self.path.stat()
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise ConfigError(f"cannot read token file {self.path}: {exc}") from exc
+        stamp = (status.st_ino, status.st_mtime_ns, status.st_size)
+        cached = self._cached
+        if cached is not None and cached[0] == stamp:
+            return list(cached[1])
+        found = self._read()
+        self._cached = (stamp, found)
+        return list(found)
+
+    def _read(self) -> list[StoredToken]:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise ConfigError(f"cannot read token file {self.path}: {exc}") from exc
+        try:
+            rows = json.loads(text)["tokens"]
+            found = [
+                StoredToken(
+                    name=check_name(str(row["name"])),
+                    role=check_role(str(row["role"])),
+                    sha256=str(row["sha256"]),
+                    created_at=str(row["created_at"]),
+                )
+                for row in rows
+            ]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(
+                f"token file {self.path} is damaged ({type(exc).__name__}); hint: "
+                "create a new one with `trustwatch serve token add`"
+            ) from exc
+        if any(len(t.sha256) != 64 for t in found):
+            raise ConfigError(
+                f"token file {self.path} holds a digest that is not SHA-256; "
+                "hint: create a new one with `trustwatch serve token add`"
+            )
+        return found
+
+    def add(self, name: str, role: str, now: datetime | None = None) -> str:
+        """Create a token, store its digest, and return the token (shown once).
+
+        Raises
+        ------
+        ConfigError
+            When the name is taken or not usable, or the role is unknown.
+        """
+        stored = self.tokens()
+        check_name(name)
+        if any(t.name == name for t in stored):
+            raise ConfigError(
+                f"a token named {name!r} exists; hint: revoke it first with "
+                f"`trustwatch serve token revoke {name}`"
+            )
+        token = _PREFIX + secrets.token_urlsafe(32)
+        created = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+        stored.append(StoredToken(name, check_role(role), token_digest(token), created))
+        self._write(stored)
+        return token
+
+    def revoke(self, name: str) -> bool:
+        """Remove the token ``name``; return whether there was one."""
+        stored = self.tokens()
+        kept = [t for t in stored if t.name != name]
+        if len(kept) == len(stored):
+            return False
+        self._write(kept)
+        return True
+
+    def verify(self, token: str) -> StoredToken | None:
+        """Return the stored token that ``token`` is, or ``None``.
+
+        Every stored digest is compared in constant time, so the time taken
+        says nothing about which digest came close.
+        """
+        digest = token_digest(token)
+        found: StoredToken | None = None
+        for stored in self.tokens():
+            if hmac.compare_digest(digest, stored.sha256):
+                found = stored
+        return found
+
+    def _write(self, tokens: list[StoredToken]) -> None:
+        body = {
+            "tokens": [
+                {
+                    "name": t.name,
+                    "role": t.role,
+                    "sha256": t.sha256,
+                    "created_at": t.created_at,
+                }
+                for t in tokens
+            ]
+        }
+        folder = self.path.parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            handle, temporary = tempfile.mkstemp(prefix=".tokens-", dir=folder)
+            try:
+                with os.fdopen(handle, "w", encoding="utf-8") as out:
+                    json.dump(body, out, indent=2)
+                    out.write("\n")
+                os.chmod(temporary, 0o600)
+                os.replace(temporary, self.path)
+            except BaseException:
+                Path(temporary).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise ConfigError(f"cannot write token file {self.path}: {exc}") from exc

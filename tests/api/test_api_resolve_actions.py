@@ -1,0 +1,139 @@
+"""Resolving a case with an action through the API and the console records
+the action in the decision store, as ``trustwatch cases resolve`` does."""
+
+from __future__ import annotations
+
+import sqlite3
+import typing
+
+import msgspec
+
+from trustwatch.api import console
+from trustwatch.api.schemas import ResolveRequest
+from trustwatch.decisions.model import Action
+from trustwatch.review.actions import ANALYST_ACTIONS
+
+
+def _open_case(world, **filters) -> dict:
+    response = world.client.get(
+        "/api/v1/cases",
+        params={"status": "open", **filters},
+        headers=world.auth("viewer"),
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["items"][0]
+
+
+def _analyst_actions(world) -> list[tuple[str, str, str, str, str]]:
+    with sqlite3.connect(f"file:{world.settings.db}?mode=ro", uri=True) as db:
+        bodies = [row[0] for row in db.execute("SELECT body FROM actions")]
+    found = [msgspec.json.decode(body, type=Action) for body in bodies]
+    return sorted(
+        (a.action_id, a.type, a.target, a.mode, a.actor)
+        for a in found
+        if a.actor.startswith("analyst:")
+    )
+
+
+def _audit(world) -> list[dict]:
+    return world.client.get("/api/v1/audit", headers=world.auth("admin")).json()
+
+
+def test_api_resolve_records_the_enforced_action_and_audits_its_id(world) -> None:
+    case = _open_case(world)
+    response = world.client.post(
+        f"/api/v1/cases/{case['case_id']}/resolve",
+        json={"label": "account_takeover", "action": "lock_account"},
+        headers=world.auth("analyst"),
+    )
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "resolved"
+    recorded = _analyst_actions(world)
+    assert sorted(r[1:] for r in recorded) == sorted(
+        ("lock_account", account, "enforce", "analyst:analyst-1")
+        for account in case["accounts"]
+    )
+    assert sorted(body["action_ids"]) == [r[0] for r in recorded]
+    entry = next(e for e in _audit(world) if e["target"] == case["case_id"])
+    assert entry["action"] == "resolve"
+    assert entry["detail"]["actions"] == body["action_ids"]
+    assert entry["detail"]["action"] == "lock_account"
+    assert entry["detail"]["label"] == "account_takeover"
+    assert entry["detail"]["label_id"]
+
+
+def test_api_refuses_an_action_that_does_not_fit_the_subject_first(world) -> None:
+    case = _open_case(world)
+    response = world.client.post(
+        f"/api/v1/cases/{case['case_id']}/resolve",
+        json={"label": "malware", "action": "quarantine_file"},
+        headers=world.auth("analyst"),
+    )
+
+    assert response.status_code == 422
+    assert "quarantine_file acts on file targets" in response.json()["detail"]
+    assert _audit(world) == []
+    again = world.client.get(
+        f"/api/v1/cases/{case['case_id']}", headers=world.auth("viewer")
+    )
+    assert again.json()["case"]["status"] == "open"
+    assert _analyst_actions(world) == []
+
+
+def test_api_resolve_without_action_records_none(world) -> None:
+    case = _open_case(world)
+    response = world.client.post(
+        f"/api/v1/cases/{case['case_id']}/resolve",
+        json={"label": "benign"},
+        headers=world.auth("analyst"),
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.json()["action_ids"] == []
+    assert _analyst_actions(world) == []
+
+
+def test_console_resolve_records_the_action_and_shows_form_errors(world) -> None:
+    signed_in = world.client.post("/login", data={"token": world.tokens["analyst"]})
+    csrf = signed_in.json()["csrf_token"]
+    case = _open_case(world)
+    url = f"/console/cases/{case['case_id']}/resolve"
+
+    refused = world.client.post(
+        url,
+        data={"label": "malware", "action": "quarantine_file", "csrf_token": csrf},
+        follow_redirects=False,
+    )
+    assert refused.status_code in (302, 303)
+    assert "error=" in refused.headers["location"]
+    assert "quarantine_file" in refused.headers["location"]
+    assert _analyst_actions(world) == []
+
+    done = world.client.post(
+        url,
+        data={
+            "label": "account_takeover",
+            "action": "lock_account",
+            "csrf_token": csrf,
+        },
+        follow_redirects=False,
+    )
+    assert done.status_code in (302, 303)
+    recorded = _analyst_actions(world)
+    assert sorted(r[2] for r in recorded) == sorted(case["accounts"])
+    assert {r[1] for r in recorded} == {"lock_account"}
+    entry = next(e for e in _audit(world) if e["target"] == case["case_id"])
+    assert entry["action"] == "resolve"
+    assert sorted(entry["detail"]["actions"]) == [r[0] for r in recorded]
+
+
+def test_one_list_of_analyst_actions_everywhere() -> None:
+    from trustwatch.cli.cases import resolve
+
+    action_option = next(p for p in resolve.params if p.name == "action")
+    api_choices = typing.get_args(ResolveRequest.model_fields["action"].annotation)
+    assert set(api_choices) == {"none", *ANALYST_ACTIONS}
+    assert set(console._RESOLUTION_ACTIONS) == set(ANALYST_ACTIONS)
+    assert set(action_option.type.choices) == {"none", *ANALYST_ACTIONS}

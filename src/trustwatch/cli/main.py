@@ -47,6 +47,7 @@ from trustwatch.errors import (
     StorageError,
     TrustwatchError,
 )
+from trustwatch.review.model import CaseConflictError, CaseNotFoundError
 from trustwatch.runtime.embedded import RunSummary
 from trustwatch.runtime.stream.worker import StreamError
 from trustwatch.storage.sqlite import SqliteStore
@@ -66,6 +67,8 @@ _EXIT_FOR = {
     InvalidIndicatorError: ExitCode.BAD_INPUT,
     InvalidUrlError: ExitCode.BAD_INPUT,
     StorageError: ExitCode.DEPENDENCY_FAILED,
+    CaseNotFoundError: ExitCode.BAD_INPUT,
+    CaseConflictError: ExitCode.BAD_INPUT,
     StreamError: ExitCode.DEPENDENCY_FAILED,
 }
 
@@ -112,6 +115,21 @@ def cli(verbose: int, log_format: str) -> None:
 @intel_source_options
 @malicious_file_options
 @db_option
+@click.option(
+    "--review-db",
+    envvar="TRUSTWATCH_REVIEW_DB",
+    show_envvar=True,
+    help="After the run, build review cases from the store's new alerts into "
+    "this review store (a file or postgresql://), as `trustwatch cases build`.",
+)
+@click.option(
+    "--review-schema",
+    default="trustwatch",
+    show_default=True,
+    envvar="TRUSTWATCH_REVIEW_SCHEMA",
+    show_envvar=True,
+    help="PostgreSQL schema of the --review-db tables.",
+)
 def run(
     events: Sequence[str],
     intel_paths: Sequence[str],
@@ -133,6 +151,8 @@ def run(
     db: Path,
     yara_paths: Sequence[str],
     fuzzy_intel_paths: Sequence[str],
+    review_db: str | None,
+    review_schema: str,
 ) -> None:
     """Run the pipeline over EVENTS (files, directories or globs)."""
     from trustwatch.content.store import ContentStore
@@ -165,7 +185,27 @@ def run(
             on_progress=advance,
         )
     console.print(summary_table(summary, title=f"trustwatch run → {db}"))
+    if review_db:
+        _build_cases_after_run(db, review_db, review_schema)
     _warn_about(summary, db)
+
+
+def _build_cases_after_run(db: Path, review_db: str, review_schema: str) -> None:
+    """Put the run's new alerts into cases in the review store."""
+    from trustwatch.cli.cases import open_review
+    from trustwatch.review.cases import build_cases
+    from trustwatch.storage.checkpoints import redact_dsn
+
+    with (
+        SqliteStore(db, readonly=True) as store,
+        open_review(review_db, review_schema, create=True) as review,
+    ):
+        built = build_cases(store, review)
+    cases = "case" if built.cases_changed == 1 else "cases"
+    console.print(
+        f"cases: {built.alerts:,} new alerts in {built.cases_changed:,} {cases} "
+        f"({built.cases_opened:,} new) → {clean(redact_dsn(review_db))}"
+    )
 
 
 def _warn_about(summary: RunSummary, db: Path) -> None:
@@ -239,28 +279,6 @@ def _plain(text: str) -> str:
     return re.sub(r":[a-z]+:`~?([^`]+)`", r"\1", text).replace("``", "")
 
 
-@cli.group()
-def policy() -> None:
-    """Work with policy files."""
-
-
-@policy.command("check")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def policy_check(path: Path) -> None:
-    """Check a policy file and list its rules."""
-    checked = checked_policy(path)
-    console.print(
-        f"{clean(checked.ref)} ({checked.digest}): {len(checked.rules)} rules"
-    )
-    for rule in checked.rules:
-        kinds = ", ".join(clean(k) for k in sorted(rule.signals))
-        until = f", expires after {rule.expires}" if rule.expires else ""
-        console.print(
-            f"  {clean(rule.id)} ({rule.mode}): {kinds} >= {rule.min_score} -> "
-            f"{rule.action} on {rule.target}{until}"
-        )
-
-
 class _progress:
     """A progress display with a running count, as a context manager."""
 
@@ -289,13 +307,19 @@ class _progress:
 
 def _register_more() -> None:
     from trustwatch.cli.actions import actions, dispatch
+    from trustwatch.cli.backtest import backtest
+    from trustwatch.cli.cases import cases
+    from trustwatch.cli.db import db
     from trustwatch.cli.evaluate import evaluate
     from trustwatch.cli.file import file_group
     from trustwatch.cli.intel import intel_group
+    from trustwatch.cli.policy import policy
     from trustwatch.cli.publish import publish
     from trustwatch.cli.review import alerts, dead_letters, devdata
     from trustwatch.cli.rings import rings
+    from trustwatch.cli.serve import serve
     from trustwatch.cli.stream import stream
+    from trustwatch.cli.train import train
     from trustwatch.cli.url import url
 
     cli.add_command(url)
@@ -310,6 +334,12 @@ def _register_more() -> None:
     cli.add_command(intel_group)
     cli.add_command(actions)
     cli.add_command(dispatch)
+    cli.add_command(serve)
+    cli.add_command(policy)
+    cli.add_command(backtest)
+    cli.add_command(cases)
+    cli.add_command(db)
+    cli.add_command(train)
 
 
 _register_more()
@@ -331,11 +361,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         errors.print(Text.assemble(("error: ", "bold red"), clean(exc)))
         return int(ExitCode.BAD_INPUT)
     except TrustwatchError as exc:
-        errors.print(Text.assemble(("error: ", "bold red"), clean(exc)))
+        errors.print(Text.assemble(("error: ", "bold red"), _error_text(exc)))
         codes = (code for kind, code in _EXIT_FOR.items() if isinstance(exc, kind))
         return int(next(codes, ExitCode.INTERNAL_ERROR))
     # outside standalone mode, click returns the status a command exited with
     return int(status) if isinstance(status, int) else int(ExitCode.OK)
+
+
+def _error_text(exc: TrustwatchError) -> str:
+    """The error's message, escaped; a policy error keeps its line breaks.
+
+    A policy error ends with the expression and a caret under the problem,
+    which reads only on lines of their own; each line is still escaped.
+    """
+    if not isinstance(exc, PolicyError):
+        return clean(exc)
+    return "\n".join(clean(line) for line in str(exc).split("\n"))
 
 
 def entry_point() -> None:

@@ -108,7 +108,7 @@ def test_console_resolve_records_the_action_and_shows_form_errors(world) -> None
     )
     assert refused.status_code in (302, 303)
     assert "error=" in refused.headers["location"]
-    assert "quarantine_file" in refused.headers["location"]
+    assert refused.headers["location"].endswith("error=action_subject")
     assert _analyst_actions(world) == []
 
     done = world.client.post(
@@ -137,3 +137,37 @@ def test_one_list_of_analyst_actions_everywhere() -> None:
     assert set(api_choices) == {"none", *ANALYST_ACTIONS}
     assert set(console._RESOLUTION_ACTIONS) == set(ANALYST_ACTIONS)
     assert set(action_option.type.choices) == {"none", *ANALYST_ACTIONS}
+
+
+def test_a_resolve_whose_action_cannot_be_recorded_is_taken_back(
+    world, monkeypatch
+) -> None:
+    from trustwatch.api import v1
+    from trustwatch.errors import StorageError
+
+    case = _open_case(world)
+    url = f"/api/v1/cases/{case['case_id']}"
+    body = {"label": "account_takeover", "action": "lock_account"}
+
+    def locked(request, actions) -> None:
+        raise StorageError("cannot write to store: database is locked")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(v1, "_write_actions", locked)
+        failed = world.client.post(
+            f"{url}/resolve", json=body, headers=world.auth("analyst")
+        )
+    assert failed.status_code == 503
+    # the case is back in the queue with no label, and nothing was recorded
+    after = world.client.get(url, headers=world.auth("viewer")).json()
+    assert after["case"]["status"] == "open"
+    assert after["case"]["label"] is None
+    assert _analyst_actions(world) == []
+    assert [e for e in _audit(world) if e["target"] == case["case_id"]] == []
+
+    # once the store takes writes again, resolving again records the action
+    retried = world.client.post(
+        f"{url}/resolve", json=body, headers=world.auth("analyst")
+    )
+    assert retried.status_code == 200, retried.text
+    assert len(_analyst_actions(world)) == len(case["accounts"])

@@ -98,3 +98,24 @@ def test_run_builds_cases_into_the_review_schema(
 
     assert status == ExitCode.OK, capsys.readouterr().err
     assert "cases:" in capsys.readouterr().out
+
+
+def test_a_mistyped_decision_store_schema_is_refused_not_created(
+    postgres_store_target, tmp_path, capsys
+) -> None:
+    import uuid
+
+    import psycopg
+
+    dsn, _ = postgres_store_target
+    missing = f"tw_test_missing_{uuid.uuid4().hex[:8]}"
+    argv = ["cases", "build", "--db", dsn, "--db-schema", missing]
+    argv += ["--review-db", str(tmp_path / "review.sqlite")]
+    capsys.readouterr()
+    assert main(argv) == ExitCode.BAD_CONFIG
+    assert f"no decision store in schema '{missing}'" in capsys.readouterr().err
+    with psycopg.connect(dsn) as conn:
+        found = conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname = %s", (missing,)
+        ).fetchall()
+    assert found == []

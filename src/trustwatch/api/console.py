@@ -43,7 +43,7 @@ from trustwatch.api.auth import Principal
 from trustwatch.api.decisions import DecisionReader, VerdictFilter
 from trustwatch.api.ring_svg import render_ring_svg
 from trustwatch.decisions.model import ACTION_SEVERITY, Action, Verdict
-from trustwatch.errors import TrustwatchError
+from trustwatch.errors import StorageError, TrustwatchError
 from trustwatch.evaluation.ring_pictures import MAX_DRAWN_MEMBERS, evidence_label
 from trustwatch.graph.entity_graph import attribute_kind
 from trustwatch.graph.rings import RingSnapshot
@@ -508,6 +508,9 @@ ERROR_MESSAGES = {
     "resolve": "The case could not be resolved.",
     "label": "Choose one of the listed labels.",
     "action": "Choose one of the listed actions.",
+    "action_subject": "That action cannot act on this case's subject: choose "
+    "one for its subject, or resolve without an action.",
+    "unavailable": "A store is unavailable: the case was left unresolved. Try again.",
     "reverse": "The action could not be reversed.",
 }
 _UNKNOWN_ERROR = "The change could not be made."
@@ -595,9 +598,9 @@ def resolve_case_form(
     review: SqlReviewStore = request.app.state.review
     _case_or_404(review, case_id)
     if label not in LABEL_KINDS:
-        return _back_to(_case_url(case_id, f"choose a label, not {label!r}"))
+        return _back_to(_case_url(case_id, "label"))
     if action and action not in _RESOLUTION_ACTIONS:
-        return _back_to(_case_url(case_id, f"unknown action {action!r}"))
+        return _back_to(_case_url(case_id, "action"))
     try:
         _, given, taken = resolve_with_action(
             review,
@@ -609,8 +612,12 @@ def resolve_case_form(
             decisions=request.app.state.decisions,
             note=note.strip(),
         )
-    except (ActionNotApplicable, TrustwatchError) as exc:
-        return _back_to(_case_url(case_id, str(exc)))
+    except ActionNotApplicable:
+        return _back_to(_case_url(case_id, "action_subject"))
+    except StorageError:
+        return _back_to(_case_url(case_id, "unavailable"))
+    except TrustwatchError:
+        return _back_to(_case_url(case_id, "resolve"))
     auth.audit(
         request,
         principal,

@@ -247,7 +247,9 @@ def show_action(action_id: str, db: str, db_schema: str) -> None:
 
 @actions.command("reverse")
 @click.argument("action_id")
-@click.option("--actor", required=True, help="Who reverses it (recorded).")
+@click.option(
+    "--as", "--actor", "actor", required=True, help="Who reverses it (recorded)."
+)
 @click.option("--reason", required=True, help="Why (recorded).")
 @store_option
 @review_option

@@ -131,12 +131,13 @@ def open_decisions(
 
     ``schema`` is the PostgreSQL schema of its tables (unused for SQLite).
     """
-    from trustwatch.storage.checkpoints import POSTGRES_SCHEMES, open_store
+    from trustwatch.storage.checkpoints import POSTGRES_SCHEMES
+    from trustwatch.storage.postgres import PostgresStore
     from trustwatch.storage.sqlite import SqliteStore
 
     store: Any
     if target.startswith(POSTGRES_SCHEMES):
-        store = open_store(target, schema=schema)
+        store = PostgresStore(target, schema=schema, existing=True)
     elif not Path(target).is_file():
         raise ConfigError(
             f"no decision store at {target}; hint: run `trustwatch run` first, "
@@ -338,6 +339,8 @@ def _render_evidence(evidence: Any) -> None:
             f"resolved as {case.label} by {clean(case.resolved_by or '-')}"
             f" ({clean(case.resolution_action or 'no action')})"
         )
+        if case.note:
+            console.print(f"note: {clean(case.note)}", markup=False)
     table = Table("time", "verdict", "event", "account", "decision", "score", "why")
     for verdict in evidence.verdicts:
         reasons = "; ".join(r for s in verdict.signals for r in s.reasons[:1])

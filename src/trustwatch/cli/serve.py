@@ -379,7 +379,9 @@ def _audit_option(func: F) -> F:
         help="PostgreSQL schema of the review store.",
     )(func)
     func = click.option(
+        "--as",
         "--actor",
+        "actor",
         default=None,
         help="Who makes the change, for the audit log (default: the OS user).",
     )(func)

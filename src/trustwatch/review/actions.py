@@ -26,6 +26,7 @@ account case, say) is refused with :class:`ActionNotApplicable`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, cast
@@ -36,6 +37,8 @@ from trustwatch.review.model import Case, CaseNotFoundError, Label, LabelKind
 if TYPE_CHECKING:
     from trustwatch.review.cases import VerdictSource
     from trustwatch.review.store import SqlReviewStore
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "ANALYST_ACTIONS",
@@ -143,7 +146,10 @@ def resolve_with_action(
     checked against the case's subject before anything changes, the case is
     resolved (:func:`~trustwatch.review.cases.resolve_case`), and then the
     action's records go to ``write_actions`` (a decision store's
-    ``write_actions``), in ``enforce`` mode for ``trustwatch dispatch``.
+    ``write_actions``), in ``enforce`` mode for ``trustwatch dispatch``. When
+    they cannot be written, the resolution is taken back
+    (:meth:`~trustwatch.review.store.SqlReviewStore.reopen`) and the error
+    raised: a case is never resolved with its action lost.
 
     Parameters
     ----------
@@ -206,5 +212,22 @@ def resolve_with_action(
         at=at,
     )
     if taken and write_actions is not None:
-        write_actions(taken)
+        try:
+            write_actions(taken)
+        except BaseException:
+            # the action is the point of this resolution: without it the case
+            # goes back to the queue, so the analyst sees the failure and can
+            # resolve again (the actions' ids do not change)
+            try:
+                review.reopen(resolved)
+            except Exception as failure:  # the first error is the one to report
+                log.error(
+                    "case %s stays resolved without its %s: %s; hint: take "
+                    "the action with `trustwatch cases resolve` once the "
+                    "decision store is back",
+                    case_id,
+                    taking,
+                    type(failure).__name__,
+                )
+            raise
     return resolved, given, taken

@@ -595,6 +595,64 @@ class SqlReviewStore:
         log.info("case %s resolved as %s", case_id, kind)
         return resolved, label
 
+    def reopen(self, resolved: Case) -> Case:
+        """Take back a resolution that could not be completed.
+
+        ``resolved`` is the case as :meth:`resolve` returned it. When the
+        stored case is still exactly that resolution, it goes back to the
+        queue (``assigned`` if it has an assignee, else ``open``) and its
+        label is deleted, in one transaction; the analyst can then resolve it
+        again. Used when the action a resolution takes cannot be recorded.
+
+        Raises
+        ------
+        CaseNotFoundError
+            When no case has that id.
+        CaseConflictError
+            When the case is no longer that resolution.
+        """
+
+        def reopen() -> Case:
+            with self._engine.begin() as db:
+                case, version = self._read_for_change(db, resolved.case_id)
+                if case != resolved:
+                    raise CaseConflictError(
+                        f"case {resolved.case_id} changed since it was resolved; "
+                        "hint: trustwatch cases show it"
+                    )
+                back = msgspec.structs.replace(
+                    case,
+                    status="assigned" if case.assignee else "open",
+                    label=None,
+                    resolution_action=None,
+                    resolved_by=None,
+                    resolved_at=None,
+                    note="",
+                    updated_at=_now(),
+                )
+                reopened = db.execute(
+                    _cases.update()
+                    .where(
+                        _cases.c.case_id == back.case_id,
+                        _cases.c.version == version,
+                    )
+                    .values(**self._case_columns(back), version=version + 1)
+                )
+                if reopened.rowcount != 1:
+                    raise CaseConflictError(
+                        f"case {back.case_id} changed while it was being "
+                        "reopened; hint: trustwatch cases show it"
+                    )
+                db.execute(
+                    _labels.delete().where(
+                        _labels.c.label_id == stable_id("label", case.case_id)
+                    )
+                )
+            log.info("case %s reopened: its resolution was not completed", case.case_id)
+            return back
+
+        return self._guard("reopen a case", reopen)
+
     # -- labels -----------------------------------------------------------
 
     @staticmethod

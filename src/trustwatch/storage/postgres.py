@@ -114,6 +114,10 @@ class PostgresStore:
     schema
         The schema that holds the tables (lower-case letters, digits and
         ``_``); created with the tables when missing.
+    existing
+        Refuse (``ConfigError``) a schema that does not exist yet instead of
+        creating it: for commands that read or add to a store that must be
+        there already, so a mistyped schema name is not a new, empty store.
 
     Raises
     ------
@@ -134,7 +138,9 @@ class PostgresStore:
     #: Marks a reader of :meth:`alerts_since` reads again below its last one.
     alert_mark_overlap = ALERT_MARK_OVERLAP
 
-    def __init__(self, dsn: str, *, schema: str = "trustwatch") -> None:
+    def __init__(
+        self, dsn: str, *, schema: str = "trustwatch", existing: bool = False
+    ) -> None:
         try:
             import psycopg
         except ImportError as exc:
@@ -170,11 +176,29 @@ class PostgresStore:
         self._staged: set[str] = set()
         self._staged_on: psycopg.Connection[tuple[Any, ...]] | None = None
         self._conn = self._connect()
+        if existing and not self._schema_exists():
+            self.close()
+            raise ConfigError(
+                f"no decision store in schema {schema!r} at {self.target}; hint: "
+                "check --db-schema, or write one with `trustwatch stream "
+                "--decision-store` first"
+            )
         try:
             self._run("create the tables", self._create_tables)
         except StorageError:
             self.close()
             raise
+
+    def _schema_exists(self) -> bool:
+        """Whether this store's schema is in the database (read, then rolled back)."""
+        assert self._conn is not None
+        try:
+            found = self._conn.execute(
+                "SELECT 1 FROM pg_namespace WHERE nspname = %s", (self.schema,)
+            ).fetchone()
+        finally:
+            self._conn.rollback()
+        return found is not None
 
     def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
         try:

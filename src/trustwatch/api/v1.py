@@ -582,6 +582,25 @@ def list_actions(
     return shown
 
 
+def _enforced_ledger(request: Request, action_id: str, verb: str) -> Any:
+    """The dispatch ledger, once ``action_id`` is known to be an enforced action.
+
+    404 without a ledger or without the action; 409 for an action recorded
+    in another mode (only enforced actions can be ``verb``).
+    """
+    ledger = request.app.state.ledger
+    if ledger is None:
+        raise HTTPException(status_code=404, detail="no dispatch ledger configured")
+    action = ledger.action(action_id)
+    if action is None:
+        raise _not_found("action")
+    if action.mode != "enforce":
+        raise HTTPException(
+            status_code=409, detail=f"only enforced actions can be {verb}"
+        )
+    return ledger
+
+
 @router.post(
     "/actions/{action_id}/reverse", response_model=ReverseResult, tags=["actions"]
 )
@@ -591,16 +610,7 @@ def reverse(
     """Reverse an enforced action: queued to the platform if it was sent."""
     from trustwatch.response.dispatch import reverse_action
 
-    ledger = request.app.state.ledger
-    if ledger is None:
-        raise HTTPException(status_code=404, detail="no dispatch ledger configured")
-    action = ledger.action(action_id)
-    if action is None:
-        raise _not_found("action")
-    if action.mode != "enforce":
-        raise HTTPException(
-            status_code=409, detail="only enforced actions can be reversed"
-        )
+    ledger = _enforced_ledger(request, action_id, "reversed")
     try:
         outcome = reverse_action(
             ledger.get(), action_id, principal.name, body.reason, datetime.now(UTC)
@@ -628,15 +638,7 @@ def _decide_held(
     decision: Literal["release", "drop"],
 ) -> ReleaseResult:
     """Release or drop an action the breaker held, and audit who did it."""
-    ledger = request.app.state.ledger
-    if ledger is None:
-        raise HTTPException(status_code=404, detail="no dispatch ledger configured")
-    action = ledger.action(action_id)
-    if action is None:
-        raise _not_found("action")
-    if action.mode != "enforce":
-        raise HTTPException(status_code=409, detail="only enforced actions can be held")
-    opened = ledger.get()
+    opened = _enforced_ledger(request, action_id, "held").get()
     decide = opened.release if decision == "release" else opened.drop
     try:
         outcome = decide(action_id, principal.name, reason, datetime.now(UTC))

@@ -7,6 +7,8 @@ import logging
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from trustwatch.enrichment.ips import ip_prefix, is_public, parse_ip, parse_network
 from trustwatch.errors import ConfigError, InvalidIndicatorError
@@ -134,3 +136,18 @@ def test_ip_prefix_rejects_bad_lengths() -> None:
 )
 def test_is_public(text: str, public: bool) -> None:
     assert is_public(text) is public
+
+
+@given(
+    st.one_of(st.ip_addresses(v=4), st.ip_addresses(v=6)),
+    st.integers(0, 32),
+    st.integers(0, 128),
+)
+def test_ip_prefix_names_the_network_as_ipaddress_does(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address, v4_bits: int, v6_bits: int
+) -> None:
+    bits = v4_bits if address.version == 4 else v6_bits
+    expected = ipaddress.ip_network((address, bits), strict=False)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return  # read as the IPv4 address it carries, tested above
+    assert ip_prefix(str(address), v4_bits, v6_bits) == str(expected)

@@ -229,3 +229,104 @@ def test_distinct_count_and_values_since_read_without_adding():
     assert distinct.count("missing", 0) == 0
     assert distinct.values("ip", since=50) == ["c", "d"]
     assert distinct.values("ip") == ["a", "b", "c", "d"]  # nothing was removed
+
+
+# ------------------------------------------------------------ against references
+
+
+class ReferenceDistinct:
+    """One key's distinct values kept the slow, obvious way: a list in order of
+    last sighting, each value with the newest time it was seen at."""
+
+    def __init__(self, window, max_values):
+        self.window = window
+        self.max_values = max_values
+        self.seen = []  # [value, newest time], least recently sighted first
+
+    def add(self, value, t):
+        newest = t
+        for i, (known, last) in enumerate(self.seen):
+            if known == value:
+                newest = max(t, last)
+                del self.seen[i]
+                break
+        self.seen.append([value, newest])
+        horizon = t - self.window
+        # expiry stops at the first value still inside the window, even when
+        # a late event left an older time behind it
+        while self.seen and (
+            self.seen[0][1] < horizon or len(self.seen) > self.max_values
+        ):
+            del self.seen[0]
+        return len(self.seen)
+
+    def count(self, t, exclude=None):
+        horizon = t - self.window
+        stale = 0
+        for _, last in self.seen:
+            if last >= horizon:
+                break
+            stale += 1
+        if any(value == exclude and last >= horizon for value, last in self.seen):
+            stale += 1
+        return len(self.seen) - stale
+
+
+@pytest.mark.parametrize("max_values", [3, 40, 10_000])
+def test_distinct_counter_matches_a_reference_with_late_events(max_values):
+    # out-of-order times, repeated values, the switch past 32 values and the
+    # max_values cap, with counts read in between
+    rng = random.Random(max_values)
+    distinct = DistinctCounter(window=50, max_values=max_values)
+    references = {}
+    clock = 0.0
+    for _ in range(4000):
+        clock += rng.choice([0.0, 0.5, 1.0, 3.0])
+        t = clock - rng.choice([0.0, 0.0, 0.0, 10.0, 70.0])
+        key = rng.randrange(3)
+        value = rng.randrange(60)
+        reference = references.setdefault(key, ReferenceDistinct(50, max_values))
+        assert distinct.add(key, value, t) == reference.add(value, t)
+        exclude = rng.choice([None, value, rng.randrange(60)])
+        assert distinct.count(key, clock, exclude) == reference.count(clock, exclude)
+    for key, reference in references.items():
+        assert distinct.values(key) == [value for value, _ in reference.seen]
+
+
+class ReferenceSliding:
+    """One key's events kept the slow, obvious way: a count per slot."""
+
+    def __init__(self, window, buckets):
+        self.width = window / buckets
+        self.buckets = buckets
+        self.slots = {}
+        self.newest = None
+
+    def add(self, t, n):
+        slot = int(t // self.width)
+        if self.newest is None or slot > self.newest:
+            self.newest = slot
+        elif slot <= self.newest - self.buckets:
+            return self.count(t)  # too late for the window: not counted
+        self.slots[slot] = self.slots.get(slot, 0) + n
+        return self.count(t)
+
+    def count(self, t):
+        end = max(int(t // self.width), self.newest)
+        return sum(n for s, n in self.slots.items() if end - self.buckets < s <= end)
+
+
+def test_sliding_counter_matches_a_reference_with_late_events():
+    rng = random.Random(5)
+    counter = SlidingCounter(window=60, buckets=6)
+    references = {}
+    clock = 0.0
+    for _ in range(3000):
+        clock += rng.choice([0.0, 1.0, 4.0, 25.0])
+        t = clock - rng.choice([0.0, 0.0, 15.0, 80.0])
+        key = rng.randrange(3)
+        n = rng.choice([0, 1, 1, 2])
+        reference = references.setdefault(key, ReferenceSliding(60, 6))
+        assert counter.add(key, t, n) == reference.add(t, n)
+        read_at = clock + rng.choice([0.0, 12.0, 45.0, 90.0])
+        assert counter.count(key, read_at) == reference.count(read_at)

@@ -125,6 +125,9 @@ _WORDS = {
 }
 _SLOTS = 12  # slots each sliding period is cut into
 _CAP = 2**32 - 1  # counts are kept as unsigned 32-bit integers
+_VOLUMES = len(VOLUMES)
+#: Most (device id, user agent) pairs whose device key is kept at once.
+_DEVICE_KEYS = 65_536
 _EMPTY_RING = array("I", bytes(4 * len(VOLUMES) * _SLOTS))
 _EMPTY_TOTALS = array("I", bytes(4 * len(VOLUMES)))
 _RARE_HOUR_SHARE = 0.02
@@ -160,18 +163,13 @@ def _note_device(account: _Account, device: str) -> None:
         account.pending.append(device)
 
 
-def _volume_of(event: EventBase) -> tuple[int, int]:
-    """Return the index of the volume an event adds to, and by how much."""
-    kind = type(event)
-    if kind is FileDownloaded:
-        return 0, 1
-    if kind is FileUploaded:
-        return 1, 1
-    if kind is FileShared:
-        return 2, max(1, len(event.recipients))  # type: ignore[attr-defined]
-    if kind is LinkCreated:
-        return 3, 1
-    return -1, 0
+#: The volume each event type adds one to; a share adds its recipients.
+_VOLUME_OF: dict[type[EventBase], int] = {
+    FileDownloaded: 0,
+    FileUploaded: 1,
+    FileShared: 2,
+    LinkCreated: 3,
+}
 
 
 class _Account:
@@ -214,14 +212,15 @@ class _Account:
     def __init__(self, volumes: int, history: int, period: int, slot: int) -> None:
         self.period = period  # the period being counted
         self.slot = slot  # the newest slot of the sliding window
+        empty = _EMPTY_TOTALS if volumes == _VOLUMES else array("I", bytes(4 * volumes))
         self.ring = array("I", bytes(4 * volumes * _SLOTS))
-        self.totals = array("I", bytes(4 * volumes))
-        self.period_counts = array("I", bytes(4 * volumes))
+        self.totals = empty[:]
+        self.period_counts = empty[:]
         self.flagged = False
-        self.alerted = array("I", bytes(4 * volumes))
+        self.alerted = empty[:]
         self.pending: list[str] = []  # devices first seen in this period
         self.held_period = -1  # the ended period not yet learned, if any
-        self.held_counts = array("I", bytes(4 * volumes))
+        self.held_counts = empty[:]
         self.held_flagged = False
         self.held_devices: list[str] = []
         self.samples = array("I", bytes(4 * volumes * history))
@@ -230,7 +229,7 @@ class _Account:
         # the usual level per volume, and the learned periods over the free
         # level since it was last worked out (each lets it grow once)
         self.levels = [0.0] * volumes
-        self.steps = array("I", bytes(4 * volumes))
+        self.steps = empty[:]
         self.settled = False  # whether the levels are worked out since learning
         self.hours = array("I", bytes(4 * 24))
         self.devices: list[str] = []
@@ -355,6 +354,7 @@ class BehaviourBaselineDetector(Detector):
         self.evicted = 0
         self._slot_width = self.period / _SLOTS
         self._accounts: OrderedDict[str, _Account] = OrderedDict()
+        self._device_keys: dict[tuple[str | None, str | None], str | None] = {}
 
     # -------------------------------------------------------------- events
 
@@ -365,22 +365,35 @@ class BehaviourBaselineDetector(Detector):
             return ()
         if isinstance(event, Login) and not event.success:
             return ()  # failed attempts are not the account's activity
-        account = self._touch(name, ctx.t)
-        period = int(ctx.t // self.period)
-        volume, amount = _volume_of(event)
+        t = ctx.t
+        accounts = self._accounts
+        account = accounts.get(name)
+        if account is None:
+            account = self._touch(name, t)
+        else:
+            accounts.move_to_end(name)
+        period = int(t // self.period)
+        kind = type(event)
+        volume = _VOLUME_OF.get(kind, -1)
+        amount = 1
+        if kind is FileShared:
+            amount = max(1, len(event.recipients))  # type: ignore[attr-defined]
         if period < account.period:
             # late for its period: it counts in the sliding window only
             if volume >= 0:
-                self._count(account, volume, amount, ctx.t, counted=False)
+                self._count(account, volume, amount, t, counted=False)
             return ()
         if period > account.period:
             self._close(account, period)
-        device = device_key(event)
+        try:
+            device = self._device_keys[event.device_id, event.user_agent]
+        except KeyError:
+            device = self._device_of(event)
         if device:
             _note_device(account, device)
         if volume < 0:
             return ()
-        count = self._count(account, volume, amount, ctx.t, counted=True)
+        count = self._count(account, volume, amount, t, counted=True)
         if account.learned < self.warmup or count < self.min_counts[volume]:
             return ()  # the threshold is never under the least count
         if count < self._threshold(account, volume):
@@ -394,6 +407,18 @@ class BehaviourBaselineDetector(Detector):
             return ()
         account.alerted[volume] = min(count, _CAP)
         return [self._signal(event, name, account, volume, device, ctx.t)]
+
+    def _device_of(self, event: EventBase) -> str | None:
+        """Return :func:`device_key` of the event, and remember it.
+
+        The same few devices and user agents come back on every event of an
+        account; :meth:`process_one` looks the key up before hashing again.
+        """
+        seen = (event.device_id, event.user_agent)
+        if len(self._device_keys) >= _DEVICE_KEYS:
+            self._device_keys.clear()
+        device = self._device_keys[seen] = device_key(event)
+        return device
 
     def _touch(self, name: str, t: float) -> _Account:
         """Return the account's state, most recently used, created if new."""
@@ -419,28 +444,36 @@ class BehaviourBaselineDetector(Detector):
         """Add to the sliding count of a volume; return the count in the window."""
         slot = int(t // self._slot_width)
         ring, totals = account.ring, account.totals
-        if slot >= account.slot + _SLOTS:
-            # the whole window slid past: start it empty
-            ring[:] = _EMPTY_RING
-            totals[:] = _EMPTY_TOTALS
+        newest = account.slot
+        if slot > newest:
+            if slot >= newest + _SLOTS:
+                # the whole window slid past: start it empty
+                ring[:] = _EMPTY_RING
+                totals[:] = _EMPTY_TOTALS
+            else:
+                # empty the slots the window slid past
+                for s in range(newest + 1, slot + 1):
+                    base = (s % _SLOTS) * _VOLUMES
+                    for v in range(_VOLUMES):
+                        left = totals[v] - ring[base + v]
+                        totals[v] = left if left > 0 else 0
+                        ring[base + v] = 0
             account.slot = slot
-        elif slot > account.slot:
-            # empty the slots the window slid past
-            for s in range(account.slot + 1, slot + 1):
-                base = (s % _SLOTS) * len(VOLUMES)
-                for v in range(len(VOLUMES)):
-                    totals[v] = max(0, totals[v] - ring[base + v])
-                    ring[base + v] = 0
-            account.slot = slot
-        elif slot <= account.slot - _SLOTS:
+        elif slot <= newest - _SLOTS:
             return int(totals[volume])  # too late for the window: not counted
-        index = (slot % _SLOTS) * len(VOLUMES) + volume
-        ring[index] = min(ring[index] + amount, _CAP)
-        totals[volume] = min(totals[volume] + amount, _CAP)
+        index = (slot % _SLOTS) * _VOLUMES + volume
+        # counts saturate at the largest value their unsigned arrays hold
+        value = ring[index] + amount
+        ring[index] = value if value < _CAP else _CAP
+        total = totals[volume] + amount
+        if total > _CAP:
+            total = _CAP
+        totals[volume] = total
         if counted:
             counts = account.period_counts
-            counts[volume] = min(counts[volume] + amount, _CAP)
-        return int(totals[volume])
+            value = counts[volume] + amount
+            counts[volume] = value if value < _CAP else _CAP
+        return total
 
     @staticmethod
     def _reaches_back(account: _Account, volume: int) -> bool:
@@ -484,19 +517,21 @@ class BehaviourBaselineDetector(Detector):
         account.period = period
         account.flagged = False
         account.pending = []
-        for v in range(len(VOLUMES)):
-            account.period_counts[v] = 0
-            account.alerted[v] = 0
+        account.period_counts[:] = _EMPTY_TOTALS
+        account.alerted[:] = _EMPTY_TOTALS
 
     def _learn(
         self, account: _Account, period: int, counts: array[int], devices: list[str]
     ) -> None:
         """Add an ended period to the account's baseline."""
-        at = account.learned % self.history
-        for v in range(len(VOLUMES)):
-            account.samples[v * self.history + at] = counts[v]
-            if counts[v] > self._free[v]:
-                account.steps[v] += 1  # the usual level may grow once more
+        history = self.history
+        at = account.learned % history
+        samples, steps, free = account.samples, account.steps, self._free
+        for v in range(_VOLUMES):
+            count = counts[v]
+            samples[v * history + at] = count
+            if count > free[v]:
+                steps[v] += 1  # the usual level may grow once more
         account.learned += 1
         account.quantiles = []  # the window changed: work them out when next needed
         account.settled = False

@@ -12,13 +12,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from trustwatch.brands import find_impersonation
+from trustwatch.brands import BrandHit, find_impersonation
 from trustwatch.detectors.base import Detector, Signal
 from trustwatch.detectors.registry import register
+from trustwatch.enrichment.urls import ParsedUrl, load_suffix_list
 from trustwatch.events.model import EventBase, LinkCreated, UrlPosted
 from trustwatch.features.context import EventContext
 
 __all__ = ["TECHNIQUE_SCORES", "BrandImpersonationDetector"]
+
+#: Most URLs whose hits are kept at once.
+_CACHE_SIZE = 65_536
 
 #: Score of each technique, from the false positives measured on benign URLs.
 TECHNIQUE_SCORES: dict[str, float] = {
@@ -50,13 +54,25 @@ class BrandImpersonationDetector(Detector):
     def __init__(self, platform_domains: tuple[str, ...] = ("trustwatch.example",)):
         self._params = {"platform_domains": platform_domains}
         self.platform_domains = frozenset(platform_domains)
+        # raw URL -> (its parse, the catalogue's hits on it)
+        self._hits: dict[str, tuple[ParsedUrl, list[BrandHit]]] = {}
+        load_suffix_list()
 
     def process_one(self, event: EventBase, ctx: EventContext) -> Sequence[Signal]:
         """Check the event's URL, if it has one, against the brand catalogue."""
         parsed = ctx.url()
         if parsed is None or parsed.registrable_domain in self.platform_domains:
             return ()
-        hits = find_impersonation(parsed)
+        # parse_url returns the same object for a repeated URL, and the
+        # catalogue reads that object alone: it is checked once
+        known = self._hits.get(parsed.raw)
+        if known is not None and known[0] is parsed:
+            hits = known[1]
+        else:
+            hits = find_impersonation(parsed)
+            if len(self._hits) >= _CACHE_SIZE:
+                self._hits.clear()
+            self._hits[parsed.raw] = (parsed, hits)
         if not hits:
             return ()
         best = max(hits, key=lambda hit: TECHNIQUE_SCORES[hit.technique])

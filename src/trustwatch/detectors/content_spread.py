@@ -424,20 +424,25 @@ class ContentSpreadDetector(Detector):
         signals: list[Signal] = []
         if key is not None:
             count = self._uploaders.add(content, account, ctx.t)
-            evidence: dict[str, Any] = {"uploaders": count, "file_id": event.file_id}
-            if content != key:
-                evidence.update(content=key, tlsh_distance=distance)
-            signals += self.count_signal(
-                event,
-                kind="content_spread_uploads",
-                count=count,
-                threshold=self.uploaders,
-                weight=0.9,
-                entity_type="file",
-                entity=content,
-                reason=f"same content uploaded by {count} accounts",
-                evidence=evidence,
-            )
+            # the reason and evidence are built only for a count that signals
+            if count >= self.uploaders:
+                evidence: dict[str, Any] = {
+                    "uploaders": count,
+                    "file_id": event.file_id,
+                }
+                if content != key:
+                    evidence.update(content=key, tlsh_distance=distance)
+                signals += self.count_signal(
+                    event,
+                    kind="content_spread_uploads",
+                    count=count,
+                    threshold=self.uploaders,
+                    weight=0.9,
+                    entity_type="file",
+                    entity=content,
+                    reason=f"same content uploaded by {count} accounts",
+                    evidence=evidence,
+                )
         if content in self._malicious:
             # a further copy of known-malicious content
             targets: dict[str, list[str]] = {"file": [event.file_id]}
@@ -456,14 +461,19 @@ class ContentSpreadDetector(Detector):
             self._malicious.put(content, [score, ", ".join(because)])
             signals.append(self._malicious_signal(event, content, None))
             return signals
+        if not signals:
+            return signals
         return signals + self._escalate(event, content, signals)
 
     def _on_share(self, event: FileShared, t: float) -> list[Signal]:
         content = self._content_of(event.file_id) or f"file:{event.file_id}"
         self._start_fanout(event.file_id, t)
         count = 0
+        add = self._recipients.add
         for recipient in event.recipients:
-            count = self._recipients.add(content, recipient, t)
+            count = add(content, recipient, t)
+        if count < self.recipients:
+            return []
         signals = self.count_signal(
             event,
             kind="content_spread_shares",
@@ -499,33 +509,41 @@ class ContentSpreadDetector(Detector):
         self, event: LinkAccessed | FileDownloaded, ctx: EventContext
     ) -> list[Signal]:
         link = event.link_id or ""
-        count = self._link_sources.add(link, event.ip or event.account or "", ctx.t)
-        file_id = event.file_id or self._link_file.get(link) or ""
-        signals = self.count_signal(
-            event,
-            kind="link_fanout",
-            count=count,
-            threshold=self.link_sources,
-            weight=0.8,
-            entity_type="link",
-            entity=link,
-            reason=f"link opened from {count} distinct sources",
-            evidence={"sources": count, "file_id": file_id},
-        )
-        source = ctx.source() if self._public_links.get(link) else ""
-        if source:
-            addresses = self._public_link_ips.add(link, source, ctx.t)
-            signals += self.count_signal(
+        t = ctx.t
+        count = self._link_sources.add(link, event.ip or event.account or "", t)
+        # the file is looked up (without touching its order) only to be named
+        # in a signal, and a signal's reason is built only past its threshold
+        file_id = ""
+        signals: list[Signal] = []
+        if count >= self.link_sources:
+            file_id = event.file_id or self._link_file.get(link) or ""
+            signals = self.count_signal(
                 event,
-                kind="public_link_fanout",
-                count=addresses,
-                threshold=self.public_link_ips,
+                kind="link_fanout",
+                count=count,
+                threshold=self.link_sources,
                 weight=0.8,
                 entity_type="link",
                 entity=link,
-                reason=f"public link opened from {addresses} distinct addresses",
-                evidence={"addresses": addresses, "file_id": file_id},
+                reason=f"link opened from {count} distinct sources",
+                evidence={"sources": count, "file_id": file_id},
             )
+        source = ctx.source() if self._public_links.get(link) else ""
+        if source:
+            addresses = self._public_link_ips.add(link, source, t)
+            if addresses >= self.public_link_ips:
+                file_id = event.file_id or self._link_file.get(link) or ""
+                signals += self.count_signal(
+                    event,
+                    kind="public_link_fanout",
+                    count=addresses,
+                    threshold=self.public_link_ips,
+                    weight=0.8,
+                    entity_type="link",
+                    entity=link,
+                    reason=f"public link opened from {addresses} distinct addresses",
+                    evidence={"addresses": addresses, "file_id": file_id},
+                )
         if not signals or not file_id:
             return signals
         content = self._content_of(file_id) or f"file:{file_id}"
@@ -545,14 +563,16 @@ class ContentSpreadDetector(Detector):
 
     def _on_download(self, event: FileDownloaded, ctx: EventContext) -> list[Signal]:
         downloader = event.account or ctx.source() or event.ip or ""
-        self._downloads.add(event.file_id, downloader, ctx.t)
-        opened = self._shared_at.get(event.file_id)
-        if opened is None or not 0 <= ctx.t - opened[0] <= self.window:
+        t = ctx.t
+        file_id = event.file_id
+        self._downloads.add(file_id, downloader, t)
+        opened = self._shared_at.get(file_id)
+        if opened is None or not 0 <= t - opened[0] <= self.window:
             return []
         shared_t, before = opened
-        period = f"{event.file_id}\x1f{shared_t!r}"
-        count = self._downloads_since_share.add(period, downloader, ctx.t)
-        if count < self.download_growth * before:
+        period = f"{file_id}\x1f{shared_t!r}"
+        count = self._downloads_since_share.add(period, downloader, t)
+        if count < self.download_growth * before or count < self.downloaders:
             return []
         signals = self.count_signal(
             event,

@@ -123,10 +123,12 @@ class ImpossibleTravelDetector(Detector):
         """Compare a successful login with the account's last placed one."""
         if type(event) is not Login or not event.success:
             return ()
+        resolver = ctx.geo if ctx.geo is not None else self.geo
+        if resolver is None:
+            return ()  # nowhere to place the login
         account = event.account or event.username
         source = ctx.source()
-        resolver = ctx.geo if ctx.geo is not None else self.geo
-        if not account or not source or resolver is None:
+        if not account or not source:
             return ()
         info = ctx.location() if ctx.geo is not None else _lookup(resolver, source)
         country = info.country if info is not None else None

@@ -36,6 +36,7 @@ from trustwatch.graph import (
     Ring,
     RingSnapshot,
     RingTracker,
+    RingUpdate,
     attribute_kind,
 )
 
@@ -143,6 +144,30 @@ class RingDetector(Detector):
         updates = self.tracker.add_event(event, t)
         signals: list[Signal] = []
         flagged: set[str] = set()
+        if updates:
+            self._flag_joined(event, updates, t, signals, flagged)
+        if self.every_event and account not in flagged:
+            ring = self.tracker.ring_of(account)
+            if (
+                ring is not None
+                and ring.ring_id in self._announced
+                and self.tracker.risk(ring).score >= self.risk_threshold
+            ):
+                signals.append(
+                    self._member_signal(event, account, ring, t, attaching=False)
+                )
+        return signals
+
+    def _flag_joined(
+        self,
+        event: EventBase,
+        updates: list[RingUpdate],
+        t: float,
+        signals: list[Signal],
+        flagged: set[str],
+    ) -> None:
+        """Signal the accounts that joined risky rings, and every listed member
+        of a ring that has just reached the threshold; add them to ``flagged``."""
         joined_by_ring: dict[str, list[str]] = {}
         for update in updates:
             joined_by_ring.setdefault(update.ring_id, []).append(update.account)
@@ -163,17 +188,6 @@ class RingDetector(Detector):
                     signals.append(
                         self._member_signal(event, member, ring, t, attaching=known)
                     )
-        if self.every_event and account not in flagged:
-            ring = self.tracker.ring_of(account)
-            if (
-                ring is not None
-                and ring.ring_id in self._announced
-                and self.tracker.risk(ring).score >= self.risk_threshold
-            ):
-                signals.append(
-                    self._member_signal(event, account, ring, t, attaching=False)
-                )
-        return signals
 
     def _member_signal(
         self, event: EventBase, account: str, ring: Ring, t: float, *, attaching: bool

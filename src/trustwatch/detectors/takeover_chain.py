@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from trustwatch.detectors.base import Detector, Signal, threshold_score
@@ -155,7 +156,22 @@ def device_key(event: EventBase) -> str | None:
     raw = event.device_id or event.user_agent
     if not raw:
         return None
+    if len(raw) > _CACHED_DEVICE_CHARS:
+        return _hash_device(raw)
+    return _cached_device_hash(raw)
+
+
+#: Longest device id or user agent whose key is cached: longer ones are rare
+#: from real clients and would let a flood of them fill the cache's memory.
+_CACHED_DEVICE_CHARS = 512
+
+
+def _hash_device(raw: str) -> str:
     return hashlib.blake2b(raw.encode("utf-8", "replace"), digest_size=8).hexdigest()
+
+
+# a device logs in again and again; its key is read at each step of a login
+_cached_device_hash = lru_cache(maxsize=16_384)(_hash_device)
 
 
 class _Chain:
@@ -373,16 +389,16 @@ class TakeoverChainDetector(Detector):
                 self._failures.add(key, ctx.t)
             return
         self._open_chain(key, ctx.t)  # lets an expired chain teach its login
-        upstream = self._upstream_risk(ctx)
-        own = self._own_risk(key, event, ctx) if self.fallback else None
-        best = max(
-            (r for r in (upstream, own) if r is not None),
-            key=lambda r: r[0],
-            default=None,
-        )
+        upstream = self._upstream_risk(ctx) if ctx.raised else None
+        device = device_key(event) if self.fallback else None
+        own = self._own_risk(key, device, ctx) if self.fallback else None
+        # the stronger of the two; the upstream one on a tie
+        best = upstream
+        if own is not None and (best is None or own[0] > best[0]):
+            best = own
         if best is None or best[0] < self.min_login_score:
             if self.fallback:
-                self._learn(key, self._country(ctx), device_key(event))
+                self._learn(key, self._country(ctx), device)
             return
         self._anchor(key, event, ctx, best)
 
@@ -402,9 +418,12 @@ class TakeoverChainDetector(Detector):
         return best.score, reason, sorted(set(kinds))
 
     def _own_risk(
-        self, key: str, event: Login, ctx: EventContext
+        self, key: str, device: str | None, ctx: EventContext
     ) -> tuple[float, str, list[str]] | None:
-        """Score the login on the account's history (the fallback)."""
+        """Score the login on the account's history (the fallback).
+
+        ``device`` is the login's :func:`device_key`.
+        """
         risks: list[tuple[float, str, str]] = []
         failures = self._failures.count(key, ctx.t)
         if failures >= self.failure_burst:
@@ -428,7 +447,6 @@ class TakeoverChainDetector(Detector):
                     "new_country",
                 )
             )
-        device = device_key(event)
         if device and devices and device not in devices:
             risks.append(
                 (_NEW_DEVICE_RISK, "new device for this account", "new_device")

@@ -11,11 +11,17 @@ from typing import Any
 
 from trustwatch.detectors.base import Detector, Signal
 from trustwatch.detectors.registry import register
+from trustwatch.enrichment.urls import ParsedUrl, load_suffix_list
 from trustwatch.events.model import EventBase, LinkCreated, UrlPosted
 from trustwatch.features.context import EventContext
 from trustwatch.urlmodel.heuristic import url_risk
 
 __all__ = ["UrlHeuristicDetector", "url_risk"]
+
+#: Most URLs whose score is kept at once.
+_CACHE_SIZE = 65_536
+#: The rules that fired on a URL, as (weight, reason), heaviest first.
+_Fired = tuple[tuple[float, str], ...]
 
 
 @register
@@ -43,13 +49,25 @@ class UrlHeuristicDetector(Detector):
         self._params = {"min_score": min_score, "platform_domains": platform_domains}
         self.min_score = min_score
         self.platform_domains = frozenset(platform_domains)
+        # raw URL -> (its parse, the score and rules that fired)
+        self._scores: dict[str, tuple[ParsedUrl, float, _Fired]] = {}
+        load_suffix_list()
 
     def process_one(self, event: EventBase, ctx: EventContext) -> Sequence[Signal]:
         """Score the event's URL, if it has one."""
         parsed = ctx.url()
         if parsed is None or parsed.registrable_domain in self.platform_domains:
             return ()
-        score, fired = url_risk(parsed)
+        # parse_url returns the same object for a repeated URL, and the rules
+        # read that object alone: its score is worked out once
+        known = self._scores.get(parsed.raw)
+        if known is not None and known[0] is parsed:
+            _, score, fired = known
+        else:
+            score, fired = url_risk(parsed)
+            if len(self._scores) >= _CACHE_SIZE:
+                self._scores.clear()
+            self._scores[parsed.raw] = (parsed, score, fired)
         if score < self.min_score:
             return ()
         return (

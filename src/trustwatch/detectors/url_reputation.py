@@ -18,7 +18,7 @@ from typing import Any
 from trustwatch.detectors.base import Detector, Signal
 from trustwatch.detectors.file_phishing import UrlScorer
 from trustwatch.detectors.registry import register
-from trustwatch.enrichment.urls import ParsedUrl
+from trustwatch.enrichment.urls import ParsedUrl, load_suffix_list
 from trustwatch.events.model import EventBase, LinkCreated, UrlPosted
 from trustwatch.features.context import EventContext
 from trustwatch.urlmodel.model import Reason, UrlModel, load_default_model
@@ -48,9 +48,11 @@ class _ScoreCache:
         if entry is not None:
             self._entries.move_to_end(parsed.url)
             return entry
-        probability = float(self.model.score([parsed])[0])
+        model = self.model
+        row = model.features([parsed])
+        probability = float(model.probability(model.raw_scores_of(row))[0])
         if probability >= self.explain_from:
-            entry = self.model.explain(parsed)
+            entry = model.explain(parsed, row=row)
         else:
             entry = (probability, [])
         self._entries[parsed.url] = entry
@@ -113,6 +115,7 @@ class UrlReputationDetector(Detector):
         self.min_score = min_score
         self.platform_domains = frozenset(platform_domains)
         self._cache = _ScoreCache(model, explain_from=min_score)
+        load_suffix_list()
 
     def process_one(self, event: EventBase, ctx: EventContext) -> Sequence[Signal]:
         """Score the event's URL, if it has one."""

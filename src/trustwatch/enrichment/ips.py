@@ -195,8 +195,11 @@ def ip_prefix(ip: str, v4_bits: int = 24, v6_bits: int = 64) -> str:
             f"prefix length {bits} is out of range for IPv{address.version}; "
             f"use 0 to {address.max_prefixlen}"
         )
-    network = ipaddress.ip_network((address, bits), strict=False)
-    return str(network)
+    # the host bits cleared on the integer: the same text as
+    # str(ip_network((address, bits), strict=False)), at a fraction of the cost
+    width = address.max_prefixlen
+    base = int(address) >> (width - bits) << (width - bits)
+    return f"{type(address)(base)}/{bits}"
 
 
 def is_public_address(address: IPAddress) -> bool:

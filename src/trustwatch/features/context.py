@@ -7,6 +7,7 @@ here and reused by the others.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -21,6 +22,11 @@ __all__ = ["EventContext"]
 _UNSET = object()
 #: The event types that carry a URL (a missing attribute costs an exception).
 _URL_EVENTS = frozenset((UrlPosted, LinkCreated))
+#: A dotted-quad IPv4 address already in canonical form (no leading zeros).
+_CANONICAL_IPV4 = re.compile(
+    r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}"
+    r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+)
 
 
 class EventContext:
@@ -92,7 +98,12 @@ class EventContext:
 
     def _prefix(self) -> str:
         source = self.source()
-        return ip_prefix(source) if source else ""
+        if not source:
+            return ""
+        if ":" not in source:
+            # a canonical IPv4 address: its /24, as ip_prefix writes it
+            return f"{source.rpartition('.')[0]}.0/24"
+        return ip_prefix(source)
 
     def url(self) -> ParsedUrl | None:
         """Return the event's URL parsed once, or ``None`` when it has none.
@@ -112,6 +123,8 @@ class EventContext:
 
 @lru_cache(maxsize=65_536)
 def _canonical_ip(text: str) -> str:
+    if _CANONICAL_IPV4.fullmatch(text):
+        return text  # what parse_ip would give back, without building it
     try:
         return str(parse_ip(text))
     except InvalidIndicatorError:

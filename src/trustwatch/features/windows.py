@@ -76,9 +76,10 @@ class LruDict(Generic[K, V]):
 
     def touch(self, key: K) -> V | None:
         """Return the value of ``key``, or ``None``, and mark the key used."""
-        value = self._data.get(key)
+        data = self._data
+        value = data.get(key)
         if value is not None:
-            self._data.move_to_end(key)
+            data.move_to_end(key)
         return value
 
     def put(self, key: K, value: V) -> None:
@@ -130,10 +131,10 @@ class _BoundedKeys(Generic[K]):
         return self._state.evicted
 
     def __len__(self) -> int:
-        return len(self._state)
+        return len(self._state._data)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._state
+        return key in self._state._data
 
     def get_state(self) -> dict[str, Any]:
         """Return a plain, serialisable copy of the state."""
@@ -215,16 +216,29 @@ class SlidingCounter(_BoundedKeys[K]):
         """Count ``n`` events for ``key`` at time ``t``; return the count in window."""
         slot = int(t // self._width)
         buckets = self.buckets
+        # the key's LruDict entry is read and marked used in place (as
+        # LruDict.touch and LruDict.put would): this runs for every event
+        lru = self._state
+        data = lru._data
         # one flat list per key: [newest slot, total, slot counts...]
-        state = self._state.touch(key)
+        state = data.get(key)
         if state is None:
-            state = [slot, n, *([0] * buckets)]
+            state = [slot, n] + [0] * buckets
             state[2 + slot % buckets] = n
-            self._state.put(key, state)
+            data[key] = state
+            data.move_to_end(key)
+            if len(data) > lru.max_keys:
+                lru._evict()
             return n
+        data.move_to_end(key)
         newest = state[0]
         if slot > newest:
-            state[1] -= self._expire(state, newest, slot)
+            dropped = 0
+            for s in range(newest + 1, min(slot, newest + buckets) + 1):
+                i = 2 + s % buckets
+                dropped += state[i]
+                state[i] = 0
+            state[1] -= dropped
             state[0] = slot
         elif slot <= newest - buckets:
             return int(state[1])  # too late for the window: not counted
@@ -232,27 +246,22 @@ class SlidingCounter(_BoundedKeys[K]):
         state[1] += n
         return int(state[1])
 
-    def _expire(self, state: list[int], newest: int, slot: int) -> int:
-        dropped = 0
-        for s in range(newest + 1, min(slot, newest + self.buckets) + 1):
-            i = 2 + s % self.buckets
-            dropped += state[i]
-            state[i] = 0
-        return dropped
-
     def count(self, key: K, t: float) -> int:
         """Return the count for ``key`` in the window ending at ``t``, unchanged."""
-        state = self._state.get(key)
+        state = self._state._data.get(key)
         if state is None:
             return 0
-        newest, total = state[0], state[1]
+        newest = state[0]
         slot = int(t // self._width)
-        if slot - newest >= self.buckets:
+        buckets = self.buckets
+        if slot - newest >= buckets:
             return 0
         if slot <= newest:
-            return int(total)
-        stale = sum(state[2 + s % self.buckets] for s in range(newest + 1, slot + 1))
-        return int(total - stale)
+            return int(state[1])
+        stale = 0
+        for s in range(newest + 1, slot + 1):
+            stale += state[2 + s % buckets]
+        return int(state[1] - stale)
 
     def _restore(self, value: Any) -> Any:
         if len(value) == 3 and isinstance(value[1], list):
@@ -298,21 +307,38 @@ class DistinctCounter(_BoundedKeys[K]):
 
     def add(self, key: K, value: Hashable, t: float) -> int:
         """Record ``value`` for ``key`` at ``t``; return the distinct count."""
-        seen: dict[Hashable, float] | None = self._state.touch(key)
+        # the key's LruDict entry is read and marked used in place (as
+        # LruDict.touch and LruDict.put would): this runs for every event
+        lru = self._state
+        data = lru._data
+        seen: dict[Hashable, float] | None = data.get(key)
         if seen is None:
-            self._state.put(key, {value: t})
+            data[key] = {value: t}
+            data.move_to_end(key)
+            if len(data) > lru.max_keys:
+                lru._evict()
             return 1
+        data.move_to_end(key)
         last = seen.pop(value, None)
         seen[value] = t if last is None or t > last else last
-        if len(seen) > _ORDERED_ABOVE and type(seen) is dict:
-            # a plain dict would slow down expiring from its front, as above
+        size = len(seen)
+        if size > _ORDERED_ABOVE and type(seen) is dict:
+            # a plain dict would slow down expiring from its front, as above;
+            # the key is already the most recently used, so no reordering
             seen = OrderedDict(seen)
-            self._state.put(key, seen)
+            data[key] = seen
         horizon = t - self.window
-        # values are kept in order of last sighting: expire from the front
+        max_values = self.max_values
+        # values are kept in order of last sighting: expire from the front,
+        # which usually is still inside the window with nothing to drop
+        if size <= max_values:
+            for oldest_seen in seen.values():
+                if oldest_seen >= horizon:
+                    return size
+                break
         while seen:
             oldest = next(iter(seen))
-            if seen[oldest] >= horizon and len(seen) <= self.max_values:
+            if seen[oldest] >= horizon and len(seen) <= max_values:
                 break
             del seen[oldest]
         return len(seen)
@@ -323,7 +349,7 @@ class DistinctCounter(_BoundedKeys[K]):
         Reads without adding, and leaves the key's place in the LRU order.
         ``exclude``, when given and seen in the window, is not counted.
         """
-        seen: dict[Hashable, float] | None = self._state.get(key)
+        seen: dict[Hashable, float] | None = self._state._data.get(key)
         if not seen:
             return 0
         horizon = t - self.window

@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from hashlib import blake2b
 from typing import Any
 
@@ -101,6 +102,29 @@ def _bounded(value: str) -> str:
     return "h" + blake2b(value.encode(), digest_size=16).hexdigest()
 
 
+def _network_attributes(ip: str, user_agent: str | None) -> tuple[str, ...]:
+    """Return the ``ip``, ``net`` and ``uaip`` keys of an address and agent."""
+    try:
+        network = ip_prefix(ip)
+    except ValueError:
+        return ()
+    if not network:
+        return ()
+    found = [f"ip:{ip}", f"net:{network}"]
+    if user_agent:
+        digest = blake2b(f"{user_agent}\x00{ip}".encode(), digest_size=12).hexdigest()
+        found.append(f"uaip:{digest}")
+    return tuple(a for a in found if not a.endswith(":"))
+
+
+#: A stream repeats the same few address and agent pairs per account, and
+#: deriving their keys (parsing the address, hashing the agent) costs more
+#: than the rest of an event's attributes, so they are cached; agents longer
+#: than ``_CACHED_AGENT_CHARS`` are not, so that the cache stays small.
+_cached_network_attributes = lru_cache(maxsize=32_768)(_network_attributes)
+_CACHED_AGENT_CHARS = 512
+
+
 def event_attributes(event: EventBase, signup_bucket: float = 600.0) -> list[str]:
     """Return the attribute keys an event ties its account to.
 
@@ -118,44 +142,44 @@ def event_attributes(event: EventBase, signup_bucket: float = 600.0) -> list[str
     """
     if not event.account:
         return []
-    attributes: list[str] = []
-    if event.ip:
-        try:
-            network = ip_prefix(event.ip)
-        except ValueError:
-            network = ""
-        if network:  # a valid address
-            attributes.append(f"ip:{event.ip}")
-            attributes.append(f"net:{network}")
-            if event.user_agent:
-                digest = blake2b(
-                    f"{event.user_agent}\x00{event.ip}".encode(), digest_size=12
-                ).hexdigest()
-                attributes.append(f"uaip:{digest}")
+    ip = event.ip
+    if ip:
+        agent = event.user_agent
+        if agent is None or len(agent) <= _CACHED_AGENT_CHARS:
+            attributes = list(_cached_network_attributes(ip, agent))
+        else:
+            attributes = list(_network_attributes(ip, agent))
+    else:
+        attributes = []
+    values: list[str] = []
     if event.device_id:
-        attributes.append(f"device:{_bounded(event.device_id)}")
+        values.append(f"device:{_bounded(event.device_id)}")
     kind = type(event)
-    if kind is FileUploaded and event.sha256:  # type: ignore[attr-defined]
-        attributes.append(f"file:{event.sha256.lower()}")  # type: ignore[attr-defined]
+    if kind is FileDownloaded or kind is LinkAccessed:
+        values.append(f"target:{_bounded(event.file_id or '')}")  # type: ignore[attr-defined]
+    elif kind is FileUploaded:
+        if event.sha256:  # type: ignore[attr-defined]
+            values.append(f"file:{event.sha256.lower()}")  # type: ignore[attr-defined]
     elif kind is UrlPosted or kind is LinkCreated:
         url = event.url  # type: ignore[attr-defined]
         if url:
-            attributes.append(f"url:{_bounded(url.strip().split('#', 1)[0])}")
+            values.append(f"url:{_bounded(url.strip().split('#', 1)[0])}")
     elif kind is FileShared:
-        attributes.extend(
+        values.extend(
             f"recipient:{_bounded(r.strip().lower())}"
             for r in event.recipients  # type: ignore[attr-defined]
             if r.strip()
         )
-    elif kind is FileDownloaded or kind is LinkAccessed:
-        attributes.append(f"target:{_bounded(event.file_id or '')}")  # type: ignore[attr-defined]
     elif kind is AccountCreated:
         bucket = int(event.ts.timestamp() // signup_bucket)
-        attributes.append(f"signup:{bucket}")
+        values.append(f"signup:{bucket}")
         shape = email_shape(event.email or "")  # type: ignore[attr-defined]
         if shape:
-            attributes.append(f"email:{_bounded(shape)}")
-    return [a for a in attributes if not a.endswith(":")]
+            values.append(f"email:{_bounded(shape)}")
+    for attribute in values:
+        if attribute[-1] != ":":
+            attributes.append(attribute)
+    return attributes
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,56 +282,77 @@ class EntityGraph:
 
     def add(self, account: str, attributes: list[str], t: float) -> list[str]:
         """Tie ``account`` to ``attributes`` at time ``t``; return its new partners."""
-        if self._first_seen.touch(account) is None:
-            self._first_seen.put(account, t)
-        own = self._accounts.touch(account)
+        # Every event passes here, so the bounded maps' ordered dicts are used
+        # directly: a read that marks a key used is ``get`` then
+        # ``move_to_end`` (LruDict.touch), and writes of new keys go through
+        # LruDict.put, which evicts.
+        first_seen = self._first_seen
+        if account in first_seen._data:
+            first_seen._data.move_to_end(account)
+        else:
+            first_seen.put(account, t)
+        accounts = self._accounts
+        own = accounts._data.get(account)
         if own is None:
             own = {}
-            self._accounts.put(account, own)
+            accounts.put(account, own)
+        else:
+            accounts._data.move_to_end(account)
+        hubs = self._hubs
+        hub_counts = hubs._data
+        members_map = self._members
+        member_sets = members_map._data
+        pairs = self._pairs
+        pair_attributes = pairs._data
+        horizon = t - self.retention
+        window = self.lockstep_window
+        hub_size = self.hub_size
         partners: dict[str, None] = {}
         for attribute in attributes:
             own.pop(attribute, None)
             own[attribute] = t
-            for partner in self._link(account, attribute, t):
-                partners[partner] = None
-        while len(own) > self.max_attributes_per_account:
+            hub = hub_counts.get(attribute)
+            if hub is not None:
+                hub_counts[attribute] = hub + 1
+                hub_counts.move_to_end(attribute)
+                continue
+            members = member_sets.get(attribute)
+            if members is None:
+                members_map.put(attribute, {account: t})
+                continue
+            member_sets.move_to_end(attribute)
+            members.pop(account, None)
+            expired = False
+            for seen in members.values():  # the oldest member's last use
+                expired = seen < horizon
+                break
+            if expired:  # oldest first: expire from the front
+                while members:
+                    oldest = next(iter(members))
+                    if members[oldest] >= horizon:
+                        break
+                    del members[oldest]
+            if len(members) >= hub_size:
+                del member_sets[attribute]
+                hubs.put(attribute, len(members) + 1)
+                continue
+            # the account itself is not among the members until after this
+            for other, seen in members.items():
+                if abs(t - seen) > window:
+                    continue
+                key = (account, other) if account < other else (other, account)
+                shared = pair_attributes.get(key)
+                if shared is None:
+                    pairs.put(key, {attribute: t})
+                else:
+                    pair_attributes.move_to_end(key)
+                    shared[attribute] = t
+                partners[other] = None
+            members[account] = t
+        limit = self.max_attributes_per_account
+        while len(own) > limit:
             del own[next(iter(own))]
         return list(partners)
-
-    def _link(self, account: str, attribute: str, t: float) -> list[str]:
-        hub = self._hubs.touch(attribute)
-        if hub is not None:
-            self._hubs.put(attribute, hub + 1)
-            return []
-        members = self._members.touch(attribute)
-        if members is None:
-            self._members.put(attribute, {account: t})
-            return []
-        members.pop(account, None)
-        horizon = t - self.retention
-        while members:  # oldest first: expire from the front
-            oldest = next(iter(members))
-            if members[oldest] >= horizon:
-                break
-            del members[oldest]
-        if len(members) >= self.hub_size:
-            self._members.pop(attribute)
-            self._hubs.put(attribute, len(members) + 1)
-            return []
-        members[account] = t
-        partners = []
-        window = self.lockstep_window
-        for other, seen in members.items():
-            if other == account or abs(t - seen) > window:
-                continue
-            key = (account, other) if account < other else (other, account)
-            shared = self._pairs.touch(key)
-            if shared is None:
-                self._pairs.put(key, {attribute: t})
-            else:
-                shared[attribute] = t
-            partners.append(other)
-        return partners
 
     # ------------------------------------------------------------ reads
 
@@ -340,11 +385,57 @@ class EntityGraph:
     def pair(self, a: str, b: str) -> PairEvidence:
         """Return the lockstep evidence between accounts ``a`` and ``b``."""
         key = (a, b) if a < b else (b, a)
+        shared = self._pairs.get(key)
+        if not shared:
+            return PairEvidence(0, frozenset(), {})
+        # attribute_weight for each shared attribute, inlined: a pair is
+        # scored for every partner of every event
+        hubs = self._hubs._data
+        member_sets = self._members._data
+        hub_size = self.hub_size
+        weights: dict[str, float] = {}
+        groups: list[str] = []
+        for attribute in shared:
+            if attribute in hubs:
+                continue
+            kind = ATTRIBUTE_KINDS.get(attribute.split(":", 1)[0])
+            if kind is None:
+                continue
+            members = member_sets.get(attribute)
+            size = len(members) if members else 0
+            weight = kind[0] * hub_size / (hub_size + (size if size > 1 else 1))
+            if weight > 0:
+                weights[attribute] = weight
+                groups.append(kind[1])
+        return PairEvidence(sum(weights.values()), frozenset(groups), weights)
+
+    def linked_pair(
+        self, a: str, b: str, min_score: float, min_groups: int
+    ) -> PairEvidence | None:
+        """Return :meth:`pair` of ``a`` and ``b`` if it links them, else ``None``.
+
+        The evidence links the two when its score is at least ``min_score``
+        and it spans at least ``min_groups`` evidence groups. Most partners
+        share only a network (an address and its /24), so the groups their
+        shared attributes could reach at most are counted first, and the
+        weights only looked up for pairs that could pass.
+        """
+        key = (a, b) if a < b else (b, a)
         shared = self._pairs.get(key) or {}
-        weights = {attr: self.attribute_weight(attr) for attr in shared}
-        weights = {attr: w for attr, w in weights.items() if w > 0}
-        groups = frozenset(ATTRIBUTE_KINDS[attribute_kind(attr)][1] for attr in weights)
-        return PairEvidence(sum(weights.values()), groups, weights)
+        if len(shared) < min_groups:  # each attribute adds at most one group
+            return None
+        if min_groups > 1:
+            reachable: set[str] = set()
+            for attribute in shared:
+                kind = ATTRIBUTE_KINDS.get(attribute.split(":", 1)[0])
+                if kind is not None:
+                    reachable.add(kind[1])
+            if len(reachable) < min_groups:
+                return None
+        evidence = self.pair(a, b)
+        if evidence.score >= min_score and len(evidence.groups) >= min_groups:
+            return evidence
+        return None
 
     def partners(self, account: str) -> Iterator[str]:
         """Yield the accounts ``account`` has lockstep evidence with."""

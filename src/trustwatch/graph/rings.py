@@ -37,6 +37,9 @@ __all__ = ["Ring", "RingRisk", "RingSnapshot", "RingTracker", "RingUpdate"]
 
 #: Shared attributes remembered per ring as its evidence.
 _MAX_EVIDENCE = 64
+#: Stale attributes the cited set may hold beyond its live ones before it is
+#: rebuilt from the rings kept.
+_CITED_SLACK = 4096
 
 
 @dataclass(slots=True)
@@ -258,6 +261,11 @@ class RingTracker:
         self.max_members = max_members
         self._rings: LruDict[str, Ring] = LruDict(max_rings)
         self._ring_of: LruDict[str, str] = LruDict(self.graph.max_accounts)
+        # Every attribute cited as evidence by a ring kept (and some by rings
+        # since merged or evicted): an event none of whose attributes is in
+        # here cannot attach its account to a ring, and most events are such.
+        self._cited: set[str] = set()
+        self._cited_limit = _CITED_SLACK
 
     # ------------------------------------------------------------ updates
 
@@ -271,15 +279,19 @@ class RingTracker:
         if not attributes:
             return []
         updates: list[RingUpdate] = []
-        for partner in self.graph.add(account, attributes, when):
-            evidence = self.graph.pair(account, partner)
-            if (
-                evidence.score >= self.pair_threshold
-                and len(evidence.groups) >= self.min_groups
-            ):
+        graph = self.graph
+        threshold, min_groups = self.pair_threshold, self.min_groups
+        for partner in graph.add(account, attributes, when):
+            evidence = graph.linked_pair(account, partner, threshold, min_groups)
+            if evidence is not None:
                 updates += self._union(account, partner, evidence.attributes, when)
-        if not updates and self.ring_of(account) is None:
-            updates = self._attach_by_evidence(attributes, account, when)
+        if not updates:
+            cited = self._cited
+            for attribute in attributes:
+                if attribute in cited:  # else no ring's evidence is shared
+                    if self.ring_of(account) is None:
+                        updates = self._attach_by_evidence(attributes, account, when)
+                    break
         return updates
 
     def _attach_by_evidence(
@@ -293,12 +305,28 @@ class RingTracker:
         pair link (``pair_threshold`` and ``min_groups``).
         """
         graph = self.graph
+        # the members and ring maps are read as LruDict.get would, without
+        # copying each attribute's members into a list
+        member_sets = graph._members._data
+        ring_ids = self._ring_of._data
+        rings = self._rings._data
+        cited = self._cited
         candidates: dict[str, Ring] = {}
         for attribute in attributes:
-            for member in graph.members(attribute):
-                ring = self.ring_of(member) if member != account else None
+            if attribute not in cited:  # no ring cites it
+                continue
+            members = member_sets.get(attribute)
+            if not members:
+                continue
+            for member in members:
+                ring_id = ring_ids.get(member)
+                if ring_id is None or member == account:
+                    continue
+                ring = rings.get(ring_id)
                 if ring is not None and attribute in ring.evidence:
                     candidates[ring.ring_id] = ring
+        if not candidates:
+            return []
         own = graph.attributes(account)
         best: tuple[float, str] | None = None
         for ring in candidates.values():
@@ -378,14 +406,31 @@ class RingTracker:
                 ring.members[account] = t
         self._ring_of.put(account, ring.ring_id)
 
-    @staticmethod
-    def _cite(ring: Ring, shared: dict[str, float], count: int = 1) -> None:
+    def _cite(self, ring: Ring, shared: dict[str, float], count: int = 1) -> None:
         evidence = ring.evidence
         for attribute in shared:
             if attribute in evidence:
                 evidence[attribute] += count
             elif len(evidence) < _MAX_EVIDENCE:
                 evidence[attribute] = count
+                self._cited.add(attribute)
+        if len(self._cited) > self._cited_limit:
+            self._recount_cited()
+            self._cited.update(evidence)  # a ring being founded is not kept yet
+
+    def _recount_cited(self) -> None:
+        """Rebuild the cited set from the rings kept, dropping stale entries.
+
+        The next rebuild waits until as many entries were added as the
+        rebuild read, so its cost spreads over the citations that caused it.
+        """
+        cited: set[str] = set()
+        read = 0
+        for _, ring in self._rings.items():
+            cited.update(ring.evidence)
+            read += len(ring.evidence)
+        self._cited = cited
+        self._cited_limit = len(cited) + read + _CITED_SLACK
 
     # ------------------------------------------------------------ reads
 
@@ -487,3 +532,4 @@ class RingTracker:
         )
         self.graph.set_state(state["graph"])
         self._rings, self._ring_of = rings, ring_of
+        self._recount_cited()

@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Final, NamedTuple, TypeVar
 
 from trustwatch.enrichment.geo import GeoResolver
@@ -72,6 +73,7 @@ LEVEL_LABELS: Final = (
     "user agent",
 )
 
+_K = TypeVar("_K")
 _V = TypeVar("_V")
 _ROOT_LEVEL = 7  # low bits of keys that are not attribute levels (chain roots)
 _HASH_MASK = (1 << 59) - 1
@@ -250,6 +252,17 @@ def _client_chain(user_agent: str | None) -> _Chain:
     return _chain(1, values, info.is_bot)
 
 
+@lru_cache(maxsize=1024)
+def _country_path(country: str | None) -> tuple[str, int]:
+    """Return the network chain's path down to ``country``, and its key."""
+    path = f"network\x1f{_path_token(country)}"
+    return path, _key(path, NETWORK_LEVELS[0])
+
+
+def _path_token(value: str | None) -> str:
+    return _MISSING if value is None else value
+
+
 def _known(family: str) -> str | None:
     return None if family == UNKNOWN else family
 
@@ -260,13 +273,15 @@ class AttributeExtractor:
     Parameters
     ----------
     cache_size
-        Most distinct addresses, and most distinct user agents, kept.
+        Most distinct addresses, and most distinct user agents, kept; as
+        many (country, network) places and address and agent pairings.
 
     Notes
     -----
-    The address cache holds what the context's geolocation said; it is
-    emptied whenever a context brings another resolver. Each cache is first
-    in, first out, in an :class:`~collections.OrderedDict` (O(1) eviction).
+    The address and place caches hold what the context's geolocation said;
+    they are emptied whenever a context brings another resolver. Each cache
+    is first in, first out, in an :class:`~collections.OrderedDict` (O(1)
+    eviction).
     """
 
     def __init__(self, cache_size: int = 65_536) -> None:
@@ -274,6 +289,15 @@ class AttributeExtractor:
         self._geo: GeoResolver | None = None
         self._networks: OrderedDict[str, _Chain] = OrderedDict()
         self._clients: OrderedDict[str, _Chain] = OrderedDict()
+        # the attributes per pair of cached chains (by identity)
+        self._pairs: OrderedDict[
+            tuple[int, int], tuple[_Chain, _Chain, LoginAttributes]
+        ] = OrderedDict()
+        # the country and network keys by (country, network): many addresses
+        # share them, so a new address costs the hash of its own path only
+        self._places: OrderedDict[
+            tuple[str | None, str | None], tuple[str, int, int]
+        ] = OrderedDict()
 
     def extract(self, event: EventBase, ctx: EventContext) -> LoginAttributes:
         """Return the attributes of ``event`` as ``ctx`` locates its source.
@@ -290,7 +314,18 @@ class AttributeExtractor:
         LoginAttributes
             Missing or invalid fields give absent chains, never an error.
         """
-        return _combine(self._network(ctx), self._client(event.user_agent))
+        network = self._network(ctx)
+        client = self._client(event.user_agent)
+        # a source keeps its agent from login to login: reuse their pairing,
+        # keyed by identity (each entry holds both chains, so neither id can
+        # pass to another chain while the entry is kept)
+        pair = (id(network), id(client))
+        found = self._pairs.get(pair)
+        if found is not None:
+            return found[2]
+        attrs = _combine(network, client)
+        _bounded_put(self._pairs, pair, (network, client, attrs), self.cache_size)
+        return attrs
 
     def _network(self, ctx: EventContext) -> _Chain:
         source = ctx.source()
@@ -299,11 +334,31 @@ class AttributeExtractor:
         if ctx.geo is not self._geo:
             self._geo = ctx.geo
             self._networks.clear()
+            self._places.clear()
+            self._pairs.clear()
         found = self._networks.get(source)
         if found is None:
             info = ctx.location()
-            country = info.country if info is not None else None
-            found = _network_chain(country, ctx.network(), source)
+            country = (info.country if info is not None else None) or None
+            network = ctx.network() or None
+            place = self._places.get((country, network))
+            if place is None:
+                path, country_key = _country_path(country)
+                path = f"{path}\x1f{_path_token(network)}"
+                place = (path, country_key, _key(path, NETWORK_LEVELS[1]))
+                _bounded_put(self._places, (country, network), place, self.cache_size)
+            path, country_key, network_key = place
+            keys = (
+                country_key,
+                network_key,
+                _key(f"{path}\x1f{source}", NETWORK_LEVELS[2]),
+            )
+            found = _Chain(
+                (country, network, source),
+                keys,
+                (ROOT_KEYS[0], *keys),
+                keys[1:] if network is not None else keys[2:],
+            )
             _bounded_put(self._networks, source, found, self.cache_size)
         return found
 
@@ -319,7 +374,7 @@ class AttributeExtractor:
         return found
 
 
-def _bounded_put(cache: OrderedDict[str, _V], key: str, value: _V, size: int) -> None:
+def _bounded_put(cache: OrderedDict[_K, _V], key: _K, value: _V, size: int) -> None:
     if len(cache) >= size:
         cache.popitem(last=False)  # first in, first out
     cache[key] = value

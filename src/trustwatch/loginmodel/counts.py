@@ -117,14 +117,24 @@ class DecayedCounts:
     def add(self, keys: Iterable[int], t: float) -> float:
         """Count one observation at ``t`` for each key; return its stored weight."""
         w = self.weight(t)
+        self.add_weighted(keys, w)
+        return w
+
+    def add_weighted(self, keys: Iterable[int], w: float) -> None:
+        """Add the stored weight ``w`` to each key (one that :meth:`weight` gave).
+
+        For a caller that took the observation's weight already and changed
+        nothing since: the same as :meth:`add` at that time, without
+        reading the clock twice.
+        """
         counts = self._counts
+        get, to_end = counts.get, counts.move_to_end
         for key in keys:
-            counts[key] = counts.get(key, 0.0) + w
-            counts.move_to_end(key)  # ordered by last update, for eviction
+            counts[key] = get(key, 0.0) + w
+            to_end(key)  # ordered by last update, for eviction
         while len(counts) > self.max_keys:
             counts.popitem(last=False)
             self.evicted += 1
-        return w
 
     def _rescale(self, t: float) -> None:
         factor = self.scale(t)
@@ -227,6 +237,18 @@ class FailureEvidence:
         ``exclude`` (the account now logging in) is left out of the count.
         """
         return self._succeeding.count(key, t, exclude)
+
+    def accounts(
+        self, key: int, t: float, exclude: str | None = None
+    ) -> tuple[int, int]:
+        """Return :meth:`failing_accounts` and :meth:`successful_accounts` at once.
+
+        The successes are not read (``0``) when nothing failed from ``key``.
+        """
+        failing = self._failing.count(key, t, exclude)
+        if not failing:
+            return 0, 0
+        return failing, self._succeeding.count(key, t, exclude)
 
     def get_state(self) -> dict[str, Any]:
         """Return both windows' state."""

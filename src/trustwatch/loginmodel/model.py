@@ -183,6 +183,9 @@ _CHAIN_ROOT: Final = tuple(
     ROOT_KEYS[0] if level in NETWORK_LEVELS else ROOT_KEYS[1] for level in _ALL_LEVELS
 )
 _NO_COUNTS: Final[dict[int, float]] = {}
+_NO_LEVELS: Final[list[float]] = [0.0] * _LEVEL_COUNT
+#: The levels whose values the evidence shows (all but the user-agent string).
+_VALUE_LEVELS: Final = LEVELS[:-1]
 #: Base probability of a value the population has never shown, per level.
 _UNSEEN: Final = (1 / 250, 1 / 2_000, 1 / 50_000, 1 / 50, 1 / 2_000, 1 / 200, 1e-5)
 #: Pseudo-logins behind the novelty priors until the population has data.
@@ -263,11 +266,27 @@ class LoginRiskModel:
         self._reason_factor = s.reason_factor
         self._unseen = [s.population_smoothing * q for q in _UNSEEN]
         self._prior_mass = [r * _NOVELTY_PRIOR_WEIGHT for r in s.novelty_priors]
+        # per level, what scoring reads: its name, the chain's root key for a
+        # chain's top (else 0), whether failed logins count against it, its
+        # unseen mass, its novelty prior mass and its first novelty slot
+        self._plan = tuple(
+            (
+                level,
+                LEVELS[level],
+                _TOPS.get(level, 0),
+                level in _EVIDENCE_LEVELS,
+                self._unseen[level],
+                self._prior_mass[level],
+                level * _GAP_SLOTS,
+            )
+            for level in _ALL_LEVELS
+        )
         # posterior odds of stuffing per excess failing account per success
         self._stuffing_odds = (
             s.stuffing_success_rate * (1.0 - s.attack_prior) / s.attack_prior
         )
         self._accounts = AccountTable(s.max_accounts)
+        self._max_values = s.max_values_per_account
         population_half_life = s.population_half_life_days * _DAY
         # pinned counters: the population's novel weight per level and gap,
         # then its trials per level and gap
@@ -316,16 +335,27 @@ class LoginRiskModel:
         """
         history = self._accounts.get(account) if account else None
         population = self._population
-        pop = population.table
+        pop_get = population.table.get
         pscale = population.scale(t)
         pinned = population.pinned
         labelled = bool(self._labels.table)
-        hcounts = history.counts if history is not None else _NO_COUNTS
-        hscale = self._account_scale(history, t)
-        gap = _gap_slot(t - history.last) if history is not None else 0
+        if history is not None:
+            hcounts = history.counts
+            hscale = history.scale(t, self._account_half_life)
+            gap = _gap_slot(t - history.last)
+            novel, expected = history.novel, history.expected
+        else:
+            hcounts, hscale, gap = _NO_COUNTS, 0.0, 0
+            novel = expected = _NO_LEVELS
+        hcounts_get = hcounts.get
         keys, values = attrs.keys, attrs.values
         g, b, m = self._g, self._b, _NOVELTY_PRIOR_WEIGHT
-        has_failures = self._evidence.has_failures
+        reason_factor = self._reason_factor
+        rate_slots, unplaced = _RATE_SLOTS, _UNPLACED
+        evidence_accounts = self._evidence.accounts
+        legit_share = self.settings.legit_failure_share
+        stuffing_odds = self._stuffing_odds
+        log = math.log
         who = username or account
         log_lr = 0.0
         factors: dict[str, float] = {}
@@ -333,65 +363,82 @@ class LoginRiskModel:
         succeeding: dict[str, int] = {}
         attacker: dict[str, float] = {}
         notes: list[tuple[float, str]] = []
-        parent = 0
-        for level in _ALL_LEVELS:
+        # the parent's key, population count and account count: the root's
+        # at a chain's top, else the level above's, read there
+        parent, parent_pop, parent_weight = 0, 0.0, 0.0
+        for level, name, root, evidence_level, unseen, prior_mass, slot in self._plan:
             key = keys[level]
             if not key:
                 continue  # the login lacks this chain
-            parent = _TOPS.get(level, parent)
-            value = values[level]
-            if value is None and level not in _TOPS:
-                parent = key  # unknown: no evidence, children keep their path
+            if root:
+                parent = root
+                parent_pop = pop_get(root, 0.0)
+                parent_weight = hcounts_get(root, 0.0)
+            elif values[level] is None:
+                # unknown: no evidence, children keep their path
+                parent = key
+                parent_pop = pop_get(key, 0.0)
+                parent_weight = hcounts_get(key, 0.0)
                 continue
-            p_pop = (pop.get(key, 0.0) * pscale + self._unseen[level]) / (
-                pop.get(parent, 0.0) * pscale + g
-            )
+            key_pop = pop_get(key, 0.0)
+            key_weight = hcounts_get(key, 0.0)
+            p_pop = (key_pop * pscale + unseen) / (parent_pop * pscale + g)
             if p_pop > 1.0:  # a parent evicted before its child
                 p_pop = 1.0
             factor = 1.0
-            if level in _EVIDENCE_LEVELS and has_failures(key):
-                factor = self._failure_boost(
-                    level, key, attrs, t, who, notes, (failing, succeeding)
-                )
+            if evidence_level:
+                # B_k: the day's failed-login evidence against the value
+                count, succeeded = evidence_accounts(key, t, who)
+                if count:
+                    excess = count - legit_share * succeeded
+                    if not excess > 0.0:
+                        excess = 0.0
+                    # the current login, if the owner's, is one more success
+                    factor = 1.0 + stuffing_odds * excess / (succeeded + 1.0)
+                    failing[name] = count
+                    succeeding[name] = succeeded
+                    if factor >= 2.0:
+                        notes.append(
+                            (factor, self._failure_note(level, attrs, count, succeeded))
+                        )
             if labelled:
                 factor = self._labelled(
                     factor, level, key, parent, attrs, p_pop, t, notes
                 )
             if factor != 1.0:
-                attacker[LEVELS[level]] = factor
+                attacker[name] = factor
             noted = False
-            parent_weight = hcounts.get(parent, 0.0)
-            if parent_weight > 0.0 and history is not None:
+            if parent_weight > 0.0:
                 # the account knows the parent: weigh the value against its history
-                slot = level * _GAP_SLOTS + gap
-                rate = (pinned[slot] * pscale + self._prior_mass[level]) / (
-                    pinned[_RATE_SLOTS + slot] * pscale + m
+                slot += gap
+                rate = (pinned[slot] * pscale + prior_mass) / (
+                    pinned[slot + rate_slots] * pscale + m
                 )
-                ratio = (history.novel[level] * hscale + b) / (
-                    history.expected[level] * hscale + b
-                )
-                p_new = ratio * rate / (1.0 - rate + ratio * rate)
-                share = hcounts.get(key, 0.0) / parent_weight
+                ratio = (novel[level] * hscale + b) / (expected[level] * hscale + b)
+                scaled = ratio * rate
+                p_new = scaled / (1.0 - rate + scaled)
+                share = key_weight / parent_weight
                 owner = p_pop / ((1.0 - p_new) * share + p_new * p_pop)
-                if owner >= self._reason_factor:
+                if owner >= reason_factor:
                     notes.append((owner, novelty_reason(level, attrs, share)))
                     noted = True
                 factor *= owner
-            if key == _UNPLACED and not noted:
+            if key == unplaced and not noted:
                 notes.append((factor, "address could not be placed"))
-            factors[LEVELS[level]] = factor
-            log_lr += math.log(factor)
-            parent = key
+            factors[name] = factor
+            if factor != 1.0:  # log(1) adds nothing
+                log_lr += log(factor)
+            parent, parent_pop, parent_weight = key, key_pop, key_weight
         evidence: dict[str, Any] = {"factors": factors}
         if account:
-            activity = self._activity(history, hscale, t, notes)
+            activity = self._activity(history, hscale, pscale, t, notes)
             evidence["activity_factor"] = round(activity, 4)
-            log_lr += math.log(activity)
+            log_lr += log(activity)
         if attrs.automation:
             tool = self.settings.automation_factor
             evidence["automation_factor"] = tool
             notes.append((tool, automation_reason(attrs)))
-            log_lr += math.log(tool)
+            log_lr += log(tool)
         if attacker:
             evidence["attacker_factors"] = attacker
         if failing:
@@ -403,15 +450,18 @@ class LoginRiskModel:
         self,
         history: AccountHistory | None,
         hscale: float,
+        pscale: float,
         t: float,
         notes: list[tuple[float, str]],
     ) -> float:
-        """Return ``A_u``: how much rarer the account's logins are than the mean's."""
+        """Return ``A_u``: how much rarer the account's logins are than the mean's.
+
+        ``pscale`` is the population's :meth:`~.DecayedCounts.scale` at ``t``.
+        """
         started, accounts = self._started, self._accounts.seen
         if started is None or not accounts or t <= started:
             return 1.0
-        population = self._population
-        logins = population.pinned[_LOGINS_SLOT] * population.scale(t)
+        logins = self._population.pinned[_LOGINS_SLOT] * pscale
         rate = logins / _exposure(t - started, self._population_half_life) / accounts
         since = history.since if history is not None else started
         typical = rate * _exposure(max(0.0, t - since), self._account_half_life)
@@ -428,11 +478,6 @@ class LoginRiskModel:
             )
         return factor
 
-    def _account_scale(self, history: AccountHistory | None, t: float) -> float:
-        if history is None:
-            return 0.0
-        return history.scale(t, self._account_half_life)
-
     def _risk(
         self,
         account: str | None,
@@ -445,7 +490,8 @@ class LoginRiskModel:
     ) -> LoginRisk:
         """Turn the likelihood ratio into the risk, its reasons and evidence."""
         first = account is not None and (history is None or history.total <= 0.0)
-        notes.sort(key=_strength, reverse=True)
+        if len(notes) > 1:
+            notes.sort(key=_strength, reverse=True)
         reasons = [text for _, text in notes]
         if first:
             reasons.append("first login of this account")
@@ -456,51 +502,29 @@ class LoginRiskModel:
         )
         evidence["first_login"] = first
         evidence["learned"] = False
-        for level, value in enumerate(attrs.values[:-1]):
+        # every level's value but the user-agent string's
+        for name, value in zip(_VALUE_LEVELS, attrs.values, strict=False):
             if value is not None:
-                evidence[LEVELS[level]] = value
+                evidence[name] = value
         if attrs.automation:
             evidence["automation_client"] = True
         return LoginRisk(1.0 / (1.0 + math.exp(-log_odds)), tuple(reasons), evidence)
 
-    def _failure_boost(
-        self,
-        level: int,
-        key: int,
-        attrs: LoginAttributes,
-        t: float,
-        who: str | None,
-        notes: list[tuple[float, str]],
-        counted: tuple[dict[str, int], dict[str, int]],
-    ) -> float:
-        """Return ``B_k``: the day's failed-login evidence against the value."""
-        evidence = self._evidence
-        count = evidence.failing_accounts(key, t, who)
-        if not count:
-            return 1.0
-        s = self.settings
-        succeeded = evidence.successful_accounts(key, t, who)
-        excess = count - s.legit_failure_share * succeeded
-        # the current login, if the owner's, is one more success from the value
-        boost = 1.0 + self._stuffing_odds * max(0.0, excess) / (succeeded + 1.0)
-        counted[0][LEVELS[level]] = count
-        counted[1][LEVELS[level]] = succeeded
-        if boost >= 2.0:
-            cap = s.max_accounts_per_value
-            at_least = "at least " if count >= cap else ""
-            others = ""
-            if succeeded:
-                more = "at least " if succeeded >= cap else ""
-                others = f", logging into {more}{succeeded}"
-            notes.append(
-                (
-                    boost,
-                    f"{evidence_subject(level, attrs)} seen failing against "
-                    f"{at_least}{count} accounts{others} in the last "
-                    f"{self._window_hours:g} h",
-                )
-            )
-        return boost
+    def _failure_note(
+        self, level: int, attrs: LoginAttributes, count: int, succeeded: int
+    ) -> str:
+        """Say that the value at ``level`` failed against ``count`` accounts."""
+        cap = self.settings.max_accounts_per_value
+        at_least = "at least " if count >= cap else ""
+        others = ""
+        if succeeded:
+            more = "at least " if succeeded >= cap else ""
+            others = f", logging into {more}{succeeded}"
+        return (
+            f"{evidence_subject(level, attrs)} seen failing against "
+            f"{at_least}{count} accounts{others} in the last "
+            f"{self._window_hours:g} h"
+        )
 
     def _labelled(
         self,
@@ -581,7 +605,12 @@ class LoginRiskModel:
         if self._started is None or t < self._started:
             self._started = t
         risk = self.score(account, attrs, t, username=who)
-        self._count_attempt(who, attrs, t, success)
+        tracked = attrs.evidence_keys
+        if tracked:
+            if success:
+                self._evidence.add_success(tracked, who or "", t)
+            else:
+                self._evidence.add_failure(tracked, who or "", t)
         if not (success and account):
             return risk
         s = self.settings
@@ -712,38 +741,47 @@ class LoginRiskModel:
         pw = population.weight(t)
         pscale = population.scale(t)
         pinned = population.pinned
-        counts = history.counts
+        counts = history.counts  # after weight(), which may rebuild it
+        novel, expected = history.novel, history.expected
         gap = _gap_slot(t - history.last)
         keys, values = attrs.keys, attrs.values
         m = _NOVELTY_PRIOR_WEIGHT
         parent = 0
-        for level in _ALL_LEVELS:
+        for level, _, root, _, _, prior_mass, slot in self._plan:
             key = keys[level]
             if not key:
                 continue
-            parent = _TOPS.get(level, parent)
-            known = values[level] is not None or level in _TOPS
-            if known and parent in counts:
+            if root:
+                parent = root
+            elif values[level] is None:
+                parent = key  # unknown: no trial, children keep their path
+                continue
+            if parent in counts:
                 # a value under a parent the account knew: a novelty trial,
                 # expected novel at the population's rate for its gap
-                slot = level * _GAP_SLOTS + gap
-                rate = (pinned[slot] * pscale + self._prior_mass[level]) / (
-                    pinned[_RATE_SLOTS + slot] * pscale + m
+                slot += gap
+                trials = _RATE_SLOTS + slot
+                rate = (pinned[slot] * pscale + prior_mass) / (
+                    pinned[trials] * pscale + m
                 )
-                history.expected[level] += hw * rate
-                pinned[_RATE_SLOTS + slot] += pw
+                expected[level] += hw * rate
+                pinned[trials] += pw
                 if key not in counts:
-                    history.novel[level] += hw
+                    novel[level] += hw
                     pinned[slot] += pw
             parent = key
         learned = attrs.learn_keys
+        counts_get = counts.get
         for key in learned:
-            counts[key] = counts.get(key, 0.0) + hw
+            counts[key] = counts_get(key, 0.0) + hw
         history.total += hw
-        history.last = max(history.last, t)
+        if t > history.last:
+            history.last = t
         pinned[_LOGINS_SLOT] += pw
-        history.prune(self.settings.max_values_per_account)
-        population.add(learned, t)
+        if len(counts) > self._max_values:
+            history.prune(self._max_values)
+        # the same weight population.weight(t) gave above
+        population.add_weighted(learned, pw)
 
     def learn_created(self, account: str, t: float) -> bool:
         """Note that ``account`` was created at ``t``: its logins count from then.

@@ -116,9 +116,11 @@ class UrlModel:
         """Return the trees' uncalibrated scores (higher is riskier)."""
         if not parsed:
             return np.empty(0, dtype=np.float64)
-        scores = self.booster.predict(
-            self.features(parsed), raw_score=True, num_threads=1
-        )
+        return self.raw_scores_of(self.features(parsed))
+
+    def raw_scores_of(self, matrix: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Return the trees' uncalibrated scores of a :meth:`features` matrix."""
+        scores = self.booster.predict(matrix, raw_score=True, num_threads=1)
         return np.asarray(scores, dtype=np.float64)
 
     def probability(self, raw: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -130,11 +132,18 @@ class UrlModel:
         """Return the calibrated probability that each URL is malicious."""
         return self.probability(self.raw_scores(parsed))
 
-    def explain(self, parsed: ParsedUrl, top: int = 4) -> tuple[float, list[Reason]]:
+    def explain(
+        self,
+        parsed: ParsedUrl,
+        top: int = 4,
+        row: npt.NDArray[np.float64] | None = None,
+    ) -> tuple[float, list[Reason]]:
         """Score one URL and name the features that moved it most.
 
         Each feature's share comes from the trees (SHAP values); the n-gram
         score's share is split over the runs of characters that carried it.
+        ``row``, when given, is the URL's :meth:`features` matrix (one row),
+        worked out already by a caller that scored it first.
 
         Returns
         -------
@@ -143,7 +152,8 @@ class UrlModel:
             raised the score first when it is one half or more, those that
             lowered it first otherwise.
         """
-        row = self.features([parsed])
+        if row is None:
+            row = self.features([parsed])
         shares = self.booster.predict(row, pred_contrib=True, num_threads=1)[0]
         raw = float(shares.sum())
         probability = float(self.probability(np.array([raw]))[0])
@@ -251,16 +261,24 @@ def _span_reasons(
     sizes: npt.NDArray[np.int64],
 ) -> list[Reason]:
     """Group n-gram contributions into runs of characters an analyst can read."""
-    per_char = np.zeros(len(doc), dtype=np.float64)
-    for contribution, start, size in zip(slots, starts, sizes, strict=True):
+    length = len(doc)
+    # plain floats: the same additions in the same order as on an array,
+    # without a numpy call per n-gram
+    shares = [0.0] * length
+    for contribution, start, size in zip(
+        slots.tolist(), starts.tolist(), sizes.tolist(), strict=True
+    ):
         if contribution:
-            per_char[start : start + size] += contribution / size
+            share = contribution / size
+            for at in range(start, min(start + size, length)):
+                shares[at] += share
+    per_char = np.array(shares, dtype=np.float64)
     reasons: list[Reason] = []
     for sign in (1.0, -1.0):
-        strong = sign * per_char > 0.01
+        strong = (sign * per_char > 0.01).tolist()
         begin = None
-        for index in range(len(doc) + 1):
-            inside = index < len(doc) and bool(strong[index]) and doc[index] > 2
+        for index in range(length + 1):
+            inside = index < length and strong[index] and doc[index] > 2
             if inside and begin is None:
                 begin = index
             elif not inside and begin is not None:

@@ -73,7 +73,7 @@ from trustwatch.enrichment.geo import BundledGeo, GeoResolver
 from trustwatch.events.decode import EventDecoder
 from trustwatch.runtime.pipeline import Pipeline
 from trustwatch.runtime.stream import StreamSettings, StreamWorker
-from trustwatch.runtime.stream.worker import GC_THRESHOLDS
+from trustwatch.runtime.stream.worker import GC_THRESHOLDS, STREAM_TIME_EVERY
 from trustwatch.simulation import SimulationConfig, iter_events
 from trustwatch.storage.sqlite import SqliteStore
 from trustwatch.testing.broker import LocalBroker
@@ -95,6 +95,7 @@ LEVEL_SLACK = 0.25
 BEHIND_SLACK = 1.0
 
 Record = tuple[bytes, bytes]  # (key, value)
+BATCH_WAIT = [0.05]  # --batch-wait, for every worker
 
 
 # -- events and topics ---------------------------------------------------------
@@ -158,6 +159,7 @@ def pipeline_factory(geo: GeoResolver | None) -> Callable[[], Pipeline]:
             DecisionEngine(default_policy(), "dry_run"),
             geo,
             timed=True,
+            time_every=STREAM_TIME_EVERY,  # as `trustwatch stream` does
         )
 
     return build
@@ -249,6 +251,7 @@ class TimedWorker(StreamWorker):
         self.sent: list[float] = []  # each latency's message timestamp
         self.assigned: MpEvent | None = None
         self.checkpoint_saves: list[tuple[float, float]] = []  # (start, seconds)
+        self.checkpoint_forks: list[tuple[float, float]] = []  # (start, seconds)
 
     def _checkpoint(self, task: Any, *, force: bool = False) -> None:
         started = time.time()
@@ -257,16 +260,35 @@ class TimedWorker(StreamWorker):
         if self.summary.checkpoints > before:
             self.checkpoint_saves.append((started, time.time() - started))
 
+    def _checkpoint_in_child(self, task: Any) -> None:
+        started = time.time()
+        super()._checkpoint_in_child(task)
+        self.checkpoint_forks.append((started, time.time() - started))
+
+    def _settle(self, *, wait: bool) -> None:
+        started = time.time()
+        before = self.summary.checkpoints
+        super()._settle(wait=wait)
+        if self.summary.checkpoints > before:
+            self.checkpoint_saves.append((started, time.time() - started))
+
     def stalls(self) -> str:
         """Partition-state saves between the first message and the last commit."""
         first, last = self.first_message or 0.0, self.last_commit or 0.0
         inside = [s for t, s in self.checkpoint_saves if first <= t <= last]
-        if not inside:
+        forks = [s for t, s in self.checkpoint_forks if first <= t <= last]
+        if not inside and not forks:
             return "no partition state saved while running"
-        return (
-            f"{len(inside)} partition-state saves blocked the loop for "
-            f"{sum(inside):.2f} s (longest {max(inside):.2f} s)"
+        found = (
+            f"{len(inside)} partition-state writes blocked the loop for "
+            f"{sum(inside):.2f} s (longest {max(inside, default=0):.2f} s)"
         )
+        if forks:
+            found += (
+                f", {len(forks)} forks to serialise state for "
+                f"{sum(forks):.2f} s (longest {max(forks):.3f} s)"
+            )
+        return found
 
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         super()._on_assign(consumer, partitions)
@@ -298,6 +320,7 @@ def worker_settings(
     servers: str, topic: str, group: str, batch_size: int
 ) -> StreamSettings:
     return StreamSettings(
+        batch_wait=BATCH_WAIT[0],
         bootstrap_servers=servers,
         topics=(topic,),
         group=group,
@@ -547,6 +570,8 @@ def stream_command(
         str(state),
         "--exit-when-idle",
         "3",
+        "--batch-wait",
+        str(BATCH_WAIT[0]),
     ]
     if not geo:
         args.append("--no-geo")
@@ -803,6 +828,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--batch-size", type=int, default=2000)
+    parser.add_argument(
+        "--batch-wait",
+        type=float,
+        default=BATCH_WAIT[0],
+        help="Seconds a worker waits to fill a batch (latency against throughput).",
+    )
     parser.add_argument("--rate", type=float, default=10_000)
     parser.add_argument(
         "--fallback-rates",
@@ -835,6 +866,7 @@ def main() -> None:
         "consumer (e.g. fetch.wait.max.ms=50); repeat for more.",
     )
     args = parser.parse_args()
+    BATCH_WAIT[0] = args.batch_wait
     for pair in args.kafka_config:
         key, _, value = pair.partition("=")
         KAFKA_CONFIG[key.strip()] = value

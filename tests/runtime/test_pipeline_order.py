@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import pytest
+
 from trustwatch.decisions.engine import DecisionEngine
 from trustwatch.decisions.policy import default_policy
 from trustwatch.detectors.base import Detector, Signal
+from trustwatch.errors import ConfigError
 from trustwatch.events.model import EventBase, Login
 from trustwatch.features.context import EventContext
 from trustwatch.runtime.pipeline import Pipeline
@@ -71,3 +74,44 @@ def test_a_detector_run_first_sees_no_signals():
     )
     pipeline.process_one(event)
     assert reading.seen == [[]]
+
+
+def _logins(n: int) -> list[Login]:
+    return [
+        Login(
+            event_id=f"e{i}",
+            ts=datetime(2026, 4, 1, tzinfo=UTC),
+            account="bob",
+            success=True,
+        )
+        for i in range(n)
+    ]
+
+
+def test_sampled_timing_counts_each_timed_event_for_the_events_it_stands_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ticks = iter(range(1_000_000))
+    monkeypatch.setattr(
+        "trustwatch.runtime.pipeline.time.perf_counter", lambda: float(next(ticks))
+    )
+    reading = Reading()
+    pipeline = Pipeline(
+        [Raising(), reading], DecisionEngine(default_policy()), timed=True, time_every=4
+    )
+    for event in _logins(8):
+        pipeline.process_one(event)
+
+    # events 4 and 8 are timed; each clock pair spans one tick, counted 4 times
+    assert pipeline.detector_seconds == {"raising": 8.0, "reading": 8.0}
+    assert reading.seen == [["first"]] * 8  # untimed events run the same way
+
+
+def test_every_event_is_timed_by_default_and_a_sample_below_one_is_refused() -> None:
+    pipeline = Pipeline([Raising()], DecisionEngine(default_policy()), timed=True)
+    for event in _logins(3):
+        pipeline.process_one(event)
+    assert pipeline.detector_seconds is not None
+    assert pipeline.detector_seconds["raising"] > 0
+    with pytest.raises(ConfigError, match="time_every=0"):
+        Pipeline([Raising()], DecisionEngine(default_policy()), time_every=0)

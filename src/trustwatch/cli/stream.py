@@ -206,6 +206,16 @@ def _address(text: str | None) -> tuple[str, int] | None:
     "was saved yet).",
 )
 @click.option(
+    "--background-checkpoints/--inline-checkpoints",
+    default=True,
+    show_default=True,
+    envvar="TRUSTWATCH_BACKGROUND_CHECKPOINTS",
+    show_envvar=True,
+    help="Serialise the periodic state saves in a forked child, so that "
+    "deciding stalls only for the fork; inline saves stop the loop for the "
+    "whole save.",
+)
+@click.option(
     "--metrics-address",
     envvar="TRUSTWATCH_METRICS_ADDRESS",
     show_envvar=True,
@@ -248,6 +258,7 @@ def stream(
     batch_size: int,
     batch_wait: float,
     checkpoint_interval: float,
+    background_checkpoints: bool,
     metrics_address: str | None,
     exit_when_idle: float | None,
     reset_state: bool,
@@ -291,6 +302,7 @@ def stream(
     from trustwatch.runtime.stream import StreamMetrics, StreamSettings, StreamWorker
     from trustwatch.runtime.stream.metrics import MetricsServer
     from trustwatch.runtime.stream.settings import parse_kafka_pairs
+    from trustwatch.runtime.stream.worker import STREAM_TIME_EVERY
     from trustwatch.storage.checkpoints import open_store
 
     if event_format not in {"auto", "jsonl"}:
@@ -310,6 +322,7 @@ def stream(
         batch_size=batch_size,
         batch_wait=batch_wait,
         checkpoint_interval=checkpoint_interval,
+        background_checkpoints=background_checkpoints,
         kafka_config=parse_kafka_pairs(kafka_pairs, from_file),
         **extra,
     )
@@ -328,7 +341,14 @@ def stream(
         detectors = build_detectors(
             intel, content, extra_detectors, graph_model, scanning=scanning
         )
-        return Pipeline(detectors, DecisionEngine(chosen, mode), geo, timed=True)
+        # the per-detector time metric is estimated from a regular sample
+        return Pipeline(
+            detectors,
+            DecisionEngine(chosen, mode),
+            geo,
+            timed=True,
+            time_every=STREAM_TIME_EVERY,
+        )
 
     metrics = StreamMetrics()
     server = None

@@ -64,6 +64,12 @@ class Pipeline:
         Resolves source addresses to countries and networks for detectors.
     timed
         Add up the time each detector takes in :attr:`detector_seconds`.
+    time_every
+        With ``timed``, time the detectors on one event in this many and
+        count each timing that many times: reading the clock around every
+        detector on every event costs about a tenth of the pipeline, and an
+        estimate from a regular sample serves a metric as well. ``1`` times
+        every event.
     """
 
     def __init__(
@@ -73,8 +79,12 @@ class Pipeline:
         geo: GeoResolver | None = None,
         *,
         timed: bool = False,
+        time_every: int = 1,
     ) -> None:
+        if time_every < 1:
+            raise ConfigError(f"time_every={time_every}; hint: use 1 or more")
         self.detectors = list(detectors)
+        self.time_every = time_every
         self.engine = engine
         self.geo = geo
         # detectors by event type, so each event meets only those that read it
@@ -108,24 +118,45 @@ class Pipeline:
                 if d.event_types is None or kind in d.event_types
             ]
         spent = self.detector_seconds
+        if spent is not None and self.events_seen % self.time_every == 0:
+            self._timed_run(readers, event, ctx, spent)
+        else:
+            for detector in readers:
+                try:
+                    found = detector.process_one(event, ctx)
+                except Exception as exc:  # one detector failing must not stop the rest
+                    self._failed(detector, event, exc)
+                    continue
+                if found:
+                    signals.extend(found)
+        if not signals:
+            return None
+        self.signals_raised += len(signals)
+        verdict, actions = self.engine.decide(event, signals)
+        return Decision(verdict, actions)
+
+    def _timed_run(
+        self,
+        readers: list[Detector],
+        event: EventBase,
+        ctx: EventContext,
+        spent: dict[str, float],
+    ) -> None:
+        """Run the detectors on one event, adding each one's time to ``spent``."""
+        signals = ctx.raised
+        weight = self.time_every
+        clock = time.perf_counter
         for detector in readers:
-            if spent is not None:
-                started = time.perf_counter()
+            started = clock()
             try:
                 found = detector.process_one(event, ctx)
             except Exception as exc:  # one detector failing must not stop the rest
                 self._failed(detector, event, exc)
                 continue
             finally:
-                if spent is not None:
-                    spent[detector.name] += time.perf_counter() - started
+                spent[detector.name] += (clock() - started) * weight
             if found:
                 signals.extend(found)
-        if not signals:
-            return None
-        self.signals_raised += len(signals)
-        verdict, actions = self.engine.decide(event, signals)
-        return Decision(verdict, actions)
 
     def _failed(self, detector: Detector, event: EventBase, exc: Exception) -> None:
         log.error(

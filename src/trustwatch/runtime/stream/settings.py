@@ -91,6 +91,9 @@ class StreamSettings:
         Seconds to wait for a batch to fill before processing what came.
     checkpoint_interval
         Seconds between saves of each partition's detector state.
+    background_checkpoints
+        Serialise the periodic saves in a forked child, so that the loop
+        stalls only for the fork (where the platform can fork).
     kafka_config
         More librdkafka settings for the consumer and the producer (security,
         timeouts). Settings that carry the delivery guarantees are refused.
@@ -106,6 +109,7 @@ class StreamSettings:
     batch_size: int = 2000
     batch_wait: float = 0.05
     checkpoint_interval: float = 10.0
+    background_checkpoints: bool = True
     kafka_config: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -15,11 +15,15 @@ How it keeps its promises:
   on revocation and on shutdown, each partition's pipeline state is saved
   with the offsets it has read, in one write to the checkpoint store, after
   the transaction that committed those offsets. A saved state therefore never
-  runs ahead of the committed offsets. A worker that opens a partition loads
-  its checkpoint and re-reads the messages between the checkpoint's offsets
-  and the committed ones *only to rebuild state*: their outputs were
-  committed before, so none is produced twice. Without a checkpoint the
-  partition is rebuilt from the start of the topic.
+  runs ahead of the committed offsets. The periodic saves serialise the
+  state in a forked child (:mod:`~trustwatch.runtime.stream.snapshots`), so
+  the loop stalls only for the fork and the store write; saves on
+  revocation and shutdown run inline, after any save still in flight. A
+  worker that opens a partition loads its checkpoint and re-reads the
+  messages between the checkpoint's offsets and the committed ones *only to
+  rebuild state*: their outputs were committed before, so none is produced
+  twice. Without a checkpoint the partition is rebuilt from the start of
+  the topic.
 * **Deterministic ids, idempotent stores.** Verdict, action and dead-letter
   ids derive from the events, and the decision store ignores ids it holds;
   it is written before the transaction commits, so a crash between the two
@@ -34,6 +38,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import pickle
 import re
 import secrets
 import time
@@ -58,14 +63,22 @@ from trustwatch.runtime.stream.outputs import (
     OutputBatch,
 )
 from trustwatch.runtime.stream.settings import StreamSettings
+from trustwatch.runtime.stream.snapshots import (
+    ForkedSnapshot,
+    SnapshotFailed,
+    can_fork,
+)
+from trustwatch.runtime.warmup import warm_up
 
 if TYPE_CHECKING:
     from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
+    from trustwatch.graph.rings import RingSnapshot
     from trustwatch.storage.checkpoints import DecisionStore
 
 __all__ = [
     "GC_THRESHOLDS",
+    "STREAM_TIME_EVERY",
     "StreamError",
     "StreamWorker",
     "WorkerSummary",
@@ -76,6 +89,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _COMMIT_ATTEMPTS = 5
+#: A stream worker's pipelines time their detectors on one event in this many
+#: (``Pipeline(time_every=...)``), for the per-detector time metric.
+STREAM_TIME_EVERY = 16
 #: Garbage-collection thresholds while a worker runs. Detector state is
 #: millions of long-lived objects; at Python's defaults (700, 10, 10) full
 #: collections over them took a third of a worker's time.
@@ -83,6 +99,7 @@ GC_THRESHOLDS = (50_000, 50, 100)
 _JOIN_GRACE = 60.0  # seconds a worker may wait for its first partitions
 _LAG_EVERY = 5.0  # seconds between consumer-lag readings
 _CLIENT_TIMEOUT = 30.0  # seconds for a broker round trip the worker waits on
+_SNAPSHOT_TIMEOUT = 120.0  # seconds a save in flight may take before it is dropped
 
 
 class StreamError(TrustwatchError):
@@ -144,6 +161,16 @@ class _PartitionTask:
     saved: float = field(default_factory=time.monotonic)
 
 
+@dataclass(slots=True)
+class _SaveInFlight:
+    """A partition state being serialised in a forked child."""
+
+    snapshot: ForkedSnapshot
+    task: _PartitionTask
+    #: the offsets the task had read at the fork: they go with that state
+    offsets: dict[str, int]
+
+
 class StreamWorker:
     """Consume event topics as one member of a group; decide; produce.
 
@@ -200,6 +227,8 @@ class StreamWorker:
         self._last_checkpoint = time.monotonic()
         self._last_lag = 0.0
         self._session = secrets.token_hex(4)
+        self._in_flight: _SaveInFlight | None = None
+        self._background = settings.background_checkpoints and can_fork()
 
     # -- control -------------------------------------------------------------
 
@@ -255,6 +284,8 @@ class StreamWorker:
     ) -> WorkerSummary:
         consumer, _ = self._connect()
         self._check_topics(consumer)
+        # lazy loads would otherwise delay the first partitions' decisions
+        warm_up(self.build_pipeline)
         if self.reset_state:
             dropped = self.checkpoints.delete_checkpoints(self.settings.group)
             log.warning(
@@ -306,10 +337,12 @@ class StreamWorker:
         except BaseException:
             # a batch may have failed half-way: the pipelines' state can be
             # ahead of the committed offsets, so nothing may be checkpointed
+            self._drop_in_flight()
             self._tasks.clear()
             self._parked.clear()
             raise
         finally:
+            self._drop_in_flight()  # only left when no partition is owned
             self._close()
             self.summary.seconds = time.perf_counter() - started
         return self.summary
@@ -458,7 +491,10 @@ class StreamWorker:
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # another worker may own them now: its checkpoints must not be overwritten
         self.metrics.rebalances.labels("lost").inc()
-        for number in {tp.partition for tp in partitions}:
+        lost = {tp.partition for tp in partitions}
+        if self._in_flight is not None and self._in_flight.task.partition in lost:
+            self._drop_in_flight()
+        for number in lost:
             self._tasks.pop(number, None)
             self._parked.pop(number, None)
         self.metrics.assigned.set(len(self._tasks))
@@ -556,9 +592,7 @@ class StreamWorker:
                 kind, stamp = message.timestamp()
                 if kind != 0:  # 0: the message carries no timestamp
                     stamps.append(stamp / 1000.0)
-            self._decide(
-                task, message, MessageOrigin(topic, number, offset), silent, out
-            )
+            self._decide(task, message, topic, offset, silent, out)
             task.offsets[topic] = offset + 1
             task.dirty = True
             if not silent:
@@ -579,7 +613,8 @@ class StreamWorker:
         self,
         task: _PartitionTask,
         message: Message,
-        origin: MessageOrigin,
+        topic: str,
+        offset: int,
         silent: bool,
         out: OutputBatch,
     ) -> None:
@@ -587,6 +622,7 @@ class StreamWorker:
         raw = message.value() or b""
         if not raw:
             if not silent:
+                origin = MessageOrigin(topic, task.partition, offset)
                 letter = _letter(
                     origin, "empty_message", "the message has no value", raw
                 )
@@ -596,10 +632,12 @@ class StreamWorker:
             event = self.decoder.decode(raw)
         except InvalidEventError as exc:
             if not silent:
+                origin = MessageOrigin(topic, task.partition, offset)
                 out.add_letter(_letter(origin, exc.reason, str(exc), raw), origin)
             return
         except Exception as exc:  # a decoder fault is one message's problem
             if not silent:
+                origin = MessageOrigin(topic, task.partition, offset)
                 out.add_letter(
                     _letter(origin, "undecodable", f"{type(exc).__name__}: {exc}", raw),
                     origin,
@@ -613,6 +651,7 @@ class StreamWorker:
         decision = pipeline.process_one(event, event.ts.timestamp())
         if pipeline.failures:
             if not silent:
+                origin = MessageOrigin(topic, task.partition, offset)
                 for letter in pipeline.failures:
                     out.add_letter(letter, origin)
             pipeline.failures.clear()
@@ -674,7 +713,9 @@ class StreamWorker:
                 producer.abort_transaction(_CLIENT_TIMEOUT)
             except KafkaException as failed:
                 raise StreamError(
-                    f"cannot abort the transaction: {failed.args[0].str()}"
+                    f"cannot abort the transaction: {failed.args[0].str()}; "
+                    "hint: another worker may run with the same --worker-id, "
+                    "or the broker stopped answering"
                 ) from failed
             self._rewind()
             return False
@@ -693,6 +734,7 @@ class StreamWorker:
         assert consumer is not None
         assigned = consumer.assignment()
         committed = _committed(consumer, assigned)
+        self._drop_in_flight()
         self._tasks.clear()
         self._parked.clear()
         for tp in assigned:
@@ -736,7 +778,9 @@ class StreamWorker:
 
     def _tick(self) -> None:
         now = time.monotonic()
-        if self._tasks:
+        if self._in_flight is not None:
+            self._settle(wait=False)
+        if self._tasks and self._in_flight is None:
             # one partition at a time, the stalest first, so that saving
             # state stalls the loop for one partition's state, not all
             spacing = self.settings.checkpoint_interval / len(self._tasks)
@@ -744,7 +788,10 @@ class StreamWorker:
                 self._last_checkpoint = now
                 stalest = min(self._tasks.values(), key=lambda t: t.saved)
                 if now - stalest.saved >= self.settings.checkpoint_interval:
-                    self._checkpoint(stalest)
+                    if self._background:
+                        self._checkpoint_in_child(stalest)
+                    else:
+                        self._checkpoint(stalest)
                     stalest.saved = now
         if now - self._last_lag >= _LAG_EVERY:
             self._last_lag = now
@@ -764,32 +811,106 @@ class StreamWorker:
             self._checkpoint(task, force=force)
 
     def _checkpoint(self, task: _PartitionTask, *, force: bool = False) -> None:
-        """Save a partition's state with the offsets it has read (committed)."""
+        """Save a partition's state with the offsets it has read (committed).
+
+        A save still in flight is written first, so that an older state
+        never lands after this newer one.
+        """
+        if self._in_flight is not None:
+            self._settle(wait=True)
         if not (task.dirty or force) or task.replay_until:
             return  # unchanged, or still rebuilding: the saved one stands
         started = time.perf_counter()
-        self.checkpoints.save_checkpoint(
-            self.settings.group,
-            task.partition,
-            dict(task.offsets),
-            encode_state(
-                {
-                    "pipeline": task.pipeline.get_state(),
-                    "recent": task.recent.get_state(),
-                }
-            ),
-        )
+        state = encode_state(_partition_state(task))
+        rings = self._ring_snapshots(task) if self.decisions is not None else []
+        self._store_checkpoint(task.partition, dict(task.offsets), state, rings)
         task.dirty = False
+        self.metrics.checkpoint_seconds.observe(time.perf_counter() - started)
+
+    def _checkpoint_in_child(self, task: _PartitionTask) -> None:
+        """Start saving a partition's state from a forked child (no stall)."""
+        if not task.dirty or task.replay_until:
+            return
+        started = time.perf_counter()
+        with_rings = self.decisions is not None
+
+        def serialise() -> bytes:  # runs in the child
+            rings = self._ring_snapshots(task) if with_rings else []
+            return pickle.dumps((encode_state(_partition_state(task)), rings))
+
+        try:
+            snapshot = ForkedSnapshot(serialise)
+        except OSError as exc:
+            log.warning("cannot fork to save partition state (%s): saving inline", exc)
+            self._checkpoint(task)
+            return
+        self._in_flight = _SaveInFlight(snapshot, task, dict(task.offsets))
+        task.dirty = False
+        self.metrics.checkpoint_seconds.observe(time.perf_counter() - started)
+
+    def _settle(self, *, wait: bool) -> None:
+        """Write the save in flight once its child has finished.
+
+        With ``wait``, block until it has. A failed child's partition is
+        marked unsaved, so the next save (inline when it fails again) covers
+        it.
+        """
+        flight = self._in_flight
+        if flight is None:
+            return
+        try:
+            found = (
+                flight.snapshot.wait(_SNAPSHOT_TIMEOUT)
+                if wait
+                else flight.snapshot.poll()
+            )
+        except SnapshotFailed as exc:
+            self._in_flight = None
+            flight.task.dirty = True
+            log.warning(
+                "saving partition %d in the background failed (%s): saving inline",
+                flight.task.partition,
+                exc,
+            )
+            if self._tasks.get(flight.task.partition) is flight.task:
+                self._checkpoint(flight.task)
+            return
+        if found is None:
+            return
+        self._in_flight = None
+        started = time.perf_counter()
+        state, rings = pickle.loads(found)  # our own child's bytes, over a private pipe
+        self._store_checkpoint(flight.task.partition, flight.offsets, state, rings)
+        self.metrics.checkpoint_seconds.observe(time.perf_counter() - started)
+
+    def _drop_in_flight(self) -> None:
+        """Forget a save in flight whose state may no longer be written."""
+        flight, self._in_flight = self._in_flight, None
+        if flight is not None:
+            flight.snapshot.cancel()
+            flight.task.dirty = True
+
+    def _store_checkpoint(
+        self,
+        partition: int,
+        offsets: dict[str, int],
+        state: bytes,
+        rings: list[RingSnapshot],
+    ) -> None:
+        self.checkpoints.save_checkpoint(self.settings.group, partition, offsets, state)
         self.summary.checkpoints += 1
         if self.decisions is not None:
             # the review side groups alerts by ring: keep the stored rings as
             # current as the checkpoint
-            self.decisions.write_rings(
-                snapshot
-                for detector in task.pipeline.detectors
-                for snapshot in detector.ring_snapshots()
-            )
-        self.metrics.checkpoint_seconds.observe(time.perf_counter() - started)
+            self.decisions.write_rings(rings)
+
+    @staticmethod
+    def _ring_snapshots(task: _PartitionTask) -> list[RingSnapshot]:
+        return [
+            snapshot
+            for detector in task.pipeline.detectors
+            for snapshot in detector.ring_snapshots()
+        ]
 
     def _read_lag(self) -> None:
         from confluent_kafka import TopicPartition
@@ -810,6 +931,10 @@ class StreamWorker:
                     self.metrics.consumer_lag.labels(topic, str(task.partition)).set(
                         max(0, high - position)
                     )
+
+
+def _partition_state(task: _PartitionTask) -> dict[str, Any]:
+    return {"pipeline": task.pipeline.get_state(), "recent": task.recent.get_state()}
 
 
 def _fenced_codes() -> frozenset[int]:

@@ -1,0 +1,81 @@
+"""Serialising state in a forked child: what comes back, and how it fails."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from trustwatch.runtime.stream.snapshots import (
+    ForkedSnapshot,
+    SnapshotFailed,
+    can_fork,
+)
+
+pytestmark = pytest.mark.skipif(not can_fork(), reason="this platform cannot fork")
+
+
+def _child_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_the_child_sees_the_state_as_it_was_at_the_fork() -> None:
+    state = {"count": 1}
+
+    def serialise() -> bytes:
+        time.sleep(0.2)  # the parent changes the state meanwhile
+        return repr(state).encode()
+
+    snapshot = ForkedSnapshot(serialise)
+    state["count"] = 2
+    assert snapshot.wait(30) == b"{'count': 1}"
+    assert state["count"] == 2
+    assert _child_gone(snapshot.pid)
+
+
+def test_a_state_larger_than_a_pipe_buffer_comes_back_whole() -> None:
+    blob = os.urandom(3_000_000)
+    snapshot = ForkedSnapshot(lambda: blob)
+    found = None
+    deadline = time.monotonic() + 30
+    while found is None and time.monotonic() < deadline:
+        found = snapshot.poll()  # never blocks
+        time.sleep(0.001)
+    assert found == blob
+    assert snapshot.poll() == blob  # the result stays
+
+
+def test_poll_returns_none_while_the_child_works() -> None:
+    snapshot = ForkedSnapshot(lambda: time.sleep(0.5) or b"done")
+    assert snapshot.poll() is None
+    assert snapshot.wait(30) == b"done"
+
+
+def test_a_failing_child_is_reported() -> None:
+    def serialise() -> bytes:
+        raise ValueError("cannot serialise")
+
+    snapshot = ForkedSnapshot(serialise)
+    with pytest.raises(SnapshotFailed, match="exit code 1"):
+        snapshot.wait(30)
+
+
+def test_a_child_past_its_time_is_killed() -> None:
+    snapshot = ForkedSnapshot(lambda: time.sleep(60) or b"late")
+    with pytest.raises(SnapshotFailed, match=r"more than 0\.2 s"):
+        snapshot.wait(0.2)
+    assert _child_gone(snapshot.pid)
+
+
+def test_cancel_kills_the_child_and_drops_its_bytes() -> None:
+    snapshot = ForkedSnapshot(lambda: time.sleep(60) or b"late")
+    snapshot.cancel()
+    assert _child_gone(snapshot.pid)
+    with pytest.raises(SnapshotFailed, match="cancelled"):
+        snapshot.poll()
+    snapshot.cancel()  # a second cancel does nothing

@@ -1,0 +1,121 @@
+"""Periodic partition-state saves made in a forked child.
+
+Each saved state must be exactly the state a fresh pipeline reaches over the
+partition's events below the saved offsets: the child serialises the
+parent's memory as it was at the fork, while the parent goes on deciding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+from stream_rig import EVENTS, StreamRig, build_pipeline, write_events
+
+from trustwatch.cli.main import main
+from trustwatch.events.decode import EventDecoder
+from trustwatch.runtime.stream import StreamWorker
+from trustwatch.runtime.stream.snapshots import can_fork
+from trustwatch.runtime.stream.worker import decode_state
+from trustwatch.storage.sqlite import SqliteStore
+from trustwatch.testing.kafka import TopicRecord, read_topic
+
+pytestmark = pytest.mark.skipif(not can_fork(), reason="this platform cannot fork")
+
+
+class _RecordingStore(SqliteStore):
+    """A checkpoint store that keeps a copy of every save."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.saves: list[tuple[int, dict[str, int], bytes]] = []
+
+    def save_checkpoint(
+        self, group: str, partition: int, offsets: Mapping[str, int], state: bytes
+    ) -> None:
+        super().save_checkpoint(group, partition, offsets, state)
+        self.saves.append((partition, dict(offsets), bytes(state)))
+
+
+class _CountingWorker(StreamWorker):
+    forks = 0
+
+    def _checkpoint_in_child(self, task: Any) -> None:
+        before = self._in_flight
+        super()._checkpoint_in_child(task)
+        if self._in_flight is not None and self._in_flight is not before:
+            self.forks += 1
+
+
+def _publish(rig: StreamRig, accounts: int, seed: int) -> None:
+    path = rig.tmp / "events.jsonl"
+    write_events(path, accounts=accounts, seed=seed)
+    status = main(
+        ["publish", str(path), "--topic", EVENTS, "--bootstrap-servers", rig.servers]
+    )
+    assert status == 0
+
+
+def _plain(value: Any) -> Any:
+    return msgspec.json.decode(msgspec.json.encode(value))
+
+
+def _state_at(records: list[TopicRecord], partition: int, offset: int) -> Any:
+    """The pipeline state after a partition's events below ``offset``."""
+    decode = EventDecoder().decode
+    pipeline = build_pipeline()
+    for record in sorted(records, key=lambda r: r.offset):
+        if record.partition != partition or record.offset >= offset:
+            continue
+        event = decode(record.value)
+        pipeline.process_one(event, event.ts.timestamp())
+        pipeline.failures.clear()
+    return _plain(pipeline.get_state())
+
+
+def test_states_saved_in_the_background_match_their_offsets(
+    stream_rig: StreamRig,
+) -> None:
+    _publish(stream_rig, accounts=300, seed=8)
+    store = _RecordingStore(stream_rig.tmp / "state.sqlite")
+    try:
+        worker = _CountingWorker(
+            stream_rig.settings(batch_size=40, checkpoint_interval=0.02),
+            build_pipeline,
+            store,
+            decisions=SqliteStore(stream_rig.tmp / "decisions.sqlite"),
+        )
+        worker.run(idle_timeout=2.0)
+    finally:
+        store.close()
+
+    assert worker.forks >= 2, "periodic saves should have run in a child"
+    assert worker.summary.checkpoints == len(store.saves)
+    records = read_topic(stream_rig.servers, EVENTS)
+    mid_stream = [
+        (p, offsets, state)
+        for p, offsets, state in store.saves
+        if 0 < offsets[EVENTS] < max(r.offset + 1 for r in records if r.partition == p)
+    ]
+    assert mid_stream, "some saves should fall before the end of a partition"
+    for partition, offsets, state in mid_stream[:6]:
+        saved = decode_state(state)["pipeline"]
+        assert saved == _state_at(records, partition, offsets[EVENTS])
+
+
+def test_inline_saves_can_be_chosen(stream_rig: StreamRig) -> None:
+    _publish(stream_rig, accounts=60, seed=9)
+    with SqliteStore(stream_rig.tmp / "state.sqlite") as store:
+        worker = _CountingWorker(
+            stream_rig.settings(
+                batch_size=40, checkpoint_interval=0.02, background_checkpoints=False
+            ),
+            build_pipeline,
+            store,
+        )
+        worker.run(idle_timeout=2.0)
+    assert worker.forks == 0
+    assert worker.summary.checkpoints > 0

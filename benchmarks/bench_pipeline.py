@@ -10,8 +10,12 @@ to JSON Lines, then times, in the same process and on the same file:
    prefix and once with the bundled offline geolocation.
 
 Both run on one core; the ratio says what the pipeline costs over decoding.
+``--detectors`` also runs the stream through a bare :class:`Pipeline` (no
+intel, no geolocation, no store) with every detector timed on every event,
+and prints each detector's share.
 
     python benchmarks/bench_pipeline.py --events 1000000
+    python benchmarks/bench_pipeline.py --events 200000 --detectors
 """
 
 from __future__ import annotations
@@ -24,9 +28,14 @@ from pathlib import Path
 
 import msgspec
 
+from trustwatch.decisions.engine import DecisionEngine
+from trustwatch.decisions.policy import default_policy
+from trustwatch.detectors import default_detectors
 from trustwatch.enrichment.geo import BundledGeo
+from trustwatch.events.decode import EventDecoder
 from trustwatch.events.model import Event
 from trustwatch.runtime.embedded import load_intel, run_embedded
+from trustwatch.runtime.pipeline import Pipeline
 from trustwatch.simulation import SimulationConfig, iter_events, simulate
 from trustwatch.storage.sqlite import SqliteStore
 
@@ -46,6 +55,45 @@ def write_stream(path: Path, events: int, seed: int) -> int:
     return n
 
 
+def detector_times(path: Path) -> None:
+    """Print each default detector's time per event and per call over ``path``."""
+    pipeline = Pipeline(
+        default_detectors(None, None),
+        DecisionEngine(default_policy(), "dry_run"),
+        timed=True,
+    )
+    decode = EventDecoder().decode
+    calls = dict.fromkeys((d.name for d in pipeline.detectors), 0)
+    readers = {
+        d.name: (None if d.event_types is None else tuple(d.event_types))
+        for d in pipeline.detectors
+    }
+    n = 0
+    started = time.perf_counter()
+    with path.open("rb") as fh:
+        for line in fh:
+            event = decode(line)
+            pipeline.process_one(event, event.ts.timestamp())
+            pipeline.failures.clear()
+            n += 1
+            for name, types in readers.items():
+                if types is None or isinstance(event, types):
+                    calls[name] += 1
+    total = time.perf_counter() - started
+    spent = pipeline.detector_seconds or {}
+    print(
+        f"bare pipeline, every detector timed: {n / total:,.0f} events/s "
+        f"({total / n * 1e6:.1f} µs per event, {sum(spent.values()) / n * 1e6:.1f} "
+        "of them in detectors)"
+    )
+    for name, seconds in sorted(spent.items(), key=lambda kv: -kv[1]):
+        per_call = seconds / calls[name] * 1e6 if calls[name] else 0.0
+        print(
+            f"  {name:<20} {seconds / n * 1e6:6.1f} µs per event, "
+            f"{per_call:6.1f} µs per call"
+        )
+
+
 def bare_decode(path: Path) -> float:
     """Return seconds to decode every line of ``path`` into typed events."""
     decode = msgspec.json.Decoder(Event).decode
@@ -60,6 +108,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=500_000)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--detectors", action="store_true", help="Also time each detector."
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -90,6 +141,8 @@ def main() -> None:
             f"dead letters {summary.dead_letters:,}"
         )
         print(f"peak RSS: {peak:,.0f} MiB")
+        if args.detectors:
+            detector_times(stream)
 
 
 if __name__ == "__main__":

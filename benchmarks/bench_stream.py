@@ -252,6 +252,8 @@ class TimedWorker(StreamWorker):
         self.assigned: MpEvent | None = None
         self.checkpoint_saves: list[tuple[float, float]] = []  # (start, seconds)
         self.checkpoint_forks: list[tuple[float, float]] = []  # (start, seconds)
+        self.commits: list[float] = []  # seconds the loop waited on each commit
+        self.batch_sizes: list[int] = []
 
     def _checkpoint(self, task: Any, *, force: bool = False) -> None:
         started = time.time()
@@ -259,6 +261,30 @@ class TimedWorker(StreamWorker):
         super()._checkpoint(task, force=force)
         if self.summary.checkpoints > before:
             self.checkpoint_saves.append((started, time.time() - started))
+
+    def _commit(self, out: Any, offsets: Any) -> bool:
+        started = time.perf_counter()
+        try:
+            return super()._commit(out, offsets)
+        finally:
+            self.commits.append(time.perf_counter() - started)
+
+    def _process_batch(self, messages: list[Message]) -> None:
+        self.batch_sizes.append(len(messages))
+        self._timed_batch(messages)
+
+    def batches(self) -> str:
+        """Batch sizes and the time the loop waited on each commit."""
+        if not self.commits:
+            return "no batch committed"
+        sizes = sorted(self.batch_sizes)
+        waits = sorted(self.commits)
+        return (
+            f"{len(sizes)} batches of {sizes[len(sizes) // 2]} messages (median); "
+            f"commit waits ms p50 {waits[len(waits) // 2] * 1e3:.1f}, "
+            f"p99 {quantile(waits, 0.99) * 1e3:.1f}, "
+            f"{sum(waits):.2f} s in all"
+        )
 
     def _checkpoint_in_child(self, task: Any) -> None:
         started = time.time()
@@ -295,7 +321,7 @@ class TimedWorker(StreamWorker):
         if self.assigned is not None:
             self.assigned.set()
 
-    def _process_batch(self, messages: list[Message]) -> None:
+    def _timed_batch(self, messages: list[Message]) -> None:
         if self.first_message is None:
             self.first_message = time.time()
         aborted = self.summary.aborted
@@ -378,6 +404,7 @@ class RateRun:
     drain: float  # seconds from the producer's last record to the last commit
     worker_events: int
     stalls: str
+    batches: str
     collections: str
 
     @property
@@ -501,6 +528,7 @@ def fixed_rate(
         drain=max(0.0, last - ended),
         worker_events=worker.summary.events,
         stalls=worker.stalls(),
+        batches=worker.batches(),
         collections=str(collections),
     )
 
@@ -530,6 +558,7 @@ def print_rate_run(run: RateRun, cpu: str) -> None:
     medians = "  ".join(f"{m * 1e3:.0f}" for m in run.medians(4))
     print(f"    p50 ms by quarter of the send window: {medians}")
     print(f"    worker: {run.stalls}; {run.collections}")
+    print(f"    {run.batches}")
     verdict = run.verdict
     if verdict == "kept up":
         print(f"    one worker kept up with {run.achieved:,.0f} events/s")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import time
 
 import pytest
@@ -79,3 +81,40 @@ def test_cancel_kills_the_child_and_drops_its_bytes() -> None:
     with pytest.raises(SnapshotFailed, match="cancelled"):
         snapshot.poll()
     snapshot.cancel()  # a second cancel does nothing
+
+
+def test_a_child_past_its_deadline_is_killed_when_polled() -> None:
+    snapshot = ForkedSnapshot(lambda: time.sleep(60) or b"late", timeout=0.2)
+    assert snapshot.poll() is None
+    time.sleep(0.3)
+    with pytest.raises(SnapshotFailed, match="deadline"):
+        snapshot.poll()
+    assert _child_gone(snapshot.pid)
+
+
+def test_the_child_keeps_none_of_the_parents_descriptors() -> None:
+    listening = socket.socket()
+    listening.bind(("127.0.0.1", 0))
+    listening.listen()
+    fd = listening.fileno()
+
+    def serialise() -> bytes:
+        try:
+            os.fstat(fd)
+        except OSError:
+            return b"closed"
+        return b"open"
+
+    try:
+        assert ForkedSnapshot(serialise).wait(30) == b"closed"
+        os.fstat(fd)  # the parent's own stays open
+    finally:
+        listening.close()
+
+
+def test_the_child_ignores_the_stop_signals_its_parent_handles() -> None:
+    snapshot = ForkedSnapshot(lambda: time.sleep(0.5) or b"saved")
+    time.sleep(0.2)
+    os.kill(snapshot.pid, signal.SIGTERM)
+    os.kill(snapshot.pid, signal.SIGINT)
+    assert snapshot.wait(30) == b"saved"

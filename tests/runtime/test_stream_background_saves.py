@@ -7,6 +7,7 @@ parent's memory as it was at the fork, while the parent goes on deciding.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,9 +18,11 @@ from stream_rig import EVENTS, StreamRig, build_pipeline, write_events
 
 from trustwatch.cli.main import main
 from trustwatch.events.decode import EventDecoder
+from trustwatch.runtime.pipeline import Pipeline
 from trustwatch.runtime.stream import StreamWorker
+from trustwatch.runtime.stream.settings import StreamSettings
 from trustwatch.runtime.stream.snapshots import can_fork
-from trustwatch.runtime.stream.worker import decode_state
+from trustwatch.runtime.stream.worker import _PartitionTask, decode_state
 from trustwatch.storage.sqlite import SqliteStore
 from trustwatch.testing.kafka import TopicRecord, read_topic
 
@@ -119,3 +122,42 @@ def test_inline_saves_can_be_chosen(stream_rig: StreamRig) -> None:
         worker.run(idle_timeout=2.0)
     assert worker.forks == 0
     assert worker.summary.checkpoints > 0
+
+
+class _FailsInAChild(Pipeline):
+    """A pipeline whose state cannot be read in any process but its own."""
+
+    def __init__(self) -> None:
+        usual = build_pipeline()
+        super().__init__(usual.detectors, usual.engine)
+        self.owner = os.getpid()
+
+    def get_state(self) -> dict[str, Any]:
+        if os.getpid() != self.owner:
+            raise MemoryError("killed in the child")
+        return super().get_state()
+
+
+def test_failing_background_saves_fall_back_inline_then_stop(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = StreamSettings(bootstrap_servers="127.0.0.1:9", topics=(EVENTS,))
+    store = _RecordingStore(tmp_path / "state.sqlite")
+    worker = StreamWorker(settings, _FailsInAChild, store)
+    task = _PartitionTask(0, _FailsInAChild(), {EVENTS: 5}, {})
+    worker._tasks[0] = task
+    try:
+        for attempt in range(3):
+            task.dirty = True
+            assert worker._background
+            worker._checkpoint_in_child(task)
+            assert worker._in_flight is not None
+            worker._settle(wait=True)  # the child fails: saved inline instead
+            assert worker._in_flight is None
+            assert len(store.saves) == attempt + 1
+    finally:
+        store.close()
+
+    assert [offsets for _, offsets, _ in store.saves] == [{EVENTS: 5}] * 3
+    assert not worker._background  # given up after three in a row
+    assert "saving inline from now on" in caplog.text

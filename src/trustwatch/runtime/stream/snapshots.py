@@ -11,7 +11,12 @@ deciding. The parent pays only for the fork itself.
 Only bytes come back, over a pipe. The child opens no connection and
 writes to no store: the parent writes the bytes itself, so every database
 connection stays in the one process that opened it (neither SQLite nor
-libpq connections survive a fork safely).
+libpq connections survive a fork safely). The child closes every other
+descriptor it inherited (sockets, the metrics port, database files) at
+once, so a child outliving a killed parent holds nothing the next worker
+needs; it ignores the stop signals its parent handles, offers itself first
+to the kernel's out-of-memory killer, and is killed when it runs past its
+deadline.
 """
 
 from __future__ import annotations
@@ -29,6 +34,9 @@ from trustwatch.errors import TrustwatchError
 __all__ = ["ForkedSnapshot", "SnapshotFailed", "can_fork"]
 
 _CHUNK = 1 << 20
+#: Signals the parent handles (to stop gracefully): blocked across the fork,
+#: so that the child never runs the parent's handlers, and ignored in it.
+_STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
 
 
 class SnapshotFailed(TrustwatchError):
@@ -37,7 +45,14 @@ class SnapshotFailed(TrustwatchError):
 
 def can_fork() -> bool:
     """Whether this platform can serialise state in a forked child."""
-    return hasattr(os, "fork")
+    return hasattr(os, "fork") and hasattr(signal, "pthread_sigmask")
+
+
+def _max_descriptors() -> int:
+    try:
+        return int(os.sysconf("SC_OPEN_MAX"))
+    except (OSError, ValueError):
+        return 65_536
 
 
 class ForkedSnapshot:
@@ -49,6 +64,9 @@ class ForkedSnapshot:
         Called once, in the child, on the parent's memory as it was at the
         fork; returns the bytes to hand back. It must not touch sockets,
         database connections or threads the parent owns.
+    timeout
+        Seconds from the fork after which the child is killed and the
+        snapshot fails; ``None`` waits as long as the child runs.
 
     Raises
     ------
@@ -56,21 +74,29 @@ class ForkedSnapshot:
         When the fork or the pipe cannot be made (the caller saves inline).
     """
 
-    def __init__(self, serialise: Callable[[], bytes]) -> None:
+    def __init__(
+        self, serialise: Callable[[], bytes], timeout: float | None = None
+    ) -> None:
         read_end, write_end = os.pipe()
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
         try:
             pid = os.fork()
         except OSError:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             os.close(read_end)
             os.close(write_end)
             raise
         if pid == 0:  # pragma: no cover - the child; its exit code is tested
-            os.close(read_end)
-            _child(serialise, write_end)
+            try:
+                _child(serialise, write_end, mask)
+            finally:
+                os._exit(1)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.close(write_end)
         os.set_blocking(read_end, False)
         self.pid = pid
         self.started = time.monotonic()
+        self.deadline = None if timeout is None else self.started + timeout
         self._fd: int | None = read_end
         self._chunks: list[bytes] = []
         self._result: bytes | None = None
@@ -81,7 +107,8 @@ class ForkedSnapshot:
         Raises
         ------
         SnapshotFailed
-            When the child failed, or was killed.
+            When the child failed, was killed, or ran past its deadline (it
+            is then killed).
         """
         if self._result is not None:
             return self._result
@@ -91,6 +118,11 @@ class ForkedSnapshot:
             try:
                 chunk = os.read(self._fd, _CHUNK)
             except BlockingIOError:
+                if self.deadline is not None and time.monotonic() >= self.deadline:
+                    self.cancel()
+                    raise SnapshotFailed(
+                        "the child serialising the state ran past its deadline"
+                    ) from None
                 return None  # the child is still writing
             if not chunk:
                 break
@@ -114,7 +146,7 @@ class ForkedSnapshot:
         ------
         SnapshotFailed
             When the child failed, or did not finish within ``timeout``
-            seconds (it is then killed).
+            seconds or by its deadline (it is then killed).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
@@ -126,7 +158,10 @@ class ForkedSnapshot:
                 self.cancel()
                 raise SnapshotFailed(f"the child took more than {timeout} s")
             assert self._fd is not None
-            select.select([self._fd], [], [], left)
+            # poll, unlike select, takes descriptors past 1024
+            ready = select.poll()
+            ready.register(self._fd, select.POLLIN | select.POLLHUP)
+            ready.poll(None if left is None else min(left, 1.0) * 1000)
 
     def cancel(self) -> None:
         """Stop the child, if it still runs, and drop what it wrote."""
@@ -140,7 +175,9 @@ class ForkedSnapshot:
         os.waitpid(self.pid, 0)
 
 
-def _child(serialise: Callable[[], bytes], out: int) -> None:  # pragma: no cover
+def _child(
+    serialise: Callable[[], bytes], out: int, mask: set[int | signal.Signals]
+) -> None:  # pragma: no cover - runs in the child; its results are tested
     """The forked child's whole life: serialise, write, exit without cleanup.
 
     ``os._exit`` skips interpreter shutdown, so nothing the parent owns
@@ -149,9 +186,20 @@ def _child(serialise: Callable[[], bytes], out: int) -> None:  # pragma: no cove
     """
     code = 1
     try:
-        # the parent's handlers would act on the parent's objects
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        # the parent's handlers would act on the parent's objects; a stop
+        # meant for the parent must not cut a save short either (a child
+        # past its deadline is killed with SIGKILL)
+        for stop in _STOP_SIGNALS:
+            signal.signal(stop, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        # keep the pipe and the standard streams only
+        os.closerange(3, out)
+        os.closerange(out + 1, _max_descriptors())
+        with (
+            contextlib.suppress(OSError),
+            open("/proc/self/oom_score_adj", "w") as adjust,
+        ):
+            adjust.write("1000")  # under memory pressure, kill this one first
         gc.disable()  # a collection would touch (and copy) every page
         view = memoryview(serialise())
         while view:

@@ -100,6 +100,9 @@ _JOIN_GRACE = 60.0  # seconds a worker may wait for its first partitions
 _LAG_EVERY = 5.0  # seconds between consumer-lag readings
 _CLIENT_TIMEOUT = 30.0  # seconds for a broker round trip the worker waits on
 _SNAPSHOT_TIMEOUT = 120.0  # seconds a save in flight may take before it is dropped
+#: Background saves that fail in a row (the out-of-memory killer, fork
+#: refused) before the worker saves inline for the rest of its run.
+_BACKGROUND_FAILURES = 3
 
 
 class StreamError(TrustwatchError):
@@ -229,6 +232,7 @@ class StreamWorker:
         self._session = secrets.token_hex(4)
         self._in_flight: _SaveInFlight | None = None
         self._background = settings.background_checkpoints and can_fork()
+        self._background_failures = 0
 
     # -- control -------------------------------------------------------------
 
@@ -831,7 +835,6 @@ class StreamWorker:
         """Start saving a partition's state from a forked child (no stall)."""
         if not task.dirty or task.replay_until:
             return
-        started = time.perf_counter()
         with_rings = self.decisions is not None
 
         def serialise() -> bytes:  # runs in the child
@@ -839,14 +842,27 @@ class StreamWorker:
             return pickle.dumps((encode_state(_partition_state(task)), rings))
 
         try:
-            snapshot = ForkedSnapshot(serialise)
+            snapshot = ForkedSnapshot(serialise, timeout=_SNAPSHOT_TIMEOUT)
         except OSError as exc:
-            log.warning("cannot fork to save partition state (%s): saving inline", exc)
+            self._background_failed(f"cannot fork ({exc})")
             self._checkpoint(task)
             return
         self._in_flight = _SaveInFlight(snapshot, task, dict(task.offsets))
         task.dirty = False
-        self.metrics.checkpoint_seconds.observe(time.perf_counter() - started)
+
+    def _background_failed(self, why: str) -> None:
+        """Count a failed background save; give them up after a few in a row."""
+        self._background_failures += 1
+        if self._background_failures >= _BACKGROUND_FAILURES:
+            self._background = False
+            log.warning(
+                "saving partition state in the background failed %d times in a "
+                "row (%s): saving inline from now on",
+                self._background_failures,
+                why,
+            )
+        else:
+            log.warning("saving partition state in the background failed (%s)", why)
 
     def _settle(self, *, wait: bool) -> None:
         """Write the save in flight once its child has finished.
@@ -867,21 +883,20 @@ class StreamWorker:
         except SnapshotFailed as exc:
             self._in_flight = None
             flight.task.dirty = True
-            log.warning(
-                "saving partition %d in the background failed (%s): saving inline",
-                flight.task.partition,
-                exc,
-            )
+            self._background_failed(f"partition {flight.task.partition}: {exc}")
             if self._tasks.get(flight.task.partition) is flight.task:
-                self._checkpoint(flight.task)
+                self._checkpoint(flight.task)  # inline, now
             return
         if found is None:
             return
         self._in_flight = None
-        started = time.perf_counter()
+        self._background_failures = 0
         state, rings = pickle.loads(found)  # our own child's bytes, over a private pipe
         self._store_checkpoint(flight.task.partition, flight.offsets, state, rings)
-        self.metrics.checkpoint_seconds.observe(time.perf_counter() - started)
+        # from the fork to the write: the save's whole time, not the stall
+        self.metrics.checkpoint_seconds.observe(
+            time.monotonic() - flight.snapshot.started
+        )
 
     def _drop_in_flight(self) -> None:
         """Forget a save in flight whose state may no longer be written."""

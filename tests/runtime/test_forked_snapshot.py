@@ -118,3 +118,10 @@ def test_the_child_ignores_the_stop_signals_its_parent_handles() -> None:
     os.kill(snapshot.pid, signal.SIGTERM)
     os.kill(snapshot.pid, signal.SIGINT)
     assert snapshot.wait(30) == b"saved"
+
+
+def test_waiting_without_a_timeout_still_ends_at_the_childs_deadline() -> None:
+    snapshot = ForkedSnapshot(lambda: time.sleep(60) or b"late", timeout=0.3)
+    with pytest.raises(SnapshotFailed, match="deadline"):
+        snapshot.wait()
+    assert _child_gone(snapshot.pid)

@@ -158,10 +158,11 @@ class ForkedSnapshot:
                 self.cancel()
                 raise SnapshotFailed(f"the child took more than {timeout} s")
             assert self._fd is not None
-            # poll, unlike select, takes descriptors past 1024
+            # poll, unlike select, takes descriptors past 1024; waking at
+            # least once a second lets poll() enforce the child's deadline
             ready = select.poll()
             ready.register(self._fd, select.POLLIN | select.POLLHUP)
-            ready.poll(None if left is None else min(left, 1.0) * 1000)
+            ready.poll(min(1.0 if left is None else left, 1.0) * 1000)
 
     def cancel(self) -> None:
         """Stop the child, if it still runs, and drop what it wrote."""

@@ -95,7 +95,9 @@ LEVEL_SLACK = 0.25
 BEHIND_SLACK = 1.0
 
 Record = tuple[bytes, bytes]  # (key, value)
-BATCH_WAIT = [0.05]  # --batch-wait, for every worker
+BATCH_WAIT = [StreamSettings.batch_wait]  # --batch-wait, for every worker
+#: --checkpoint-interval and --inline-checkpoints, for the in-process workers
+WORKER_CHECKPOINTS: dict[str, Any] = {}
 
 
 # -- events and topics ---------------------------------------------------------
@@ -254,6 +256,10 @@ class TimedWorker(StreamWorker):
         self.checkpoint_forks: list[tuple[float, float]] = []  # (start, seconds)
         self.commits: list[float] = []  # seconds the loop waited on each commit
         self.batch_sizes: list[int] = []
+        # per committed batch: (start, messages, seconds in all, commit wait,
+        # seconds the loop spent outside batches since the previous one)
+        self.cycles: list[tuple[float, int, float, float, float, float]] = []
+        self._batch_ended: float | None = None
 
     def _checkpoint(self, task: Any, *, force: bool = False) -> None:
         started = time.time()
@@ -285,6 +291,27 @@ class TimedWorker(StreamWorker):
             f"p99 {quantile(waits, 0.99) * 1e3:.1f}, "
             f"{sum(waits):.2f} s in all"
         )
+
+    def cycle_quarters(self) -> list[str]:
+        """Per quarter of the committed batches: where a batch's time went."""
+        rows = []
+        parts = 4
+        n = len(self.cycles)
+        for q in range(parts):
+            part = self.cycles[q * n // parts : (q + 1) * n // parts]
+            if not part:
+                continue
+            events = sum(c[1] for c in part)
+            deciding = sum(c[2] - c[3] for c in part)
+            rows.append(
+                f"{len(part)} batches, {events / len(part):.0f} messages each; "
+                f"per batch ms: deciding {deciding / len(part) * 1e3:.1f} "
+                f"({deciding / events * 1e6:.0f} µs a message), commit wait "
+                f"{sum(c[3] for c in part) / len(part) * 1e3:.1f}, between batches "
+                f"{sum(c[4] for c in part) / len(part) * 1e3:.1f}; newest message "
+                f"{statistics.median(c[5] for c in part) * 1e3:.1f} old at the start"
+            )
+        return rows
 
     def _checkpoint_in_child(self, task: Any) -> None:
         started = time.time()
@@ -325,10 +352,24 @@ class TimedWorker(StreamWorker):
         if self.first_message is None:
             self.first_message = time.time()
         aborted = self.summary.aborted
+        began = time.perf_counter()
+        stamps = [m.timestamp() for m in messages if m.error() is None]
+        newest = max((t for k, t in stamps if k != 0), default=None)
+        # how long the batch's newest message had waited when the batch began
+        arrived = time.time() - newest / 1000.0 if newest is not None else 0.0
+        commits = len(self.commits)
         super()._process_batch(messages)
+        ended = time.perf_counter()
         now = time.time()
         if self.summary.aborted != aborted:
             return  # the batch will come again
+        last = self._batch_ended
+        outside = ended - began if last is None else began - last
+        self._batch_ended = ended
+        waited = sum(self.commits[commits:])
+        self.cycles.append(
+            (now, len(messages), ended - began, waited, outside, arrived)
+        )
         self.last_commit = now
         for message in messages:
             if message.error() is not None:
@@ -353,6 +394,7 @@ def worker_settings(
         worker_id=f"{group}-w1",
         batch_size=batch_size,
         kafka_config=dict(KAFKA_CONFIG),
+        **WORKER_CHECKPOINTS,
     )
 
 
@@ -406,6 +448,7 @@ class RateRun:
     stalls: str
     batches: str
     collections: str
+    cycles: list[str]
 
     @property
     def achieved(self) -> float:
@@ -530,6 +573,7 @@ def fixed_rate(
         stalls=worker.stalls(),
         batches=worker.batches(),
         collections=str(collections),
+        cycles=worker.cycle_quarters(),
     )
 
 
@@ -559,6 +603,8 @@ def print_rate_run(run: RateRun, cpu: str) -> None:
     print(f"    p50 ms by quarter of the send window: {medians}")
     print(f"    worker: {run.stalls}; {run.collections}")
     print(f"    {run.batches}")
+    for i, row in enumerate(run.cycles, 1):
+        print(f"    quarter {i}: {row}")
     verdict = run.verdict
     if verdict == "kept up":
         print(f"    one worker kept up with {run.achieved:,.0f} events/s")
@@ -887,6 +933,18 @@ def main() -> None:
         "thresholds a stream worker sets while it runs), e.g. 700,10,10.",
     )
     parser.add_argument(
+        "--checkpoint-interval",
+        type=float,
+        help="Seconds between saves of each partition's state in the "
+        "in-process workers (default: the worker's own).",
+    )
+    parser.add_argument(
+        "--inline-checkpoints",
+        action="store_true",
+        help="The in-process workers save partition state in their own loop "
+        "instead of a forked child.",
+    )
+    parser.add_argument(
         "--kafka-config",
         action="append",
         default=[],
@@ -896,6 +954,10 @@ def main() -> None:
     )
     args = parser.parse_args()
     BATCH_WAIT[0] = args.batch_wait
+    if args.checkpoint_interval is not None:
+        WORKER_CHECKPOINTS["checkpoint_interval"] = args.checkpoint_interval
+    if args.inline_checkpoints:
+        WORKER_CHECKPOINTS["background_checkpoints"] = False
     for pair in args.kafka_config:
         key, _, value = pair.partition("=")
         KAFKA_CONFIG[key.strip()] = value

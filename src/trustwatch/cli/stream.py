@@ -188,11 +188,12 @@ def _address(text: str | None) -> tuple[str, int] | None:
 @click.option(
     "--batch-wait",
     type=click.FloatRange(min=0),
-    default=0.05,
+    default=0.0,
     show_default=True,
     envvar="TRUSTWATCH_BATCH_WAIT",
     show_envvar=True,
-    help="Seconds to wait for a batch to fill.",
+    help="Seconds a batch waits, from its first message, for more (0: a batch "
+    "is what has arrived; batches grow with a backlog).",
 )
 @click.option(
     "--checkpoint-interval",

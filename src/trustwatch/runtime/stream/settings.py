@@ -88,7 +88,9 @@ class StreamSettings:
     batch_size
         The most messages one micro-batch (one transaction) takes.
     batch_wait
-        Seconds to wait for a batch to fill before processing what came.
+        Seconds a batch waits, from its first message, for more to come. At
+        0, a batch is what has arrived by then: batches stay small while the
+        worker keeps up (low latency) and grow with a backlog.
     checkpoint_interval
         Seconds between saves of each partition's detector state.
     background_checkpoints
@@ -107,7 +109,7 @@ class StreamSettings:
     action_topic: str = "trustwatch.actions"
     dead_letter_topic: str = "trustwatch.dead-letters"
     batch_size: int = 2000
-    batch_wait: float = 0.05
+    batch_wait: float = 0.0
     checkpoint_interval: float = 10.0
     background_checkpoints: bool = True
     kafka_config: Mapping[str, str] = field(default_factory=dict)

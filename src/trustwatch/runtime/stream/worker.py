@@ -6,8 +6,10 @@ How it keeps its promises:
   account's events share a partition number in every (co-partitioned) input
   topic, and each partition number gets a pipeline of its own. Its detector
   state can then move to another worker with the partition.
-* **Micro-batches in transactions.** A batch of up to ``batch_size`` messages
-  runs through the pipelines; its verdicts, actions and dead letters are
+* **Micro-batches in transactions.** A batch is what the consumer holds
+  when the loop is ready for it (up to ``batch_size`` messages, after
+  ``batch_wait`` seconds from its first one), so batches are small while the
+  worker keeps up and grow with a backlog. It runs through the pipelines; its verdicts, actions and dead letters are
   produced, and its input offsets committed, in one Kafka transaction. A
   consumer reading the output topics with ``isolation.level=read_committed``
   sees each batch's records once or not at all.
@@ -97,6 +99,7 @@ STREAM_TIME_EVERY = 16
 #: collections over them took a third of a worker's time.
 GC_THRESHOLDS = (50_000, 50, 100)
 _JOIN_GRACE = 60.0  # seconds a worker may wait for its first partitions
+_IDLE_POLL = 0.1  # seconds the loop waits for a first message before its chores
 _LAG_EVERY = 5.0  # seconds between consumer-lag readings
 _CLIENT_TIMEOUT = 30.0  # seconds for a broker round trip the worker waits on
 _SNAPSHOT_TIMEOUT = 120.0  # seconds a save in flight may take before it is dropped
@@ -308,9 +311,7 @@ class StreamWorker:
         waiting_said = False
         try:
             while not self._stopping:
-                messages = consumer.consume(
-                    self.settings.batch_size, self.settings.batch_wait
-                )
+                messages = self._next_batch(consumer)
                 if self._fatal:
                     raise StreamError(f"the Kafka client stopped: {self._fatal[0]}")
                 now = time.monotonic()
@@ -350,6 +351,22 @@ class StreamWorker:
             self._close()
             self.summary.seconds = time.perf_counter() - started
         return self.summary
+
+    def _next_batch(self, consumer: Consumer) -> list[Message]:
+        """Wait for a message, then take what else comes within the batch wait.
+
+        The wait starts at the first message. With no batch wait, a batch is
+        what has arrived by then, so batches stay small while the worker
+        keeps up and grow with a backlog, and an idle loop blocks instead
+        of spinning.
+        """
+        first = consumer.poll(_IDLE_POLL)
+        if first is None:
+            return []
+        more = self.settings.batch_size - 1
+        if not more:
+            return [first]
+        return [first, *consumer.consume(more, self.settings.batch_wait)]
 
     # -- Kafka clients -------------------------------------------------------
 

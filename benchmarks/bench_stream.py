@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import dataclasses
 import gc
 import multiprocessing
 import os
@@ -95,7 +96,12 @@ LEVEL_SLACK = 0.25
 BEHIND_SLACK = 1.0
 
 Record = tuple[bytes, bytes]  # (key, value)
-BATCH_WAIT = [StreamSettings.batch_wait]  # --batch-wait, for every worker
+#: --batch-wait, for every worker (default: the worker's own)
+BATCH_WAIT = [
+    next(
+        f.default for f in dataclasses.fields(StreamSettings) if f.name == "batch_wait"
+    )
+]
 #: --checkpoint-interval and --inline-checkpoints, for the in-process workers
 WORKER_CHECKPOINTS: dict[str, Any] = {}
 

@@ -9,8 +9,9 @@ How it keeps its promises:
 * **Micro-batches in transactions.** A batch is what the consumer holds
   when the loop is ready for it (up to ``batch_size`` messages, after
   ``batch_wait`` seconds from its first one), so batches are small while the
-  worker keeps up and grow with a backlog. It runs through the pipelines; its verdicts, actions and dead letters are
-  produced, and its input offsets committed, in one Kafka transaction. A
+  worker keeps up and grow with a backlog. It runs through the pipelines;
+  its verdicts, actions and dead letters are produced, and its input
+  offsets committed, in one Kafka transaction. A
   consumer reading the output topics with ``isolation.level=read_committed``
   sees each batch's records once or not at all.
 * **Checkpoints behind the commits.** Every ``checkpoint_interval`` seconds,

@@ -319,9 +319,9 @@ class TimedWorker(StreamWorker):
             )
         return rows
 
-    def _checkpoint_in_child(self, task: Any) -> None:
+    def _checkpoint_in_child(self, tasks: Any) -> None:
         started = time.time()
-        super()._checkpoint_in_child(task)
+        super()._checkpoint_in_child(tasks)
         self.checkpoint_forks.append((started, time.time() - started))
 
     def _settle(self, *, wait: bool) -> None:

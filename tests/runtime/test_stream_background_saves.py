@@ -46,9 +46,9 @@ class _RecordingStore(SqliteStore):
 class _CountingWorker(StreamWorker):
     forks = 0
 
-    def _checkpoint_in_child(self, task: Any) -> None:
+    def _checkpoint_in_child(self, tasks: Any) -> None:
         before = self._in_flight
-        super()._checkpoint_in_child(task)
+        super()._checkpoint_in_child(tasks)
         if self._in_flight is not None and self._in_flight is not before:
             self.forks += 1
 
@@ -150,7 +150,7 @@ def test_failing_background_saves_fall_back_inline_then_stop(
         for attempt in range(3):
             task.dirty = True
             assert worker._background
-            worker._checkpoint_in_child(task)
+            worker._checkpoint_in_child([task])
             assert worker._in_flight is not None
             worker._settle(wait=True)  # the child fails: saved inline instead
             assert worker._in_flight is None
@@ -161,3 +161,74 @@ def test_failing_background_saves_fall_back_inline_then_stop(
     assert [offsets for _, offsets, _ in store.saves] == [{EVENTS: 5}] * 3
     assert not worker._background  # given up after three in a row
     assert "saving inline from now on" in caplog.text
+
+
+def _worker_with_tasks(tmp_path: Path, count: int) -> tuple[StreamWorker, Any]:
+    settings = StreamSettings(bootstrap_servers="127.0.0.1:9", topics=(EVENTS,))
+    store = _RecordingStore(tmp_path / "state.sqlite")
+    worker = StreamWorker(settings, build_pipeline, store)
+    for number in range(count):
+        task = _PartitionTask(number, build_pipeline(), {EVENTS: 10 + number}, {})
+        task.dirty = True
+        worker._tasks[number] = task
+    return worker, store
+
+
+def test_one_child_saves_every_partition_and_the_loop_writes_one_a_tick(
+    tmp_path: Path,
+) -> None:
+    worker, store = _worker_with_tasks(tmp_path, 3)
+    try:
+        worker._checkpoint_in_child(list(worker._tasks.values()))
+        flight = worker._in_flight
+        assert flight is not None
+        assert [task.partition for task, _ in flight.tasks] == [0, 1, 2]
+        assert not any(task.dirty for task in worker._tasks.values())
+        flight.snapshot.wait(60)
+        for written in (1, 2, 3):
+            worker._settle(wait=False)
+            assert len(store.saves) == written
+        assert worker._in_flight is None
+    finally:
+        store.close()
+    assert [(p, offsets) for p, offsets, _ in store.saves] == [
+        (0, {EVENTS: 10}),
+        (1, {EVENTS: 11}),
+        (2, {EVENTS: 12}),
+    ]
+    fresh = _plain(build_pipeline().get_state())
+    assert all(decode_state(state)["pipeline"] == fresh for _, _, state in store.saves)
+
+
+def test_an_inline_save_first_writes_every_state_in_flight(tmp_path: Path) -> None:
+    worker, store = _worker_with_tasks(tmp_path, 2)
+    try:
+        worker._checkpoint_in_child(list(worker._tasks.values()))
+        task = worker._tasks[1]
+        task.offsets[EVENTS] = 99
+        task.dirty = True
+        worker._checkpoint(task)  # a newer state: the older ones land first
+    finally:
+        store.close()
+    assert [(p, offsets) for p, offsets, _ in store.saves] == [
+        (0, {EVENTS: 10}),
+        (1, {EVENTS: 11}),
+        (1, {EVENTS: 99}),
+    ]
+
+
+def test_losing_one_partition_drops_the_whole_save_in_flight(tmp_path: Path) -> None:
+    from confluent_kafka import TopicPartition
+
+    worker, store = _worker_with_tasks(tmp_path, 3)
+    try:
+        worker._checkpoint_in_child(list(worker._tasks.values()))
+        assert worker._in_flight is not None
+        worker._on_lost(None, [TopicPartition(EVENTS, 1)])  # type: ignore[arg-type]
+        assert worker._in_flight is None
+        worker._settle(wait=True)
+    finally:
+        store.close()
+    assert store.saves == []
+    assert sorted(worker._tasks) == [0, 2]
+    assert all(task.dirty for task in worker._tasks.values())  # saved next time

@@ -111,7 +111,8 @@ class StreamMetrics:
         )
         self.checkpoint_seconds = Histogram(
             "trustwatch_checkpoint_seconds",
-            "Time to save one partition's state.",
+            "Time to save partition state: one partition inline, or from the fork "
+            "to the last write for the partitions of a background save.",
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )

@@ -18,9 +18,10 @@ How it keeps its promises:
   on revocation and on shutdown, each partition's pipeline state is saved
   with the offsets it has read, in one write to the checkpoint store, after
   the transaction that committed those offsets. A saved state therefore never
-  runs ahead of the committed offsets. The periodic saves serialise the
-  state in a forked child (:mod:`~trustwatch.runtime.stream.snapshots`), so
-  the loop stalls only for the fork and the store write; saves on
+  runs ahead of the committed offsets. The periodic saves serialise every
+  partition's state in one forked child
+  (:mod:`~trustwatch.runtime.stream.snapshots`), and the loop writes them
+  one a tick, so it stalls only for the fork and each store write; saves on
   revocation and shutdown run inline, after any save still in flight. A
   worker that opens a partition loads its checkpoint and re-reads the
   messages between the checkpoint's offsets and the committed ones *only to
@@ -170,12 +171,19 @@ class _PartitionTask:
 
 @dataclass(slots=True)
 class _SaveInFlight:
-    """A partition state being serialised in a forked child."""
+    """Partition states serialised in one forked child, then written."""
 
     snapshot: ForkedSnapshot
-    task: _PartitionTask
-    #: the offsets the task had read at the fork: they go with that state
-    offsets: dict[str, int]
+    #: each partition saved, with the offsets it had read at the fork: they
+    #: go with that state
+    tasks: list[tuple[_PartitionTask, dict[str, int]]]
+    #: once the child has finished: what is left to write, one a tick
+    unwritten: list[tuple[_PartitionTask, dict[str, int], bytes, list[RingSnapshot]]]
+    written: int = 0
+
+    def holds(self, partitions: set[int]) -> bool:
+        """Whether any of ``partitions`` is among the states saved."""
+        return any(task.partition in partitions for task, _ in self.tasks)
 
 
 class StreamWorker:
@@ -514,7 +522,7 @@ class StreamWorker:
         # another worker may own them now: its checkpoints must not be overwritten
         self.metrics.rebalances.labels("lost").inc()
         lost = {tp.partition for tp in partitions}
-        if self._in_flight is not None and self._in_flight.task.partition in lost:
+        if self._in_flight is not None and self._in_flight.holds(lost):
             self._drop_in_flight()
         for number in lost:
             self._tasks.pop(number, None)
@@ -802,7 +810,15 @@ class StreamWorker:
         now = time.monotonic()
         if self._in_flight is not None:
             self._settle(wait=False)
-        if self._tasks and self._in_flight is None:
+        if self._tasks and self._in_flight is None and self._background:
+            # one child for every partition: each fork stalls the loop, and
+            # its pages are copied again as the loop writes to them
+            if now - self._last_checkpoint >= self.settings.checkpoint_interval:
+                self._last_checkpoint = now
+                self._checkpoint_in_child(list(self._tasks.values()))
+                for task in self._tasks.values():
+                    task.saved = now
+        elif self._tasks and self._in_flight is None:
             # one partition at a time, the stalest first, so that saving
             # state stalls the loop for one partition's state, not all
             spacing = self.settings.checkpoint_interval / len(self._tasks)
@@ -810,10 +826,7 @@ class StreamWorker:
                 self._last_checkpoint = now
                 stalest = min(self._tasks.values(), key=lambda t: t.saved)
                 if now - stalest.saved >= self.settings.checkpoint_interval:
-                    if self._background:
-                        self._checkpoint_in_child(stalest)
-                    else:
-                        self._checkpoint(stalest)
+                    self._checkpoint(stalest)
                     stalest.saved = now
         if now - self._last_lag >= _LAG_EVERY:
             self._last_lag = now
@@ -849,24 +862,39 @@ class StreamWorker:
         task.dirty = False
         self.metrics.checkpoint_seconds.observe(time.perf_counter() - started)
 
-    def _checkpoint_in_child(self, task: _PartitionTask) -> None:
-        """Start saving a partition's state from a forked child (no stall)."""
-        if not task.dirty or task.replay_until:
+    def _checkpoint_in_child(self, tasks: list[_PartitionTask]) -> None:
+        """Start saving partitions' states from one forked child (no stall).
+
+        The states come back together; the loop writes them one a tick.
+        """
+        due = [task for task in tasks if task.dirty and not task.replay_until]
+        if not due:
             return
         with_rings = self.decisions is not None
 
         def serialise() -> bytes:  # runs in the child
-            rings = self._ring_snapshots(task) if with_rings else []
-            return pickle.dumps((encode_state(_partition_state(task)), rings))
+            return pickle.dumps(
+                [
+                    (
+                        encode_state(_partition_state(task)),
+                        self._ring_snapshots(task) if with_rings else [],
+                    )
+                    for task in due
+                ]
+            )
 
         try:
             snapshot = ForkedSnapshot(serialise, timeout=_SNAPSHOT_TIMEOUT)
         except OSError as exc:
             self._background_failed(f"cannot fork ({exc})")
-            self._checkpoint(task)
+            for task in due:
+                self._checkpoint(task)
             return
-        self._in_flight = _SaveInFlight(snapshot, task, dict(task.offsets))
-        task.dirty = False
+        self._in_flight = _SaveInFlight(
+            snapshot, [(task, dict(task.offsets)) for task in due], []
+        )
+        for task in due:
+            task.dirty = False
 
     def _background_failed(self, why: str) -> None:
         """Count a failed background save; give them up after a few in a row."""
@@ -883,45 +911,63 @@ class StreamWorker:
             log.warning("saving partition state in the background failed (%s)", why)
 
     def _settle(self, *, wait: bool) -> None:
-        """Write the save in flight once its child has finished.
+        """Write the states of the save in flight once its child has finished.
 
-        With ``wait``, block until it has. A failed child's partition is
-        marked unsaved, so the next save (inline when it fails again) covers
-        it.
+        Without ``wait``, write one partition's state a call, so that the
+        loop stalls for one write at a time; with it, block until the child
+        has finished and write them all. A failed child's partitions are
+        marked unsaved and saved inline at once, where they are still owned.
         """
         flight = self._in_flight
         if flight is None:
             return
-        try:
-            found = (
-                flight.snapshot.wait(_SNAPSHOT_TIMEOUT)
-                if wait
-                else flight.snapshot.poll()
-            )
-        except SnapshotFailed as exc:
+        if flight.written == 0 and not flight.unwritten:
+            try:
+                found = (
+                    flight.snapshot.wait(_SNAPSHOT_TIMEOUT)
+                    if wait
+                    else flight.snapshot.poll()
+                )
+            except SnapshotFailed as exc:
+                self._in_flight = None
+                named = ", ".join(str(task.partition) for task, _ in flight.tasks)
+                self._background_failed(f"partitions {named}: {exc}")
+                for task, _ in flight.tasks:
+                    task.dirty = True
+                    if self._tasks.get(task.partition) is task:
+                        self._checkpoint(task)  # inline, now
+                return
+            if found is None:
+                return
+            self._background_failures = 0
+            # our own child's bytes, over a private pipe
+            saved = pickle.loads(found)
+            flight.unwritten = [
+                (task, offsets, state, rings)
+                for (task, offsets), (state, rings) in zip(
+                    flight.tasks, saved, strict=True
+                )
+            ]
+        while flight.unwritten:
+            task, offsets, state, rings = flight.unwritten.pop(0)
+            self._store_checkpoint(task.partition, offsets, state, rings)
+            flight.written += 1
+            if not wait:
+                break
+        if not flight.unwritten:
             self._in_flight = None
-            flight.task.dirty = True
-            self._background_failed(f"partition {flight.task.partition}: {exc}")
-            if self._tasks.get(flight.task.partition) is flight.task:
-                self._checkpoint(flight.task)  # inline, now
-            return
-        if found is None:
-            return
-        self._in_flight = None
-        self._background_failures = 0
-        state, rings = pickle.loads(found)  # our own child's bytes, over a private pipe
-        self._store_checkpoint(flight.task.partition, flight.offsets, state, rings)
-        # from the fork to the write: the save's whole time, not the stall
-        self.metrics.checkpoint_seconds.observe(
-            time.monotonic() - flight.snapshot.started
-        )
+            # from the fork to the last write: the save's whole time, not the stall
+            self.metrics.checkpoint_seconds.observe(
+                time.monotonic() - flight.snapshot.started
+            )
 
     def _drop_in_flight(self) -> None:
         """Forget a save in flight whose state may no longer be written."""
         flight, self._in_flight = self._in_flight, None
         if flight is not None:
             flight.snapshot.cancel()
-            flight.task.dirty = True
+            for task, _ in flight.tasks:
+                task.dirty = True
 
     def _store_checkpoint(
         self,

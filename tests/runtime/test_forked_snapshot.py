@@ -125,10 +125,3 @@ def test_waiting_without_a_timeout_still_ends_at_the_childs_deadline() -> None:
     with pytest.raises(SnapshotFailed, match="deadline"):
         snapshot.wait()
     assert _child_gone(snapshot.pid)
-
-
-def test_the_child_runs_at_the_lowest_cpu_priority() -> None:
-    ours = os.getpriority(os.PRIO_PROCESS, 0)
-    snapshot = ForkedSnapshot(lambda: str(os.getpriority(os.PRIO_PROCESS, 0)).encode())
-    assert int(snapshot.wait(30)) == 19
-    assert os.getpriority(os.PRIO_PROCESS, 0) == ours  # the parent's is untouched

@@ -15,9 +15,9 @@ libpq connections survive a fork safely). The child closes every other
 descriptor it inherited (sockets, the metrics port, database files) at
 once, so a child outliving a killed parent holds nothing the next worker
 needs; it ignores the stop signals its parent handles, offers itself first
-to the kernel's out-of-memory killer, runs at the lowest CPU priority so
-that it never slows the loop it is meant to spare, and is killed when it
-runs past its deadline.
+to the kernel's out-of-memory killer, and is killed when it runs past its
+deadline. It keeps its parent's CPU priority: a lower one would starve it
+on a machine the worker keeps busy, until saves miss their deadline.
 """
 
 from __future__ import annotations
@@ -35,8 +35,6 @@ from trustwatch.errors import TrustwatchError
 __all__ = ["ForkedSnapshot", "SnapshotFailed", "can_fork"]
 
 _CHUNK = 1 << 20
-#: Added to the child's niceness: the lowest priority there is.
-_CHILD_NICENESS = 19
 #: Signals the parent handles (to stop gracefully): blocked across the fork,
 #: so that the child never runs the parent's handlers, and ignored in it.
 _STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
@@ -204,10 +202,6 @@ def _child(
             open("/proc/self/oom_score_adj", "w") as adjust,
         ):
             adjust.write("1000")  # under memory pressure, kill this one first
-        # the parent decides events while this runs: on a busy machine the
-        # save may take longer, but it does not take the parent's CPU
-        with contextlib.suppress(OSError):
-            os.nice(_CHILD_NICENESS)
         gc.disable()  # a collection would touch (and copy) every page
         view = memoryview(serialise())
         while view:

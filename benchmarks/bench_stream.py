@@ -262,8 +262,9 @@ class TimedWorker(StreamWorker):
         self.checkpoint_forks: list[tuple[float, float]] = []  # (start, seconds)
         self.commits: list[float] = []  # seconds the loop waited on each commit
         self.batch_sizes: list[int] = []
-        # per committed batch: (start, messages, seconds in all, commit wait,
-        # seconds the loop spent outside batches since the previous one)
+        # per committed batch: (commit time, messages, seconds in all, commit
+        # wait, seconds the loop spent outside batches since the previous one,
+        # how long the newest message had waited when the batch began)
         self.cycles: list[tuple[float, int, float, float, float, float]] = []
         self._batch_ended: float | None = None
 
@@ -321,8 +322,10 @@ class TimedWorker(StreamWorker):
 
     def _checkpoint_in_child(self, tasks: Any) -> None:
         started = time.time()
+        before = self._in_flight
         super()._checkpoint_in_child(tasks)
-        self.checkpoint_forks.append((started, time.time() - started))
+        if self._in_flight is not None and self._in_flight is not before:
+            self.checkpoint_forks.append((started, time.time() - started))
 
     def _settle(self, *, wait: bool) -> None:
         started = time.time()

@@ -84,3 +84,25 @@ def test_a_batch_of_one_never_waits_for_more(worker_for: Any) -> None:
     consumer = QueuedConsumer(2)
     assert worker_for(1, 0.5)._next_batch(consumer) == ["m0"]
     assert [c[0] for c in consumer.calls] == ["poll"]
+
+
+class RebalancingConsumer(QueuedConsumer):
+    """Revokes the worker's partitions while a batch is being filled."""
+
+    def __init__(self, queued: int, worker: StreamWorker) -> None:
+        super().__init__(queued)
+        self.worker = worker
+
+    def consume(self, num_messages: int, timeout: float) -> list[str]:
+        self.worker._on_revoke(self, [])  # type: ignore[arg-type]
+        return super().consume(num_messages, timeout)
+
+
+def test_a_message_polled_before_a_rebalance_is_left_to_be_fetched_again(
+    worker_for: Any,
+) -> None:
+    worker = worker_for(500, 0.0)
+    consumer = RebalancingConsumer(3, worker)
+    # the client drops what it fetched before a rebalance; the polled message
+    # was already out, so the batch leaves it too
+    assert worker._next_batch(consumer) == ["m1", "m2"]

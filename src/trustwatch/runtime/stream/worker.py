@@ -243,6 +243,8 @@ class StreamWorker:
         self._last_lag = 0.0
         self._session = secrets.token_hex(4)
         self._in_flight: _SaveInFlight | None = None
+        #: counts rebalance callbacks: a batch spanning one is cut at it
+        self._generation = 0
         self._background = settings.background_checkpoints and can_fork()
         self._background_failures = 0
 
@@ -375,7 +377,14 @@ class StreamWorker:
         more = self.settings.batch_size - 1
         if not more:
             return [first]
-        return [first, *consumer.consume(more, self.settings.batch_wait)]
+        generation = self._generation
+        rest = consumer.consume(more, self.settings.batch_wait)
+        if self._generation != generation:
+            # a rebalance ran inside consume(): the client dropped what it had
+            # fetched before it, but ``first`` was already out; where the
+            # partition is still (or again) ours it is fetched again
+            return rest
+        return [first, *rest]
 
     # -- Kafka clients -------------------------------------------------------
 
@@ -487,6 +496,7 @@ class StreamWorker:
     # -- assignment ----------------------------------------------------------
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._generation += 1
         self.summary.rebalances += 1
         self.metrics.rebalances.labels("assign").inc()
         committed = _committed(consumer, partitions)
@@ -507,6 +517,7 @@ class StreamWorker:
         log.info("partitions assigned: %s", sorted(by_number))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._generation += 1
         self.summary.rebalances += 1
         self.metrics.rebalances.labels("revoke").inc()
         for number in sorted({tp.partition for tp in partitions}):
@@ -520,6 +531,7 @@ class StreamWorker:
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # another worker may own them now: its checkpoints must not be overwritten
+        self._generation += 1
         self.metrics.rebalances.labels("lost").inc()
         lost = {tp.partition for tp in partitions}
         if self._in_flight is not None and self._in_flight.holds(lost):

@@ -178,8 +178,9 @@ class _SaveInFlight:
     #: go with that state
     tasks: list[tuple[_PartitionTask, dict[str, int]]]
     #: once the child has finished: what is left to write, one a tick
-    unwritten: list[tuple[_PartitionTask, dict[str, int], bytes, list[RingSnapshot]]]
-    written: int = 0
+    unwritten: (
+        list[tuple[_PartitionTask, dict[str, int], bytes, list[RingSnapshot]]] | None
+    ) = None
 
     def holds(self, partitions: set[int]) -> bool:
         """Whether any of ``partitions`` is among the states saved."""
@@ -903,7 +904,7 @@ class StreamWorker:
                 self._checkpoint(task)
             return
         self._in_flight = _SaveInFlight(
-            snapshot, [(task, dict(task.offsets)) for task in due], []
+            snapshot, [(task, dict(task.offsets)) for task in due]
         )
         for task in due:
             task.dirty = False
@@ -933,7 +934,7 @@ class StreamWorker:
         flight = self._in_flight
         if flight is None:
             return
-        if flight.written == 0 and not flight.unwritten:
+        if flight.unwritten is None:
             try:
                 found = (
                     flight.snapshot.wait(_SNAPSHOT_TIMEOUT)
@@ -963,7 +964,6 @@ class StreamWorker:
         while flight.unwritten:
             task, offsets, state, rings = flight.unwritten.pop(0)
             self._store_checkpoint(task.partition, offsets, state, rings)
-            flight.written += 1
             if not wait:
                 break
         if not flight.unwritten:

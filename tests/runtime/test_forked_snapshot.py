@@ -13,6 +13,7 @@ from trustwatch.runtime.stream.snapshots import (
     ForkedSnapshot,
     SnapshotFailed,
     can_fork,
+    rest,
 )
 
 pytestmark = pytest.mark.skipif(not can_fork(), reason="this platform cannot fork")
@@ -125,3 +126,45 @@ def test_waiting_without_a_timeout_still_ends_at_the_childs_deadline() -> None:
     with pytest.raises(SnapshotFailed, match="deadline"):
         snapshot.wait()
     assert _child_gone(snapshot.pid)
+
+
+def test_a_resting_child_takes_its_time_while_only_polled() -> None:
+    began = time.monotonic()
+    snapshot = ForkedSnapshot(lambda: rest(0.6) or b"rested")
+    found = None
+    while found is None and time.monotonic() - began < 30:
+        found = snapshot.poll()
+        time.sleep(0.02)
+    assert found == b"rested"
+    assert time.monotonic() - began >= 0.6
+
+
+def test_waiting_for_a_child_ends_its_rests() -> None:
+    snapshot = ForkedSnapshot(lambda: rest(60) or rest(60) or b"hurried")
+    began = time.monotonic()
+    assert snapshot.wait(30) == b"hurried"
+    assert time.monotonic() - began < 10
+
+
+def test_rest_outside_a_child_returns_at_once() -> None:
+    began = time.monotonic()
+    rest(5)
+    assert time.monotonic() - began < 1
+
+
+@pytest.mark.skipif(
+    not os.path.isdir("/proc/self/fd"), reason="no /proc/self/fd to count descriptors"
+)
+def test_a_finished_child_leaves_no_descriptor_open() -> None:
+    def open_descriptors() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    before = open_descriptors()
+    for _ in range(5):
+        snapshot = ForkedSnapshot(lambda: b"done")
+        assert snapshot.wait(30) == b"done"
+    found = None
+    polled = ForkedSnapshot(lambda: b"done")
+    while found is None:
+        found = polled.poll()
+    assert open_descriptors() == before

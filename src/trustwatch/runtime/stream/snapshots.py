@@ -18,6 +18,9 @@ needs; it ignores the stop signals its parent handles, offers itself first
 to the kernel's out-of-memory killer, and is killed when it runs past its
 deadline. It keeps its parent's CPU priority: a lower one would starve it
 on a machine the worker keeps busy, until saves miss their deadline.
+Instead, a child may pace itself with :func:`rest` between pieces of work,
+leaving the CPU to the parent, until the parent waits for it: from then on
+it rests no more.
 """
 
 from __future__ import annotations
@@ -32,12 +35,27 @@ from collections.abc import Callable
 
 from trustwatch.errors import TrustwatchError
 
-__all__ = ["ForkedSnapshot", "SnapshotFailed", "can_fork"]
+__all__ = ["ForkedSnapshot", "SnapshotFailed", "can_fork", "rest"]
 
 _CHUNK = 1 << 20
 #: Signals the parent handles (to stop gracefully): blocked across the fork,
 #: so that the child never runs the parent's handlers, and ignored in it.
 _STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+
+
+#: In a snapshot's child: the descriptor that turns readable (end of file)
+#: once the parent waits for the child, or goes away.
+_hurry: int | None = None
+
+
+def rest(seconds: float) -> None:
+    """Pause a snapshot's child for up to ``seconds``, leaving the CPU to its
+    parent; return at once when the parent is waiting for the child, and
+    outside a child."""
+    if _hurry is None or seconds <= 0:
+        return
+    with contextlib.suppress(OSError):
+        select.select([_hurry], [], [], seconds)
 
 
 class SnapshotFailed(TrustwatchError):
@@ -79,22 +97,31 @@ class ForkedSnapshot:
         self, serialise: Callable[[], bytes], timeout: float | None = None
     ) -> None:
         read_end, write_end = os.pipe()
+        try:
+            hurry_read, hurry_write = os.pipe()
+        except OSError:
+            os.close(read_end)
+            os.close(write_end)
+            raise
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
         try:
             pid = os.fork()
         except OSError:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-            os.close(read_end)
-            os.close(write_end)
+            for fd in (read_end, write_end, hurry_read, hurry_write):
+                os.close(fd)
             raise
         if pid == 0:  # pragma: no cover - the child; its exit code is tested
             try:
-                _child(serialise, write_end, mask)
+                _child(serialise, write_end, hurry_read, mask)
             finally:
                 os._exit(1)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.close(write_end)
+        os.close(hurry_read)
         os.set_blocking(read_end, False)
+        #: closed when the parent waits: the child's rests end
+        self._hurry: int | None = hurry_write
         self.pid = pid
         self.started = time.monotonic()
         self.deadline = None if timeout is None else self.started + timeout
@@ -128,6 +155,7 @@ class ForkedSnapshot:
             if not chunk:
                 break
             self._chunks.append(chunk)
+        self.hurry()
         os.close(self._fd)
         self._fd = None
         _, status = os.waitpid(self.pid, 0)
@@ -149,6 +177,7 @@ class ForkedSnapshot:
             When the child failed, or did not finish within ``timeout``
             seconds or by its deadline (it is then killed).
         """
+        self.hurry()
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             found = self.poll()
@@ -165,8 +194,15 @@ class ForkedSnapshot:
             ready.register(self._fd, select.POLLIN | select.POLLHUP)
             ready.poll(min(1.0 if left is None else left, 1.0) * 1000)
 
+    def hurry(self) -> None:
+        """Tell the child to rest no more (see :func:`rest`)."""
+        if self._hurry is not None:
+            os.close(self._hurry)
+            self._hurry = None
+
     def cancel(self) -> None:
         """Stop the child, if it still runs, and drop what it wrote."""
+        self.hurry()
         if self._fd is None:
             return
         os.close(self._fd)
@@ -178,7 +214,10 @@ class ForkedSnapshot:
 
 
 def _child(
-    serialise: Callable[[], bytes], out: int, mask: set[int | signal.Signals]
+    serialise: Callable[[], bytes],
+    out: int,
+    hurry: int,
+    mask: set[int | signal.Signals],
 ) -> None:  # pragma: no cover - runs in the child; its results are tested
     """The forked child's whole life: serialise, write, exit without cleanup.
 
@@ -194,9 +233,13 @@ def _child(
         for stop in _STOP_SIGNALS:
             signal.signal(stop, signal.SIG_IGN)
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
-        # keep the pipe and the standard streams only
-        os.closerange(3, out)
-        os.closerange(out + 1, _max_descriptors())
+        # keep the two pipes and the standard streams only
+        low, high = sorted((out, hurry))
+        os.closerange(3, low)
+        os.closerange(low + 1, high)
+        os.closerange(high + 1, _max_descriptors())
+        global _hurry
+        _hurry = hurry
         with (
             contextlib.suppress(OSError),
             open("/proc/self/oom_score_adj", "w") as adjust,

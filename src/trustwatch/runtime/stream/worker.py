@@ -71,6 +71,7 @@ from trustwatch.runtime.stream.snapshots import (
     ForkedSnapshot,
     SnapshotFailed,
     can_fork,
+    rest,
 )
 from trustwatch.runtime.warmup import warm_up
 
@@ -878,7 +879,9 @@ class StreamWorker:
     def _checkpoint_in_child(self, tasks: list[_PartitionTask]) -> None:
         """Start saving partitions' states from one forked child (no stall).
 
-        The states come back together; the loop writes them one a tick.
+        The child rests after each partition as long as it worked on it,
+        until the loop waits for it. The states come back together; the
+        loop writes them one a tick.
         """
         due = [task for task in tasks if task.dirty and not task.replay_until]
         if not due:
@@ -886,15 +889,15 @@ class StreamWorker:
         with_rings = self.decisions is not None
 
         def serialise() -> bytes:  # runs in the child
-            return pickle.dumps(
-                [
-                    (
-                        encode_state(_partition_state(task)),
-                        self._ring_snapshots(task) if with_rings else [],
-                    )
-                    for task in due
-                ]
-            )
+            saved = []
+            for task in due:
+                began = time.perf_counter()
+                rings = self._ring_snapshots(task) if with_rings else []
+                saved.append((encode_state(_partition_state(task)), rings))
+                # work half the time at most: a burst of serialising would
+                # take the CPU the loop needs, where cores are few
+                rest(time.perf_counter() - began)
+            return pickle.dumps(saved)
 
         try:
             snapshot = ForkedSnapshot(serialise, timeout=_SNAPSHOT_TIMEOUT)

@@ -890,13 +890,16 @@ class StreamWorker:
 
         def serialise() -> bytes:  # runs in the child
             saved = []
+            stop_resting = time.perf_counter() + _SNAPSHOT_TIMEOUT / 4
             for task in due:
                 began = time.perf_counter()
                 rings = self._ring_snapshots(task) if with_rings else []
                 saved.append((encode_state(_partition_state(task)), rings))
                 # work half the time at most: a burst of serialising would
-                # take the CPU the loop needs, where cores are few
-                rest(time.perf_counter() - began)
+                # take the CPU the loop needs, where cores are few; a state
+                # so large that resting could reach the deadline rests no more
+                if began < stop_resting:
+                    rest(time.perf_counter() - began)
             return pickle.dumps(saved)
 
         try:

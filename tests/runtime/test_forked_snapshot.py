@@ -168,3 +168,46 @@ def test_a_finished_child_leaves_no_descriptor_open() -> None:
     while found is None:
         found = polled.poll()
     assert open_descriptors() == before
+
+
+def test_rest_takes_a_descriptor_past_1024(monkeypatch: pytest.MonkeyPatch) -> None:
+    import resource
+
+    from trustwatch.runtime.stream import snapshots
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if max(soft, hard if hard != resource.RLIM_INFINITY else 4096) <= 1500:
+        pytest.skip("the descriptor limit is too low for a descriptor past 1024")
+    if soft <= 1500:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (2048, hard))
+    read_end, write_end = os.pipe()
+    high = os.dup2(read_end, 1500)
+    try:
+        monkeypatch.setattr(snapshots, "_hurry", high)
+        began = time.monotonic()
+        rest(0.2)  # select() would refuse this descriptor
+        assert time.monotonic() - began >= 0.2
+        os.write(write_end, b"!")
+        began = time.monotonic()
+        rest(30)
+        assert time.monotonic() - began < 5
+    finally:
+        for fd in (read_end, write_end, high):
+            os.close(fd)
+        if soft <= 1500:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_wait_hurries_the_child_even_when_another_process_holds_the_pipe() -> None:
+    snapshot = ForkedSnapshot(lambda: rest(60) or b"hurried")
+    holder = os.fork()
+    if holder == 0:  # pragma: no cover - a plain child holding every descriptor
+        time.sleep(20)
+        os._exit(0)
+    try:
+        began = time.monotonic()
+        assert snapshot.wait(30) == b"hurried"
+        assert time.monotonic() - began < 10
+    finally:
+        os.kill(holder, signal.SIGKILL)
+        os.waitpid(holder, 0)

@@ -232,3 +232,13 @@ def test_losing_one_partition_drops_the_whole_save_in_flight(tmp_path: Path) -> 
     assert store.saves == []
     assert sorted(worker._tasks) == [0, 2]
     assert all(task.dirty for task in worker._tasks.values())  # saved next time
+
+
+def test_a_save_child_rests_as_long_as_it_worked_but_not_past_its_limit() -> None:
+    from trustwatch.runtime.stream.worker import _pause
+
+    assert _pause(0.2, now=10.0, stop_resting=40.0, last=False) == 0.2
+    assert _pause(0.2, now=10.0, stop_resting=40.0, last=True) == 0.0
+    # a rest that would end past the limit is skipped, not cut
+    assert _pause(20.0, now=25.0, stop_resting=40.0, last=False) == 0.0
+    assert _pause(15.0, now=25.0, stop_resting=40.0, last=False) == 15.0

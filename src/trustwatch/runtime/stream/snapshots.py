@@ -54,8 +54,10 @@ def rest(seconds: float) -> None:
     outside a child."""
     if _hurry is None or seconds <= 0:
         return
+    ready = select.poll()  # unlike select, takes descriptors past 1024
+    ready.register(_hurry, select.POLLIN | select.POLLHUP)
     with contextlib.suppress(OSError):
-        select.select([_hurry], [], [], seconds)
+        ready.poll(seconds * 1000)
 
 
 class SnapshotFailed(TrustwatchError):
@@ -197,6 +199,11 @@ class ForkedSnapshot:
     def hurry(self) -> None:
         """Tell the child to rest no more (see :func:`rest`)."""
         if self._hurry is not None:
+            # a byte, not only the close: a process forked meanwhile may hold
+            # the write end too, and the child never reads the byte, so every
+            # later rest ends at once as well
+            with contextlib.suppress(OSError):  # the child has exited
+                os.write(self._hurry, b"!")
             os.close(self._hurry)
             self._hurry = None
 

@@ -891,15 +891,12 @@ class StreamWorker:
         def serialise() -> bytes:  # runs in the child
             saved = []
             stop_resting = time.perf_counter() + _SNAPSHOT_TIMEOUT / 4
-            for task in due:
+            for number, task in enumerate(due, 1):
                 began = time.perf_counter()
                 rings = self._ring_snapshots(task) if with_rings else []
                 saved.append((encode_state(_partition_state(task)), rings))
-                # work half the time at most: a burst of serialising would
-                # take the CPU the loop needs, where cores are few; a state
-                # so large that resting could reach the deadline rests no more
-                if began < stop_resting:
-                    rest(time.perf_counter() - began)
+                now = time.perf_counter()
+                rest(_pause(now - began, now, stop_resting, last=number == len(due)))
             return pickle.dumps(saved)
 
         try:
@@ -1028,6 +1025,19 @@ class StreamWorker:
                     self.metrics.consumer_lag.labels(topic, str(task.partition)).set(
                         max(0, high - position)
                     )
+
+
+def _pause(worked: float, now: float, stop_resting: float, *, last: bool) -> float:
+    """Seconds a save child rests after a partition that took ``worked``.
+
+    As long as it worked, so that it takes at most half a core from the
+    loop where cores are few; nothing after the last partition, and nothing
+    that would end past ``stop_resting`` (a quarter of the child's deadline
+    in), so that resting never makes a save miss its deadline.
+    """
+    if last or now + worked > stop_resting:
+        return 0.0
+    return worked
 
 
 def _partition_state(task: _PartitionTask) -> dict[str, Any]:

@@ -43,8 +43,8 @@ _CHUNK = 1 << 20
 _STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
 
 
-#: In a snapshot's child: the descriptor that turns readable (end of file)
-#: once the parent waits for the child, or goes away.
+#: In a snapshot's child: the descriptor that turns readable (a byte, or end
+#: of file) once the parent waits for the child, or goes away.
 _hurry: int | None = None
 
 
@@ -122,7 +122,7 @@ class ForkedSnapshot:
         os.close(write_end)
         os.close(hurry_read)
         os.set_blocking(read_end, False)
-        #: closed when the parent waits: the child's rests end
+        #: written to and closed when the parent waits: the child's rests end
         self._hurry: int | None = hurry_write
         self.pid = pid
         self.started = time.monotonic()

@@ -7,6 +7,7 @@ import random
 import threading
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from ledger_backends import CountingAdapter
@@ -78,3 +79,33 @@ def test_sqlite_breaker_counts_each_action_once(tmp_path) -> None:
     path = tmp_path / "store.db"
     DispatchLedger(path).close()
     _race(lambda: DispatchLedger(path), 200)
+
+
+def _first_state_race(ledger: DispatchLedger, rival: DispatchLedger) -> None:
+    """The rival saves the rule's first state between our read and our insert."""
+    calls: list[dict[str, Any] | None] = []
+
+    def count_one(saved: dict[str, Any] | None) -> dict[str, Any]:
+        calls.append(saved)
+        if saved is None and len(calls) == 1:
+            rival.save_breaker_state(RULE_ACTOR, {"count": 1})
+        return {"count": (saved["count"] if saved else 0) + 1}
+
+    state = ledger.update_breaker_state(RULE_ACTOR, count_one)
+    # the insert found the rival's row, so the change ran again on it
+    assert calls == [None, {"count": 1}]
+    assert state == {"count": 2}
+    assert ledger.breaker_state(RULE_ACTOR) == {"count": 2}
+
+
+def test_postgres_first_state_saved_meanwhile_is_counted_on(
+    postgres_store_target,
+) -> None:
+    dsn, schema = postgres_store_target
+    ledger = open_ledger(dsn, schema=schema)
+    rival = open_ledger(dsn, schema=schema)
+    try:
+        _first_state_race(ledger, rival)
+    finally:
+        ledger.close()
+        rival.close()

@@ -772,6 +772,7 @@ class DispatchLedger:
                 self._insert(_breaker_rules)
                 .values(rule=_P("b_rule"), body=_P("b_body"))
                 .on_conflict_do_nothing(index_elements=["rule"])
+                .returning(_breaker_rules.c.rule)
             ),
         )
         update = _breaker_rules.update().where(_breaker_rules.c.rule == _P("b_rule"))
@@ -811,7 +812,9 @@ def _change_breaker_row(
             return state
         state = change(None)
         body = msgspec.json.encode(state).decode()
-        if db.execute(insert, {"b_rule": rule, "b_body": body}).rowcount:
+        # RETURNING, not rowcount: on PostgreSQL a Core INSERT reports -1
+        # rows, which would read as "inserted" when the row was already there
+        if db.execute(insert, {"b_rule": rule, "b_body": body}).first() is not None:
             return state
         # another dispatcher saved a first state meanwhile: change that one
     raise StorageError(f"the breaker state of rule {rule} keeps changing")

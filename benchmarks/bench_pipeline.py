@@ -40,7 +40,7 @@ from trustwatch.events.decode import EventDecoder
 from trustwatch.events.model import Event
 from trustwatch.runtime.embedded import load_intel, run_embedded
 from trustwatch.runtime.pipeline import Pipeline
-from trustwatch.runtime.stream.worker import GC_THRESHOLDS
+from trustwatch.runtime.stream.collector import GC_THRESHOLDS
 from trustwatch.simulation import SimulationConfig, iter_events, simulate
 from trustwatch.storage.sqlite import SqliteStore
 

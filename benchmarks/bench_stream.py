@@ -74,7 +74,8 @@ from trustwatch.enrichment.geo import BundledGeo, GeoResolver
 from trustwatch.events.decode import EventDecoder
 from trustwatch.runtime.pipeline import Pipeline
 from trustwatch.runtime.stream import StreamSettings, StreamWorker
-from trustwatch.runtime.stream.worker import GC_THRESHOLDS, STREAM_TIME_EVERY
+from trustwatch.runtime.stream.collector import GC_THRESHOLDS
+from trustwatch.runtime.stream.worker import STREAM_TIME_EVERY
 from trustwatch.simulation import SimulationConfig, iter_events
 from trustwatch.storage.sqlite import SqliteStore
 from trustwatch.testing.broker import LocalBroker
@@ -267,6 +268,10 @@ class TimedWorker(StreamWorker):
         # how long the newest message had waited when the batch began)
         self.cycles: list[tuple[float, int, float, float, float, float]] = []
         self._batch_ended: float | None = None
+        # per committed batch: (its oldest message's latency, how long that
+        # message had waited when the batch began, messages, seconds in all,
+        # commit wait, seconds outside batches before it)
+        self.slowest: list[tuple[float, float, int, float, float, float]] = []
 
     def _checkpoint(self, task: Any, *, force: bool = False) -> None:
         started = time.time()
@@ -298,6 +303,21 @@ class TimedWorker(StreamWorker):
             f"p99 {quantile(waits, 0.99) * 1e3:.1f}, "
             f"{sum(waits):.2f} s in all"
         )
+
+    def slowest_batches(self, count: int = 5) -> list[str]:
+        """The batches whose oldest message waited longest, and why."""
+        rows = []
+        for total, waiting, size, spent, commit, outside in sorted(self.slowest)[
+            -count:
+        ][::-1]:
+            rows.append(
+                f"oldest message {total * 1e3:.0f} ms: it had waited "
+                f"{waiting * 1e3:.0f} ms when its batch of {size} began (the loop "
+                f"was outside batches for {outside * 1e3:.0f} ms before it); "
+                f"deciding {(spent - commit) * 1e3:.0f} ms, commit wait "
+                f"{commit * 1e3:.0f} ms"
+            )
+        return rows
 
     def cycle_quarters(self) -> list[str]:
         """Per quarter of the committed batches: where a batch's time went."""
@@ -364,8 +384,10 @@ class TimedWorker(StreamWorker):
         began = time.perf_counter()
         stamps = [m.timestamp() for m in messages if m.error() is None]
         newest = max((t for k, t in stamps if k != 0), default=None)
+        oldest = min((t for k, t in stamps if k != 0), default=None)
         # how long the batch's newest message had waited when the batch began
         arrived = time.time() - newest / 1000.0 if newest is not None else 0.0
+        waiting = time.time() - oldest / 1000.0 if oldest is not None else 0.0
         commits = len(self.commits)
         super()._process_batch(messages)
         ended = time.perf_counter()
@@ -378,6 +400,16 @@ class TimedWorker(StreamWorker):
         waited = sum(self.commits[commits:])
         self.cycles.append(
             (now, len(messages), ended - began, waited, outside, arrived)
+        )
+        self.slowest.append(
+            (
+                waiting + ended - began,
+                waiting,
+                len(messages),
+                ended - began,
+                waited,
+                outside,
+            )
         )
         self.last_commit = now
         for message in messages:
@@ -458,6 +490,7 @@ class RateRun:
     batches: str
     collections: str
     cycles: list[str]
+    slowest: list[str]
 
     @property
     def achieved(self) -> float:
@@ -583,6 +616,7 @@ def fixed_rate(
         batches=worker.batches(),
         collections=str(collections),
         cycles=worker.cycle_quarters(),
+        slowest=worker.slowest_batches(),
     )
 
 
@@ -614,6 +648,9 @@ def print_rate_run(run: RateRun, cpu: str) -> None:
     print(f"    {run.batches}")
     for i, row in enumerate(run.cycles, 1):
         print(f"    quarter {i}: {row}")
+    print("    slowest batches:")
+    for row in run.slowest:
+        print(f"      {row}")
     verdict = run.verdict
     if verdict == "kept up":
         print(f"    one worker kept up with {run.achieved:,.0f} events/s")
@@ -728,25 +765,32 @@ def worker_processes(
     return finished - launched, finished - first
 
 
-# -- full garbage collections ---------------------------------------------------
+# -- garbage collections --------------------------------------------------------
 
 
 class GcClock:
-    """Seconds this process spends in full (generation 2) garbage collections."""
+    """Time this process spends in garbage collections of generations 1 and 2.
+
+    Young (generation 0) collections are short and counted only; the older
+    generations' pauses are what a latency percentile feels, so their count,
+    total and longest pause are kept apart.
+    """
 
     def __init__(self) -> None:
-        self.seconds = 0.0
-        self.count = 0
+        self.count = [0, 0, 0]
+        self.seconds = [0.0, 0.0, 0.0]
+        self.longest = [0.0, 0.0, 0.0]
         self._started = 0.0
 
     def _callback(self, phase: str, info: dict[str, int]) -> None:
-        if info.get("generation") != 2:
-            return
         if phase == "start":
             self._started = time.perf_counter()
-        else:
-            self.seconds += time.perf_counter() - self._started
-            self.count += 1
+            return
+        generation = info.get("generation", 0)
+        took = time.perf_counter() - self._started
+        self.count[generation] += 1
+        self.seconds[generation] += took
+        self.longest[generation] = max(self.longest[generation], took)
 
     def __enter__(self) -> GcClock:
         gc.callbacks.append(self._callback)
@@ -756,7 +800,11 @@ class GcClock:
         gc.callbacks.remove(self._callback)
 
     def __str__(self) -> str:
-        return f"{self.count} full GCs, {self.seconds:.2f} s"
+        return ", ".join(
+            f"{self.count[g]} gen-{g} GCs {self.seconds[g]:.2f} s "
+            f"(longest {self.longest[g] * 1e3:.0f} ms)"
+            for g in (2, 1)
+        )
 
 
 # -- CPU accounting -------------------------------------------------------------

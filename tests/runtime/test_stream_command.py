@@ -138,6 +138,7 @@ def test_a_missing_topic_is_a_configuration_error(
         ),
         ("", ["--metrics-address", "localhost"], "is not HOST:PORT"),
         ("", ["--format", "parquet"], "does not apply to a stream"),
+        ("full-collection-interval = -5\n", [], "not in the range x>=0"),
     ],
 )
 def test_bad_settings_are_refused_before_connecting(

@@ -387,3 +387,24 @@ def test_the_rings_a_partition_holds_are_stored_at_each_checkpoint(
     members = [m for ring in rings for m in ring.members]
     assert len(members) == len(set(members))  # an account lives in one partition
     assert set(members) == accounts
+
+
+def test_state_is_frozen_out_of_the_collector_between_batches(
+    stream_rig: StreamRig,
+) -> None:
+    import gc
+
+    write_events(stream_rig.tmp / "events.jsonl", accounts=200)
+    _publish(stream_rig, stream_rig.tmp / "events.jsonl")
+    frozen: list[int] = []
+    gc.unfreeze()
+    with SqliteStore(stream_rig.tmp / "state.sqlite") as state:
+        worker = StreamWorker(stream_rig.settings(batch_size=50), build_pipeline, state)
+        worker.run(
+            idle_timeout=2.0, on_batch=lambda _: frozen.append(gc.get_freeze_count())
+        )
+    assert len(frozen) > 2
+    # frozen before the first batch, and more after each batch that kept state
+    assert frozen[0] > 0
+    assert frozen[-1] > frozen[0]
+    assert gc.get_freeze_count() == 0  # thawed when the worker is done

@@ -217,6 +217,17 @@ def _address(text: str | None) -> tuple[str, int] | None:
     "whole save.",
 )
 @click.option(
+    "--full-collection-interval",
+    type=click.FloatRange(min=0),
+    default=3600.0,
+    show_default=True,
+    envvar="TRUSTWATCH_FULL_COLLECTION_INTERVAL",
+    show_envvar=True,
+    help="Seconds between garbage collections over all detector state (0: "
+    "never). Between them the state is frozen out of the collector, whose "
+    "passes then see one batch's objects only.",
+)
+@click.option(
     "--metrics-address",
     envvar="TRUSTWATCH_METRICS_ADDRESS",
     show_envvar=True,
@@ -260,6 +271,7 @@ def stream(
     batch_wait: float,
     checkpoint_interval: float,
     background_checkpoints: bool,
+    full_collection_interval: float,
     metrics_address: str | None,
     exit_when_idle: float | None,
     reset_state: bool,
@@ -324,6 +336,7 @@ def stream(
         batch_wait=batch_wait,
         checkpoint_interval=checkpoint_interval,
         background_checkpoints=background_checkpoints,
+        full_collection_interval=full_collection_interval,
         kafka_config=parse_kafka_pairs(kafka_pairs, from_file),
         **extra,
     )

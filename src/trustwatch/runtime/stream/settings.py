@@ -96,6 +96,10 @@ class StreamSettings:
     background_checkpoints
         Serialise the periodic saves in a forked child, so that the loop
         stalls only for the fork (where the platform can fork).
+    full_collection_interval
+        Seconds between garbage collections over the whole detector state
+        (0: never); between them the state is frozen out of the collector's
+        passes (:class:`~trustwatch.runtime.stream.collector.StateCollector`).
     kafka_config
         More librdkafka settings for the consumer and the producer (security,
         timeouts). Settings that carry the delivery guarantees are refused.
@@ -112,6 +116,7 @@ class StreamSettings:
     batch_wait: float = 0.0
     checkpoint_interval: float = 10.0
     background_checkpoints: bool = True
+    full_collection_interval: float = 3600.0
     kafka_config: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -145,6 +150,10 @@ class StreamSettings:
             raise ConfigError("the batch size must be at least 1")
         if self.batch_wait < 0 or self.checkpoint_interval <= 0:
             raise ConfigError("batch wait and checkpoint interval must be positive")
+        if self.full_collection_interval < 0:
+            raise ConfigError(
+                "the full collection interval is negative; hint: use 0 for never"
+            )
         owned = sorted(RESERVED_KAFKA_SETTINGS & set(self.kafka_config))
         if owned:
             raise ConfigError(

@@ -40,7 +40,6 @@ How it keeps its promises:
 
 from __future__ import annotations
 
-import gc
 import logging
 import pickle
 import re
@@ -59,6 +58,7 @@ from trustwatch.events.deadletter import DeadLetter
 from trustwatch.events.decode import EventDecoder
 from trustwatch.events.repeats import RepeatFilter
 from trustwatch.runtime.pipeline import Pipeline
+from trustwatch.runtime.stream.collector import GC_THRESHOLDS, StateCollector
 from trustwatch.runtime.stream.metrics import StreamMetrics
 from trustwatch.runtime.stream.outputs import (
     BATCH_HEADER,
@@ -97,10 +97,6 @@ _COMMIT_ATTEMPTS = 5
 #: A stream worker's pipelines time their detectors on one event in this many
 #: (``Pipeline(time_every=...)``), for the per-detector time metric.
 STREAM_TIME_EVERY = 16
-#: Garbage-collection thresholds while a worker runs. Detector state is
-#: millions of long-lived objects; at Python's defaults (700, 10, 10) full
-#: collections over them took a third of a worker's time.
-GC_THRESHOLDS = (50_000, 50, 100)
 _JOIN_GRACE = 60.0  # seconds a worker may wait for its first partitions
 _IDLE_POLL = 0.1  # seconds the loop waits for a first message before its chores
 _LAG_EVERY = 5.0  # seconds between consumer-lag readings
@@ -289,23 +285,21 @@ class StreamWorker:
             When the broker fences or refuses the worker for good.
         """
         started = time.perf_counter()
-        thresholds = gc.get_threshold()
-        gc.set_threshold(*GC_THRESHOLDS)
-        try:
-            return self._run(started, idle_timeout, on_batch)
-        finally:
-            gc.set_threshold(*thresholds)
+        with StateCollector(self.settings.full_collection_interval) as collector:
+            return self._run(started, idle_timeout, on_batch, collector)
 
     def _run(
         self,
         started: float,
         idle_timeout: float | None,
         on_batch: Callable[[WorkerSummary], None] | None,
+        collector: StateCollector,
     ) -> WorkerSummary:
         consumer, _ = self._connect()
         self._check_topics(consumer)
         # lazy loads would otherwise delay the first partitions' decisions
         warm_up(self.build_pipeline)
+        collector.settle()
         if self.reset_state:
             dropped = self.checkpoints.delete_checkpoints(self.settings.group)
             log.warning(
@@ -343,12 +337,18 @@ class StreamWorker:
                     self._process_batch(messages)
                     if on_batch is not None:
                         on_batch(self.summary)
+                    # after the commit: the pause delays no decision of this
+                    # batch; a full collection waits while a save child
+                    # shares the state's pages
+                    collector.after_batch(full_allowed=self._in_flight is None)
                 elif (
                     idle_timeout is not None
                     and time.monotonic() - last_message >= idle_timeout
                 ):
                     log.info("no message for %.1f s: stopping", idle_timeout)
                     break
+                elif self._in_flight is None and collector.full_due():
+                    collector.collect_all()
                 self._tick()
             self._checkpoint_all(force=True)
             self._report_detector_time(self._tasks.values())

@@ -27,14 +27,24 @@ SAFARI_IPHONE = (
 )
 
 
-def test_ua01_pathological_string_returns_quickly(hardcases: Cases) -> None:
-    ua = hardcases["UA-01"]["input"]
-    parse_user_agent("warm-up: build the parser outside the timed call")
-    useragents._parse_capped.cache_clear()
+def _fastest_parse(ua: str) -> tuple[float, UserAgentInfo]:
+    """Seconds of the fastest of three uncached parses of ``ua``, and its result.
 
-    started = time.perf_counter()
-    info = parse_user_agent(ua)
-    elapsed = time.perf_counter() - started
+    A backtracking parser is slow every time; one slow run of three is the
+    machine (another process, a collector pass), not the parser.
+    """
+    parse_user_agent("warm-up: build the parser outside the timed call")
+    best = float("inf")
+    for _ in range(3):
+        useragents._parse_capped.cache_clear()
+        started = time.perf_counter()
+        info = parse_user_agent(ua)
+        best = min(best, time.perf_counter() - started)
+    return best, info
+
+
+def test_ua01_pathological_string_returns_quickly(hardcases: Cases) -> None:
+    elapsed, info = _fastest_parse(hardcases["UA-01"]["input"])
 
     assert elapsed < 0.05
     assert info.browser == "Other"
@@ -43,12 +53,7 @@ def test_ua01_pathological_string_returns_quickly(hardcases: Cases) -> None:
 
 def test_long_input_is_capped_before_parsing() -> None:
     padding = "1" * 50_000
-    parse_user_agent("warm-up: build the parser outside the timed call")
-    useragents._parse_capped.cache_clear()
-
-    started = time.perf_counter()
-    info = parse_user_agent(CHROME_WINDOWS + " " + padding)
-    elapsed = time.perf_counter() - started
+    elapsed, info = _fastest_parse(CHROME_WINDOWS + " " + padding)
 
     assert info.browser == "Chrome"
     assert elapsed < 0.05

@@ -200,6 +200,28 @@ def test_concurrent_resolves_let_exactly_one_win(review_store, make_case):
     assert len(review_store.labels()) == 1
 
 
+def test_builders_saving_the_cursor_at_once_never_collide(review_store):
+    failures: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def save(builder: str) -> None:
+        start.wait()
+        for n in range(150):
+            try:
+                review_store.set_state("cases.cursor", f"{builder}-{n}")
+            except BaseException as exc:  # reported below
+                failures.append(exc)
+
+    threads = [threading.Thread(target=save, args=(name,)) for name in "ab"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert failures == []
+    assert review_store.state("cases.cursor") in {"a-149", "b-149"}
+
+
 def test_labels_come_in_the_order_given_and_filter(review_store):
     def label(n: int, hours: int, subject_type: str = "account") -> Label:
         return Label(

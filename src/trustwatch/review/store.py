@@ -743,12 +743,22 @@ class SqlReviewStore:
         return value
 
     def set_state(self, name: str, value: str) -> None:
-        """Save a piece of build state, replacing the previous value."""
+        """Save a piece of build state, replacing the previous value.
+
+        One upsert, so that two builders saving at once never collide: a
+        delete then an insert lets a second writer's insert break the key
+        under PostgreSQL's read-committed isolation.
+        """
+        dialect = pg_dialect if self._engine.dialect.name == "postgresql" else None
+        insert = (dialect or sqlite_dialect).insert(_review_state)
+        statement = insert.values(name=name, value=value).on_conflict_do_update(
+            index_elements=[_review_state.c.name],
+            set_={"value": insert.excluded.value},
+        )
 
         def write() -> None:
             with self._engine.begin() as db:
-                db.execute(_review_state.delete().where(_review_state.c.name == name))
-                db.execute(_review_state.insert().values(name=name, value=value))
+                db.execute(statement)
 
         self._guard("save build state", write)
 

@@ -624,7 +624,9 @@ class PostgresStore:
                 datetime.fromtimestamp(s.updated, UTC),
                 _encode(s.to_json()).decode(),
             )
-            for s in latest.values()
+            # in key order: workers writing rings at once lock them in one
+            # order, so they cannot deadlock
+            for _, s in sorted(latest.items())
         ]
 
         def write(conn: psycopg.Connection[tuple[Any, ...]]) -> int:

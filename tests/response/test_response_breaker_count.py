@@ -20,65 +20,110 @@ from trustwatch.response.ledger import DispatchLedger, open_ledger
 RULE_ACTOR = make_action(0).actor
 
 
-def _dispatcher(ledger: DispatchLedger, adapter: CountingAdapter) -> Dispatcher:
+def _dispatcher(
+    ledger: DispatchLedger, adapter: CountingAdapter, budget: str | None = None
+) -> Dispatcher:
+    # a floor high enough that the runaway check holds nothing
+    breaker: dict[str, Any] = {"rate_floor": 1_000_000}
+    if budget is not None:
+        breaker["budgets"] = {"lock_account": budget}
     config = response_config_from_dict(
         {
             "adapters": {"platform": {"kind": "log", "path": "unused.jsonl"}},
             "routes": {"default": "platform"},
-            # a floor high enough that the runaway check holds nothing
-            "breaker": {"rate_floor": 1_000_000},
+            "breaker": breaker,
         },
         "test-response.toml",
     )
     return Dispatcher(ledger, config, {"platform": adapter}, rng=random.Random(5))
 
 
-def _race(open_one: Callable[[], DispatchLedger], count: int) -> None:
-    """Two dispatchers take in the same ``count`` actions at the same time."""
-    adapter = CountingAdapter()
-    first, second = open_one(), open_one()
-    try:
-        first.store.write_actions([make_action(n) for n in range(count)])
-        dispatchers = [_dispatcher(led, adapter) for led in (first, second)]
-        start = threading.Barrier(len(dispatchers))
-        failures: list[BaseException] = []
+def _dispatch_together(
+    open_one: Callable[[], DispatchLedger],
+    adapter: CountingAdapter,
+    budget: str | None = None,
+) -> None:
+    """Two dispatchers make three passes each at the same time.
 
-        def work(dispatcher: Dispatcher) -> None:
-            try:
+    Each opens its own ledger in its own thread, as dispatcher processes do
+    (holding an action writes a review action to the store).
+    """
+    start = threading.Barrier(2)
+    failures: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            with open_one() as ledger:
+                dispatcher = _dispatcher(ledger, adapter, budget)
                 start.wait()
                 for second_ in range(3):
                     dispatcher.run_once(T0 + timedelta(seconds=second_))
-            except BaseException as exc:  # reported below
-                failures.append(exc)
+        except BaseException as exc:  # reported below
+            failures.append(exc)
 
-        threads = [threading.Thread(target=work, args=(d,)) for d in dispatchers]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-
-        assert failures == []
-        state = first.breaker_state(RULE_ACTOR)
-        assert state is not None
-        assert state["count"] == count
-        assert len(adapter.deliveries) == count
-        assert max(adapter.deliveries.values()) == 1
-    finally:
-        first.close()
-        second.close()
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
 
 
-@pytest.mark.slow
-def test_postgres_breaker_counts_each_action_once(postgres_store_target) -> None:
-    dsn, schema = postgres_store_target
-    _race(lambda: open_ledger(dsn, schema=schema), 200)
+def _race(open_one: Callable[[], DispatchLedger], count: int) -> None:
+    """Two dispatchers take in the same ``count`` actions at the same time."""
+    adapter = CountingAdapter()
+    with open_one() as setup:
+        setup.store.write_actions([make_action(n) for n in range(count)])
+
+    _dispatch_together(open_one, adapter)
+
+    with open_one() as ledger:
+        state = ledger.breaker_state(RULE_ACTOR)
+    assert state is not None
+    assert state["count"] == count
+    assert len(adapter.deliveries) == count
+    assert max(adapter.deliveries.values()) == 1
 
 
-@pytest.mark.slow
-def test_sqlite_breaker_counts_each_action_once(tmp_path) -> None:
+def _budget_race(open_one: Callable[[], DispatchLedger], count: int) -> None:
+    """Two dispatchers send ``count`` locks against a budget of 10 a minute,
+    each send taking a moment, so that both look at the budget while the
+    other is sending."""
+    adapter = CountingAdapter(pause=0.005)
+    with open_one() as setup:
+        setup.store.write_actions([make_action(n) for n in range(count)])
+
+    _dispatch_together(open_one, adapter, "10 per minute")
+
+    # the held locks went to review instead (those deliveries are reviews)
+    locks = [a for a in adapter.deliveries if a.startswith("act-lock-stuffed-")]
+    assert len(locks) == 10
+    assert max(adapter.deliveries.values()) == 1
+    with open_one() as ledger:
+        assert len(ledger.listing(state="held", limit=1000)) == count - 10
+        # every slot was given back: the budget counts what was sent alone
+        assert ledger.breaker_state("budget:lock_account") == {"holds": {}}
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def open_one(request: pytest.FixtureRequest, tmp_path) -> Callable[[], DispatchLedger]:
+    """Open another dispatch ledger over one store, on each backend."""
+    if request.param == "postgres":
+        dsn, schema = request.getfixturevalue("postgres_store_target")
+        return lambda: open_ledger(dsn, schema=schema)
     path = tmp_path / "store.db"
     DispatchLedger(path).close()
-    _race(lambda: DispatchLedger(path), 200)
+    return lambda: DispatchLedger(path)
+
+
+@pytest.mark.slow
+def test_the_breaker_counts_each_action_once(open_one) -> None:
+    _race(open_one, 200)
+
+
+@pytest.mark.slow
+def test_dispatchers_share_one_budget(open_one) -> None:
+    _budget_race(open_one, 60)
 
 
 def _first_state_race(ledger: DispatchLedger, rival: DispatchLedger) -> None:

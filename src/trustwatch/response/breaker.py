@@ -4,6 +4,8 @@ Two checks, each naming itself in the reason it gives:
 
 * **Budgets** per action type (``lock_account = "100 per minute"``): a
   dispatch that would exceed the count over the trailing period is held.
+  The actions sent and the slots other dispatchers hold for sends in
+  progress are counted together, so several dispatchers share one budget.
 * **Runaway rules**: each rule's actions are counted in windows of event time
   (``created_at``). A rule's usual rate is a decaying average of its past
   windows, never below a floor; an action that takes its window's count over
@@ -45,20 +47,42 @@ class Breaker:
         self.settings = settings
         self._ledger = ledger
 
-    def over_budget(self, action_type: str, now: datetime) -> str | None:
-        """Return why one more dispatch of ``action_type`` now would exceed its
-        budget, or ``None`` when it fits (or the type has no budget)."""
+    def has_budget(self, action_type: str) -> bool:
+        """Whether dispatches of ``action_type`` are limited by a budget."""
+        return action_type in self.settings.budgets
+
+    def take_budget(
+        self, action_type: str, action_id: str, now: datetime, until: datetime
+    ) -> str | None:
+        """Take a slot of ``action_type``'s budget for one dispatch now.
+
+        Return why it would exceed the budget, or ``None`` when it fits (the
+        slot is then held until :meth:`give_back` or ``until``) or the type
+        has no budget. Dispatchers sharing the ledger count and take slots
+        one at a time, so together they never send more than the budget.
+        """
         budget = self.settings.budgets.get(action_type)
         if budget is None:
             return None
         count, period = budget
-        sent = self._ledger.dispatched_since(action_type, now - period)
-        if sent < count:
+        in_use = self._ledger.reserve_dispatch(
+            action_type,
+            action_id,
+            limit=count,
+            since=now - period,
+            now=now,
+            until=until,
+        )
+        if in_use is None:
             return None
         return (
             f"budget: {action_type} is limited to {count} per "
-            f"{_period_text(period)} and {sent} went out in the last one"
+            f"{_period_text(period)} and {in_use} went out in the last one"
         )
+
+    def give_back(self, action_type: str, action_id: str) -> None:
+        """Give up the budget slot :meth:`take_budget` took for an action."""
+        self._ledger.release_dispatch(action_type, action_id)
 
     def runaway(self, rule: str, created_at: datetime) -> str | None:
         """Count one action of ``rule``; return why it is held, or ``None``."""

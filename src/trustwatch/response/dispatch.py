@@ -260,8 +260,20 @@ class Dispatcher:
             adapter = self._adapter(delivery, record, now)
             if adapter is None:
                 continue
-            if delivery.operation == "apply" and _breakable(delivery.action):
-                reason = self.breaker.over_budget(delivery.action.type, now)
+            action_type = delivery.action.type
+            budgeted = (
+                delivery.operation == "apply"
+                and _breakable(delivery.action)
+                and self.breaker.has_budget(action_type)
+            )
+            # only the dispatcher that claimed the action looks at the budget,
+            # so that no other can hold it meanwhile or take its slot
+            if not self.ledger.claim(record.action_id, now, now + self._lease):
+                continue
+            if budgeted:
+                reason = self.breaker.take_budget(
+                    action_type, record.action_id, now, now + self._lease
+                )
                 if reason is not None:
                     review = self._send_to_review(delivery.action, reason, now)
                     summary.held += self.ledger.set_state(
@@ -271,9 +283,24 @@ class Dispatcher:
                         error=f"{reason}; sent to review as {review}",
                     )
                     continue
-            if not self.ledger.claim(record.action_id, now, now + self._lease):
-                continue
-            self._attempt(adapter, delivery, record, now, summary)
+            try:
+                self._attempt(adapter, delivery, record, now, summary)
+            finally:
+                # once marked dispatched the action counts by itself; a slot
+                # that cannot be given back lapses with the lease
+                if budgeted:
+                    self._give_back(action_type, record.action_id)
+
+    def _give_back(self, action_type: str, action_id: str) -> None:
+        try:
+            self.breaker.give_back(action_type, action_id)
+        except StorageError as exc:
+            log.warning(
+                "the budget slot of action %s was not given back (it lapses "
+                "with its lease): %s",
+                action_id,
+                exc,
+            )
 
     def _delivery(self, record: DispatchRecord) -> Delivery | None:
         target_id = record.reversal_of or record.action_id

@@ -766,6 +766,18 @@ class DispatchLedger:
         first state is saved by someone else at the same moment), so it must
         not act on anything but its argument.
         """
+        return self._locked_change(
+            "update breaker state", rule, lambda _db, saved: change(saved)
+        )
+
+    def _locked_change(
+        self,
+        step_name: str,
+        rule: str,
+        change: Callable[[Connection, dict[str, Any] | None], dict[str, Any]],
+    ) -> dict[str, Any]:
+        """:meth:`update_breaker_state`, with ``change`` given the connection
+        holding the lock, to read more under it."""
         insert = self._statement(
             "insert_breaker_state",
             lambda: (
@@ -782,14 +794,77 @@ class DispatchLedger:
                 if db.dialect.name == "sqlite":
                     db.exec_driver_sql("BEGIN IMMEDIATE")
                 try:
-                    found = _change_breaker_row(db, rule, change, insert, update)
+                    found = _change_breaker_row(
+                        db, rule, lambda saved: change(db, saved), insert, update
+                    )
                 except BaseException:
                     db.rollback()
                     raise
                 db.commit()
                 return found
 
-        return self._guard("update breaker state", step)
+        return self._guard(step_name, step)
+
+    def reserve_dispatch(
+        self,
+        action_type: str,
+        action_id: str,
+        *,
+        limit: int,
+        since: datetime,
+        now: datetime,
+        until: datetime,
+    ) -> int | None:
+        """Take one of ``limit`` dispatch slots of ``action_type`` for an action.
+
+        The slots in use are the actions of the type dispatched at or after
+        ``since`` plus those other dispatchers hold for a send in progress;
+        they are counted and the slot is taken as one step under the lock of
+        the type's budget row, so dispatchers sharing the ledger never take
+        more than ``limit`` between them. A slot is held until
+        :meth:`release_dispatch` or ``until`` (a dispatcher that died while
+        sending gives its slot up then). Returns ``None`` when the slot was
+        taken, else how many slots were in use.
+        """
+        in_use: list[int] = []
+        until_s, now_s = until.timestamp(), now.timestamp()
+
+        def take(db: Connection, saved: dict[str, Any] | None) -> dict[str, Any]:
+            holds = {
+                held: ends
+                for held, ends in ((saved or {}).get("holds") or {}).items()
+                if ends > now_s and held != action_id
+            }
+            sent = db.execute(
+                _DISPATCHED_SINCE, {"type": action_type, "since": since}
+            ).scalar_one()
+            in_use[:] = [int(sent) + len(holds)]
+            if in_use[0] < limit:
+                holds[action_id] = until_s
+            return {"holds": holds}
+
+        state = self._locked_change(
+            "reserve a dispatch slot", _budget_key(action_type), take
+        )
+        return None if action_id in state["holds"] else in_use[0]
+
+    def release_dispatch(self, action_type: str, action_id: str) -> None:
+        """Give up the slot :meth:`reserve_dispatch` took for an action (sent,
+        failed or not sent at all); a dispatched action counts by itself."""
+
+        def give_up(db: Connection, saved: dict[str, Any] | None) -> dict[str, Any]:
+            holds = dict((saved or {}).get("holds") or {})
+            holds.pop(action_id, None)
+            return {"holds": holds}
+
+        self._locked_change(
+            "release a dispatch slot", _budget_key(action_type), give_up
+        )
+
+
+def _budget_key(action_type: str) -> str:
+    """The breaker-state row holding the dispatch slots of ``action_type``."""
+    return f"budget:{action_type}"
 
 
 def _change_breaker_row(

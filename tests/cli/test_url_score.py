@@ -33,3 +33,14 @@ def test_url_score_refuses_what_is_not_a_url(capsys):
     captured = capsys.readouterr()
     assert "not a URL" in captured.out
     assert "https://example.com/  score" in captured.out
+
+
+def test_a_very_long_url_is_shown_cut_short_and_whole_in_json(capsys):
+    url = "https://files.example/" + "a" * 70_000
+    assert main(["url", "score", url, "not a url " * 5_000]) == ExitCode.BAD_INPUT
+    shown = " ".join(capsys.readouterr().out.split())  # the console wraps lines
+    assert len(shown) < 2_000
+    assert "(70,022 characters) score" in shown
+    assert "(50,000 characters): not a URL" in shown
+    assert main(["url", "score", url, "--json"]) == ExitCode.OK
+    assert json.loads(capsys.readouterr().out)["url"] == url

@@ -229,6 +229,28 @@ def test_auth_logs_are_read_by_suffix_or_forced_format(tmp_path: Path) -> None:
         assert items[1].location == "line 2"  # type: ignore[union-attr]
 
 
+def test_syslog_times_without_a_zone_are_utc_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "auth.log").write_text(
+        "Dec 10 07:13:43 LabSZ sshd[2]: Failed password for root from "
+        "198.51.100.7 port 42393 ssh2\n"
+    )
+    with caplog.at_level("WARNING", logger="trustwatch.events.readers"):
+        (utc,) = read_events([tmp_path / "auth.log"], sshlog_year=2015)
+    assert utc.ts.isoformat() == "2015-12-10T07:13:43+00:00"  # type: ignore[union-attr]
+    assert "auth.log: syslog times carry no zone" in caplog.text
+    assert "--source-tz" in caplog.text
+
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="trustwatch.events.readers"):
+        (berlin,) = read_events(
+            [tmp_path / "auth.log"], sshlog_year=2015, sshlog_tz="Europe/Berlin"
+        )
+    assert berlin.ts.isoformat() == "2015-12-10T06:13:43+00:00"  # type: ignore[union-attr]
+    assert "carry no zone" not in caplog.text
+
+
 def test_an_unreadable_file_is_a_dead_letter_not_a_crash(tmp_path: Path) -> None:
     paths = [tmp_path / "gone.jsonl", tmp_path / "gone.parquet"]
     write_events_jsonl(_events(), paths[0])

@@ -793,8 +793,14 @@ def test_compound_stix_patterns_are_stored_and_match_observations(tmp_path, db):
     assert refused.status == "failed"
     assert "the snapshot is empty" in (refused.reason or "")
     assert refused.total == 1  # an empty download removes nothing
+    # fetching before the feed is due accepts nothing more
     forced = _sync(feeds, db, T0 + timedelta(hours=2), force=True).get("p")
-    assert (forced.status, forced.removed, forced.total) == ("updated", 1, 0)
+    assert (forced.status, forced.total) == ("failed", 1)
+    assert "--accept-empty" in (forced.reason or "")
+    accepted = _sync(
+        feeds, db, T0 + timedelta(hours=2), force=True, accept_empty=True
+    ).get("p")
+    assert (accepted.status, accepted.removed, accepted.total) == ("updated", 1, 0)
 
 
 def test_taxii_feeds_poll_from_their_checkpoint(

@@ -172,3 +172,21 @@ def test_server_down_keeps_the_action_pending_until_it_returns(
         stop_webhook(back)
     record = ledger.record("act-lock-stuffed-00005")
     assert record is not None and record.state == "dispatched"
+
+
+def test_dispatch_once_exits_4_when_an_action_failed(
+    ledger: DispatchLedger, webhook: Webhook, monkeypatch, tmp_path, capsys
+) -> None:
+    from trustwatch.cli.main import main
+
+    ledger.store.write_actions([make_action(5)])
+    webhook.answers.append(400)  # refused for good
+    monkeypatch.setenv("TEST_WEBHOOK_SECRET", WEBHOOK_SECRET)
+    config = tmp_path / "response.toml"
+    config.write_text(
+        f'[adapters.platform]\nkind = "webhook"\nurl = "{webhook.url}"\n'
+        'secret_env = "TEST_WEBHOOK_SECRET"\n\n[routes]\ndefault = "platform"\n'
+    )
+    args = ["dispatch", "--config", str(config), "--db", ledger.path, "--once"]
+    assert main(args) == 4
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["failed"] == 1

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 import click
 from rich.table import Table
 
+from trustwatch.cli.exitcodes import ExitCode
 from trustwatch.cli.options import DEFAULT_DB
 from trustwatch.cli.render import clean, output_console
 from trustwatch.errors import ConfigError
@@ -375,7 +376,11 @@ def _by_hand(
 def dispatch(
     config_path: Path, policy: Path | None, once: bool, db: str, db_schema: str
 ) -> None:
-    """Send enforced actions to the platform through the configured adapters."""
+    """Send enforced actions to the platform through the configured adapters.
+
+    With --once, the exit status is 4 when an action failed for good in the
+    pass (the platform refused it, or kept refusing it).
+    """
     from trustwatch.cli.pipeline_setup import checked_policy
     from trustwatch.response.adapters import build_adapters
     from trustwatch.response.config import load_response_config
@@ -403,6 +408,9 @@ def dispatch(
             if once:
                 summary = dispatcher.run_once()
                 click.echo(json.dumps(summary.as_dict(), sort_keys=True))
+                if summary.failed:
+                    # for cron and monitoring: the platform refused something
+                    raise click.exceptions.Exit(int(ExitCode.DEPENDENCY_FAILED))
                 return
             previous = signal.signal(signal.SIGTERM, stop)
             try:

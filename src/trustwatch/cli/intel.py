@@ -110,7 +110,13 @@ def intel_group() -> None:
     "--force",
     is_flag=True,
     help="Fetch even the feeds not yet due, unconditionally (no If-None-Match or "
-    "If-Modified-Since), and accept a snapshot that came back empty.",
+    "If-Modified-Since).",
+)
+@click.option(
+    "--accept-empty",
+    is_flag=True,
+    help="Apply a snapshot feed that came back empty, removing all its records "
+    "(by default an empty snapshot fails the feed and removes nothing).",
 )
 @click.option(
     "--only", multiple=True, help="Sync only the feed with this name; repeatable."
@@ -126,6 +132,7 @@ def intel_sync(
     feeds_path: Path,
     db_path: Path,
     force: bool,
+    accept_empty: bool,
     only: Sequence[str],
     keep_unlisted: bool,
     as_json: bool,
@@ -144,6 +151,7 @@ def intel_sync(
             force=force,
             only=only or None,
             keep_unlisted=keep_unlisted,
+            accept_empty=accept_empty,
         )
     if as_json:
         sys.stdout.write(report.to_json().decode() + "\n")

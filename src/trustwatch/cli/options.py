@@ -65,7 +65,8 @@ def event_reading_options(func: F) -> F:
         envvar="TRUSTWATCH_SOURCE_TZ",
         show_envvar=True,
         help="Zone of timestamps written without one, and of syslog lines "
-        "(e.g. UTC, Europe/Berlin); such timestamps are refused without it.",
+        "(e.g. UTC, Europe/Berlin). Without it such timestamps are refused, "
+        "except syslog lines, read as UTC with a warning.",
     )(func)
     return click.option(
         "--format",

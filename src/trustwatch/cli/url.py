@@ -131,12 +131,24 @@ def score(
         raise InvalidUrlError("some inputs are not URLs a browser would load")
 
 
+#: Characters of a URL shown in the table output (``--json`` keeps it whole).
+_SHOWN_URL_CHARS = 300
+
+
+def _shown(url: str) -> str:
+    """``url`` cleaned for a terminal, cut short with the length it had."""
+    if len(url) <= _SHOWN_URL_CHARS:
+        return clean(url)
+    return f"{clean(url[:_SHOWN_URL_CHARS])}... ({len(url):,} characters)"
+
+
 def _show(result: UrlScore) -> None:
     if result.error:
-        console.print(f"{clean(result.input)}: not a URL: {clean(result.error)}")
+        console.print(f"{_shown(result.input)}: not a URL: {clean(result.error)}")
         return
     console.print(
-        f"{clean(result.url)}  score {result.score:.2f}  (rules {result.baseline:.2f})"
+        f"{_shown(result.url or result.input)}  score {result.score:.2f}  "
+        f"(rules {result.baseline:.2f})"
     )
     for line in (*result.intel, *result.brands, *result.reasons):
         console.print(f"  - {clean(line)}")

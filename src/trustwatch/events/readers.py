@@ -74,7 +74,7 @@ def read_events(
     decoder: EventDecoder | None = None,
     format: str = "auto",
     sshlog_year: int | None = None,
-    sshlog_tz: str = "UTC",
+    sshlog_tz: str | None = None,
 ) -> Iterator[Event | DeadLetter]:
     """Read events from files, folders or globs, yielding dead letters inline.
 
@@ -89,7 +89,8 @@ def read_events(
         ``"sshlog"`` for every file.
     sshlog_year, sshlog_tz
         Year and zone of syslog timestamps that lack them; without a year it
-        is inferred from each file's modification time.
+        is inferred from each file's modification time, and without a zone
+        they are read as UTC, with a warning for each syslog file.
 
     Raises
     ------
@@ -106,7 +107,7 @@ def read_events(
     ...         quarantine(item)
     """
     inputs = resolve_inputs(paths, format=format)
-    SyslogClock(year=sshlog_year, tz=sshlog_tz)  # fail now on a bad year or zone
+    SyslogClock(year=sshlog_year, tz=sshlog_tz or "UTC")  # fail now on a bad one
     return _read_all(inputs, decoder or EventDecoder(), sshlog_year, sshlog_tz)
 
 
@@ -114,7 +115,7 @@ def _read_all(
     inputs: list[tuple[Path, str]],
     decoder: EventDecoder,
     sshlog_year: int | None,
-    sshlog_tz: str,
+    sshlog_tz: str | None,
 ) -> Iterator[Event | DeadLetter]:
     for path, kind in inputs:
         if kind == "jsonl":
@@ -122,7 +123,13 @@ def _read_all(
         elif kind == "parquet":
             items = _read_parquet(path, decoder)
         else:
-            items = read_auth_log(path, year=sshlog_year, tz=sshlog_tz)
+            if sshlog_tz is None:
+                logger.warning(
+                    "%s: syslog times carry no zone and are read as UTC; hint: "
+                    "name the zone the host logs in with --source-tz",
+                    path.name,
+                )
+            items = read_auth_log(path, year=sshlog_year, tz=sshlog_tz or "UTC")
         try:
             yield from items
         except Exception as exc:

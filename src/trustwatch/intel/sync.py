@@ -55,7 +55,8 @@ nothing, when
 - it gives no usable record but has rejected rows (an HTML error page, the
   wrong format): always;
 - it gives nothing at all while the feed holds records (an empty download
-  is likelier a fault than an emptied list), unless the sync is forced;
+  is likelier a fault than an emptied list), unless the sync accepts empty
+  snapshots (``accept_empty``; fetching before a feed is due does not);
 - more than 80 % of its rows are rejected while the feed holds records (a
   broken or changed format would otherwise empty the feed).
 
@@ -1638,6 +1639,7 @@ def sync_feeds(
     only: Collection[str] | None = None,
     fetcher: Fetcher | None = None,
     keep_unlisted: bool = False,
+    accept_empty: bool = False,
 ) -> SyncReport:
     """Fetch the feeds that are due and apply each one in its own transaction.
 
@@ -1660,6 +1662,9 @@ def sync_feeds(
         Keep the feeds the database holds that ``feedlist`` does not name;
         by default they are dropped (records and checkpoint) and reported
         with status ``dropped``.
+    accept_empty
+        Apply a snapshot that came back empty, removing every record of its
+        feed; by default such a fetch fails the feed and removes nothing.
 
     Raises
     ------
@@ -1681,7 +1686,10 @@ def sync_feeds(
         feeds = [feed for feed in feeds if feed.name in only]
     fetch = fetcher or FeedFetcher()
     try:
-        reports = [_sync_one(feed, db, now, force, fetch) for feed in feeds]
+        reports = [
+            _sync_one(feed, db, now, fetch, force=force, accept_empty=accept_empty)
+            for feed in feeds
+        ]
         if not keep_unlisted:
             reports += _drop_unlisted(db, names)
     except sqlite3.Error as exc:
@@ -1760,7 +1768,13 @@ def _due_at(feed: FeedSpec, point: Checkpoint) -> datetime | None:
 
 
 def _sync_one(
-    feed: FeedSpec, db: IntelDatabase, now: datetime, force: bool, fetch: Fetcher
+    feed: FeedSpec,
+    db: IntelDatabase,
+    now: datetime,
+    fetch: Fetcher,
+    *,
+    force: bool,
+    accept_empty: bool,
 ) -> FeedReport:
     """Sync one feed; its changes and checkpoint commit together."""
     report = FeedReport(feed=feed.name, status="updated", source=feed.source)
@@ -1796,7 +1810,7 @@ def _sync_one(
     except (IntelSourceError, ConfigError, InvalidIndicatorError, OSError) as exc:
         return _failed(feed, db, point, report, now, exc)
     if not fetched.not_modified:
-        refused = _refuse_snapshot(feed, loads, db._count(feed.name), force)
+        refused = _refuse_snapshot(feed, loads, db._count(feed.name), accept_empty)
         if refused is not None:
             return _failed(feed, db, point, report, now, refused)
     with db._transaction():
@@ -1851,7 +1865,7 @@ def _in_source(message: str, folder: str, feed: FeedSpec) -> str:
 
 
 def _refuse_snapshot(
-    feed: FeedSpec, loads: list[FeedLoad], held: int, force: bool
+    feed: FeedSpec, loads: list[FeedLoad], held: int, accept_empty: bool
 ) -> IntelSourceError | None:
     """Return why a snapshot fetch must not be applied, or ``None``.
 
@@ -1871,11 +1885,11 @@ def _refuse_snapshot(
             "hint: the source may have sent an error page, or the format is wrong "
             "(check format in the feed list)"
         )
-    if usable == 0 and held and not force:
+    if usable == 0 and held and not accept_empty:
         return IntelSourceError(
             f"feed {feed.name}: the snapshot is empty, the feed holds {held:,} "
             "records; hint: nothing was removed, an empty download is more "
-            "likely a fault than an empty list; sync with --force to accept it"
+            "likely a fault than an empty list; sync with --accept-empty to accept it"
         )
     if held and rejected > _MOST_REJECTED * rows:
         return IntelSourceError(

@@ -191,7 +191,8 @@ def run_embedded(
     format
         Event file format, or ``"auto"`` to go by each file's name.
     source_tz
-        Time zone of timestamps written without one (and of syslog lines).
+        Time zone of timestamps written without one, and of syslog lines
+        (read as UTC, with a warning, when it is not given).
     resume
         Start from the detector state the last resumed run left in the store,
         and leave this run's state there for the next. Without it every run
@@ -231,7 +232,7 @@ def run_embedded(
         batch.letters.extend(intel.rejected)
     decoder = EventDecoder(source_tz=source_tz)
     events = read_events(
-        event_paths, decoder=decoder, format=format, sshlog_tz=source_tz or "UTC"
+        event_paths, decoder=decoder, format=format, sshlog_tz=source_tz
     )
     try:
         for item in events:

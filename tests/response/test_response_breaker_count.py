@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -154,3 +154,95 @@ def test_postgres_first_state_saved_meanwhile_is_counted_on(
     finally:
         ledger.close()
         rival.close()
+
+
+def _pending_actions(ledger: DispatchLedger, count: int) -> list[str]:
+    """``count`` actions taken in as pending rows; their ids."""
+    actions = [make_action(n) for n in range(count)]
+    ledger.store.write_actions(actions)
+    for action in actions:
+        assert ledger.add(action.action_id, T0)
+    return [action.action_id for action in actions]
+
+
+def _reserve(ledger: DispatchLedger, action_id: str, attempt: int = 1) -> int | None:
+    return ledger.reserve_dispatch(
+        "lock_account", action_id, attempt, limit=2, since=T0 - timedelta(hours=1)
+    )
+
+
+def test_a_slot_stays_taken_while_its_action_is_pending(open_one) -> None:
+    with open_one() as ledger:
+        first, second, third = _pending_actions(ledger, 3)
+        assert _reserve(ledger, first) is None
+        assert _reserve(ledger, second) is None
+        # both attempts died without giving their slots back
+        assert _reserve(ledger, third) == 2
+        # the first action was dispatched meanwhile: it counts by itself
+        assert ledger.set_state(
+            first, "dispatched", leaving=("pending",), dispatched_at=T0
+        )
+        assert _reserve(ledger, third) == 2
+        # the second was dropped: its slot is free again
+        assert ledger.set_state(second, "reversed", leaving=("pending",))
+        assert _reserve(ledger, third) is None
+
+
+def test_giving_back_one_attempt_keeps_another_attempts_slot(open_one) -> None:
+    with open_one() as ledger:
+        first, second = _pending_actions(ledger, 2)
+        assert _reserve(ledger, first, attempt=1) is None
+        # the first attempt's lease ran out; another dispatcher tries again
+        assert _reserve(ledger, first, attempt=2) is None
+        ledger.release_dispatch("lock_account", first, 1)  # the late first attempt
+        assert _reserve(ledger, second, attempt=1) is None  # 2 of 2 now
+        assert ledger.breaker_state("budget:lock_account") == {
+            "holds": {f"{first}#2": first, f"{second}#1": second}
+        }
+        ledger.release_dispatch("lock_account", first, 2)
+        assert ledger.breaker_state("budget:lock_account") == {
+            "holds": {f"{second}#1": second}
+        }
+
+
+def test_a_send_that_could_not_be_recorded_keeps_its_slot(
+    tmp_path, monkeypatch
+) -> None:
+    from trustwatch.errors import StorageError
+
+    adapter = CountingAdapter()
+    with DispatchLedger(tmp_path / "store.db") as ledger:
+        ledger.store.write_actions([make_action(1), make_action(2)])
+        dispatcher = _dispatcher(ledger, adapter, "1 per hour")
+        marking = ledger.set_state
+
+        def store_down(action_id: str, state: str, **kwargs: Any) -> bool:
+            if state == "dispatched":
+                raise StorageError("database is locked")
+            return marking(action_id, state, **kwargs)
+
+        monkeypatch.setattr(ledger, "set_state", store_down)
+        with pytest.raises(StorageError):
+            dispatcher.run_once(T0)  # the first lock went out, unrecorded
+        monkeypatch.setattr(ledger, "set_state", marking)
+        dispatcher.run_once(T0 + timedelta(seconds=1))
+
+    assert sorted(adapter.deliveries)[:1] == ["act-lock-stuffed-00001"]
+    # the second lock found the budget's one slot taken: held, not sent
+    assert "act-lock-stuffed-00002" not in adapter.deliveries
+
+
+def test_a_live_pass_stamps_each_send_with_the_time_it_went(tmp_path) -> None:
+    adapter = CountingAdapter(pause=0.05)
+    with DispatchLedger(tmp_path / "store.db") as ledger:
+        ledger.store.write_actions([make_action(1), make_action(2)])
+        _dispatcher(ledger, adapter, "10 per hour").run_once()  # the clock's time
+        sent = sorted(
+            record.dispatched_at
+            for record, _ in ledger.listing(state="dispatched")
+            if record.dispatched_at is not None
+        )
+    assert len(sent) == 2
+    # the second send is stamped after the first one's pause, not at the start
+    first, second = (datetime.fromisoformat(stamp) for stamp in sent)
+    assert (second - first).total_seconds() >= 0.04

@@ -181,7 +181,7 @@ def publish(
     settings = parse_kafka_pairs(kafka_pairs)
     decoder = EventDecoder(source_tz=source_tz)
     items = read_events(
-        files, decoder=decoder, format=event_format, sshlog_tz=source_tz or "UTC"
+        files, decoder=decoder, format=event_format, sshlog_tz=source_tz
     )
     summary = PublishSummary()
     fatal: list[str] = []

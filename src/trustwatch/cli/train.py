@@ -219,7 +219,7 @@ def read_events_in_time_order(
         events,
         decoder=EventDecoder(source_tz=source_tz),
         format=event_format,
-        sshlog_tz=source_tz or "UTC",
+        sshlog_tz=source_tz,
     ):
         if isinstance(item, DeadLetter):
             dead[item.reason] = dead.get(item.reason, 0) + 1

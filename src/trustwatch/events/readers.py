@@ -126,7 +126,7 @@ def _read_all(
             if sshlog_tz is None:
                 logger.warning(
                     "%s: syslog times carry no zone and are read as UTC; hint: "
-                    "name the zone the host logs in with --source-tz",
+                    "where the host logs in another zone, name it (--source-tz)",
                     path.name,
                 )
             items = read_auth_log(path, year=sshlog_year, tz=sshlog_tz or "UTC")

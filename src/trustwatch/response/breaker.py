@@ -52,26 +52,22 @@ class Breaker:
         return action_type in self.settings.budgets
 
     def take_budget(
-        self, action_type: str, action_id: str, now: datetime, until: datetime
+        self, action_type: str, action_id: str, attempt: int, now: datetime
     ) -> str | None:
-        """Take a slot of ``action_type``'s budget for one dispatch now.
+        """Take a slot of ``action_type``'s budget for one attempt to send now.
 
         Return why it would exceed the budget, or ``None`` when it fits (the
-        slot is then held until :meth:`give_back` or ``until``) or the type
-        has no budget. Dispatchers sharing the ledger count and take slots
-        one at a time, so together they never send more than the budget.
+        slot is then held until :meth:`give_back`, or while the action stays
+        pending) or the type has no budget. Dispatchers sharing the ledger
+        count and take slots one at a time, so together they never send more
+        than the budget.
         """
         budget = self.settings.budgets.get(action_type)
         if budget is None:
             return None
         count, period = budget
         in_use = self._ledger.reserve_dispatch(
-            action_type,
-            action_id,
-            limit=count,
-            since=now - period,
-            now=now,
-            until=until,
+            action_type, action_id, attempt, limit=count, since=now - period
         )
         if in_use is None:
             return None
@@ -80,9 +76,9 @@ class Breaker:
             f"{_period_text(period)} and {in_use} went out in the last one"
         )
 
-    def give_back(self, action_type: str, action_id: str) -> None:
-        """Give up the budget slot :meth:`take_budget` took for an action."""
-        self._ledger.release_dispatch(action_type, action_id)
+    def give_back(self, action_type: str, action_id: str, attempt: int) -> None:
+        """Give up the budget slot :meth:`take_budget` took for an attempt."""
+        self._ledger.release_dispatch(action_type, action_id, attempt)
 
     def runaway(self, rule: str, created_at: datetime) -> str | None:
         """Count one action of ``rule``; return why it is held, or ``None``."""

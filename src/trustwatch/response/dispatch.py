@@ -131,12 +131,20 @@ class Dispatcher:
         self._delay_key = delay_key or b""
         self._rng = rng or random.SystemRandom()
         self._lease = lease
+        self._fixed_now = False
         self.breaker = Breaker(config.breaker, ledger)
 
     # -- one pass ------------------------------------------------------------
 
     def run_once(self, now: datetime | None = None) -> PassSummary:
-        """Take in, expire and send once; return what happened."""
+        """Take in, expire and send once; return what happened.
+
+        Without ``now`` the pass reads the clock, and reads it again for
+        each action it sends: a pass of many slow sends must not stamp,
+        claim or count its later ones at the time it began. With ``now``
+        (tests, replays) every step uses that time.
+        """
+        self._fixed_now = now is not None
         now = now or datetime.now(UTC)
         summary = PassSummary()
         self._take_in(now, summary)
@@ -144,6 +152,10 @@ class Dispatcher:
         self._send_due(now, summary)
         self._take_in(now, summary)
         return summary
+
+    def _moment(self, now: datetime) -> datetime:
+        """``now`` in a pass given its time, else the clock's time now."""
+        return now if self._fixed_now else max(now, datetime.now(UTC))
 
     def run_forever(
         self,
@@ -252,8 +264,9 @@ class Dispatcher:
             ):
                 summary.expired += 1
 
-    def _send_due(self, now: datetime, summary: PassSummary) -> None:
-        for record in self.ledger.due(now):
+    def _send_due(self, started: datetime, summary: PassSummary) -> None:
+        for record in self.ledger.due(started):
+            now = self._moment(started)
             delivery = self._delivery(record)
             if delivery is None:
                 continue
@@ -270,9 +283,12 @@ class Dispatcher:
             # so that no other can hold it meanwhile or take its slot
             if not self.ledger.claim(record.action_id, now, now + self._lease):
                 continue
+            # the claim counted this attempt: its number tells it apart from
+            # an attempt another dispatcher makes after this one's lease
+            attempt = record.attempts + 1
             if budgeted:
                 reason = self.breaker.take_budget(
-                    action_type, record.action_id, now, now + self._lease
+                    action_type, record.action_id, attempt, now
                 )
                 if reason is not None:
                     review = self._send_to_review(delivery.action, reason, now)
@@ -283,21 +299,19 @@ class Dispatcher:
                         error=f"{reason}; sent to review as {review}",
                     )
                     continue
-            try:
-                self._attempt(adapter, delivery, record, now, summary)
-            finally:
-                # once marked dispatched the action counts by itself; a slot
-                # that cannot be given back lapses with the lease
-                if budgeted:
-                    self._give_back(action_type, record.action_id)
+            self._attempt(adapter, delivery, record, now, summary)
+            # only now: if the attempt failed half-way (sent, but not marked
+            # dispatched) the slot stays taken while the action is pending
+            if budgeted:
+                self._give_back(action_type, record.action_id, attempt)
 
-    def _give_back(self, action_type: str, action_id: str) -> None:
+    def _give_back(self, action_type: str, action_id: str, attempt: int) -> None:
         try:
-            self.breaker.give_back(action_type, action_id)
+            self.breaker.give_back(action_type, action_id, attempt)
         except StorageError as exc:
             log.warning(
-                "the budget slot of action %s was not given back (it lapses "
-                "with its lease): %s",
+                "the budget slot of action %s was not given back (it stays "
+                "taken while the action is pending): %s",
                 action_id,
                 exc,
             )

@@ -124,6 +124,10 @@ _DISPATCHED_SINCE = (
         _dispatch.c.dispatched_at >= _P("since"),
     )
 )
+_PENDING_AMONG = sa.select(_dispatch.c.action_id).where(
+    _dispatch.c.action_id.in_(_P("ids", expanding=True)),
+    _dispatch.c.state == "pending",
+)
 _CLAIM = (
     _dispatch.update()
     .where(
@@ -809,57 +813,67 @@ class DispatchLedger:
         self,
         action_type: str,
         action_id: str,
+        attempt: int,
         *,
         limit: int,
         since: datetime,
-        now: datetime,
-        until: datetime,
     ) -> int | None:
-        """Take one of ``limit`` dispatch slots of ``action_type`` for an action.
+        """Take one of ``limit`` dispatch slots of ``action_type`` for an attempt.
 
         The slots in use are the actions of the type dispatched at or after
-        ``since`` plus those other dispatchers hold for a send in progress;
-        they are counted and the slot is taken as one step under the lock of
-        the type's budget row, so dispatchers sharing the ledger never take
-        more than ``limit`` between them. A slot is held until
-        :meth:`release_dispatch` or ``until`` (a dispatcher that died while
-        sending gives its slot up then). Returns ``None`` when the slot was
-        taken, else how many slots were in use.
+        ``since`` plus the slots held for attempts in progress; they are
+        counted and the slot is taken as one step under the lock of the
+        type's budget row, so dispatchers sharing the ledger never take more
+        than ``limit`` between them. A slot is held until
+        :meth:`release_dispatch` or until its action is no longer pending (a
+        dispatcher that died while sending holds its slot until the action is
+        sent, held or dropped). Returns ``None`` when the slot was taken, else
+        how many slots were in use.
         """
+        holder = _holder(action_id, attempt)
         in_use: list[int] = []
-        until_s, now_s = until.timestamp(), now.timestamp()
 
         def take(db: Connection, saved: dict[str, Any] | None) -> dict[str, Any]:
-            holds = {
-                held: ends
-                for held, ends in ((saved or {}).get("holds") or {}).items()
-                if ends > now_s and held != action_id
-            }
+            holds: dict[str, str] = dict((saved or {}).get("holds") or {})
+            if holds:
+                pending = {
+                    row[0]
+                    for row in db.execute(
+                        _PENDING_AMONG, {"ids": sorted(set(holds.values()))}
+                    )
+                }
+                holds = {k: v for k, v in holds.items() if v in pending}
             sent = db.execute(
                 _DISPATCHED_SINCE, {"type": action_type, "since": since}
             ).scalar_one()
             in_use[:] = [int(sent) + len(holds)]
             if in_use[0] < limit:
-                holds[action_id] = until_s
+                holds[holder] = action_id
             return {"holds": holds}
 
         state = self._locked_change(
             "reserve a dispatch slot", _budget_key(action_type), take
         )
-        return None if action_id in state["holds"] else in_use[0]
+        return None if holder in state["holds"] else in_use[0]
 
-    def release_dispatch(self, action_type: str, action_id: str) -> None:
-        """Give up the slot :meth:`reserve_dispatch` took for an action (sent,
-        failed or not sent at all); a dispatched action counts by itself."""
+    def release_dispatch(self, action_type: str, action_id: str, attempt: int) -> None:
+        """Give up the slot :meth:`reserve_dispatch` took for an attempt (sent,
+        failed or retried later); a dispatched action counts by itself."""
+        holder = _holder(action_id, attempt)
 
         def give_up(db: Connection, saved: dict[str, Any] | None) -> dict[str, Any]:
             holds = dict((saved or {}).get("holds") or {})
-            holds.pop(action_id, None)
+            holds.pop(holder, None)
             return {"holds": holds}
 
         self._locked_change(
             "release a dispatch slot", _budget_key(action_type), give_up
         )
+
+
+def _holder(action_id: str, attempt: int) -> str:
+    """The key of the slot one attempt at an action holds."""
+    return f"{action_id}#{attempt}"
 
 
 def _budget_key(action_type: str) -> str:

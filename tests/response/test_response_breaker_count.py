@@ -15,7 +15,7 @@ from response_rig import T0, make_action
 
 from trustwatch.response.config import response_config_from_dict
 from trustwatch.response.dispatch import Dispatcher
-from trustwatch.response.ledger import DispatchLedger, open_ledger
+from trustwatch.response.ledger import HOLD_AT_MOST, DispatchLedger, open_ledger
 
 RULE_ACTOR = make_action(0).actor
 
@@ -165,44 +165,61 @@ def _pending_actions(ledger: DispatchLedger, count: int) -> list[str]:
     return [action.action_id for action in actions]
 
 
-def _reserve(ledger: DispatchLedger, action_id: str, attempt: int = 1) -> int | None:
+def _reserve(
+    ledger: DispatchLedger, action_id: str, attempt: int = 1, at: datetime = T0
+) -> int | None:
     return ledger.reserve_dispatch(
-        "lock_account", action_id, attempt, limit=2, since=T0 - timedelta(hours=1)
+        "lock_account",
+        action_id,
+        attempt,
+        limit=2,
+        since=at - timedelta(hours=1),
+        now=at,
     )
 
 
-def test_a_slot_stays_taken_while_its_action_is_pending(open_one) -> None:
+def test_a_slot_is_held_until_given_back_dispatched_or_too_old(open_one) -> None:
     with open_one() as ledger:
-        first, second, third = _pending_actions(ledger, 3)
+        first, second, third, fourth = _pending_actions(ledger, 4)
         assert _reserve(ledger, first) is None
         assert _reserve(ledger, second) is None
-        # both attempts died without giving their slots back
+        # both attempts are sending (or died sending): no slot is free
         assert _reserve(ledger, third) == 2
-        # the first action was dispatched meanwhile: it counts by itself
+        # reversed by hand mid-send: the send may still go out, the slot stays
+        assert ledger.set_state(second, "reversed", leaving=("pending",))
+        assert _reserve(ledger, third) == 2
+        # the first was recorded as dispatched: it counts by itself, once
         assert ledger.set_state(
             first, "dispatched", leaving=("pending",), dispatched_at=T0
         )
         assert _reserve(ledger, third) == 2
-        # the second was dropped: its slot is free again
-        assert ledger.set_state(second, "reversed", leaving=("pending",))
-        assert _reserve(ledger, third) is None
+        # the second attempt's dispatcher died: its slot goes after an hour
+        later = T0 + HOLD_AT_MOST + timedelta(seconds=1)
+        assert _reserve(ledger, fourth, at=later) is None
+
+
+def test_an_actions_own_earlier_attempt_does_not_count_against_it(open_one) -> None:
+    with open_one() as ledger:
+        first, second, third = _pending_actions(ledger, 3)
+        assert _reserve(ledger, first, attempt=1) is None
+        assert _reserve(ledger, second) is None
+        # the first attempt's slot was never given back; a retry still fits
+        assert _reserve(ledger, first, attempt=2) is None
+        # ...but both of the first action's attempts hold one action's slot
+        assert _reserve(ledger, third) == 2
 
 
 def test_giving_back_one_attempt_keeps_another_attempts_slot(open_one) -> None:
     with open_one() as ledger:
-        first, second = _pending_actions(ledger, 2)
+        first, second, third = _pending_actions(ledger, 3)
         assert _reserve(ledger, first, attempt=1) is None
         # the first attempt's lease ran out; another dispatcher tries again
         assert _reserve(ledger, first, attempt=2) is None
+        assert _reserve(ledger, second) is None
         ledger.release_dispatch("lock_account", first, 1)  # the late first attempt
-        assert _reserve(ledger, second, attempt=1) is None  # 2 of 2 now
-        assert ledger.breaker_state("budget:lock_account") == {
-            "holds": {f"{first}#2": first, f"{second}#1": second}
-        }
+        assert _reserve(ledger, third) == 2  # attempt 2 still holds the slot
         ledger.release_dispatch("lock_account", first, 2)
-        assert ledger.breaker_state("budget:lock_account") == {
-            "holds": {f"{second}#1": second}
-        }
+        assert _reserve(ledger, third) is None
 
 
 def test_a_send_that_could_not_be_recorded_keeps_its_slot(
@@ -246,3 +263,32 @@ def test_a_live_pass_stamps_each_send_with_the_time_it_went(tmp_path) -> None:
     # the second send is stamped after the first one's pause, not at the start
     first, second = (datetime.fromisoformat(stamp) for stamp in sent)
     assert (second - first).total_seconds() >= 0.04
+
+
+class _ExpiringMidSend(CountingAdapter):
+    """A platform double during whose send another dispatcher expires the row."""
+
+    def __init__(self, ledger: DispatchLedger) -> None:
+        super().__init__()
+        self.ledger = ledger
+
+    def send(self, delivery: Any) -> None:
+        if delivery.operation == "apply":
+            assert self.ledger.set_state(
+                delivery.action.action_id, "expired", leaving=("pending",)
+            )
+        super().send(delivery)
+
+
+def test_an_action_sent_while_it_expired_is_recorded_and_reversed(tmp_path) -> None:
+    with DispatchLedger(tmp_path / "store.db") as ledger:
+        action = make_action(1, expires=timedelta(minutes=5))
+        ledger.store.write_actions([action])
+        adapter = _ExpiringMidSend(ledger)
+        dispatcher = _dispatcher(ledger, adapter)
+        dispatcher.run_once(T0)
+        record = ledger.record(action.action_id)
+        assert record is not None and record.state == "dispatched"
+        # past its expiry, the next pass takes the lock back
+        dispatcher.run_once(T0 + timedelta(minutes=6))
+        assert ("reverse", action.action_id) in adapter.operations

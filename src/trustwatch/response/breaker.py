@@ -57,8 +57,8 @@ class Breaker:
         """Take a slot of ``action_type``'s budget for one attempt to send now.
 
         Return why it would exceed the budget, or ``None`` when it fits (the
-        slot is then held until :meth:`give_back`, or while the action stays
-        pending) or the type has no budget. Dispatchers sharing the ledger
+        slot is then held until :meth:`give_back` or the action is
+        dispatched) or the type has no budget. Dispatchers sharing the ledger
         count and take slots one at a time, so together they never send more
         than the budget.
         """
@@ -67,7 +67,7 @@ class Breaker:
             return None
         count, period = budget
         in_use = self._ledger.reserve_dispatch(
-            action_type, action_id, attempt, limit=count, since=now - period
+            action_type, action_id, attempt, limit=count, since=now - period, now=now
         )
         if in_use is None:
             return None

@@ -280,12 +280,12 @@ class Dispatcher:
                 and self.breaker.has_budget(action_type)
             )
             # only the dispatcher that claimed the action looks at the budget,
-            # so that no other can hold it meanwhile or take its slot
-            if not self.ledger.claim(record.action_id, now, now + self._lease):
+            # so that no other can hold it meanwhile or take its slot; the
+            # claim numbers the attempt, telling it apart from one another
+            # dispatcher makes after this one's lease
+            attempt = self.ledger.claim(record.action_id, now, now + self._lease)
+            if attempt is None:
                 continue
-            # the claim counted this attempt: its number tells it apart from
-            # an attempt another dispatcher makes after this one's lease
-            attempt = record.attempts + 1
             if budgeted:
                 reason = self.breaker.take_budget(
                     action_type, record.action_id, attempt, now
@@ -387,14 +387,26 @@ class Dispatcher:
             return
         summary.dispatched += 1
         if not marked:
-            # reversed by hand while this attempt was in flight: take it back
-            self.ledger.set_state(
-                record.action_id,
-                "dispatched",
-                leaving=("reversed",),
-                dispatched_at=now,
-            )
-            self.ledger.queue_reversal(record.action_id, now)
+            self._sent_after_all(record.action_id, now)
+
+    def _sent_after_all(self, action_id: str, now: datetime) -> None:
+        """Record an action that went out while its row moved on.
+
+        Reversed by hand meanwhile: it is taken back. Expired meanwhile: the
+        next pass reverses it as an expired action in force. Held or failed
+        by another dispatcher whose attempt began after this one's lease: it
+        is in force all the same, and recorded so.
+        """
+        found = self.ledger.record(action_id)
+        was = found.state if found is not None else None
+        if was not in ("reversed", "expired", "held", "failed"):
+            return
+        self.ledger.set_state(
+            action_id, "dispatched", leaving=(was,), dispatched_at=now
+        )
+        log.warning("action %s was sent while it was marked %s", action_id, was)
+        if was == "reversed":
+            self.ledger.queue_reversal(action_id, now)
 
 
 #: What a held row says while the breaker looks at it during take-in.

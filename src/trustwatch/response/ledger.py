@@ -33,7 +33,7 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -124,10 +124,13 @@ _DISPATCHED_SINCE = (
         _dispatch.c.dispatched_at >= _P("since"),
     )
 )
-_PENDING_AMONG = sa.select(_dispatch.c.action_id).where(
+_DISPATCHED_AMONG = sa.select(_dispatch.c.action_id).where(
     _dispatch.c.action_id.in_(_P("ids", expanding=True)),
-    _dispatch.c.state == "pending",
+    _dispatch.c.state == "dispatched",
 )
+#: How long a budget slot is held at most: longer than any send, so that
+#: only an attempt whose dispatcher died while sending reaches it.
+HOLD_AT_MOST = timedelta(hours=1)
 _CLAIM = (
     _dispatch.update()
     .where(
@@ -136,6 +139,7 @@ _CLAIM = (
         _dispatch.c.next_attempt_at <= _P("now"),
     )
     .values(attempts=_dispatch.c.attempts + 1, next_attempt_at=_P("lease_until"))
+    .returning(_dispatch.c.attempts)
 )
 _SET_STATE = (
     _dispatch.update()
@@ -514,10 +518,20 @@ class DispatchLedger:
 
         return self._guard("take an action in", write)
 
-    def claim(self, action_id: str, now: datetime, lease_until: datetime) -> bool:
-        """Claim a due pending row for one attempt; only one claimant wins."""
+    def claim(self, action_id: str, now: datetime, lease_until: datetime) -> int | None:
+        """Claim a due pending row for one attempt; only one claimant wins.
+
+        Returns the attempt's number (1 for the first), or ``None`` when the
+        row was not there to claim.
+        """
         params = {"b_action_id": action_id, "now": now, "lease_until": lease_until}
-        return self._change("claim an action", _CLAIM, params) == 1
+
+        def write() -> int | None:
+            with self._engine.begin() as db:
+                row = db.execute(_CLAIM, params).first()
+            return None if row is None else int(row[0])
+
+        return self._guard("claim an action", write)
 
     def set_state(
         self,
@@ -817,38 +831,47 @@ class DispatchLedger:
         *,
         limit: int,
         since: datetime,
+        now: datetime,
     ) -> int | None:
         """Take one of ``limit`` dispatch slots of ``action_type`` for an attempt.
 
         The slots in use are the actions of the type dispatched at or after
-        ``since`` plus the slots held for attempts in progress; they are
+        ``since`` plus the other actions whose attempts hold a slot; they are
         counted and the slot is taken as one step under the lock of the
         type's budget row, so dispatchers sharing the ledger never take more
         than ``limit`` between them. A slot is held until
-        :meth:`release_dispatch` or until its action is no longer pending (a
-        dispatcher that died while sending holds its slot until the action is
-        sent, held or dropped). Returns ``None`` when the slot was taken, else
-        how many slots were in use.
+        :meth:`release_dispatch`, until its action is dispatched (it then
+        counts by itself), or for :data:`HOLD_AT_MOST` (an attempt whose
+        dispatcher died while sending). An action's own earlier attempts
+        never count against it. Returns ``None`` when the slot was taken,
+        else how many slots were in use.
         """
         holder = _holder(action_id, attempt)
         in_use: list[int] = []
+        oldest = (now - HOLD_AT_MOST).timestamp()
 
         def take(db: Connection, saved: dict[str, Any] | None) -> dict[str, Any]:
-            holds: dict[str, str] = dict((saved or {}).get("holds") or {})
+            holds: dict[str, list[Any]] = {
+                key: held
+                for key, held in ((saved or {}).get("holds") or {}).items()
+                if held[1] >= oldest
+            }
             if holds:
-                pending = {
+                done = {
                     row[0]
                     for row in db.execute(
-                        _PENDING_AMONG, {"ids": sorted(set(holds.values()))}
+                        _DISPATCHED_AMONG,
+                        {"ids": sorted({held[0] for held in holds.values()})},
                     )
                 }
-                holds = {k: v for k, v in holds.items() if v in pending}
+                holds = {k: v for k, v in holds.items() if v[0] not in done}
+            others = {held[0] for held in holds.values()} - {action_id}
             sent = db.execute(
                 _DISPATCHED_SINCE, {"type": action_type, "since": since}
             ).scalar_one()
-            in_use[:] = [int(sent) + len(holds)]
+            in_use[:] = [int(sent) + len(others)]
             if in_use[0] < limit:
-                holds[holder] = action_id
+                holds[holder] = [action_id, now.timestamp()]
             return {"holds": holds}
 
         state = self._locked_change(

@@ -301,7 +301,8 @@ class Dispatcher:
                     continue
             self._attempt(adapter, delivery, record, now, summary)
             # only now: if the attempt failed half-way (sent, but not marked
-            # dispatched) the slot stays taken while the action is pending
+            # dispatched) the slot stays taken until the action is recorded
+            # as dispatched, or for an hour
             if budgeted:
                 self._give_back(action_type, record.action_id, attempt)
 
@@ -311,7 +312,8 @@ class Dispatcher:
         except StorageError as exc:
             log.warning(
                 "the budget slot of action %s was not given back (it stays "
-                "taken while the action is pending): %s",
+                "taken until the action is recorded as dispatched, or for an "
+                "hour): %s",
                 action_id,
                 exc,
             )

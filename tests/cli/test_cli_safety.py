@@ -129,6 +129,21 @@ def test_bad_policies_are_clear_errors(tmp_path, capsys, text, message):
     assert message in capsys.readouterr().err
 
 
+def test_policy_check_lists_every_broken_rule(tmp_path, capsys):
+    path = tmp_path / "p.toml"
+    path.write_bytes(
+        b'name = "p"\nversion = "1"\n'
+        b'[[rules]]\nid = "a"\nsignals = ["x"]\naction = "explode"\n'
+        b'[[rules]]\nid = "b"\nsignals = ["x"]\naction = "challenge"\n'
+        b'[[rules]]\nid = "c"\nsignals = ["x"]\naction = "challenge"\nwhen = "1 +"\n'
+    )
+    assert main(["policy", "check", str(path)]) == ExitCode.BAD_CONFIG
+    err = capsys.readouterr().err
+    assert "rule a: action 'explode'" in err
+    assert "rule c: when:" in err
+    assert "rule b" not in err
+
+
 def test_policy_check_warns_about_kinds_no_detector_raises(tmp_path, capsys):
     path = tmp_path / "p.toml"
     path.write_bytes(

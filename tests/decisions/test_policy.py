@@ -106,3 +106,22 @@ def test_an_expiry_out_of_range_is_a_policy_error(tmp_path):
     text = GOOD.replace('expires = "1h"', 'expires = "999999999d"')
     with pytest.raises(PolicyError, match="out of range"):
         load_policy(write(tmp_path, text))
+
+
+def test_every_broken_rule_is_reported_at_once(tmp_path):
+    text = (
+        GOOD.replace('version = "1"', 'version = ""')
+        .replace('action = "block_source"', 'action = "explode"')
+        .replace("min_score = 0.9", "min_score = 9")
+        .replace('id = "off"', 'id = "r1"')
+    )
+    with pytest.raises(PolicyError) as info:
+        load_policy(write(tmp_path, text))
+    lines = str(info.value).split("\n")
+    assert len(lines) == 4, lines
+    assert "top-level 'version'" in lines[0]
+    assert "rule r1: action 'explode'" in lines[1]
+    assert "rule r2: min_score" in lines[2]
+    # a repeated id is reported even where one of the rules is broken
+    assert lines[3].endswith("rule ids must be unique; repeated: ['r1']")
+    assert all(line.startswith(str(tmp_path / "policy.toml")) for line in lines)

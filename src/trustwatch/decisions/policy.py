@@ -311,23 +311,36 @@ def _known_target(target: Any) -> bool:
 
 
 def policy_from_dict(data: dict[str, Any], source: str) -> Policy:
-    """Check and build a policy from parsed TOML; errors name ``source``."""
+    """Check and build a policy from parsed TOML; errors name ``source``.
+
+    Every fault is reported at once, one line each (the first of each
+    rule), so that fixing a policy takes one round, not one per rule.
+    """
+    problems: list[str] = []
     for key in ("name", "version"):
         value = data.get(key)
         if not isinstance(value, str) or not value.strip():
-            raise PolicyError(f"{source}: top-level {key!r} (a string) is required")
+            problems.append(f"{source}: top-level {key!r} (a string) is required")
     raw_rules = data.get("rules")
     if not isinstance(raw_rules, list) or not raw_rules:
-        raise PolicyError(f"{source}: at least one [[rules]] table is required")
+        problems.append(f"{source}: at least one [[rules]] table is required")
+        raw_rules = []
     rules = []
     for i, raw in enumerate(raw_rules, 1):
         if not isinstance(raw, dict):
-            raise PolicyError(f"{source}: rule #{i} must be a [[rules]] table")
-        rules.append(_rule(raw, f"{source}: rule {raw.get('id', f'#{i}')}"))
-    ids = [rule.id for rule in rules]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
+            problems.append(f"{source}: rule #{i} must be a [[rules]] table")
+            continue
+        try:
+            rules.append(_rule(raw, f"{source}: rule {raw.get('id', f'#{i}')}"))
+        except PolicyError as exc:
+            problems.append(str(exc))
+    # ids of broken rules count too: a repeat is a fault of its own
+    ids = [raw["id"] for raw in raw_rules if isinstance(raw, dict) and "id" in raw]
+    dupes = sorted({str(i) for i in ids if ids.count(i) > 1})
     if dupes:
-        raise PolicyError(f"{source}: rule ids must be unique; repeated: {dupes}")
+        problems.append(f"{source}: rule ids must be unique; repeated: {dupes}")
+    if problems:
+        raise PolicyError("\n".join(problems))
     canonical = json.dumps(data, sort_keys=True, default=str).encode()
     digest = hashlib.blake2b(canonical, digest_size=8).hexdigest()
     return Policy(

@@ -91,6 +91,26 @@ def test_file_scan_reports_unreadable_paths_and_goes_on(tmp_path: Path, capsys) 
     assert "cannot open" in captured.err
 
 
+def test_file_scan_walks_a_folder_and_skips_links(tmp_path: Path, capsys) -> None:
+    upload = tmp_path / "upload"
+    (upload / "b" / "deeper").mkdir(parents=True)
+    (upload / "b" / "deeper" / "kit.html").write_bytes(KIT)
+    (upload / "a.pdf").write_bytes(pdf_with_link(PHISH_URL))
+    (upload / "c.txt").write_text("nothing here")
+    outside = tmp_path / "outside.html"
+    outside.write_bytes(KIT)
+    (upload / "link.html").symlink_to(outside)
+    (upload / "loop").symlink_to(upload, target_is_directory=True)
+    assert main(["file", "scan", str(upload), "--json"]) == ExitCode.OK
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [Path(row["path"]).relative_to(upload).as_posix() for row in rows] == [
+        "a.pdf",
+        "c.txt",
+        "b/deeper/kit.html",
+    ]
+    assert rows[2]["forms"][0]["has_password"] is True
+
+
 def test_run_with_a_content_dir_quarantines_a_phishing_upload(
     tmp_path: Path, capsys
 ) -> None:

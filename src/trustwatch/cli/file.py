@@ -8,8 +8,9 @@ upload. Nothing is fetched or resolved, and nothing in the file is run.
 from __future__ import annotations
 
 import hashlib
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -130,13 +131,13 @@ def file_group() -> None:
 
 
 @file_group.command("scan")
-@click.argument(
-    "paths", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path)
-)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines output.")
 def scan(paths: Sequence[Path], as_json: bool) -> None:
     """Show the kind, URLs (scored, with reasons), forms and errors of PATHS.
 
+    A folder is scanned file by file through its subfolders (a folder's
+    files in name order, then its subfolders); links inside it are skipped.
     Forms are judged as on an uploaded page served from the platform: a
     password form posting anywhere else posts to another domain. Nothing is
     fetched, resolved or run.
@@ -144,19 +145,40 @@ def scan(paths: Sequence[Path], as_json: bool) -> None:
     from trustwatch.detectors.url_reputation import model_url_scorer
 
     scorer = model_url_scorer()  # the same scorer the pipeline's default set uses
-    results = [scan_file(path, scorer) for path in paths]
-    if as_json:
-        encode = msgspec.json.Encoder().encode
-        for result in results:
+    encode = msgspec.json.Encoder().encode
+    unread: list[str] = []
+    for path in _files_in(paths):
+        result = scan_file(path, scorer)
+        if as_json:
             sys.stdout.write(encode(result).decode() + "\n")
-    else:
-        for result in results:
+        else:
             _show(result)
-    unread = [result for result in results if result.error]
-    for result in unread:
-        errors.print(f"error: {clean(result.error)}")
+        if result.error:
+            unread.append(result.error)
+    for error in unread:
+        errors.print(f"error: {clean(error)}")
     if unread:
         raise click.exceptions.Exit(int(ExitCode.BAD_INPUT))
+
+
+def _files_in(paths: Sequence[Path]) -> Iterator[Path]:
+    """Each PATH that is not a folder, and the files under each folder.
+
+    Inside a folder, symbolic links are skipped (a link may lead out of the
+    folder, or back into it), and so is anything that is not a regular file.
+    A PATH named on the command line is passed on as it is, so that one that
+    cannot be read is reported with its reason.
+    """
+    for path in paths:
+        if not path.is_dir():
+            yield path
+            continue
+        for folder, subfolders, names in os.walk(path, followlinks=False):
+            subfolders.sort()
+            for name in sorted(names):
+                found = Path(folder, name)
+                if not found.is_symlink() and found.is_file():
+                    yield found
 
 
 class RuleReject(msgspec.Struct, frozen=True, kw_only=True):

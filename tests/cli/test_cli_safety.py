@@ -99,6 +99,14 @@ def test_a_run_where_nothing_could_be_read_exits_with_bad_input(tmp_path, capsys
     assert "2 records could not be read" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("text", [b"", b"\n  \n\n"])
+def test_files_without_events_are_a_warning(tmp_path, capsys, text):
+    path = tmp_path / "events.jsonl"
+    path.write_bytes(text)
+    assert main(["run", str(path), "--db", str(tmp_path / "s"), "--no-geo"]) == 0
+    assert "warning: no events were read" in capsys.readouterr().err
+
+
 def test_an_empty_event_path_is_refused(tmp_path, capsys):
     assert main(["run", "", "--db", str(tmp_path / "s")]) == ExitCode.BAD_CONFIG
     assert "empty" in capsys.readouterr().err

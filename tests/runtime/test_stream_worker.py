@@ -389,6 +389,29 @@ def test_the_rings_a_partition_holds_are_stored_at_each_checkpoint(
     assert set(members) == accounts
 
 
+def test_restoring_state_on_assignment_is_not_idle_time(
+    stream_rig: StreamRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A partition whose state takes longer to restore than the idle
+    timeout is still read: the idle time counts from the assignment."""
+    import time
+
+    write_events(stream_rig.tmp / "events.jsonl", accounts=60)
+    _publish(stream_rig, stream_rig.tmp / "events.jsonl")
+    opened = StreamWorker._open
+
+    def slow_open(self: StreamWorker, *args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.8)  # four partitions: 3.2 s, past the 2 s idle timeout
+        return opened(self, *args, **kwargs)
+
+    monkeypatch.setattr(StreamWorker, "_open", slow_open)
+    with SqliteStore(stream_rig.tmp / "state.sqlite") as state:
+        worker = StreamWorker(stream_rig.settings(), build_pipeline, state)
+        summary = worker.run(idle_timeout=2.0)
+    published = read_topic(stream_rig.servers, EVENTS)
+    assert summary.events == len(published) > 0
+
+
 def test_state_is_frozen_out_of_the_collector_between_batches(
     stream_rig: StreamRig,
 ) -> None:

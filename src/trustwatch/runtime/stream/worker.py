@@ -254,6 +254,9 @@ class StreamWorker:
         self.reset_state = reset_state
         self.summary = WorkerSummary()
         self._tasks: dict[int, _PartitionTask] = {}
+        #: when partitions were last assigned (monotonic seconds): restoring
+        #: their state is not idleness
+        self._assigned_at = 0.0
         # revoked tasks kept in memory: reused when the partition comes back
         # and nobody has committed anything on it since
         self._parked: dict[int, _PartitionTask] = {}
@@ -349,6 +352,9 @@ class StreamWorker:
                 if messages or (not self._tasks and now < join_by):
                     # joining the group is not idleness
                     last_message = now
+                # nor is restoring the state of partitions just assigned: the
+                # idle time counts from when they were ready
+                last_message = max(last_message, self._assigned_at)
                 if not self._tasks and now >= join_by and not waiting_said:
                     waiting_said = True
                     log.warning(
@@ -540,6 +546,7 @@ class StreamWorker:
         consumer.assign(partitions)
         self._parked.clear()
         self.metrics.assigned.set(len(self._tasks))
+        self._assigned_at = time.monotonic()
         log.info("partitions assigned: %s", sorted(by_number))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

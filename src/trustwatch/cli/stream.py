@@ -241,7 +241,8 @@ def _address(text: str | None) -> tuple[str, int] | None:
     type=click.FloatRange(min=0.1),
     metavar="SECONDS",
     help="Stop once no message has come for this long (backfills, tests); "
-    "waiting for partitions counts after the first minute.",
+    "waiting for partitions counts after the first minute, restoring the "
+    "state of assigned ones never.",
 )
 @click.option(
     "--reset-state",

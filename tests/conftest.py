@@ -9,11 +9,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from trustwatch.errors import ConfigError
 from trustwatch.testing.broker import LocalBroker, tansu_binary
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+# Property tests draw the same examples on every run (a failure reproduces,
+# and CI never meets an example no earlier run met), keep no example
+# database beside the checkout, and have no per-example time limit: a busy
+# machine stalls an example now and then, and speed is the benchmarks' job.
+settings.register_profile("trustwatch", derandomize=True, database=None, deadline=None)
+settings.load_profile("trustwatch")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -122,6 +122,9 @@ def medallion_server(datasets_dir: Path) -> Iterator[Medallion]:
         "module": "medallion.backends.memory_backend",
         "module_class": "MemoryBackend",
         "filename": str(data_path),
+        # the backend expires sessions on a timer that re-arms itself for
+        # good; a day apart, it never fires while the tests run
+        "check_interval": 86_400,
     }
     app = medallion.application_instance
     for part in ("users", "taxii", "backend"):
@@ -145,6 +148,23 @@ def medallion_server(datasets_dir: Path) -> Iterator[Medallion]:
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
+        _stop_session_timers()
+
+
+def _stop_session_timers() -> None:
+    """Cancel the memory backend's session timer, which nothing else stops.
+
+    Left running, each firing starts a new timer thread for the rest of the
+    test session, and each one that ends frees objects while other tests
+    run.
+    """
+    for timer in threading.enumerate():
+        owner = getattr(getattr(timer, "function", None), "__self__", None)
+        if isinstance(timer, threading.Timer) and type(owner).__name__ == (
+            "SessionChecker"
+        ):
+            timer.cancel()
+            timer.join(timeout=10)
 
 
 @pytest.fixture

@@ -419,15 +419,26 @@ def test_state_is_frozen_out_of_the_collector_between_batches(
 
     write_events(stream_rig.tmp / "events.jsonl", accounts=200)
     _publish(stream_rig, stream_rig.tmp / "events.jsonl")
-    frozen: list[int] = []
+    frozen: list[bool] = []
     gc.unfreeze()
     with SqliteStore(stream_rig.tmp / "state.sqlite") as state:
         worker = StreamWorker(stream_rig.settings(batch_size=50), build_pipeline, state)
-        worker.run(
-            idle_timeout=2.0, on_batch=lambda _: frozen.append(gc.get_freeze_count())
-        )
+
+        def state_frozen(_: object) -> None:
+            # the partitions' pipelines and detectors, made when the
+            # partitions were assigned during the first batch: frozen from
+            # the second batch on (checked one by one, not by the freeze
+            # count, which other threads lower when they free frozen objects)
+            held = [
+                part
+                for task in worker._tasks.values()
+                for part in (task.pipeline, *task.pipeline.detectors)
+            ]
+            collected = {id(seen) for seen in gc.get_objects()}
+            frozen.append(bool(held) and all(id(one) not in collected for one in held))
+
+        worker.run(idle_timeout=2.0, on_batch=state_frozen)
     assert len(frozen) > 2
-    # frozen before the first batch, and more after each batch that kept state
-    assert frozen[0] > 0
-    assert frozen[-1] > frozen[0]
+    assert frozen[0] is False  # assigned during the first batch, not yet frozen
+    assert all(frozen[1:])
     assert gc.get_freeze_count() == 0  # thawed when the worker is done

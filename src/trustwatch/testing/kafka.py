@@ -86,11 +86,16 @@ def read_topic(
     committed_only: bool = True,
     quiet: float = 2.0,
     deadline: float = 60.0,
+    first_within: float = 10.0,
 ) -> list[TopicRecord]:
     """Read every record of ``topic`` from the start, without a group.
 
     Reads until no record has come for ``quiet`` seconds (so that a late
-    duplicate would still show) or ``deadline`` seconds have passed.
+    duplicate would still show) or ``deadline`` seconds have passed. Before
+    the first record the wait is ``first_within`` seconds (at least
+    ``quiet``): on a busy machine the first fetch may take longer than the
+    gap between two later ones, and an empty answer would read as an empty
+    topic.
     ``committed_only`` reads with ``isolation.level=read_committed``: records
     of aborted or open transactions are not returned.
     """
@@ -114,11 +119,13 @@ def read_topic(
         )
         end = time.monotonic() + deadline
         last = time.monotonic()
-        while time.monotonic() < end and time.monotonic() - last < quiet:
+        wait = max(quiet, first_within)
+        while time.monotonic() < end and time.monotonic() - last < wait:
             for message in consumer.consume(1000, 0.2):
                 if message.error() is not None:
                     continue
                 last = time.monotonic()
+                wait = quiet
                 records.append(
                     TopicRecord(
                         partition=message.partition() or 0,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -109,6 +111,70 @@ def test_file_scan_walks_a_folder_and_skips_links(tmp_path: Path, capsys) -> Non
         "b/deeper/kit.html",
     ]
     assert rows[2]["forms"][0]["has_password"] is True
+
+
+def test_file_scan_reports_a_folder_it_cannot_list(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    upload = tmp_path / "upload"
+    (upload / "locked").mkdir(parents=True)
+    (upload / "open.html").write_bytes(KIT)
+    listing = os.scandir
+
+    def refusing(path):  # as for a folder without the read permission
+        if Path(path).name == "locked":
+            raise PermissionError(13, "Permission denied")
+        return listing(path)
+
+    monkeypatch.setattr(os, "scandir", refusing)
+    code = main(["file", "scan", str(upload), "--json"])
+    assert code == ExitCode.BAD_INPUT
+    captured = capsys.readouterr()
+    rows = [json.loads(line) for line in captured.out.splitlines()]
+    assert [Path(row["path"]).name for row in rows] == ["open.html", "locked"]
+    assert rows[1]["error"] == f"cannot list {upload / 'locked'}: Permission denied"
+    assert "cannot list" in captured.err
+
+
+def test_file_scan_walks_a_tree_deeper_than_the_recursion_limit(
+    tmp_path: Path, capsys
+) -> None:
+    folder = str(tmp_path / "deep")
+    os.mkdir(folder)
+    for _ in range(sys.getrecursionlimit() + 50):  # mkdir(parents=True) recurses
+        folder += "/d"
+        os.mkdir(folder)
+    Path(folder, "kit.html").write_bytes(KIT)
+    assert main(["file", "scan", str(tmp_path / "deep"), "--json"]) == ExitCode.OK
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [row["kind"] for row in rows] == ["html"]
+
+
+def test_file_scan_scans_a_file_once_however_it_is_named(
+    tmp_path: Path, capsys
+) -> None:
+    upload = tmp_path / "upload"
+    upload.mkdir()
+    (upload / "kit.html").write_bytes(KIT)
+    named = [str(upload), f"{upload}/", str(upload / "kit.html")]
+    assert main(["file", "scan", *named, "--json"]) == ExitCode.OK
+    assert len(capsys.readouterr().out.splitlines()) == 1
+
+
+def test_file_scan_shows_a_name_that_is_not_utf8_escaped(
+    tmp_path: Path, capsys
+) -> None:
+    upload = tmp_path / "upload"
+    upload.mkdir()
+    odd = os.path.join(os.fsencode(upload), b"r\xe9sum\xe9.html")
+    with open(odd, "wb") as out:
+        out.write(KIT)
+    assert main(["file", "scan", str(upload), "--json"]) == ExitCode.OK
+    (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert row["path"].endswith("r\\xe9sum\\xe9.html")
+    assert row["forms"][0]["has_password"] is True
+    assert main(["file", "scan", str(upload)]) == ExitCode.OK
+    assert "r\\xe9sum\\xe9.html: html" in capsys.readouterr().out
 
 
 def test_run_with_a_content_dir_quarantines_a_phishing_upload(

@@ -103,12 +103,12 @@ def scan_file(path: str | Path, scorer: UrlScorer = heuristic_url_scorer) -> Fil
     try:
         blob = read_bounded(path)
     except StorageError as exc:
-        return FileScan(path=str(path), error=str(exc))
+        return FileScan(path=_text(path), error=_text(exc))
     extraction = extract_blob(blob, name=Path(path).name)
     assessment = assess_file(extraction, scorer)
     digest = hashlib.sha256(blob.data).hexdigest() if blob.complete else None
     return FileScan(
-        path=str(path),
+        path=_text(path),
         sha256=digest,
         size=blob.size,
         kind=extraction.kind,
@@ -137,7 +137,9 @@ def scan(paths: Sequence[Path], as_json: bool) -> None:
     """Show the kind, URLs (scored, with reasons), forms and errors of PATHS.
 
     A folder is scanned file by file through its subfolders (a folder's
-    files in name order, then its subfolders); links inside it are skipped.
+    files in name order, then its subfolders); links inside it are skipped,
+    a file met twice is scanned once, and a folder that cannot be listed is
+    an error, as is a file that cannot be read.
     Forms are judged as on an uploaded page served from the platform: a
     password form posting anywhere else posts to another domain. Nothing is
     fetched, resolved or run.
@@ -147,8 +149,12 @@ def scan(paths: Sequence[Path], as_json: bool) -> None:
     scorer = model_url_scorer()  # the same scorer the pipeline's default set uses
     encode = msgspec.json.Encoder().encode
     unread: list[str] = []
-    for path in _files_in(paths):
-        result = scan_file(path, scorer)
+    for path, unlisted in _files_in(paths):
+        result = (
+            scan_file(path, scorer)
+            if unlisted is None
+            else FileScan(path=_text(path), error=unlisted)
+        )
         if as_json:
             sys.stdout.write(encode(result).decode() + "\n")
         else:
@@ -161,24 +167,72 @@ def scan(paths: Sequence[Path], as_json: bool) -> None:
         raise click.exceptions.Exit(int(ExitCode.BAD_INPUT))
 
 
-def _files_in(paths: Sequence[Path]) -> Iterator[Path]:
+def _files_in(paths: Sequence[Path]) -> Iterator[tuple[Path, str | None]]:
     """Each PATH that is not a folder, and the files under each folder.
 
-    Inside a folder, symbolic links are skipped (a link may lead out of the
-    folder, or back into it), and so is anything that is not a regular file.
-    A PATH named on the command line is passed on as it is, so that one that
-    cannot be read is reported with its reason.
+    Each comes with ``None``, or with the reason a folder could not be
+    listed (the folder itself is then the path). Inside a folder, symbolic
+    links are skipped (a link may lead out of the folder, or back into it),
+    and so is anything that is not a regular file. A PATH named on the
+    command line is passed on as it is, so that one that cannot be read is
+    reported with its reason. A file met twice (a folder named twice, or a
+    file named inside a folder also named) is scanned once.
     """
+    seen: set[tuple[int, int]] = set()
+
+    def first_time(path: Path, *, follow: bool) -> bool:
+        try:
+            info = path.stat() if follow else path.lstat()
+        except OSError:
+            return True  # scan_file says why it cannot be read
+        key = (info.st_dev, info.st_ino)
+        if key in seen:
+            return False
+        seen.add(key)
+        return True
+
     for path in paths:
         if not path.is_dir():
-            yield path
+            if first_time(path, follow=True):
+                yield path, None
             continue
-        for folder, subfolders, names in os.walk(path, followlinks=False):
-            subfolders.sort()
-            for name in sorted(names):
-                found = Path(folder, name)
-                if not found.is_symlink() and found.is_file():
-                    yield found
+        # a stack, not recursion: a tree of any depth is walked
+        stack = [path]
+        while stack:
+            folder = stack.pop()
+            try:
+                with os.scandir(folder) as listing:
+                    entries = sorted(listing, key=lambda entry: entry.name)
+            except OSError as exc:
+                yield folder, _text(f"cannot list {folder}: {exc.strerror}")
+                continue
+            subfolders = []
+            for entry in entries:
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        subfolders.append(Path(entry.path))
+                    elif entry.is_file(follow_symlinks=False):
+                        found = Path(entry.path)
+                        if first_time(found, follow=False):
+                            yield found, None
+                except OSError:
+                    continue  # gone since the listing
+            stack.extend(reversed(subfolders))
+
+
+def _text(value: object) -> str:
+    """``str(value)`` with bytes no encoding can print written as escapes.
+
+    File names need not be UTF-8; Python reads such bytes into lone
+    surrogates, which neither the JSON output nor a terminal can carry.
+    """
+    text = str(value)
+    try:
+        return text.encode("utf-8", "surrogateescape").decode(
+            "utf-8", "backslashreplace"
+        )
+    except UnicodeEncodeError:  # a surrogate that stands for no byte
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class RuleReject(msgspec.Struct, frozen=True, kw_only=True):

@@ -139,15 +139,24 @@ def test_file_scan_reports_a_folder_it_cannot_list(
 def test_file_scan_walks_a_tree_deeper_than_the_recursion_limit(
     tmp_path: Path, capsys
 ) -> None:
-    folder = str(tmp_path / "deep")
-    os.mkdir(folder)
-    for _ in range(sys.getrecursionlimit() + 50):  # mkdir(parents=True) recurses
-        folder += "/d"
+    # made and removed a level at a time: mkdir(parents=True), rmtree and
+    # pytest's own clean-up of old temporary folders recurse
+    top = str(tmp_path / "deep")
+    folders = [top]
+    for _ in range(sys.getrecursionlimit() + 50):
+        folders.append(folders[-1] + "/d")
+    for folder in folders:
         os.mkdir(folder)
-    Path(folder, "kit.html").write_bytes(KIT)
-    assert main(["file", "scan", str(tmp_path / "deep"), "--json"]) == ExitCode.OK
-    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [row["kind"] for row in rows] == ["html"]
+    kit = Path(folders[-1], "kit.html")
+    kit.write_bytes(KIT)
+    try:
+        assert main(["file", "scan", top, "--json"]) == ExitCode.OK
+        rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert [row["kind"] for row in rows] == ["html"]
+    finally:
+        kit.unlink()
+        for folder in reversed(folders):
+            os.rmdir(folder)
 
 
 def test_file_scan_scans_a_file_once_however_it_is_named(

@@ -172,6 +172,21 @@ def test_a_folder_with_nothing_skipped_logs_no_skip_line(
     assert not [r for r in caplog.records if "skipped" in r.msg]
 
 
+def test_a_folder_without_an_event_file_is_a_warning_with_the_names_hint(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / ".hidden.jsonl").write_text("")
+    with caplog.at_level(logging.WARNING, logger="trustwatch.events._inputs"):
+        assert resolve_inputs([tmp_path]) == []
+    (record,) = caplog.records
+    assert record.levelno == logging.WARNING
+    assert "holds no event file (1 files with other names, 1 entries" in (
+        record.getMessage()
+    )
+    assert "supported names end in .jsonl" in record.getMessage()
+
+
 def test_an_unsupported_name_hints_at_the_cli_option(tmp_path: Path) -> None:
     path = tmp_path / "events.csv"
     path.write_text("a,b\n")

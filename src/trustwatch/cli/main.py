@@ -223,10 +223,7 @@ def _warn_about(summary: RunSummary, db: Path) -> None:
     if summary.events == 0 and summary.dead_letters:
         raise BadInputExit("no record could be read")
     if summary.events == 0:
-        errors.print(
-            "warning: no events were read; hint: are the files empty, or "
-            "blank lines only?"
-        )
+        errors.print("warning: no events were read; hint: are the files empty?")
 
 
 @cli.command()

@@ -207,7 +207,16 @@ def _folder(root: Path, format: str) -> list[tuple[Path, str]]:
         if kind is not None:
             found.append((path, kind))
     unsupported = len(files) - len(found)
-    if unsupported or hidden:
+    if not found:
+        logger.warning(
+            "folder %s holds no event file (%d files with other names, %d "
+            "entries starting with '.' or '_'); %s",
+            root,
+            unsupported,
+            hidden,
+            _NAME_HINT,
+        )
+    elif unsupported or hidden:
         logger.info(
             "folder %s: skipped %d files with no supported name and %d entries "
             "starting with '.' or '_'",

@@ -125,3 +125,24 @@ def test_every_broken_rule_is_reported_at_once(tmp_path):
     # a repeated id is reported even where one of the rules is broken
     assert lines[3].endswith("rule ids must be unique; repeated: ['r1']")
     assert all(line.startswith(str(tmp_path / "policy.toml")) for line in lines)
+
+
+def test_ids_of_other_types_are_no_repeats_and_long_lists_are_cut(tmp_path):
+    text = GOOD.replace('id = "r1"', "id = 1").replace('id = "r2"', "id = true")
+    with pytest.raises(PolicyError) as info:
+        load_policy(write(tmp_path, text))
+    lines = str(info.value).split("\n")
+    assert [line.split(": ", 2)[1:] for line in lines] == [
+        ["rule 1", "'id' must be a str"],
+        ["rule True", "'id' must be a str"],
+    ]
+    broken = "".join(
+        f'[[rules]]\nid = "r{n}"\nsignals = ["x"]\naction = "explode"\n'
+        for n in range(60)
+    )
+    with pytest.raises(PolicyError) as info:
+        load_policy(write(tmp_path, f'name = "p"\nversion = "1"\n{broken}'))
+    lines = str(info.value).split("\n")
+    assert len(lines) == 51
+    assert "rule r49: action 'explode'" in lines[49]
+    assert lines[50].endswith(": and 10 more problems")

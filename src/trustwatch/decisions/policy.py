@@ -88,6 +88,7 @@ import hashlib
 import json
 import re
 import tomllib
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import resources
@@ -310,11 +311,16 @@ def _known_target(target: Any) -> bool:
     return target in _TARGETS
 
 
+#: Faults listed in one policy error; more are counted on a last line.
+_PROBLEMS_LISTED = 50
+
+
 def policy_from_dict(data: dict[str, Any], source: str) -> Policy:
     """Check and build a policy from parsed TOML; errors name ``source``.
 
-    Every fault is reported at once, one line each (the first of each
-    rule), so that fixing a policy takes one round, not one per rule.
+    Every fault is reported at once (the first of each rule, up to
+    ``_PROBLEMS_LISTED`` of them), so that fixing a policy takes one round,
+    not one per rule.
     """
     problems: list[str] = []
     for key in ("name", "version"):
@@ -334,11 +340,19 @@ def policy_from_dict(data: dict[str, Any], source: str) -> Policy:
             rules.append(_rule(raw, f"{source}: rule {raw.get('id', f'#{i}')}"))
         except PolicyError as exc:
             problems.append(str(exc))
-    # ids of broken rules count too: a repeat is a fault of its own
-    ids = [raw["id"] for raw in raw_rules if isinstance(raw, dict) and "id" in raw]
-    dupes = sorted({str(i) for i in ids if ids.count(i) > 1})
+    # ids of broken rules count too: a repeat is a fault of its own (an id
+    # that is not a string is reported with its rule)
+    ids = Counter(
+        raw["id"]
+        for raw in raw_rules
+        if isinstance(raw, dict) and isinstance(raw.get("id"), str)
+    )
+    dupes = sorted(i for i, n in ids.items() if n > 1)
     if dupes:
         problems.append(f"{source}: rule ids must be unique; repeated: {dupes}")
+    if len(problems) > _PROBLEMS_LISTED:
+        left = len(problems) - _PROBLEMS_LISTED
+        problems[_PROBLEMS_LISTED:] = [f"{source}: and {left} more problems"]
     if problems:
         raise PolicyError("\n".join(problems))
     canonical = json.dumps(data, sort_keys=True, default=str).encode()

@@ -241,8 +241,8 @@ def _address(text: str | None) -> tuple[str, int] | None:
     type=click.FloatRange(min=0.1),
     metavar="SECONDS",
     help="Stop once no message has come for this long (backfills, tests); "
-    "waiting for partitions counts after the first minute, restoring the "
-    "state of assigned ones never.",
+    "waiting for partitions counts after the first minute, and restoring "
+    "the state of assigned ones does not count.",
 )
 @click.option(
     "--reset-state",

@@ -254,9 +254,9 @@ class StreamWorker:
         self.reset_state = reset_state
         self.summary = WorkerSummary()
         self._tasks: dict[int, _PartitionTask] = {}
-        #: when partitions were last assigned (monotonic seconds): restoring
-        #: their state is not idleness
-        self._assigned_at = 0.0
+        #: seconds spent in assignment callbacks (restoring partitions'
+        #: state) since the consume loop last looked: not idleness
+        self._assigning = 0.0
         # revoked tasks kept in memory: reused when the partition comes back
         # and nobody has committed anything on it since
         self._parked: dict[int, _PartitionTask] = {}
@@ -352,9 +352,10 @@ class StreamWorker:
                 if messages or (not self._tasks and now < join_by):
                     # joining the group is not idleness
                     last_message = now
-                # nor is restoring the state of partitions just assigned: the
-                # idle time counts from when they were ready
-                last_message = max(last_message, self._assigned_at)
+                else:
+                    # nor is restoring the state of partitions just assigned
+                    last_message += self._assigning
+                self._assigning = 0.0
                 if not self._tasks and now >= join_by and not waiting_said:
                     waiting_said = True
                     log.warning(
@@ -528,6 +529,7 @@ class StreamWorker:
     # -- assignment ----------------------------------------------------------
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        began = time.monotonic()
         self._generation += 1
         self.summary.rebalances += 1
         self.metrics.rebalances.labels("assign").inc()
@@ -546,7 +548,7 @@ class StreamWorker:
         consumer.assign(partitions)
         self._parked.clear()
         self.metrics.assigned.set(len(self._tasks))
-        self._assigned_at = time.monotonic()
+        self._assigning += time.monotonic() - began
         log.info("partitions assigned: %s", sorted(by_number))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:

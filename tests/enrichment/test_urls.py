@@ -410,7 +410,7 @@ def test_a_repeated_url_is_parsed_once() -> None:
     first = [parse_url(raw) for raw in raws]
     hits = urls._parse_cached.cache_info().hits
     again = [parse_url(raw) for raw in raws]
-    assert urls._parse_cached.cache_info().hits == hits + len(raws)
+    assert urls._parse_cached.cache_info().hits >= hits + len(raws)
     assert all(a is b for a, b in zip(first, again, strict=True))
 
 

@@ -424,18 +424,23 @@ def test_state_is_frozen_out_of_the_collector_between_batches(
     with SqliteStore(stream_rig.tmp / "state.sqlite") as state:
         worker = StreamWorker(stream_rig.settings(batch_size=50), build_pipeline, state)
 
+        made_in_batch: list[list[int]] = []
+
         def state_frozen(_: object) -> None:
             # the partitions' pipelines and detectors, made when the
-            # partitions were assigned during the first batch: frozen from
-            # the second batch on (checked one by one, not by the freeze
-            # count, which other threads lower when they free frozen objects)
-            held = [
+            # partitions were assigned during the first batch, and an object
+            # made during the batch before (as state a detector keeps): frozen
+            # from the second batch on. Checked one by one, not by the freeze
+            # count, which other threads lower when they free frozen objects.
+            held: list[object] = [
                 part
                 for task in worker._tasks.values()
                 for part in (task.pipeline, *task.pipeline.detectors)
             ]
+            held.extend(made_in_batch)
             collected = {id(seen) for seen in gc.get_objects()}
             frozen.append(bool(held) and all(id(one) not in collected for one in held))
+            made_in_batch[:] = [[len(frozen)]]  # kept until the next batch
 
         worker.run(idle_timeout=2.0, on_batch=state_frozen)
     assert len(frozen) > 2

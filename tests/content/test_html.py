@@ -154,3 +154,34 @@ def test_markup_that_never_closes_stops_quickly_with_a_reason() -> None:
     assert result.truncated
     assert any(e.startswith("html_unparsable") for e in result.errors)
     assert [u.url for u in result.urls] == ["http://x.example/"]
+
+
+def test_links_are_read_as_a_browser_reads_them() -> None:
+    page = (
+        b"<html><a href='//cdn.example.net/d.exe'>a</a>"
+        b"<a href='https:\\\\kit.example.net\\a\\b.php?x=\\y'>b</a>"
+        b"<a href='\\\\/other.example.net/c'>c</a>"
+        b"<a href=' htt\tps:///tabs.example.net/t\n'>d</a>"
+        b"<a href='java\nscript:alert(1)'>e</a>"
+        b"<a href='relative/page.html'>f</a>"
+    )
+    assert _urls(page) == [
+        # an upload is served by the platform over https
+        ("https://cdn.example.net/d.exe", "a_href"),
+        ("https://kit.example.net/a/b.php?x=\\y", "a_href"),
+        ("https://other.example.net/c", "a_href"),
+        ("https://tabs.example.net/t", "a_href"),
+        ("javascript:alert(1)", "javascript_url"),
+        ("relative/page.html", "a_href"),  # no base: its host is unknown
+    ]
+
+
+def test_a_protocol_relative_action_takes_the_scheme_of_the_base() -> None:
+    page = (
+        b"<base href='http://files.example/u/'>"
+        b"<form action='//collect.example.net/p.php' method=post>"
+        b"<input type=password name=pw></form>"
+    )
+    (form,) = extract_content(page, base_host="files.example").forms
+    assert form.action == "http://collect.example.net/p.php"
+    assert form.posts_to_other_domain is True

@@ -15,7 +15,7 @@ from trustwatch.content.model import Collector, FoundForm, limit_fields
 from trustwatch.enrichment.urls import parse_url
 from trustwatch.errors import InvalidUrlError
 
-__all__ = ["decode_html", "extract_html"]
+__all__ = ["decode_html", "extract_html", "resolve_link"]
 
 _CHUNK = 64 * 1024
 _MAX_TAGS = 500_000  # start tags read before giving up on a page
@@ -31,6 +31,11 @@ _SCRIPT_LOCATION = re.compile(
     r"""(["'`])([^"'`\r\n]{1,4096})\1"""
 )
 _REFRESH_URL = re.compile(r"""url\s*=\s*['"]?([^'"\s;]+)""", re.IGNORECASE)
+# an http(s) scheme and whatever slashes follow it, as browsers read them
+_WEB_PREFIX = re.compile(r"(https?):[/\\]*", re.IGNORECASE)
+_TWO_SLASHES = frozenset({"//", "\\\\", "/\\", "\\/"})
+_URL_ENDS = "".join(map(chr, range(0x21)))  # C0 controls and the space
+_DROPPED = str.maketrans("", "", "\t\n\r")
 
 
 def decode_html(data: bytes, collector: Collector) -> str:
@@ -209,7 +214,7 @@ class _PageParser(HTMLParser):
         )
 
     def _add(self, raw: str, where: str, text: str | None = None) -> None:
-        url = raw.strip()
+        url = _as_browser_reads(raw)
         scheme = url.split(":", 1)[0].strip().lower() if ":" in url else ""
         if scheme in ("javascript", "data", "vbscript"):
             self.out.add_url(url, f"{scheme}_url", text)
@@ -217,12 +222,7 @@ class _PageParser(HTMLParser):
             self.out.add_url(self._resolve(url), where, text)
 
     def _resolve(self, url: str) -> str:
-        if self.base is None or url.lower().startswith(_WEB_SCHEMES):
-            return url
-        try:
-            return urljoin(self.base, url)
-        except ValueError:
-            return url
+        return resolve_link(url, self.base)
 
     def _stop(self) -> None:
         if not self.stopped:
@@ -241,6 +241,52 @@ class _OpenForm:
         self.method = method
         self.has_password = False
         self.fields: list[str] = []
+
+
+def resolve_link(raw: str, base: str | None) -> str:
+    r"""Resolve a link of a page as a browser would, where that is knowable.
+
+    Browsers drop tabs and line breaks anywhere in a URL, and spaces and
+    control characters at its ends; in an http(s) URL they read a backslash
+    as a slash and any number of slashes after the scheme as two; a link
+    that starts with two of them (``//host/p``) takes the page's scheme. A
+    page without a ``base`` is an upload served by the platform, over https,
+    so such a link is resolved even then; a relative path without a base
+    stays as it was found (its host is not known).
+
+    >>> resolve_link("//collect.example.net/p.php", None)
+    'https://collect.example.net/p.php'
+    >>> resolve_link(r"HTTPS:\\collect.example.net\p.php?a=\b", None)
+    'https://collect.example.net/p.php?a=\\b'
+    >>> resolve_link("../kit/p.php", "http://files.example/a/b/c.html")
+    'http://files.example/a/kit/p.php'
+    """
+    url = _as_browser_reads(raw)
+    absolute = _WEB_PREFIX.match(url)
+    if absolute:
+        return _slashed(f"{absolute.group(1).lower()}://", url[absolute.end() :])
+    if url[:2] in _TWO_SLASHES:
+        scheme = base.split(":", 1)[0].lower() if base else "https"
+        return _slashed(f"{scheme}://", url.lstrip("/\\"))
+    if base is None:
+        return url
+    try:
+        return urljoin(base, _slashed("", url))
+    except ValueError:
+        return url
+
+
+def _as_browser_reads(raw: str) -> str:
+    """``raw`` without the characters a browser drops from a URL."""
+    return raw.strip(_URL_ENDS).translate(_DROPPED)
+
+
+def _slashed(prefix: str, rest: str) -> str:
+    """``prefix + rest``, with backslashes before the query or fragment as
+    slashes, as in an http(s) URL a browser reads them."""
+    cut = min((i for i in (rest.find("?"), rest.find("#")) if i >= 0), default=-1)
+    head, tail = (rest, "") if cut < 0 else (rest[:cut], rest[cut:])
+    return prefix + head.replace("\\", "/") + tail
 
 
 def _other_domain(action: str | None, base_host: str | None) -> bool | None:

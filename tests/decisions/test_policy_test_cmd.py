@@ -182,8 +182,10 @@ def test_bad_lines_are_reported_with_line_numbers_not_a_crash(
     status = main(["policy", "test", str(tmp_path / "policy.toml"), "--examples",
                    str(examples)])  # fmt: skip
     captured = capsys.readouterr()
-    assert status == ExitCode.OK  # the one readable example passes
+    # the one readable example passes, but a check with unread lines fails
+    assert status == ExitCode.BAD_INPUT
     assert "warning: line 2 skipped: not JSON" in captured.err
+    assert "error: 9 lines of" in captured.err
     assert "1 passed, 0 failed, 9 lines skipped" in captured.out
 
 
@@ -205,8 +207,12 @@ def test_condition_errors_are_counted_in_the_report(tmp_path, capsys):
     examples = write_lines(tmp_path, [json.dumps(bob)])
     args = ["policy", "test", str(policy), "--examples", str(examples), "--json"]
     assert main(args) == 1  # bob expected send_to_review
-    report = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
     assert report["rules"][0]["condition_errors"] == 1
+    assert "warning: rule needs-window: its condition failed on 1 examples" in (
+        captured.err
+    )
 
 
 def test_policy_check_lists_conditions(policy_path, capsys):

@@ -66,7 +66,9 @@ def policy_test(path: Path, examples_path: Path, as_json: bool) -> int:
 
     Prints pass or fail per example with what differed, and per rule its
     hits, precision and recall against the labels. Exits 1 when an
-    expectation fails; lines that cannot be read are reported and skipped.
+    expectation fails; lines that cannot be read are reported, skipped, and
+    make it exit 3 when every expectation held (a misspelt key must not
+    pass a check unnoticed).
     """
     from trustwatch.evaluation.policy_examples import read_examples, run_examples
 
@@ -82,6 +84,14 @@ def policy_test(path: Path, examples_path: Path, as_json: bool) -> int:
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
     else:
         _print_results(report)
+    for score in report.rules:
+        if score.condition_errors:
+            errors.print(
+                f"warning: rule {clean(score.rule_id)}: its condition failed on "
+                f"{score.condition_errors:,} examples, which it did not match; "
+                "hint: a misspelt field, or one some events lack (has() tests "
+                "for it)"
+            )
     for bad in report.bad_lines[:_SHOWN_BAD_LINES]:
         errors.print(f"warning: line {bad.line} skipped: {clean(bad.reason)}")
     if len(report.bad_lines) > _SHOWN_BAD_LINES:
@@ -89,7 +99,15 @@ def policy_test(path: Path, examples_path: Path, as_json: bool) -> int:
     if not report.results and report.bad_lines:
         errors.print("error: no example could be read")
         return int(ExitCode.BAD_INPUT)
-    return _EXPECTATIONS_FAILED if report.failed else int(ExitCode.OK)
+    if report.failed:
+        return _EXPECTATIONS_FAILED
+    if report.bad_lines:
+        errors.print(
+            f"error: {len(report.bad_lines):,} lines of "
+            f"{clean(str(examples_path))} could not be read"
+        )
+        return int(ExitCode.BAD_INPUT)
+    return int(ExitCode.OK)
 
 
 def _print_results(report: PolicyTestReport) -> None:

@@ -158,9 +158,23 @@ def test_a_folder_logs_how_many_files_it_skipped_without_naming_them(
     (tmp_path / "_SUCCESS").write_text("")
     with caplog.at_level(logging.INFO, logger="trustwatch.events._inputs"):
         assert len(resolve_inputs([tmp_path])) == 1
-    (message,) = [r.getMessage() for r in caplog.records if "skipped" in r.msg]
+    (record,) = [r for r in caplog.records if "skipped" in r.msg]
+    message = record.getMessage()
     assert "skipped 2 files with no supported name and 1 entries" in message
     assert "alice" not in message and "notes" not in message
+    assert record.levelno == logging.WARNING  # files that may hold events
+    assert "supported names end in .jsonl" in message
+
+
+def test_a_folder_with_only_hidden_entries_skipped_logs_at_info(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    _write(tmp_path / "a.jsonl")
+    (tmp_path / "_SUCCESS").write_text("")
+    with caplog.at_level(logging.INFO, logger="trustwatch.events._inputs"):
+        assert len(resolve_inputs([tmp_path])) == 1
+    (record,) = [r for r in caplog.records if "skipped" in r.msg]
+    assert record.levelno == logging.INFO
 
 
 def test_a_folder_with_nothing_skipped_logs_no_skip_line(

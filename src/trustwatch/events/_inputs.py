@@ -217,12 +217,16 @@ def _folder(root: Path, format: str) -> list[tuple[Path, str]]:
             _NAME_HINT,
         )
     elif unsupported or hidden:
-        logger.info(
+        # a file of events under another name would be lost without a word;
+        # hidden entries and markers such as _SUCCESS are expected in a lake
+        logger.log(
+            logging.WARNING if unsupported else logging.INFO,
             "folder %s: skipped %d files with no supported name and %d entries "
-            "starting with '.' or '_'",
+            "starting with '.' or '_'%s",
             root,
             unsupported,
             hidden,
+            f"; {_NAME_HINT}" if unsupported else "",
         )
     return found
 

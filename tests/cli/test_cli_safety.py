@@ -181,6 +181,13 @@ def test_dead_letters_filter_and_json(tmp_path, capsys):
     records = [msgspec.json.decode(line) for line in lines]
     assert [r["location"] for r in records] == ["line 1", "line 3"]
     assert records[0]["raw"] == "{cut"
+    assert main(["dead-letters", "--db", db, "--reason", "malformed"]) == 0
+    captured = capsys.readouterr()
+    assert "0 shown of 2 dead letters" in captured.out
+    assert (
+        "no dead letter has reason 'malformed'; the store holds malformed_json (1), "
+        "unknown_type (1)"
+    ) in captured.err
 
 
 def test_version(capsys):

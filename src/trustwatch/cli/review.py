@@ -11,13 +11,20 @@ import msgspec
 from rich.table import Table
 
 from trustwatch.cli.options import Timestamp, db_option
-from trustwatch.cli.render import clean, explain_tree, output_console, verdict_table
+from trustwatch.cli.render import (
+    clean,
+    error_console,
+    explain_tree,
+    output_console,
+    verdict_table,
+)
 from trustwatch.errors import ConfigError
 from trustwatch.storage.sqlite import SqliteStore, VerdictQuery
 
 __all__ = ["alerts", "dead_letters", "devdata"]
 
 console = output_console()
+errors = error_console()
 
 
 def open_store(db: Path) -> SqliteStore:
@@ -119,6 +126,13 @@ def dead_letters(
     with open_store(db) as store:
         letters = store.dead_letters(limit, reason=reason)
         total = store.counts()["dead_letters"]
+        reasons = store.dead_letter_reasons() if reason and not letters else {}
+    if reasons:
+        held = ", ".join(f"{clean(r)} ({n:,})" for r, n in reasons.items())
+        errors.print(
+            f"warning: no dead letter has reason {clean(reason)!r}; the store "
+            f"holds {held}"
+        )
     if as_json:
         _write_json_lines(list(letters))
         return

@@ -374,6 +374,13 @@ class SqliteStore:
         ):
             yield msgspec.json.decode(body, type=Action)
 
+    def dead_letter_reasons(self) -> dict[str, int]:
+        """Return how many dead letters the store holds for each reason."""
+        rows = self._db.execute(
+            "SELECT reason, COUNT(*) FROM dead_letters GROUP BY reason ORDER BY reason"
+        ).fetchall()
+        return {reason: count for reason, count in rows}
+
     def dead_letters(
         self, limit: int = 50, reason: str | None = None
     ) -> list[DeadLetter]:

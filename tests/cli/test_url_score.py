@@ -44,3 +44,16 @@ def test_a_very_long_url_is_shown_cut_short_and_whole_in_json(capsys):
     assert "(50,000 characters): not a URL" in shown
     assert main(["url", "score", url, "--json"]) == ExitCode.OK
     assert json.loads(capsys.readouterr().out)["url"] == url
+
+
+def test_intel_records_that_cannot_be_read_are_a_warning(tmp_path, capsys):
+    intel = tmp_path / "intel.txt"
+    intel.write_text("http://198.51.100.7:8080/bin.sh\nhttp://[::1\n")
+    args = ["url", "score", "http://198.51.100.7:8080/bin.sh", "--intel", str(intel)]
+    assert main(args) == ExitCode.OK
+    captured = capsys.readouterr()
+    assert "url listed by intel" in captured.out
+    assert "warning: 1 intel records could not be read and were left out" in (
+        captured.err
+    )
+    assert "no closing bracket" in captured.err

@@ -18,7 +18,7 @@ import msgspec
 
 from trustwatch.brands import find_impersonation
 from trustwatch.cli.params import FiniteFloatRange, output_folder, write_output_files
-from trustwatch.cli.render import clean, output_console
+from trustwatch.cli.render import clean, error_console, output_console
 from trustwatch.enrichment.urls import parse_url
 from trustwatch.errors import ConfigError, InvalidUrlError
 from trustwatch.intel.store import IndicatorStore
@@ -30,6 +30,7 @@ from trustwatch.urlmodel.training import TrainingSettings
 __all__ = ["UrlScore", "score_url", "url"]
 
 console = output_console()
+errors = error_console()
 _DEFAULTS = TrainingSettings()
 _REPORT_FILES = ("report.json", "report.md", "pr_curve.png")
 
@@ -118,7 +119,15 @@ def score(
     if intel_paths:
         from trustwatch.runtime.embedded import load_intel
 
-        store = load_intel(intel_paths).store
+        loaded = load_intel(intel_paths)
+        store = loaded.store
+        if loaded.rejected:
+            first = loaded.rejected[0]
+            errors.print(
+                f"warning: {len(loaded.rejected):,} intel records could not be "
+                f"read and were left out; the first: {clean(first.source)} "
+                f"{clean(first.location)}: {clean(first.message)}"
+            )
     results = [score_url(raw, store, model) for raw in urls]
     if as_json:
         encode = msgspec.json.Encoder().encode

@@ -12,9 +12,13 @@ from fractions import Fraction
 import pytest
 
 from trustwatch.decisions.conditions import (
+    EVENT_FIELDS,
+    RING_FIELDS,
+    SIGNAL_FIELDS,
     CelCondition,
     ConditionFailed,
     compile_condition,
+    signal_variables,
     to_cel,
 )
 from trustwatch.decisions.engine import DecisionEngine
@@ -22,7 +26,7 @@ from trustwatch.decisions.model import ACTION_SEVERITY
 from trustwatch.decisions.policy import default_policy, load_policy, policy_from_dict
 from trustwatch.detectors.base import IndicatorRef, Signal
 from trustwatch.errors import PolicyError
-from trustwatch.events.model import Login, PasswordChanged
+from trustwatch.events.model import EVENT_TYPES, Login, PasswordChanged
 
 T0 = datetime(2026, 12, 1, 9, tzinfo=UTC)
 
@@ -94,7 +98,7 @@ def write(tmp_path, text: str):
         ("!has(ring.id)", True),
         ("!has(signal.evidence.window)", True),
         ("!has(signal.features.failures)", False),
-        ("has(signal.kind) && !has(signal.missing)", True),
+        ("has(signal.kind) && !has(signal.evidence.missing)", True),
         ("size(intel) == 0", True),
         ('event.ts < timestamp("2026-12-01T09:00:01Z")', True),
         ('event.ts == timestamp("2026-12-01T10:00:00+01:00")', True),
@@ -147,7 +151,7 @@ def test_condition_reads_intel_matches():
 
 def test_condition_is_not_evaluated_below_min_score_or_for_other_kinds():
     # a condition that always fails at run time: any evaluation would count
-    engine = DecisionEngine(policy(rule("signal.missing > 1", min_score=0.8)))
+    engine = DecisionEngine(policy(rule("signal.evidence.missing > 1", min_score=0.8)))
     assert hits(engine, login(), [signal(score=0.7), signal(kind="other")]) == []
     assert engine.rule_errors["r"] == 0
     assert hits(engine, login(event_id="e2"), [signal(score=0.9)]) == []
@@ -230,6 +234,9 @@ action = "challenge"
         ("[signal.score]", "must give true or false"),
         ("", "CEL expression in a string"),
         ("intel.exists(i, j > 1)", "unknown variable 'j'"),
+        ("signal.scor > 0.5", "signal has no field 'scor'; its fields are detector"),
+        ("has(ring.sise) && ring.size > 3", "ring has no field 'sise'"),
+        ("event.acount == 'a'", "event has no field 'acount'; its fields are an"),
     ],
 )
 def test_conditions_that_cannot_be_right_are_refused_on_load(when, message):
@@ -288,7 +295,9 @@ def test_shadow_rule_with_condition_records_but_never_acts():
 
 
 def test_disabled_rule_condition_is_never_evaluated():
-    engine = DecisionEngine(policy(rule("signal.missing > 1", mode="disabled")))
+    engine = DecisionEngine(
+        policy(rule("signal.evidence.missing > 1", mode="disabled"))
+    )
     assert hits(engine, login(), [signal()]) == []
     assert engine.rule_errors["r"] == 0
 
@@ -577,3 +586,26 @@ def test_policies_with_conditions_pickle_and_copy():
 def test_syntax_error_position_ignores_look_alikes_in_the_expression():
     with pytest.raises(PolicyError, match=r"syntax error \(column 33\)"):
         policy(rule('signal.kind == "<input>:9:9:" &&', id="tricky"))
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        "signal.evidence.window > 3 || signal.features.x > 1",
+        "event.account == 'a' && event.failure_reason == 'bad' && event.type != ''",
+        "signals.brute_force > 0.5 || ring.risk > 0.5",
+        # a macro's bound name may shadow a variable with fixed fields
+        "intel.exists(signal, signal.confidence > 5)",
+        "signal.reasons.exists(r, r.startsWith('new'))",
+    ],
+)
+def test_fields_that_exist_or_vary_are_accepted(when):
+    assert policy(rule(when, id="ok")).rules[0].when is not None
+
+
+def test_the_fixed_fields_are_the_fields_the_engine_builds():
+    built = signal_variables(signal(kind="ring", evidence={"ring_id": "r1"}))
+    assert set(built["signal"]) == SIGNAL_FIELDS
+    assert set(built["ring"]) == RING_FIELDS
+    for name, kind in EVENT_TYPES.items():
+        assert {"type", *kind.__struct_fields__} <= EVENT_FIELDS, name

@@ -17,12 +17,13 @@ far more than evaluating, so a condition that reads only ``signal.score`` and
 ``signal.reasons`` is handed only those two fields of ``signal``.
 
 Load-time checks catch what can be caught without running the expression:
-syntax errors, names that are not variables (nor a macro's bound name), and a
-result that is plainly not a boolean (arithmetic, a string or list literal).
-The last two read the expression's tokens, not a full parse tree. Everything
-else (a missing key, a type mismatch) fails at run time; such a failure means
-the rule does not match, and the engine counts it. A compiled condition may
-be shared between threads.
+syntax errors, names that are not variables (nor a macro's bound name), a
+field that ``signal``, ``ring`` or ``event`` never has, and a result that is
+plainly not a boolean (arithmetic, a string or list literal). The last three
+read the expression's tokens, not a full parse tree. Everything else (a key
+missing from ``signal.evidence``, a type mismatch) fails at run time; such a
+failure means the rule does not match, and the engine counts it. A compiled
+condition may be shared between threads.
 """
 
 from __future__ import annotations
@@ -38,11 +39,14 @@ from typing import Any, NamedTuple, NoReturn
 import cel
 
 from trustwatch.detectors.base import Signal
-from trustwatch.events.model import EventBase, type_name
+from trustwatch.events.model import EVENT_TYPES, EventBase, type_name
 
 __all__ = [
     "CEL_VARIABLES",
+    "EVENT_FIELDS",
     "MAX_NESTING",
+    "RING_FIELDS",
+    "SIGNAL_FIELDS",
     "SIGNAL_VARIABLES",
     "CelCondition",
     "ConditionError",
@@ -207,6 +211,7 @@ def compile_condition(source: str) -> CelCondition:
     tokens = _tokens(source)
     names = set(program.variables())
     _check_names(names, source, tokens)
+    _check_fields(source, tokens)
     _check_boolean(tokens)
     read = frozenset(names & set(CEL_VARIABLES))
     fields = tuple((name, _fields_read(name, tokens)) for name in sorted(read))
@@ -289,6 +294,40 @@ def _check_names(names: set[str], source: str, tokens: list[_Token]) -> None:
     raise ConditionError(
         f"unknown variable {at.text!r}; the variables are {known}", column, line
     )
+
+
+def _check_fields(source: str, tokens: list[_Token]) -> None:
+    """Refuse a field that a variable of fixed fields never has.
+
+    ``signal``, ``ring`` and ``event`` are maps whose keys are known
+    (``event`` has the fields of every event type); a misspelt one (``signal.
+    scor``) would otherwise fail on every evaluation, and the rule would
+    never match. Only the first field after the variable is checked:
+    ``signal.evidence`` and ``signal.features`` differ by detector.
+    """
+    bound = _macro_bound_names(tokens)
+    for i, token in enumerate(tokens[:-2]):
+        known = _FIXED_FIELDS.get(token.text)
+        if (
+            known is None
+            or token.kind != "name"
+            or token.text in bound
+            or (i > 0 and tokens[i - 1].text == ".")
+            or tokens[i + 1].text != "."
+            or tokens[i + 2].kind != "name"
+        ):
+            continue
+        field = tokens[i + 2]
+        if field.text in known:
+            continue
+        line = source.count("\n", 0, field.offset) + 1
+        column = field.offset - source.rfind("\n", 0, field.offset)
+        listed = ", ".join(sorted(known)) if len(known) <= 12 else "an event's fields"
+        raise ConditionError(
+            f"{token.text} has no field {field.text!r}; its fields are {listed}",
+            column,
+            line,
+        )
 
 
 def _macro_bound_names(tokens: list[_Token]) -> set[str]:
@@ -493,6 +532,27 @@ def _ring(signal: Signal) -> dict[str, Any]:
 
 #: How each per-signal variable is built.
 SIGNAL_VARIABLES = {"signal": _signal_map, "ring": _ring, "intel": _intel}
+
+#: The fields of the variables whose fields are fixed (see ``_check_fields``).
+SIGNAL_FIELDS = frozenset(
+    {
+        "kind",
+        "score",
+        "detector",
+        "detector_version",
+        "entity_type",
+        "entity",
+        "reasons",
+        "features",
+        "evidence",
+        "indicators",
+    }
+)
+RING_FIELDS = frozenset({"id", "size", "risk"})
+EVENT_FIELDS = frozenset(
+    {"type"}.union(*(kind.__struct_fields__ for kind in EVENT_TYPES.values()))
+)
+_FIXED_FIELDS = {"signal": SIGNAL_FIELDS, "ring": RING_FIELDS, "event": EVENT_FIELDS}
 
 
 def event_variable(event: EventBase) -> dict[str, Any]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from trustwatch.content import FoundForm, FoundUrl, extract_content
+from trustwatch.content.html import resolve_link
 
 PHISH = b"""<!DOCTYPE html><html><head>
 <meta http-equiv="Refresh" content="5; URL='https://next.example/landing'">
@@ -184,4 +187,38 @@ def test_a_protocol_relative_action_takes_the_scheme_of_the_base() -> None:
     )
     (form,) = extract_content(page, base_host="files.example").forms
     assert form.action == "http://collect.example.net/p.php"
+    assert form.posts_to_other_domain is True
+
+
+@pytest.mark.parametrize(
+    ("link", "base", "read"),
+    [
+        # the page's own scheme with fewer than two slashes: relative
+        ("https:host/p", "https://files.example/u/", "https://files.example/u/host/p"),
+        ("https:/host/p", "https://files.example/u/", "https://files.example/host/p"),
+        ("https:?x", "https://files.example/u/", "https://files.example/u/?x"),
+        ("https:login.php", None, "login.php"),
+        ("https:\\login.php", None, "/login.php"),
+        # another scheme: a host, however few the slashes
+        ("http:host/p", "https://files.example/u/", "http://host/p"),
+        ("http:host/p", None, "http://host/p"),
+        ("//a.example/x", "http://b.example/", "http://a.example/x"),
+    ],
+)
+def test_a_link_in_the_pages_own_scheme_may_be_relative(link, base, read) -> None:
+    assert resolve_link(link, base) == read
+
+
+def test_a_base_is_read_as_a_browser_reads_it() -> None:
+    page = (
+        b"<html><base href='//kit.example.net/k/'>"
+        b"<form action='post.php' method=post><input type=password name=pw>"
+        b"</form></html>"
+    )
+    found = extract_content(page, base_host="files.example")
+    assert ("https://kit.example.net/k/", "base_href") in [
+        (u.url, u.where) for u in found.urls
+    ]
+    (form,) = found.forms
+    assert form.action == "https://kit.example.net/k/post.php"
     assert form.posts_to_other_domain is True

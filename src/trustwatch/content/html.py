@@ -149,7 +149,7 @@ class _PageParser(HTMLParser):
             self._add(attrs["href"], "a_href", attrs.get("alt"))
 
     def _on_base(self, attrs: dict[str, str]) -> None:
-        href = attrs.get("href", "").strip()
+        href = resolve_link(attrs.get("href", ""), self.base)
         if href.lower().startswith(_WEB_SCHEMES):
             self.base = href
             self._add(href, "base_href")
@@ -252,7 +252,9 @@ def resolve_link(raw: str, base: str | None) -> str:
     that starts with two of them (``//host/p``) takes the page's scheme. A
     page without a ``base`` is an upload served by the platform, over https,
     so such a link is resolved even then; a relative path without a base
-    stays as it was found (its host is not known).
+    stays as it was found (its host is not known). As in a browser, a link
+    in the page's own scheme with fewer than two slashes (``https:login.php``
+    on an https page) is relative.
 
     >>> resolve_link("//collect.example.net/p.php", None)
     'https://collect.example.net/p.php'
@@ -262,14 +264,20 @@ def resolve_link(raw: str, base: str | None) -> str:
     'http://files.example/a/kit/p.php'
     """
     url = _as_browser_reads(raw)
+    page_scheme = base.split(":", 1)[0].lower() if base else "https"
     absolute = _WEB_PREFIX.match(url)
     if absolute:
-        return _slashed(f"{absolute.group(1).lower()}://", url[absolute.end() :])
-    if url[:2] in _TWO_SLASHES:
-        scheme = base.split(":", 1)[0].lower() if base else "https"
-        return _slashed(f"{scheme}://", url.lstrip("/\\"))
+        scheme = absolute.group(1).lower()
+        rest = url[absolute.end() :]
+        slashes = absolute.end() - len(scheme) - 1
+        if scheme != page_scheme or slashes >= 2:
+            return _slashed(f"{scheme}://", rest)
+        # the page's own scheme and at most one slash: a relative link
+        url = url[len(scheme) + 1 :]
+    elif url[:2] in _TWO_SLASHES:
+        return _slashed(f"{page_scheme}://", url.lstrip("/\\"))
     if base is None:
-        return url
+        return _slashed("", url)
     try:
         return urljoin(base, _slashed("", url))
     except ValueError:

@@ -234,9 +234,10 @@ action = "challenge"
         ("[signal.score]", "must give true or false"),
         ("", "CEL expression in a string"),
         ("intel.exists(i, j > 1)", "unknown variable 'j'"),
-        ("signal.scor > 0.5", "signal has no field 'scor'; its fields are detector"),
+        ("signal.scor > 0.5", "signal has no field 'scor'; did you mean 'score'"),
         ("has(ring.sise) && ring.size > 3", "ring has no field 'sise'"),
-        ("event.acount == 'a'", "event has no field 'acount'; its fields are an"),
+        ("event.acount == 'a'", "event has no field 'acount'; did you mean 'account'"),
+        ("signal.xyzzy > 0.5", "signal has no field 'xyzzy'; its fields are detector"),
     ],
 )
 def test_conditions_that_cannot_be_right_are_refused_on_load(when, message):
@@ -597,6 +598,9 @@ def test_syntax_error_position_ignores_look_alikes_in_the_expression():
         # a macro's bound name may shadow a variable with fixed fields
         "intel.exists(signal, signal.confidence > 5)",
         "signal.reasons.exists(r, r.startsWith('new'))",
+        # methods and macros on the map itself
+        "signal.size() > 3 && event.exists(k, k == 'account')",
+        "ring.exists(k, k == 'id') || signal.all(k, k != '')",
     ],
 )
 def test_fields_that_exist_or_vary_are_accepted(when):

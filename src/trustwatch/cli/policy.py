@@ -67,7 +67,7 @@ def policy_test(path: Path, examples_path: Path, as_json: bool) -> int:
     Prints pass or fail per example with what differed, and per rule its
     hits, precision and recall against the labels. Exits 1 when an
     expectation fails; lines that cannot be read are reported, skipped, and
-    make it exit 3 when every expectation held (a misspelt key must not
+    make it exit 2 when every expectation held (a misspelt key must not
     pass a check unnoticed).
     """
     from trustwatch.evaluation.policy_examples import read_examples, run_examples

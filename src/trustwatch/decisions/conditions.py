@@ -28,6 +28,7 @@ condition may be shared between threads.
 
 from __future__ import annotations
 
+import difflib
 import math
 import numbers
 import re
@@ -315,6 +316,8 @@ def _check_fields(source: str, tokens: list[_Token]) -> None:
             or (i > 0 and tokens[i - 1].text == ".")
             or tokens[i + 1].text != "."
             or tokens[i + 2].kind != "name"
+            # a method or macro on the map itself: signal.size(), event.exists(..)
+            or (i + 3 < len(tokens) and tokens[i + 3].text == "(")
         ):
             continue
         field = tokens[i + 2]
@@ -322,11 +325,14 @@ def _check_fields(source: str, tokens: list[_Token]) -> None:
             continue
         line = source.count("\n", 0, field.offset) + 1
         column = field.offset - source.rfind("\n", 0, field.offset)
-        listed = ", ".join(sorted(known)) if len(known) <= 12 else "an event's fields"
+        close = difflib.get_close_matches(field.text, known, n=1)
+        hint = (
+            f"did you mean {close[0]!r}?"
+            if close
+            else f"its fields are {', '.join(sorted(known))}"
+        )
         raise ConditionError(
-            f"{token.text} has no field {field.text!r}; its fields are {listed}",
-            column,
-            line,
+            f"{token.text} has no field {field.text!r}; {hint}", column, line
         )
 
 

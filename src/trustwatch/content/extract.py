@@ -17,6 +17,7 @@ from trustwatch.content.model import Collector, Extraction
 from trustwatch.content.office import extract_office, office_kind
 from trustwatch.content.pdf import extract_pdf
 from trustwatch.content.rtf import extract_rtf
+from trustwatch.content.text import extract_text
 from trustwatch.errors import ConfigError
 
 __all__ = ["MAX_BYTES", "MAX_URLS", "extract_content", "sniff_kind"]
@@ -34,6 +35,8 @@ _BY_SUFFIX = {
     "shtml": "html",
     "pdf": "pdf",
     "rtf": "rtf",
+    "txt": "text",
+    "text": "text",
     **{ext: "zip" for ext in ("docx", "docm", "xlsx", "xlsm", "pptx", "pptm")},
 }
 _BY_MIME = {
@@ -42,6 +45,7 @@ _BY_MIME = {
     "application/pdf": "pdf",
     "application/rtf": "rtf",
     "text/rtf": "rtf",
+    "text/plain": "text",
 }
 
 
@@ -50,7 +54,8 @@ def sniff_kind(
 ) -> str:
     """Guess a file's format from its first kilobyte, then its name or MIME type.
 
-    The answer is ``"html"``, ``"pdf"``, ``"zip"``, ``"rtf"`` or ``"unknown"``.
+    The answer is ``"html"``, ``"pdf"``, ``"zip"``, ``"rtf"``, ``"text"`` or
+    ``"unknown"``.
 
     Magic bytes win; the file name's suffix and then the MIME type count
     only when the first kilobyte matches nothing.
@@ -86,7 +91,7 @@ def extract_content(
     max_bytes: int = MAX_BYTES,
     max_urls: int = MAX_URLS,
 ) -> Extraction:
-    """Extract the URLs and forms of an HTML, PDF, Office or RTF file.
+    """Extract the URLs and forms of an HTML, PDF, Office, RTF or text file.
 
     Parameters
     ----------
@@ -100,7 +105,7 @@ def extract_content(
         The host an HTML page was served from: relative links resolve against
         it and forms are checked for posting to another registrable domain.
     max_bytes
-        Larger HTML and RTF files are read up to this size; larger PDF and
+        Larger HTML, RTF and text files are read up to this size; larger PDF and
         Office files are not read. Either way ``truncated`` is set.
     max_urls
         URLs (and, separately, forms) kept before ``truncated`` is set.
@@ -154,6 +159,8 @@ def _dispatch(
             extract_pdf(data, collector)
         elif kind == "rtf":
             extract_rtf(data, collector)
+        elif kind == "text":
+            extract_text(data, collector)
         elif kind == "zip":
             return _extract_zip(data, collector)
     except RecursionError:

@@ -73,7 +73,7 @@ class Extraction:
     ----------
     kind
         ``"html"``, ``"pdf"``, ``"docx"``, ``"xlsx"``, ``"pptx"``,
-        ``"ooxml"``, ``"rtf"`` or ``"unknown"``.
+        ``"ooxml"``, ``"rtf"``, ``"text"`` or ``"unknown"``.
     urls
         The URLs found, in document order, without duplicates per place.
     forms

@@ -105,6 +105,7 @@ _PLACES = {
     "office_text": "URL in Office text",
     "rtf_hyperlink": "RTF hyperlink",
     "rtf_text": "URL in RTF text",
+    "text_url": "URL in text",
 }
 _KIND_WORDS = {
     "html": "HTML page",
@@ -114,6 +115,7 @@ _KIND_WORDS = {
     "pptx": "presentation",
     "ooxml": "Office document",
     "rtf": "RTF document",
+    "text": "text file",
     "unknown": "file",
 }
 

@@ -222,7 +222,7 @@ _TRAILING_PUNCT = ".,;:!?"
 _CLOSERS = {")": "(", "]": "[", "}": "{"}
 
 
-def extract_urls(text: str) -> list[str]:
+def extract_urls(text: str, *, refanged: bool = True) -> list[str]:
     """Find the URLs with a scheme in free text, after refanging it.
 
     Any scheme followed by ``://`` counts, and is kept as written (``tcp://``
@@ -234,6 +234,9 @@ def extract_urls(text: str) -> list[str]:
     ----------
     text
         Free text, e.g. a feed line or a message body.
+    refanged
+        Refang first (``hxxp``, ``[.]``), as for threat intel; ``False`` finds
+        only the URLs as written, those a reader could follow.
 
     Returns
     -------
@@ -247,7 +250,7 @@ def extract_urls(text: str) -> list[str]:
     ['http://example1.com', 'http://example2.com', 'https://example3.com']
     """
     found: dict[str, None] = {}
-    for match in _URL_IN_TEXT.finditer(refang(text)):
+    for match in _URL_IN_TEXT.finditer(refang(text) if refanged else text):
         candidate = _trim_url(match.group())
         if "://" in candidate and not candidate.endswith("://"):
             found.setdefault(candidate, None)

@@ -520,6 +520,26 @@ def test_identifiers_of_only_whitespace_are_schema_errors(
         DECODER.decode_dict(record)
 
 
+@pytest.mark.parametrize(
+    "ip", ["999.1.1.1", "not-an-ip", "203.0.113.9:443", "[2001:db8::1]", "", " 1.2.3.4"]
+)
+def test_an_address_that_is_not_an_ip_is_refused(ip: str) -> None:
+    record = {"type": "logout", "event_id": "e", "ts": "2024-05-01T12:00:00Z"}
+    record["ip"] = ip
+    line = json.dumps(record, separators=(",", ":")).encode()
+    assert _reason(line) == "invalid_ip"
+    with pytest.raises(InvalidEventError, match="not an IPv4 or IPv6 address"):
+        DECODER.decode_dict(record)
+
+
+@pytest.mark.parametrize("ip", ["203.0.113.9", "2001:db8::1", "::ffff:192.0.2.1", None])
+def test_addresses_and_no_address_are_accepted(ip: str | None) -> None:
+    record = {"type": "logout", "event_id": "e", "ts": "2024-05-01T12:00:00Z"}
+    if ip is not None:
+        record["ip"] = ip
+    assert DECODER.decode(json.dumps(record).encode()).ip == ip
+
+
 def test_identifiers_are_kept_exactly_as_sent() -> None:
     line = b'{"type":"file_shared","event_id":" e1 ","ts":"2024-05-01T12:00:00Z",'
     event = DECODER.decode(line + b'"file_id":"\\tf1"}')

@@ -153,3 +153,96 @@ def test_the_outbound_guard_itself_blocks_connections(no_outbound) -> None:
     with socket.socket() as sock, pytest.raises(ConnectionRefusedError):
         sock.connect(("192.0.2.1", 80))
     assert no_outbound == [("192.0.2.1", 80)]
+
+
+def test_names_and_reasons_must_read_as_written(world) -> None:
+    case_id = world.client.get("/api/v1/cases", headers=world.auth("viewer")).json()[
+        "items"
+    ][0]["case_id"]
+    analyst = world.auth("analyst")
+    url = f"/api/v1/cases/{case_id}/assign"
+    for assignee in ("   ", "mallory\u202egnp", "mal\x1b[31mlory", "a\u2028b"):
+        response = world.client.post(url, json={"assignee": assignee}, headers=analyst)
+        assert response.status_code == 422, assignee
+    # an empty body is a mistake, not a hand-back to the queue
+    assert world.client.post(url, json={}, headers=analyst).status_code == 422
+    assert world.client.post(url, json={"assignee": None}, headers=analyst).is_success
+    for verb in ("reverse", "release", "drop"):
+        blank = world.client.post(
+            f"/api/v1/actions/act-x/{verb}", json={"reason": "   "}, headers=analyst
+        )
+        assert blank.status_code == 422, verb
+
+
+def test_times_and_pages_out_of_range_are_refused_or_clamped(world) -> None:
+    viewer = world.auth("viewer")
+    for query in (
+        {"since": "0001-01-01T00:00:00+14:00"},
+        {"until": "9999-12-31T23:59:59-14:00"},
+    ):
+        response = world.client.get("/api/v1/alerts", params=query, headers=viewer)
+        assert response.status_code == 422
+        assert "years 1 to 9999" in response.json()["detail"]
+    far = world.client.get("/console", params={"page": 10**20}, headers=viewer)
+    assert far.status_code == 200
+
+
+def test_a_fault_of_the_service_is_a_500_with_the_headers(
+    world, monkeypatch, caplog
+) -> None:
+    import trustwatch.api.v1 as v1
+
+    def broken(**_: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(v1, "VerdictFilter", broken)
+    with caplog.at_level("ERROR", logger="trustwatch.api.headers"):
+        response = world.client.get(
+            "/api/v1/alerts", params={"account": "alice"}, headers=world.auth("viewer")
+        )
+    assert response.status_code == 500
+    assert response.json() == {
+        "detail": "internal error; the service log has the details"
+    }
+    assert response.headers["Content-Security-Policy"].startswith("default-src")
+    assert response.headers["Cache-Control"] == "no-store"
+    (record,) = [r for r in caplog.records if r.name == "trustwatch.api.headers"]
+    assert record.getMessage() == "request failed: GET /api/v1/alerts"
+    assert "alice" not in record.getMessage()
+    # the connection still serves the next request
+    assert world.client.get("/api/v1/whoami", headers=world.auth("viewer")).is_success
+
+
+def test_a_resolution_note_is_shown_defanged(world) -> None:
+    case_id = world.client.get("/api/v1/cases", headers=world.auth("viewer")).json()[
+        "items"
+    ][0]["case_id"]
+    resolved = world.client.post(
+        f"/api/v1/cases/{case_id}/resolve",
+        json={"label": "phishing", "note": "see http://evil.example/login"},
+        headers=world.auth("analyst"),
+    )
+    assert resolved.is_success
+    page = world.client.get(f"/console/cases/{case_id}", headers=world.auth("viewer"))
+    assert "hxxp" in page.text and "evil[.]example" in page.text
+    assert "http://evil.example" not in page.text
+
+
+def test_a_fault_is_logged_without_the_values_in_its_path(
+    world, monkeypatch, caplog
+) -> None:
+    import trustwatch.api.v1 as v1
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(v1, "_reader", broken)
+    with caplog.at_level("ERROR", logger="trustwatch.api.headers"):
+        response = world.client.get(
+            "/api/v1/accounts/alice.smith/timeline", headers=world.auth("viewer")
+        )
+    assert response.status_code == 500
+    (record,) = [r for r in caplog.records if r.name == "trustwatch.api.headers"]
+    assert record.getMessage() == (
+        "request failed: GET /api/v1/accounts/{account}/timeline"
+    )

@@ -75,6 +75,16 @@ def test_valid_jwt_signs_in_with_its_role(oidc_client, signing_key) -> None:
         {"trustwatch_role": "root"},
         {"trustwatch_role": None},
         {"sub": None},
+        # exp beyond any date: refused, not a server error
+        {"exp": 10**20},
+        {"exp": 1e300},
+        # names that would forge lines or hide text in the audit log
+        {"sub": "mallory\r\nanalyst assigned to: admin"},
+        {"sub": "mallory\u202egnp.exe"},
+        {"sub": "mallory\x1b[31m"},
+        {"sub": "   "},
+        {"sub": " dana@example.test"},
+        {"sub": "d" * 129},
     ],
 )
 def test_jwts_with_bad_claims_are_refused(oidc_client, signing_key, overrides) -> None:

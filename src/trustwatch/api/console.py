@@ -42,6 +42,7 @@ from trustwatch.api import auth
 from trustwatch.api.auth import Principal
 from trustwatch.api.decisions import DecisionReader, VerdictFilter
 from trustwatch.api.ring_svg import render_ring_svg
+from trustwatch.api.schemas import reads_as_written
 from trustwatch.decisions.model import ACTION_SEVERITY, Action, Verdict
 from trustwatch.errors import StorageError, TrustwatchError
 from trustwatch.evaluation.ring_pictures import MAX_DRAWN_MEMBERS, evidence_label
@@ -83,6 +84,8 @@ PREFIX = "/console"
 #: Cases per queue page, and the most a page may ask for.
 PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
+#: The last queue page that may be asked for (a million cases in at most).
+MAX_PAGE = 1_000_000 // PAGE_SIZE
 #: Alerts shown on a case page, and events on an account timeline.
 MAX_CASE_ALERTS = 100
 MAX_TIMELINE = 300
@@ -353,7 +356,7 @@ def _queue_filters(
         assignee=assignee or None,
         kind=kind or None,
         subject_type=subject_type or None,
-        page=max(page, 1),
+        page=min(max(page, 1), MAX_PAGE),
         size=min(max(size, 1), MAX_PAGE_SIZE),
     )
 
@@ -570,6 +573,8 @@ def assign_case_form(
     review: ReviewStore = request.app.state.review
     _case_or_404(review, case_id)
     target = None if assignee == "-" else (assignee.strip() or principal.name)
+    if target is not None and not reads_as_written(target):
+        return _back_to(_case_url(case_id, "assign"))
     try:
         review.assign(case_id, target, by=principal.name)
     except TrustwatchError:
@@ -780,6 +785,8 @@ def reverse_action_form(
     ledger = getattr(request.app.state, "ledger", None)
     if ledger is None:
         raise HTTPException(status_code=409, detail="no dispatch ledger is kept")
+    if not reads_as_written(reason):
+        return _back_to(f"{PREFIX}/actions?" + urlencode({"error": "reverse"}))
     try:
         outcome = reverse_action(
             ledger, action_id, principal.name, reason, _now(request)

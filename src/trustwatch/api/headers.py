@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["CONTENT_SECURITY_POLICY", "SECURITY_HEADERS", "SecurityHeaders"]
+
+log = logging.getLogger(__name__)
+
+_SERVER_ERROR_BODY = b'{"detail":"internal error; the service log has the details"}'
 
 #: Scripts, styles and pictures from this service only; no inline script, no
 #: plugins, no framing, forms post back here only.
@@ -27,6 +32,16 @@ SECURITY_HEADERS: dict[str, str] = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
 }
+
+
+def _route_of(scope: Scope) -> str:
+    """The request's path with each path parameter written as ``{name}``: a
+    path may hold an account or an address, which the log must not."""
+    path = str(scope.get("path", ""))
+    for name, value in dict(scope.get("path_params") or {}).items():
+        if value:
+            path = path.replace(str(value), "{" + str(name) + "}", 1)
+    return path
 
 
 class SecurityHeaders:
@@ -61,9 +76,12 @@ class SecurityHeaders:
             return
 
         added = [*self._raw, _HSTS] if self._is_https(scope) else self._raw
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 kept = [
                     (k, v)
                     for k, v in message.get("headers", [])
@@ -72,7 +90,27 @@ class SecurityHeaders:
                 message["headers"] = kept + added
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            if started:
+                raise
+            # a fault of the service: logged with its traceback here, and
+            # answered with a plain 500 that carries the headers too (the
+            # server's own error page would carry none)
+            log.exception(
+                "request failed: %s %s", scope.get("method"), _route_of(scope)
+            )
+            await send_with_headers(
+                {
+                    "type": "http.response.start",
+                    "status": 500,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
+            await send_with_headers(
+                {"type": "http.response.body", "body": _SERVER_ERROR_BODY}
+            )
 
     def _is_https(self, scope: Scope) -> bool:
         """Whether the browser reached the service over HTTPS."""

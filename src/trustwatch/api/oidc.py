@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeGuard
 
 from trustwatch.api.settings import OidcSettings
 from trustwatch.api.tokens import ROLES, Role
@@ -99,13 +100,18 @@ class JwtVerifier:
         name = claims.get(self.settings.name_claim)
         role = _highest_role(claims.get(self.settings.role_claim))
         expires = claims.get("exp")
-        if not isinstance(name, str) or not name or role is None:
+        if not _usable_name(name) or role is None:
             log.info("JWT refused: no usable name or role claim")
             return None
         if not isinstance(expires, int | float) or isinstance(expires, bool):
             log.info("JWT refused: its exp is not a number")
             return None
-        return JwtIdentity(name[:128], role, datetime.fromtimestamp(expires, UTC))
+        try:
+            until = datetime.fromtimestamp(expires, UTC)
+        except (OverflowError, OSError, ValueError):
+            log.info("JWT refused: its exp is out of range")
+            return None
+        return JwtIdentity(name, role, until)
 
     def _key(self, kid: object) -> Any:
         keys = list(self._keys.keys)
@@ -122,6 +128,23 @@ def _key_algorithms(jwks: dict[str, Any]) -> dict[str | None, str]:
             kid = key.get("kid")
             pinned[kid if isinstance(kid, str) else None] = key["alg"]
     return pinned
+
+
+def _usable_name(name: object) -> TypeGuard[str]:
+    """Whether a name claim can stand as an actor in the audit log and on
+    cases: 1 to 128 characters, none of them a control, format or line
+    separator character (no line breaks, terminal escapes or bidi
+    overrides), and no space at either end."""
+    return (
+        isinstance(name, str)
+        and 0 < len(name) <= _MAX_NAME
+        and name == name.strip()
+        and not any(unicodedata.category(c) in _UNPRINTED for c in name)
+    )
+
+
+_MAX_NAME = 128
+_UNPRINTED = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 def _highest_role(claim: object) -> Role | None:

@@ -7,10 +7,11 @@ sees it); enums are checked against the values the core knows.
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from trustwatch.review.actions import ANALYST_ACTIONS
 from trustwatch.review.model import CaseStatus, LabelKind, SubjectType
@@ -44,6 +45,7 @@ __all__ = [
     "VerdictDetail",
     "VerdictOut",
     "WhoAmI",
+    "reads_as_written",
 ]
 
 MAX_ID = 256
@@ -53,6 +55,32 @@ Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=MAX_ID, pattern=ID_PATTERN)
 ]
 Note = Annotated[str, StringConstraints(max_length=2000, pattern=r"^[^\x00]*$")]
+
+
+def reads_as_written(value: str) -> bool:
+    """Whether text reads as it is wherever it is shown: not only spaces, and
+    no control, format or line-separator character (a line break, a
+    terminal escape, a bidi override)."""
+    return bool(value.strip()) and not any(
+        unicodedata.category(c) in _UNPRINTED for c in value
+    )
+
+
+def _shown_as_written(value: str) -> str:
+    if not reads_as_written(value):
+        raise ValueError("must not be blank or hold control or format characters")
+    return value
+
+
+_UNPRINTED = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+#: A person's name as it is recorded and shown (an assignee).
+ShownName = Annotated[Identifier, AfterValidator(_shown_as_written)]
+#: Why an analyst did something, recorded in the ledger and the audit log.
+Reason = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=500),
+    AfterValidator(_shown_as_written),
+]
 if TYPE_CHECKING:
     ResolutionAction = str
 else:
@@ -170,9 +198,12 @@ class CaseDetail(_Body):
 
 
 class AssignRequest(_Body):
-    """Give a case to an analyst; ``null`` hands it back to the queue."""
+    """Give a case to an analyst; ``null`` hands it back to the queue.
 
-    assignee: Identifier | None = None
+    ``assignee`` must be given: an empty body is a mistake, not a hand-back.
+    """
+
+    assignee: ShownName | None
 
 
 class ResolveRequest(_Body):
@@ -186,9 +217,7 @@ class ResolveRequest(_Body):
 class ReverseRequest(_Body):
     """Why an action is reversed (recorded with the reversal)."""
 
-    reason: Annotated[
-        str, StringConstraints(min_length=1, max_length=500, pattern=ID_PATTERN)
-    ]
+    reason: Reason
 
 
 class ReverseResult(_Body):
@@ -201,9 +230,7 @@ class ReverseResult(_Body):
 class ReleaseRequest(_Body):
     """Why an action the breaker held is released or dropped (recorded)."""
 
-    reason: Annotated[
-        str, StringConstraints(min_length=1, max_length=500, pattern=ID_PATTERN)
-    ]
+    reason: Reason
 
 
 class ReleaseResult(_Body):

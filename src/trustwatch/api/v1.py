@@ -326,8 +326,16 @@ def list_alerts(
 ) -> list[VerdictOut]:
     """List verdicts, newest first; page back in time with ``until``."""
     for moment in (since, until):
-        if moment is not None and moment.tzinfo is None:
+        if moment is None:
+            continue
+        if moment.tzinfo is None:
             raise HTTPException(status_code=422, detail="times need a zone, e.g. Z")
+        try:
+            moment.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00+14:00 is before year 1 in UTC
+            raise HTTPException(
+                status_code=422, detail="times must lie within years 1 to 9999 in UTC"
+            ) from None
     wanted = VerdictFilter(
         decision=decision,
         alerts_only=not include_allow and decision != "allow",

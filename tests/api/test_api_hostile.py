@@ -86,9 +86,7 @@ def _holds(world, path: str, name: str, item: dict, value: str) -> bool:
 
 
 def test_hostile_bodies_are_validated(world) -> None:
-    case_id = world.client.get("/api/v1/cases", headers=world.auth("viewer")).json()[
-        "items"
-    ][0]["case_id"]
+    case_id = _first_case(world)
     analyst = world.auth("analyst")
     url = f"/api/v1/cases/{case_id}/assign"
     for assignee in ("a\x00b", "x" * 300, "tab\there"):
@@ -156,9 +154,7 @@ def test_the_outbound_guard_itself_blocks_connections(no_outbound) -> None:
 
 
 def test_names_and_reasons_must_read_as_written(world) -> None:
-    case_id = world.client.get("/api/v1/cases", headers=world.auth("viewer")).json()[
-        "items"
-    ][0]["case_id"]
+    case_id = _first_case(world)
     analyst = world.auth("analyst")
     url = f"/api/v1/cases/{case_id}/assign"
     for assignee in ("   ", "mallory\u202egnp", "mal\x1b[31mlory", "a\u2028b"):
@@ -214,9 +210,7 @@ def test_a_fault_of_the_service_is_a_500_with_the_headers(
 
 
 def test_a_resolution_note_is_shown_defanged(world) -> None:
-    case_id = world.client.get("/api/v1/cases", headers=world.auth("viewer")).json()[
-        "items"
-    ][0]["case_id"]
+    case_id = _first_case(world)
     resolved = world.client.post(
         f"/api/v1/cases/{case_id}/resolve",
         json={"label": "phishing", "note": "see http://evil.example/login"},
@@ -246,3 +240,9 @@ def test_a_fault_is_logged_without_the_values_in_its_path(
     assert record.getMessage() == (
         "request failed: GET /api/v1/accounts/{account}/timeline"
     )
+
+
+def _first_case(world) -> str:
+    """The id of the first case the queue lists."""
+    listed = world.client.get("/api/v1/cases", headers=world.auth("viewer")).json()
+    return listed["items"][0]["case_id"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from trustwatch.enrichment.urls import extract_urls, parse_url, refang
+from trustwatch.enrichment.urls import _trim_url, extract_urls, parse_url, refang
 from trustwatch.errors import InvalidUrlError
 
 _URL_ALPHABET = st.sampled_from(
@@ -82,3 +82,26 @@ def test_extracted_urls_come_from_the_refanged_text(text: str) -> None:
     for url in extract_urls(text):
         assert "://" in url
         assert url in plain
+
+
+def _trimmed_char_by_char(candidate: str) -> str:
+    """The plain reading of the trimming rule: one character at a time."""
+    closers = {")": "(", "]": "[", "}": "{"}
+    while candidate:
+        last = candidate[-1]
+        if last in ".,;:!?":
+            pass
+        elif last in closers:
+            if candidate.count(last) <= candidate.count(closers[last]):
+                break
+        elif last != "'" or candidate.count("'") % 2 == 0:
+            break
+        candidate = candidate[:-1]
+    return candidate
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.text(alphabet="ab/.,;:!?()[]{}'", max_size=40))
+def test_trailing_punctuation_is_trimmed_by_the_plain_rule(tail: str) -> None:
+    candidate = "https://a.example/" + tail
+    assert _trim_url(candidate) == _trimmed_char_by_char(candidate)

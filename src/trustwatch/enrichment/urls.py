@@ -220,6 +220,7 @@ _URL_IN_TEXT = re.compile(
 )
 _TRAILING_PUNCT = ".,;:!?"
 _CLOSERS = {")": "(", "]": "[", "}": "{"}
+_COUNTED = ("'", *_CLOSERS, *_CLOSERS.values())
 
 
 def extract_urls(text: str, *, refanged: bool = True) -> list[str]:
@@ -258,20 +259,27 @@ def extract_urls(text: str, *, refanged: bool = True) -> list[str]:
 
 
 def _trim_url(candidate: str) -> str:
-    """Drop trailing punctuation that belongs to the sentence, not the URL."""
-    while candidate and _dangles(candidate):
-        candidate = candidate[:-1]
-    return candidate
+    """Drop trailing punctuation that belongs to the sentence, not the URL.
 
-
-def _dangles(candidate: str) -> bool:
-    """Say whether the last character closes the sentence rather than the URL."""
-    last = candidate[-1]
-    if last in _TRAILING_PUNCT:
-        return True
-    if last in _CLOSERS:
-        return candidate.count(last) > candidate.count(_CLOSERS[last])
-    return last == "'" and candidate.count("'") % 2 == 1
+    A sentence stop goes; a closing bracket goes while the URL holds more of
+    them than of its opening one; a quote goes while the URL holds an odd
+    number. The counts are taken once and kept as characters go, so a URL
+    that ends in a long run of them costs one pass, not one per character.
+    """
+    counts = {mark: candidate.count(mark) for mark in _COUNTED}
+    end = len(candidate)
+    while end:
+        last = candidate[end - 1]
+        if last in _TRAILING_PUNCT:
+            pass
+        elif last in _CLOSERS and counts[last] > counts[_CLOSERS[last]]:
+            counts[last] -= 1
+        elif last == "'" and counts["'"] % 2 == 1:
+            counts["'"] -= 1
+        else:
+            break
+        end -= 1
+    return candidate[:end]
 
 
 # ------------------------------------------------------------------ parsing

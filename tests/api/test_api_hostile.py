@@ -222,8 +222,9 @@ def test_a_resolution_note_is_shown_defanged(world) -> None:
     assert "http://evil.example" not in page.text
 
 
+@pytest.mark.parametrize("account", ["alice.smith", "api", "1"])
 def test_a_fault_is_logged_without_the_values_in_its_path(
-    world, monkeypatch, caplog
+    world, monkeypatch, caplog, account
 ) -> None:
     import trustwatch.api.v1 as v1
 
@@ -233,7 +234,7 @@ def test_a_fault_is_logged_without_the_values_in_its_path(
     monkeypatch.setattr(v1, "_reader", broken)
     with caplog.at_level("ERROR", logger="trustwatch.api.headers"):
         response = world.client.get(
-            "/api/v1/accounts/alice.smith/timeline", headers=world.auth("viewer")
+            f"/api/v1/accounts/{account}/timeline", headers=world.auth("viewer")
         )
     assert response.status_code == 500
     (record,) = [r for r in caplog.records if r.name == "trustwatch.api.headers"]

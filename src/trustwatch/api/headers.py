@@ -35,13 +35,20 @@ SECURITY_HEADERS: dict[str, str] = {
 
 
 def _route_of(scope: Scope) -> str:
-    """The request's path with each path parameter written as ``{name}``: a
-    path may hold an account or an address, which the log must not."""
+    """The route the request matched, as its pattern (``/accounts/{account}``):
+    a path may hold an account or an address, which the log must not."""
+    route = scope.get("route")
+    pattern = getattr(route, "path_format", None)
+    params = scope.get("path_params") or {}
     path = str(scope.get("path", ""))
-    for name, value in dict(scope.get("path_params") or {}).items():
-        if value:
-            path = path.replace(str(value), "{" + str(name) + "}", 1)
-    return path
+    if not isinstance(pattern, str):
+        return "(no route)"
+    try:
+        filled = pattern.format(**params)
+    except (KeyError, IndexError, ValueError):
+        return pattern
+    # a router included under a prefix keeps its own patterns: add the prefix
+    return path[: -len(filled)] + pattern if path.endswith(filled) else pattern
 
 
 class SecurityHeaders:

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
-import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
+from trustwatch.api.schemas import reads_as_written
 from trustwatch.api.settings import OidcSettings
 from trustwatch.api.tokens import ROLES, Role
 from trustwatch.errors import ConfigError
@@ -132,19 +132,17 @@ def _key_algorithms(jwks: dict[str, Any]) -> dict[str | None, str]:
 
 def _usable_name(name: object) -> TypeGuard[str]:
     """Whether a name claim can stand as an actor in the audit log and on
-    cases: 1 to 128 characters, none of them a control, format or line
-    separator character (no line breaks, terminal escapes or bidi
-    overrides), and no space at either end."""
+    cases: 1 to 128 characters, no space at either end, and text that reads
+    as it is written (:func:`~trustwatch.api.schemas.reads_as_written`)."""
     return (
         isinstance(name, str)
         and 0 < len(name) <= _MAX_NAME
         and name == name.strip()
-        and not any(unicodedata.category(c) in _UNPRINTED for c in name)
+        and reads_as_written(name)
     )
 
 
 _MAX_NAME = 128
-_UNPRINTED = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 def _highest_role(claim: object) -> Role | None:

@@ -58,11 +58,15 @@ Note = Annotated[str, StringConstraints(max_length=2000, pattern=r"^[^\x00]*$")]
 
 
 def reads_as_written(value: str) -> bool:
-    """Whether text reads as it is wherever it is shown: not only spaces, and
-    no control, format or line-separator character (a line break, a
-    terminal escape, a bidi override)."""
+    """Whether text reads as it is wherever it is shown.
+
+    Not only spaces; no control character (a line break, a terminal escape),
+    no line or paragraph separator, and none of the bidi embeddings,
+    overrides and isolates that show text in another order than it is
+    stored. Joiners and direction marks stay: scripts and emoji need them.
+    """
     return bool(value.strip()) and not any(
-        unicodedata.category(c) in _UNPRINTED for c in value
+        c in _REORDERING or unicodedata.category(c) in _UNPRINTED for c in value
     )
 
 
@@ -72,7 +76,8 @@ def _shown_as_written(value: str) -> str:
     return value
 
 
-_UNPRINTED = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+_UNPRINTED = frozenset({"Cc", "Cs", "Zl", "Zp"})
+_REORDERING = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 #: A person's name as it is recorded and shown (an assignee).
 ShownName = Annotated[Identifier, AfterValidator(_shown_as_written)]
 #: Why an analyst did something, recorded in the ledger and the audit log.

@@ -777,7 +777,7 @@ def reverse_action_form(
     request: Request,
     action_id: str,
     principal: Analyst,
-    reason: Annotated[str, Form(max_length=2000)],
+    reason: Annotated[str, Form(max_length=500)],
 ) -> RedirectResponse:
     """Reverse an enforced action by hand, with a reason; audited."""
     from trustwatch.response.dispatch import reverse_action

@@ -75,7 +75,12 @@ def test_an_invalid_source_address_does_not_stop_a_geolocated_run(tmp_path, bad)
     path = write(tmp_path / "e.jsonl", events)
     with SqliteStore(tmp_path / "s.sqlite") as store:
         summary = run_embedded([path], store, geo=BundledGeo())
-    assert summary.events == 14
+        letters = store.dead_letters()
+    # the two events with a bad address are dead letters, saying why; the
+    # run goes on over the rest
+    assert summary.events == 12
+    assert [d.reason for d in letters] == ["invalid_ip", "invalid_ip"]
+    assert "not an IPv4 or IPv6 address" in letters[0].message
     assert summary.signal_kinds["brute_force"] == 3
 
 

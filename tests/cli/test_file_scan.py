@@ -136,6 +136,16 @@ def test_file_scan_reports_a_folder_it_cannot_list(
     assert "cannot list" in captured.err
 
 
+def test_file_scan_of_a_folder_without_files_says_so(tmp_path: Path, capsys) -> None:
+    empty = tmp_path / "empty"
+    (empty / "sub").mkdir(parents=True)
+    (empty / "link.html").symlink_to(tmp_path / "elsewhere.html")
+    assert main(["file", "scan", str(empty)]) == ExitCode.OK
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"warning: {empty} holds no file to scan" in captured.err
+
+
 def test_file_scan_walks_a_tree_deeper_than_the_recursion_limit(
     tmp_path: Path, capsys
 ) -> None:

@@ -56,3 +56,10 @@ def test_file_scan_scores_the_links_of_a_text_file(tmp_path: Path, capsys) -> No
     assert url["where"] == "text_url" and url["score"] >= 0.5
     # one link and nothing else: the file is a lure for it
     assert "file_lure_document" in [f["kind"] for f in row["findings"]]
+
+
+def test_reading_stops_at_the_url_limit() -> None:
+    many = "\n".join(f"https://h{n}.example/p" for n in range(100)).encode()
+    found = extract_content(many, name="links.txt", max_urls=5)
+    assert [u.url for u in found.urls] == [f"https://h{n}.example/p" for n in range(5)]
+    assert found.truncated

@@ -198,12 +198,14 @@ def _files_in(paths: Sequence[Path]) -> Iterator[tuple[Path, str | None]]:
             continue
         # a stack, not recursion: a tree of any depth is walked
         stack = [path]
+        met = 0
         while stack:
             folder = stack.pop()
             try:
                 with os.scandir(folder) as listing:
                     entries = sorted(listing, key=lambda entry: entry.name)
             except OSError as exc:
+                met += 1
                 yield folder, _text(f"cannot list {folder}: {exc.strerror}")
                 continue
             subfolders = []
@@ -212,12 +214,18 @@ def _files_in(paths: Sequence[Path]) -> Iterator[tuple[Path, str | None]]:
                     if entry.is_dir(follow_symlinks=False):
                         subfolders.append(Path(entry.path))
                     elif entry.is_file(follow_symlinks=False):
+                        met += 1
                         found = Path(entry.path)
                         if first_time(found, follow=False):
                             yield found, None
                 except OSError:
                     continue  # gone since the listing
             stack.extend(reversed(subfolders))
+        if not met:
+            errors.print(
+                f"warning: {clean(_text(path))} holds no file to scan (links "
+                "inside a folder are skipped)"
+            )
 
 
 def _text(value: object) -> str:

@@ -112,6 +112,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -123,6 +124,7 @@ __all__ = [
     "ParsedUrl",
     "clear_caches",
     "extract_urls",
+    "iter_urls",
     "load_suffix_list",
     "parse_url",
     "refang",
@@ -221,6 +223,7 @@ _URL_IN_TEXT = re.compile(
 _TRAILING_PUNCT = ".,;:!?"
 _CLOSERS = {")": "(", "]": "[", "}": "{"}
 _COUNTED = ("'", *_CLOSERS, *_CLOSERS.values())
+_TRIMMABLE = frozenset(_TRAILING_PUNCT + "'" + "".join(_CLOSERS))
 
 
 def extract_urls(text: str, *, refanged: bool = True) -> list[str]:
@@ -250,12 +253,16 @@ def extract_urls(text: str, *, refanged: bool = True) -> list[str]:
     >>> extract_urls("http[:]//example1.com http://example2.com https[:]//example3.com")
     ['http://example1.com', 'http://example2.com', 'https://example3.com']
     """
-    found: dict[str, None] = {}
+    return list(dict.fromkeys(iter_urls(text, refanged=refanged)))
+
+
+def iter_urls(text: str, *, refanged: bool = True) -> Iterator[str]:
+    """Yield the URLs of :func:`extract_urls` one at a time, repeats included,
+    so that a reader with a limit stops early."""
     for match in _URL_IN_TEXT.finditer(refang(text) if refanged else text):
         candidate = _trim_url(match.group())
         if "://" in candidate and not candidate.endswith("://"):
-            found.setdefault(candidate, None)
-    return list(found)
+            yield candidate
 
 
 def _trim_url(candidate: str) -> str:
@@ -266,6 +273,8 @@ def _trim_url(candidate: str) -> str:
     number. The counts are taken once and kept as characters go, so a URL
     that ends in a long run of them costs one pass, not one per character.
     """
+    if not candidate or candidate[-1] not in _TRIMMABLE:
+        return candidate  # most URLs: nothing to count
     counts = {mark: candidate.count(mark) for mark in _COUNTED}
     end = len(candidate)
     while end:

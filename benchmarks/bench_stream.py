@@ -246,9 +246,10 @@ def bare_consume(servers: str, topic: str, total: int, batch_size: int) -> float
 class TimedWorker(StreamWorker):
     """A stream worker that records per-message latency and batch times.
 
-    After each committed batch, every message of it that carries a timestamp
-    gets ``now - timestamp`` as its latency. The worker stops on its own once
-    ``stop_after`` messages are done, when that is set.
+    When a batch's commit ends, every message of it that carries a timestamp
+    gets ``commit end - timestamp`` as its latency (with overlapped commits
+    that is while the loop decides the next batch). The worker stops on its
+    own once ``stop_after`` messages are done, when that is set.
     """
 
     def __init__(self, *args: Any, stop_after: int | None = None, **kw: Any) -> None:
@@ -263,15 +264,15 @@ class TimedWorker(StreamWorker):
         self.checkpoint_forks: list[tuple[float, float]] = []  # (start, seconds)
         self.commits: list[float] = []  # seconds the loop waited on each commit
         self.batch_sizes: list[int] = []
-        # per committed batch: (commit time, messages, seconds in all, commit
-        # wait, seconds the loop spent outside batches since the previous one,
-        # how long the newest message had waited when the batch began)
-        self.cycles: list[tuple[float, int, float, float, float, float]] = []
+        # per batch the loop ran: (messages, seconds in all, seconds it waited
+        # on commits, seconds outside batches since the previous one, how
+        # long the newest message had waited when the batch began, how long
+        # the oldest had)
+        self.cycles: list[tuple[int, float, float, float, float, float]] = []
         self._batch_ended: float | None = None
-        # per committed batch: (its oldest message's latency, how long that
-        # message had waited when the batch began, messages, seconds in all,
-        # commit wait, seconds outside batches before it)
-        self.slowest: list[tuple[float, float, int, float, float, float]] = []
+        self._waited = 0.0  # the loop's commit waits during the current batch
+        # per committed batch: the latency of its oldest message
+        self.oldest: list[float] = []
 
     def _checkpoint(self, task: Any, *, force: bool = False) -> None:
         started = time.time()
@@ -280,47 +281,71 @@ class TimedWorker(StreamWorker):
         if self.summary.checkpoints > before:
             self.checkpoint_saves.append((started, time.time() - started))
 
-    def _commit(self, out: Any, offsets: Any) -> bool:
+    def _commit(self, batch: Any, offsets: Any) -> bool:
         started = time.perf_counter()
         try:
-            return super()._commit(out, offsets)
+            return super()._commit(batch, offsets)
         finally:
-            self.commits.append(time.perf_counter() - started)
+            self._waited += time.perf_counter() - started
+
+    def _settle_commit(self, *, in_callback: bool = False) -> bool:
+        started = time.perf_counter()
+        try:
+            return super()._settle_commit(in_callback=in_callback)
+        finally:
+            self._waited += time.perf_counter() - started
+
+    def _batch_committed(self, batch: Any) -> None:
+        super()._batch_committed(batch)
+        finished, _ = batch.future.result()
+        self.last_commit = finished
+        if batch.stamps:
+            self.sent.extend(batch.stamps)
+            self.latencies.extend(finished - sent for sent in batch.stamps)
+            self.oldest.append(finished - min(batch.stamps))
+        if self.stop_after is not None and self.summary.events >= self.stop_after:
+            self.stop()
 
     def _process_batch(self, messages: list[Message]) -> None:
         self.batch_sizes.append(len(messages))
         self._timed_batch(messages)
 
     def batches(self) -> str:
-        """Batch sizes and the time the loop waited on each commit."""
+        """Batch sizes and the time the loop waited on commits."""
         if not self.commits:
             return "no batch committed"
         sizes = sorted(self.batch_sizes)
         waits = sorted(self.commits)
         return (
             f"{len(sizes)} batches of {sizes[len(sizes) // 2]} messages (median); "
-            f"commit waits ms p50 {waits[len(waits) // 2] * 1e3:.1f}, "
+            f"commit waits a batch ms p50 {waits[len(waits) // 2] * 1e3:.1f}, "
             f"p99 {quantile(waits, 0.99) * 1e3:.1f}, "
             f"{sum(waits):.2f} s in all"
         )
 
     def slowest_batches(self, count: int = 5) -> list[str]:
-        """The batches whose oldest message waited longest, and why."""
+        """The batches whose oldest message waited longest when they began, and
+        where the loop's time went in them."""
         rows = []
-        for total, waiting, size, spent, commit, outside in sorted(self.slowest)[
-            -count:
-        ][::-1]:
+        by_wait = sorted(self.cycles, key=lambda c: c[5])[-count:][::-1]
+        for size, spent, commit, outside, _, waiting in by_wait:
             rows.append(
-                f"oldest message {total * 1e3:.0f} ms: it had waited "
-                f"{waiting * 1e3:.0f} ms when its batch of {size} began (the loop "
-                f"was outside batches for {outside * 1e3:.0f} ms before it); "
-                f"deciding {(spent - commit) * 1e3:.0f} ms, commit wait "
-                f"{commit * 1e3:.0f} ms"
+                f"oldest message had waited {waiting * 1e3:.0f} ms when its batch "
+                f"of {size} began (the loop was outside batches for "
+                f"{outside * 1e3:.0f} ms before it); deciding "
+                f"{(spent - commit) * 1e3:.0f} ms, commit wait {commit * 1e3:.0f} ms"
+            )
+        if self.oldest:
+            rows.append(
+                f"oldest message of a committed batch: p50 "
+                f"{quantile(self.oldest, 0.5) * 1e3:.0f} ms, p99 "
+                f"{quantile(self.oldest, 0.99) * 1e3:.0f} ms, max "
+                f"{max(self.oldest) * 1e3:.0f} ms"
             )
         return rows
 
     def cycle_quarters(self) -> list[str]:
-        """Per quarter of the committed batches: where a batch's time went."""
+        """Per quarter of the batches: where a batch's time went."""
         rows = []
         parts = 4
         n = len(self.cycles)
@@ -328,15 +353,15 @@ class TimedWorker(StreamWorker):
             part = self.cycles[q * n // parts : (q + 1) * n // parts]
             if not part:
                 continue
-            events = sum(c[1] for c in part)
-            deciding = sum(c[2] - c[3] for c in part)
+            events = sum(c[0] for c in part)
+            deciding = sum(c[1] - c[2] for c in part)
             rows.append(
                 f"{len(part)} batches, {events / len(part):.0f} messages each; "
                 f"per batch ms: deciding {deciding / len(part) * 1e3:.1f} "
                 f"({deciding / events * 1e6:.0f} µs a message), commit wait "
-                f"{sum(c[3] for c in part) / len(part) * 1e3:.1f}, between batches "
-                f"{sum(c[4] for c in part) / len(part) * 1e3:.1f}; newest message "
-                f"{statistics.median(c[5] for c in part) * 1e3:.1f} old at the start"
+                f"{sum(c[2] for c in part) / len(part) * 1e3:.1f}, between batches "
+                f"{sum(c[3] for c in part) / len(part) * 1e3:.1f}; newest message "
+                f"{statistics.median(c[4] for c in part) * 1e3:.1f} old at the start"
             )
         return rows
 
@@ -385,43 +410,22 @@ class TimedWorker(StreamWorker):
         stamps = [m.timestamp() for m in messages if m.error() is None]
         newest = max((t for k, t in stamps if k != 0), default=None)
         oldest = min((t for k, t in stamps if k != 0), default=None)
-        # how long the batch's newest message had waited when the batch began
+        # how long the batch's newest and oldest messages had waited when the
+        # batch began
         arrived = time.time() - newest / 1000.0 if newest is not None else 0.0
         waiting = time.time() - oldest / 1000.0 if oldest is not None else 0.0
-        commits = len(self.commits)
+        self._waited = 0.0
         super()._process_batch(messages)
         ended = time.perf_counter()
-        now = time.time()
         if self.summary.aborted != aborted:
             return  # the batch will come again
         last = self._batch_ended
         outside = ended - began if last is None else began - last
         self._batch_ended = ended
-        waited = sum(self.commits[commits:])
+        self.commits.append(self._waited)
         self.cycles.append(
-            (now, len(messages), ended - began, waited, outside, arrived)
+            (len(messages), ended - began, self._waited, outside, arrived, waiting)
         )
-        self.slowest.append(
-            (
-                waiting + ended - began,
-                waiting,
-                len(messages),
-                ended - began,
-                waited,
-                outside,
-            )
-        )
-        self.last_commit = now
-        for message in messages:
-            if message.error() is not None:
-                continue
-            kind, stamp = message.timestamp()
-            if kind != 0:
-                sent = stamp / 1000.0
-                self.sent.append(sent)
-                self.latencies.append(now - sent)
-        if self.stop_after is not None and self.summary.events >= self.stop_after:
-            self.stop()
 
 
 def worker_settings(
@@ -696,6 +700,8 @@ def stream_command(
     ]
     if not geo:
         args.append("--no-geo")
+    if WORKER_CHECKPOINTS.get("overlap_commits") is False:
+        args.append("--serial-commits")
     for key, value in KAFKA_CONFIG.items():
         args += ["--kafka-config", f"{key}={value}"]
     return args
@@ -1002,6 +1008,12 @@ def main() -> None:
         "instead of a forked child.",
     )
     parser.add_argument(
+        "--serial-commits",
+        action="store_true",
+        help="The in-process workers wait for each batch's commit before "
+        "reading on, instead of committing while the next batch is decided.",
+    )
+    parser.add_argument(
         "--kafka-config",
         action="append",
         default=[],
@@ -1015,6 +1027,8 @@ def main() -> None:
         WORKER_CHECKPOINTS["checkpoint_interval"] = args.checkpoint_interval
     if args.inline_checkpoints:
         WORKER_CHECKPOINTS["background_checkpoints"] = False
+    if args.serial_commits:
+        WORKER_CHECKPOINTS["overlap_commits"] = False
     for pair in args.kafka_config:
         key, _, value = pair.partition("=")
         KAFKA_CONFIG[key.strip()] = value

@@ -217,6 +217,16 @@ def _address(text: str | None) -> tuple[str, int] | None:
     "whole save.",
 )
 @click.option(
+    "--overlap-commits/--serial-commits",
+    default=True,
+    show_default=True,
+    envvar="TRUSTWATCH_OVERLAP_COMMITS",
+    show_envvar=True,
+    help="Commit each batch's transaction while the next batch is read and "
+    "decided (its records wait for the commit: one transaction at a time); "
+    "serial commits wait for each commit before reading on.",
+)
+@click.option(
     "--full-collection-interval",
     type=click.FloatRange(min=0),
     default=3600.0,
@@ -272,6 +282,7 @@ def stream(
     batch_wait: float,
     checkpoint_interval: float,
     background_checkpoints: bool,
+    overlap_commits: bool,
     full_collection_interval: float,
     metrics_address: str | None,
     exit_when_idle: float | None,
@@ -337,6 +348,7 @@ def stream(
         batch_wait=batch_wait,
         checkpoint_interval=checkpoint_interval,
         background_checkpoints=background_checkpoints,
+        overlap_commits=overlap_commits,
         full_collection_interval=full_collection_interval,
         kafka_config=parse_kafka_pairs(kafka_pairs, from_file),
         **extra,

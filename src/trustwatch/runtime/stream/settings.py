@@ -96,6 +96,10 @@ class StreamSettings:
     background_checkpoints
         Serialise the periodic saves in a forked child, so that the loop
         stalls only for the fork (where the platform can fork).
+    overlap_commits
+        Commit each batch's transaction on a thread while the loop reads and
+        decides the next batch, whose records wait for that commit (one
+        transaction is open at a time). Off, the loop waits for each commit.
     full_collection_interval
         Seconds between garbage collections over the whole detector state
         (0: never); between them the state is frozen out of the collector's
@@ -116,6 +120,7 @@ class StreamSettings:
     batch_wait: float = 0.0
     checkpoint_interval: float = 10.0
     background_checkpoints: bool = True
+    overlap_commits: bool = True
     full_collection_interval: float = 3600.0
     kafka_config: Mapping[str, str] = field(default_factory=dict)
 

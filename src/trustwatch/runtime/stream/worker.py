@@ -13,12 +13,17 @@ How it keeps its promises:
   its verdicts, actions and dead letters are produced, and its input
   offsets committed, in one Kafka transaction. A
   consumer reading the output topics with ``isolation.level=read_committed``
-  sees each batch's records once or not at all.
+  sees each batch's records once or not at all. The transaction's broker
+  round trips (the offsets sent to it, the commit) run on a thread while the
+  loop reads and decides the next batch; that batch's records wait until
+  the commit has ended, so at most one transaction is open. If the commit
+  fails, both batches are read again from the checkpoints.
 * **Checkpoints behind the commits.** Every ``checkpoint_interval`` seconds,
   on revocation and on shutdown, each partition's pipeline state is saved
   with the offsets it has read, in one write to the checkpoint store, after
-  the transaction that committed those offsets. A saved state therefore never
-  runs ahead of the committed offsets. The periodic saves serialise every
+  the transaction that committed those offsets (a save waits for the commit
+  in flight). A saved state therefore never runs ahead of the committed
+  offsets. The periodic saves serialise every
   partition's state in one forked child
   (:mod:`~trustwatch.runtime.stream.snapshots`), and the loop writes them
   one a tick, so it stalls only for the fork and each store write; saves on
@@ -32,8 +37,8 @@ How it keeps its promises:
   ids derive from the events, and the decision store ignores ids it holds;
   it is written before the transaction commits, so a crash between the two
   only repeats writes the store ignores.
-* **Back-pressure.** The worker consumes one batch, processes it and
-  commits it before it consumes the next; the client's prefetch queue and the
+* **Back-pressure.** The worker consumes one batch and processes it while
+  at most the batch before it commits; the client's prefetch queue and the
   producer's queue are bounded, and a full producer queue makes the worker
   wait, not buffer.
 """
@@ -48,6 +53,7 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -77,7 +83,14 @@ from trustwatch.runtime.stream.snapshots import (
 from trustwatch.runtime.warmup import warm_up
 
 if TYPE_CHECKING:
-    from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+    from confluent_kafka import (
+        Consumer,
+        KafkaError,
+        KafkaException,
+        Message,
+        Producer,
+        TopicPartition,
+    )
 
     from trustwatch.graph.rings import RingSnapshot
     from trustwatch.storage.checkpoints import DecisionStore
@@ -208,6 +221,21 @@ class _SaveInFlight:
         return any(task.partition in partitions for task, _ in self.tasks)
 
 
+@dataclass(slots=True)
+class _CommitInFlight:
+    """A batch whose transaction commits while the loop decides the next one."""
+
+    #: the wall-clock and monotonic times the commit ended
+    future: Future[tuple[float, float]]
+    out: OutputBatch
+    consumed: Counter[str]
+    replayed: int
+    #: the batch's messages' timestamps (seconds), for the latency metric
+    stamps: list[float]
+    #: when the batch began (monotonic)
+    started: float
+
+
 class StreamWorker:
     """Consume event topics as one member of a group; decide; produce.
 
@@ -272,6 +300,15 @@ class StreamWorker:
         self._generation = 0
         self._background = settings.background_checkpoints and can_fork()
         self._background_failures = 0
+        #: the batch whose transaction is committing, if any
+        self._pending: _CommitInFlight | None = None
+        #: runs the commits of overlapped transactions (one at a time)
+        self._committer: ThreadPoolExecutor | None = None
+        #: transactions begun this session (names each batch's records)
+        self._transactions = 0
+        #: a commit failed inside a rebalance callback: every partition is
+        #: reopened at its checkpoint once the consumer call returns
+        self._reopen = False
 
     # -- control -------------------------------------------------------------
 
@@ -313,7 +350,14 @@ class StreamWorker:
         """
         started = time.perf_counter()
         with StateCollector(self.settings.full_collection_interval) as collector:
-            return self._run(started, idle_timeout, on_batch, collector)
+            if self.settings.overlap_commits:
+                self._committer = ThreadPoolExecutor(1, "trustwatch-commit")
+            try:
+                return self._run(started, idle_timeout, on_batch, collector)
+            finally:
+                if self._committer is not None:
+                    self._committer.shutdown(wait=True)
+                    self._committer = None
 
     def _run(
         self,
@@ -348,6 +392,12 @@ class StreamWorker:
                 messages = self._next_batch(consumer)
                 if self._fatal:
                     raise StreamError(f"the Kafka client stopped: {self._fatal[0]}")
+                if self._reopen:
+                    # a commit failed during a rebalance: what was read since
+                    # the checkpoints is read again
+                    self._reopen = False
+                    self._rewind()
+                    messages = []
                 now = time.monotonic()
                 if messages or (not self._tasks and now < join_by):
                     # joining the group is not idleness
@@ -372,6 +422,11 @@ class StreamWorker:
                     # batch; a full collection waits while a save child
                     # shares the state's pages
                     collector.after_batch(full_allowed=self._in_flight is None)
+                elif self._pending is not None:
+                    # nothing came: take the last commit's result now
+                    self._settle_commit()
+                    if on_batch is not None:
+                        on_batch(self.summary)
                 elif (
                     idle_timeout is not None
                     and time.monotonic() - last_message >= idle_timeout
@@ -381,11 +436,13 @@ class StreamWorker:
                 elif self._in_flight is None and collector.full_due():
                     collector.collect_all()
                 self._tick()
+            self._settle_commit()
             self._checkpoint_all(force=True)
             self._report_detector_time(self._tasks.values())
         except BaseException:
             # a batch may have failed half-way: the pipelines' state can be
             # ahead of the committed offsets, so nothing may be checkpointed
+            self._abandon_commit()
             self._drop_in_flight()
             self._tasks.clear()
             self._parked.clear()
@@ -530,6 +587,7 @@ class StreamWorker:
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         began = time.monotonic()
+        self._settle_commit(in_callback=True)
         self._generation += 1
         self.summary.rebalances += 1
         self.metrics.rebalances.labels("assign").inc()
@@ -552,6 +610,8 @@ class StreamWorker:
         log.info("partitions assigned: %s", sorted(by_number))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # the revoked partitions' states are saved behind their commit
+        self._settle_commit(in_callback=True)
         self._generation += 1
         self.summary.rebalances += 1
         self.metrics.rebalances.labels("revoke").inc()
@@ -566,6 +626,7 @@ class StreamWorker:
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # another worker may own them now: its checkpoints must not be overwritten
+        self._settle_commit(in_callback=True)
         self._generation += 1
         self.metrics.rebalances.labels("lost").inc()
         lost = {tp.partition for tp in partitions}
@@ -678,13 +739,24 @@ class StreamWorker:
                 commit[(topic, number)] = offset + 1
             elif offset + 1 >= task.replay_until.get(topic, 0):
                 task.replay_until.pop(topic, None)
-        if commit and not self._commit(out, commit):
-            return  # aborted: the partitions were reopened at their checkpoints
-        finished = time.time()
-        for sent in stamps:
+        batch = _CommitInFlight(Future(), out, consumed, replayed, stamps, started)
+        if not commit:  # only messages re-read to rebuild state
+            batch.future.set_result((time.time(), time.perf_counter()))
+            self._batch_committed(batch)
+            return
+        # the batch before commits no later than here: one transaction at a time
+        if not self._settle_commit():
+            return  # aborted: this batch is read again from the checkpoints
+        if self._commit(batch, commit) and not self.settings.overlap_commits:
+            self._settle_commit()
+
+    def _batch_committed(self, batch: _CommitInFlight) -> None:
+        """Count a batch whose commit has ended, and observe its latency."""
+        finished, ended = batch.future.result()
+        for sent in batch.stamps:
             self.metrics.decision_latency.observe(max(0.0, finished - sent))
-        self._count(out, consumed, replayed)
-        self.metrics.batch_seconds.observe(time.perf_counter() - started)
+        self._count(batch.out, batch.consumed, batch.replayed)
+        self.metrics.batch_seconds.observe(ended - batch.started)
 
     def _decide(
         self,
@@ -735,19 +807,26 @@ class StreamWorker:
         if decision is not None and not silent:
             out.add(decision)
 
-    def _commit(self, out: OutputBatch, offsets: Mapping[tuple[str, int], int]) -> bool:
-        """Produce a batch's records and commit its offsets in one transaction.
+    def _commit(
+        self, batch: _CommitInFlight, offsets: Mapping[tuple[str, int], int]
+    ) -> bool:
+        """Produce a batch's records and start committing them with its offsets.
 
-        A batch that produces nothing commits its offsets without one. The
+        The records are produced in a new transaction, on this thread; the
+        round trips that send the offsets to the transaction and commit it
+        run on the commit thread (or here, with serial commits), and
+        :meth:`_settle_commit` takes their result. A batch that produces
+        nothing commits its offsets without a transaction, at once. The
         decision store is written first: a crash before the commit makes
         the batch run again, and the store ignores what it already holds.
-        Returns whether the batch was committed; when it was not, every
-        partition has been reopened at its checkpoint.
+        Returns whether the batch is committed or committing; when it is
+        not, every partition has been reopened at its checkpoint.
         """
         from confluent_kafka import KafkaException, TopicPartition
 
         consumer, producer = self._consumer, self._producer
         assert consumer is not None and producer is not None
+        out = batch.out
         if self.decisions is not None and len(out):
             self.decisions.write_verdicts(out.verdicts)
             self.decisions.write_actions(out.actions)
@@ -765,39 +844,100 @@ class StreamWorker:
                 self.metrics.aborted.inc()
                 self._rewind()
                 return False
-            self.summary.batches += 1
+            batch.future.set_result((time.time(), time.perf_counter()))
+            self._pending = batch
             return True
         try:
             producer.begin_transaction()
-            batch = f"{s.worker_id}/{self._session}/{self.summary.batches + 1}"
+            self._transactions += 1
+            name = f"{s.worker_id}/{self._session}/{self._transactions}"
             for topic, key, value, record_id in records:
-                _produce(producer, topic, key, value, record_id, batch)
-            producer.send_offsets_to_transaction(
-                positions, consumer.consumer_group_metadata(), _CLIENT_TIMEOUT
-            )
-            _commit_transaction(producer)
+                _produce(producer, topic, key, value, record_id, name)
+            metadata = consumer.consumer_group_metadata()
         except KafkaException as exc:
-            error = exc.args[0]
-            if error.fatal() or error.code() in _fenced_codes():
-                raise StreamError(
-                    f"the transaction failed for good: {error.str()}; hint: "
-                    "another worker may run with the same --worker-id"
-                ) from exc
-            log.warning("transaction aborted: %s", error.str())
-            self.summary.aborted += 1
-            self.metrics.aborted.inc()
-            try:
-                producer.abort_transaction(_CLIENT_TIMEOUT)
-            except KafkaException as failed:
-                raise StreamError(
-                    f"cannot abort the transaction: {failed.args[0].str()}; "
-                    "hint: another worker may run with the same --worker-id, "
-                    "or the broker stopped answering"
-                ) from failed
+            self._abort(exc)
             self._rewind()
             return False
-        self.summary.batches += 1
+        self._pending = batch
+        if self._committer is not None:
+            batch.future = self._committer.submit(
+                _finish_transaction, producer, positions, metadata
+            )
+        else:
+            try:
+                batch.future.set_result(
+                    _finish_transaction(producer, positions, metadata)
+                )
+            except KafkaException as exc:
+                batch.future.set_exception(exc)
         return True
+
+    def _settle_commit(self, *, in_callback: bool = False) -> bool:
+        """Wait for the commit in flight, if any, and count its batch.
+
+        Returns ``False`` when the commit failed: the transaction is
+        aborted, and every partition is reopened at its checkpoint, since
+        the pipelines have seen the failed batch (and any decided since).
+        Inside a rebalance callback the partitions are dropped instead and
+        reopened when the consumer call returns.
+        """
+        from confluent_kafka import KafkaException
+
+        batch, self._pending = self._pending, None
+        if batch is None:
+            return True
+        try:
+            batch.future.result()
+        except KafkaException as exc:
+            self._abort(exc)
+            if in_callback:
+                self._drop_in_flight()
+                self._tasks.clear()
+                self._parked.clear()
+                self._reopen = True
+            else:
+                self._rewind()
+            return False
+        self.summary.batches += 1
+        self._batch_committed(batch)
+        return True
+
+    def _abandon_commit(self) -> None:
+        """Wait for the commit in flight, if any, without using its result.
+
+        The producer must be idle before it closes; a failure here is left
+        to the next worker with this id, which aborts the transaction.
+        """
+        batch, self._pending = self._pending, None
+        if batch is not None:
+            try:
+                batch.future.result()
+            except Exception as exc:
+                log.warning("the last transaction did not commit: %s", exc)
+
+    def _abort(self, exc: KafkaException) -> None:
+        """Abort the open transaction after ``exc``; raise if that cannot be."""
+        from confluent_kafka import KafkaException
+
+        error = exc.args[0]
+        if error.fatal() or error.code() in _fenced_codes():
+            raise StreamError(
+                f"the transaction failed for good: {error.str()}; hint: "
+                "another worker may run with the same --worker-id"
+            ) from exc
+        log.warning("transaction aborted: %s", error.str())
+        self.summary.aborted += 1
+        self.metrics.aborted.inc()
+        producer = self._producer
+        assert producer is not None
+        try:
+            producer.abort_transaction(_CLIENT_TIMEOUT)
+        except KafkaException as failed:
+            raise StreamError(
+                f"cannot abort the transaction: {failed.args[0].str()}; "
+                "hint: another worker may run with the same --worker-id, "
+                "or the broker stopped answering"
+            ) from failed
 
     def _rewind(self) -> None:
         """After an aborted batch: reopen every partition at its checkpoint.
@@ -862,6 +1002,7 @@ class StreamWorker:
             # its pages are copied again as the loop writes to them
             if now - self._last_checkpoint >= self.settings.checkpoint_interval:
                 self._last_checkpoint = now
+                self._settle_commit()  # a save never runs ahead of the commits
                 self._checkpoint_in_child(list(self._tasks.values()))
                 for task in self._tasks.values():
                     task.saved = now
@@ -869,7 +1010,7 @@ class StreamWorker:
             # one partition at a time, the stalest first, so that saving
             # state stalls the loop for one partition's state, not all
             spacing = self.settings.checkpoint_interval / len(self._tasks)
-            if now - self._last_checkpoint >= spacing:
+            if now - self._last_checkpoint >= spacing and self._settle_commit():
                 self._last_checkpoint = now
                 stalest = min(self._tasks.values(), key=lambda t: t.saved)
                 if now - stalest.saved >= self.settings.checkpoint_interval:
@@ -898,6 +1039,7 @@ class StreamWorker:
         A save still in flight is written first, so that an older state
         never lands after this newer one.
         """
+        assert self._pending is None, "a state saved ahead of its commit"
         if self._in_flight is not None:
             self._settle(wait=True)
         if not (task.dirty or force) or task.replay_until:
@@ -916,6 +1058,7 @@ class StreamWorker:
         until the loop waits for it. The states come back together; the
         loop writes them one a tick.
         """
+        assert self._pending is None, "a state saved ahead of its commit"
         due = [task for task in tasks if task.dirty and not task.replay_until]
         if not due:
             return
@@ -983,6 +1126,9 @@ class StreamWorker:
                 self._background_failed(f"partitions {named}: {exc}")
                 for task, _ in flight.tasks:
                     task.dirty = True
+                if not self._settle_commit():
+                    return  # reopened at the checkpoints: nothing newer to save
+                for task, _ in flight.tasks:
                     if self._tasks.get(task.partition) is task:
                         self._checkpoint(task)  # inline, now
                 return
@@ -1138,6 +1284,21 @@ def _start(offset: int | None) -> int:
 
         return int(OFFSET_BEGINNING)
     return offset
+
+
+def _finish_transaction(
+    producer: Producer,
+    positions: list[TopicPartition],
+    metadata: object,
+) -> tuple[float, float]:
+    """Send the input offsets to the open transaction and commit it.
+
+    Returns the wall-clock and monotonic times the commit ended. Runs on the
+    commit thread: the client waits on the broker without holding the GIL.
+    """
+    producer.send_offsets_to_transaction(positions, metadata, _CLIENT_TIMEOUT)
+    _commit_transaction(producer)
+    return time.time(), time.perf_counter()
 
 
 def _commit_transaction(producer: Producer) -> None:

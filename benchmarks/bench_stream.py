@@ -262,7 +262,9 @@ class TimedWorker(StreamWorker):
         self.assigned: MpEvent | None = None
         self.checkpoint_saves: list[tuple[float, float]] = []  # (start, seconds)
         self.checkpoint_forks: list[tuple[float, float]] = []  # (start, seconds)
-        self.commits: list[float] = []  # seconds the loop waited on each commit
+        # seconds the loop spent in each batch producing its records and
+        # waiting on commits (waits between batches are not counted)
+        self.commits: list[float] = []
         self.batch_sizes: list[int] = []
         # per batch the loop ran: (messages, seconds in all, seconds it waited
         # on commits, seconds outside batches since the previous one, how
@@ -270,7 +272,7 @@ class TimedWorker(StreamWorker):
         # the oldest had)
         self.cycles: list[tuple[int, float, float, float, float, float]] = []
         self._batch_ended: float | None = None
-        self._waited = 0.0  # the loop's commit waits during the current batch
+        self._waited = 0.0  # producing and commit waits of the current batch
         # per committed batch: the latency of its oldest message
         self.oldest: list[float] = []
 
@@ -318,7 +320,8 @@ class TimedWorker(StreamWorker):
         waits = sorted(self.commits)
         return (
             f"{len(sizes)} batches of {sizes[len(sizes) // 2]} messages (median); "
-            f"commit waits a batch ms p50 {waits[len(waits) // 2] * 1e3:.1f}, "
+            "producing and commit waits a batch ms "
+            f"p50 {waits[len(waits) // 2] * 1e3:.1f}, "
             f"p99 {quantile(waits, 0.99) * 1e3:.1f}, "
             f"{sum(waits):.2f} s in all"
         )
@@ -333,7 +336,8 @@ class TimedWorker(StreamWorker):
                 f"oldest message had waited {waiting * 1e3:.0f} ms when its batch "
                 f"of {size} began (the loop was outside batches for "
                 f"{outside * 1e3:.0f} ms before it); deciding "
-                f"{(spent - commit) * 1e3:.0f} ms, commit wait {commit * 1e3:.0f} ms"
+                f"{(spent - commit) * 1e3:.0f} ms, producing and commit waits "
+                f"{commit * 1e3:.0f} ms"
             )
         if self.oldest:
             rows.append(
@@ -358,7 +362,8 @@ class TimedWorker(StreamWorker):
             rows.append(
                 f"{len(part)} batches, {events / len(part):.0f} messages each; "
                 f"per batch ms: deciding {deciding / len(part) * 1e3:.1f} "
-                f"({deciding / events * 1e6:.0f} µs a message), commit wait "
+                f"({deciding / events * 1e6:.0f} µs a message), producing and commit "
+                f"waits "
                 f"{sum(c[2] for c in part) / len(part) * 1e3:.1f}, between batches "
                 f"{sum(c[3] for c in part) / len(part) * 1e3:.1f}; newest message "
                 f"{statistics.median(c[4] for c in part) * 1e3:.1f} old at the start"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stream_rig import EVENTS, StreamRig, build_pipeline, write_events
+from stream_rig import EVENTS, PARTITIONS, StreamRig, build_pipeline, write_events
 
 from trustwatch.cli.main import main
 from trustwatch.runtime.stream import BATCH_HEADER, ID_HEADER, StreamWorker
@@ -199,3 +199,120 @@ def test_a_commit_failing_during_a_revocation_saves_no_state_ahead_of_it(
         assert state.load_checkpoint(settings.group, 0) is None  # nothing saved
         assert worker._tasks == {} and worker._parked == {}  # nothing kept
         assert worker._reopen  # the loop reopens what it still owns
+
+
+def _committed(rig: StreamRig) -> dict[int, int]:
+    """The group's committed offset per partition (0 where none)."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    probe = Consumer({"bootstrap.servers": rig.servers, "group.id": "tw-test"})
+    try:
+        found = probe.committed(
+            [TopicPartition(EVENTS, p) for p in range(PARTITIONS)], timeout=30
+        )
+    finally:
+        probe.close()
+    return {tp.partition: max(tp.offset, 0) for tp in found}
+
+
+def _assert_no_state_ahead(rig: StreamRig, state: SqliteStore) -> None:
+    committed = _committed(rig)
+    for partition, done in committed.items():
+        saved = state.load_checkpoint("tw-test", partition)
+        if saved is not None:
+            assert saved.offsets.get(EVENTS, 0) <= done, f"partition {partition}"
+
+
+@pytest.mark.slow
+def test_a_second_interrupt_while_waiting_for_a_commit_saves_nothing_ahead(
+    stream_rig: StreamRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while a batch is decided, and again while the worker waits for
+    the commit in flight: no state past the commit is saved, and the
+    clients close only once the commit has ended."""
+    write_events(stream_rig.tmp / "events.jsonl", accounts=300, seed=5)
+    _publish(stream_rig, stream_rig.tmp / "events.jsonl")
+    finish = worker_module._finish_transaction
+    calls: list[int] = []
+    committing = threading.Event()
+    events: list[str] = []
+
+    def slow_third_commit(*args: Any) -> tuple[float, float]:
+        calls.append(1)
+        if len(calls) != 3:
+            return finish(*args)
+        committing.set()
+        try:
+            time.sleep(1.0)
+            return finish(*args)
+        finally:
+            committing.clear()
+            events.append("commit ended")
+
+    monkeypatch.setattr(worker_module, "_finish_transaction", slow_third_commit)
+    decide = StreamWorker._decide
+
+    def interrupted_decide(self: StreamWorker, *args: Any) -> None:
+        if committing.is_set():
+            raise KeyboardInterrupt  # the first Ctrl-C, in the next batch
+        decide(self, *args)
+
+    monkeypatch.setattr(StreamWorker, "_decide", interrupted_decide)
+    abandon = StreamWorker._abandon_commit
+    waits: list[int] = []
+
+    def second_interrupt(self: StreamWorker) -> None:
+        waits.append(1)
+        if len(waits) == 1:
+            raise KeyboardInterrupt  # the second Ctrl-C, during the wait
+        abandon(self)
+
+    monkeypatch.setattr(StreamWorker, "_abandon_commit", second_interrupt)
+    close = StreamWorker._close
+
+    def watched_close(self: StreamWorker) -> None:
+        events.append("close")
+        close(self)
+
+    monkeypatch.setattr(StreamWorker, "_close", watched_close)
+    with SqliteStore(stream_rig.tmp / "state.sqlite") as state:
+        worker = _worker(stream_rig, state, checkpoint_interval=600.0)
+        with pytest.raises(KeyboardInterrupt):
+            worker.run(idle_timeout=5.0)
+        _assert_no_state_ahead(stream_rig, state)
+    assert events == ["commit ended", "close"]
+
+
+@pytest.mark.slow
+def test_a_serial_commit_cut_short_by_an_interrupt_does_not_hang_the_worker(
+    stream_rig: StreamRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_events(stream_rig.tmp / "events.jsonl", accounts=300, seed=5)
+    _publish(stream_rig, stream_rig.tmp / "events.jsonl")
+    finish = worker_module._finish_transaction
+    calls: list[int] = []
+
+    def interrupted_third_commit(*args: Any) -> tuple[float, float]:
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # Ctrl-C inside the client's commit
+        return finish(*args)
+
+    monkeypatch.setattr(worker_module, "_finish_transaction", interrupted_third_commit)
+    outcome: list[BaseException] = []
+
+    def run() -> None:
+        with SqliteStore(stream_rig.tmp / "state.sqlite") as state:
+            worker = _worker(stream_rig, state, overlap_commits=False)
+            try:
+                worker.run(idle_timeout=2.0)
+            except BaseException as exc:
+                outcome.append(exc)
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    runner.join(60)
+    assert not runner.is_alive(), "the worker hung on the commit cut short"
+    assert len(outcome) == 1 and isinstance(outcome[0], KeyboardInterrupt)
+    with SqliteStore(stream_rig.tmp / "state.sqlite", readonly=True) as state:
+        _assert_no_state_ahead(stream_rig, state)

@@ -389,6 +389,7 @@ class StreamWorker:
         waiting_said = False
         try:
             while not self._stopping:
+                aborted = self.summary.aborted
                 messages = self._next_batch(consumer)
                 if self._fatal:
                     raise StreamError(f"the Kafka client stopped: {self._fatal[0]}")
@@ -436,19 +437,24 @@ class StreamWorker:
                 elif self._in_flight is None and collector.full_due():
                     collector.collect_all()
                 self._tick()
+                if self.summary.aborted != aborted:
+                    # what was read since the checkpoints comes again: not idle
+                    last_message = time.monotonic()
             self._settle_commit()
             self._checkpoint_all(force=True)
             self._report_detector_time(self._tasks.values())
         except BaseException:
             # a batch may have failed half-way: the pipelines' state can be
             # ahead of the committed offsets, so nothing may be checkpointed
-            self._abandon_commit()
+            # (dropped before the wait below, which a second signal may cut)
             self._drop_in_flight()
             self._tasks.clear()
             self._parked.clear()
+            self._abandon_commit()
             raise
         finally:
             self._drop_in_flight()  # only left when no partition is owned
+            self._abandon_commit()  # the producer closes idle
             self._close()
             self.summary.seconds = time.perf_counter() - started
         return self.summary
@@ -865,11 +871,14 @@ class StreamWorker:
             )
         else:
             try:
-                batch.future.set_result(
-                    _finish_transaction(producer, positions, metadata)
-                )
-            except KafkaException as exc:
+                done = _finish_transaction(producer, positions, metadata)
+            except BaseException as exc:
+                # settled like a commit on the thread: never left unresolved
                 batch.future.set_exception(exc)
+                if not isinstance(exc, KafkaException):
+                    raise
+            else:
+                batch.future.set_result(done)
         return True
 
     def _settle_commit(self, *, in_callback: bool = False) -> bool:
@@ -883,12 +892,13 @@ class StreamWorker:
         """
         from confluent_kafka import KafkaException
 
-        batch, self._pending = self._pending, None
+        batch = self._pending
         if batch is None:
             return True
         try:
             batch.future.result()
         except KafkaException as exc:
+            self._pending = None
             self._abort(exc)
             if in_callback:
                 self._drop_in_flight()
@@ -898,6 +908,9 @@ class StreamWorker:
             else:
                 self._rewind()
             return False
+        # only now: a wait cut short (a signal) leaves the commit to be
+        # waited for again before the producer closes
+        self._pending = None
         self.summary.batches += 1
         self._batch_committed(batch)
         return True
@@ -908,12 +921,13 @@ class StreamWorker:
         The producer must be idle before it closes; a failure here is left
         to the next worker with this id, which aborts the transaction.
         """
-        batch, self._pending = self._pending, None
+        batch = self._pending
         if batch is not None:
             try:
                 batch.future.result()
             except Exception as exc:
                 log.warning("the last transaction did not commit: %s", exc)
+            self._pending = None
 
     def _abort(self, exc: KafkaException) -> None:
         """Abort the open transaction after ``exc``; raise if that cannot be."""
@@ -1010,10 +1024,14 @@ class StreamWorker:
             # one partition at a time, the stalest first, so that saving
             # state stalls the loop for one partition's state, not all
             spacing = self.settings.checkpoint_interval / len(self._tasks)
-            if now - self._last_checkpoint >= spacing and self._settle_commit():
+            if now - self._last_checkpoint >= spacing:
                 self._last_checkpoint = now
                 stalest = min(self._tasks.values(), key=lambda t: t.saved)
-                if now - stalest.saved >= self.settings.checkpoint_interval:
+                if (
+                    now - stalest.saved >= self.settings.checkpoint_interval
+                    # a save never runs ahead of the commits
+                    and self._settle_commit()
+                ):
                     self._checkpoint(stalest)
                     stalest.saved = now
         if now - self._last_lag >= _LAG_EVERY:

@@ -55,6 +55,19 @@ class StreamRig:
     def servers(self) -> str:
         return self.broker.bootstrap_servers
 
+    def committed(self, group: str = "tw-test") -> dict[int, int]:
+        """The group's committed offset per partition of ``events`` (0 where none)."""
+        from confluent_kafka import Consumer, TopicPartition
+
+        probe = Consumer({"bootstrap.servers": self.servers, "group.id": group})
+        try:
+            found = probe.committed(
+                [TopicPartition(EVENTS, p) for p in range(PARTITIONS)], timeout=30
+            )
+        finally:
+            probe.close()
+        return {tp.partition: max(tp.offset, 0) for tp in found}
+
     def settings(self, **changes: object) -> StreamSettings:
         values: dict[str, object] = {
             "bootstrap_servers": self.servers,

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stream_rig import EVENTS, PARTITIONS, StreamRig, build_pipeline, write_events
+from stream_rig import EVENTS, StreamRig, build_pipeline, write_events
 
 from trustwatch.cli.main import main
 from trustwatch.runtime.stream import BATCH_HEADER, ID_HEADER, StreamWorker
@@ -201,22 +201,8 @@ def test_a_commit_failing_during_a_revocation_saves_no_state_ahead_of_it(
         assert worker._reopen  # the loop reopens what it still owns
 
 
-def _committed(rig: StreamRig) -> dict[int, int]:
-    """The group's committed offset per partition (0 where none)."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    probe = Consumer({"bootstrap.servers": rig.servers, "group.id": "tw-test"})
-    try:
-        found = probe.committed(
-            [TopicPartition(EVENTS, p) for p in range(PARTITIONS)], timeout=30
-        )
-    finally:
-        probe.close()
-    return {tp.partition: max(tp.offset, 0) for tp in found}
-
-
 def _assert_no_state_ahead(rig: StreamRig, state: SqliteStore) -> None:
-    committed = _committed(rig)
+    committed = rig.committed()
     for partition, done in committed.items():
         saved = state.load_checkpoint("tw-test", partition)
         if saved is not None:

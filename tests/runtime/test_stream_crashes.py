@@ -39,20 +39,6 @@ def _publish(rig: StreamRig, path: Path) -> None:
     assert status == 0
 
 
-def _committed(rig: StreamRig) -> dict[int, int]:
-    """The group's committed offset per partition (0 where none)."""
-    from confluent_kafka import Consumer, TopicPartition
-
-    probe = Consumer({"bootstrap.servers": rig.servers, "group.id": GROUP})
-    try:
-        found = probe.committed(
-            [TopicPartition(EVENTS, p) for p in range(PARTITIONS)], timeout=30
-        )
-    finally:
-        probe.close()
-    return {tp.partition: max(tp.offset, 0) for tp in found}
-
-
 def _start(rig: StreamRig, worker_id: str, *extra: str) -> subprocess.Popen[bytes]:
     state = rig.tmp / "state.sqlite"
     args = rig.cli_args(state, worker_id)
@@ -71,7 +57,7 @@ def _wait_for_progress(rig: StreamRig, beyond: int, limit: float = 90.0) -> int:
     """Wait until the group has committed more than ``beyond`` messages."""
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
-        done = sum(_committed(rig).values())
+        done = sum(rig.committed().values())
         if done > beyond:
             return done
         time.sleep(0.1)
@@ -94,7 +80,7 @@ def _assert_exactly_expected(
     (``trustwatch-batch`` header) is not counted as a repeat; every other
     copy still must be the only one, and copies must be identical.
     """
-    assert sum(_committed(rig).values()) == total
+    assert sum(rig.committed().values()) == total
     expected = expected_decisions(read_topic(rig.servers, EVENTS), build_pipeline)
     assert expected.events == total
     for topic, ids in (
@@ -149,7 +135,7 @@ def test_sigkill_at_random_points_loses_and_repeats_nothing(
         finally:
             worker.send_signal(signal.SIGKILL)
             worker.wait(timeout=30)
-        done = sum(_committed(stream_rig).values())
+        done = sum(stream_rig.committed().values())
         assert done < total, (
             f"the stream ended after {len(kills)} kills: use more events"
         )
@@ -176,7 +162,7 @@ def test_two_workers_split_partitions_and_a_rebalance_loses_nothing(
         done = _wait_for_progress(stream_rig, done)
         first.send_signal(signal.SIGTERM)  # b takes every partition over
         assert first.wait(timeout=60) == 0
-        at_handover = sum(_committed(stream_rig).values())
+        at_handover = sum(stream_rig.committed().values())
         assert second.wait(timeout=300) == 0
     finally:
         for worker in (first, second):
@@ -200,7 +186,7 @@ def test_sigterm_commits_checkpoints_and_leaves(stream_rig: StreamRig) -> None:
     finally:
         worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=60) == 0
-    committed = _committed(stream_rig)
+    committed = stream_rig.committed()
     with SqliteStore(stream_rig.tmp / "state.sqlite") as state:
         saved = {n: state.load_checkpoint(GROUP, n) for n in range(PARTITIONS)}
     for number, checkpoint in saved.items():

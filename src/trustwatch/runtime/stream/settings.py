@@ -18,7 +18,8 @@ __all__ = [
 ]
 
 _TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
-_SERVER = re.compile(r"[^\s,:]+:\d{1,5}")
+#: ``HOST:PORT``, the host a name, an IPv4 address or a bracketed IPv6 one
+_SERVER = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[^\s,:\[\]]+):(\d{1,5})")
 _WORKER_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")
 _SETTING_NAME = re.compile(r"[a-z0-9._]{1,80}")
 
@@ -50,11 +51,15 @@ def checked_topic(topic: str) -> str:
 def checked_servers(servers: str) -> str:
     """Return bootstrap servers as ``HOST:PORT[,HOST:PORT...]`` or raise."""
     parts = [part.strip() for part in servers.split(",")]
-    if not all(_SERVER.fullmatch(part) for part in parts):
-        raise ConfigError(
-            f"bootstrap servers {servers!r} are not HOST:PORT[,HOST:PORT...]; "
-            "hint: e.g. kafka-1:9092,kafka-2:9092"
-        )
+    for part in parts:
+        found = _SERVER.fullmatch(part)
+        if found is None:
+            raise ConfigError(
+                f"bootstrap servers {servers!r} are not HOST:PORT[,HOST:PORT...]; "
+                "hint: e.g. kafka-1:9092,kafka-2:9092 ([::1]:9092 for IPv6)"
+            )
+        if not 1 <= int(found.group(1)) <= 65535:
+            raise ConfigError(f"bootstrap server {part!r} has no port from 1 to 65535")
     return ",".join(parts)
 
 

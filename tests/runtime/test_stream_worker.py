@@ -447,3 +447,23 @@ def test_state_is_frozen_out_of_the_collector_between_batches(
     assert frozen[0] is False  # assigned during the first batch, not yet frozen
     assert all(frozen[1:])
     assert gc.get_freeze_count() == 0  # thawed when the worker is done
+
+
+def test_connection_failures_are_logged_once_not_twice(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from confluent_kafka import KafkaError
+
+    settings = StreamSettings(bootstrap_servers="127.0.0.1:9092", topics=(EVENTS,))
+    with SqliteStore(tmp_path / "state.sqlite") as state:
+        worker = StreamWorker(settings, build_pipeline, state)
+        with caplog.at_level("DEBUG", logger="trustwatch.runtime.stream.worker"):
+            # the client logs a failed connection itself (trustwatch.kafka)
+            worker._on_error(KafkaError(KafkaError._TRANSPORT, "Disconnected"))
+            worker._on_error(KafkaError(KafkaError._ALL_BROKERS_DOWN, "all down"))
+    levels = {r.getMessage(): r.levelname for r in caplog.records}
+    assert levels == {
+        "Kafka client: Disconnected": "DEBUG",
+        "Kafka client: all down": "WARNING",
+    }
+    assert worker._fatal == []

@@ -544,6 +544,9 @@ class StreamWorker:
     def _on_error(self, error: KafkaError) -> None:
         if error.fatal():
             self._fatal.append(error.str())
+        elif error.code() in _client_logged_codes():
+            # the client's own log line (trustwatch.kafka) said it already
+            log.debug("Kafka client: %s", error.str())
         else:
             log.warning("Kafka client: %s", error.str())
 
@@ -1239,6 +1242,13 @@ def _pause(worked: float, now: float, stop_resting: float, *, last: bool) -> flo
 
 def _partition_state(task: _PartitionTask) -> dict[str, Any]:
     return {"pipeline": task.pipeline.get_state(), "recent": task.recent.get_state()}
+
+
+def _client_logged_codes() -> frozenset[int]:
+    """Errors the Kafka client also logs itself, once per failed connection."""
+    from confluent_kafka import KafkaError
+
+    return frozenset({KafkaError._TRANSPORT, KafkaError._RESOLVE})
 
 
 def _fenced_codes() -> frozenset[int]:

@@ -23,7 +23,12 @@ from trustwatch.events.model import EventBase
 from trustwatch.features.context import EventContext
 from trustwatch.graph.rings import RingSnapshot
 from trustwatch.runtime.pipeline import Pipeline
-from trustwatch.runtime.stream import ID_HEADER, StreamMetrics, StreamWorker
+from trustwatch.runtime.stream import (
+    ID_HEADER,
+    StreamError,
+    StreamMetrics,
+    StreamWorker,
+)
 from trustwatch.runtime.stream.settings import StreamSettings
 from trustwatch.storage.sqlite import SqliteStore
 from trustwatch.testing.kafka import create_topics, expected_decisions, read_topic
@@ -467,3 +472,26 @@ def test_connection_failures_are_logged_once_not_twice(
         "Kafka client: all down": "WARNING",
     }
     assert worker._fatal == []
+
+
+@pytest.mark.slow
+def test_a_broker_that_stops_answering_is_not_taken_for_an_idle_topic(
+    stream_rig: StreamRig,
+) -> None:
+    total = write_events(stream_rig.tmp / "events.jsonl", accounts=100)
+    _publish(stream_rig, stream_rig.tmp / "events.jsonl")
+    with SqliteStore(stream_rig.tmp / "state.sqlite") as state:
+        # the group outlives the idle timeout: the worker sees silence first
+        slow_group = {"session.timeout.ms": "10000", "heartbeat.interval.ms": "500"}
+        worker = StreamWorker(
+            stream_rig.settings(batch_size=100, kafka_config=slow_group),
+            build_pipeline,
+            state,
+        )
+
+        def stop_the_broker(summary: Any) -> None:
+            if summary.events >= total:  # all read and committed: then silence
+                stream_rig.broker.stop()
+
+        with pytest.raises(StreamError, match="does not answer"):
+            worker.run(idle_timeout=2.0, on_batch=stop_the_broker)

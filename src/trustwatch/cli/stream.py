@@ -252,7 +252,8 @@ def _address(text: str | None) -> tuple[str, int] | None:
     metavar="SECONDS",
     help="Stop once no message has come for this long (backfills, tests); "
     "waiting for partitions counts after the first minute, and restoring "
-    "the state of assigned ones does not count.",
+    "the state of assigned ones does not count. A broker that does not "
+    "answer then is an error (exit status 4), not the end of the topics.",
 )
 @click.option(
     "--reset-state",

@@ -115,6 +115,7 @@ _JOIN_GRACE = 60.0  # seconds a worker may wait for its first partitions
 _IDLE_POLL = 0.1  # seconds the loop waits for a first message before its chores
 _LAG_EVERY = 5.0  # seconds between consumer-lag readings
 _CLIENT_TIMEOUT = 30.0  # seconds for a broker round trip the worker waits on
+_IDLE_CHECK_TIMEOUT = 10.0  # seconds the broker has to answer before an idle stop
 _SNAPSHOT_TIMEOUT = 120.0  # seconds a save in flight may take before it is dropped
 #: Background saves that fail in a row (the out-of-memory killer, fork
 #: refused) before the worker saves inline for the rest of its run.
@@ -432,6 +433,7 @@ class StreamWorker:
                     idle_timeout is not None
                     and time.monotonic() - last_message >= idle_timeout
                 ):
+                    self._check_broker(consumer)  # silence is not a dead broker
                     log.info("no message for %.1f s: stopping", idle_timeout)
                     break
                 elif self._in_flight is None and collector.full_due():
@@ -549,6 +551,19 @@ class StreamWorker:
             log.debug("Kafka client: %s", error.str())
         else:
             log.warning("Kafka client: %s", error.str())
+
+    def _check_broker(self, consumer: Consumer) -> None:
+        """Raise unless the broker answers: a run that stops because nothing
+        came must not pass for one that read everything."""
+        try:
+            consumer.list_topics(timeout=_IDLE_CHECK_TIMEOUT)
+        except Exception as exc:
+            raise StreamError(
+                f"no message came, and the broker at "
+                f"{self.settings.bootstrap_servers} does not answer "
+                f"({_kafka_reason(exc)}): the topics may not have been read "
+                "through; hint: start the worker again once the broker is back"
+            ) from None
 
     def _check_topics(self, consumer: Consumer) -> None:
         """Refuse missing topics, and input topics that are not co-partitioned."""

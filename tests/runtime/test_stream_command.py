@@ -128,6 +128,8 @@ def test_a_missing_topic_is_a_configuration_error(
     ("text", "args", "message"),
     [
         ('colour = "blue"\n', [], "has no option for"),
+        ('kafka-config = ["sasl.password=SECRET"]\n', [], "in the [kafka] table"),
+        ("", ["--bootstrap-servers", "kafka-1:99999"], "no port from 1 to 65535"),
         ('[kafka]\n"enable.auto.commit" = "true"\n', [], "set by the worker"),
         ("", ["--kafka-config", "sasl.passwordSECRET"], "is not KEY=VALUE"),
         ("", ["--kafka-config", "sasl.password:SECRET"], "is not KEY=VALUE"),

@@ -73,7 +73,13 @@ def _read_config(
     for key, setting in data.items():
         option = options.get(key.replace("_", "-"))
         name = option.name if option is not None else None
-        if option is None or name is None or name in {"config", "kafka_pairs"}:
+        if name == "kafka_pairs":
+            raise click.BadParameter(
+                f"{clean(value)} sets {clean(key)!r}; hint: in a file, put "
+                f"librdkafka settings in the [{_KAFKA_TABLE}] table, one "
+                '"name" = "value" per line'
+            )
+        if option is None or name is None or name == "config":
             raise click.BadParameter(
                 f"{clean(value)} sets {clean(key)!r}, which `trustwatch stream` "
                 "has no option for; hint: see `trustwatch stream --help`"

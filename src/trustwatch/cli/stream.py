@@ -22,7 +22,6 @@ import click
 from rich.table import Table
 
 from trustwatch.cli.options import (
-    event_reading_options,
     intel_source_options,
     kafka_connection_options,
     malicious_file_options,
@@ -268,7 +267,22 @@ def _address(text: str | None) -> tuple[str, int] | None:
     "from its committed offset with fresh detector state (stop every worker "
     "of the group first).",
 )
-@event_reading_options
+@click.option(
+    "--format",
+    "event_format",
+    type=click.Choice(["auto", "jsonl", "parquet", "sshlog"]),
+    default="auto",
+    show_default=True,
+    help="Messages are JSON events, one per message (auto and jsonl; the "
+    "file formats of `trustwatch run` do not apply).",
+)
+@click.option(
+    "--source-tz",
+    envvar="TRUSTWATCH_SOURCE_TZ",
+    show_envvar=True,
+    help="Zone of message timestamps written without one (e.g. UTC, "
+    "Europe/Berlin). Without it such messages are dead letters.",
+)
 @pipeline_options
 @intel_source_options
 @malicious_file_options

@@ -64,8 +64,8 @@ def _wait_for_progress(rig: StreamRig, beyond: int, limit: float = 90.0) -> int:
     raise AssertionError(f"no progress beyond {beyond} messages in {limit} s")
 
 
-def _finish(rig: StreamRig, worker_id: str) -> None:
-    worker = _start(rig, worker_id, "--exit-when-idle", "3")
+def _finish(rig: StreamRig, worker_id: str, *extra: str) -> None:
+    worker = _start(rig, worker_id, "--exit-when-idle", "3", *extra)
     assert worker.wait(timeout=300) == 0, (rig.tmp / f"{worker_id}.log").read_text()
 
 
@@ -194,6 +194,21 @@ def test_sigterm_commits_checkpoints_and_leaves(stream_rig: StreamRig) -> None:
         assert checkpoint.offsets.get(EVENTS, 0) == committed[number]
     log = (stream_rig.tmp / "w1.log").read_text()
     assert "finishing the batch, then stopping" in log
+
+
+def test_a_static_member_killed_and_restarted_loses_and_repeats_nothing(
+    stream_rig: StreamRig,
+) -> None:
+    total = write_events(stream_rig.tmp / "events.jsonl", accounts=2500, seed=29)
+    _publish(stream_rig, stream_rig.tmp / "events.jsonl")
+    worker = _start(stream_rig, "w1", "--static-membership")
+    try:
+        _wait_for_progress(stream_rig, 0)
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=60)
+    _finish(stream_rig, "w1", "--static-membership")
+    _assert_exactly_expected(stream_rig, total, killed=True)
 
 
 def _wait_for_log(path: Path, pattern: str, limit: float = 90.0) -> None:

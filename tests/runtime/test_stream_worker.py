@@ -219,6 +219,8 @@ def test_missing_and_unmatched_topics_are_refused(stream_rig: StreamRig) -> None
         ({"topics": ()}, "no event topic"),
         ({"verdict_topic": EVENTS}, "both consumed and written"),
         ({"kafka_config": {"enable.auto.commit": "true"}}, "set by the worker"),
+        # a static member's name is its worker id, which names its producer
+        ({"kafka_config": {"group.instance.id": "x"}}, "set by the worker"),
         ({"worker_id": "a b"}, "worker id"),
         ({"bootstrap_servers": "nohost"}, "HOST:PORT"),
         ({"batch_size": 0}, "batch size"),
@@ -495,3 +497,32 @@ def test_a_broker_that_stops_answering_is_not_taken_for_an_idle_topic(
 
         with pytest.raises(StreamError, match="does not answer"):
             worker.run(idle_timeout=2.0, on_batch=stop_the_broker)
+
+
+@pytest.mark.parametrize("static", [True, False])
+def test_a_static_member_is_named_by_its_worker_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, static: bool
+) -> None:
+    import confluent_kafka
+
+    configs: dict[str, dict[str, Any]] = {}
+
+    class Client:
+        def __init__(self, config: dict[str, Any]) -> None:
+            configs["producer" if "transactional.id" in config else "consumer"] = config
+
+        def init_transactions(self, timeout: float) -> None:
+            pass
+
+    monkeypatch.setattr(confluent_kafka, "Consumer", Client)
+    monkeypatch.setattr(confluent_kafka, "Producer", Client)
+    settings = StreamSettings(
+        bootstrap_servers="127.0.0.1:9092",
+        topics=(EVENTS,),
+        worker_id="w7",
+        static_membership=static,
+    )
+    with SqliteStore(tmp_path / "state.sqlite") as state:
+        StreamWorker(settings, build_pipeline, state)._connect()
+    assert configs["consumer"].get("group.instance.id") == ("w7" if static else None)
+    assert "group.instance.id" not in configs["producer"]

@@ -222,6 +222,16 @@ def _address(text: str | None) -> tuple[str, int] | None:
     "whole save.",
 )
 @click.option(
+    "--static-membership",
+    is_flag=True,
+    envvar="TRUSTWATCH_STATIC_MEMBERSHIP",
+    show_envvar=True,
+    help="Join the group as a static member named by --worker-id: a worker "
+    "restarted within the session timeout (session.timeout.ms) gets its "
+    "partitions back without a rebalance; a stopped one does not leave the "
+    "group, so its partitions move on only after that timeout.",
+)
+@click.option(
     "--overlap-commits/--serial-commits",
     default=True,
     show_default=True,
@@ -304,6 +314,7 @@ def stream(
     checkpoint_interval: float,
     background_checkpoints: bool,
     overlap_commits: bool,
+    static_membership: bool,
     full_collection_interval: float,
     metrics_address: str | None,
     exit_when_idle: float | None,
@@ -370,6 +381,7 @@ def stream(
         checkpoint_interval=checkpoint_interval,
         background_checkpoints=background_checkpoints,
         overlap_commits=overlap_commits,
+        static_membership=static_membership,
         full_collection_interval=full_collection_interval,
         kafka_config=parse_kafka_pairs(kafka_pairs, from_file),
         **extra,

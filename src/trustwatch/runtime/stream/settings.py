@@ -27,6 +27,7 @@ _SETTING_NAME = re.compile(r"[a-z0-9._]{1,80}")
 RESERVED_KAFKA_SETTINGS = frozenset(
     {
         "group.id",
+        "group.instance.id",
         "enable.auto.commit",
         "enable.auto.offset.store",
         "isolation.level",
@@ -101,6 +102,11 @@ class StreamSettings:
     background_checkpoints
         Serialise the periodic saves in a forked child, so that the loop
         stalls only for the fork (where the platform can fork).
+    static_membership
+        Join the group as a static member named by ``worker_id``: a worker
+        restarted within the session timeout gets its partitions back
+        without a rebalance, and a stopped one does not leave the group (its
+        partitions wait for the session timeout before they move on).
     overlap_commits
         Commit each batch's transaction on a thread while the loop reads and
         decides the next batch, whose records wait for that commit (one
@@ -126,6 +132,7 @@ class StreamSettings:
     checkpoint_interval: float = 10.0
     background_checkpoints: bool = True
     overlap_commits: bool = True
+    static_membership: bool = False
     full_collection_interval: float = 3600.0
     kafka_config: Mapping[str, str] = field(default_factory=dict)
 

@@ -514,6 +514,8 @@ class StreamWorker:
             "fetch.wait.max.ms": 100,
             **{k: v for k, v in s.kafka_config.items() if k not in _PRODUCER_ONLY},
         }
+        if s.static_membership:
+            consumer_config["group.instance.id"] = s.worker_id
         producer_config = {
             **common,
             "transactional.id": s.transactional_id,

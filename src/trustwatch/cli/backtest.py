@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import click
 from rich.table import Table
 
-from trustwatch.cli.options import Timestamp, geo_options
+from trustwatch.cli.options import EVENT_FORMATS, Timestamp, geo_options
 from trustwatch.cli.pipeline_setup import (
     build_detectors,
     build_geo,
@@ -79,7 +79,7 @@ _LISTED_ACCOUNTS = 20
 @click.option(
     "--format",
     "event_format",
-    type=click.Choice(["auto", "jsonl", "parquet", "sshlog"]),
+    type=click.Choice(EVENT_FORMATS),
     default="auto",
     show_default=True,
     help="Format of the event files (auto goes by each file's name).",

@@ -58,6 +58,10 @@ def db_option(func: F) -> F:
     )(func)
 
 
+#: The ``--format`` choices of commands that read events.
+EVENT_FORMATS = ("auto", "jsonl", "parquet", "sshlog")
+
+
 def event_reading_options(func: F) -> F:
     """Add the options that say how event files are read: format and zone."""
     func = click.option(
@@ -71,7 +75,7 @@ def event_reading_options(func: F) -> F:
     return click.option(
         "--format",
         "event_format",
-        type=click.Choice(["auto", "jsonl", "parquet", "sshlog"]),
+        type=click.Choice(EVENT_FORMATS),
         default="auto",
         show_default=True,
         help="Format of the event files (auto goes by each file's name).",

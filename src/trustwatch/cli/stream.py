@@ -22,6 +22,7 @@ import click
 from rich.table import Table
 
 from trustwatch.cli.options import (
+    EVENT_FORMATS,
     intel_source_options,
     kafka_connection_options,
     malicious_file_options,
@@ -280,7 +281,7 @@ def _address(text: str | None) -> tuple[str, int] | None:
 @click.option(
     "--format",
     "event_format",
-    type=click.Choice(["auto", "jsonl", "parquet", "sshlog"]),
+    type=click.Choice(EVENT_FORMATS),
     default="auto",
     show_default=True,
     help="Messages are JSON events, one per message (auto and jsonl; the "

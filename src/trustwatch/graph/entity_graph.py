@@ -473,13 +473,19 @@ class EntityGraph:
     # ------------------------------------------------------------ state
 
     def get_state(self) -> dict[str, Any]:
-        """Return the graph as plain JSON values, least recently used first."""
+        """Return the graph as plain JSON values, least recently used first.
+
+        Saving a partition's state gathers this graph's hundreds of thousands
+        of entries, so the entries are ``(key, value)`` pairs and the inner
+        mappings are the graph's own, not copies: encode the state before the
+        graph changes again.
+        """
         return {
-            "members": [[k, dict(v)] for k, v in self._members.items()],
-            "hubs": [[k, v] for k, v in self._hubs.items()],
-            "accounts": [[k, dict(v)] for k, v in self._accounts.items()],
-            "first_seen": [[k, v] for k, v in self._first_seen.items()],
-            "pairs": [[a, b, dict(v)] for (a, b), v in self._pairs.items()],
+            "members": list(self._members.items()),
+            "hubs": list(self._hubs.items()),
+            "accounts": list(self._accounts.items()),
+            "first_seen": list(self._first_seen.items()),
+            "pairs": [(a, b, v) for (a, b), v in self._pairs.items()],
         }
 
     def set_state(self, state: dict[str, Any]) -> None:

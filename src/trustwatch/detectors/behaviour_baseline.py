@@ -235,13 +235,11 @@ class _Account:
         self.devices: list[str] = []
 
     def to_state(self) -> dict[str, Any]:
-        state: dict[str, Any] = {}
-        for name in self.__slots__:
-            if name in self._DERIVED:
-                continue
-            value = getattr(self, name)
-            state[name] = value.tolist() if name in self._ARRAYS else value
-        return state
+        # a save gathers every account: the kept fields are listed once
+        return {
+            name: getattr(self, name).tolist() if is_array else getattr(self, name)
+            for name, is_array in _KEPT_FIELDS
+        }
 
     @classmethod
     def from_state(cls, state: dict[str, Any]) -> _Account:
@@ -268,6 +266,14 @@ class _Account:
         account.quantiles = []
         account.settled = False
         return account
+
+
+#: The fields of an account a state keeps, each with whether it is an array.
+_KEPT_FIELDS = tuple(
+    (name, name in _Account._ARRAYS)
+    for name in _Account.__slots__
+    if name not in _Account._DERIVED
+)
 
 
 @register

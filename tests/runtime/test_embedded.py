@@ -68,3 +68,60 @@ def test_a_bad_line_does_not_stop_the_run(tmp_path):
         summary = run_embedded([path], store)
     assert (summary.events, summary.dead_letters) == (2, 1)
     assert summary.signal_kinds["risky_url"] == 1
+
+
+def _failed_logins(n: int) -> list[bytes]:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    return [
+        msgspec.json.encode(
+            Login(
+                event_id=f"fail-{i}",
+                ts=t0.replace(second=i),
+                account="victim",
+                ip="203.0.113.9",
+                success=False,
+            )
+        )
+        for i in range(n)
+    ]
+
+
+def test_a_repeated_line_is_skipped_not_counted_again(tmp_path):
+    lines = _failed_logins(6)
+    once, thrice = tmp_path / "once.jsonl", tmp_path / "thrice.jsonl"
+    once.write_bytes(b"\n".join(lines) + b"\n")
+    thrice.write_bytes(b"\n".join(line for line in lines for _ in range(3)) + b"\n")
+    with SqliteStore(tmp_path / "a.sqlite") as store:
+        single = run_embedded([once], store)
+    with SqliteStore(tmp_path / "b.sqlite") as store:
+        repeated = run_embedded([thrice], store)
+    assert (repeated.events, repeated.repeats) == (6, 12)
+    assert repeated.signal_kinds == single.signal_kinds
+    assert repeated.decisions == single.decisions
+
+
+def test_a_file_given_twice_is_decided_once(tmp_path, event_file):
+    copy = tmp_path / "sub" / "copy.jsonl"
+    copy.parent.mkdir()
+    copy.write_bytes(event_file.read_bytes())
+    with SqliteStore(tmp_path / "a.sqlite") as store:
+        single = run_embedded([event_file], store)
+        counts = store.counts()
+    with SqliteStore(tmp_path / "b.sqlite") as store:
+        twice = run_embedded([event_file, copy.parent], store)
+        assert store.counts()["verdicts"] == counts["verdicts"]
+    assert (twice.events, twice.repeats) == (900, 900)
+    assert twice.verdicts == single.verdicts
+    # the unreadable lines are dead letters each time they are read
+    assert twice.dead_letters == 2 * single.dead_letters
+
+
+def test_a_resumed_run_skips_the_events_the_last_one_read(tmp_path):
+    lines = _failed_logins(8)
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_bytes(b"\n".join(lines[:5]) + b"\n")
+    second.write_bytes(b"\n".join(lines) + b"\n")  # overlaps the first
+    with SqliteStore(tmp_path / "db.sqlite") as store:
+        run_embedded([first], store, resume=True)
+        resumed = run_embedded([second], store, resume=True)
+    assert (resumed.events, resumed.repeats) == (3, 5)

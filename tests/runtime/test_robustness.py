@@ -192,8 +192,12 @@ def test_long_urls_are_scored_not_dead_lettered(tmp_path):
 def test_resuming_over_an_earlier_file_warns_as_late_events(tmp_path):
     first = write(tmp_path / "a.jsonl", failures(6))
     second = write(tmp_path / "b.jsonl", failures(6, start=3600))
+    between = write(tmp_path / "c.jsonl", failures(6, start=60))
     with SqliteStore(tmp_path / "s.sqlite") as store:
         run_embedded([first], store, resume=True)
         run_embedded([second], store, resume=True)
+        earlier = run_embedded([between], store, resume=True)
         again = run_embedded([first], store, resume=True)
-    assert again.late_events == 6
+    assert (earlier.events, earlier.late_events) == (6, 6)
+    # the same events again are repeats, skipped before they could be late
+    assert (again.events, again.repeats, again.late_events) == (0, 6, 0)

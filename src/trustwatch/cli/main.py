@@ -220,9 +220,14 @@ def _warn_about(summary: RunSummary, db: Path) -> None:
             "after newer ones, too late for the shortest windows; hint: give "
             "files in time order, or sort them"
         )
+    if summary.repeats:
+        errors.print(
+            f"note: {summary.repeats:,} events repeated one read shortly before "
+            "(a line or a file given twice) and were skipped, not decided again"
+        )
     if summary.events == 0 and summary.dead_letters:
         raise BadInputExit("no record could be read")
-    if summary.events == 0:
+    if summary.events == 0 and not summary.repeats:
         errors.print("warning: no events were read; hint: are the files empty?")
 
 

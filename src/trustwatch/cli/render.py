@@ -72,6 +72,8 @@ def summary_table(summary: RunSummary, title: str = "Run") -> Table:
     )
     if summary.late_events:
         table.add_row("late events (window passed)", f"{summary.late_events:,}")
+    if summary.repeats:
+        table.add_row("repeated events (skipped)", f"{summary.repeats:,}")
     if summary.rings:
         table.add_row("risky rings (see `trustwatch rings`)", f"{summary.rings:,}")
     for decision, n in summary.decisions.most_common():

@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import msgspec
+
 from trustwatch.content.store import ContentSource
 from trustwatch.decisions.engine import DecisionEngine
 from trustwatch.decisions.model import Action, Mode, Verdict
@@ -26,6 +28,7 @@ from trustwatch.errors import ConfigError
 from trustwatch.events.deadletter import DeadLetter
 from trustwatch.events.decode import EventDecoder
 from trustwatch.events.readers import read_events
+from trustwatch.events.repeats import DEFAULT_WINDOW, RepeatFilter
 from trustwatch.intel.allowlists import AllowList
 from trustwatch.intel.feeds import load_feed, resolve_feed_paths
 from trustwatch.intel.indicators import Indicator
@@ -65,6 +68,8 @@ class RunSummary:
     dead_letters: int = 0
     new_dead_letters: int = 0
     late_events: int = 0
+    #: Events identical to one of the last 50,000 read, skipped undecided.
+    repeats: int = 0
     rings: int = 0
     seconds: float = 0.0
     decisions: Counter[str] = field(default_factory=Counter)
@@ -225,7 +230,8 @@ def run_embedded(
     engine = DecisionEngine(policy or default_policy(), mode)
     pipeline = Pipeline(detectors, engine, geo)
     restore = resume and not reset_state
-    newest = _restore(pipeline, store) if restore else float("-inf")
+    recent = RepeatFilter(DEFAULT_WINDOW)
+    newest = _restore(pipeline, recent, store) if restore else float("-inf")
     batch = _Batch(store, summary)
     if intel is not None:
         summary.intel = dict(intel.loaded)
@@ -234,10 +240,17 @@ def run_embedded(
     events = read_events(
         event_paths, decoder=decoder, format=format, sshlog_tz=source_tz
     )
+    # the same event twice (a file given twice, a line repeated) would count
+    # twice in every window and baseline: repeats are told by the event's
+    # encoding, whatever the file format it came in
+    encode = msgspec.msgpack.Encoder().encode
     try:
         for item in events:
             if isinstance(item, DeadLetter):
                 batch.letters.append(item)
+                continue
+            if recent.is_repeat(encode(item)):
+                summary.repeats += 1
                 continue
             summary.events += 1
             t = item.ts.timestamp()
@@ -264,10 +277,17 @@ def run_embedded(
     )
     if resume:
         store.save_state(
-            _STATE_KEY, {"pipeline": pipeline.get_state(), "newest": newest}
+            _STATE_KEY,
+            {
+                "pipeline": pipeline.get_state(),
+                "newest": newest,
+                "recent": recent.get_state(),
+            },
         )
     summary.verdicts = sum(summary.decisions.values())
     summary.seconds = time.perf_counter() - started
+    if summary.repeats:
+        log.info("skipped %d repeated events", summary.repeats)
     log.info(
         "run finished: %d events, %d verdicts, %d actions, %d dead letters",
         summary.events,
@@ -284,8 +304,11 @@ LATENESS = 600.0
 _STATE_KEY = "pipeline_state"
 
 
-def _restore(pipeline: Pipeline, store: SqliteStore) -> float:
+def _restore(pipeline: Pipeline, recent: RepeatFilter, store: SqliteStore) -> float:
     """Restore the last resumed run's state; return its newest event time.
+
+    ``recent`` gets back the events that run read last, so that a resumed
+    run over a file the last one read in part skips what it decided.
 
     Events older than that by more than :data:`LATENESS` count as late, so
     resuming over a file that came before warns instead of passing silently.
@@ -305,10 +328,13 @@ def _restore(pipeline: Pipeline, store: SqliteStore) -> float:
         if not isinstance(state, dict) or "pipeline" not in state:
             raise ConfigError("the checkpoint holds no pipeline state")
         pipeline.set_state(state["pipeline"])
+        # checkpoints written before repeats were remembered hold none
+        recent.set_state(msgspec.convert(state.get("recent", b""), bytes))
         newest = state.get("newest")
         newest = float("-inf") if newest is None else float(newest)
     except (ConfigError, TypeError, ValueError) as exc:
-        # TypeError, ValueError: a newest event time that is not a number
+        # TypeError, ValueError: a newest event time that is not a number, or
+        # repeat digests that are damaged or not bytes
         raise ConfigError(
             f"cannot resume from the checkpoint in {store.path}: {exc}; "
             "hint: run once with --resume --reset-state to start from fresh "

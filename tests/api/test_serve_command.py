@@ -68,6 +68,26 @@ def test_serve_refuses_plain_http_on_other_addresses(served, capsys) -> None:
     assert calls[0]["host"] == "0.0.0.0"
 
 
+def test_serve_refuses_a_damaged_token_file_before_it_starts(
+    served, tmp_path, capsys
+) -> None:
+    base, calls = served
+    (tmp_path / "tokens.json").write_text("{bad")
+    assert main(base) == ExitCode.BAD_CONFIG
+    assert "token file" in capsys.readouterr().err
+    assert calls == []
+
+
+def test_serve_warns_that_a_missing_token_file_accepts_no_token(
+    served, tmp_path, capsys
+) -> None:
+    base, calls = served
+    (tmp_path / "tokens.json").unlink()
+    assert main(base) == ExitCode.OK
+    assert "does not exist: no API token is accepted" in capsys.readouterr().err
+    assert len(calls) == 1
+
+
 def test_serve_needs_both_tls_files(served, tmp_path) -> None:
     base, calls = served
     (tmp_path / "cert.pem").write_text("x")

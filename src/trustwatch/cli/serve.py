@@ -269,6 +269,11 @@ def serve(ctx: click.Context, /, **options: object) -> None:
         ) from exc
 
     settings = serve_settings(options)
+    if settings.tokens is not None and not settings.tokens.exists():
+        errors.print(
+            f"warning: token file {clean(str(settings.tokens))} does not exist: no "
+            "API token is accepted until `trustwatch serve token add` creates it"
+        )
     host = str(options["host"])
     port = int(str(options["port"]))
     app = create_app(
@@ -299,8 +304,9 @@ def serve_settings(options: dict[str, object]) -> ServeSettings:
     Raises
     ------
     ConfigError
-        When the review store is missing, TLS is half configured, OIDC is
-        half configured, or a non-loopback address would serve plain HTTP.
+        When the review store is missing, the token file is damaged, TLS is
+        half configured, OIDC is half configured, or a non-loopback address
+        would serve plain HTTP.
     """
 
     review_db = options.get("review_db")
@@ -339,13 +345,20 @@ def serve_settings(options: dict[str, object]) -> ServeSettings:
         value = options.get(name)
         return None if value is None else Path(str(value))
 
+    tokens = path("tokens")
+    if tokens is not None:
+        from trustwatch.api.tokens import TokenFile
+
+        # a damaged file is refused now, not with a 503 on every request
+        TokenFile(tokens).tokens()
+
     return ServeSettings(
         db=str(options["db"]),
         review_db=str(review_db),
         intel_db=path("intel_db"),
         policy=path("policy"),
         ledger=path("ledger"),
-        tokens=path("tokens"),
+        tokens=tokens,
         oidc=oidc,
         db_schema=str(options["db_schema"]),
         review_schema=str(options["review_schema"]),

@@ -139,6 +139,20 @@ def test_a_missing_topic_is_a_configuration_error(
             "refused its setting 'session.timeout.ms'",
         ),
         ("", ["--metrics-address", "localhost"], "is not HOST:PORT"),
+        (
+            "",
+            ["--metrics-address", "127.0.0.1:\u0663\u0663\u0663\u0663"],
+            "is not HOST:PORT",
+        ),
+        ("", ["--metrics-address", "http://127.0.0.1:9464"], "is not HOST:PORT"),
+        ("", ["--metrics-address", " 127.0.0.1:9464"], "is not HOST:PORT"),
+        (
+            "",
+            ["--bootstrap-servers", "kafka-1:\u0669\u0660\u0669\u0662"],
+            "not HOST:PORT",
+        ),
+        ("enforce = true\n", [], "changes what is acted on"),
+        ("reset-state = true\n", [], "changes what is acted on"),
         ("", ["--format", "parquet"], "does not apply to a stream"),
         ("full-collection-interval = -5\n", [], "not in the range x>=0"),
     ],
@@ -171,3 +185,20 @@ def test_bad_settings_are_refused_before_connecting(
     err = capsys.readouterr().err
     assert message in err
     assert "SECRET" not in err  # a mistyped setting may hold a credential
+
+
+@pytest.mark.parametrize(
+    ("text", "address"),
+    [
+        ("127.0.0.1:9464", ("127.0.0.1", 9464)),
+        ("[::1]:9464", ("::1", 9464)),
+        ("::1:9464", ("::1", 9464)),
+        ("metrics-1.internal:9464", ("metrics-1.internal", 9464)),
+    ],
+)
+def test_metrics_addresses_of_every_form_are_read(
+    text: str, address: tuple[str, int]
+) -> None:
+    from trustwatch.cli.stream import _address
+
+    assert _address(text) == address

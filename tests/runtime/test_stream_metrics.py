@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+import socket
 import urllib.error
 import urllib.request
 
@@ -57,3 +59,59 @@ def test_a_token_is_required_once_one_is_set() -> None:
 def test_other_addresses_than_loopback_need_a_token(host: str) -> None:
     with pytest.raises(ConfigError, match="TRUSTWATCH_METRICS_TOKEN"):
         MetricsServer(StreamMetrics().registry, host, 0)
+
+
+def _raw_get(host: str, port: int, authorization: bytes | None = None) -> int:
+    connection = http.client.HTTPConnection(host, port, timeout=10)
+    try:
+        connection.putrequest("GET", "/metrics")
+        if authorization is not None:
+            connection.putheader("Authorization", authorization)
+        connection.endheaders()
+        return connection.getresponse().status
+    finally:
+        connection.close()
+
+
+def test_a_token_beyond_ascii_and_any_case_of_the_scheme_are_accepted() -> None:
+    token = "pässwörd-トークン"
+    server = MetricsServer(StreamMetrics().registry, "127.0.0.1", 0, token=token)
+    try:
+        statuses = [
+            _raw_get("127.0.0.1", server.port, header)
+            for header in (
+                b"Bearer " + token.encode(),
+                b"bearer " + token.encode(),
+                b"BEARER  " + token.encode(),
+                b"Bearer " + token.encode("latin-1", "replace"),
+                b"Basic " + token.encode(),
+                b"Bearer",
+                token.encode(),
+            )
+        ]
+    finally:
+        server.close()
+    assert statuses == [200, 200, 200, 401, 401, 401, 401]
+
+
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _has_ipv6_loopback(), reason="this host has no ::1")
+def test_metrics_are_served_on_ipv6_loopback() -> None:
+    server = MetricsServer(StreamMetrics().registry, "::1", 0)
+    try:
+        assert _raw_get("::1", server.port) == 200
+    finally:
+        server.close()
+
+
+def test_an_address_of_another_host_is_refused_with_its_own_hint() -> None:
+    with pytest.raises(ConfigError, match="give an address of this host"):
+        MetricsServer(StreamMetrics().registry, "192.0.2.10", 0, token="t")

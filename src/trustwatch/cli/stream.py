@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import tomllib
 from collections.abc import Sequence
@@ -38,6 +39,14 @@ errors = error_console()
 log = logging.getLogger(__name__)
 
 _KAFKA_TABLE = "kafka"
+#: The host of a metrics address: a name, an IPv4 address, or an IPv6 one
+#: (bracketed or not)
+_METRICS_HOST = re.compile(
+    r"\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*|[A-Za-z0-9.-]+"
+)
+#: Options that change what is acted on or dropped: the command line only,
+#: never a settings file or a variable that outlives one run.
+_COMMAND_LINE_ONLY = frozenset({"enforce", "reset_state"})
 #: The bearer token scrapes of the metrics must send (never a command option,
 #: so that it stays out of process listings).
 _TOKEN_VARIABLE = "TRUSTWATCH_METRICS_TOKEN"
@@ -84,6 +93,12 @@ def _read_config(
                 f"{clean(value)} sets {clean(key)!r}, which `trustwatch stream` "
                 "has no option for; hint: see `trustwatch stream --help`"
             )
+        if name in _COMMAND_LINE_ONLY:
+            raise click.BadParameter(
+                f"{clean(value)} sets {clean(key)!r}, which changes what is acted "
+                f"on or dropped; hint: give --{key.replace('_', '-')} on the "
+                "command line of the run that needs it"
+            )
         if option.multiple and isinstance(setting, str):
             setting = [setting]  # `topic = "events"` means one topic
         defaults[name] = setting
@@ -95,7 +110,12 @@ def _address(text: str | None) -> tuple[str, int] | None:
     if not text:
         return None
     host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if (
+        not sep
+        or not _METRICS_HOST.fullmatch(host)
+        or not (port.isascii() and port.isdigit())
+        or not 0 < int(port) < 65536
+    ):
         raise ConfigError(
             f"metrics address {clean(text)!r} is not HOST:PORT; hint: e.g. "
             "127.0.0.1:9464"

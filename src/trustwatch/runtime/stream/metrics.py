@@ -7,8 +7,10 @@ names, output kinds and dead-letter reason codes.
 
 from __future__ import annotations
 
+import errno
 import hmac
 import ipaddress
+import socket
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from socketserver import ThreadingMixIn
@@ -182,14 +184,19 @@ class MetricsServer:
             )
         self._app = make_wsgi_app(registry)
         self._token = token.encode() if token else None
+        server = _QuietServer6 if ":" in host else _QuietServer
         try:
             self._server = make_server(
-                host, port, self._serve, _QuietServer, handler_class=_QuietHandler
+                host, port, self._serve, server, handler_class=_QuietHandler
             )
         except OSError as exc:
+            hint = (
+                "choose a free port (each worker on a host needs its own)"
+                if exc.errno == errno.EADDRINUSE
+                else "give an address of this host, e.g. 127.0.0.1:9464 or [::1]:9464"
+            )
             raise ConfigError(
-                f"cannot serve metrics at {host}:{port}: {exc}; hint: choose a "
-                "free port (each worker on a host needs its own)"
+                f"cannot serve metrics at {host}:{port}: {exc}; hint: {hint}"
             ) from exc
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="trustwatch-metrics", daemon=True
@@ -205,8 +212,14 @@ class MetricsServer:
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         if self._token is not None:
-            sent = environ.get("HTTP_AUTHORIZATION", "").encode()
-            if not hmac.compare_digest(sent, b"Bearer " + self._token):
+            # WSGI hands headers over as Latin-1 text: back to the bytes sent,
+            # so that a token beyond ASCII (sent as UTF-8) matches too
+            sent = environ.get("HTTP_AUTHORIZATION", "").encode("latin-1", "replace")
+            scheme, _, credentials = sent.strip().partition(b" ")
+            # the scheme is case-insensitive (RFC 9110); the token is not
+            if scheme.lower() != b"bearer" or not hmac.compare_digest(
+                credentials.strip(), self._token
+            ):
                 start_response(
                     "401 Unauthorized",
                     [("Content-Type", "text/plain"), ("WWW-Authenticate", "Bearer")],
@@ -227,6 +240,10 @@ class MetricsServer:
 
 class _QuietServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+
+
+class _QuietServer6(_QuietServer):
+    address_family = socket.AF_INET6
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -19,7 +19,7 @@ __all__ = [
 
 _TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
 #: ``HOST:PORT``, the host a name, an IPv4 address or a bracketed IPv6 one
-_SERVER = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[^\s,:\[\]]+):(\d{1,5})")
+_SERVER = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[^\s,:\[\]]+):([0-9]{1,5})")
 _WORKER_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")
 _SETTING_NAME = re.compile(r"[a-z0-9._]{1,80}")
 

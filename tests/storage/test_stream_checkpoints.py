@@ -201,6 +201,45 @@ def test_open_store_refuses_unknown_targets_without_showing_passwords(target):
 
 
 @pytest.mark.parametrize(
+    "target",
+    [
+        "host=127.0.0.1 user=postgres password=hunter2 dbname=tw",
+        "dbname=tw",
+        "host=/var/run/postgresql dbname=tw password='hunter2 x'",
+        "  HOST = db  PORT=5432 ",
+    ],
+)
+def test_a_libpq_connection_string_is_not_taken_for_a_file(
+    target, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="postgresql://USER@HOST") as raised:
+        open_store(target)
+    assert "hunter2" not in str(raised.value)
+    assert list(tmp_path.iterdir()) == []  # no file named after it
+
+
+@pytest.mark.parametrize(
+    "target", ["user=ann/store.sqlite", "dt=2026-01-01/x.db", "x=1 y.db"]
+)
+def test_paths_with_an_equals_sign_are_still_files(target):
+    assert sqlite_path(target) == target
+
+
+def test_the_review_store_and_the_ledger_refuse_a_libpq_string_too(
+    tmp_path, monkeypatch
+):
+    from trustwatch.response.ledger import open_ledger
+    from trustwatch.review.store import open_review_store
+
+    monkeypatch.chdir(tmp_path)
+    for opener in (open_review_store, open_ledger):
+        with pytest.raises(ConfigError, match="libpq"):
+            opener("host=db dbname=tw")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
     ("dsn", "redacted"),
     [
         (

@@ -59,6 +59,7 @@ from trustwatch.response.ledger_tables import breaker_rules as _breaker_rules
 from trustwatch.storage.checkpoints import (
     POSTGRES_SCHEMES,
     DecisionStore,
+    check_not_keyword_dsn,
     redact_dsn,
     scrub,
 )
@@ -964,4 +965,5 @@ def open_ledger(target: str | Path, *, schema: str = "trustwatch") -> DispatchLe
             f"store {redact_dsn(text)!r} is neither a file path nor a "
             "postgresql:// address; hint: give the store file `trustwatch run` wrote"
         )
+    check_not_keyword_dsn(text)
     return DispatchLedger(target)

@@ -56,7 +56,7 @@ from trustwatch.review.tables import cases as _cases
 from trustwatch.review.tables import labels as _labels
 from trustwatch.review.tables import review_state as _review_state
 from trustwatch.review.tables import utc as _utc
-from trustwatch.storage.checkpoints import redact_dsn, scrub
+from trustwatch.storage.checkpoints import check_not_keyword_dsn, redact_dsn, scrub
 
 __all__ = [
     "PostgresReviewStore",
@@ -930,6 +930,7 @@ def open_review_store(
             f"review store {redact_dsn(text)!r} is neither a file path nor a "
             "postgresql:// address; hint: give a path such as review.db"
         )
+    check_not_keyword_dsn(text)
     if existing:
         _require_sqlite_review_file(Path(target))
         opened = SqliteReviewStore(Path(target), migrate=False)

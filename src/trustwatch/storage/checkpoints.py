@@ -236,6 +236,49 @@ def scrub(text: str, dsn: str) -> str:
     return " ".join(text.split())
 
 
+#: The keywords of a libpq ``key=value`` connection string.
+_DSN_KEYWORDS = frozenset(
+    "host hostaddr port dbname user password passfile sslmode sslrootcert "
+    "sslcert sslkey service connect_timeout application_name options "
+    "target_session_attrs".split()
+)
+#: One ``key=value`` pair of such a string (a value may be quoted).
+_DSN_PAIR = re.compile(r"\s*(\w+)\s*=\s*(?:'(?:[^'\\]|\\.)*'|[^\s']*)\s*")
+
+
+def check_not_keyword_dsn(target: str) -> None:
+    """Refuse a libpq ``key=value`` connection string given as a store file.
+
+    ``host=db user=trustwatch dbname=t`` would otherwise name a SQLite file,
+    created in the working folder with the connection string (and any
+    password in it) as its name, while the decisions never reach the
+    database. The message does not repeat the string.
+
+    Raises
+    ------
+    ConfigError
+        When ``target`` reads as such a string.
+    """
+    pairs, at = [], 0
+    while at < len(target):
+        pair = _DSN_PAIR.match(target, at)
+        if pair is None or pair.end() == at:
+            return  # not made of pairs: a path
+        pairs.append(pair.group(1).lower())
+        at = pair.end()
+    # one pair with a slash can be a folder named like one (user=ann/t.db)
+    if (
+        pairs
+        and all(key in _DSN_KEYWORDS for key in pairs)
+        and (len(pairs) > 1 or "/" not in target)
+    ):
+        raise ConfigError(
+            "the store reads as a libpq key=value connection string, which "
+            "is not taken; hint: write it as a URL, postgresql://USER@HOST:PORT/"
+            "DBNAME (the password from PGPASSWORD or ~/.pgpass, or after USER:)"
+        )
+
+
 def sqlite_path(target: str) -> str:
     """Return the file a ``sqlite://`` URL or a plain path names.
 
@@ -246,9 +289,11 @@ def sqlite_path(target: str) -> str:
     Raises
     ------
     ConfigError
-        When the URL has a host or no path.
+        When the URL has a host or no path, or the target is a libpq
+        ``key=value`` connection string (:func:`check_not_keyword_dsn`).
     """
     if not target.startswith(SQLITE_SCHEME):
+        check_not_keyword_dsn(target)
         return target
     rest = target[len(SQLITE_SCHEME) :]
     path = rest[1:] if rest.startswith("/") else ""

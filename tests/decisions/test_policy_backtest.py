@@ -258,6 +258,50 @@ def test_backtest_refuses_a_window_that_ends_before_it_starts(simulated, capsys)
     assert "--since must come before --until" in capsys.readouterr().err
 
 
+def _naive_lines(path, n: int = 4) -> None:
+    # timestamps written without a zone, one line unreadable
+    lines = [
+        json.dumps(
+            {
+                "type": "login",
+                "event_id": f"n{i}",
+                "ts": f"2026-11-02T10:0{i}:00",
+                "account": "a9",
+                "ip": "198.51.100.1",
+                "success": True,
+            }
+        )
+        for i in range(n)
+    ]
+    path.write_text("\n".join([*lines, "{cut short"]) + "\n")
+
+
+def test_backtest_reads_zoneless_times_with_source_tz_and_names_dead_letters(
+    tmp_path, capsys, monkeypatch
+):
+    events, labels = tmp_path / "naive.jsonl", tmp_path / "labels.csv"
+    _naive_lines(events)
+    labels.write_text("account,label\na9,1\n")
+    policy_path = default_policy_path()
+    base = ["backtest", str(events), "--policy", str(policy_path), "--labels",
+            str(labels), "--no-geo", "--json"]  # fmt: skip
+    # without a zone every event is a dead letter: an error naming the reasons
+    assert main(base) == ExitCode.BAD_INPUT
+    captured = capsys.readouterr()
+    assert "timestamp 4" in captured.err and "malformed_json 1" in captured.err
+    assert "no record could be replayed" in captured.err
+    assert json.loads(captured.out)["dead_letter_reasons"] == {
+        "timestamp": 4,
+        "malformed_json": 1,
+    }
+    assert main([*base, "--source-tz", "Europe/Berlin"]) == ExitCode.OK
+    report = json.loads(capsys.readouterr().out)
+    assert (report["events"], report["dead_letters"]) == (4, 1)
+    monkeypatch.setenv("TRUSTWATCH_SOURCE_TZ", "UTC")
+    assert main(base) == ExitCode.OK
+    assert json.loads(capsys.readouterr().out)["events"] == 4
+
+
 def default_policy_path():
     from importlib import resources
 

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 import click
 from rich.table import Table
 
-from trustwatch.cli.options import EVENT_FORMATS, Timestamp, geo_options
+from trustwatch.cli.exitcodes import ExitCode
+from trustwatch.cli.options import Timestamp, event_reading_options, geo_options
 from trustwatch.cli.pipeline_setup import (
     build_detectors,
     build_geo,
@@ -76,14 +77,7 @@ _LISTED_ACCOUNTS = 20
 )
 @click.option("--since", type=Timestamp(), help="Replay events from this time on.")
 @click.option("--until", type=Timestamp(), help="Replay events before this time.")
-@click.option(
-    "--format",
-    "event_format",
-    type=click.Choice(EVENT_FORMATS),
-    default="auto",
-    show_default=True,
-    help="Format of the event files (auto goes by each file's name).",
-)
+@event_reading_options
 @click.option(
     "--intel",
     "intel_paths",
@@ -116,6 +110,7 @@ def backtest(
     since: datetime | None,
     until: datetime | None,
     event_format: str,
+    source_tz: str | None,
     intel_paths: Sequence[str],
     intel_format: str,
     extra_detectors: Sequence[str],
@@ -143,7 +138,9 @@ def backtest(
     intel = load_intel_sources(intel_paths, intel_format, None, ())
     detectors = build_detectors(intel, None, extra_detectors)
     geo = build_geo(maxmind_country, maxmind_asn, no_geo)
-    history = history_events(events, since=since, until=until, format=event_format)
+    history = history_events(
+        events, since=since, until=until, format=event_format, source_tz=source_tz
+    )
     report = run_backtest(
         history,
         detectors,
@@ -157,8 +154,21 @@ def backtest(
     )
     if as_json:
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
-        return
-    _print_report(report)
+    else:
+        _print_report(report)
+    if report.dead_letters:
+        reasons = ", ".join(
+            f"{clean(reason)} {n:,}"
+            for reason, n in report.dead_letter_reasons.most_common()
+        )
+        errors.print(
+            f"warning: {report.dead_letters:,} records could not be read or "
+            f"decided ({reasons}); hint: `trustwatch run` over the same files "
+            "stores each with its reason"
+        )
+    if report.events == 0 and report.dead_letters:
+        errors.print("error: no record could be replayed")
+        raise click.exceptions.Exit(int(ExitCode.BAD_INPUT))
 
 
 def _labels(

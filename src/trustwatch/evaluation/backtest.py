@@ -48,6 +48,7 @@ from trustwatch.decisions.policy import Policy
 from trustwatch.detectors.base import Detector
 from trustwatch.enrichment.geo import GeoResolver
 from trustwatch.events.deadletter import DeadLetter
+from trustwatch.events.decode import EventDecoder
 from trustwatch.events.model import EventBase
 from trustwatch.events.readers import read_events, resolve_inputs
 from trustwatch.review.model import ReviewStore
@@ -219,6 +220,8 @@ class BacktestReport:
     events_with_signals: int = 0
     skipped_outside_window: int = 0
     dead_letters: int = 0
+    #: Dead letters by reason (``timestamp``, ``malformed_json``...).
+    dead_letter_reasons: Counter[str] = field(default_factory=Counter)
     labelled_accounts: int = 0
     abusive_accounts: int = 0
     label_sources: LabelSources | None = None
@@ -248,6 +251,7 @@ class BacktestReport:
             "events_with_signals": self.events_with_signals,
             "skipped_outside_window": self.skipped_outside_window,
             "dead_letters": self.dead_letters,
+            "dead_letter_reasons": dict(self.dead_letter_reasons.most_common()),
             "labelled_accounts": self.labelled_accounts,
             "abusive_accounts": self.abusive_accounts,
             "labels": self.label_sources.to_dict() if self.label_sources else None,
@@ -270,8 +274,12 @@ def history_events(
     since: datetime | None = None,
     until: datetime | None = None,
     format: str = "auto",
+    source_tz: str | None = None,
 ) -> Iterator[EventBase | DeadLetter]:
     """Read history, leaving out ``dt=`` partitions wholly outside the window.
+
+    ``source_tz`` is the zone of timestamps written without one, and of
+    syslog lines, as in ``trustwatch run``.
 
     Raises
     ------
@@ -287,7 +295,12 @@ def history_events(
         )
     if not kept:
         return iter(())
-    return read_events(kept, format=format)
+    return read_events(
+        kept,
+        decoder=EventDecoder(source_tz=source_tz),
+        format=format,
+        sshlog_tz=source_tz,
+    )
 
 
 def _in_window(path: Path, since: datetime | None, until: datetime | None) -> bool:
@@ -353,6 +366,7 @@ def backtest(
     for item in events:
         if isinstance(item, DeadLetter):
             report.dead_letters += 1
+            report.dead_letter_reasons[item.reason] += 1
             continue
         if (since is not None and item.ts < since) or (
             until is not None and item.ts >= until
@@ -362,6 +376,7 @@ def backtest(
         report.events += 1
         decision = pipeline.process_one(item, item.ts.timestamp())
         report.dead_letters += len(pipeline.failures)
+        report.dead_letter_reasons.update(f.reason for f in pipeline.failures)
         pipeline.failures.clear()
         if decision is None:
             continue

@@ -171,3 +171,39 @@ def test_a_resolve_whose_action_cannot_be_recorded_is_taken_back(
     )
     assert retried.status_code == 200, retried.text
     assert len(_analyst_actions(world)) == len(case["accounts"])
+
+
+def test_api_corrects_a_resolved_case_s_label_for_analysts_only(world) -> None:
+    case = _open_case(world)
+    url = f"/api/v1/cases/{case['case_id']}"
+    analyst = world.auth("analyst")
+    early = world.client.post(
+        f"{url}/correction", json={"label": "benign"}, headers=analyst
+    )
+    assert early.status_code == 409  # not resolved yet
+    resolved = world.client.post(
+        f"{url}/resolve", json={"label": "account_takeover"}, headers=analyst
+    )
+    assert resolved.status_code == 200, resolved.text
+    viewer = world.client.post(
+        f"{url}/correction", json={"label": "benign"}, headers=world.auth("viewer")
+    )
+    assert viewer.status_code == 403
+    bad = world.client.post(
+        f"{url}/correction", json={"label": "nope"}, headers=analyst
+    )
+    assert bad.status_code == 422
+    corrected = world.client.post(
+        f"{url}/correction", json={"label": "benign", "note": "owner"}, headers=analyst
+    )
+    assert corrected.status_code == 200, corrected.text
+    assert (corrected.json()["label"], corrected.json()["status"]) == (
+        "benign",
+        "resolved",
+    )
+    missing = world.client.post(
+        "/api/v1/cases/case-nope/correction", json={"label": "benign"}, headers=analyst
+    )
+    assert missing.status_code == 404
+    entry = next(e for e in _audit(world) if e["action"] == "correct")
+    assert (entry["target"], entry["detail"]["label"]) == (case["case_id"], "benign")

@@ -117,7 +117,7 @@ def test_cases_from_a_run_are_worked_audited_and_trained_on(
     capsys.readouterr()
     again = ["cases", "resolve", ring_case["case_id"], "--label", "benign"]
     assert main([*again, "--as", "bob", *review]) == ExitCode.BAD_INPUT
-    assert "already resolved" in capsys.readouterr().err
+    assert "trustwatch cases correct" in capsys.readouterr().err
     reassign = ["cases", "assign", ring_case["case_id"], "--to", "bob"]
     assert main([*reassign, "--as", "bob", *review]) == ExitCode.BAD_INPUT
 
@@ -197,6 +197,29 @@ def test_the_actor_defaults_to_the_user(tmp_path, monkeypatch, make_case):
         assert store.case("case-x").assignee == "carol"
     assert (entry.actor, entry.action, entry.target) == ("dana", "assign", "case-x")
     assert entry.detail == {"assignee": "carol"}
+
+
+def test_a_resolved_case_s_label_is_corrected_and_audited(tmp_path, make_case, capsys):
+    path = tmp_path / "review.sqlite"
+    with SqliteReviewStore(path) as store:
+        store.upsert_cases([make_case("case-x")])
+    review = ["--review-db", str(path)]
+    resolve = ["cases", "resolve", "case-x", "--label", "account_takeover"]
+    assert main([*resolve, "--as", "bob", *review]) == ExitCode.OK
+    correct = ["cases", "correct", "case-x", "--label", "benign", "--note", "owner"]
+    assert main([*correct, "--as", "carol", *review]) == ExitCode.OK
+    assert "label corrected to benign" in capsys.readouterr().out
+    assert main([*correct, "--as", "carol", *review]) == ExitCode.BAD_INPUT
+    assert "already labelled benign" in capsys.readouterr().err
+    with SqliteReviewStore(path) as store:
+        assert store.case("case-x").label == "benign"
+        kinds = [(label.kind, label.analyst) for label in store.labels()]
+        actions = [(e.actor, e.action, e.detail["label"]) for e in store.audit_log()]
+    assert kinds == [("account_takeover", "bob"), ("benign", "carol")]
+    assert sorted(actions) == [
+        ("bob", "resolve", "account_takeover"),
+        ("carol", "correct", "benign"),
+    ]
 
 
 def test_an_unknown_case_is_bad_input(tmp_path, capsys):

@@ -150,9 +150,61 @@ def test_resolving_a_resolved_case_is_refused(review_store, make_case):
     review_store.upsert_cases([make_case()])
     review_store.resolve("case-1", label="spam", analyst="bob")
 
-    with pytest.raises(CaseConflictError, match="already resolved"):
+    with pytest.raises(CaseConflictError, match="cases correct"):
         review_store.resolve("case-1", label="benign", analyst="carol")
     assert review_store.case("case-1").label == "spam"
+    assert len(review_store.labels()) == 1
+
+
+def test_a_correction_is_a_later_label_that_training_follows(review_store, make_case):
+    from trustwatch.review.training import replay_account_labels
+
+    review_store.upsert_cases([make_case(minute=3)])
+    first_at, later = T0 + timedelta(days=1), T0 + timedelta(days=2)
+    review_store.resolve(
+        "case-1",
+        label="account_takeover",
+        analyst="bob",
+        features={"v1": {"signals": {"brute_force": 0.9}}},
+        at=first_at,
+    )
+    case, correction = review_store.correct(
+        "case-1", label="benign", analyst="carol", note="the owner", at=later
+    )
+    assert (case.status, case.label, case.resolved_by) == ("resolved", "benign", "bob")
+    assert review_store.case("case-1") == case
+    first, second = review_store.labels()
+    assert second == correction
+    assert (first.kind, second.kind) == ("account_takeover", "benign")
+    assert (second.analyst, second.labelled_at, second.note) == (
+        "carol",
+        later,
+        "the owner",
+    )
+    # what the models saw is the same: only the verdict on it changed
+    assert second.observed_at == first.observed_at == T0 + timedelta(minutes=3)
+    assert second.features == first.features
+    replayed = replay_account_labels(review_store.labels(), case_of=review_store.case)
+    assert replayed.labels == {"alice": False}
+    before = replay_account_labels(
+        review_store.labels(), case_of=review_store.case, as_of=first_at
+    )
+    assert before.labels == {"alice": True}
+
+
+def test_only_a_resolved_case_with_another_label_can_be_corrected(
+    review_store, make_case
+):
+    review_store.upsert_cases([make_case()])
+    with pytest.raises(CaseConflictError, match="not resolved"):
+        review_store.correct("case-1", label="benign", analyst="carol")
+    review_store.resolve("case-1", label="spam", analyst="bob")
+    with pytest.raises(CaseConflictError, match="already labelled spam"):
+        review_store.correct("case-1", label="spam", analyst="carol")
+    with pytest.raises(CaseNotFoundError):
+        review_store.correct("case-9", label="benign", analyst="carol")
+    with pytest.raises(ConfigError):
+        review_store.correct("case-1", label="nonsense", analyst="carol")
     assert len(review_store.labels()) == 1
 
 

@@ -219,6 +219,13 @@ class ResolveRequest(_Body):
     note: Note = ""
 
 
+class CorrectionRequest(_Body):
+    """A resolved case's corrected label, and why."""
+
+    label: LabelKind
+    note: Note = ""
+
+
 class ReverseRequest(_Body):
     """Why an action is reversed (recorded with the reversal)."""
 

@@ -36,6 +36,7 @@ from trustwatch.api.schemas import (
     CaseDetail,
     CaseOut,
     CasePage,
+    CorrectionRequest,
     DispatchOut,
     IndicatorOut,
     PolicyOut,
@@ -297,6 +298,37 @@ def resolve_case(
         },
     )
     return ResolvedCaseOut(**case_out(case).model_dump(), action_ids=action_ids)
+
+
+@router.post("/cases/{case_id}/correction", response_model=CaseOut, tags=["cases"])
+def correct_case(
+    request: Request, principal: Analyst, case_id: PathId, body: CorrectionRequest
+) -> CaseOut:
+    """Correct a resolved case's label, as ``cases correct`` does.
+
+    The earlier label stays on record; training follows the later one.
+    Actions taken at resolution stand (reverse them on their own).
+    """
+    review = request.app.state.review
+    if review.case(case_id) is None:
+        raise _not_found("case")
+    try:
+        case, label = review.correct(
+            case_id, label=body.label, analyst=principal.name, note=body.note
+        )
+    except (CaseConflictError, ConfigError):
+        raise HTTPException(
+            status_code=409, detail="the case's label cannot be corrected"
+        ) from None
+    audit(
+        request,
+        principal,
+        "correct",
+        "case",
+        case_id,
+        {"label": body.label, "label_id": label.label_id},
+    )
+    return case_out(case)
 
 
 def _write_actions(request: Request, actions: Iterable[Action]) -> None:

@@ -493,6 +493,52 @@ def resolve(
 
 
 @cases.command()
+@click.argument("case_id")
+@click.option(
+    "--label",
+    "kind",
+    required=True,
+    type=click.Choice(LABEL_KINDS),
+    help="The corrected verdict on the case's subject.",
+)
+@click.option("--note", default="", help="Why the label changes; kept with it.")
+@review_db_option
+@_schema_option
+@_actor_option
+def correct(
+    case_id: str,
+    kind: str,
+    note: str,
+    review_db: str,
+    review_schema: str,
+    actor: str | None,
+) -> None:
+    """Correct a resolved case's label; training follows the correction.
+
+    The earlier label stays on record (`cases labels` lists both); the
+    correction is a later label on the same subject, and training replays
+    labels in the order they were given. Actions taken at resolution stand:
+    reverse them with `trustwatch actions reverse`.
+    """
+    from trustwatch.review.audit import record_action
+
+    who = _actor(actor)
+    with open_review(review_db, review_schema, create=False) as store:
+        case, label = store.correct(
+            case_id, label=cast("LabelKind", kind), analyst=who, note=note
+        )
+        record_action(
+            store,
+            actor=who,
+            action="correct",
+            target_type="case",
+            target=case_id,
+            detail={"label": kind, "label_id": label.label_id},
+        )
+    console.print(f"{case_id}: label corrected to {case.label}")
+
+
+@cases.command()
 @review_db_option
 @_schema_option
 @click.option("--subject-type", type=click.Choice(_SUBJECT_TYPES))

@@ -205,6 +205,18 @@ class ReviewStore(Protocol):
         """Close a case with a label; the label is stored for training."""
         ...
 
+    def correct(
+        self,
+        case_id: str,
+        *,
+        label: LabelKind,
+        analyst: str,
+        note: str = "",
+        at: datetime | None = None,
+    ) -> tuple[Case, Label]:
+        """Correct a resolved case's label with a later label on its subject."""
+        ...
+
     def add_label(self, label: Label) -> bool:
         """Store a label given outside a case; False when already stored."""
         ...

@@ -564,8 +564,9 @@ class SqlReviewStore:
             if case.status == "resolved":
                 raise CaseConflictError(
                     f"case {case_id} is already resolved ({case.label}, by "
-                    f"{case.resolved_by} at {case.resolved_at}); hint: give a "
-                    "correction with a new label on the subject instead"
+                    f"{case.resolved_by} at {case.resolved_at}); hint: correct "
+                    "its label with `trustwatch cases correct` (POST "
+                    "/api/v1/cases/{id}/correction)"
                 )
             resolved = msgspec.structs.replace(
                 case,
@@ -594,6 +595,94 @@ class SqlReviewStore:
             db.execute(_labels.insert().values(**self._label_columns(label)))
         log.info("case %s resolved as %s", case_id, kind)
         return resolved, label
+
+    def correct(
+        self,
+        case_id: str,
+        *,
+        label: LabelKind,
+        analyst: str,
+        note: str = "",
+        at: datetime | None = None,
+    ) -> tuple[Case, Label]:
+        """Correct a resolved case's label; the earlier label stays on record.
+
+        The correction is a new label on the same subject, given later, with
+        the first label's features and time observed: training replays labels
+        in the order they were given, so it follows the correction from then
+        on. The case shows the corrected label. Both are written in one
+        transaction.
+
+        Raises
+        ------
+        ConfigError
+            When ``label`` is not one of the label kinds.
+        CaseNotFoundError
+            When no case has that id.
+        CaseConflictError
+            When the case is not resolved, already has that label, or changed
+            since it was read.
+        """
+        _check_label_kind(label)
+        when = _utc(at) if at is not None else _now()
+        return self._guard(
+            "correct a label",
+            lambda: self._correct(case_id, label, analyst, note, when),
+        )
+
+    def _correct(
+        self,
+        case_id: str,
+        kind: LabelKind,
+        analyst: str,
+        note: str,
+        when: datetime,
+    ) -> tuple[Case, Label]:
+        with self._engine.begin() as db:
+            case, version = self._read_for_change(db, case_id)
+            if case.status != "resolved":
+                raise CaseConflictError(
+                    f"case {case_id} is {case.status}, not resolved; hint: "
+                    "resolve it with its label"
+                )
+            if case.label == kind:
+                raise CaseConflictError(f"case {case_id} is already labelled {kind}")
+            first = db.execute(
+                sa.select(_labels.c.body).where(
+                    _labels.c.label_id == stable_id("label", case_id)
+                )
+            ).first()
+            earlier = (
+                None if first is None else msgspec.json.decode(first[0], type=Label)
+            )
+            corrected = msgspec.structs.replace(case, label=kind, updated_at=when)
+            label = Label(
+                label_id=stable_id("label", case_id, "correction", when.isoformat()),
+                subject_type=case.subject_type,
+                subject=case.subject,
+                kind=kind,
+                analyst=analyst,
+                labelled_at=when,
+                observed_at=case.last_seen if earlier is None else earlier.observed_at,
+                case_id=case_id,
+                verdict_ids=case.verdict_ids,
+                features={} if earlier is None else earlier.features,
+                note=note,
+            )
+            # a resolved case, so not through _write_case (open cases only)
+            written = db.execute(
+                _cases.update()
+                .where(_cases.c.case_id == case_id, _cases.c.version == version)
+                .values(**self._case_columns(corrected), version=version + 1)
+            )
+            if written.rowcount != 1:
+                raise CaseConflictError(
+                    f"case {case_id} changed while its label was being "
+                    "corrected; hint: read it again and retry"
+                )
+            db.execute(_labels.insert().values(**self._label_columns(label)))
+        log.info("case %s label corrected to %s", case_id, kind)
+        return corrected, label
 
     def reopen(self, resolved: Case) -> Case:
         """Take back a resolution that could not be completed.

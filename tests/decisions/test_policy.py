@@ -127,6 +127,29 @@ def test_every_broken_rule_is_reported_at_once(tmp_path):
     assert all(line.startswith(str(tmp_path / "policy.toml")) for line in lines)
 
 
+def test_every_fault_of_one_rule_is_reported_at_once(tmp_path):
+    rule = (
+        '[[rules]]\nid = "r1"\nsignals = []\naction = "nuke"\nmin_score = 1.5\n'
+        'mode = "maybe"\nexpires = "forever"\ntarget = "planet"\n'
+        'delay = "30m-5m"\nwhen = "signal.score >"\nextra = 1\n'
+    )
+    with pytest.raises(PolicyError) as info:
+        load_policy(write(tmp_path, f'name = "p"\nversion = "1"\n{rule}'))
+    text = str(info.value)
+    for fault in (
+        "unknown fields ['extra']",
+        "when: syntax error",
+        "'signals' must be a non-empty list",
+        "action 'nuke'",
+        "min_score must be",
+        "target 'planet'",
+        "mode 'maybe'",
+        "expires: 'forever'",
+        "delay: '30m-5m'",
+    ):
+        assert f"rule r1: {fault}" in text, fault
+
+
 def test_ids_of_other_types_are_no_repeats_and_long_lists_are_cut(tmp_path):
     text = GOOD.replace('id = "r1"', "id = 1").replace('id = "r2"', "id = true")
     with pytest.raises(PolicyError) as info:

@@ -211,14 +211,25 @@ class Policy:
 
 
 def _rule(raw: dict[str, Any], where: str) -> Rule:
+    """Build one rule; every fault it has is reported at once.
+
+    Raises
+    ------
+    PolicyError
+        Naming each fault of the rule, one a line.
+    """
+    faults: list[str] = []
+
     def need(key: str, kind: type) -> Any:
         if key not in raw:
-            raise PolicyError(f"{where}: missing {key!r}")
-        if not isinstance(raw[key], kind):
-            raise PolicyError(f"{where}: {key!r} must be a {kind.__name__}")
-        if kind is str and not raw[key].strip():
-            raise PolicyError(f"{where}: {key!r} must not be empty")
-        return raw[key]
+            faults.append(f"{where}: missing {key!r}")
+        elif not isinstance(raw[key], kind):
+            faults.append(f"{where}: {key!r} must be a {kind.__name__}")
+        elif kind is str and not raw[key].strip():
+            faults.append(f"{where}: {key!r} must not be empty")
+        else:
+            return raw[key]
+        return None
 
     unknown = set(raw) - {
         "id",
@@ -233,41 +244,59 @@ def _rule(raw: dict[str, Any], where: str) -> Rule:
         "when",
     }
     if unknown:
-        raise PolicyError(f"{where}: unknown fields {sorted(unknown)}")
-    when = _condition(raw["when"], where) if "when" in raw else None
-    signals = need("signals", list) if "signals" in raw or when is None else []
-    if "signals" in raw and (
-        not signals or not all(isinstance(s, str) and s.strip() for s in signals)
-    ):
-        raise PolicyError(f"{where}: 'signals' must be a non-empty list of kinds")
+        faults.append(f"{where}: unknown fields {sorted(unknown)}")
+    rule_id = need("id", str)
+    when = None
+    if "when" in raw:
+        try:
+            when = _condition(raw["when"], where)
+        except PolicyError as exc:
+            faults.append(str(exc))
+    signals: list[str] = []
+    if "signals" in raw or "when" not in raw:
+        signals = need("signals", list) or []
+        if (
+            "signals" in raw
+            and isinstance(raw["signals"], list)
+            and (
+                not signals
+                or not all(isinstance(s, str) and s.strip() for s in signals)
+            )
+        ):
+            faults.append(f"{where}: 'signals' must be a non-empty list of kinds")
     action = need("action", str)
-    if action not in ACTION_SEVERITY:
+    if action is not None and action not in ACTION_SEVERITY:
         known = ", ".join(ACTION_SEVERITY)
-        raise PolicyError(f"{where}: action {action!r} is not one of {known}")
+        faults.append(f"{where}: action {action!r} is not one of {known}")
     score = raw.get("min_score", 0.5)
-    if isinstance(score, bool) or not isinstance(score, int | float):
-        raise PolicyError(f"{where}: min_score must be a number in [0, 1]")
-    if not 0 <= score <= 1:
-        raise PolicyError(f"{where}: min_score must be a number in [0, 1]")
+    if (
+        isinstance(score, bool)
+        or not isinstance(score, int | float)
+        or not 0 <= score <= 1
+    ):
+        faults.append(f"{where}: min_score must be a number in [0, 1]")
     target = raw.get("target", "entity")
     if not _known_target(target):
         listed = [f"{EVIDENCE_PREFIX}{kind}" for kind in EVIDENCE_TARGET_TYPES]
-        raise PolicyError(
+        faults.append(
             f"{where}: target {target!r} is not one of {(*_TARGETS, *listed)}"
         )
     mode = raw.get("mode", "enforce")
     if mode not in ("enforce", "shadow", "disabled"):
-        raise PolicyError(f"{where}: mode {mode!r} is not enforce/shadow/disabled")
+        faults.append(f"{where}: mode {mode!r} is not enforce/shadow/disabled")
+    expires = delay = None
     try:
         expires = parse_duration(raw["expires"]) if "expires" in raw else None
     except (ValueError, AttributeError, OverflowError) as exc:
-        raise PolicyError(f"{where}: expires: {exc}") from exc
+        faults.append(f"{where}: expires: {exc}")
     try:
         delay = parse_delay(raw["delay"]) if "delay" in raw else None
     except (ValueError, AttributeError, OverflowError) as exc:
-        raise PolicyError(f"{where}: delay: {exc}") from exc
+        faults.append(f"{where}: delay: {exc}")
+    if faults:
+        raise PolicyError("\n".join(faults))
     return Rule(
-        id=need("id", str),
+        id=rule_id,
         signals=frozenset(signals),
         min_score=float(score),
         action=cast(ActionType, action),
@@ -318,9 +347,9 @@ _PROBLEMS_LISTED = 50
 def policy_from_dict(data: dict[str, Any], source: str) -> Policy:
     """Check and build a policy from parsed TOML; errors name ``source``.
 
-    Every fault is reported at once (the first of each rule, up to
+    Every fault is reported at once (every fault of every rule, up to
     ``_PROBLEMS_LISTED`` of them), so that fixing a policy takes one round,
-    not one per rule.
+    not one per fault.
     """
     problems: list[str] = []
     for key in ("name", "version"):

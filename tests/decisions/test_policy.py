@@ -169,3 +169,14 @@ def test_ids_of_other_types_are_no_repeats_and_long_lists_are_cut(tmp_path):
     assert len(lines) == 51
     assert "rule r49: action 'explode'" in lines[49]
     assert lines[50].endswith(": and 10 more problems")
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [("1d", "1d"), ("90m", "90m"), ("3600s", "1h"), ("25h", "25h"), ("45s", "45s")],
+)
+def test_a_duration_is_written_back_as_the_policy_reads_it(text, written):
+    from trustwatch.decisions.policy import duration_text, parse_duration
+
+    assert duration_text(parse_duration(text)) == written
+    assert parse_duration(written) == parse_duration(text)

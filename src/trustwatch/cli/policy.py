@@ -13,6 +13,7 @@ from rich.table import Table
 from trustwatch.cli.exitcodes import ExitCode
 from trustwatch.cli.pipeline_setup import checked_policy
 from trustwatch.cli.render import clean, error_console, output_console
+from trustwatch.decisions.policy import duration_text
 
 if TYPE_CHECKING:
     from trustwatch.evaluation.policy_examples import PolicyTestReport
@@ -42,7 +43,7 @@ def policy_check(path: Path) -> None:
     )
     for rule in checked.rules:
         kinds = ", ".join(clean(k) for k in sorted(rule.signals)) or "any signal"
-        until = f", expires after {rule.expires}" if rule.expires else ""
+        until = f", expires after {duration_text(rule.expires)}" if rule.expires else ""
         when = f" when {clean(' '.join(rule.when.source.split()))}" if rule.when else ""
         console.print(
             f"  {clean(rule.id)} ({rule.mode}): {kinds} >= {rule.min_score}{when} -> "

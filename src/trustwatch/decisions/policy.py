@@ -147,6 +147,18 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def duration_text(duration: timedelta) -> str:
+    """Write a duration as :func:`parse_duration` reads it: ``"7d"``, ``"90m"``.
+
+    The largest unit that divides it exactly is used.
+    """
+    seconds = int(duration.total_seconds())
+    for unit, size in sorted(_UNITS.items(), key=lambda item: -item[1]):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def parse_delay(text: str) -> tuple[timedelta, timedelta]:
     """Parse a delay range like ``"5m-30m"`` (or one duration, ``"10m"``)."""
     low, _, high = text.partition("-")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import zlib
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,23 @@ def test_a_corrupt_gzip_stream_says_where_it_stopped(tmp_path: Path) -> None:
     with pytest.raises(UnreadableError) as info:
         _lines(path, 10)
     assert info.value.location.startswith("line ")
+
+
+@pytest.mark.parametrize("kept", [3000, 0.5, 0.9])
+def test_every_whole_line_before_a_gzip_cut_is_read(tmp_path: Path, kept) -> None:
+    text = b"".join(b"line %d of the file\n" % i for i in range(200_000))
+    whole = gzip.compress(text)
+    cut = whole[: kept if isinstance(kept, int) else int(len(whole) * kept)]
+    decompressable = zlib.decompressobj(31).decompress(cut)
+    expected = decompressable.split(b"\n")[:-1]  # the whole lines only
+    path = tmp_path / "in.jsonl.gz"
+    path.write_bytes(cut)
+    read: list[bytes] = []
+    with pytest.raises(UnreadableError) as info:
+        for block in iter_line_blocks(path, 100):
+            read.extend(block)
+    assert read == expected
+    assert info.value.location == f"line {len(expected) + 1}"
 
 
 def test_a_bom_alone_or_in_the_middle(tmp_path: Path) -> None:

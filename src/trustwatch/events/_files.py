@@ -31,7 +31,7 @@ HEAD_BYTES = 4096
 
 _BOM = b"\xef\xbb\xbf"
 _GZIP_MAGIC = b"\x1f\x8b"
-_BLOCK = 1 << 16  # small enough to salvage most of a cut-off gzip file
+_BLOCK = 1 << 16  # bytes read at a time
 _RAW_HEAD = 1024  # bytes of the start of a refused file kept in its dead letter
 _SAMPLE = 256  # bytes looked at for NUL bytes between characters
 
@@ -178,14 +178,17 @@ def iter_line_blocks(
     except OSError as exc:
         raise UnreadableError("file", f"cannot open {path}: {exc.strerror}") from exc
     splitter = _LineSplitter(limit)
+    failed: list[Exception] = []  # a read's failure, held until its bytes are fed
     with stream:
         try:
-            block = _read_head(stream, max(block_size, HEAD_BYTES))
+            block = _read_head(stream, max(block_size, HEAD_BYTES), failed)
             if check is not None and block:
                 check(path, block)
             while block:
                 yield splitter.feed(block)
-                block = stream.read(block_size)
+                if failed:
+                    raise failed[0]
+                block = _read_some(stream, block_size, failed)
         except (OSError, EOFError, zlib.error) as exc:
             where = splitter.lines
             raise UnreadableError(
@@ -197,15 +200,34 @@ def iter_line_blocks(
         yield last
 
 
-def _read_head(stream: BufferedIOBase, size: int) -> bytes:
+def _read_some(stream: BufferedIOBase, size: int, failed: list[Exception]) -> bytes:
+    """Read up to ``size`` bytes, fewer only at the end or at a failure.
+
+    Pieces, not one ``read(size)``: a gzip stream cut short raises at its
+    end, and ``read`` would drop every byte it had decompressed in that
+    call. Each ``read1`` hands over what one step decompressed; a failure
+    after some bytes is put in ``failed`` and those bytes are returned, so
+    that every line before the cut is read.
+    """
+    parts: list[bytes] = []
+    left = size
+    try:
+        while left > 0:
+            part = stream.read1(left)
+            if not part:
+                break
+            parts.append(part)
+            left -= len(part)
+    except (OSError, EOFError, zlib.error) as exc:
+        if not parts:
+            raise
+        failed.append(exc)
+    return b"".join(parts)
+
+
+def _read_head(stream: BufferedIOBase, size: int, failed: list[Exception]) -> bytes:
     """Read the first ``size`` bytes (fewer only at the end), dropping a BOM."""
-    head = stream.read(size)
-    # A gzip stream may return less than asked for; fill the head up.
-    while head and len(head) < size:
-        more = stream.read(size - len(head))
-        if not more:
-            break
-        head += more
+    head = _read_some(stream, size, failed)
     return head[len(_BOM) :] if head.startswith(_BOM) else head
 
 

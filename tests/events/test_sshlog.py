@@ -213,6 +213,23 @@ def test_host_names_are_not_ip_addresses_and_ipv6_is_canonical() -> None:
     assert sorted(str(e.ip) for e in events) == ["2001:db8::1", "None"]
 
 
+def test_a_broken_address_is_a_dead_letter_and_a_host_name_is_no_address() -> None:
+    lines = [
+        _at("10:00:00", 21, "Accepted password for bob from 999.51.100.7 port 1 ssh2"),
+        _at("10:00:01", 22, "Failed password for root from 2001:db8::zz port 1 ssh2"),
+        _at("10:00:02", 23, "Accepted password for ann from gw.example port 1 ssh2"),
+    ]
+    items = list(parse_auth_log(lines, year=2015))
+    letters = [item for item in items if isinstance(item, DeadLetter)]
+    logins = [item for item in items if isinstance(item, Login)]
+    assert [(d.location, d.reason) for d in letters] == [
+        ("line 1", "invalid_ip"),
+        ("line 2", "invalid_ip"),
+    ]
+    assert "'999.51.100.7' is not an IP address" in letters[0].message
+    assert [(e.username, e.ip) for e in logins] == [("ann", None)]
+
+
 def test_a_quiet_connection_emits_its_pending_attempt_after_the_window() -> None:
     lines = [
         _at("10:00:00", 13, f"Invalid user a from {IP}"),

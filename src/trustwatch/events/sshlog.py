@@ -299,6 +299,17 @@ class AuthLogParser:
             reason = "not_allowed"
         else:
             reason = "invalid_user" if invalid else "bad_credentials"
+        ip = _ip(match["ip"])
+        if ip is None and _ADDRESS_LIKE.fullmatch(match["ip"] or ""):
+            # a host name (sshd with UseDNS) has no address; a broken address
+            # is a fault, not a login from nowhere
+            self._dead(
+                line.lineno,
+                line.text,
+                "invalid_ip",
+                f"{match['ip']!r} is not an IP address",
+            )
+            return
         self._emit(
             line.lineno,
             line.text,
@@ -308,7 +319,7 @@ class AuthLogParser:
             method=_METHODS.get(match["method"], "other"),
             username=user,
             account=None if invalid else user,
-            ip=_ip(match["ip"]),
+            ip=ip,
             failure_reason=reason,
         )
 
@@ -491,6 +502,11 @@ def _event_id(name: str, lineno: int, text: str, index: int) -> str:
     if index:
         digest.update(f"\x00{index}".encode())
     return "ssh-" + digest.hexdigest()[:20]
+
+
+#: Written as an address (digits and dots, or anything with a colon, which
+#: no host name has), not as a host name: one that does not parse is broken.
+_ADDRESS_LIKE = re.compile(r"[0-9.]+|.*:.*")
 
 
 @lru_cache(maxsize=65_536)

@@ -104,7 +104,9 @@ def test_file_scan_walks_a_folder_and_skips_links(tmp_path: Path, capsys) -> Non
     (upload / "link.html").symlink_to(outside)
     (upload / "loop").symlink_to(upload, target_is_directory=True)
     assert main(["file", "scan", str(upload), "--json"]) == ExitCode.OK
-    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    captured = capsys.readouterr()
+    assert "skipped 2 links, pipes or other entries" in captured.err
+    rows = [json.loads(line) for line in captured.out.splitlines()]
     assert [Path(row["path"]).relative_to(upload).as_posix() for row in rows] == [
         "a.pdf",
         "c.txt",

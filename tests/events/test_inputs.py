@@ -144,6 +144,20 @@ def test_broken_links_and_link_loops_are_refused_clearly(tmp_path: Path) -> None
         read_events([tmp_path / "loop.jsonl"])
 
 
+def test_entries_of_a_folder_that_are_not_files_are_skipped_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = _write(tmp_path / "d" / "a.jsonl")
+    (tmp_path / "d" / "broken.jsonl").symlink_to(tmp_path / "gone.jsonl")
+    os.mkfifo(tmp_path / "d" / "pipe.jsonl")
+    with caplog.at_level(logging.WARNING):
+        assert _files([tmp_path / "d"]) == [good]
+    (warning,) = [
+        r.getMessage() for r in caplog.records if "skipped 2" in r.getMessage()
+    ]
+    assert "broken.jsonl" in warning and "pipe.jsonl" in warning
+
+
 def test_a_nul_byte_in_a_path_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="not a valid path"):
         read_events(["events\x00.jsonl"])

@@ -198,7 +198,7 @@ def _files_in(paths: Sequence[Path]) -> Iterator[tuple[Path, str | None]]:
             continue
         # a stack, not recursion: a tree of any depth is walked
         stack = [path]
-        met = 0
+        met = skipped = 0
         while stack:
             folder = stack.pop()
             try:
@@ -218,6 +218,8 @@ def _files_in(paths: Sequence[Path]) -> Iterator[tuple[Path, str | None]]:
                         found = Path(entry.path)
                         if first_time(found, follow=False):
                             yield found, None
+                    else:
+                        skipped += 1
                 except OSError:
                     continue  # gone since the listing
             stack.extend(reversed(subfolders))
@@ -225,6 +227,12 @@ def _files_in(paths: Sequence[Path]) -> Iterator[tuple[Path, str | None]]:
             errors.print(
                 f"warning: {clean(_text(path))} holds no file to scan (links "
                 "inside a folder are skipped)"
+            )
+        elif skipped:
+            errors.print(
+                f"warning: {clean(_text(path))}: skipped {skipped:,} links, pipes "
+                "or other entries that are not regular files; hint: name a "
+                "linked file on its own to scan it"
             )
 
 

@@ -237,6 +237,7 @@ def _walk(root: Path) -> tuple[list[Path], int]:
     Links to files are followed; links to folders are not, so no cycle exists.
     """
     files: list[Path] = []
+    others: list[Path] = []
     hidden = 0
     stack = [root]
     while stack:
@@ -248,6 +249,21 @@ def _walk(root: Path) -> tuple[list[Path], int]:
                 stack.append(folder / entry.name)
             elif _is_file(entry):
                 files.append(folder / entry.name)
+            else:
+                others.append(folder / entry.name)
+    if others:
+        # a broken link or a pipe in a folder of events is a fault to see,
+        # as it is when named on its own
+        shown = ", ".join(str(path) for path in sorted(others)[:3])
+        more = f" and {len(others) - 3} more" if len(others) > 3 else ""
+        logger.warning(
+            "folder %s: skipped %d entries that are not regular files or "
+            "folders (broken links, links to folders, pipes, sockets): %s%s",
+            root,
+            len(others),
+            shown,
+            more,
+        )
     return files, hidden
 
 

@@ -1,7 +1,7 @@
 """Serialising partition state in a forked child, off the consume loop.
 
 Turning a partition's detector state (hundreds of thousands of small
-objects) into compressed JSON takes about a fifth of a second, and a worker
+objects) into compressed bytes takes about a tenth of a second, and a worker
 that does it in its own loop decides nothing meanwhile: every event that
 arrives waits. A child made with :func:`os.fork` sees the parent's memory
 exactly as it was at the fork (copy-on-write), whatever the parent changes

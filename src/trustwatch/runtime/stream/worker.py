@@ -129,8 +129,9 @@ class StreamError(TrustwatchError):
 
 #: Zstandard's frame magic number: states saved before it was used are zlib.
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
-#: Level 1 compresses a partition's state (about 12 MB of JSON) in about a
-#: quarter of zlib level 1's time, and smaller (benchmarks/bench_state_save.py).
+#: Level 1 compresses a partition's state (about 9 MB of MessagePack) in
+#: about a quarter of zlib level 1's time, and smaller
+#: (benchmarks/bench_state_save.py).
 _ZSTD_LEVEL = 1
 #: A state is a mapping, so its JSON (written by earlier versions) opens with
 #: a brace, and its MessagePack with a map's first byte, never this.
@@ -140,8 +141,8 @@ _JSON_OPENING = b"{"
 def encode_state(state: Any) -> bytes:
     """Return a pipeline state as Zstandard-compressed MessagePack.
 
-    MessagePack encodes a partition's state in about a third of the time JSON
-    takes, and is a fifth smaller before compression; it keeps the same
+    MessagePack encodes a partition's state in about half the time JSON
+    takes, and is a quarter smaller before compression; it keeps the same
     values (a state holds strings, numbers, lists and string-keyed maps).
     """
     raw = msgspec.msgpack.encode(state)

@@ -1,5 +1,7 @@
 """Labelled URL files and the reference sources."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from trustwatch.errors import ConfigError
@@ -32,6 +34,21 @@ def test_csv_and_jsonl_files(tmp_path):
     assert [r.label for r in read_labelled_file(jsonl)] == [1, 0]
 
 
+def test_times_without_a_zone_and_dates_alone_are_read_as_utc(tmp_path):
+    path = tmp_path / "mine.csv"
+    path.write_text(
+        "url,label,time\n"
+        "https://a.example/,1,2024-01-15\n"
+        "https://b.example/,0,2024-01-15T10:30:00\n"
+        "https://c.example/,0,2024-01-15T10:30:00+02:00\n"
+    )
+    assert [r.time for r in read_labelled_file(path)] == [
+        datetime(2024, 1, 15, tzinfo=UTC),
+        datetime(2024, 1, 15, 10, 30, tzinfo=UTC),
+        datetime(2024, 1, 15, 8, 30, tzinfo=UTC),
+    ]
+
+
 @pytest.mark.parametrize(
     ("content", "suffix", "message"),
     [
@@ -42,7 +59,6 @@ def test_csv_and_jsonl_files(tmp_path):
             ".csv",
             "cannot read timestamp",
         ),
-        ("url,label,time\nhttps://a.example/,1,2024-01-15T00:00:00\n", ".csv", "zone"),
         ('{"url": 12345, "label": 1}\n', ".jsonl", "'url' must be text"),
         (
             '{"url": "https://a.example/", "label": 1}\n[1]\n',

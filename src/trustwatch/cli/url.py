@@ -238,7 +238,8 @@ def _training_options(command: Callable[..., None]) -> Callable[..., None]:
             "--labelled",
             multiple=True,
             type=click.Path(dir_okay=False, path_type=Path),
-            help="CSV or JSON Lines with url, label and optional time columns.",
+            help="CSV or JSON Lines with url, label and optional time columns "
+            "(ISO 8601 or epoch seconds; UTC when no zone is written).",
         ),
         click.option(
             "--open-only",

@@ -382,6 +382,8 @@ def _row_time(path: Path, number: int, row: dict[str, object]) -> datetime | Non
             f"{path}:{number}: time must be ISO 8601 text or epoch seconds"
         )
     try:
-        return parse_timestamp(raw)
+        # a labelled row's time places it in a day of the time split: one
+        # written without a zone (a date alone, say) is read as UTC
+        return parse_timestamp(raw, default_tz="UTC")
     except InvalidEventError as exc:
         raise ConfigError(f"{path}:{number}: time {raw!r}: {exc}") from exc

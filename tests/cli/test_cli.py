@@ -44,6 +44,14 @@ def test_run_then_alerts_list_filter_and_explain(tmp_path, inputs, capsys):
     assert run("dead-letters", "--db", db) == ExitCode.OK
     assert "malformed_json" in capsys.readouterr().out
 
+    # filters that cannot match are said to be so; a cut list says it is cut
+    assert run("alerts", "--db", db, "--decision", "nuke") == ExitCode.BAD_INPUT
+    assert "'nuke' is not one of" in capsys.readouterr().err
+    assert run("alerts", "--db", db, "--kind", "nosuch") == ExitCode.OK
+    assert "no registered detector raises 'nosuch'" in capsys.readouterr().err
+    assert run("alerts", "--db", db, "--limit", "1") == ExitCode.OK
+    assert "the newest 1 shown; more may match" in capsys.readouterr().err
+
 
 def test_missing_store_and_bad_policy_exit_with_clear_codes(tmp_path, inputs, capsys):
     events, _ = inputs

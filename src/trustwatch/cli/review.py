@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from trustwatch.cli.render import (
     output_console,
     verdict_table,
 )
+from trustwatch.decisions.model import ACTION_SEVERITY
 from trustwatch.errors import ConfigError
 from trustwatch.storage.sqlite import SqliteStore, VerdictQuery
 
@@ -34,14 +36,18 @@ def open_store(db: Path) -> SqliteStore:
     return SqliteStore(db, readonly=True)
 
 
-def _write_json_lines(records: list[object]) -> None:
+def _write_json_lines(records: Sequence[object]) -> None:
     encode = msgspec.json.Encoder().encode
     for record in records:
         sys.stdout.write(encode(record).decode() + "\n")
 
 
 @click.group(invoke_without_command=True)
-@click.option("--decision", help="Only this decision (lock_account, challenge...).")
+@click.option(
+    "--decision",
+    type=click.Choice(list(ACTION_SEVERITY)),
+    help="Only this decision.",
+)
 @click.option("--account", help="Only verdicts on this account.")
 @click.option("--ip", help="Only verdicts on events from this address.")
 @click.option("--kind", help="Only verdicts with a signal of this kind.")
@@ -87,12 +93,26 @@ def alerts(
         until=until,
         limit=limit,
     )
+    if kind is not None:
+        from trustwatch.detectors import known_signal_kinds
+
+        known = known_signal_kinds()
+        if kind not in known:
+            errors.print(
+                f"warning: no registered detector raises {clean(kind)!r}; "
+                f"hint: kinds such as {', '.join(sorted(known)[:6])}..."
+            )
     with open_store(db) as store:
-        found = store.verdicts(query)
+        found = list(store.verdicts(query))
     if as_json:
-        _write_json_lines(list(found))
-    else:
-        console.print(verdict_table(found))
+        _write_json_lines(found)
+        return
+    console.print(verdict_table(found))
+    if len(found) == limit:
+        errors.print(
+            f"the newest {limit:,} shown; more may match (--limit for more, "
+            "--since/--until for a window)"
+        )
 
 
 @alerts.command()

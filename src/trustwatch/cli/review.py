@@ -31,8 +31,16 @@ errors = error_console()
 
 def open_store(db: Path) -> SqliteStore:
     """Open an existing store for reading, or fail with a hint."""
+    if str(db).startswith(("postgresql:", "postgres:")):
+        # TRUSTWATCH_DB may name the PostgreSQL store `serve` reads; the DSN
+        # (a password in it, perhaps) is not repeated
+        raise ConfigError(
+            "this command reads a SQLite store, and --db (or TRUSTWATCH_DB) "
+            "names a PostgreSQL one; hint: read it through the API (`trustwatch "
+            "serve --db postgresql://...`), or pass --db FILE"
+        )
     if not db.is_file():
-        raise ConfigError(f"no store at {db}; run `trustwatch run` or pass --db")
+        raise ConfigError(f"no store at {db}; hint: run `trustwatch run` or pass --db")
     return SqliteStore(db, readonly=True)
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from trustwatch.cli.exitcodes import ExitCode
 from trustwatch.cli.main import main
+from trustwatch.errors import ConfigError
 from trustwatch.review.store import SqliteReviewStore
 from trustwatch.storage.sqlite import SqliteStore
 
@@ -102,3 +103,30 @@ def test_resolve_refuses_a_decision_store_that_is_not_there(tmp_path, capsys):
     assert status == ExitCode.BAD_CONFIG
     assert "no decision store at" in capsys.readouterr().err
     assert not missing.exists()
+
+
+def test_the_two_stores_are_not_written_into_each_other(tmp_path, capsys):
+    import sqlite3
+
+    from trustwatch.review.migrate import VERSION_TABLE
+    from trustwatch.storage import sqlite as decision_sqlite
+
+    assert decision_sqlite._REVIEW_VERSION_TABLE == VERSION_TABLE
+    decisions, review = tmp_path / "store.sqlite", tmp_path / "review.sqlite"
+    SqliteStore(decisions).close()
+    SqliteReviewStore(review).close()
+
+    def tables(path):
+        with sqlite3.connect(path) as db:
+            return {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+
+    before = (tables(decisions), tables(review))
+    with pytest.raises(ConfigError, match="is a decision store"):
+        SqliteReviewStore(decisions)
+    with pytest.raises(ConfigError, match="is a review store"):
+        SqliteStore(review)
+    assert main(["db", "upgrade", "--review-db", str(decisions)]) != ExitCode.OK
+    assert "is a decision store" in capsys.readouterr().err
+    assert main(["cases", "build", "--db", str(decisions), "--review-db",
+                 str(decisions)]) != ExitCode.OK  # fmt: skip
+    assert (tables(decisions), tables(review)) == before

@@ -889,9 +889,15 @@ class SqliteReviewStore(SqlReviewStore):
             return
         try:
             self.upgrade()
-        except StorageError:
+        except (StorageError, ConfigError):
             self.close()
             raise
+
+    def upgrade(self) -> str:
+        """Migrate the file, unless it is a decision store's (refused)."""
+        if self.path.is_file():
+            _refuse_decision_store(self.path)
+        return super().upgrade()
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:
@@ -1032,13 +1038,53 @@ def open_review_store(
     return SqliteReviewStore(Path(target))
 
 
-def _require_sqlite_review_file(path: Path) -> None:
-    """Refuse a missing file, or one without review tables, without writing.
+def _table_names(path: Path) -> set[str]:
+    """The tables of a SQLite file, read over a read-only connection.
 
-    Read with a read-only connection of its own: the store's engine would
-    switch the file to write-ahead logging, a change to someone else's file.
+    Read with a connection of its own: the store's engine would switch the
+    file to write-ahead logging, a change to someone else's file.
+
+    Raises
+    ------
+    sqlite3.Error
+        When the file is not a SQLite database.
     """
     import contextlib
+    import sqlite3
+
+    with contextlib.closing(
+        sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    ) as db:
+        return {
+            row[0]
+            for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
+
+
+def _refuse_decision_store(path: Path) -> None:
+    """Refuse to add review tables to a decision store's file.
+
+    Raises
+    ------
+    ConfigError
+        When the file holds a decision store's verdicts and no review tables.
+    """
+    import sqlite3
+
+    try:
+        names = _table_names(path)
+    except sqlite3.Error:
+        return  # not a database: opening it says so
+    if "verdicts" in names and migrate.VERSION_TABLE not in names:
+        raise ConfigError(
+            f"{path} is a decision store (`trustwatch run --db`), not a review "
+            "store, and it is left as it is; hint: give the review store a "
+            "file of its own, such as review.sqlite"
+        )
+
+
+def _require_sqlite_review_file(path: Path) -> None:
+    """Refuse a missing file, or one without review tables, without writing."""
     import sqlite3
 
     if not path.is_file():
@@ -1048,15 +1094,7 @@ def _require_sqlite_review_file(path: Path) -> None:
             "cases` and `trustwatch serve` use"
         )
     try:
-        with contextlib.closing(
-            sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-        ) as db:
-            names = {
-                row[0]
-                for row in db.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'table'"
-                )
-            }
+        names = _table_names(path)
     except sqlite3.Error as exc:
         raise ConfigError(
             f"{path} is not a SQLite database ({exc}); hint: pass the "

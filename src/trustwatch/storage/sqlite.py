@@ -31,6 +31,10 @@ __all__ = ["SqliteStore", "VerdictQuery", "utc_text"]
 
 log = logging.getLogger(__name__)
 
+#: The table that marks a review store (``review.migrate.VERSION_TABLE``;
+#: the review layer sits above this one, so the name is repeated here).
+_REVIEW_VERSION_TABLE = "review_schema_version"
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS verdicts (
     verdict_id TEXT PRIMARY KEY,
@@ -154,6 +158,7 @@ class SqliteStore:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=timeout)
+            self._refuse_review_store()
             self._db.executescript(_SCHEMA)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
@@ -162,6 +167,23 @@ class SqliteStore:
                 f"cannot open store {self.path}: {exc}; hint: check the path "
                 "and that no other program holds it"
             ) from exc
+
+    def _refuse_review_store(self) -> None:
+        """Refuse to add decision tables to a review store's file."""
+        review = self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+            (_REVIEW_VERSION_TABLE,),
+        ).fetchone()
+        verdicts = self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'verdicts'"
+        ).fetchone()
+        if review is not None and verdicts is None:
+            self._db.close()
+            raise ConfigError(
+                f"{self.path} is a review store (`--review-db`), not a decision "
+                "store, and it is left as it is; hint: give the decision store "
+                "a file of its own, such as trustwatch-data/store.sqlite"
+            )
 
     def _open_readonly(self, timeout: float) -> sqlite3.Connection:
         """Open for reading; on read-only media, where SQLite cannot create the

@@ -98,12 +98,13 @@ def test_hostile_bodies_are_validated(world) -> None:
     assert stored.status_code == 200
     assert stored.headers["content-type"] == "application/json"
     assert stored.json()["assignee"] == "<img src=x onerror=alert(1)>"
-    note = world.client.post(
-        f"/api/v1/cases/{case_id}/resolve",
-        json={"label": "benign", "note": "\x00"},
-        headers=analyst,
-    )
-    assert note.status_code == 422
+    for bad in ("\x00", "\x1b[2J", "paid \u202eevil", "a\u2028b"):
+        note = world.client.post(
+            f"/api/v1/cases/{case_id}/resolve",
+            json={"label": "benign", "note": bad},
+            headers=analyst,
+        )
+        assert note.status_code == 422, bad
     broken = world.client.post(
         url,
         content=b'{"assignee": "\xff\xfe"',

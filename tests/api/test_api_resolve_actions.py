@@ -110,6 +110,13 @@ def test_console_resolve_records_the_action_and_shows_form_errors(world) -> None
     assert "error=" in refused.headers["location"]
     assert refused.headers["location"].endswith("error=action_subject")
     assert _analyst_actions(world) == []
+    reordered = world.client.post(
+        url,
+        data={"label": "benign", "note": "ok \u202eevil", "csrf_token": csrf},
+        follow_redirects=False,
+    )
+    assert reordered.headers["location"].endswith("error=note")
+    assert console.error_message("note") and "control" in console.error_message("note")
 
     done = world.client.post(
         url,

@@ -222,6 +222,18 @@ def test_a_resolved_case_s_label_is_corrected_and_audited(tmp_path, make_case, c
     ]
 
 
+def test_a_name_that_does_not_read_as_written_is_refused(tmp_path, make_case, capsys):
+    path = tmp_path / "review.sqlite"
+    with SqliteReviewStore(path) as store:
+        store.upsert_cases([make_case("case-x")])
+    for name in ("\x1b[31mroot", "ann\u202egro"):
+        argv = ["cases", "assign", "case-x", "--to", "carol", "--as", name]
+        assert main([*argv, "--review-db", str(path)]) == ExitCode.BAD_CONFIG
+        assert "control or format characters" in capsys.readouterr().err
+    with SqliteReviewStore(path) as store:
+        assert store.audit_log() == []
+
+
 def test_an_unknown_case_is_bad_input(tmp_path, capsys):
     review = ["--review-db", str(tmp_path / "review.sqlite"), "--as", "bob"]
 

@@ -42,7 +42,7 @@ from trustwatch.api import auth
 from trustwatch.api.auth import Principal
 from trustwatch.api.decisions import DecisionReader, VerdictFilter
 from trustwatch.api.ring_svg import render_ring_svg
-from trustwatch.api.schemas import reads_as_written
+from trustwatch.api.schemas import note_reads_as_written, reads_as_written
 from trustwatch.decisions.model import ACTION_SEVERITY, Action, Verdict
 from trustwatch.errors import StorageError, TrustwatchError
 from trustwatch.evaluation.ring_pictures import MAX_DRAWN_MEMBERS, evidence_label
@@ -511,6 +511,7 @@ ERROR_MESSAGES = {
     "resolve": "The case could not be resolved.",
     "label": "Choose one of the listed labels.",
     "action": "Choose one of the listed actions.",
+    "note": "The note holds control or format characters: write it as it should read.",
     "action_subject": "That action cannot act on this case's subject: choose "
     "one for its subject, or resolve without an action.",
     "unavailable": "A store is unavailable: the case was left unresolved. Try again.",
@@ -606,6 +607,8 @@ def resolve_case_form(
         return _back_to(_case_url(case_id, "label"))
     if action and action not in _RESOLUTION_ACTIONS:
         return _back_to(_case_url(case_id, "action"))
+    if not note_reads_as_written(note):
+        return _back_to(_case_url(case_id, "note"))
     try:
         _, given, taken = resolve_with_action(
             review,

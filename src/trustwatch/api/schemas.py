@@ -45,6 +45,7 @@ __all__ = [
     "VerdictDetail",
     "VerdictOut",
     "WhoAmI",
+    "note_reads_as_written",
     "reads_as_written",
 ]
 
@@ -54,7 +55,6 @@ ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
 Identifier = Annotated[
     str, StringConstraints(min_length=1, max_length=MAX_ID, pattern=ID_PATTERN)
 ]
-Note = Annotated[str, StringConstraints(max_length=2000, pattern=r"^[^\x00]*$")]
 
 
 def reads_as_written(value: str) -> bool:
@@ -78,6 +78,34 @@ def _shown_as_written(value: str) -> str:
 
 _UNPRINTED = frozenset({"Cc", "Cs", "Zl", "Zp"})
 _REORDERING = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+_NOTE_BREAKS = frozenset("\r\n\t")
+
+
+def note_reads_as_written(value: str) -> bool:
+    """Whether a note is shown as it is stored.
+
+    A note may run over lines (line breaks and tabs stay); no other control
+    character, no line or paragraph separator, and no bidi reordering.
+    """
+    return not any(
+        c in _REORDERING
+        or (unicodedata.category(c) in _UNPRINTED and c not in _NOTE_BREAKS)
+        for c in value
+    )
+
+
+def _note_as_written(value: str) -> str:
+    if not note_reads_as_written(value):
+        raise ValueError("must not hold control or format characters")
+    return value
+
+
+#: Free text kept with a case and its label.
+Note = Annotated[
+    str, StringConstraints(max_length=2000), AfterValidator(_note_as_written)
+]
 #: A person's name as it is recorded and shown (an assignee).
 ShownName = Annotated[Identifier, AfterValidator(_shown_as_written)]
 #: Why an analyst did something, recorded in the ledger and the audit log.

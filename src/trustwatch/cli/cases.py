@@ -152,8 +152,16 @@ def open_decisions(
 
 
 def _actor(actor: str | None) -> str:
+    from trustwatch.api.schemas import reads_as_written
+
     if actor is None or not actor.strip():
         raise ConfigError("who is acting? hint: pass --as NAME (or set $USER)")
+    if not reads_as_written(actor):
+        # the audit log shows the name to other people: it must read as stored
+        raise ConfigError(
+            "--as holds control or format characters; hint: give the name as "
+            "it should read in the audit log"
+        )
     return actor.strip()
 
 

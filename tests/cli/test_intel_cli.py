@@ -95,7 +95,7 @@ def test_sync_prints_a_table_and_then_reports_not_due(tmp_path, feed_list) -> No
     assert {f["status"] for f in report["feeds"]} == {"skipped_not_due"}
 
 
-def test_sync_json_list_show_and_match_round_trip(tmp_path, feed_list) -> None:
+def test_sync_json_list_show_and_match_round_trip(tmp_path, feed_list, capsys) -> None:
     db = str(tmp_path / "intel.sqlite")
     code, out = _invoke(
         "intel", "sync", "--feeds", str(feed_list), "--db", db, "--json"
@@ -152,6 +152,10 @@ def test_sync_json_list_show_and_match_round_trip(tmp_path, feed_list) -> None:
     code, out = _invoke("intel", "match", "evil.example", "--db", db)
     assert "host match on domain evil.example" in out
     assert "feed team record line 1" in out
+
+    capsys.readouterr()
+    assert main(["intel", "match", "garbage %%", "evil.example", "--db", db]) == 0
+    assert "garbage %% is no URL, host, IP address or hash" in capsys.readouterr().err
 
     allow = tmp_path / "list.json"
     allow.write_text(

@@ -336,6 +336,14 @@ def intel_match(
     with _open_existing(db_path) as db:
         store = db.store()
     results = {value: match_value(store, value) for value in values}
+    for value in values:
+        try:
+            normalize_indicator(value)
+        except InvalidIndicatorError as exc:
+            errors.print(
+                f"warning: {clean(value)} is no URL, host, IP address or hash, so "
+                f"it can match nothing ({clean(str(exc))})"
+            )
     listed_by = {
         value: [_listed(allowlist, match.indicator) for match in matches]
         for value, matches in results.items()

@@ -130,6 +130,24 @@ def test_current_policy_losing_a_rule_shows_accounts_no_longer_hit():
     assert report.newly_hit == []
 
 
+def test_two_policies_of_one_name_and_version_are_told_apart_by_digest():
+    alike = policy(
+        "current",
+        {
+            "id": "review",
+            "signals": ["suspicious"],
+            "min_score": 0.9,
+            "action": "send_to_review",
+            "target": "account",
+        },
+    )
+    report = backtest(logins("a9"), [Scripted()], alike, CURRENT, LABELS)
+    assert report.new.policy == f"{alike.ref} ({alike.digest})"
+    assert report.current.policy == f"{CURRENT.ref} ({CURRENT.digest})"
+    same = backtest(logins("a9"), [Scripted()], CURRENT, CURRENT, LABELS)
+    assert same.new.policy == same.current.policy == CURRENT.ref
+
+
 def test_window_and_dead_letters_are_counted():
     events = [*logins("a9", day=0), *logins("a9", "a4", day=1)]
     since = T0 + timedelta(days=1)

@@ -360,8 +360,12 @@ def backtest(
     """
     new_engine, current_engine = DecisionEngine(new), DecisionEngine(current)
     pipeline = Pipeline(detectors, new_engine, geo)
+    # two files of one name and version are told apart by their digests
+    named_alike = new.ref == current.ref and new.digest != current.digest
     report = BacktestReport(
-        new=_outcome(new), current=_outcome(current), label_sources=label_sources
+        new=_outcome(new, named_alike),
+        current=_outcome(current, named_alike),
+        label_sources=label_sources,
     )
     for item in events:
         if isinstance(item, DeadLetter):
@@ -391,11 +395,12 @@ def backtest(
     return report
 
 
-def _outcome(policy: Policy) -> PolicyOutcome:
+def _outcome(policy: Policy, with_digest: bool = False) -> PolicyOutcome:
     rules = {
         rule.id: RuleOutcome(rule.id, rule.mode, rule.action) for rule in policy.rules
     }
-    return PolicyOutcome(policy.ref, rules)
+    name = f"{policy.ref} ({policy.digest})" if with_digest else policy.ref
+    return PolicyOutcome(name, rules)
 
 
 def _tally(outcome: PolicyOutcome, verdict: Verdict) -> None:

@@ -308,7 +308,7 @@ class EventDecoder:
         if len(trimmed) > self._max_bytes:
             raise InvalidEventError(
                 "too_large",
-                f"line is {len(trimmed)} bytes, over the limit of {self._max_bytes}; "
+                f"record is {len(trimmed)} bytes, over the limit of {self._max_bytes}; "
                 "hint: shorten such records at the producer, or raise the limit "
                 "with EventDecoder(max_bytes=...) in Python (the CLI has no "
                 "option for it)",

@@ -57,11 +57,16 @@ def test_missing_store_and_bad_policy_exit_with_clear_codes(tmp_path, inputs, ca
     events, _ = inputs
     assert run("alerts", "--db", str(tmp_path / "none.sqlite")) == ExitCode.BAD_CONFIG
     assert "no store at" in capsys.readouterr().err
-    dsn = "postgresql://app:hunter2@127.0.0.1:5432/tw"
-    for command in ("alerts", "dead-letters", "rings"):
-        assert run(command, "--db", dsn) == ExitCode.BAD_CONFIG
-        err = capsys.readouterr().err
-        assert "names a PostgreSQL one" in err and "hunter2" not in err
+    for dsn in (
+        "postgresql://app:hunter2@127.0.0.1:5432/tw",
+        "host=127.0.0.1 dbname=tw password=hunter2",
+    ):
+        for command in ("alerts", "dead-letters", "rings", "run"):
+            argv = [command, "--db", dsn] + ([str(events)] if command == "run" else [])
+            assert run(*argv) == ExitCode.BAD_INPUT
+            err = capsys.readouterr().err
+            assert "names a PostgreSQL store" in err and "hunter2" not in err
+    assert not [p for p in Path.cwd().iterdir() if "hunter2" in p.name]
     policy = tmp_path / "p.toml"
     policy.write_text('name = "p"\nversion = "1"\n[[rules]]\nid = "x"\n')
     code = run("run", str(events), "--policy", str(policy), "--db", str(tmp_path / "d"))

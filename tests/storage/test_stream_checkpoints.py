@@ -207,6 +207,10 @@ def test_open_store_refuses_unknown_targets_without_showing_passwords(target):
         "dbname=tw",
         "host=/var/run/postgresql dbname=tw password='hunter2 x'",
         "  HOST = db  PORT=5432 ",
+        "host=db dbname=t sslpassword=hunter2",
+        "host=db port=5432 keepalives=1 password=hunter2",
+        "host=db gssencmode=disable dbname=x channel_binding=require",
+        "password=hunter2/x",
     ],
 )
 def test_a_libpq_connection_string_is_not_taken_for_a_file(

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
-from trustwatch.errors import InvalidEventError
+from trustwatch.errors import ConfigError, InvalidEventError
 
 __all__ = [
     "DEFAULT_DB",
@@ -45,6 +45,38 @@ class Timestamp(click.ParamType):  # type: ignore[type-arg]
             self.fail(f"{value!r} is not a time: {exc}", param, ctx)
 
 
+def _sqlite_store(
+    ctx: click.Context, param: click.Parameter, value: Path | None
+) -> Path | None:
+    """Refuse a PostgreSQL URL or libpq string where a SQLite file is read.
+
+    ``TRUSTWATCH_DB`` may name the PostgreSQL store that `serve` reads; taken
+    as a path, it would name a file (a password in it, perhaps). It is not
+    repeated in the message.
+    """
+    from trustwatch.storage.checkpoints import POSTGRES_SCHEMES, check_not_keyword_dsn
+
+    if value is None:
+        return value
+    text = str(value)
+    # a path collapses the scheme's two slashes into one
+    postgres = text.startswith(tuple(s.rstrip("/") for s in POSTGRES_SCHEMES))
+    try:
+        check_not_keyword_dsn(text)
+    except ConfigError:
+        postgres = True
+    if postgres:
+        raise click.BadParameter(
+            "it names a PostgreSQL store, and this command reads and writes a "
+            "SQLite file; hint: pass --db FILE (a PostgreSQL decision store is "
+            "written by `trustwatch stream --decision-store` and read through "
+            "`trustwatch serve --db`)",
+            ctx,
+            param,
+        )
+    return value
+
+
 def db_option(func: F) -> F:
     """Add the ``--db`` option shared by the commands that use the store."""
     return click.option(
@@ -54,6 +86,7 @@ def db_option(func: F) -> F:
         show_default=True,
         envvar="TRUSTWATCH_DB",
         show_envvar=True,
+        callback=_sqlite_store,
         help="The embedded store (SQLite file).",
     )(func)
 

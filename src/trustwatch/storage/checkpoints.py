@@ -238,10 +238,17 @@ def scrub(text: str, dsn: str) -> str:
 
 #: The keywords of a libpq ``key=value`` connection string.
 _DSN_KEYWORDS = frozenset(
-    "host hostaddr port dbname user password passfile sslmode sslrootcert "
-    "sslcert sslkey service connect_timeout application_name options "
-    "target_session_attrs".split()
+    "host hostaddr port dbname user password passfile require_auth "
+    "channel_binding connect_timeout client_encoding options application_name "
+    "fallback_application_name keepalives keepalives_idle keepalives_interval "
+    "keepalives_count tcp_user_timeout replication gssencmode sslmode "
+    "sslnegotiation requiressl sslcompression sslcert sslkey sslpassword "
+    "sslcertmode sslrootcert sslcrl sslcrldir sslsni requirepeer "
+    "ssl_min_protocol_version ssl_max_protocol_version krbsrvname gsslib "
+    "gssdelegation service target_session_attrs load_balance_hosts".split()
 )
+#: Keywords whose value is a secret: a string with one is never a file name.
+_DSN_SECRETS = frozenset({"password", "sslpassword"})
 #: One ``key=value`` pair of such a string (a value may be quoted).
 _DSN_PAIR = re.compile(r"\s*(\w+)\s*=\s*(?:'(?:[^'\\]|\\.)*'|[^\s']*)\s*")
 
@@ -266,11 +273,12 @@ def check_not_keyword_dsn(target: str) -> None:
             return  # not made of pairs: a path
         pairs.append(pair.group(1).lower())
         at = pair.end()
-    # one pair with a slash can be a folder named like one (user=ann/t.db)
+    # one pair with a slash can be a folder named like one (user=ann/t.db),
+    # unless it spells out a secret
     if (
         pairs
         and all(key in _DSN_KEYWORDS for key in pairs)
-        and (len(pairs) > 1 or "/" not in target)
+        and (len(pairs) > 1 or "/" not in target or _DSN_SECRETS.intersection(pairs))
     ):
         raise ConfigError(
             "the store reads as a libpq key=value connection string, which "

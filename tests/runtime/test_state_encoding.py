@@ -73,3 +73,10 @@ def test_a_state_saved_as_json_is_still_read(old) -> None:
 def test_a_damaged_state_is_a_configuration_error(damage) -> None:
     with pytest.raises(ConfigError, match="saved partition state"):
         decode_state(damage(encode_state(STATE)))
+
+
+def test_a_state_in_an_unknown_format_names_the_version_as_the_likely_cause() -> None:
+    # a later format opens with another byte than a JSON object or a map
+    later = zstandard.ZstdCompressor().compress(b"\x02" + msgspec.msgpack.encode(STATE))
+    with pytest.raises(ConfigError, match="written by a newer trustwatch"):
+        decode_state(later)

@@ -136,6 +136,9 @@ _ZSTD_LEVEL = 1
 #: A state is a mapping, so its JSON (written by earlier versions) opens with
 #: a brace, and its MessagePack with a map's first byte, never this.
 _JSON_OPENING = b"{"
+#: The first bytes a MessagePack map can open with (fixmap, map 16, map 32):
+#: a later format must open with another, so that this version names it.
+_MSGPACK_MAPS = frozenset(bytes([first]) for first in (*range(0x80, 0x90), 0xDE, 0xDF))
 
 
 def encode_state(state: Any) -> bytes:
@@ -167,6 +170,13 @@ def decode_state(blob: bytes) -> Any:
             raw = zlib.decompress(blob)
         if raw[:64].lstrip()[:1] == _JSON_OPENING:
             return msgspec.json.decode(raw)
+        if raw[:1] not in _MSGPACK_MAPS:
+            raise ConfigError(
+                "the saved partition state is in a format this version does not "
+                "know (written by a newer trustwatch, or damaged); hint: run the "
+                "version that wrote it, or drop the saved states with "
+                "--reset-state"
+            )
         return msgspec.msgpack.decode(raw)
     except (zstandard.ZstdError, zlib.error, msgspec.DecodeError) as exc:
         raise ConfigError(f"the saved partition state is damaged ({exc})") from exc

@@ -72,9 +72,10 @@ def test_serve_refuses_a_damaged_token_file_before_it_starts(
     served, tmp_path, capsys
 ) -> None:
     base, calls = served
-    (tmp_path / "tokens.json").write_text("{bad")
-    assert main(base) == ExitCode.BAD_CONFIG
-    assert "token file" in capsys.readouterr().err
+    for damaged in ("{bad", "[" * 100_000):
+        (tmp_path / "tokens.json").write_text(damaged)
+        assert main(base) == ExitCode.BAD_CONFIG
+        assert "token file" in capsys.readouterr().err
     assert calls == []
 
 

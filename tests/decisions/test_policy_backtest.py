@@ -318,6 +318,10 @@ def test_backtest_reads_zoneless_times_with_source_tz_and_names_dead_letters(
     monkeypatch.setenv("TRUSTWATCH_SOURCE_TZ", "UTC")
     assert main(base) == ExitCode.OK
     assert json.loads(capsys.readouterr().out)["events"] == 4
+    # read, but all outside the window: no error, whatever else was unreadable
+    assert main([*base, "--since", "2030-01-01"]) == ExitCode.OK
+    report = json.loads(capsys.readouterr().out)
+    assert (report["events"], report["skipped_outside_window"]) == (0, 4)
 
 
 def default_policy_path():

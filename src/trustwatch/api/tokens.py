@@ -121,7 +121,8 @@ class TokenFile:
                 )
                 for row in rows
             ]
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, RecursionError) as exc:
+            # RecursionError: nesting deeper than the parser goes
             raise ConfigError(
                 f"token file {self.path} is damaged ({type(exc).__name__}); hint: "
                 "create a new one with `trustwatch serve token add`"

@@ -166,7 +166,7 @@ def backtest(
             f"decided ({reasons}); hint: `trustwatch run` over the same files "
             "stores each with its reason"
         )
-    if report.events == 0 and report.dead_letters:
+    if report.events == 0 and report.dead_letters and not report.skipped_outside_window:
         errors.print("error: no record could be replayed")
         raise click.exceptions.Exit(int(ExitCode.BAD_INPUT))
 

@@ -10,6 +10,7 @@ ever printed or logged: they may hold credentials.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import re
@@ -93,7 +94,7 @@ def _read_config(
                 f"{clean(value)} sets {clean(key)!r}, which `trustwatch stream` "
                 "has no option for; hint: see `trustwatch stream --help`"
             )
-        if name in _COMMAND_LINE_ONLY:
+        if name in _COMMAND_LINE_ONLY and setting is not False:
             raise click.BadParameter(
                 f"{clean(value)} sets {clean(key)!r}, which changes what is acted "
                 f"on or dropped; hint: give --{key.replace('_', '-')} on the "
@@ -106,19 +107,29 @@ def _read_config(
     ctx.meta["trustwatch.kafka_file_config"] = {k: str(v) for k, v in kafka.items()}
 
 
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _address(text: str | None) -> tuple[str, int] | None:
     if not text:
         return None
     host, sep, port = text.rpartition(":")
     if (
         not sep
+        or _is_address(text.strip("[]"))  # an address alone: no port
+        or (":" in host and not _is_address(host.strip("[]")))
         or not _METRICS_HOST.fullmatch(host)
         or not (port.isascii() and port.isdigit())
         or not 0 < int(port) < 65536
     ):
         raise ConfigError(
             f"metrics address {clean(text)!r} is not HOST:PORT; hint: e.g. "
-            "127.0.0.1:9464"
+            "127.0.0.1:9464, or [::1]:9464 (an IPv6 address in brackets)"
         )
     return host.strip("[]"), int(port)
 

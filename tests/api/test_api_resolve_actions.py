@@ -187,7 +187,8 @@ def test_api_corrects_a_resolved_case_s_label_for_analysts_only(world) -> None:
     early = world.client.post(
         f"{url}/correction", json={"label": "benign"}, headers=analyst
     )
-    assert early.status_code == 409  # not resolved yet
+    assert early.status_code == 409
+    assert "not resolved" in early.json()["detail"]
     resolved = world.client.post(
         f"{url}/resolve", json={"label": "account_takeover"}, headers=analyst
     )
@@ -207,6 +208,14 @@ def test_api_corrects_a_resolved_case_s_label_for_analysts_only(world) -> None:
     assert (corrected.json()["label"], corrected.json()["status"]) == (
         "benign",
         "resolved",
+    )
+    assert corrected.json()["note"] == "owner"
+    again = world.client.post(
+        f"{url}/correction", json={"label": "benign"}, headers=analyst
+    )
+    assert (again.status_code, again.json()["detail"]) == (
+        409,
+        "the case has that label already",
     )
     missing = world.client.post(
         "/api/v1/cases/case-nope/correction", json={"label": "benign"}, headers=analyst

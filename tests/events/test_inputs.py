@@ -156,6 +156,15 @@ def test_entries_of_a_folder_that_are_not_files_are_skipped_with_a_warning(
         r.getMessage() for r in caplog.records if "skipped 2" in r.getMessage()
     ]
     assert "broken.jsonl" in warning and "pipe.jsonl" in warning
+    # a name cannot forge a log line or send a terminal escape
+    (tmp_path / "d" / "x\nERROR forged \x1b[31m").symlink_to(tmp_path / "gone")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        _files([tmp_path / "d"])
+    (warning,) = [
+        r.getMessage() for r in caplog.records if "skipped 3" in r.getMessage()
+    ]
+    assert "\n" not in warning and "\x1b" not in warning
 
 
 def test_a_nul_byte_in_a_path_is_a_config_error() -> None:

@@ -230,6 +230,36 @@ def test_a_broken_address_is_a_dead_letter_and_a_host_name_is_no_address() -> No
     assert [(e.username, e.ip) for e in logins] == [("ann", None)]
 
 
+def test_broken_addresses_in_evidence_lines_are_dead_letters_too() -> None:
+    lines = [
+        _at("10:00:01", 31, "Invalid user admin from 999.2.2.2 port 22"),
+        _at(
+            "10:00:02", 31, "Connection closed by invalid user admin 999.2.2.2 port 22"
+        ),
+        _at("10:00:03", 32, f"Invalid user bob from {IP} port 22"),
+        _at(
+            "10:00:04",
+            32,
+            "Failed password for invalid user bob from 1.2.3 port 2 ssh2",
+        ),
+        _at("10:00:05", 32, f"Connection closed by invalid user bob {IP} port 22"),
+    ]
+    items = list(parse_auth_log(lines, year=2015))
+    letters = [(d.location, d.reason) for d in items if isinstance(d, DeadLetter)]
+    assert letters == [
+        ("line 1", "invalid_ip"),
+        ("line 2", "invalid_ip"),
+        ("line 4", "invalid_ip"),
+    ]
+    # the broken line left bob's pending attempt as it was: still emitted
+    (login,) = [item for item in items if isinstance(item, Login)]
+    assert (login.username, login.ip, login.failure_reason) == (
+        "bob",
+        IP,
+        "invalid_user",
+    )
+
+
 def test_a_quiet_connection_emits_its_pending_attempt_after_the_window() -> None:
     lines = [
         _at("10:00:00", 13, f"Invalid user a from {IP}"),

@@ -230,6 +230,11 @@ def test_a_name_that_does_not_read_as_written_is_refused(tmp_path, make_case, ca
         argv = ["cases", "assign", "case-x", "--to", "carol", "--as", name]
         assert main([*argv, "--review-db", str(path)]) == ExitCode.BAD_CONFIG
         assert "control or format characters" in capsys.readouterr().err
+    for command in ("resolve", "correct"):
+        argv = ["cases", command, "case-x", "--label", "benign", "--as", "bob"]
+        argv += ["--note", "oops \u202egnp.exe", "--review-db", str(path)]
+        assert main(argv) == ExitCode.BAD_CONFIG
+        assert "--note holds control or format" in capsys.readouterr().err
     with SqliteReviewStore(path) as store:
         assert store.audit_log() == []
 

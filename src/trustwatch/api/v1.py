@@ -310,15 +310,23 @@ def correct_case(
     Actions taken at resolution stand (reverse them on their own).
     """
     review = request.app.state.review
-    if review.case(case_id) is None:
+    found = review.case(case_id)
+    if found is None:
         raise _not_found("case")
+    if found.status != "resolved":
+        raise HTTPException(
+            status_code=409, detail="the case is not resolved: resolve it instead"
+        )
+    if found.label == body.label:
+        raise HTTPException(status_code=409, detail="the case has that label already")
     try:
         case, label = review.correct(
             case_id, label=body.label, analyst=principal.name, note=body.note
         )
     except (CaseConflictError, ConfigError):
         raise HTTPException(
-            status_code=409, detail="the case's label cannot be corrected"
+            status_code=409,
+            detail="the case changed meanwhile; read it again and retry",
         ) from None
     audit(
         request,

@@ -165,6 +165,18 @@ def _actor(actor: str | None) -> str:
     return actor.strip()
 
 
+def _note(note: str) -> str:
+    from trustwatch.api.schemas import note_reads_as_written
+
+    if not note_reads_as_written(note):
+        # shown to other analysts, in the console and the audit log
+        raise ConfigError(
+            "--note holds control or format characters; hint: write it as it "
+            "should read (line breaks and tabs are kept)"
+        )
+    return note
+
+
 def _given(parameter: str) -> bool:
     """Whether the user set ``parameter`` (on the command line or in the env)."""
     source = click.get_current_context().get_parameter_source(parameter)
@@ -455,6 +467,7 @@ def resolve(
     from trustwatch.review.audit import record_action
 
     who = _actor(actor)
+    note = _note(note)
     taking = None if action in (None, "none") else action
     with contextlib.ExitStack() as stack:
         # the decision store gives the label its features, and takes the action;
@@ -531,6 +544,7 @@ def correct(
     from trustwatch.review.audit import record_action
 
     who = _actor(actor)
+    note = _note(note)
     with open_review(review_db, review_schema, create=False) as store:
         case, label = store.correct(
             case_id, label=cast("LabelKind", kind), analyst=who, note=note

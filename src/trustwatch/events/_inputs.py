@@ -254,7 +254,8 @@ def _walk(root: Path) -> tuple[list[Path], int]:
     if others:
         # a broken link or a pipe in a folder of events is a fault to see,
         # as it is when named on its own
-        shown = ", ".join(str(path) for path in sorted(others)[:3])
+        # repr: a file name may hold line breaks or terminal escapes
+        shown = ", ".join(repr(str(path)) for path in sorted(others)[:3])
         more = f" and {len(others) - 3} more" if len(others) > 3 else ""
         logger.warning(
             "folder %s: skipped %d entries that are not regular files or "

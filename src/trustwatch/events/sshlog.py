@@ -285,6 +285,9 @@ class AuthLogParser:
 
     def _decisive(self, line: _Line, match: re.Match[str], index: int) -> None:
         """Emit the event an ``Accepted`` or ``Failed`` line describes."""
+        ip = _ip(match["ip"])
+        if self._broken_address(line, match["ip"], ip):
+            return
         conn = self._connection(line, reopen=True)
         pending, conn.pending, conn.emitted = conn.pending, None, True
         if pending is not None:
@@ -299,17 +302,6 @@ class AuthLogParser:
             reason = "not_allowed"
         else:
             reason = "invalid_user" if invalid else "bad_credentials"
-        ip = _ip(match["ip"])
-        if ip is None and _ADDRESS_LIKE.fullmatch(match["ip"] or ""):
-            # a host name (sshd with UseDNS) has no address; a broken address
-            # is a fault, not a login from nowhere
-            self._dead(
-                line.lineno,
-                line.text,
-                "invalid_ip",
-                f"{match['ip']!r} is not an IP address",
-            )
-            return
         self._emit(
             line.lineno,
             line.text,
@@ -350,6 +342,8 @@ class AuthLogParser:
         pam_failed: bool = False,
     ) -> None:
         """Fold a line that shows an attempt into the connection's pending one."""
+        if self._broken_address(line, ip, _ip(ip)):
+            return
         conn = self._connection(line, reopen=True)
         attempt = conn.pending
         if attempt is not None and pam_failed and attempt.pam_failed:
@@ -367,6 +361,19 @@ class AuthLogParser:
         attempt.invalid |= invalid
         attempt.not_allowed |= not_allowed
         attempt.pam_failed |= pam_failed
+
+    def _broken_address(self, line: _Line, written: str | None, ip: str | None) -> bool:
+        """Dead-letter a line whose source is written as an address that does
+        not parse; a host name (sshd with UseDNS) has no address and passes.
+
+        The connection's state is left as it was: the line is not evidence.
+        """
+        if ip is not None or not written or not _ADDRESS_LIKE.fullmatch(written):
+            return False
+        self._dead(
+            line.lineno, line.text, "invalid_ip", f"{written!r} is not an IP address"
+        )
+        return True
 
     def _pam_failure(self, line: _Line, fields: str, index: int) -> None:
         rhost = _PAM_RHOST.search(fields)

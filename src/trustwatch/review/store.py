@@ -655,7 +655,10 @@ class SqlReviewStore:
             earlier = (
                 None if first is None else msgspec.json.decode(first[0], type=Label)
             )
-            corrected = msgspec.structs.replace(case, label=kind, updated_at=when)
+            # the case shows the correction's reasoning beside its label
+            corrected = msgspec.structs.replace(
+                case, label=kind, note=note or case.note, updated_at=when
+            )
             label = Label(
                 label_id=stable_id("label", case_id, "correction", when.isoformat()),
                 subject_type=case.subject_type,

@@ -70,6 +70,12 @@ def _actor_option(func: F) -> F:
     )(func)
 
 
+def _label_option(help_text: str) -> Callable[[F], F]:
+    return click.option(
+        "--label", "kind", required=True, type=click.Choice(LABEL_KINDS), help=help_text
+    )
+
+
 def _decisions_option(func: F) -> F:
     return click.option(
         "--db",
@@ -431,13 +437,7 @@ def assign(
 
 @cases.command()
 @click.argument("case_id")
-@click.option(
-    "--label",
-    "kind",
-    required=True,
-    type=click.Choice(LABEL_KINDS),
-    help="The analyst's verdict on the subject (benign, or the kind of abuse).",
-)
+@_label_option("The analyst's verdict on the subject (benign, or the kind of abuse).")
 @click.option(
     "--action",
     type=click.Choice(_ACTIONS),
@@ -515,13 +515,7 @@ def resolve(
 
 @cases.command()
 @click.argument("case_id")
-@click.option(
-    "--label",
-    "kind",
-    required=True,
-    type=click.Choice(LABEL_KINDS),
-    help="The corrected verdict on the case's subject.",
-)
+@_label_option("The corrected verdict on the case's subject.")
 @click.option("--note", default="", help="Why the label changes; kept with it.")
 @review_db_option
 @_schema_option

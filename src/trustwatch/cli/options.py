@@ -45,7 +45,7 @@ class Timestamp(click.ParamType):  # type: ignore[type-arg]
             self.fail(f"{value!r} is not a time: {exc}", param, ctx)
 
 
-def _sqlite_store(
+def checked_sqlite_store(
     ctx: click.Context, param: click.Parameter, value: Path | None
 ) -> Path | None:
     """Refuse a PostgreSQL URL or libpq string where a SQLite file is read.
@@ -86,7 +86,7 @@ def db_option(func: F) -> F:
         show_default=True,
         envvar="TRUSTWATCH_DB",
         show_envvar=True,
-        callback=_sqlite_store,
+        callback=checked_sqlite_store,
         help="The embedded store (SQLite file).",
     )(func)
 

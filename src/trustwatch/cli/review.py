@@ -11,7 +11,7 @@ import click
 import msgspec
 from rich.table import Table
 
-from trustwatch.cli.options import Timestamp, db_option
+from trustwatch.cli.options import Timestamp, checked_sqlite_store, db_option
 from trustwatch.cli.render import (
     clean,
     error_console,
@@ -31,14 +31,6 @@ errors = error_console()
 
 def open_store(db: Path) -> SqliteStore:
     """Open an existing store for reading, or fail with a hint."""
-    if str(db).startswith(("postgresql:", "postgres:")):
-        # TRUSTWATCH_DB may name the PostgreSQL store `serve` reads; the DSN
-        # (a password in it, perhaps) is not repeated
-        raise ConfigError(
-            "this command reads a SQLite store, and --db (or TRUSTWATCH_DB) "
-            "names a PostgreSQL one; hint: read it through the API (`trustwatch "
-            "serve --db postgresql://...`), or pass --db FILE"
-        )
     if not db.is_file():
         raise ConfigError(f"no store at {db}; hint: run `trustwatch run` or pass --db")
     return SqliteStore(db, readonly=True)
@@ -128,6 +120,7 @@ def alerts(
 @click.option(
     "--db",
     type=click.Path(dir_okay=False, path_type=Path),
+    callback=checked_sqlite_store,
     help="The store, if not given before `explain`.",
 )
 @click.pass_obj

@@ -11,11 +11,37 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["visible_text"]
+__all__ = ["shows_something", "visible_text"]
 
 #: Unicode categories shown as escapes: controls, formats (bidi, zero-width),
 #: surrogates, private use, unassigned, and line or paragraph separators.
 UNSAFE_CATEGORIES = frozenset(("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"))
+
+
+#: Categories that draw nothing: format, control, unassigned and surrogates.
+_INVISIBLE = frozenset(("Cf", "Cc", "Cn", "Cs"))
+#: Letters and symbols that fonts draw as blank space.
+_DRAWN_BLANK = frozenset("\u115f\u1160\u2800\u3164\uffa0")
+
+
+def shows_something(value: str) -> bool:
+    """Whether ``value`` holds a character drawn as more than blank space.
+
+    Spaces, format characters (a zero-width space, a byte-order mark) and
+    letters fonts draw blank (the Hangul filler) alone show nothing: a name
+    or reason made only of them reads as empty wherever it is shown.
+
+    Examples
+    --------
+    >>> shows_something("\u200b \ufeff"), shows_something("ok\u200b")
+    (False, True)
+    """
+    return any(
+        not c.isspace()
+        and c not in _DRAWN_BLANK
+        and unicodedata.category(c) not in _INVISIBLE
+        for c in value
+    )
 
 
 def visible_text(value: object) -> str:

@@ -140,6 +140,75 @@ def test_a_jwt_whose_subject_is_a_token_name_is_refused(
         assert client.get("/api/v1/whoami", headers=headers).status_code == 200
 
 
+@pytest.mark.parametrize(
+    "sub",
+    ["Admin-1", "admin-1\u200b", "ad\u200dmin-1", "\ufeffadmin-1", "ＡＤＭＩＮ-1"],
+)
+def test_a_jwt_whose_subject_only_looks_like_a_token_name_is_refused(
+    world, tmp_path, signing_key, sub
+) -> None:
+    settings = _with_oidc(world.settings, _jwks(tmp_path / "jwks.json", signing_key))
+    expires = datetime.now(UTC) + timedelta(minutes=5)
+    with TestClient(create_app(settings), base_url="http://127.0.0.1") as client:
+        posing = _jwt(signing_key, expires=expires, sub=sub)
+        headers = {"Authorization": f"Bearer {posing}"}
+        assert client.get("/api/v1/whoami", headers=headers).status_code == 401
+
+
+def test_a_jwt_session_ends_when_a_token_takes_its_name(
+    world, tmp_path, signing_key
+) -> None:
+    settings = _with_oidc(world.settings, _jwks(tmp_path / "jwks.json", signing_key))
+    expires = datetime.now(UTC) + timedelta(minutes=5)
+    app = create_app(settings)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        _sign_in(client, _jwt(signing_key, expires=expires, sub="dave"))
+        assert client.get("/api/v1/whoami").json()["name"] == "dave"
+        admin = {"Authorization": f"Bearer {world.tokens['admin']}"}
+        taken = client.post(
+            "/api/v1/tokens", json={"name": "dave", "role": "viewer"}, headers=admin
+        )
+        # the API refuses while the JWT user is signed in ...
+        assert taken.status_code == 409
+        assert "signed in" in taken.json()["detail"]
+        assert client.get("/api/v1/whoami").status_code == 200
+        # ... and a token made beside the server ends that session
+        TokenFile(world.settings.tokens).add("Dave", "viewer")
+        assert client.get("/api/v1/whoami").status_code == 401
+
+
+def test_token_changes_at_once_never_undo_each_other(world) -> None:
+    """Requests run on several threads: every add and revoke must hold."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    admin = world.auth("admin")
+    victim = world.client.post(
+        "/api/v1/tokens", json={"name": "victim", "role": "admin"}, headers=admin
+    ).json()["token"]
+
+    def change(i: int) -> int:
+        if i == 3:
+            gone = world.client.delete("/api/v1/tokens/victim", headers=admin)
+            return gone.status_code
+        body = {"name": f"filler-{i}", "role": "viewer"}
+        return world.client.post("/api/v1/tokens", json=body, headers=admin).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        codes = list(pool.map(change, range(12)))
+
+    assert codes[3] == 204 and codes.count(201) == 11, codes
+    names = {t.name for t in TokenFile(world.settings.tokens).tokens()}
+    assert "victim" not in names
+    assert {f"filler-{i}" for i in range(12) if i != 3} <= names
+    whoami = world.client.get(
+        "/api/v1/whoami", headers={"Authorization": f"Bearer {victim}"}
+    )
+    assert whoami.status_code == 401
+    entries = world.client.get("/api/v1/audit?limit=500", headers=admin).json()
+    added = {e["target"] for e in entries if e["action"] == "token.add"}
+    assert added == {"victim"} | {f"filler-{i}" for i in range(12) if i != 3}
+
+
 def test_a_jwk_with_an_alg_verifies_that_alg_only(world, tmp_path, signing_key) -> None:
     expires = datetime.now(UTC) + timedelta(minutes=5)
     pss = _jwt(signing_key, expires=expires, algorithm="PS256")

@@ -114,6 +114,23 @@ def test_hostile_bodies_are_validated(world) -> None:
     assert "\\xff" not in broken.text
 
 
+@pytest.mark.parametrize("blank", ["\u200b", "\ufeff", " \u200b\u2060 ", "\u3164"])
+def test_names_and_reasons_that_show_nothing_are_refused(world, blank) -> None:
+    analyst = world.auth("analyst")
+    case_id = _first_case(world)
+    assign = world.client.post(
+        f"/api/v1/cases/{case_id}/assign", json={"assignee": blank}, headers=analyst
+    )
+    assert assign.status_code == 422
+    enforced = next(a for a in world.actions if a.mode == "enforce")
+    reverse = world.client.post(
+        f"/api/v1/actions/{enforced.action_id}/reverse",
+        json={"reason": blank},
+        headers=analyst,
+    )
+    assert reverse.status_code == 422
+
+
 def test_quoted_ids_are_looked_up_as_text(world) -> None:
     viewer = world.auth("viewer")
     injected = quote(f"{RING_ID}' OR '1'='1", safe="")

@@ -279,6 +279,36 @@ def test_actions_list_with_dispatch_state_and_reverse(world) -> None:
     assert entry["target"] == target and entry["detail"]["reason"] == "false positive"
 
 
+def test_a_queued_reversal_is_listed_under_its_own_dispatch_id(world) -> None:
+    from trustwatch.response.ledger import DispatchLedger
+
+    sent = next(a for a in world.actions if a.mode == "enforce")
+    ledger = DispatchLedger(world.settings.ledger)
+    try:
+        assert ledger.add(sent.action_id, sent.created_at, state="dispatched")
+    finally:
+        ledger.close()
+    reversed_ = world.client.post(
+        f"/api/v1/actions/{sent.action_id}/reverse",
+        json={"reason": "false positive"},
+        headers=world.auth("analyst"),
+    )
+    assert reversed_.status_code == 200, reversed_.text
+    reversal_id = reversed_.json()["reversal_id"]
+    assert reversal_id and reversal_id != sent.action_id
+    rows = [
+        a["dispatch"]
+        for a in world.client.get(
+            "/api/v1/actions", params={"limit": 500}, headers=world.auth("viewer")
+        ).json()
+        if a["action_id"] == sent.action_id
+    ]
+    by_id = {row["dispatch_id"]: row for row in rows}
+    assert set(by_id) == {sent.action_id, reversal_id}
+    assert by_id[reversal_id]["reversal_of"] == sent.action_id
+    assert by_id[sent.action_id]["reversal_of"] is None
+
+
 def test_reverse_needs_an_enforced_action(world) -> None:
     dry = next((a for a in world.actions if a.mode != "enforce"), None)
     if dry is None:

@@ -27,7 +27,12 @@ that is not a trusted proxy.
 
 API tokens and JWT subjects share one namespace of principal names: a JWT
 whose subject (the name claim) equals an API token's name is refused, so
-the audit log's actor names exactly one credential.
+the audit log's actor names exactly one credential. Names are compared as
+:func:`principal_key` folds them (compatibility forms, case, and invisible
+format characters such as zero-width spaces), so ``Analyst`` and
+``analyst\u200b`` both collide with a token named ``analyst``. A console
+session opened with a JWT ends once a token of its name appears, and a token
+cannot be created through the API for a name signed in with a JWT.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ import ipaddress
 import logging
 import secrets
 import threading
+import unicodedata
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -62,6 +68,7 @@ __all__ = [
     "audit",
     "csrf_token",
     "forwarded_client",
+    "principal_key",
     "request_is_https",
     "require_admin",
     "require_analyst",
@@ -77,6 +84,19 @@ CSRF_FIELD = "csrf_token"
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="trustwatch"'}
 _MAX_TOKEN = 4096
+
+
+def principal_key(name: str) -> str:
+    """Return the form two principal names are compared in.
+
+    Compatibility forms folded (NFKC), case folded, and format characters
+    (category ``Cf``: zero-width spaces and joiners, direction marks, the
+    byte-order mark) dropped: names that look alike on screen get one key.
+    Letters of other scripts that merely look alike (a Cyrillic ``а``) keep
+    their own keys.
+    """
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    return "".join(c for c in folded if unicodedata.category(c) != "Cf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,18 +198,34 @@ class Authenticator:
         found = self.jwt.verify(secret)
         if found is None:
             return None
-        if self.tokens is not None and found.name in self._token_names():
+        if self._names_a_token(found.name):
             log.info("JWT refused: its subject is also the name of an API token")
             return None
         return Credential(Principal(found.name, found.role), expires=found.expires)
 
-    def _token_names(self) -> set[str]:
-        """Names in the token file; none when it cannot be read."""
-        assert self.tokens is not None
+    def _names_a_token(self, name: str) -> bool:
+        """Whether ``name`` is an API token's name, as :func:`principal_key`
+        compares them (no when the token file cannot be read)."""
+        if self.tokens is None:
+            return False
         try:
-            return {t.name for t in self.tokens.tokens()}
+            stored = self.tokens.tokens()
         except ConfigError:
-            return set()
+            return False
+        key = principal_key(name)
+        return any(principal_key(t.name) == key for t in stored)
+
+    def signed_in_without_token(self, name: str) -> bool:
+        """Whether a live console session opened with a JWT has ``name``."""
+        key = principal_key(name)
+        now = self.clock()
+        with self._lock:
+            return any(
+                s.token_digest is None
+                and s.expires > now
+                and principal_key(s.principal.name) == key
+                for s in self._sessions.values()
+            )
 
     # -- sessions ------------------------------------------------------------
 
@@ -239,9 +275,10 @@ class Authenticator:
         return found
 
     def _token_still_valid(self, session: Session) -> bool:
-        """Whether the token a session was opened with is still in the file."""
+        """Whether the token a session was opened with is still in the file;
+        for a session opened with a JWT, whether no token has its name."""
         if session.token_digest is None:
-            return True
+            return not self._names_a_token(session.principal.name)
         if self.tokens is None:
             return False
         return any(

@@ -15,6 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 
 from trustwatch.review.actions import ANALYST_ACTIONS
 from trustwatch.review.model import CaseStatus, LabelKind, SubjectType
+from trustwatch.text import shows_something
 
 __all__ = [
     "ID_PATTERN",
@@ -60,12 +61,14 @@ Identifier = Annotated[
 def reads_as_written(value: str) -> bool:
     """Whether text reads as it is wherever it is shown.
 
-    Not only spaces; no control character (a line break, a terminal escape),
-    no line or paragraph separator, and none of the bidi embeddings,
-    overrides and isolates that show text in another order than it is
-    stored. Joiners and direction marks stay: scripts and emoji need them.
+    Something that shows (not only spaces, format characters such as
+    zero-width spaces, or letters drawn blank such as the Hangul filler);
+    no control character (a line break, a terminal escape), no line or
+    paragraph separator, and none of the bidi embeddings, overrides and
+    isolates that show text in another order than it is stored. Joiners and
+    direction marks stay beside visible text: scripts and emoji need them.
     """
-    return bool(value.strip()) and not any(
+    return shows_something(value) and not any(
         c in _REORDERING or unicodedata.category(c) in _UNPRINTED for c in value
     )
 
@@ -77,6 +80,7 @@ def _shown_as_written(value: str) -> str:
 
 
 _UNPRINTED = frozenset({"Cc", "Cs", "Zl", "Zp"})
+
 _REORDERING = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
@@ -190,8 +194,14 @@ class VerdictOut(_Body):
 
 
 class DispatchOut(_Body):
-    """Where an enforced action is in dispatch."""
+    """Where an enforced action is in dispatch.
 
+    ``dispatch_id`` is the dispatch row's own id: the action's, or for a
+    reversal (``reversal_of`` set) the reversal's, as `trustwatch actions`
+    shows it.
+    """
+
+    dispatch_id: str
     state: str
     attempts: int
     last_error: str | None
@@ -261,10 +271,11 @@ class ReverseRequest(_Body):
 
 
 class ReverseResult(_Body):
-    """What the reversal did."""
+    """What the reversal did; ``reversal_id`` names the reversal's record."""
 
     action_id: str
     outcome: str
+    reversal_id: str | None = None
 
 
 class ReleaseRequest(_Body):

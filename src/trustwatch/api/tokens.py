@@ -3,11 +3,15 @@
 The token file is JSON: ``{"tokens": [{"name", "role", "sha256",
 "created_at"}]}``. A token is ``tw_`` and 43 URL-safe characters (256 random
 bits), so a digest without salt is safe to keep: nobody can guess back from
-it. The file is written atomically with mode 0600.
+it. The file is written atomically with mode 0600. Changes hold an exclusive
+lock on a ``.lock`` file beside it and read the file again inside the lock,
+so that two changes at once (API requests on several threads, or the command
+line beside a running server) never undo each other.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import json
@@ -15,6 +19,8 @@ import os
 import re
 import secrets
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +32,7 @@ __all__ = [
     "ROLES",
     "Role",
     "StoredToken",
+    "TokenExists",
     "TokenFile",
     "check_name",
     "token_digest",
@@ -36,6 +43,10 @@ Role: TypeAlias = Literal["viewer", "analyst", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")
 _PREFIX = "tw_"
+
+
+class TokenExists(ConfigError):
+    """A token of that name is already in the file."""
 
 
 def check_name(name: str) -> str:
@@ -81,7 +92,7 @@ class TokenFile:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._cached: tuple[tuple[int, int, int], list[StoredToken]] | None = None
+        self._cached: tuple[tuple[int, int, int, int], list[StoredToken]] | None = None
 
     def tokens(self) -> list[StoredToken]:
         """Return the stored tokens (names, roles, digests), oldest first.
@@ -89,19 +100,25 @@ class TokenFile:
         The file is read again whenever it changed (every write replaces it),
         so a revoked token is refused from the next request on.
         """
-        try:
-            status = self.path.stat()
-        except FileNotFoundError:
+        stamp = self._stamp()
+        if stamp is None:
             return []
-        except OSError as exc:
-            raise ConfigError(f"cannot read token file {self.path}: {exc}") from exc
-        stamp = (status.st_ino, status.st_mtime_ns, status.st_size)
         cached = self._cached
         if cached is not None and cached[0] == stamp:
             return list(cached[1])
         found = self._read()
         self._cached = (stamp, found)
         return list(found)
+
+    def _stamp(self) -> tuple[int, int, int, int] | None:
+        """The file's identity and change time; ``None`` when it is missing."""
+        try:
+            status = self.path.stat()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise ConfigError(f"cannot read token file {self.path}: {exc}") from exc
+        return (status.st_ino, status.st_mtime_ns, status.st_ctime_ns, status.st_size)
 
     def _read(self) -> list[StoredToken]:
         try:
@@ -139,30 +156,56 @@ class TokenFile:
 
         Raises
         ------
+        TokenExists
+            When a token of that name is in the file.
         ConfigError
-            When the name is taken or not usable, or the role is unknown.
+            When the name is not usable, the role is unknown, or the file
+            cannot be written.
         """
-        stored = self.tokens()
+        return self.issue(name, role, now)[0]
+
+    def issue(
+        self, name: str, role: str, now: datetime | None = None
+    ) -> tuple[str, StoredToken]:
+        """:meth:`add`, returning the token and what the file keeps of it."""
         check_name(name)
-        if any(t.name == name for t in stored):
-            raise ConfigError(
-                f"a token named {name!r} exists; hint: revoke it first with "
-                f"`trustwatch serve token revoke {name}`"
-            )
-        token = _PREFIX + secrets.token_urlsafe(32)
-        created = (now or datetime.now(UTC)).isoformat(timespec="seconds")
-        stored.append(StoredToken(name, check_role(role), token_digest(token), created))
-        self._write(stored)
-        return token
+        checked_role = check_role(role)
+        with self._changing() as stored:
+            if any(t.name == name for t in stored):
+                raise TokenExists(
+                    f"a token named {name!r} exists; hint: revoke it first with "
+                    f"`trustwatch serve token revoke {name}`"
+                )
+            token = _PREFIX + secrets.token_urlsafe(32)
+            created = (now or datetime.now(UTC)).isoformat(timespec="seconds")
+            kept = StoredToken(name, checked_role, token_digest(token), created)
+            self._write([*stored, kept])
+        return token, kept
 
     def revoke(self, name: str) -> bool:
         """Remove the token ``name``; return whether there was one."""
-        stored = self.tokens()
-        kept = [t for t in stored if t.name != name]
-        if len(kept) == len(stored):
-            return False
-        self._write(kept)
+        with self._changing() as stored:
+            kept = [t for t in stored if t.name != name]
+            if len(kept) == len(stored):
+                return False
+            self._write(kept)
         return True
+
+    @contextmanager
+    def _changing(self) -> Iterator[list[StoredToken]]:
+        """Hold the file's lock; yield its tokens as they are now."""
+        lock_path = self.path.with_name(f".{self.path.name}.lock")
+        try:
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            handle = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise ConfigError(f"cannot lock token file {self.path}: {exc}") from exc
+        try:
+            # one open file each: threads of one process exclude each other too
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield self._read()
+        finally:
+            os.close(handle)  # closing releases the lock
 
     def verify(self, token: str) -> StoredToken | None:
         """Return the stored token that ``token`` is, or ``None``.
@@ -204,3 +247,5 @@ class TokenFile:
                 raise
         except OSError as exc:
             raise ConfigError(f"cannot write token file {self.path}: {exc}") from exc
+        stamp = self._stamp()
+        self._cached = (stamp, list(tokens)) if stamp is not None else None

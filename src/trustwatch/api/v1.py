@@ -57,6 +57,7 @@ from trustwatch.api.schemas import (
     VerdictOut,
     WhoAmI,
 )
+from trustwatch.api.tokens import TokenExists
 from trustwatch.decisions.model import Action, ActionType, Verdict
 from trustwatch.errors import ConfigError
 from trustwatch.graph.rings import RingSnapshot
@@ -136,6 +137,7 @@ def action_out(action: Action, request: Request) -> ActionOut:
         record = ledger.record(action.action_id)
         if record is not None:
             dispatch = DispatchOut(
+                dispatch_id=record.action_id,
                 state=record.state,
                 attempts=record.attempts,
                 last_error=record.last_error,
@@ -619,6 +621,7 @@ def list_actions(
     for record, action in ledger.listing(state, type, limit):
         out = action_out(action, request)
         out.dispatch = DispatchOut(
+            dispatch_id=record.action_id,
             state=record.state,
             attempts=record.attempts,
             last_error=record.last_error,
@@ -675,7 +678,12 @@ def reverse(
         action_id,
         {"reason": body.reason, "outcome": outcome},
     )
-    return ReverseResult(action_id=action_id, outcome=outcome)
+    reversal = ledger.get().reversal_of(action_id)
+    return ReverseResult(
+        action_id=action_id,
+        outcome=outcome,
+        reversal_id=reversal.reversal_id if reversal is not None else None,
+    )
 
 
 def _decide_held(
@@ -764,13 +772,17 @@ def create_token(
 ) -> TokenCreated:
     """Create a token; the response shows it this once."""
     tokens = _token_file(request)
+    if request.app.state.auth.signed_in_without_token(body.name):
+        raise HTTPException(
+            status_code=409,
+            detail="a user of that name is signed in through the identity provider",
+        )
     try:
-        token = tokens.add(body.name, body.role)
-    except ConfigError:
+        token, created = tokens.issue(body.name, body.role)
+    except TokenExists:
         raise HTTPException(
             status_code=409, detail="a token of that name exists"
         ) from None
-    created = next(t for t in tokens.tokens() if t.name == body.name)
     audit(request, principal, "token.add", "token", body.name, {"role": body.role})
     return TokenCreated(
         name=created.name, role=created.role, created_at=created.created_at, token=token

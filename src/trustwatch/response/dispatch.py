@@ -33,6 +33,7 @@ from trustwatch.response.breaker import BREAKER_ACTOR, Breaker
 from trustwatch.response.config import ResponseConfig
 from trustwatch.response.delay import delay_for
 from trustwatch.response.ledger import DispatchLedger, DispatchRecord
+from trustwatch.text import shows_something
 
 __all__ = [
     "EXPIRY_ACTOR",
@@ -428,7 +429,7 @@ def reverse_action(
     An action already sent gets a reversal queued for the same adapter; one
     not sent yet is marked ``reversed`` and never sent.
     """
-    if not actor.strip() or not reason.strip():
+    if not shows_something(actor) or not shows_something(reason):
         raise ConfigError(
             "a reversal needs an actor and a reason; hint: --actor NAME --reason TEXT"
         )

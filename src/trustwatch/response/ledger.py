@@ -64,6 +64,7 @@ from trustwatch.storage.checkpoints import (
     scrub,
 )
 from trustwatch.storage.sqlite import SqliteStore, utc_text
+from trustwatch.text import shows_something
 
 __all__ = [
     "STATES",
@@ -221,7 +222,7 @@ def _untaken_record(action: Action) -> DispatchRecord:
 
 
 def _check_person(actor: str, reason: str, flags: str) -> None:
-    if not actor.strip() or not reason.strip():
+    if not shows_something(actor) or not shows_something(reason):
         raise ConfigError(f"a person and a reason are required; hint: {flags}")
 
 

@@ -132,3 +132,83 @@ def test_one_rule_hit_per_rule_and_target_keeps_the_strongest_signal():
     assert [h.score for h in blocks] == [0.8]
     assert len(verdict.signals) == 2
     assert sum(a.type == "block_source" for a in actions) == 1
+
+
+def _locks(*rules: tuple[str, str | None]):
+    """A policy of lock rules on login_after_failures: (id, expires or None)."""
+    return policy_from_dict(
+        {
+            "name": "locks",
+            "version": "1",
+            "rules": [
+                {
+                    "id": rule_id,
+                    "signals": ["login_after_failures"],
+                    "action": "lock_account",
+                    "target": "account",
+                    **({"expires": expires} if expires else {}),
+                }
+                for rule_id, expires in rules
+            ],
+        },
+        "test",
+    )
+
+
+def test_a_rule_whose_target_the_event_lacks_acts_on_nothing_and_decides_nothing():
+    policy = _locks(("lock", "1h"))
+    event = Login(event_id="u", ts=T0, account=None, ip="198.51.100.7", success=False)
+    verdict, actions = DecisionEngine(policy).decide(
+        event, [signal(event, "login_after_failures", 0.9)]
+    )
+    assert actions == []
+    assert verdict.decision == "allow"
+    [hit] = verdict.rules
+    assert (hit.rule_id, hit.target_type, hit.target) == ("lock", "account", "")
+    assert not hit.in_force
+
+
+def test_the_longest_lasting_of_two_rules_with_one_action_acts_in_either_order():
+    for order in (
+        (("short", "1m"), ("forever", None)),
+        (("forever", None), ("short", "1m")),
+    ):
+        event = login(1)
+        verdict, actions = DecisionEngine(_locks(*order)).decide(
+            event, [signal(event, "login_after_failures", 0.9)]
+        )
+        assert [(a.actor, a.expires_at) for a in actions] == [
+            ("policy:locks@1#forever", None)
+        ]
+        held = {h.rule_id: h.in_force for h in verdict.rules}
+        assert held == {"short": True, "forever": False}
+
+
+def test_a_longer_rule_issues_its_action_over_a_shorter_one_in_force():
+    engine = DecisionEngine(_locks(("short", "1m"), ("day", "1d")))
+    # only the short rule matches at first: a later rule needs a higher score
+    engine.policy = _locks(("short", "1m"))
+    first = login(1)
+    _, actions = engine.decide(first, [signal(first, "login_after_failures", 0.9)])
+    assert [a.actor for a in actions] == ["policy:locks@1#short"]
+    engine.policy = _locks(("short", "1m"), ("day", "1d"))
+    later = login(2, minutes=0.5)
+    _, actions = engine.decide(later, [signal(later, "login_after_failures", 0.9)])
+    assert [a.actor for a in actions] == ["policy:locks@1#day"]
+    # the day's lock is in force now: neither rule repeats it within the day
+    again = login(3, minutes=30)
+    _, actions = engine.decide(again, [signal(again, "login_after_failures", 0.9)])
+    assert actions == []
+
+
+def test_in_force_actions_saved_before_they_kept_their_length_still_hold():
+    engine = DecisionEngine(_locks(("forever", None)))
+    engine.set_state(
+        {"active": [["lock_account:dry_run", "account:alice", T0.timestamp() + 60]]}
+    )
+    event = login(1)
+    _, actions = engine.decide(event, [signal(event, "login_after_failures", 0.9)])
+    assert actions == []
+    restored = DecisionEngine(_locks(("forever", None)))
+    restored.set_state(engine.get_state())
+    assert restored.get_state() == engine.get_state()

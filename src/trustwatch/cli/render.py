@@ -74,6 +74,8 @@ def summary_table(summary: RunSummary, title: str = "Run") -> Table:
         table.add_row("late events (window passed)", f"{summary.late_events:,}")
     if summary.repeats:
         table.add_row("repeated events (skipped)", f"{summary.repeats:,}")
+    for rule_id, failures in sorted(summary.rule_errors.items()):
+        table.add_row(f"rule {clean(rule_id)}: condition failed", f"{failures:,}")
     if summary.rings:
         table.add_row("risky rings (see `trustwatch rings`)", f"{summary.rings:,}")
     for decision, n in summary.decisions.most_common():
@@ -132,7 +134,12 @@ def explain_tree(verdict: Verdict, actions: Sequence[Action]) -> Tree:
             )
     rules = tree.add("rules")
     for hit in verdict.rules:
-        held = "; already in force, no new action" if hit.in_force else ""
+        if not hit.target:
+            held = f"; the event names no {clean(hit.target_type)}: nothing to act on"
+        elif hit.in_force:
+            held = "; already in force, no new action"
+        else:
+            held = ""
         rules.add(
             f"{clean(hit.rule_id)}: {hit.action} {clean(hit.target_type)} "
             f"{clean(hit.target)} ({hit.mode}{held}) on {clean(hit.signal_kind)} "

@@ -7,8 +7,13 @@ a rule with ``target = "evidence:<type>"`` acts on every target of that type
 the signal lists in ``evidence["targets"]`` (each link to a malicious file).
 Actions already in force on the same target (a source blocked an hour ago) are
 not issued again until they expire; the verdict still lists the rule, so the
-record stays complete. Action ids derive from the verdict, the rule, the target
-and the mode, so a replay issues the same ids.
+record stays complete. A rule whose action lasts longer than the one in force
+(a permanent lock over a one-minute lock) issues its action anew, and when
+several rules give one action to one target on the same event, the longest
+lasting acts. A rule whose target the event lacks (``target = "account"`` on
+a login for an unknown user) is listed with an empty target and acts on
+nothing: it does not count toward the decision. Action ids derive from the
+verdict, the rule, the target and the mode, so a replay issues the same ids.
 
 A rule with a CEL condition (``when``) is evaluated only on signals that
 passed its kind and score filter. Only the variables a condition reads are
@@ -79,7 +84,10 @@ class DecisionEngine:
         self.policy = policy
         self.mode: Mode = mode
         self.max_active = max_active
-        self._active: LruDict[tuple[str, str], float] = LruDict(max_active)
+        # (action:mode, target_type:target) -> (in force until, for how long)
+        self._active: LruDict[tuple[str, str], tuple[float, float]] = LruDict(
+            max_active
+        )
         #: Run-time failures of each rule's condition, by rule id.
         self.rule_errors: Counter[str] = Counter()
 
@@ -103,24 +111,33 @@ class DecisionEngine:
         verdict_id = stable_id(
             "vrd", event.event_id, _content(event), self.policy.ref, self.policy.digest
         )
-        rule_hits, actions = [], []
-        for (_, target_type, target), (rule, signal) in hits.items():
+        found = list(hits.items())
+        issued: dict[int, Action] = {}
+        # the longest lasting rule of one action on one target acts first, so
+        # that the shorter ones find it in force (file order breaks ties)
+        for i in sorted(range(len(found)), key=lambda i: -_lasting(found[i][1][0])):
+            (_, target_type, target), (rule, signal) = found[i]
             mode: Mode = "shadow" if rule.mode == "shadow" else self.mode
             action = self._action(
                 event, verdict_id, rule, signal, mode, target_type, target
             )
+            if action is not None:
+                issued[i] = action
+        rule_hits, actions = [], []
+        for i, ((_, target_type, target), (rule, signal)) in enumerate(found):
+            action = issued.get(i)
             if action is not None:
                 actions.append(action)
             rule_hits.append(
                 RuleHit(
                     rule_id=rule.id,
                     action=rule.action,
-                    mode=mode,
+                    mode="shadow" if rule.mode == "shadow" else self.mode,
                     signal_kind=signal.kind,
                     score=signal.score,
                     target_type=target_type,
                     target=target,
-                    in_force=action is None and rule.action != "allow",
+                    in_force=action is None and bool(target) and rule.action != "allow",
                 )
             )
         verdict = Verdict(
@@ -173,20 +190,24 @@ class DecisionEngine:
         # infinity is not JSON: actions without expiry are kept as None
         return {
             "active": [
-                [kind, target, None if until == _FOREVER else until]
-                for (kind, target), until in self._active.items()
+                [
+                    kind,
+                    target,
+                    None if until == _FOREVER else until,
+                    None if lasting == _FOREVER else lasting,
+                ]
+                for (kind, target), (until, lasting) in self._active.items()
             ]
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
-        """Restore the actions in force from :meth:`get_state`."""
-        self._active = LruDict(
-            self.max_active,
-            (
-                ((kind, target), _FOREVER if until is None else float(until))
-                for kind, target, until in state.get("active", [])
-            ),
-        )
+        """Restore the actions in force from :meth:`get_state`.
+
+        States saved before actions kept how long they last hold three values
+        an entry; their actions count as lasting as long as the longest rule,
+        so no rule issues them again before they expire.
+        """
+        self._active = LruDict(self.max_active, map(_in_force, state.get("active", [])))
 
     def _action(
         self,
@@ -202,12 +223,12 @@ class DecisionEngine:
             return None
         now = event.ts.timestamp()
         key = (f"{rule.action}:{mode}", f"{target_type}:{target}")
-        in_force_until = self._active.get(key)
-        if in_force_until is not None and in_force_until > now:
-            return None  # already in force on this target
-        expires = rule.expires
-        until = _FOREVER if expires is None else now + expires.total_seconds()
-        self._active.put(key, until)
+        lasting = _lasting(rule)
+        in_force = self._active.get(key)
+        if in_force is not None and in_force[0] > now and lasting <= in_force[1]:
+            return None  # already in force on this target, for as long or longer
+        until = now + lasting
+        self._active.put(key, (until, lasting))
         return Action(
             action_id=stable_id("act", verdict_id, rule.id, target_type, target, mode),
             verdict_id=verdict_id,
@@ -293,6 +314,21 @@ def _target(rule: Rule, signal: Signal, event: EventBase) -> tuple[str, str]:
     return signal.entity_type, signal.entity
 
 
+def _lasting(rule: Rule) -> float:
+    """How many seconds the rule's action lasts (infinity without expiry)."""
+    return _FOREVER if rule.expires is None else rule.expires.total_seconds()
+
+
+def _in_force(entry: Sequence[Any]) -> tuple[tuple[str, str], tuple[float, float]]:
+    """One saved in-force action as its key and (until, lasting)."""
+    kind, target, until = entry[0], entry[1], entry[2]
+    lasting = entry[3] if len(entry) > 3 else None
+    return (kind, target), (
+        _FOREVER if until is None else float(until),
+        _FOREVER if lasting is None else float(lasting),
+    )
+
+
 def _strongest(hits: list[RuleHit]) -> ActionType:
-    enforced = [hit.action for hit in hits if hit.mode != "shadow"]
+    enforced = [hit.action for hit in hits if hit.mode != "shadow" and hit.target]
     return max(enforced, key=ACTION_SEVERITY.__getitem__, default="allow")

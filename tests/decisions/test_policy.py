@@ -74,6 +74,28 @@ def test_unknown_field_and_bad_toml_are_errors(tmp_path):
         load_policy(tmp_path / "missing.toml")
 
 
+@pytest.mark.parametrize(
+    "top",
+    [
+        'mode = "shadow"',
+        "dry_run = true",
+        "[breaker]\nmax_actions = 0",
+        '[[rule]]\nid = "x"',
+    ],
+)
+def test_unknown_top_level_keys_are_errors(tmp_path, top):
+    text = GOOD.replace('version = "1"\n', f'version = "1"\n{top}\n', 1)
+    with pytest.raises(PolicyError, match="unknown top-level keys") as info:
+        load_policy(write(tmp_path, text))
+    assert "each rule its own mode" in str(info.value)
+
+
+def test_allow_is_no_rule_action(tmp_path):
+    text = GOOD.replace('action = "block_source"', 'action = "allow"', 1)
+    with pytest.raises(PolicyError, match="action 'allow' is what an event gets"):
+        load_policy(write(tmp_path, text))
+
+
 def test_default_policy_ships_and_covers_every_signal_kind():
     policy = default_policy()
     kinds = {k for rule in policy.rules for k in rule.signals}

@@ -277,8 +277,14 @@ def _rule(raw: dict[str, Any], where: str) -> Rule:
         ):
             faults.append(f"{where}: 'signals' must be a non-empty list of kinds")
     action = need("action", str)
-    if action is not None and action not in ACTION_SEVERITY:
-        known = ", ".join(ACTION_SEVERITY)
+    if action == "allow":
+        faults.append(
+            f"{where}: action 'allow' is what an event gets when no rule acts, "
+            "not an action; hint: to exempt accounts, add a `when` condition "
+            "to the rules that should not act on them"
+        )
+    elif action is not None and action not in ACTION_SEVERITY:
+        known = ", ".join(a for a in ACTION_SEVERITY if a != "allow")
         faults.append(f"{where}: action {action!r} is not one of {known}")
     score = raw.get("min_score", 0.5)
     if (
@@ -352,6 +358,8 @@ def _known_target(target: Any) -> bool:
     return target in _TARGETS
 
 
+#: What a policy file may hold at its top level.
+_TOP_LEVEL_KEYS = frozenset({"name", "version", "description", "rules"})
 #: Faults listed in one policy error; more are counted on a last line.
 _PROBLEMS_LISTED = 50
 
@@ -364,6 +372,13 @@ def policy_from_dict(data: dict[str, Any], source: str) -> Policy:
     not one per fault.
     """
     problems: list[str] = []
+    unknown = sorted(set(data) - _TOP_LEVEL_KEYS)
+    if unknown:
+        problems.append(
+            f"{source}: unknown top-level keys {unknown}; hint: a policy holds "
+            f"only {sorted(_TOP_LEVEL_KEYS)} at the top, and each rule its own "
+            "mode (enforce, shadow or disabled)"
+        )
     for key in ("name", "version"):
         value = data.get(key)
         if not isinstance(value, str) or not value.strip():

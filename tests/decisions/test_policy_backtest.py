@@ -324,6 +324,20 @@ def test_backtest_reads_zoneless_times_with_source_tz_and_names_dead_letters(
     assert (report["events"], report["skipped_outside_window"]) == (0, 4)
 
 
+def test_backtest_says_which_label_rows_it_left_out_and_why(tmp_path, capsys):
+    events, labels = tmp_path / "naive.jsonl", tmp_path / "labels.csv"
+    _naive_lines(events)
+    labels.write_text("account,label\na9,yes\n,1\na9,0\n")
+    code = main(
+        ["backtest", str(events), "--policy", str(default_policy_path()),
+         "--labels", str(labels), "--no-geo", "--source-tz", "UTC"]
+    )  # fmt: skip
+    assert code == ExitCode.OK
+    err = capsys.readouterr().err
+    assert "2 label rows left out: 1 bad_label, 1 no_account" in err
+    assert "row 2: bad_label; row 3: no_account" in err
+
+
 def default_policy_path():
     from importlib import resources
 

@@ -193,7 +193,12 @@ def _labels(
     if labels_path is not None:
         read = read_labels(labels_path)
         if read.rejected_rows:
-            errors.print(f"warning: {read.rejected_rows:,} label rows left out")
+            shown = ", ".join(f"{n:,} {clean(r)}" for r, n in read.rejected.items())
+            examples = "; ".join(f"row {n}: {clean(r)}" for n, r in read.samples)
+            errors.print(
+                f"warning: {read.rejected_rows:,} label rows left out: {shown} "
+                f"(e.g. {examples})"
+            )
         file_labels = read.labels
     if not review_db:
         return backtest_labels(file_labels, None)

@@ -225,6 +225,12 @@ def _warn_about(summary: RunSummary, db: Path) -> None:
             f"note: {summary.repeats:,} events repeated one read shortly before "
             "(a line or a file given twice) and were skipped, not decided again"
         )
+    for rule_id, failures in sorted(summary.rule_errors.items()):
+        errors.print(
+            f"warning: rule {clean(rule_id)}'s condition failed {failures:,} "
+            "times and did not match there; hint: `trustwatch policy test` "
+            "shows it on examples"
+        )
     if summary.events == 0 and summary.dead_letters:
         raise BadInputExit("no record could be read")
     if summary.events == 0 and not summary.repeats:

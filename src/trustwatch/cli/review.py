@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Sequence
 from datetime import datetime
@@ -104,15 +105,28 @@ def alerts(
             )
     with open_store(db) as store:
         found = list(store.verdicts(query))
+        hidden = not found and query.min_decision and _any_allowed(store, query)
     if as_json:
         _write_json_lines(found)
         return
     console.print(verdict_table(found))
+    if hidden:
+        errors.print(
+            "note: verdicts decided allow match but are not listed (signals no "
+            "enforced rule acts on, shadow rules' hits among them); --all "
+            "lists them"
+        )
     if len(found) == limit:
         errors.print(
             f"the newest {limit:,} shown; more may match (--limit for more, "
             "--since/--until for a window)"
         )
+
+
+def _any_allowed(store: SqliteStore, query: VerdictQuery) -> bool:
+    """Whether a verdict decided allow matches ``query``'s other filters."""
+    allowed = dataclasses.replace(query, decision="allow", min_decision=False, limit=1)
+    return any(True for _ in store.verdicts(allowed))
 
 
 @alerts.command()

@@ -73,6 +73,8 @@ class RunSummary:
     rings: int = 0
     seconds: float = 0.0
     decisions: Counter[str] = field(default_factory=Counter)
+    #: Times each rule's condition failed while running (it did not match).
+    rule_errors: Counter[str] = field(default_factory=Counter)
     signal_kinds: Counter[str] = field(default_factory=Counter)
     intel: dict[str, int] = field(default_factory=dict)
 
@@ -285,6 +287,7 @@ def run_embedded(
             },
         )
     summary.verdicts = sum(summary.decisions.values())
+    summary.rule_errors = Counter(engine.rule_errors)
     summary.seconds = time.perf_counter() - started
     if summary.repeats:
         log.info("skipped %d repeated events", summary.repeats)

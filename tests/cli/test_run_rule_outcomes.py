@@ -1,0 +1,92 @@
+"""What `run` says about rules: failed conditions, and targets an event lacks."""
+
+from __future__ import annotations
+
+import json
+
+from trustwatch.cli.exitcodes import ExitCode
+from trustwatch.cli.main import main
+
+POSTS = [
+    {
+        "type": "url_posted",
+        "event_id": f"u{i}",
+        "ts": f"2026-11-02T10:0{i}:00Z",
+        "url": "http://lure.example.net/login",
+        "account": None,
+        "ip": "192.0.2.5",
+    }
+    for i in range(3)
+]
+POLICY = """
+name = "p"
+version = "1"
+[[rules]]
+id = "review-poster"
+signals = ["intel_url"]
+action = "send_to_review"
+target = "account"
+[[rules]]
+id = "typed-wrong"
+signals = ["intel_url"]
+when = 'signal.score > "high"'
+action = "challenge"
+target = "ip"
+"""
+
+
+def test_run_counts_failed_conditions_and_acts_on_no_missing_target(
+    tmp_path, capsys
+) -> None:
+    events = tmp_path / "posts.jsonl"
+    events.write_text("".join(json.dumps(p) + "\n" for p in POSTS))
+    (tmp_path / "intel.txt").write_text("http://lure.example.net/login\n")
+    (tmp_path / "p.toml").write_text(POLICY)
+    db = str(tmp_path / "s.sqlite")
+    code = main(
+        [
+            "run",
+            str(events),
+            "--intel",
+            str(tmp_path / "intel.txt"),
+            "--policy",
+            str(tmp_path / "p.toml"),
+            "--db",
+            db,
+        ]
+    )
+    assert code == ExitCode.OK
+    captured = capsys.readouterr()
+    assert "rule typed-wrong: condition failed" in captured.out
+    assert "rule typed-wrong's condition failed 3 times" in captured.err
+    # no account: the review rule acts on nothing, and decides nothing
+    assert main(["alerts", "--db", db, "--all", "--json"]) == ExitCode.OK
+    verdicts = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {v["decision"] for v in verdicts} == {"allow"}
+    assert main(["alerts", "--db", db, "explain", "u0"]) == ExitCode.OK
+    explained = capsys.readouterr().out
+    assert "the event names no account: nothing to act on" in explained
+    assert "already in force" not in explained
+
+
+def test_alerts_says_when_only_verdicts_decided_allow_match(tmp_path, capsys) -> None:
+    events = tmp_path / "posts.jsonl"
+    events.write_text("".join(json.dumps(p) + "\n" for p in POSTS))
+    (tmp_path / "intel.txt").write_text("http://lure.example.net/login\n")
+    (tmp_path / "p.toml").write_text(
+        POLICY.replace('target = "ip"', 'target = "ip"\nmode = "shadow"')
+    )
+    db = str(tmp_path / "s.sqlite")
+    intel = str(tmp_path / "intel.txt")
+    policy = str(tmp_path / "p.toml")
+    assert (
+        main(["run", str(events), "--intel", intel, "--policy", policy, "--db", db])
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["alerts", "--db", db]) == ExitCode.OK
+    assert "--all lists them" in capsys.readouterr().err
+    assert main(["alerts", "--db", db, "--all"]) == ExitCode.OK
+    assert "--all lists them" not in capsys.readouterr().err
+    assert main(["alerts", "--db", db, "--account", "nobody"]) == ExitCode.OK
+    assert "--all lists them" not in capsys.readouterr().err

@@ -90,3 +90,24 @@ def test_alerts_says_when_only_verdicts_decided_allow_match(tmp_path, capsys) ->
     assert "--all lists them" not in capsys.readouterr().err
     assert main(["alerts", "--db", db, "--account", "nobody"]) == ExitCode.OK
     assert "--all lists them" not in capsys.readouterr().err
+
+
+def test_explain_by_event_id_names_the_events_other_verdicts(tmp_path, capsys) -> None:
+    again = dict(POSTS[0], ts="2026-11-02T10:05:00Z")  # same id, other content
+    events = tmp_path / "posts.jsonl"
+    events.write_text("".join(json.dumps(p) + "\n" for p in [*POSTS, again]))
+    (tmp_path / "intel.txt").write_text("http://lure.example.net/login\n")
+    db = str(tmp_path / "s.sqlite")
+    intel = str(tmp_path / "intel.txt")
+    assert main(["run", str(events), "--intel", intel, "--db", db]) == ExitCode.OK
+    capsys.readouterr()
+    assert main(["alerts", "--db", db, "--all", "--json"]) == ExitCode.OK
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    ids = sorted(v["verdict_id"] for v in listed if v["event_id"] == "u0")
+    assert len(ids) == 2
+    assert main(["alerts", "--db", db, "explain", "u0"]) == ExitCode.OK
+    err = capsys.readouterr().err
+    assert "has other verdicts" in err
+    assert sum(v in err for v in ids) == 1
+    assert main(["alerts", "--db", db, "explain", ids[0]]) == ExitCode.OK
+    assert "has other verdicts" not in capsys.readouterr().err

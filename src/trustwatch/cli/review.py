@@ -145,7 +145,20 @@ def explain(group_db: Path, verdict_id: str, db: Path | None) -> None:
         verdict = store.verdict(verdict_id)
         if verdict is None:
             raise ConfigError(f"no verdict {clean(verdict_id)!r} in {path}")
+        others = []
+        if verdict.verdict_id != verdict_id:  # found by its event id
+            others = [
+                v
+                for v in store.verdict_ids_of_event(verdict_id)
+                if v != verdict.verdict_id
+            ]
         console.print(explain_tree(verdict, store.actions_for(verdict.verdict_id)))
+    if others:
+        errors.print(
+            f"note: event {clean(verdict_id)!r} has other verdicts (decided under "
+            "another policy, or the event id came again with other content): "
+            f"{', '.join(others)}; explain each by its verdict id"
+        )
 
 
 @click.command("dead-letters")

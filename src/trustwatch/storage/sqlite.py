@@ -381,6 +381,17 @@ class SqliteStore:
             ).fetchone()
         return msgspec.json.decode(row[0], type=Verdict) if row else None
 
+    def verdict_ids_of_event(self, event_id: str, limit: int = 10) -> list[str]:
+        """Return the ids of up to ``limit`` verdicts on ``event_id``, oldest
+        decided event first (one event id decided under several policies, or
+        sent again with other content, has several)."""
+        rows = self._db.execute(
+            "SELECT verdict_id FROM verdicts WHERE event_id = ? "
+            "ORDER BY ts, verdict_id LIMIT ?",
+            (event_id, limit),
+        ).fetchall()
+        return [row[0] for row in rows]
+
     def actions_for(self, verdict_id: str) -> list[Action]:
         """Return the actions a verdict started."""
         rows = self._db.execute(

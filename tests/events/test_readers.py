@@ -190,6 +190,42 @@ def test_parquet_rows_that_fail_validation_are_dead_letters(tmp_path: Path) -> N
     assert '"mystery"' in items[2].raw  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("column", ["user_agent", "account", "recipients"])
+def test_parquet_rows_over_the_record_limit_are_dead_letters_like_long_lines(
+    tmp_path: Path, column: str
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    huge = "X" * 3_000
+    value: Any = [huge[:1_500], huge[:1_500]] if column == "recipients" else huge
+    rows = [
+        {"type": "logout", "event_id": "ok-1", "ts": 1595441285858},
+        {"type": "logout", "event_id": "big", "ts": 1595441285858, column: value},
+        {"type": "logout", "event_id": "ok-2", "ts": 1595441285858},
+    ]
+    kinds = {"user_agent": pa.string(), "account": pa.string()}
+    kinds["recipients"] = pa.list_(pa.string())
+    schema = pa.schema(
+        [("type", pa.string()), ("event_id", pa.string()), ("ts", pa.int64()),
+         (column, kinds[column])]
+    )  # fmt: skip
+    path = tmp_path / "big.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
+    items = list(read_events(path, decoder=EventDecoder(max_bytes=2_048)))
+    assert [getattr(i, "event_id", None) for i in items[::2]] == ["ok-1", "ok-2"]
+    letter = items[1]
+    assert isinstance(letter, DeadLetter)
+    assert (letter.location, letter.reason) == ("row 2", "too_large")
+    assert "over the limit of 2,048 bytes" in letter.message
+    assert len(letter.raw) < 200 and '"big"' in letter.raw
+    # under the limit, the same rows are events
+    assert all(
+        not isinstance(i, DeadLetter)
+        for i in read_events(path, decoder=EventDecoder(max_bytes=1 << 20))
+    )
+
+
 def test_a_corrupt_parquet_file_is_one_dead_letter(tmp_path: Path) -> None:
     path = tmp_path / "broken.parquet"
     path.write_bytes(b"PAR1 this is not really parquet")

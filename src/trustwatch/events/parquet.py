@@ -119,7 +119,7 @@ def write_events_parquet(events: Iterable[EventBase], path: str | Path) -> int:
 
 
 def iter_parquet_rows(
-    path: Path,
+    path: Path, max_bytes: int | None = None
 ) -> Iterator[tuple[int, dict[str, Any], InvalidEventError | None]]:
     """Yield ``(row number, row, problem)`` from a Parquet file.
 
@@ -129,6 +129,11 @@ def iter_parquet_rows(
     cannot hold (a year past 9999, text that is not UTF-8) does not stop the
     file: its row comes with a ``problem`` (reason ``"timestamp"`` for the
     ``ts`` column, else ``"schema"``) and a placeholder in place of the value.
+
+    A row whose text (its strings and lists of strings together) is over
+    ``max_bytes`` comes with a ``"too_large"`` problem, as a JSON line over
+    the limit does; its values are never turned into Python objects, and the
+    row holds only its ``type`` and ``event_id``, cut to 200 characters.
 
     Raises
     ------
@@ -143,7 +148,7 @@ def iter_parquet_rows(
         with pq.ParquetFile(path) as reader:
             columns = _event_columns(path, reader.schema_arrow.names)
             for batch in reader.iter_batches(batch_size=8192, columns=columns):
-                for row, problem in _rows(batch):
+                for row, problem in _rows(batch, max_bytes):
                     rowno += 1
                     yield rowno, row, problem
     except UnreadableError:
@@ -173,8 +178,82 @@ def _event_columns(path: Path, names: list[str]) -> list[str]:
     return [name for name in names if name in known]
 
 
-def _rows(batch: Any) -> Iterator[tuple[dict[str, Any], InvalidEventError | None]]:
-    """Turn a record batch into rows, one column at a time."""
+def _rows(
+    batch: Any, max_bytes: int | None = None
+) -> Iterator[tuple[dict[str, Any], InvalidEventError | None]]:
+    """Turn a record batch into rows, one column at a time; rows over
+    ``max_bytes`` of text come as a stub with a ``"too_large"`` problem."""
+    sizes = _text_bytes(batch) if max_bytes is not None else None
+    if sizes is None or not (sizes > max_bytes).any():
+        yield from _converted(batch)
+        return
+    import pyarrow as pa
+
+    over = sizes > max_bytes
+    fitting = _converted(batch.filter(pa.array(~over)))
+    for index, too_large in enumerate(over.tolist()):
+        if not too_large:
+            yield next(fitting)
+            continue
+        yield (
+            _stub(batch, index),
+            InvalidEventError(
+                "too_large",
+                f"row holds {int(sizes[index]):,} bytes of text, over the limit of "
+                f"{max_bytes:,} bytes",
+            ),
+        )
+
+
+def _text_bytes(batch: Any) -> Any:
+    """Return each row's bytes of text (strings and lists of strings), as a
+    NumPy array, without turning any value into a Python object."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def is_text(kind: Any) -> bool:
+        return bool(
+            pa.types.is_string(kind)
+            or pa.types.is_large_string(kind)
+            or pa.types.is_binary(kind)
+            or pa.types.is_large_binary(kind)
+        )
+
+    rows = batch.num_rows
+    total = np.zeros(rows, dtype=np.int64)
+    for column in batch.columns:
+        kind = column.type
+        if is_text(kind):
+            lengths = pc.binary_length(column).fill_null(0)
+            total += lengths.to_numpy(zero_copy_only=False).astype(np.int64)
+        elif (pa.types.is_list(kind) or pa.types.is_large_list(kind)) and is_text(
+            kind.value_type
+        ):
+            lengths = pc.binary_length(pc.list_flatten(column)).fill_null(0)
+            owners = pc.list_parent_indices(column).to_numpy(zero_copy_only=False)
+            weights = lengths.to_numpy(zero_copy_only=False).astype(np.float64)
+            total += np.bincount(owners, weights=weights, minlength=rows).astype(
+                np.int64
+            )
+    return total
+
+
+def _stub(batch: Any, index: int) -> dict[str, Any]:
+    """The ``type`` and ``event_id`` of one row, each cut to 200 characters."""
+    stub: dict[str, Any] = {}
+    for name in ("type", "event_id"):
+        if name in batch.schema.names:
+            value = batch.column(name)[index]
+            if value.is_valid and isinstance(value.as_py(), str):
+                stub[name] = value.as_py()[:200]
+    return stub
+
+
+def _converted(
+    batch: Any,
+) -> Iterator[tuple[dict[str, Any], InvalidEventError | None]]:
+    """Turn every row of a record batch into a row dict, one column at a time."""
     names = batch.schema.names
     troubles: dict[int, list[tuple[str, str]]] = {}
     columns = [

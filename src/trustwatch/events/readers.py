@@ -206,7 +206,7 @@ def _read_parquet(path: Path, decoder: EventDecoder) -> Iterator[Event | DeadLet
     source = str(path)
     rows = letters = 0
     try:
-        for rows, row, problem in iter_parquet_rows(path):
+        for rows, row, problem in iter_parquet_rows(path, decoder.max_bytes):
             try:
                 if problem is None:
                     yield decoder.decode_dict(row)

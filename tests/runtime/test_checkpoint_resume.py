@@ -142,10 +142,23 @@ def test_malformed_json_is_a_clear_error(tmp_path, halves, capsys):
             lambda s: s["pipeline"]["engine"].update(active=[[1]]),
             "the actions in force are damaged (ValueError",
         ),
-        (lambda s: s.update(newest="yesterday"), "could not convert string"),
+        # a checkpoint saved before the clock was holds only the newest time
+        (
+            lambda s: (s.pop("clock"), s.update(newest="yesterday")),
+            "could not convert string",
+        ),
+        (lambda s: s.update(clock=["yesterday", None, 0]), "could not convert"),
         (lambda s: s.pop("pipeline"), "the checkpoint holds no pipeline state"),
     ],
-    ids=["missing-key", "missing-chains", "no-state", "engine", "newest", "empty"],
+    ids=[
+        "missing-key",
+        "missing-chains",
+        "no-state",
+        "engine",
+        "newest",
+        "clock",
+        "empty",
+    ],
 )
 def test_a_damaged_detector_state_names_the_detector(
     tmp_path, halves, capsys, edit, expected

@@ -165,6 +165,27 @@ def test_late_events_are_counted(tmp_path):
         assert run_embedded([path], store).late_events == 2
 
 
+def test_one_event_dated_far_ahead_makes_no_later_event_late(tmp_path):
+    ahead = Login(
+        event_id="year-2199",
+        ts=datetime(2199, 1, 1, tzinfo=UTC),
+        account="a",
+        ip="198.51.100.9",
+        success=False,
+    )
+    first = write(tmp_path / "a.jsonl", [*failures(4), ahead, *failures(4, start=60)])
+    second = write(tmp_path / "b.jsonl", failures(6, start=600))
+    with SqliteStore(tmp_path / "s.sqlite") as store:
+        one = run_embedded([first], store, resume=True)
+        two = run_embedded([second], store, resume=True)
+    assert (one.late_events, one.out_of_line, one.first_out_of_line) == (
+        0,
+        1,
+        "year-2199",
+    )
+    assert (two.events, two.late_events, two.out_of_line) == (6, 0, 0)
+
+
 def test_a_listed_address_in_a_url_is_a_host_match(tmp_path):
     intel = tmp_path / "intel.txt"
     intel.write_text("192.0.2.66\n")

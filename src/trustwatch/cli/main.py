@@ -220,6 +220,14 @@ def _warn_about(summary: RunSummary, db: Path) -> None:
             "after newer ones, too late for the shortest windows; hint: give "
             "files in time order, or sort them"
         )
+    if summary.out_of_line:
+        errors.print(
+            f"warning: {summary.out_of_line:,} events were dated more than a day "
+            "off the others' time, the first "
+            f"{clean(summary.first_out_of_line or '')!r}; hint: a producer's "
+            "clock is wrong or the field forged; they do not move the time by "
+            "which late events are told"
+        )
     if summary.repeats:
         errors.print(
             f"note: {summary.repeats:,} events repeated one read shortly before "

@@ -72,6 +72,8 @@ def summary_table(summary: RunSummary, title: str = "Run") -> Table:
     )
     if summary.late_events:
         table.add_row("late events (window passed)", f"{summary.late_events:,}")
+    if summary.out_of_line:
+        table.add_row("events dated a day off the others", f"{summary.out_of_line:,}")
     if summary.repeats:
         table.add_row("repeated events (skipped)", f"{summary.repeats:,}")
     for rule_id, failures in sorted(summary.rule_errors.items()):

@@ -321,8 +321,10 @@ def _lasting(rule: Rule) -> float:
 
 def _in_force(entry: Sequence[Any]) -> tuple[tuple[str, str], tuple[float, float]]:
     """One saved in-force action as its key and (until, lasting)."""
+    if len(entry) not in (3, 4):
+        raise ValueError(f"an action in force holds {len(entry)} values, not 3 or 4")
     kind, target, until = entry[0], entry[1], entry[2]
-    lasting = entry[3] if len(entry) > 3 else None
+    lasting = entry[3] if len(entry) == 4 else None
     return (kind, target), (
         _FOREVER if until is None else float(until),
         _FOREVER if lasting is None else float(lasting),

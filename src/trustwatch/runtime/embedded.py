@@ -9,6 +9,7 @@ leaves the store as it was after the first run.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -33,6 +34,7 @@ from trustwatch.intel.allowlists import AllowList
 from trustwatch.intel.feeds import load_feed, resolve_feed_paths
 from trustwatch.intel.indicators import Indicator
 from trustwatch.intel.store import IndicatorStore
+from trustwatch.loginmodel.clock import StreamClock
 from trustwatch.runtime.pipeline import Decision, Pipeline
 from trustwatch.storage.sqlite import SqliteStore
 
@@ -68,6 +70,11 @@ class RunSummary:
     dead_letters: int = 0
     new_dead_letters: int = 0
     late_events: int = 0
+    #: Events dated more than a day off the stream's time (ahead or behind)
+    #: that no others confirmed: a broken or forged clock, not a late event.
+    out_of_line: int = 0
+    #: The first of them, by event id.
+    first_out_of_line: str | None = None
     #: Events identical to one of the last 50,000 read, skipped undecided.
     repeats: int = 0
     rings: int = 0
@@ -233,7 +240,9 @@ def run_embedded(
     pipeline = Pipeline(detectors, engine, geo)
     restore = resume and not reset_state
     recent = RepeatFilter(DEFAULT_WINDOW)
-    newest = _restore(pipeline, recent, store) if restore else float("-inf")
+    clock = StreamClock(_MAX_SKEW, _CONFIRMATIONS)
+    if restore:
+        _restore(pipeline, recent, clock, store)
     batch = _Batch(store, summary)
     if intel is not None:
         summary.intel = dict(intel.loaded)
@@ -256,9 +265,13 @@ def run_embedded(
                 continue
             summary.events += 1
             t = item.ts.timestamp()
-            if t < newest - LATENESS:
-                summary.late_events += 1
-            newest = max(newest, t)
+            if clock.place(t):
+                if t < clock.now - LATENESS:  # type: ignore[operator]
+                    summary.late_events += 1
+            elif clock.now is not None:
+                summary.out_of_line += 1
+                if summary.first_out_of_line is None:
+                    summary.first_out_of_line = item.event_id
             decision = pipeline.process_one(item, t)
             if decision is not None:
                 batch.add(decision)
@@ -282,7 +295,9 @@ def run_embedded(
             _STATE_KEY,
             {
                 "pipeline": pipeline.get_state(),
-                "newest": newest,
+                # "newest" for earlier versions, which read only that
+                "newest": clock.now,
+                "clock": clock.get_state(),
                 "recent": recent.get_state(),
             },
         )
@@ -304,17 +319,24 @@ def run_embedded(
 #: Events more than this many seconds older than the newest one are late:
 #: the shortest windows (ten minutes) no longer count them.
 LATENESS = 600.0
+#: The run's clock: an event more than a day off it is out of line, and moves
+#: it only when three in a row agree (a gap between files, not a bad clock).
+_MAX_SKEW = 86_400.0
+_CONFIRMATIONS = 3
 _STATE_KEY = "pipeline_state"
 
 
-def _restore(pipeline: Pipeline, recent: RepeatFilter, store: SqliteStore) -> float:
-    """Restore the last resumed run's state; return its newest event time.
+def _restore(
+    pipeline: Pipeline, recent: RepeatFilter, clock: StreamClock, store: SqliteStore
+) -> None:
+    """Restore the last resumed run's state: detectors, repeats and clock.
 
     ``recent`` gets back the events that run read last, so that a resumed
     run over a file the last one read in part skips what it decided.
 
-    Events older than that by more than :data:`LATENESS` count as late, so
-    resuming over a file that came before warns instead of passing silently.
+    ``clock`` gets back the stream's time: events older than it by more
+    than :data:`LATENESS` count as late, so resuming over a file that came
+    before warns instead of passing silently.
 
     Raises
     ------
@@ -327,24 +349,26 @@ def _restore(pipeline: Pipeline, recent: RepeatFilter, store: SqliteStore) -> fl
     try:
         state = store.load_state(_STATE_KEY)
         if state is None:
-            return float("-inf")
+            return
         if not isinstance(state, dict) or "pipeline" not in state:
             raise ConfigError("the checkpoint holds no pipeline state")
         pipeline.set_state(state["pipeline"])
         # checkpoints written before repeats were remembered hold none
         recent.set_state(msgspec.convert(state.get("recent", b""), bytes))
-        newest = state.get("newest")
-        newest = float("-inf") if newest is None else float(newest)
+        if "clock" in state:
+            clock.set_state(state["clock"])
+        elif state.get("newest") is not None:  # saved before the clock was
+            newest = float(state["newest"])
+            clock.now = newest if math.isfinite(newest) else None
     except (ConfigError, TypeError, ValueError) as exc:
-        # TypeError, ValueError: a newest event time that is not a number, or
-        # repeat digests that are damaged or not bytes
+        # TypeError, ValueError: a clock or newest event time that is not a
+        # number, or repeat digests that are damaged or not bytes
         raise ConfigError(
             f"cannot resume from the checkpoint in {store.path}: {exc}; "
             "hint: run once with --resume --reset-state to start from fresh "
             "detector state (this drops the saved windows and baselines)"
         ) from exc
     log.info("detector state restored from the store")
-    return newest
 
 
 class _Batch:

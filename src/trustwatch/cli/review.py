@@ -173,8 +173,9 @@ def dead_letters(
     """List records that could not be read, in reading order, with the reason."""
     with open_store(db) as store:
         letters = store.dead_letters(limit, reason=reason)
-        total = store.counts()["dead_letters"]
-        reasons = store.dead_letter_reasons() if reason and not letters else {}
+        by_reason = store.dead_letter_reasons() if reason else {}
+        total = by_reason.get(reason, 0) if reason else store.counts()["dead_letters"]
+        reasons = by_reason if reason and not letters else {}
     if reasons:
         held = ", ".join(f"{clean(r)} ({n:,})" for r, n in reasons.items())
         errors.print(
@@ -191,7 +192,8 @@ def dead_letters(
         )
         if raw:
             console.print(f"    {clean(letter.raw)}")
-    console.print(f"{len(letters):,} shown of {total:,} dead letters")
+    which = f" with reason {clean(reason)!r}" if reason else ""
+    console.print(f"{len(letters):,} shown of {total:,} dead letters{which}")
 
 
 @click.group()

@@ -879,13 +879,15 @@ def test_sync_polls_the_reference_taxii_server_incrementally(
     fetcher = FeedFetcher(
         environ={"TX_USER": polling.USER, "TX_PASS": medallion_server.password}
     )
-    first = _sync(feeds, db, fetcher=fetcher).get("medallion")
+    # the server stamps objects with the real time: sync at the real time too
+    start = datetime.now(UTC)
+    first = _sync(feeds, db, start, fetcher=fetcher).get("medallion")
     assert (first.status, first.added) == ("updated", 2)
     point = db.checkpoint("medallion")
     assert point is not None and point.added_after is not None
 
     medallion_server.add_objects(polling._new_indicators())
-    second = _sync(feeds, db, T0 + timedelta(hours=2), fetcher=fetcher)
+    second = _sync(feeds, db, start + timedelta(hours=2), fetcher=fetcher)
     report = second.get("medallion")
     assert (report.status, report.added, report.unchanged) == ("updated", 2, 0)
     store = db.store(at=datetime.now(UTC))
@@ -894,7 +896,7 @@ def test_sync_polls_the_reference_taxii_server_incrementally(
     assert (
         match.indicator.reference == "indicator--0c6a4a6b-4a61-4c1e-9d0d-7e1f2a3b4c01"
     )
-    third = _sync(feeds, db, T0 + timedelta(hours=4), fetcher=fetcher)
+    third = _sync(feeds, db, start + timedelta(hours=4), fetcher=fetcher)
     assert third.get("medallion").status == "not_modified"
     assert db.counts() == {"medallion": 4}
     medallion_server.reset()

@@ -139,8 +139,8 @@ def intel_sync(
 ) -> None:
     """Fetch the feeds that are due and report what changed.
 
-    Exit status 4 when any feed failed or another sync holds the database,
-    3 for a bad feed list.
+    Exit status 4 when any feed failed (or, skipped as not yet due, is
+    still failing) or another sync holds the database, 3 for a bad feed list.
     """
     feedlist = load_feed_list(feeds_path)
     with sync_lock(db_path), IntelDatabase(db_path) as db:
@@ -166,6 +166,8 @@ def intel_sync(
         for feed in report.feeds:
             if feed.status == "dropped":
                 console.print(f"feed {clean(feed.feed)} {clean(feed.reason or '')}")
+            for warning in feed.warnings:
+                errors.print(f"feed {clean(feed.feed)} warning: {clean(warning)}")
         for failed in report.failed:
             errors.print(f"feed {clean(failed.feed)} failed: {clean(failed.reason)}")
     if report.failed:

@@ -259,13 +259,22 @@ class FeedList:
 
 
 def redact_url(url: str) -> str:
-    """Return ``url`` without user info, query or fragment, for messages."""
+    """Return ``url`` without user info, query or fragment, for messages.
+
+    A URL whose port is not a number is shown as its scheme and host only;
+    one that cannot be read at all as ``<invalid URL>``.
+    """
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
     except ValueError:
         return "<invalid URL>"
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return f"{parts.scheme}://{host}" if host else "<invalid URL>"
     return f"{parts.scheme}://{host}{port}{parts.path}"
 
 

@@ -10,11 +10,14 @@ Fetching:
 
 - HTTP(S) feeds are fetched with httpx using conditional requests
   (``If-None-Match`` / ``If-Modified-Since`` from the last ``ETag`` and
-  ``Last-Modified``); a ``304`` changes nothing and reports ``not_modified``.
+  ``Last-Modified``); a ``304`` changes nothing and reports ``not_modified``
+  (a ``304`` to a request that sent no validators fails the feed).
   Timeouts, ``429``, ``5xx`` and connection errors are retried with
   exponential back-off and jitter; other errors are not. A redirect must stay
   on the same host and port (an ``http`` to ``https`` upgrade on the default
-  ports excepted); the body is limited to the feed's ``max_bytes`` (after
+  ports excepted); the body is decoded (``Content-Encoding`` gzip, deflate
+  or zstd; another coding, or a compressed stream that stops before its
+  end, fails the feed), limited to the feed's ``max_bytes`` (after
   decompression) and written to a temporary file read with
   :func:`~trustwatch.intel.feeds.load_feed`. No proxy is taken from the
   environment: only the feed's ``proxy`` is used.
@@ -31,11 +34,15 @@ Fetching:
 - Local paths are loaded when their files' sizes or modification times
   changed.
 - TAXII 2.1 collections are polled with ``added_after`` set to the last
-  poll's checkpoint.
+  poll's checkpoint. A date-added time more than five minutes after the
+  sync's time is not kept as the checkpoint (every later poll would get
+  nothing): the sync's time is, with a warning in the feed's report.
 
-Each feed's fetch has a ``deadline`` for the whole download, retries
-included: a server that drips its body is cut off and the feed fails, the
-other feeds still run. A file that decompresses (gzip) to more than
+Each feed's fetch has a ``deadline`` for the whole download, redirects and
+retries included: no request waits longer than the time left (connecting,
+waiting for the headers, each read), no redirect or retry starts after it,
+a server that drips its body is cut off and the feed fails, the other feeds
+still run. A file that decompresses (gzip) to more than
 ``max_bytes`` is refused while it is read, local or downloaded.
 
 Applying: records are keyed by (feed, type, value). In ``snapshot`` mode a
@@ -78,7 +85,9 @@ logger's request lines are redacted the same way.
 
 Failures: a feed that fails keeps what it had and is due again after five
 minutes, doubling with each consecutive failure, never later than its
-``every``; its checkpoint counts the failures and keeps the last error.
+``every``; its checkpoint counts the failures and keeps the last error. Its
+report says when it is tried again; until it succeeds, a sync that skips it
+as not yet due reports it ``failing`` (in :attr:`SyncReport.failed`).
 """
 
 from __future__ import annotations
@@ -93,6 +102,7 @@ import re
 import sqlite3
 import tempfile
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -103,6 +113,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 import msgspec
+import zstandard
 
 from trustwatch.errors import (
     ConfigError,
@@ -111,6 +122,7 @@ from trustwatch.errors import (
     StorageError,
 )
 from trustwatch.intel._files import read_limit
+from trustwatch.intel._times import parse_feed_time
 from trustwatch.intel.feedlist import FeedList, FeedSpec, redact_url
 from trustwatch.intel.feeds import FeedLoad, Reject, load_feed, resolve_feed_paths
 from trustwatch.intel.indicators import (
@@ -169,11 +181,26 @@ _GONE_STATUSES: Final = frozenset({404, 410})
 # share of a snapshot's rows that may be rejected while the feed holds records
 _MOST_REJECTED: Final = 0.8
 _URL_IN_TEXT: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
+# punctuation that ends a sentence after a URL rather than belongs to it
+_AFTER_URL: Final = ".,;:!?)]}"
+# how far in the future a TAXII date-added time may be (server clock skew)
+_CLOCK_SKEW: Final = timedelta(minutes=5)
+_CONDITIONAL_HEADERS: Final = ("If-None-Match", "If-Modified-Since")
 
 
 def _redact_text(text: str) -> str:
-    """Return ``text`` with every URL in it shown without query or user info."""
-    return _URL_IN_TEXT.sub(lambda found: redact_url(found.group(0)), text)
+    """Return ``text`` with every URL in it shown without query or user info.
+
+    Punctuation right after a URL (``;``, ``:``, ``,``...) ends the sentence
+    and is kept outside it.
+    """
+
+    def redact(found: re.Match[str]) -> str:
+        url = found.group(0)
+        bare = url.rstrip(_AFTER_URL)
+        return redact_url(bare) + url[len(bare) :]
+
+    return _URL_IN_TEXT.sub(redact, text)
 
 
 class _RedactUrls(logging.Filter):
@@ -252,6 +279,13 @@ class FeedReport(msgspec.Struct, kw_only=True):
         Records of the feed stored after the sync.
     next_due
         When the feed is next due.
+    failing
+        The feed's latest attempt failed: in this sync (status ``failed``),
+        or in an earlier one when it is skipped as not yet due (``reason``
+        then says why and when it is tried again).
+    warnings
+        What went wrong without failing the feed (e.g. a TAXII server's
+        date-added time in the future, not kept as the checkpoint).
     """
 
     feed: str
@@ -271,6 +305,8 @@ class FeedReport(msgspec.Struct, kw_only=True):
     reject_examples: list[RejectExample] = msgspec.field(default_factory=list)
     total: int = 0
     next_due: datetime | None = None
+    failing: bool = False
+    warnings: list[str] = msgspec.field(default_factory=list)
 
     def note_rejects(self, rejects: Iterable[Reject]) -> None:
         """Count rejects by reason and keep the first few as examples."""
@@ -304,8 +340,16 @@ class SyncReport(msgspec.Struct, kw_only=True):
 
     @property
     def failed(self) -> list[FeedReport]:
-        """Return the reports of feeds that failed."""
-        return [report for report in self.feeds if report.status == "failed"]
+        """Return the reports of feeds that failed, or are still failing.
+
+        A feed skipped as not yet due whose last attempt failed counts: it
+        has not recovered (see :attr:`FeedReport.failing`).
+        """
+        return [
+            report
+            for report in self.feeds
+            if report.status == "failed" or report.failing
+        ]
 
     def get(self, feed: str) -> FeedReport:
         """Return the report of one feed.
@@ -516,14 +560,20 @@ class FeedFetcher:
             try:
                 return self._get(client, feed, url, headers, workdir, name)
             except _Retryable as exc:
+                tries = "1 attempt" if attempt == 0 else f"{attempt + 1} attempts"
                 if attempt == feed.retries:
-                    tries = "1 attempt" if attempt == 0 else f"{attempt + 1} attempts"
                     raise IntelSourceError(
                         f"feed {feed.name}: {exc} from {redact_url(url)}, "
-                        f"{tries}; hint: the server may be down, "
-                        "the next sync tries again"
+                        f"{tries}; hint: the server may be down"
                     ) from exc
                 wait = self.delay(attempt)
+                if self.clock() + wait > self._deadline:
+                    raise IntelSourceError(
+                        f"feed {feed.name}: {exc} from {redact_url(url)}, {tries}; "
+                        "no time is left for another before its deadline of "
+                        f"{feed.deadline:g} s; hint: the server may be down, or "
+                        "raise the feed's deadline"
+                    ) from exc
                 log.info("feed %s: %s, retrying in %.1f s", feed.name, exc, wait)
                 self.sleep(wait)
         raise AssertionError("unreachable")  # pragma: no cover
@@ -531,11 +581,24 @@ class FeedFetcher:
     def _check_deadline(self, feed: FeedSpec, url: str) -> None:
         """Raise when the feed's whole-download deadline has passed."""
         if self.clock() > self._deadline:
-            raise IntelSourceError(
-                f"feed {feed.name}: the download from {redact_url(url)} took more "
-                f"than its deadline of {feed.deadline:g} s; hint: the server is too "
-                "slow, or raise the feed's deadline"
-            )
+            raise self._past_deadline(feed, url)
+
+    def _past_deadline(self, feed: FeedSpec, url: str) -> IntelSourceError:
+        """Return the error for a download that ran past the feed's deadline."""
+        return IntelSourceError(
+            f"feed {feed.name}: the download from {redact_url(url)} took more "
+            f"than its deadline of {feed.deadline:g} s; hint: the server is too "
+            "slow, or raise the feed's deadline"
+        )
+
+    def _request_timeout(self, feed: FeedSpec) -> httpx.Timeout:
+        """Return the timeouts of the next request: the feed's, cut to its deadline.
+
+        Connecting, waiting for the headers and each read of the body wait
+        no longer than the time left before the deadline.
+        """
+        left = self._deadline - self.clock()
+        return httpx.Timeout(max(min(feed.timeout, left), 0.001))
 
     def _get(
         self,
@@ -548,9 +611,15 @@ class FeedFetcher:
     ) -> Fetched:
         """One attempt: follow same-host redirects, then save the body."""
         current = url
-        for _ in range(_MAX_REDIRECTS + 1):
+        conditional = any(header in headers for header in _CONDITIONAL_HEADERS)
+        for hop in range(_MAX_REDIRECTS + 1):
+            if hop:
+                self._check_deadline(feed, url)
+            timeout = self._request_timeout(feed)
             try:
-                with client.stream("GET", current, headers=headers) as response:
+                with client.stream(
+                    "GET", current, headers=headers, timeout=timeout
+                ) as response:
                     if response.status_code in _REDIRECTS:
                         current = _redirect_target(feed, current, response)
                         continue
@@ -561,8 +630,11 @@ class FeedFetcher:
                         workdir,
                         name,
                         lambda: self._check_deadline(feed, url),
+                        conditional=conditional,
                     )
             except httpx.TimeoutException as exc:
+                if self.clock() >= self._deadline:
+                    raise self._past_deadline(feed, url) from exc
                 raise _Retryable(f"timed out ({type(exc).__name__})") from exc
             except httpx.TransportError as exc:
                 raise _Retryable(f"connection failed ({type(exc).__name__})") from exc
@@ -672,7 +744,12 @@ class FeedFetcher:
         added_after = checkpoint.added_after if checkpoint is not None else None
         if feed.mode == "snapshot":
             added_after = None
-        poll = poll_collection(source, added_after, timeout=feed.timeout)
+        poll = poll_collection(
+            source,
+            added_after,
+            timeout=feed.timeout,
+            deadline=max(self._deadline - self.clock(), 0.001),
+        )
         return Fetched(
             not_modified=not poll.objects and added_after is not None,
             objects=list(poll.objects),
@@ -729,14 +806,27 @@ def _save(
     workdir: Path,
     name: str | None = None,
     check_deadline: Callable[[], None] | None = None,
+    *,
+    conditional: bool = True,
 ) -> Fetched:
     """Turn a final response into a :class:`Fetched`, the body in a file.
 
     ``check_deadline`` is called after each chunk and raises when the
-    feed's deadline has passed.
+    feed's deadline has passed. ``conditional`` tells whether the request
+    sent validators: only then may the server answer ``304``. The body is
+    decoded here (``Content-Encoding``), so that a compressed stream that
+    stops before its end fails the feed instead of giving part of the list.
     """
     status = response.status_code
     if status == 304:
+        if not conditional:
+            raise IntelSourceError(
+                f"feed {feed.name}: {redact_url(url)} answered 304 Not Modified to "
+                "a request that named no version (no If-None-Match or "
+                "If-Modified-Since); nothing was changed; hint: the server or a "
+                "cache in front of it is misbehaving, check it with its "
+                "administrator"
+            )
         return Fetched(not_modified=True)
     if status in _RETRY_STATUSES:
         raise _Retryable(f"HTTP {status}")
@@ -750,21 +840,209 @@ def _save(
     if declared.isdigit() and int(declared) > feed.max_bytes:
         raise _too_large(feed, url)
     target = workdir / (name or _file_name(feed, url))
+    raws: Iterable[bytes]
+    if response.is_stream_consumed:
+        # read before it got here (a test's transport): httpx decoded it
+        raws, decoder = [response.content], _BodyDecoder(feed, url, httpx.Headers())
+    else:
+        raws, decoder = response.iter_raw(), _BodyDecoder(feed, url, response.headers)
     size = 0
     with target.open("wb") as out:
         # chunks as they arrive (not coalesced), so a drip meets the deadline
-        for chunk in response.iter_bytes():
+        for raw in raws:
             if check_deadline is not None:
                 check_deadline()
+            chunk = decoder.decode(raw)
             size += len(chunk)
             if size > feed.max_bytes:
                 raise _too_large(feed, url)
             out.write(chunk)
+        tail = decoder.finish()
+        if size + len(tail) > feed.max_bytes:
+            raise _too_large(feed, url)
+        out.write(tail)
     return Fetched(
         files=[target],
         etag=response.headers.get("etag"),
         last_modified=response.headers.get("last-modified"),
     )
+
+
+class _Layer(Protocol):
+    """One content coding of a body, undone chunk by chunk."""
+
+    def decode(self, data: bytes) -> bytes:
+        """Return the decoded bytes of the next chunk."""
+        ...
+
+    def finish(self) -> bytes:
+        """Return the last decoded bytes; raise when the stream did not end."""
+        ...
+
+
+class _Incomplete(Exception):
+    """A compressed body that stops before its stream's end, or is damaged."""
+
+
+class _Identity:
+    """No content coding."""
+
+    def decode(self, data: bytes) -> bytes:
+        """Return ``data`` as is."""
+        return data
+
+    def finish(self) -> bytes:
+        """Return nothing more."""
+        return b""
+
+
+class _Zlib:
+    """``gzip`` (one or more members) or ``deflate`` (zlib, or raw deflate)."""
+
+    def __init__(self, coding: str) -> None:
+        self.coding = coding
+        self._gzip = coding in ("gzip", "x-gzip")
+        self._raw = False
+        self._seen = False
+        self._inflate = self._new()
+
+    def _new(self) -> Any:
+        """Return a fresh decompressor for one stream (gzip member)."""
+        if self._gzip:
+            return zlib.decompressobj(zlib.MAX_WBITS | 16)
+        return zlib.decompressobj(-zlib.MAX_WBITS if self._raw else zlib.MAX_WBITS)
+
+    def decode(self, data: bytes) -> bytes:
+        """Inflate ``data``; a new gzip member may start after one ends."""
+        out: list[bytes] = []
+        while data:
+            if self._inflate.eof:
+                if not self._gzip:
+                    raise _Incomplete("data after the end of the deflate stream")
+                self._inflate = self._new()
+            try:
+                out.append(self._inflate.decompress(data))
+            except zlib.error as exc:
+                if self._gzip or self._seen or self._raw:
+                    raise _Incomplete(str(exc)) from exc
+                # some servers send raw deflate without the zlib header
+                self._raw = True
+                self._inflate = self._new()
+                continue
+            self._seen = True
+            data = self._inflate.unused_data
+        return b"".join(out)
+
+    def finish(self) -> bytes:
+        """Return the rest; raise when the last stream did not end."""
+        if not self._seen:
+            return b""
+        try:
+            tail: bytes = self._inflate.flush()
+        except zlib.error as exc:  # pragma: no cover - flush rarely raises
+            raise _Incomplete(str(exc)) from exc
+        if not self._inflate.eof:
+            raise _Incomplete("the compressed stream ends before its end marker")
+        return tail
+
+
+class _Zstd:
+    """``zstd``: one or more Zstandard frames."""
+
+    coding = "zstd"
+
+    def __init__(self) -> None:
+        self._inflate = zstandard.ZstdDecompressor().decompressobj()
+        self._seen = False
+
+    def decode(self, data: bytes) -> bytes:
+        """Decompress ``data``; a new frame may start after one ends."""
+        if not data:
+            return b""
+        self._seen = True
+        out: list[bytes] = []
+        try:
+            out.append(self._inflate.decompress(data))
+            while self._inflate.eof and self._inflate.unused_data:
+                rest = self._inflate.unused_data
+                self._inflate = zstandard.ZstdDecompressor().decompressobj()
+                out.append(self._inflate.decompress(rest))
+        except zstandard.ZstdError as exc:
+            raise _Incomplete(str(exc)) from exc
+        return b"".join(out)
+
+    def finish(self) -> bytes:
+        """Raise when the last frame did not end."""
+        if self._seen and not self._inflate.eof:
+            raise _Incomplete("the compressed stream ends before its last frame ends")
+        return b""
+
+
+class _BodyDecoder:
+    """Undo a response's ``Content-Encoding``, checking that each stream ends.
+
+    ``gzip``, ``deflate`` and ``zstd`` are decoded (in the reverse of the
+    order listed); another coding fails the feed, since its bytes cannot be
+    read as a list.
+
+    Raises
+    ------
+    IntelSourceError
+        For an unknown coding, or a body cut short or damaged.
+    """
+
+    def __init__(self, feed: FeedSpec, url: str, headers: httpx.Headers) -> None:
+        self.feed, self.url = feed, url
+        layers: list[_Layer] = []
+        codings = [
+            coding.strip().lower()
+            for coding in headers.get_list("content-encoding", split_commas=True)
+        ]
+        for coding in reversed(codings):
+            if coding in ("", "identity"):
+                continue
+            if coding in ("gzip", "x-gzip", "deflate"):
+                layers.append(_Zlib(coding))
+            elif coding == "zstd":
+                layers.append(_Zstd())
+            else:
+                raise IntelSourceError(
+                    f"feed {feed.name}: {redact_url(url)} sent its body with "
+                    f"Content-Encoding {coding[:40]!r}, which the sync does not "
+                    "decode; nothing was changed; hint: the sync asks for gzip, "
+                    "have the server send gzip or plain data"
+                )
+        self._layers = layers or [_Identity()]
+        self._codings = ", ".join(codings)
+
+    def decode(self, data: bytes) -> bytes:
+        """Return the decoded bytes of the next raw chunk."""
+        try:
+            for layer in self._layers:
+                data = layer.decode(data)
+        except _Incomplete as exc:
+            raise self._damaged(exc) from exc
+        return data
+
+    def finish(self) -> bytes:
+        """Check that every compressed stream ended; return the last bytes."""
+        data = b""
+        try:
+            for layer in self._layers:
+                data = layer.decode(data) + layer.finish()
+        except _Incomplete as exc:
+            raise self._damaged(exc) from exc
+        return data
+
+    def _damaged(self, exc: _Incomplete) -> IntelSourceError:
+        """Return the error for a compressed body that is cut short or damaged."""
+        return IntelSourceError(
+            f"feed {self.feed.name}: the {self._codings}-encoded response from "
+            f"{redact_url(self.url)} is cut short or damaged ({exc}); nothing was "
+            "changed, the records held are kept; hint: the connection may have "
+            "dropped or the server compresses badly; if it persists, tell the "
+            "server's administrator"
+        )
 
 
 def _too_large(feed: FeedSpec, url: str) -> IntelSourceError:
@@ -1784,6 +2062,9 @@ def _sync_one(
     due = due_at is None or due_at <= now
     if not feed.enabled or not (force or due or reconfigured):
         report.status = "disabled" if not feed.enabled else "skipped_not_due"
+        if feed.enabled and point.failures and point.last_status == "failed":
+            report.failing = True
+            report.reason = _still_failing(point, due_at, now)
         with db._transaction():
             report.expired = db._purge_expired(feed.name, now)
         report.total, report.next_due = db._count(feed.name), due_at
@@ -1793,6 +2074,16 @@ def _sync_one(
     conditional = None if force else point
     if feed.taxii is not None:
         conditional = point
+        if _in_the_future(point.added_after, now):
+            start = _taxii_time(point.last_success or now)
+            _warn(
+                feed,
+                report,
+                f"the checkpoint holds a TAXII date-added time in the future "
+                f"({(point.added_after or '')[:40]}); this poll starts from {start} "
+                "instead",
+            )
+            point.added_after = start
     point.last_attempt = now
     fresh_events: dict[str, bytes] = {}
     try:
@@ -1825,7 +2116,19 @@ def _sync_one(
             if fetched.events is not None:
                 db._keep_events(feed.name, fetched.events, fresh_events)
                 point.events = fetched.events
-            point.added_after = fetched.added_after or point.added_after
+            added_after = fetched.added_after or point.added_after
+            if _in_the_future(added_after, now):
+                clamped = _taxii_time(now)
+                _warn(
+                    feed,
+                    report,
+                    f"the TAXII server sent a date-added time in the future "
+                    f"({(added_after or '')[:40]}); the next poll starts from "
+                    f"{clamped} instead; hint: the server's clock or data is "
+                    "wrong, tell its administrator",
+                )
+                added_after = clamped
+            point.added_after = added_after
         report.expired += db._purge_expired(feed.name, now, point)
         point.last_success, point.failures = now, 0
         point.next_due = now + feed.every
@@ -1847,6 +2150,55 @@ def _sync_one(
         report.skipped,
     )
     return report
+
+
+def _in_the_future(added_after: str | None, now: datetime) -> bool:
+    """Whether a TAXII date-added time lies after ``now`` (beyond clock skew).
+
+    Kept as the checkpoint, such a time would make every later poll ask
+    for objects added after it, and get none.
+    """
+    if added_after is None:
+        return False
+    try:
+        moment = parse_feed_time(added_after)
+    except ValueError:
+        return False
+    return moment > now + _CLOCK_SKEW
+
+
+def _taxii_time(when: datetime) -> str:
+    """Write a time as TAXII 2.1 does: UTC, microseconds, ``Z``."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _warn(feed: FeedSpec, report: FeedReport, message: str) -> None:
+    """Note and log something wrong that does not fail the feed."""
+    report.warnings.append(message)
+    log.warning("feed %s: %s", feed.name, message)
+
+
+def _retry_note(next_due: datetime | None, now: datetime) -> str:
+    """Say when a failed feed is tried again."""
+    if next_due is None or next_due <= now:
+        return "the next sync tries again"
+    minutes = max(1, round((next_due - now).total_seconds() / 60))
+    due = next_due.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return (
+        f"it is tried again by a sync from {due} UTC (in {minutes} min), "
+        "or now with --force"
+    )
+
+
+def _still_failing(point: Checkpoint, due_at: datetime | None, now: datetime) -> str:
+    """Say why a feed skipped as not due is still failing, and when it is retried."""
+    when = point.last_attempt
+    at = f" at {when.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC" if when else ""
+    attempts = "attempt" if point.failures == 1 else f"{point.failures} attempts"
+    return (
+        f"still failing: the last {attempts}{at} failed: "
+        f"{point.last_error or 'no reason kept'}; {_retry_note(due_at, now)}"
+    )
 
 
 def _in_source(message: str, folder: str, feed: FeedSpec) -> str:
@@ -1962,11 +2314,12 @@ def _failed(
     info level only, so that it is shown once.
     """
     reason = _redact_text(str(exc))
-    report.status, report.reason = "failed", reason
     point.failures += 1
     retry = min(feed.every, _FAILURE_RETRY * 2 ** min(point.failures - 1, 10))
     point.next_due = now + retry
     point.last_status, point.last_error = "failed", reason
+    report.status, report.failing = "failed", True
+    report.reason = f"{reason}; {_retry_note(point.next_due, now)}"
     with db._transaction():
         report.expired = db._purge_expired(feed.name, now, point)
         db._save_checkpoint(point)

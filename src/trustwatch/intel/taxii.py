@@ -26,7 +26,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NoReturn
@@ -144,13 +145,35 @@ class _ApiRootOnlyAdapter(HTTPAdapter):
     Every request, redirects included, passes through :meth:`send`, so a
     request to any other scheme, host or port is refused before a connection
     is opened. The headers of the latest response are kept for the caller.
+    With a ``deadline`` (seconds for the whole poll), no request starts after
+    it and none waits past it.
     """
 
-    def __init__(self, origin: _Origin, timeout: float) -> None:
+    def __init__(
+        self,
+        origin: _Origin,
+        timeout: float,
+        deadline: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__(max_retries=0)
         self.origin = origin
         self._timeout = timeout
+        self._deadline = deadline
+        self._clock = clock
+        self._ends = None if deadline is None else clock() + deadline
         self.last_headers: Mapping[str, str] = {}
+
+    def _time_left(self) -> float | None:
+        """Return the seconds left before the deadline, or ``None`` without one."""
+        return None if self._ends is None else self._ends - self._clock()
+
+    def _past_deadline(self) -> IntelSourceError:
+        """Return the error for a poll that ran past its deadline."""
+        return IntelSourceError(
+            f"the TAXII poll took more than its deadline of {self._deadline:g} s; "
+            "hint: the server is too slow, or raise the feed's deadline"
+        )
 
     def send(
         self,
@@ -165,18 +188,30 @@ class _ApiRootOnlyAdapter(HTTPAdapter):
         target = _origin_of(request.url or "")
         if target != self.origin:
             raise IntelSourceError(
-                f"refused a request to {_show_origin(target)}: only the api root's "
+                f"refused a request to {_show_origin(target)}; only the api root's "
                 f"server {_show_origin(self.origin)} is contacted; hint: the "
                 "server redirected away from itself, so check the api-root URL"
             )
-        response = super().send(
-            request,
-            stream=stream,
-            timeout=self._timeout if timeout is None else timeout,
-            verify=verify,
-            cert=cert,
-            proxies=proxies,
-        )
+        wait = self._timeout if timeout is None else timeout
+        left = self._time_left()
+        if left is not None:
+            if left <= 0:
+                raise self._past_deadline()
+            wait = min(wait, left)
+        try:
+            response = super().send(
+                request,
+                stream=stream,
+                timeout=wait,
+                verify=verify,
+                cert=cert,
+                proxies=proxies,
+            )
+        except requests.Timeout:
+            left = self._time_left()
+            if left is not None and left <= 0:
+                raise self._past_deadline() from None
+            raise
         self.last_headers = response.headers
         return response
 
@@ -187,6 +222,7 @@ def poll_collection(
     *,
     timeout: float = 30.0,
     page_size: int = 1000,
+    deadline: float | None = None,
 ) -> TaxiiPoll:
     """Fetch the objects added to a TAXII 2.1 collection since ``added_after``.
 
@@ -201,6 +237,9 @@ def poll_collection(
         Seconds to wait for a connection and for each read, per request.
     page_size
         Objects asked for per page (``limit``); the server may send fewer.
+    deadline
+        Seconds for the whole poll, every page included: no request waits
+        past it (``None``: no limit but ``timeout`` per request).
 
     Returns
     -------
@@ -233,7 +272,12 @@ or http://, got 'ftp'; hint: give the api root, e.g. https://taxii.example.org/a
     """
     root_url, origin = _check_source(source)
     _check_settings(added_after, timeout, page_size)
-    adapter = _ApiRootOnlyAdapter(origin, timeout)
+    if deadline is not None and not deadline > 0:
+        raise ConfigError(
+            f"TAXII deadline must be above 0 seconds, got {deadline}; hint: leave "
+            "it out for no deadline"
+        )
+    adapter = _ApiRootOnlyAdapter(origin, timeout, deadline)
     connection = _connect(source, adapter)
     try:
         api_root = ApiRoot(root_url, conn=connection)
@@ -529,17 +573,25 @@ def _origin_of(url: str) -> _Origin:
     """Return (scheme, host, port) of ``url``; an unparsable URL gives blanks."""
     try:
         parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        port = parts.port or _DEFAULT_PORTS.get(scheme, 0)
     except ValueError:
         return ("", "", 0)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(scheme, 0)
+    except ValueError:
+        port = 0  # not a port number: never the api root's origin
     return (scheme, (parts.hostname or "").lower(), port)
 
 
 def _show_origin(origin: _Origin) -> str:
-    """Write an origin as ``scheme://host:port`` (never with credentials)."""
+    """Write an origin as ``scheme://host:port`` (never with credentials).
+
+    A port that could not be read is left out.
+    """
     scheme, host, port = origin
-    return f"{scheme or '?'}://{host or '?'}:{port}"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme or '?'}://{host or '?'}" + (f":{port}" if port else "")
 
 
 _HTTP_HINTS = {

@@ -8,17 +8,23 @@ the graph outgrows one machine. pyspark is imported on first use.
 from trustwatch.spark.rings import (
     BatchRingConfig,
     BatchRings,
+    ParquetInputs,
+    SkippedFile,
     attribute_uses,
     find_rings_batch,
     linked_pairs,
     local_spark_session,
+    scan_parquet_inputs,
 )
 
 __all__ = [
     "BatchRingConfig",
     "BatchRings",
+    "ParquetInputs",
+    "SkippedFile",
     "attribute_uses",
     "find_rings_batch",
     "linked_pairs",
     "local_spark_session",
+    "scan_parquet_inputs",
 ]

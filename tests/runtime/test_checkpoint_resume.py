@@ -142,12 +142,12 @@ def test_malformed_json_is_a_clear_error(tmp_path, halves, capsys):
             lambda s: s["pipeline"]["engine"].update(active=[[1]]),
             "the actions in force are damaged (ValueError",
         ),
-        # a checkpoint saved before the clock was holds only the newest time
+        # a checkpoint saved before holds only the newest time
         (
-            lambda s: (s.pop("clock"), s.update(newest="yesterday")),
+            lambda s: (s.pop("lateness"), s.update(newest="yesterday")),
             "could not convert string",
         ),
-        (lambda s: s.update(clock=["yesterday", None, 0]), "could not convert"),
+        (lambda s: s.update(lateness={"newest": "yesterday"}), "could not convert"),
         (lambda s: s.pop("pipeline"), "the checkpoint holds no pipeline state"),
     ],
     ids=[
@@ -156,7 +156,7 @@ def test_malformed_json_is_a_clear_error(tmp_path, halves, capsys):
         "no-state",
         "engine",
         "newest",
-        "clock",
+        "lateness",
         "empty",
     ],
 )

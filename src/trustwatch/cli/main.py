@@ -223,10 +223,10 @@ def _warn_about(summary: RunSummary, db: Path) -> None:
     if summary.out_of_line:
         errors.print(
             f"warning: {summary.out_of_line:,} events were dated more than a day "
-            "off the others' time, the first "
-            f"{clean(summary.first_out_of_line or '')!r}; hint: a producer's "
-            "clock is wrong or the field forged; they do not move the time by "
-            "which late events are told"
+            "off the events around them, and no others followed them there, "
+            f"the first {clean(summary.first_out_of_line or '')!r}; hint: a "
+            "producer's clock is wrong or the field forged; they were decided, "
+            "but late events are not told by their time"
         )
     if summary.repeats:
         errors.print(

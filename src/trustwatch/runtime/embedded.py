@@ -9,7 +9,6 @@ leaves the store as it was after the first run.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -34,7 +33,7 @@ from trustwatch.intel.allowlists import AllowList
 from trustwatch.intel.feeds import load_feed, resolve_feed_paths
 from trustwatch.intel.indicators import Indicator
 from trustwatch.intel.store import IndicatorStore
-from trustwatch.loginmodel.clock import StreamClock
+from trustwatch.runtime.lateness import LATENESS, LateEvents
 from trustwatch.runtime.pipeline import Decision, Pipeline
 from trustwatch.storage.sqlite import SqliteStore
 
@@ -70,8 +69,9 @@ class RunSummary:
     dead_letters: int = 0
     new_dead_letters: int = 0
     late_events: int = 0
-    #: Events dated more than a day off the stream's time (ahead or behind)
-    #: that no others confirmed: a broken or forged clock, not a late event.
+    #: Events dated more than a day off the events around them that no others
+    #: followed: a broken or forged clock, not a late event (see
+    #: :mod:`trustwatch.runtime.lateness`).
     out_of_line: int = 0
     #: The first of them, by event id.
     first_out_of_line: str | None = None
@@ -240,9 +240,9 @@ def run_embedded(
     pipeline = Pipeline(detectors, engine, geo)
     restore = resume and not reset_state
     recent = RepeatFilter(DEFAULT_WINDOW)
-    clock = StreamClock(_MAX_SKEW, _CONFIRMATIONS)
+    lateness = LateEvents()
     if restore:
-        _restore(pipeline, recent, clock, store)
+        _restore(pipeline, recent, lateness, store)
     batch = _Batch(store, summary)
     if intel is not None:
         summary.intel = dict(intel.loaded)
@@ -265,13 +265,7 @@ def run_embedded(
                 continue
             summary.events += 1
             t = item.ts.timestamp()
-            if clock.place(t):
-                if t < clock.now - LATENESS:  # type: ignore[operator]
-                    summary.late_events += 1
-            elif clock.now is not None:
-                summary.out_of_line += 1
-                if summary.first_out_of_line is None:
-                    summary.first_out_of_line = item.event_id
+            lateness.observe(t, item.event_id)
             decision = pipeline.process_one(item, t)
             if decision is not None:
                 batch.add(decision)
@@ -285,6 +279,10 @@ def run_embedded(
     finally:
         # what was decided before a failure is kept
         batch.flush()
+    lateness.finish()
+    summary.late_events = lateness.late
+    summary.out_of_line = lateness.out_of_line
+    summary.first_out_of_line = lateness.first_out_of_line
     summary.rings = store.write_rings(
         snapshot
         for detector in pipeline.detectors
@@ -295,9 +293,9 @@ def run_embedded(
             _STATE_KEY,
             {
                 "pipeline": pipeline.get_state(),
-                # "newest" for earlier versions, which read only that
-                "newest": clock.now,
-                "clock": clock.get_state(),
+                # "newest" also for earlier versions, which read only that
+                "newest": lateness.newest,
+                "lateness": lateness.get_state(),
                 "recent": recent.get_state(),
             },
         )
@@ -316,26 +314,19 @@ def run_embedded(
     return summary
 
 
-#: Events more than this many seconds older than the newest one are late:
-#: the shortest windows (ten minutes) no longer count them.
-LATENESS = 600.0
-#: The run's clock: an event more than a day off it is out of line, and moves
-#: it only when three in a row agree (a gap between files, not a bad clock).
-_MAX_SKEW = 86_400.0
-_CONFIRMATIONS = 3
 _STATE_KEY = "pipeline_state"
 
 
 def _restore(
-    pipeline: Pipeline, recent: RepeatFilter, clock: StreamClock, store: SqliteStore
+    pipeline: Pipeline, recent: RepeatFilter, lateness: LateEvents, store: SqliteStore
 ) -> None:
-    """Restore the last resumed run's state: detectors, repeats and clock.
+    """Restore the last resumed run's state: detectors, repeats and lateness.
 
     ``recent`` gets back the events that run read last, so that a resumed
     run over a file the last one read in part skips what it decided.
 
-    ``clock`` gets back the stream's time: events older than it by more
-    than :data:`LATENESS` count as late, so resuming over a file that came
+    ``lateness`` gets back the newest event time: events older than it by
+    more than :data:`LATENESS` count as late, so resuming over a file that came
     before warns instead of passing silently.
 
     Raises
@@ -355,11 +346,8 @@ def _restore(
         pipeline.set_state(state["pipeline"])
         # checkpoints written before repeats were remembered hold none
         recent.set_state(msgspec.convert(state.get("recent", b""), bytes))
-        if "clock" in state:
-            clock.set_state(state["clock"])
-        elif state.get("newest") is not None:  # saved before the clock was
-            newest = float(state["newest"])
-            clock.now = newest if math.isfinite(newest) else None
+        # checkpoints written before hold only the newest time
+        lateness.set_state(state.get("lateness", {"newest": state.get("newest")}))
     except (ConfigError, TypeError, ValueError) as exc:
         # TypeError, ValueError: a clock or newest event time that is not a
         # number, or repeat digests that are damaged or not bytes

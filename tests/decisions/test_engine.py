@@ -212,3 +212,15 @@ def test_in_force_actions_saved_before_they_kept_their_length_still_hold():
     restored = DecisionEngine(_locks(("forever", None)))
     restored.set_state(engine.get_state())
     assert restored.get_state() == engine.get_state()
+
+
+def test_in_force_actions_are_saved_so_that_earlier_versions_read_them():
+    engine = DecisionEngine(_locks(("day", "1d")))
+    event = login(1)
+    engine.decide(event, [signal(event, "login_after_failures", 0.9)])
+    state = engine.get_state()
+    # earlier versions unpack each entry of "active" into three values
+    [(kind, target, until)] = state["active"]
+    assert (kind, target) == ("lock_account:dry_run", "account:alice")
+    assert until == event.ts.timestamp() + 86_400
+    assert state["lasting"] == [86_400.0]

@@ -118,6 +118,22 @@ def test_rules_are_scored_per_account_and_diffed_against_current():
     assert changes["allow"] == (2, 1)
 
 
+def test_a_rule_whose_target_the_event_lacks_hits_no_account():
+    events = [
+        Login(event_id="no-ip", ts=T0, account="a9", success=True),
+        *logins("a6", day=1),
+    ]
+    blocking = policy(
+        "blocking",
+        {"id": "block", "signals": ["suspicious"], "min_score": 0.5,
+         "action": "block_source", "target": "ip"},
+    )  # fmt: skip
+    report = backtest(events, [Scripted()], blocking, CURRENT, LABELS)
+    block = report.new.rules["block"]
+    # a9's login names no address: the rule acted on nothing there
+    assert (block.events_hit, block.accounts) == (1, {"a6"})
+
+
 def test_current_policy_losing_a_rule_shows_accounts_no_longer_hit():
     events = logins("a5", "a6", "a9")
     relaxed = policy(

@@ -186,28 +186,35 @@ class DecisionEngine:
             )
 
     def get_state(self) -> dict[str, Any]:
-        """Return the actions in force as plain values, for checkpoints."""
+        """Return the actions in force as plain values, for checkpoints.
+
+        ``active`` holds ``[kind, target, until]`` as before actions kept
+        how long they last (earlier versions read it as is); ``lasting``
+        holds each one's length in the same order.
+        """
         # infinity is not JSON: actions without expiry are kept as None
-        return {
-            "active": [
-                [
-                    kind,
-                    target,
-                    None if until == _FOREVER else until,
-                    None if lasting == _FOREVER else lasting,
-                ]
-                for (kind, target), (until, lasting) in self._active.items()
-            ]
-        }
+        active, lasting = [], []
+        for (kind, target), (until, length) in self._active.items():
+            active.append([kind, target, None if until == _FOREVER else until])
+            lasting.append(None if length == _FOREVER else length)
+        return {"active": active, "lasting": lasting}
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore the actions in force from :meth:`get_state`.
 
-        States saved before actions kept how long they last hold three values
-        an entry; their actions count as lasting as long as the longest rule,
-        so no rule issues them again before they expire.
+        A state saved before actions kept how long they last has no
+        ``lasting``: its actions count as lasting as long as the longest
+        rule, so no rule issues them again before they expire.
         """
-        self._active = LruDict(self.max_active, map(_in_force, state.get("active", [])))
+        active = state.get("active", [])
+        lasting = state.get("lasting")
+        if lasting is None:
+            lasting = [None] * len(active)
+        elif len(lasting) != len(active):
+            raise ValueError(
+                f"{len(active)} actions in force but {len(lasting)} lengths"
+            )
+        self._active = LruDict(self.max_active, map(_in_force, active, lasting))
 
     def _action(
         self,
@@ -319,12 +326,11 @@ def _lasting(rule: Rule) -> float:
     return _FOREVER if rule.expires is None else rule.expires.total_seconds()
 
 
-def _in_force(entry: Sequence[Any]) -> tuple[tuple[str, str], tuple[float, float]]:
+def _in_force(
+    entry: Sequence[Any], lasting: float | None
+) -> tuple[tuple[str, str], tuple[float, float]]:
     """One saved in-force action as its key and (until, lasting)."""
-    if len(entry) not in (3, 4):
-        raise ValueError(f"an action in force holds {len(entry)} values, not 3 or 4")
-    kind, target, until = entry[0], entry[1], entry[2]
-    lasting = entry[3] if len(entry) == 4 else None
+    kind, target, until = entry
     return (kind, target), (
         _FOREVER if until is None else float(until),
         _FOREVER if lasting is None else float(lasting),

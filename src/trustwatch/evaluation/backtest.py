@@ -408,6 +408,8 @@ def _tally(outcome: PolicyOutcome, verdict: Verdict) -> None:
     outcome.decisions[verdict.decision] += 1
     counted: set[str] = set()
     for hit in verdict.rules:
+        if not hit.target:  # the event lacks the rule's target: it acted on nothing
+            continue
         rule = outcome.rules[hit.rule_id]
         if hit.rule_id not in counted:
             rule.events_hit += 1

@@ -11,37 +11,40 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["shows_something", "visible_text"]
+__all__ = ["is_invisible", "shows_something", "visible_text"]
 
 #: Unicode categories shown as escapes: controls, formats (bidi, zero-width),
 #: surrogates, private use, unassigned, and line or paragraph separators.
 UNSAFE_CATEGORIES = frozenset(("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"))
 
 
-#: Categories that draw nothing: format, control, unassigned and surrogates.
-_INVISIBLE = frozenset(("Cf", "Cc", "Cn", "Cs"))
+#: Categories that draw nothing on their own: format, control, unassigned,
+#: surrogates, and the marks that only change the letter before them
+#: (variation selectors, the combining grapheme joiner, accents alone).
+_INVISIBLE = frozenset(("Cf", "Cc", "Cn", "Cs", "Mn", "Me"))
 #: Letters and symbols that fonts draw as blank space.
-_DRAWN_BLANK = frozenset("\u115f\u1160\u2800\u3164\uffa0")
+_DRAWN_BLANK = frozenset("\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0")
+
+
+def is_invisible(char: str) -> bool:
+    """Whether ``char`` draws nothing by itself (see :func:`shows_something`)."""
+    return char in _DRAWN_BLANK or unicodedata.category(char) in _INVISIBLE
 
 
 def shows_something(value: str) -> bool:
     """Whether ``value`` holds a character drawn as more than blank space.
 
-    Spaces, format characters (a zero-width space, a byte-order mark) and
-    letters fonts draw blank (the Hangul filler) alone show nothing: a name
-    or reason made only of them reads as empty wherever it is shown.
+    Spaces, format characters (a zero-width space, a byte-order mark), marks
+    with no letter to sit on (a variation selector, an accent alone) and
+    letters fonts draw blank (the Hangul filler) show nothing: a name or
+    reason made only of them reads as empty wherever it is shown.
 
     Examples
     --------
-    >>> shows_something("\u200b \ufeff"), shows_something("ok\u200b")
+    >>> shows_something("\u200b \ufeff\ufe0f"), shows_something("ok\u200b")
     (False, True)
     """
-    return any(
-        not c.isspace()
-        and c not in _DRAWN_BLANK
-        and unicodedata.category(c) not in _INVISIBLE
-        for c in value
-    )
+    return any(not c.isspace() and not is_invisible(c) for c in value)
 
 
 def visible_text(value: object) -> str:

@@ -142,7 +142,19 @@ def test_a_jwt_whose_subject_is_a_token_name_is_refused(
 
 @pytest.mark.parametrize(
     "sub",
-    ["Admin-1", "admin-1\u200b", "ad\u200dmin-1", "\ufeffadmin-1", "ＡＤＭＩＮ-1"],
+    [
+        "Admin-1",
+        "admin-1\u200b",
+        "ad\u200dmin-1",
+        "\ufeffadmin-1",
+        "ＡＤＭＩＮ-1",
+        "admin-1\ufe0f",
+        "admin-1\u034f",
+        "admin-1\u3164",
+        "admin-1\u2800",
+        "admin-1\U000e0100",
+        "admin-1\u17b4",
+    ],
 )
 def test_a_jwt_whose_subject_only_looks_like_a_token_name_is_refused(
     world, tmp_path, signing_key, sub
@@ -175,6 +187,18 @@ def test_a_jwt_session_ends_when_a_token_takes_its_name(
         # ... and a token made beside the server ends that session
         TokenFile(world.settings.tokens).add("Dave", "viewer")
         assert client.get("/api/v1/whoami").status_code == 401
+
+
+def test_token_names_that_differ_only_in_case_are_one_name(world) -> None:
+    tokens = TokenFile(world.settings.tokens)
+    with pytest.raises(ConfigError, match="differs only in case"):
+        tokens.add("ADMIN-1", "viewer")
+    taken = world.client.post(
+        "/api/v1/tokens",
+        json={"name": "Admin-1", "role": "viewer"},
+        headers=world.auth("admin"),
+    )
+    assert taken.status_code == 409
 
 
 def test_token_changes_at_once_never_undo_each_other(world) -> None:

@@ -114,7 +114,20 @@ def test_hostile_bodies_are_validated(world) -> None:
     assert "\\xff" not in broken.text
 
 
-@pytest.mark.parametrize("blank", ["\u200b", "\ufeff", " \u200b\u2060 ", "\u3164"])
+@pytest.mark.parametrize(
+    "blank",
+    [
+        "\u200b",
+        "\ufeff",
+        " \u200b\u2060 ",
+        "\u3164",
+        "\ufe0f",
+        "\u034f\u034f",
+        "\u17b4",
+        "\U000e0100",
+        "\u3164\u0301",
+    ],
+)
 def test_names_and_reasons_that_show_nothing_are_refused(world, blank) -> None:
     analyst = world.auth("analyst")
     case_id = _first_case(world)

@@ -42,7 +42,6 @@ import ipaddress
 import logging
 import secrets
 import threading
-import unicodedata
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -54,7 +53,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from trustwatch.api.oidc import JwtVerifier, looks_like_jwt
 from trustwatch.api.settings import ServeSettings
-from trustwatch.api.tokens import ROLES, Role, TokenFile
+from trustwatch.api.tokens import ROLES, Role, TokenFile, principal_key
 from trustwatch.decisions.model import stable_id
 from trustwatch.errors import ConfigError
 from trustwatch.review.model import AuditEntry
@@ -84,19 +83,6 @@ CSRF_FIELD = "csrf_token"
 _UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="trustwatch"'}
 _MAX_TOKEN = 4096
-
-
-def principal_key(name: str) -> str:
-    """Return the form two principal names are compared in.
-
-    Compatibility forms folded (NFKC), case folded, and format characters
-    (category ``Cf``: zero-width spaces and joiners, direction marks, the
-    byte-order mark) dropped: names that look alike on screen get one key.
-    Letters of other scripts that merely look alike (a Cyrillic ``а``) keep
-    their own keys.
-    """
-    folded = unicodedata.normalize("NFKC", name).casefold()
-    return "".join(c for c in folded if unicodedata.category(c) != "Cf")
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ import os
 import re
 import secrets
 import tempfile
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Literal, TypeAlias, get_args
 
 from trustwatch.errors import ConfigError
+from trustwatch.text import is_invisible
 
 __all__ = [
     "ROLES",
@@ -35,6 +37,7 @@ __all__ = [
     "TokenExists",
     "TokenFile",
     "check_name",
+    "principal_key",
     "token_digest",
 ]
 
@@ -47,6 +50,20 @@ _PREFIX = "tw_"
 
 class TokenExists(ConfigError):
     """A token of that name is already in the file."""
+
+
+def principal_key(name: str) -> str:
+    """Return the form two principal names are compared in.
+
+    Compatibility forms folded (NFKC), case folded, and every character
+    that draws nothing by itself dropped (:func:`~trustwatch.text.is_invisible`:
+    zero-width spaces and joiners, direction marks, variation selectors,
+    combining marks, the Hangul filler): names that look alike on screen get
+    one key. Letters of other scripts that merely look alike (a Cyrillic
+    ``а``) keep their own keys.
+    """
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    return "".join(c for c in folded if not is_invisible(c))
 
 
 def check_name(name: str) -> str:
@@ -170,11 +187,14 @@ class TokenFile:
         """:meth:`add`, returning the token and what the file keeps of it."""
         check_name(name)
         checked_role = check_role(role)
+        key = principal_key(name)
         with self._changing() as stored:
-            if any(t.name == name for t in stored):
+            taken = next((t.name for t in stored if principal_key(t.name) == key), None)
+            if taken is not None:
+                alike = "" if taken == name else f" ({taken!r} differs only in case)"
                 raise TokenExists(
-                    f"a token named {name!r} exists; hint: revoke it first with "
-                    f"`trustwatch serve token revoke {name}`"
+                    f"a token named {name!r} exists{alike}; hint: revoke it first "
+                    f"with `trustwatch serve token revoke {taken}`"
                 )
             token = _PREFIX + secrets.token_urlsafe(32)
             created = (now or datetime.now(UTC)).isoformat(timespec="seconds")

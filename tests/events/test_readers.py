@@ -226,6 +226,28 @@ def test_parquet_rows_over_the_record_limit_are_dead_letters_like_long_lines(
     )
 
 
+def test_parquet_text_over_the_limit_is_found_in_any_layout(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    huge = "X" * 3_000
+    table = pa.table(
+        {
+            "type": ["logout", "logout", "logout"],
+            "event_id": ["dict", "nested", "ok"],
+            "ts": [1595441285858] * 3,
+            # dictionary-encoded, and a list of lists: both count their text
+            "user_agent": pa.array([huge, None, "ua"]).dictionary_encode(),
+            "scopes": pa.array([None, [[huge]], None], pa.list_(pa.list_(pa.string()))),
+        }
+    )
+    path = tmp_path / "layouts.parquet"
+    pq.write_table(table, path)
+    items = list(read_events(path, decoder=EventDecoder(max_bytes=2_048)))
+    assert [getattr(i, "reason", None) for i in items[:2]] == ["too_large"] * 2
+    assert all(len(i.raw) < 200 for i in items[:2])  # type: ignore[union-attr]
+
+
 def test_a_corrupt_parquet_file_is_one_dead_letter(tmp_path: Path) -> None:
     path = tmp_path / "broken.parquet"
     path.write_bytes(b"PAR1 this is not really parquet")

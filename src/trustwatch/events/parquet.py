@@ -206,37 +206,62 @@ def _rows(
 
 
 def _text_bytes(batch: Any) -> Any:
-    """Return each row's bytes of text (strings and lists of strings), as a
-    NumPy array, without turning any value into a Python object."""
+    """Return each row's bytes of text (strings and binary, in lists, maps and
+    structs, dictionary-encoded or not), as a NumPy array, without turning
+    any value into a Python object."""
+    import numpy as np
+
+    total = np.zeros(batch.num_rows, dtype=np.int64)
+    for column in batch.columns:
+        total += _value_bytes(column)
+    return total
+
+
+def _value_bytes(array: Any) -> Any:
+    """Bytes of text in each value of an Arrow array (0 for numbers)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    def is_text(kind: Any) -> bool:
-        return bool(
-            pa.types.is_string(kind)
-            or pa.types.is_large_string(kind)
-            or pa.types.is_binary(kind)
-            or pa.types.is_large_binary(kind)
-        )
-
-    rows = batch.num_rows
-    total = np.zeros(rows, dtype=np.int64)
-    for column in batch.columns:
-        kind = column.type
-        if is_text(kind):
-            lengths = pc.binary_length(column).fill_null(0)
-            total += lengths.to_numpy(zero_copy_only=False).astype(np.int64)
-        elif (pa.types.is_list(kind) or pa.types.is_large_list(kind)) and is_text(
-            kind.value_type
-        ):
-            lengths = pc.binary_length(pc.list_flatten(column)).fill_null(0)
-            owners = pc.list_parent_indices(column).to_numpy(zero_copy_only=False)
-            weights = lengths.to_numpy(zero_copy_only=False).astype(np.float64)
-            total += np.bincount(owners, weights=weights, minlength=rows).astype(
-                np.int64
-            )
-    return total
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    kind = array.type
+    rows = len(array)
+    if pa.types.is_dictionary(kind):
+        return _value_bytes(array.cast(kind.value_type))
+    if (
+        pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or pa.types.is_binary(kind)
+        or pa.types.is_large_binary(kind)
+        or pa.types.is_fixed_size_binary(kind)
+    ):
+        lengths = pc.binary_length(array).fill_null(0)
+        return lengths.to_numpy(zero_copy_only=False).astype(np.int64)
+    if pa.types.is_map(kind):
+        offsets = array.offsets.to_numpy(zero_copy_only=False)
+        start, size = int(offsets[0]), int(offsets[-1] - offsets[0])
+        inner = _value_bytes(array.keys.slice(start, size))
+        inner += _value_bytes(array.items.slice(start, size))
+        owners = np.repeat(np.arange(rows), np.diff(offsets))
+        return np.bincount(owners, weights=inner, minlength=rows).astype(np.int64)
+    if (
+        pa.types.is_list(kind)
+        or pa.types.is_large_list(kind)
+        or pa.types.is_fixed_size_list(kind)
+    ):
+        inner = _value_bytes(pc.list_flatten(array))
+        owners = pc.list_parent_indices(array).to_numpy(zero_copy_only=False)
+        return np.bincount(owners, weights=inner, minlength=rows).astype(np.int64)
+    if pa.types.is_struct(kind):
+        total = np.zeros(rows, dtype=np.int64)
+        for index in range(kind.num_fields):
+            total += _value_bytes(array.field(index))
+        return total
+    if pa.types.is_primitive(kind) or pa.types.is_null(kind):
+        return np.zeros(rows, dtype=np.int64)
+    # another layout (views, unions...): measured by its string form
+    return _value_bytes(array.cast(pa.large_string()))
 
 
 def _stub(batch: Any, index: int) -> dict[str, Any]:

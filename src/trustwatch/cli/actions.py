@@ -1,5 +1,5 @@
-"""Commands for enforced actions: list, show, reverse, release and drop them;
-run the dispatcher. ``--db`` takes the SQLite store file or a ``postgresql://``
+"""Commands for enforced actions: list, show, reverse, release, drop and retry
+them; run the dispatcher. ``--db`` takes the SQLite store file or a ``postgresql://``
 address of the decision store."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from rich.table import Table
@@ -30,6 +30,9 @@ from trustwatch.response.ledger import (
     open_ledger,
 )
 from trustwatch.storage.checkpoints import POSTGRES_SCHEMES
+
+if TYPE_CHECKING:
+    from trustwatch.response.config import ResponseConfig
 
 __all__ = ["actions", "dispatch"]
 
@@ -137,7 +140,8 @@ def _record_dict(record: DispatchRecord) -> dict[str, object]:
 
 @click.group()
 def actions() -> None:
-    """Enforced actions: their dispatch state; reversal, release and drop by hand."""
+    """Enforced actions: their dispatch state; reversal, release, drop and retry
+    by hand."""
 
 
 @actions.command("list")
@@ -354,6 +358,37 @@ def _by_hand(
     console.print(f"{clean(action_id)}: {clean(outcome)}", markup=False)
 
 
+@actions.command("retry")
+@click.argument("action_id")
+@click.option("--as", "actor", required=True, help="Who retries it (recorded).")
+@click.option("--reason", required=True, help="Why it should go out again.")
+@store_option
+@review_option
+def retry(
+    action_id: str,
+    actor: str,
+    reason: str,
+    db: str,
+    db_schema: str,
+    review_db: str | None,
+    review_schema: str,
+) -> None:
+    """Queue a failed action or reversal again: due now, attempts from zero.
+
+    A reversal the platform refused stays failed, and its action in force,
+    until it is retried: give the reversal's id (`actions show ACTION`
+    names it).
+    """
+    _by_hand(
+        "retry",
+        action_id,
+        actor,
+        reason,
+        (db, db_schema, review_db, review_schema),
+        lambda ledger, now: ledger.retry(action_id, actor, reason, now),
+    )
+
+
 @click.command()
 @click.option(
     "--config",
@@ -379,7 +414,9 @@ def dispatch(
     """Send enforced actions to the platform through the configured adapters.
 
     With --once, the exit status is 4 when an action failed for good in the
-    pass (the platform refused it, or kept refusing it).
+    pass (the platform refused it, or kept refusing it). The pass's summary
+    (JSON) goes to standard output, or to standard error when a log adapter
+    writes its lines to standard output (path "-").
     """
     from trustwatch.cli.pipeline_setup import checked_policy
     from trustwatch.response.adapters import build_adapters
@@ -407,7 +444,10 @@ def dispatch(
             )
             if once:
                 summary = dispatcher.run_once()
-                click.echo(json.dumps(summary.as_dict(), sort_keys=True))
+                click.echo(
+                    json.dumps(summary.as_dict(), sort_keys=True),
+                    err=_logs_to_stdout(config),
+                )
                 if summary.failed:
                     # for cron and monitoring: the platform refused something
                     raise click.exceptions.Exit(int(ExitCode.DEPENDENCY_FAILED))
@@ -424,3 +464,13 @@ def dispatch(
     finally:
         for adapter in adapters.values():
             adapter.close()
+
+
+def _logs_to_stdout(config: ResponseConfig) -> bool:
+    """Whether a routed log adapter writes its lines to standard output."""
+    used = set(config.routes.values())
+    return any(
+        settings.kind == "log" and str(settings.settings.get("path", "-")) == "-"
+        for name, settings in config.adapters.items()
+        if name in used
+    )

@@ -12,18 +12,28 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
+import math
 import os
+import ssl
 import sys
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
-from urllib.parse import urlsplit
+
+import httpcore
 
 from trustwatch.decisions.model import Action
 from trustwatch.errors import ConfigError
-from trustwatch.response.config import AdapterSettings, ResponseConfig
+from trustwatch.response.config import (
+    AdapterSettings,
+    ResponseConfig,
+    check_webhook_url,
+)
 
 __all__ = [
     "SIGNATURE_HEADER",
@@ -35,8 +45,11 @@ __all__ = [
     "LogAdapter",
     "WebhookAdapter",
     "build_adapters",
+    "retry_after_seconds",
     "sign",
 ]
+
+log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Trustwatch-Signature"
 TIMESTAMP_HEADER = "X-Trustwatch-Timestamp"
@@ -55,14 +68,28 @@ class AdapterError(Exception):
         however long it takes); otherwise it answered and refused.
     permanent
         The platform refused in a way a retry cannot change.
+    throttled
+        The platform asked to slow down (HTTP 429): it applied nothing, and
+        the attempt does not count towards the retry limit.
+    retry_after
+        Seconds the platform asked to wait before the next attempt
+        (``Retry-After``), or ``None``.
     """
 
     def __init__(
-        self, message: str, *, unreachable: bool = False, permanent: bool = False
+        self,
+        message: str,
+        *,
+        unreachable: bool = False,
+        permanent: bool = False,
+        throttled: bool = False,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.unreachable = unreachable
         self.permanent = permanent
+        self.throttled = throttled
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +170,10 @@ def _seconds(settings: dict[str, Any], default: float) -> float:
     return parse_duration(str(settings["timeout"])).total_seconds()
 
 
+#: The shortest webhook signing secret accepted, in characters.
+MIN_SECRET_CHARS = 16
+
+
 def _secret(variable: str, adapter: str) -> bytes:
     value = os.environ.get(variable, "")
     if not value:
@@ -150,7 +181,117 @@ def _secret(variable: str, adapter: str) -> bytes:
             f"adapter {adapter}: the environment variable {variable} is empty; "
             "hint: set it to the secret the platform shares with trustwatch"
         )
+    if len(value) < MIN_SECRET_CHARS:
+        raise ConfigError(
+            f"adapter {adapter}: the secret in {variable} has {len(value)} "
+            f"characters, fewer than {MIN_SECRET_CHARS}; hint: share a long "
+            "random one with the platform, e.g. `openssl rand -hex 32`"
+        )
     return value.encode()
+
+
+def retry_after_seconds(value: str | None, now: float) -> float | None:
+    """Read a ``Retry-After`` header: seconds, or an HTTP date.
+
+    Returns the seconds to wait from ``now`` (Unix time), never below zero,
+    or ``None`` when the header is missing or unreadable.
+    """
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(int(text))
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, moment.timestamp() - now)
+
+
+class _Deadline:
+    """The time by which the request in progress must be over (monotonic)."""
+
+    def __init__(self) -> None:
+        self.at = math.inf
+
+    def left(self, timeout: float | None) -> float:
+        """The time an operation may take: ``timeout``, cut to what is left."""
+        remaining = self.at - time.monotonic()
+        if remaining <= 0:
+            raise httpcore.ReadTimeout("the request ran past its deadline")
+        return remaining if timeout is None else min(timeout, remaining)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read and write ends by the request's deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream, deadline: _Deadline) -> None:
+        self._inner = inner
+        self._deadline = deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, self._deadline.left(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, self._deadline.left(timeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        inner = self._inner.start_tls(
+            ssl_context, server_hostname, self._deadline.left(timeout)
+        )
+        return _DeadlineStream(inner, self._deadline)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """Connections that end every operation by the request's deadline.
+
+    httpx's timeouts bound each read and write; a platform answering a byte
+    at a time would otherwise hold one request for as long as it likes.
+    """
+
+    def __init__(self, deadline: _Deadline) -> None:
+        self._inner = httpcore.SyncBackend()
+        self._deadline = deadline
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_tcp(
+            host, port, self._deadline.left(timeout), local_address, socket_options
+        )
+        return _DeadlineStream(stream, self._deadline)
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_unix_socket(
+            path, self._deadline.left(timeout), socket_options
+        )
+        return _DeadlineStream(stream, self._deadline)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
 
 
 class WebhookAdapter:
@@ -159,20 +300,24 @@ class WebhookAdapter:
     Headers: ``X-Trustwatch-Timestamp`` (Unix seconds),
     ``X-Trustwatch-Signature`` (``v1=`` and the hex HMAC-SHA256 of the
     timestamp, a dot and the body) and ``Idempotency-Key``. Redirects are not
-    followed: a 3xx answer is a refusal.
+    followed: a 3xx answer is a refusal. ``docs/webhooks.md`` tells platform
+    teams how to verify and answer.
 
     Parameters
     ----------
     name
         The adapter's name in the configuration.
     url
-        An ``http`` or ``https`` URL.
+        An ``http`` or ``https`` URL (see :func:`check_webhook_url`).
     secret
         The shared signing key.
     timeout
-        Seconds for connecting and for the answer.
+        Seconds the whole request may take: connecting, sending and reading
+        the answer together.
     clock
         Returns the Unix time to sign with.
+    insecure_http
+        Allow plain ``http`` off loopback (behind a TLS proxy only).
     """
 
     def __init__(
@@ -183,22 +328,35 @@ class WebhookAdapter:
         *,
         timeout: float = 10.0,
         clock: Any = time.time,
+        insecure_http: bool = False,
     ) -> None:
         import httpx
 
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(
-                f"adapter {name}: the url is not an http(s) URL; hint: "
-                'url = "https://platform.example/trustwatch/actions"'
-            )
+        self._where = check_webhook_url(
+            url, f"adapter {name}", plain_http=insecure_http
+        )
         self.name = name
         self._url = url
-        self._where = f"{parts.scheme}://{parts.hostname}"
         self._secret = secret
         self._clock = clock
+        self._timeout = timeout
+        self._deadline = _Deadline()
+        transport = httpx.HTTPTransport(trust_env=False)
+        # httpx has no public way to give its pool a network layer; without
+        # one, the timeout bounds each read rather than the whole request
+        pool = getattr(transport, "_pool", None)
+        if pool is not None and hasattr(pool, "_network_backend"):
+            pool._network_backend = _DeadlineBackend(self._deadline)
+        else:  # pragma: no cover - another httpx than the one tested
+            log.warning(
+                "webhook adapter: this httpx keeps its connections otherwise; "
+                "the timeout bounds each read, not the whole request"
+            )
         self._client = httpx.Client(
-            timeout=timeout, follow_redirects=False, trust_env=False
+            transport=transport,
+            timeout=timeout,
+            follow_redirects=False,
+            trust_env=False,
         )
 
     def send(self, delivery: Delivery) -> None:
@@ -213,12 +371,13 @@ class WebhookAdapter:
             SIGNATURE_HEADER: "v1=" + sign(self._secret, timestamp, body),
             IDEMPOTENCY_HEADER: delivery.key,
         }
+        self._deadline.at = time.monotonic() + self._timeout
         try:
             response = self._client.post(self._url, content=body, headers=headers)
         except httpx.TimeoutException as exc:
             raise AdapterError(
-                f"{self.name}: no answer from {self._where} in time "
-                f"({type(exc).__name__})",
+                f"{self.name}: no complete answer from {self._where} within "
+                f"{self._timeout:g} s ({type(exc).__name__})",
                 unreachable=True,
             ) from None
         except httpx.TransportError as exc:
@@ -226,13 +385,19 @@ class WebhookAdapter:
                 f"{self.name}: cannot reach {self._where} ({type(exc).__name__})",
                 unreachable=True,
             ) from None
+        finally:
+            self._deadline.at = math.inf
         status = response.status_code
         if 200 <= status < 300:
             return
+        wait = retry_after_seconds(response.headers.get("Retry-After"), self._clock())
         retryable = status >= 500 or status in (408, 409, 425, 429)
+        asked = f", Retry-After {wait:g} s" if wait is not None else ""
         raise AdapterError(
-            f"{self.name}: {self._where} answered HTTP {status}",
+            f"{self.name}: {self._where} answered HTTP {status}{asked}",
             permanent=not retryable,
+            throttled=status == 429,
+            retry_after=wait,
         )
 
     def close(self) -> None:
@@ -358,6 +523,7 @@ def _build(settings: AdapterSettings) -> Adapter:
             str(raw["url"]),
             _secret(str(raw["secret_env"]), settings.name),
             timeout=_seconds(raw, 10.0),
+            insecure_http=raw.get("insecure_http") is True,
         )
     if settings.kind == "kafka":
         return KafkaAdapter(

@@ -11,7 +11,10 @@ Two checks, each naming itself in the reason it gives:
   windows, never below a floor; an action that takes its window's count over
   ``rate_factor`` times the usual rate is held. A window in which a rule ran
   away is not learned, so a rule gone wrong cannot teach the breaker that its
-  new rate is normal.
+  new rate is normal. An action that arrives late (its window is before the
+  rule's newest) counts in its own window: the last :data:`LATE_WINDOWS`
+  windows keep their counts; older ones are not counted at all (a backfill
+  of old actions is not a burst now).
 
 The dispatcher holds the action (state ``held``) and records a
 ``send_to_review`` action by the actor ``breaker`` instead.
@@ -26,10 +29,12 @@ from typing import Any
 from trustwatch.response.config import BreakerSettings
 from trustwatch.response.ledger import DispatchLedger
 
-__all__ = ["BREAKER_ACTOR", "Breaker"]
+__all__ = ["BREAKER_ACTOR", "LATE_WINDOWS", "Breaker"]
 
 #: The actor of the ``send_to_review`` actions the breaker records.
 BREAKER_ACTOR = "breaker"
+#: How many windows before a rule's newest keep their counts for late actions.
+LATE_WINDOWS = 60
 
 
 class Breaker:
@@ -85,19 +90,32 @@ class Breaker:
         window_s = self.settings.window.total_seconds()
         window = math.floor(created_at.timestamp() / window_s)
         held = False
+        counted = 0
 
         def count_one(saved: dict[str, Any] | None) -> dict[str, Any]:
-            nonlocal held
+            nonlocal held, counted
             state = dict(saved) if saved else _fresh(window)
             if window > state["window"]:
                 state = self._roll(state, window)
-            state["count"] += 1
             limit = self.settings.rate_factor * max(
                 state["usual"], self.settings.rate_floor
             )
-            held = state["count"] > limit
-            if held:
-                state["tripped"] = True
+            if window == state["window"]:
+                state["count"] += 1
+                counted = int(state["count"])
+                held = counted > limit
+                if held:
+                    state["tripped"] = True
+                return state
+            # late: counted in its own window while that window is kept
+            if state["window"] - window > LATE_WINDOWS:
+                counted, held = 0, False
+                return state
+            earlier = dict(state.get("earlier") or {})
+            counted = int(earlier.get(str(window), 0)) + 1
+            earlier[str(window)] = counted
+            state["earlier"] = earlier
+            held = counted > limit
             return state
 
         # read, count and save in one step: dispatchers sharing the ledger
@@ -106,7 +124,7 @@ class Breaker:
         if not held:
             return None
         return (
-            f"rate: rule {rule} fired {state['count']} times in a "
+            f"rate: rule {rule} fired {counted} times in a "
             f"{_period_text(self.settings.window)} window, over "
             f"{self.settings.rate_factor:g}x its usual {state['usual']:.1f} "
             f"(floor {self.settings.rate_floor:g})"
@@ -114,14 +132,28 @@ class Breaker:
 
     def _roll(self, state: dict[str, Any], window: int) -> dict[str, Any]:
         """Close the windows before ``window``: learn the last one unless it
-        tripped, and let the empty ones in between decay the usual rate."""
+        tripped, and let the empty ones in between decay the usual rate. The
+        closed windows' counts are kept for late actions."""
         decay = self.settings.decay
         usual = float(state["usual"])
         last = int(state["window"])
         if not state["tripped"]:
             usual = decay * usual + (1 - decay) * int(state["count"])
         usual *= decay ** max(0, window - last - 1)
-        return {"window": window, "count": 0, "usual": usual, "tripped": False}
+        earlier = {
+            key: count
+            for key, count in (state.get("earlier") or {}).items()
+            if window - int(key) <= LATE_WINDOWS
+        }
+        if window - last <= LATE_WINDOWS and state["count"]:
+            earlier[str(last)] = int(state["count"])
+        return {
+            "window": window,
+            "count": 0,
+            "usual": usual,
+            "tripped": False,
+            "earlier": earlier,
+        }
 
 
 def _fresh(window: int) -> dict[str, Any]:

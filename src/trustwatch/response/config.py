@@ -27,12 +27,14 @@ Every error names the file and the key, and ends with a hint.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import tomllib
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, cast
+from urllib.parse import urlsplit
 
 from trustwatch.decisions.model import ACTION_SEVERITY
 from trustwatch.decisions.policy import parse_duration
@@ -43,6 +45,7 @@ __all__ = [
     "BreakerSettings",
     "ResponseConfig",
     "RetrySettings",
+    "check_webhook_url",
     "load_response_config",
     "parse_budget",
     "response_config_from_dict",
@@ -52,10 +55,16 @@ AdapterKind = Literal["webhook", "kafka", "log"]
 _BUDGET_RE = re.compile(r"^(\d+)\s+per\s+(second|minute|hour|day)$")
 _PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 _ADAPTER_KEYS: dict[str, set[str]] = {
-    "webhook": {"kind", "url", "secret_env", "timeout"},
+    "webhook": {"kind", "url", "secret_env", "timeout", "insecure_http"},
     "kafka": {"kind", "bootstrap_servers", "topic", "timeout"},
     "log": {"kind", "path"},
 }
+
+
+#: The longest an adapter's ``timeout`` (one whole delivery) may be: well
+#: under the five minutes a dispatcher's claim on an action lasts, so that no
+#: other dispatcher takes the action over while a delivery is still going.
+MAX_ADAPTER_TIMEOUT = timedelta(minutes=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +145,11 @@ def _duration(
         return default
     try:
         return parse_duration(str(raw[key]))
-    except ValueError as exc:
-        raise ConfigError(f"{where}: {key}: {exc}; hint: write it as '30s'") from exc
+    except ValueError:
+        raise ConfigError(
+            f"{where}: {key}: {raw[key]!r} is not a duration from 1s to 3650d; "
+            "hint: write it as '30s', '15m' or '1h'"
+        ) from None
 
 
 def _number(
@@ -171,6 +183,74 @@ def _table(raw: dict[str, Any], key: str, where: str) -> dict[str, Any]:
     return value
 
 
+def _adapter_timeout(value: Any, where: str) -> timedelta:
+    """Check an adapter's ``timeout``: one whole delivery, over zero and
+    under :data:`MAX_ADAPTER_TIMEOUT`."""
+    hint = 'hint: timeout = "10s" (the most one delivery may take, at most 2m)'
+    try:
+        timeout = parse_duration(str(value))
+    except ValueError:
+        raise ConfigError(
+            f"{where}: timeout: {value!r} is not a duration; {hint}"
+        ) from None
+    if timeout <= timedelta(0) or timeout > MAX_ADAPTER_TIMEOUT:
+        raise ConfigError(
+            f"{where}: timeout: {value!r} must be over 0s and at most 2m; {hint}"
+        )
+    return timeout
+
+
+def check_webhook_url(url: str, where: str, *, plain_http: bool) -> str:
+    """Check a webhook URL; return its ``scheme://host:port`` for messages.
+
+    Plain ``http`` is refused off loopback unless ``plain_http`` (the
+    adapter's ``insecure_http = true``): actions and their signatures would
+    cross the network readable by anyone on the path.
+
+    Raises
+    ------
+    ConfigError
+        When the URL is malformed, not http(s), has no host, a port out of
+        range, credentials in it, or is plain http off loopback.
+    """
+    example = 'url = "https://platform.example/trustwatch/actions"'
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(
+            f"{where}: the url is malformed ({exc}); hint: {example}"
+        ) from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise ConfigError(f"{where}: the url is not an http(s) URL; hint: {example}")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(
+            f"{where}: the url carries credentials; hint: trustwatch signs each "
+            "request with secret_env, leave user:password out of the url"
+        )
+    port = port or (443 if parts.scheme == "https" else 80)
+    shown = f"[{host}]" if ":" in host else host
+    shown = f"{parts.scheme}://{shown}:{port}"
+    if parts.scheme == "http" and not plain_http and not _is_loopback(host):
+        raise ConfigError(
+            f"{where}: {shown} is plain http off loopback; hint: use https, or "
+            "set insecure_http = true only behind a TLS-terminating proxy on "
+            "the same host or network segment"
+        )
+    return shown
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback name or address."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _adapter(name: str, raw: Any, where: str) -> AdapterSettings:
     here = f"{where}: adapters.{name}"
     if not isinstance(raw, dict):
@@ -190,7 +270,15 @@ def _adapter(name: str, raw: Any, where: str) -> AdapterSettings:
                 "docs/examples/response.toml"
             )
     if "timeout" in raw:
-        _duration(raw, "timeout", timedelta(seconds=10), here)
+        _adapter_timeout(raw["timeout"], here)
+    if kind == "webhook":
+        plain = raw.get("insecure_http", False)
+        if not isinstance(plain, bool):
+            raise ConfigError(
+                f"{here}: insecure_http must be true or false; hint: leave it "
+                "out and use an https url"
+            )
+        check_webhook_url(raw["url"], here, plain_http=plain)
     return AdapterSettings(name=name, kind=cast(AdapterKind, kind), settings=dict(raw))
 
 
@@ -259,6 +347,12 @@ def response_config_from_dict(data: dict[str, Any], source: str) -> ResponseConf
             raise ConfigError(
                 f"{here}: budgets.{action_type}: not an action type; "
                 f"hint: one of {', '.join(ACTION_SEVERITY)}"
+            )
+        if action_type == "send_to_review":
+            raise ConfigError(
+                f"{here}: budgets.send_to_review: review actions are never "
+                "held (they are what the breaker sends instead); hint: remove "
+                "it and budget the enforcing types, e.g. lock_account"
             )
         try:
             budgets[action_type] = parse_budget(str(text))

@@ -5,13 +5,19 @@ One pass (:meth:`Dispatcher.run_once`):
 1. takes in enforced actions the store holds and the ledger does not yet,
    each due at its creation time plus its rule's random delay; the breaker's
    runaway check may hold it at once;
-2. handles expiry: an action already sent gets a reversal queued, one never
-   sent is marked ``expired``;
+2. handles expiry: an action that was sent, or that an attempt may have
+   reached the platform with (an attempt that timed out, or was cut off),
+   gets a reversal queued; one never attempted is marked ``expired``;
 3. sends what is due, earliest first, through the adapter its type is routed
    to; the budget check may hold it instead. A refused delivery is tried
-   again after an exponential back-off with jitter, up to the retry limit,
-   then marked ``failed``; an unreachable platform leaves it pending, with its
-   error, for as long as it takes.
+   again after an exponential back-off with jitter (or after the platform's
+   ``Retry-After``, capped at the longest back-off), up to the retry limit,
+   then marked ``failed``; an unreachable platform, or one asking to slow
+   down (HTTP 429), leaves it pending, with its error, for as long as it
+   takes.
+
+A take-in cut off half-way (the dispatcher killed while the breaker looked
+at an action) is finished by the next dispatcher's first pass.
 
 Actions in ``dry_run`` or ``shadow`` mode never get a dispatch row.
 """
@@ -32,10 +38,11 @@ from trustwatch.response.adapters import Adapter, AdapterError, Delivery
 from trustwatch.response.breaker import BREAKER_ACTOR, Breaker
 from trustwatch.response.config import ResponseConfig
 from trustwatch.response.delay import delay_for
-from trustwatch.response.ledger import DispatchLedger, DispatchRecord
+from trustwatch.response.ledger import DispatchLedger, DispatchRecord, parse_utc
 from trustwatch.text import shows_something
 
 __all__ = [
+    "CLAIM_LEASE",
     "EXPIRY_ACTOR",
     "Dispatcher",
     "PassSummary",
@@ -48,6 +55,8 @@ log = logging.getLogger(__name__)
 
 #: The actor of reversals made because an action expired.
 EXPIRY_ACTOR = "expiry"
+#: How long an attempt holds its action against other dispatchers, by default.
+CLAIM_LEASE = timedelta(minutes=5)
 _POLICY_PREFIX = "policy:"
 
 
@@ -118,7 +127,7 @@ class Dispatcher:
         delays: Mapping[str, tuple[timedelta, timedelta]] | None = None,
         delay_key: bytes | None = None,
         rng: random.Random | None = None,
-        lease: timedelta = timedelta(minutes=5),
+        lease: timedelta = CLAIM_LEASE,
     ) -> None:
         self.ledger = ledger
         self.config = config
@@ -133,6 +142,7 @@ class Dispatcher:
         self._rng = rng or random.SystemRandom()
         self._lease = lease
         self._fixed_now = False
+        self._recovered = False
         self.breaker = Breaker(config.breaker, ledger)
 
     # -- one pass ------------------------------------------------------------
@@ -194,6 +204,12 @@ class Dispatcher:
         )
 
     def _take_in(self, now: datetime, summary: PassSummary) -> None:
+        if not self._recovered:
+            # a dispatcher killed between putting a row in held and the
+            # breaker's verdict left it so: finish the check once, at start
+            self._recovered = True
+            for action in self.ledger.stuck("held", _TAKING_IN):
+                self._check_rate(action, now, summary)
         for action in self.ledger.untaken():
             if not _breakable(action):
                 summary.taken_in += self.ledger.add(
@@ -209,21 +225,25 @@ class Dispatcher:
                 last_error=_TAKING_IN,
             ):
                 continue
-            reason = self.breaker.runaway(action.actor, action.created_at)
-            if reason is None:
-                self.ledger.set_state(
-                    action.action_id, "pending", leaving=("held",), error=""
-                )
-                summary.taken_in += 1
-                continue
-            review = self._send_to_review(action, reason, now)
+            self._check_rate(action, now, summary)
+
+    def _check_rate(self, action: Action, now: datetime, summary: PassSummary) -> None:
+        """Let the breaker count a row being taken in; free or hold it."""
+        reason = self.breaker.runaway(action.actor, action.created_at)
+        if reason is None:
             self.ledger.set_state(
-                action.action_id,
-                "held",
-                leaving=("held",),
-                error=f"{reason}; sent to review as {review}",
+                action.action_id, "pending", leaving=("held",), error=""
             )
-            summary.held += 1
+            summary.taken_in += 1
+            return
+        review = self._send_to_review(action, reason, now)
+        self.ledger.set_state(
+            action.action_id,
+            "held",
+            leaving=("held",),
+            error=f"{reason}; sent to review as {review}",
+        )
+        summary.held += 1
 
     def _send_to_review(self, action: Action, reason: str, now: datetime) -> str:
         review = Action(
@@ -246,7 +266,10 @@ class Dispatcher:
         for record in self.ledger.expiring(now):
             action = self.ledger.action(record.action_id)
             ends = action.expires_at.isoformat() if action and action.expires_at else ""
-            if record.state == "dispatched":
+            if record.state == "dispatched" or record.attempts > 0:
+                # an attempt that timed out or was cut off may have reached
+                # the platform: take it back all the same (the platform
+                # applies a reversal of what it never saw as nothing)
                 try:
                     self.ledger.add_reversal(
                         record.action_id,
@@ -254,9 +277,18 @@ class Dispatcher:
                         f"expired at {ends}",
                         now,
                         send=True,
+                        due=_after_lease(record, now, self._lease),
                     )
                 except ConfigError:
                     continue
+                if record.state != "dispatched" and self.ledger.set_state(
+                    record.action_id,
+                    "expired",
+                    leaving=(record.state,),
+                    error=f"expired at {ends} after an attempt that may have "
+                    "reached the platform; a reversal is sent",
+                ):
+                    summary.expired += 1
             elif self.ledger.set_state(
                 record.action_id,
                 "expired",
@@ -293,11 +325,8 @@ class Dispatcher:
                 )
                 if reason is not None:
                     review = self._send_to_review(delivery.action, reason, now)
-                    summary.held += self.ledger.set_state(
-                        record.action_id,
-                        "held",
-                        leaving=("pending",),
-                        error=f"{reason}; sent to review as {review}",
+                    summary.held += self.ledger.hold_unsent(
+                        record.action_id, f"{reason}; sent to review as {review}"
                     )
                     continue
             self._attempt(adapter, delivery, record, now, summary)
@@ -366,15 +395,18 @@ class Dispatcher:
             adapter.send(delivery)
         except AdapterError as exc:
             refused_enough = attempts >= self.config.retry.max_attempts
-            if exc.permanent or (refused_enough and not exc.unreachable):
+            counted = not exc.throttled
+            if exc.permanent or (refused_enough and counted and not exc.unreachable):
                 self.ledger.set_state(
                     record.action_id, "failed", leaving=("pending",), error=str(exc)
                 )
                 summary.failed += 1
                 log.error("action %s failed: %s", record.action_id, exc)
             else:
-                wait = _backoff(attempts, self.config, self._rng)
-                self.ledger.retry_later(record.action_id, now + wait, str(exc))
+                wait = self._wait(exc, attempts)
+                self.ledger.retry_later(
+                    record.action_id, now + wait, str(exc), counted=counted
+                )
                 summary.retrying += 1
                 log.warning("action %s will be retried: %s", record.action_id, exc)
             return
@@ -391,6 +423,14 @@ class Dispatcher:
         summary.dispatched += 1
         if not marked:
             self._sent_after_all(record.action_id, now)
+
+    def _wait(self, exc: AdapterError, attempts: int) -> timedelta:
+        """How long to wait after a refusal: the platform's ``Retry-After``
+        (capped at the longest back-off), else the back-off."""
+        if exc.retry_after is not None:
+            ceiling = self.config.retry.max_backoff.total_seconds()
+            return timedelta(seconds=min(max(exc.retry_after, 1.0), ceiling))
+        return _backoff(max(attempts, 1), self.config, self._rng)
 
     def _sent_after_all(self, action_id: str, now: datetime) -> None:
         """Record an action that went out while its row moved on.
@@ -416,6 +456,16 @@ class Dispatcher:
 _TAKING_IN = "being taken in: the breaker is checking its rule's rate"
 
 
+def _after_lease(record: DispatchRecord, now: datetime, lease: timedelta) -> datetime:
+    """When a reversal of ``record``'s action may go: after the lease of an
+    attempt that may still be sending it (at most ``lease`` from now), so
+    that the reversal never reaches the platform before the action."""
+    if record.state == "dispatched" or not record.next_attempt_at:
+        return now
+    leased = parse_utc(record.next_attempt_at)
+    return max(now, min(leased, now + lease))
+
+
 def _breakable(action: Action) -> bool:
     """Whether the breaker watches ``action``: not reviews, not its own."""
     return action.type != "send_to_review" and action.actor != BREAKER_ACTOR
@@ -426,8 +476,11 @@ def reverse_action(
 ) -> str:
     """Reverse an action by hand; return what happens in words.
 
-    An action already sent gets a reversal queued for the same adapter; one
-    not sent yet is marked ``reversed`` and never sent.
+    An action already sent, or one an attempt may have reached the platform
+    with (an attempt was made: it may have timed out after the platform
+    applied it, or been cut off), gets a reversal queued for the same
+    adapter; one never attempted is marked ``reversed`` and never sent. A
+    reversal that failed is named, with how to try it again.
     """
     if not shows_something(actor) or not shows_something(reason):
         raise ConfigError(
@@ -457,6 +510,27 @@ def reverse_action(
         raise ConfigError(
             f"{action_id} is a reversal; hint: reverse {record.reversal_of} instead"
         )
+    _check_no_failed_reversal(ledger, action_id)
+    if record.state in ("pending", "held", "failed") and record.attempts > 0:
+        ledger.add_reversal(
+            action_id,
+            actor,
+            reason,
+            now,
+            send=True,
+            due=_after_lease(record, now, CLAIM_LEASE),
+        )
+        ledger.set_state(
+            action_id,
+            "reversed",
+            leaving=(record.state,),
+            error=f"reversed by {actor} after an attempt that may have reached "
+            "the platform; a reversal is sent",
+        )
+        return (
+            "reversal queued: an earlier attempt may have reached the platform, "
+            "so a reversal is sent on the next dispatch pass"
+        )
     if record.state in ("pending", "held", "failed"):
         ledger.add_reversal(action_id, actor, reason, now, send=False)
         if ledger.set_state(
@@ -477,4 +551,18 @@ def reverse_action(
     raise ConfigError(
         f"action {action_id} is already {record.state}; hint: "
         f"`trustwatch actions show {action_id}`"
+    )
+
+
+def _check_no_failed_reversal(ledger: DispatchLedger, action_id: str) -> None:
+    """Raise, with the way out, when ``action_id``'s reversal failed."""
+    found = ledger.reversal_of(action_id)
+    sent = ledger.record(found.reversal_id) if found is not None else None
+    if found is None or sent is None or sent.state != "failed":
+        return
+    raise ConfigError(
+        f"the reversal {found.reversal_id} of action {action_id} failed "
+        f"({sent.last_error or 'refused'}), so the action may still be in "
+        f"force; hint: `trustwatch actions retry {found.reversal_id} --as NAME "
+        "--reason TEXT` queues it again"
     )

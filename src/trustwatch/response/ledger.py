@@ -435,6 +435,25 @@ class DispatchLedger:
         )
         return [_record(row) for row in self._read("read expiring actions", statement)]
 
+    def stuck(self, state: str, error: str, limit: int = 10_000) -> list[Action]:
+        """Return the actions whose rows are in ``state`` with ``last_error``
+        exactly ``error`` (a step that was cut off half-way), oldest first."""
+        statement = (
+            sa.select(_actions.c.body)
+            .select_from(
+                _dispatch.join(_actions, _actions.c.action_id == _dispatch.c.action_id)
+            )
+            .where(
+                _dispatch.c.reversal_of.is_(None),
+                _dispatch.c.state == state,
+                _dispatch.c.last_error == error,
+            )
+            .order_by(_actions.c.created_at, _actions.c.action_id)
+            .limit(limit)
+        )
+        rows = self._read("read actions cut off half-way", statement)
+        return [_decode_action(row[0]) for row in rows]
+
     def dispatched_since(self, action_type: str, since: datetime) -> int:
         """Count actions of ``action_type`` dispatched at or after ``since``."""
         rows = self._read(
@@ -554,20 +573,60 @@ class DispatchLedger:
         }
         return self._change(f"mark an action {state}", _SET_STATE, params) == 1
 
-    def retry_later(self, action_id: str, at: datetime, error: str) -> None:
-        """Leave a row pending with its error, to be tried again at ``at``."""
+    def retry_later(
+        self, action_id: str, at: datetime, error: str, *, counted: bool = True
+    ) -> None:
+        """Leave a row pending with its error, to be tried again at ``at``.
+
+        With ``counted`` false the attempt just made is taken off the row's
+        count (the platform asked to slow down and applied nothing): it
+        counts neither towards the retry limit nor as one that may have
+        reached the platform.
+        """
         params = {"b_action_id": action_id, "at": at, "error": error}
-        self._change("schedule a retry", _RETRY_LATER, params)
+        statement = (
+            _RETRY_LATER if counted else _RETRY_LATER.values(attempts=self._one_less())
+        )
+        self._change("schedule a retry", statement, params)
+
+    def hold_unsent(self, action_id: str, error: str) -> bool:
+        """Hold a claimed ``pending`` row whose attempt sent nothing.
+
+        The attempt is taken off the row's count, so that the row does not
+        read as possibly received by the platform. Returns whether it moved.
+        """
+        statement = (
+            _dispatch.update()
+            .where(_dispatch.c.action_id == action_id, _dispatch.c.state == "pending")
+            .values(state="held", last_error=error, attempts=self._one_less())
+        )
+        return self._change("hold an action", statement) == 1
+
+    def _one_less(self) -> Any:
+        """The row's attempts less one, never below zero."""
+        least = (
+            sa.func.max if self._engine.dialect.name == "sqlite" else sa.func.greatest
+        )
+        return least(_dispatch.c.attempts - 1, 0)
 
     def add_reversal(
-        self, action_id: str, actor: str, reason: str, now: datetime, *, send: bool
+        self,
+        action_id: str,
+        actor: str,
+        reason: str,
+        now: datetime,
+        *,
+        send: bool,
+        due: datetime | None = None,
     ) -> str:
         """Record a reversal of ``action_id``; queue it for sending when ``send``.
 
-        Returns the reversal's id (derived from the action's, so an action is
+        A queued reversal is due at ``due`` (``now`` when not given). Returns
+        the reversal's id (derived from the action's, so an action is
         reversed at most once). Raises :class:`ConfigError` if it already was.
         """
         reversal_id = stable_id("rev", action_id)
+        due = due or now
 
         def write() -> None:
             with self._engine.begin() as db:
@@ -578,8 +637,8 @@ class DispatchLedger:
                             action_id=reversal_id,
                             state="pending",
                             attempts=0,
-                            next_attempt_at=now,
-                            due_at=now,
+                            next_attempt_at=due,
+                            due_at=due,
                             reversal_of=action_id,
                         )
                     )
@@ -688,11 +747,71 @@ class DispatchLedger:
         log.info("held action %s released", action_id)
         return "released: it is sent on the next dispatch pass"
 
+    def retry(self, action_id: str, actor: str, reason: str, now: datetime) -> str:
+        """Try a failed action or reversal again: ``failed`` becomes ``pending``.
+
+        It is due now with its attempts from zero; who asked and why is
+        recorded with the releases (see :meth:`releases`). An action that
+        went through its type's budget goes through it again. Returns what
+        happens, in words.
+
+        Raises
+        ------
+        ConfigError
+            When the actor or reason is empty, or the row is not failed.
+        """
+        _check_person(actor, reason, "--as NAME --reason TEXT")
+        retry_id = stable_id("rty", action_id, utc_text(now))
+
+        def write() -> bool:
+            with self._engine.begin() as db:
+                moved = db.execute(
+                    _dispatch.update()
+                    .where(
+                        _dispatch.c.action_id == action_id,
+                        _dispatch.c.state == "failed",
+                    )
+                    .values(
+                        state="pending",
+                        attempts=0,
+                        next_attempt_at=now,
+                        last_error=f"retried by {actor}: {reason}",
+                    )
+                ).rowcount
+                if moved != 1:
+                    return False
+                db.execute(
+                    _releases.insert().values(
+                        release_id=retry_id,
+                        action_id=action_id,
+                        actor=actor,
+                        reason=reason,
+                        released_at=now,
+                    )
+                )
+                return True
+
+        if not self._guard("retry a failed action", write):
+            record = self.record(action_id)
+            where = (
+                f"is {record.state}, not failed"
+                if record is not None
+                else "has no dispatch row"
+            )
+            raise ConfigError(
+                f"{action_id} {where}, so it cannot be retried; hint: "
+                "`trustwatch actions list --state failed`"
+            )
+        log.info("failed row %s queued again", action_id)
+        return "queued again: it is sent on the next dispatch pass"
+
     def drop(self, action_id: str, actor: str, reason: str, now: datetime) -> str:
         """Keep a held action from ever being sent: ``held`` becomes ``reversed``.
 
-        A reversal naming ``actor`` and ``reason`` is recorded; nothing goes
-        to the platform, since nothing was sent. Returns what happened.
+        A reversal naming ``actor`` and ``reason`` is recorded. Nothing goes
+        to the platform when nothing was attempted; when an earlier attempt
+        may have reached it (the row counts attempts), the reversal is sent
+        too. Returns what happened.
 
         Raises
         ------
@@ -701,7 +820,7 @@ class DispatchLedger:
         """
         _check_person(actor, reason, "--as NAME --reason TEXT")
         reversal_id = stable_id("rev", action_id)
-        moved: list[bool] = []
+        moved: list[int] = []
 
         def write() -> None:
             with self._engine.begin() as db:
@@ -715,15 +834,33 @@ class DispatchLedger:
                     .values(
                         state="reversed", last_error=f"dropped by {actor}: {reason}"
                     )
-                ).rowcount
-                if changed == 1:
-                    self._write_reversal(db, reversal_id, action_id, actor, reason, now)
-                    moved.append(True)
+                    .returning(_dispatch.c.attempts)
+                ).first()
+                if changed is None:
+                    return
+                self._write_reversal(db, reversal_id, action_id, actor, reason, now)
+                if int(changed[0] or 0) > 0:
+                    db.execute(
+                        _dispatch.insert().values(
+                            action_id=reversal_id,
+                            state="pending",
+                            attempts=0,
+                            next_attempt_at=now,
+                            due_at=now,
+                            reversal_of=action_id,
+                        )
+                    )
+                moved.append(int(changed[0] or 0))
 
         self._guard_reversal(action_id, write)
         if not moved:
             raise self._not_held(action_id, "dropped")
         log.info("held action %s dropped", action_id)
+        if moved[0] > 0:
+            return (
+                "dropped: an earlier attempt may have reached the platform, so "
+                "a reversal is sent on the next dispatch pass"
+            )
         return "dropped: it stays unsent, recorded as reversed"
 
     def _not_held(self, action_id: str, verb: str) -> ConfigError:

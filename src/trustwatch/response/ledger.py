@@ -711,29 +711,51 @@ class DispatchLedger:
             When the actor or reason is empty, or the action is not held.
         """
         _check_person(actor, reason, "--as NAME --reason TEXT")
-        release_id = stable_id("rel", action_id, utc_text(now))
+        write = self._requeue(
+            action_id,
+            (_dispatch.c.state == "held", _dispatch.c.reversal_of.is_(None)),
+            stable_id("rel", action_id, utc_text(now)),
+            f"released by {actor}",
+            actor,
+            reason,
+            now,
+        )
+        if not self._guard("release a held action", write):
+            raise self._not_held(action_id, "released")
+        log.info("held action %s released", action_id)
+        return "released: it is sent on the next dispatch pass"
+
+    def _requeue(
+        self,
+        action_id: str,
+        leaving: tuple[Any, ...],
+        record_id: str,
+        why: str,
+        actor: str,
+        reason: str,
+        now: datetime,
+    ) -> Callable[[], bool]:
+        """The write that makes a row ``pending`` again, due now with its
+        attempts from zero, when it matches ``leaving``; who asked and why
+        is recorded with the releases. It returns whether the row moved."""
 
         def write() -> bool:
             with self._engine.begin() as db:
                 moved = db.execute(
                     _dispatch.update()
-                    .where(
-                        _dispatch.c.action_id == action_id,
-                        _dispatch.c.state == "held",
-                        _dispatch.c.reversal_of.is_(None),
-                    )
+                    .where(_dispatch.c.action_id == action_id, *leaving)
                     .values(
                         state="pending",
                         attempts=0,
                         next_attempt_at=now,
-                        last_error=f"released by {actor}: {reason}",
+                        last_error=f"{why}: {reason}",
                     )
                 ).rowcount
                 if moved != 1:
                     return False
                 db.execute(
                     _releases.insert().values(
-                        release_id=release_id,
+                        release_id=record_id,
                         action_id=action_id,
                         actor=actor,
                         reason=reason,
@@ -742,10 +764,7 @@ class DispatchLedger:
                 )
                 return True
 
-        if not self._guard("release a held action", write):
-            raise self._not_held(action_id, "released")
-        log.info("held action %s released", action_id)
-        return "released: it is sent on the next dispatch pass"
+        return write
 
     def retry(self, action_id: str, actor: str, reason: str, now: datetime) -> str:
         """Try a failed action or reversal again: ``failed`` becomes ``pending``.
@@ -761,36 +780,15 @@ class DispatchLedger:
             When the actor or reason is empty, or the row is not failed.
         """
         _check_person(actor, reason, "--as NAME --reason TEXT")
-        retry_id = stable_id("rty", action_id, utc_text(now))
-
-        def write() -> bool:
-            with self._engine.begin() as db:
-                moved = db.execute(
-                    _dispatch.update()
-                    .where(
-                        _dispatch.c.action_id == action_id,
-                        _dispatch.c.state == "failed",
-                    )
-                    .values(
-                        state="pending",
-                        attempts=0,
-                        next_attempt_at=now,
-                        last_error=f"retried by {actor}: {reason}",
-                    )
-                ).rowcount
-                if moved != 1:
-                    return False
-                db.execute(
-                    _releases.insert().values(
-                        release_id=retry_id,
-                        action_id=action_id,
-                        actor=actor,
-                        reason=reason,
-                        released_at=now,
-                    )
-                )
-                return True
-
+        write = self._requeue(
+            action_id,
+            (_dispatch.c.state == "failed",),
+            stable_id("rty", action_id, utc_text(now)),
+            f"retried by {actor}",
+            actor,
+            reason,
+            now,
+        )
         if not self._guard("retry a failed action", write):
             record = self.record(action_id)
             where = (

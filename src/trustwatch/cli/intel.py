@@ -443,7 +443,9 @@ def _match_json(match: IntelMatch, allow_listed: str | None) -> dict[str, object
 def match_value(store: IndicatorStore, value: str) -> list[IntelMatch]:
     """Match one value as written: a URL, host, IP address or hash.
 
-    A value that is no indicator, or a network, matches nothing.
+    A URL is also matched against the STIX pattern indicators, as the
+    pipeline's intel detector matches posted and linked URLs. A value that
+    is no indicator, or a network, matches nothing.
     """
     try:
         kind, normal = normalize_indicator(value)
@@ -453,7 +455,7 @@ def match_value(store: IndicatorStore, value: str) -> list[IntelMatch]:
         return store.match_hash(normal)
     if kind == "url":
         try:
-            return store.match_url(parse_url(value.strip()))
+            return store.match_url(parse_url(value.strip()), patterns=True)
         except ValueError:
             return []
     if kind == "ip":

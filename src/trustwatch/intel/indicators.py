@@ -189,6 +189,10 @@ class Indicator(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     expires_at
         After this time the indicator no longer matches; ``None`` never
         expires.
+    valid_from
+        Before this time the indicator does not match yet (STIX
+        ``valid_from``); ``None`` matches from the start. Unlike
+        ``first_seen`` (when a feed saw the value), it limits matching.
     sources
         Per-feed provenance, filled only when records from more than one feed
         were merged; empty means ``feed`` alone.
@@ -205,6 +209,7 @@ class Indicator(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     reference: str | None = None
     expires_at: AwareDatetime | None = None
     sources: tuple[Source, ...] = ()
+    valid_from: AwareDatetime | None = None
 
     @property
     def feeds(self) -> tuple[str, ...]:
@@ -230,6 +235,15 @@ class Indicator(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     def is_expired(self, at: datetime) -> bool:
         """Return whether the indicator has expired at the aware time ``at``."""
         return self.expires_at is not None and self.expires_at < at
+
+    def is_live(self, at: datetime) -> bool:
+        """Return whether the indicator matches at the aware time ``at``.
+
+        It does from ``valid_from`` until ``expires_at``.
+        """
+        return not self.is_expired(at) and (
+            self.valid_from is None or self.valid_from <= at
+        )
 
 
 # --- hashes -----------------------------------------------------------------
@@ -758,7 +772,8 @@ def merge_indicators(first: Indicator, second: Indicator) -> Indicator:
     ``first_seen`` is the earliest, ``last_seen`` the latest, ``confidence``
     the highest; tags are united in order; ``threat`` and ``reference`` come
     from ``first`` when it has them. The merged value expires only when both
-    records do. When the records come from more than one feed, ``sources``
+    records do, and is valid from the earlier ``valid_from`` (from the start
+    when either record is). When the records come from more than one feed, ``sources``
     holds one :class:`Source` per feed.
 
     Raises
@@ -783,6 +798,7 @@ def merge_indicators(first: Indicator, second: Indicator) -> Indicator:
         reference=first.reference or second.reference,
         expires_at=_later_expiry(first.expires_at, second.expires_at),
         sources=sources if len(sources) > 1 else (),
+        valid_from=_earlier_start(first.valid_from, second.valid_from),
     )
 
 
@@ -827,6 +843,13 @@ def _later_expiry(left: datetime | None, right: datetime | None) -> datetime | N
     if left is None or right is None:
         return None
     return max(left, right)
+
+
+def _earlier_start(left: datetime | None, right: datetime | None) -> datetime | None:
+    """Return the earlier validity start, where ``None`` (always) comes first."""
+    if left is None or right is None:
+        return None
+    return min(left, right)
 
 
 def _union(left: tuple[str, ...], right: tuple[str, ...]) -> tuple[str, ...]:

@@ -15,11 +15,16 @@ Indicators
     :class:`~trustwatch.intel.stix_patterns.PatternIndicator` (in
     ``FeedLoad.patterns``); the rest are rejects with a reason
     (``invalid_pattern``, ``unsupported_pattern``,
-    ``unsupported_pattern_type`` for Sigma, YARA, Snort… patterns).
+    ``unsupported_pattern_type`` for Sigma, YARA, Snort… patterns,
+    ``too_broad`` for a pattern that holds for everything, ``unsafe_regex``
+    for a ``MATCHES`` that may backtrack without end: see
+    :func:`~trustwatch.intel.stix_patterns.check_pattern_scope`).
 Provenance
-    ``reference`` is the STIX id; ``valid_from`` is ``first_seen``,
-    ``valid_until`` is ``expires_at`` (an indicator already past it is still
-    loaded: the store does not match it); ``confidence`` comes from the
+    ``reference`` is the STIX id; ``valid_from`` is ``first_seen`` and
+    ``valid_from``, ``valid_until`` is ``expires_at``: the store matches an
+    indicator only from ``valid_from`` until ``valid_until``, judged at the
+    time it is asked about (an event's time), so one not yet valid or
+    already past it is still loaded; ``confidence`` comes from the
     object unless the caller gives one; ``indicator_types`` (STIX 2.1) or
     ``labels`` (2.0) become tags, the first also the threat;
     ``kill_chain_phases`` become ``kill_chain:<chain>:<phase>`` tags, and
@@ -65,6 +70,7 @@ from trustwatch.intel.stix_patterns import (
     Comparison,
     PatternError,
     PatternIndicator,
+    check_pattern_scope,
     make_pattern_indicator,
     parse_pattern,
 )
@@ -395,8 +401,14 @@ class _StixReader:
         fields = self._fields(obj, related)
         simple = parsed.equalities
         if simple is not None and all(c.path in _PLAIN_PATHS for c in simple):
+            plain = {**fields, "valid_from": fields["first_seen"]}
             for comparison in simple:
-                self._plain(stix_id, comparison, fields)
+                self._plain(stix_id, comparison, plain)
+            return
+        try:
+            check_pattern_scope(parsed.expression)
+        except PatternError as exc:
+            self._reject(stix_id, pattern, exc.reason, str(exc))
             return
         name = obj.get("name")
         self.patterns.append(

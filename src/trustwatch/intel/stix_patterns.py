@@ -22,6 +22,17 @@ What is refused (:class:`PatternError`, reason ``unsupported_pattern``)
     ``FOLLOWEDBY``, ``START … STOP``, ``WITHIN`` over several observation
     expressions and ``REPEATS`` more than once: they speak about several
     observations over time, which one observation cannot answer.
+Limits (reason ``invalid_pattern``)
+    At most :data:`MAX_PATTERN_COMPARISONS` (1,000) comparisons and
+    :data:`MAX_PATTERN_NESTING` (32) levels of parentheses; ``AND`` and
+    ``OR`` chains of any length up to that are read without recursion.
+Risky patterns (:func:`check_pattern_scope`, applied by the feed loaders)
+    ``too_broad`` for a pattern that holds for every observation (``LIKE
+    '%'``, ``MATCHES '.*'``, ``ISSUBSET '0.0.0.0/0'``, only negations);
+    ``unsafe_regex`` for a ``MATCHES`` regex with nested or overlapping
+    repeats (:func:`regex_hazard`). A ``MATCHES`` is tried on the first
+    :data:`MAX_MATCHES_INPUT` (4,096) characters of a value, and one with
+    such a regex (stored before this check) never holds.
 
 Paths are compared in a canonical spelling (:func:`canonical_path`): keys
 that are not plain identifiers are quoted, and hash names are spelled as STIX
@@ -43,6 +54,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import importlib
 import ipaddress
 import re
 from collections.abc import Hashable, Iterable, Iterator, Mapping
@@ -52,9 +64,18 @@ from functools import lru_cache
 from typing import Any, Final, TypeAlias
 
 from trustwatch.errors import ConfigError, InvalidIndicatorError
-from trustwatch.intel.indicators import Indicator, IndicatorType, normalize_url
+from trustwatch.intel.indicators import (
+    MIN_IPV4_PREFIX,
+    MIN_IPV6_PREFIX,
+    Indicator,
+    IndicatorType,
+    normalize_url,
+)
 
 __all__ = [
+    "MAX_MATCHES_INPUT",
+    "MAX_PATTERN_COMPARISONS",
+    "MAX_PATTERN_NESTING",
     "AllOf",
     "AnyOf",
     "Comparison",
@@ -65,14 +86,21 @@ __all__ = [
     "PatternStats",
     "PatternStore",
     "canonical_path",
+    "check_pattern_scope",
     "evaluate",
     "make_pattern_indicator",
     "normalize_observation",
     "observation_subject",
     "parse_pattern",
+    "regex_hazard",
     "stix_literal",
     "unescape_literal",
 ]
+
+#: Most comparisons one pattern may hold; longer patterns are refused.
+MAX_PATTERN_COMPARISONS: Final = 1000
+#: Deepest nesting of parentheses a pattern may use.
+MAX_PATTERN_NESTING: Final = 32
 
 Value: TypeAlias = str | int | float | bool | bytes | datetime
 Observation: TypeAlias = dict[str, tuple[Any, ...]]
@@ -319,11 +347,235 @@ def _regex(source: str) -> re.Pattern[str]:
 
 
 def _like_regex(like: str) -> str:
-    """Translate a SQL ``LIKE`` pattern (``%``, ``_``) to a regex source."""
-    out = []
-    for char in like:
-        out.append(".*" if char == "%" else "." if char == "_" else re.escape(char))
-    return "".join(out)
+    """Translate a SQL ``LIKE`` pattern (``%``, ``_``) to a regex source.
+
+    The pieces between ``%`` have a fixed length, so taking each middle
+    piece at its first place is never wrong: those searches are atomic
+    groups, and the regex (used with ``fullmatch``) cannot backtrack into
+    them. ``%a%b%c%`` stays linear in the value's length.
+    """
+
+    def piece(text: str) -> str:
+        return "".join("." if char == "_" else re.escape(char) for char in text)
+
+    head, *rest = like.split("%")
+    if not rest:
+        return piece(head)
+    *middle, tail = rest
+    searched = "".join(f"(?>.*?{piece(part)})" for part in middle if part)
+    return f"{piece(head)}{searched}.*{piece(tail)}"
+
+
+# --- risky patterns ------------------------------------------------------------------
+
+#: Characters of an observed value a ``MATCHES`` regex is tried on; beyond
+#: them the value is cut, so a slow regex costs a bounded time per value.
+MAX_MATCHES_INPUT: Final = 4096
+
+_SRE: Final[Any] = importlib.import_module("re._parser")
+_REPEATS: Final = frozenset(("MAX_REPEAT", "MIN_REPEAT"))
+# Values tried on a regex to tell one that matches anything: a regex that
+# finds the empty string, or every one of these, matches every value.
+_PROBES: Final = (
+    "0",
+    "zz",
+    "-",
+    " ",
+    "\n",
+    "\u00e9",
+    "198.51.100.7",
+    "http://probe.invalid/p?q=1",
+)
+
+
+@lru_cache(maxsize=4096)
+def regex_hazard(source: str) -> str | None:
+    """Return why a ``MATCHES`` regex may backtrack catastrophically, or ``None``.
+
+    A conservative static check of the parsed regex, refusing:
+
+    - a repeat (``+``, ``*``, ``{2,}``, ``{1,5}``…) of something that itself
+      holds a repeat of varying count (``(a+)+``, ``(a{1,2})*``,
+      ``(\\w+\\.)+``), where the inner or the outer repeat is unbounded;
+    - an alternation inside an unbounded repeat whose branches can start
+      with the same character (``(a|ab)+``, ``(\\w|\\d)*``) or be empty.
+
+    Possessive repeats (``++``) and atomic groups (``(?>…)``) do not
+    backtrack into what they matched: a repeat inside them is judged on its
+    own. Feeds can rewrite a refused regex that way. A regex Python cannot
+    compile gives ``None`` here (it is refused as unsupported elsewhere).
+    """
+    try:
+        tree = _SRE.parse(source, re.DOTALL)
+    except (re.error, RecursionError, OverflowError):
+        return None
+    return _hazard(list(tree), None)
+
+
+def _hazard(items: list[Any], outer: str | None) -> str | None:
+    """Walk parsed regex ``items`` inside a repeat of kind ``outer``."""
+    for op, av in items:
+        name = getattr(op, "name", str(op))
+        found: str | None = None
+        if name in _REPEATS:
+            low, high, body = av
+            unbounded = high == _SRE.MAXREPEAT
+            if (
+                outer is not None
+                and high != low
+                and (outer == "unbounded" or unbounded)
+            ):
+                return "a repeat inside a repeat (e.g. (a+)+)"
+            inner = outer
+            if high > 1:
+                inner = "unbounded" if unbounded or outer == "unbounded" else "bounded"
+            found = _hazard(list(body), inner)
+        elif name == "POSSESSIVE_REPEAT":
+            found = _hazard(list(av[2]), None)
+        elif name == "ATOMIC_GROUP":
+            found = _hazard(list(av), None)
+        elif name == "SUBPATTERN":
+            found = _hazard(list(av[3]), outer)
+        elif name in ("ASSERT", "ASSERT_NOT"):
+            found = _hazard(list(av[1]), outer)
+        elif name == "BRANCH":
+            branches = [list(branch) for branch in av[1]]
+            if outer == "unbounded" and _branches_overlap(branches):
+                return "alternatives that overlap inside a repeat (e.g. (a|ab)+)"
+            for branch in branches:
+                found = found or _hazard(branch, outer)
+        elif name == "GROUPREF_EXISTS":
+            for branch in av[1:]:
+                if branch is not None:
+                    found = found or _hazard(list(branch), outer)
+        if found is not None:
+            return found
+    return None
+
+
+def _first_chars(items: list[Any]) -> frozenset[int] | None:
+    """Return the characters a parsed regex branch can start with (``None``: any)."""
+    for op, av in items:
+        name = getattr(op, "name", str(op))
+        if name == "AT":
+            continue
+        if name == "LITERAL":
+            return frozenset((av,))
+        if name == "SUBPATTERN":
+            return _first_chars(list(av[3]))
+        if name == "IN":
+            chars: set[int] = set()
+            for kind, value in av:
+                kind_name = getattr(kind, "name", str(kind))
+                if kind_name == "LITERAL":
+                    chars.add(value)
+                elif kind_name == "RANGE" and value[1] - value[0] < 256:
+                    chars.update(range(value[0], value[1] + 1))
+                else:
+                    return None
+            return frozenset(chars)
+        return None
+    return None
+
+
+def _branches_overlap(branches: list[list[Any]]) -> bool:
+    """Return whether two alternatives may start alike (or one be empty)."""
+    seen: set[int] = set()
+    for branch in branches:
+        first = _first_chars(branch)
+        if first is None or seen & first:
+            return True
+        seen |= first
+    return False
+
+
+def _matches_anything(source: str, whole: bool) -> bool:
+    """Return whether a regex matches every value (``whole``: fullmatch)."""
+    regex = _regex(source)
+    try_ = regex.fullmatch if whole else regex.search
+    return try_("") is not None or all(try_(probe) is not None for probe in _PROBES)
+
+
+def _broad_network(text: Any) -> bool:
+    """Return whether a network literal is wider than indicators may be."""
+    network = _network(text)
+    if network is None:
+        return False
+    shortest = MIN_IPV4_PREFIX if network.version == 4 else MIN_IPV6_PREFIX
+    return network.prefixlen < shortest
+
+
+def _narrows(comparison: Comparison) -> bool:
+    """Return whether a comparison holds for only some values of its path.
+
+    Negated tests, ``!=`` and ``EXISTS`` hold for (nearly) every value;
+    so do a ``LIKE`` or ``MATCHES`` that matches the empty string or every
+    probe value, and a network wider than ``/8`` (IPv4) or ``/16`` (IPv6).
+    """
+    op, literal = comparison.op, comparison.value
+    if comparison.negated or op in ("!=", "EXISTS"):
+        return False
+    if op in ("LIKE", "MATCHES"):
+        return not _matches_anything(literal, op == "LIKE")
+    if op == "ISSUBSET":
+        return not _broad_network(literal)
+    if _is_ip_path(comparison.path):
+        items = literal if op == "IN" else (literal,) if op == "=" else ()
+        return not any(isinstance(item, str) and _broad_network(item) for item in items)
+    return True
+
+
+def _too_broad(expression: Expression) -> bool:
+    """Return whether an expression holds whatever values it is shown."""
+    if isinstance(expression, Comparison):
+        return not _narrows(expression)
+    if isinstance(expression, AllOf):
+        return all(_too_broad(part) for part in expression.parts)
+    return any(_too_broad(part) for part in expression.parts)
+
+
+def _comparisons(expression: Expression) -> Iterator[Comparison]:
+    """Yield an expression's comparisons."""
+    stack = [expression]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Comparison):
+            yield node
+        else:
+            stack.extend(node.parts)
+
+
+def check_pattern_scope(expression: Expression) -> None:
+    """Refuse a pattern that would match everything or stall on a regex.
+
+    Raises
+    ------
+    PatternError
+        With reason ``unsafe_regex`` when a ``MATCHES`` regex may backtrack
+        catastrophically (:func:`regex_hazard`), or ``too_broad`` when the
+        pattern holds for every observation that has its properties, as
+        ``0.0.0.0/0`` or ``com`` would as plain indicators: every way it can
+        hold rests only on negations, ``!=``, ``EXISTS``, a ``LIKE`` or
+        ``MATCHES`` that matches anything (``'%'``, ``'.*'``), or a network
+        wider than ``/8`` (IPv4) or ``/16`` (IPv6).
+    """
+    for comparison in _comparisons(expression):
+        if comparison.op == "MATCHES":
+            hazard = regex_hazard(comparison.value)
+            if hazard is not None:
+                raise PatternError(
+                    "unsafe_regex",
+                    f"MATCHES regular expression {comparison.value[:80]!r} may "
+                    f"backtrack without end: {hazard}; hint: remove the nested "
+                    "repeat, or make it possessive (++) or atomic ((?>…))",
+                )
+    if _too_broad(expression):
+        raise PatternError(
+            "too_broad",
+            "pattern holds for every observation (a wildcard-only LIKE, a "
+            "MATCHES that matches anything, a catch-all network, or only "
+            "negations); hint: anchor it on a value",
+        )
 
 
 def _as_datetime(value: Any) -> datetime | None:
@@ -402,12 +654,15 @@ def _test(comparison: Comparison, observed: Any) -> bool:
         return value is not None and not _equal(path, observed, literal)
     if op == "IN":
         return any(_equal(path, observed, item) for item in literal)
-    if op in ("LIKE", "MATCHES"):
-        if not isinstance(observed, str):
+    if op == "LIKE":
+        return (
+            isinstance(observed, str)
+            and _regex(literal).fullmatch(observed) is not None
+        )
+    if op == "MATCHES":
+        if not isinstance(observed, str) or regex_hazard(literal) is not None:
             return False
-        regex = _regex(literal)
-        found = regex.fullmatch(observed) if op == "LIKE" else regex.search(observed)
-        return found is not None
+        return _regex(literal).search(observed[:MAX_MATCHES_INPUT]) is not None
     if op == "ISSUBSET":
         return _inside(observed, literal)
     if op == "ISSUPERSET":
@@ -513,8 +768,30 @@ class _Builder:
         self.observation_expressions = 0
 
     def build(self, tree: Any) -> Expression:
-        """Return the expression of a whole pattern."""
-        return self._observations(tree.observationExpressions())
+        """Return the expression of a whole pattern.
+
+        ``AND`` and ``OR`` chains are read without recursion; parentheses
+        nested deeper than :data:`MAX_PATTERN_NESTING` and more than
+        :data:`MAX_PATTERN_COMPARISONS` comparisons are refused.
+        """
+        self.depth = 0
+        self.comparisons = 0
+        try:
+            return self._observations(tree.observationExpressions())
+        except RecursionError as exc:
+            raise PatternError(
+                "invalid_pattern", "not a valid STIX 2.1 pattern: nested too deeply"
+            ) from exc
+
+    def _enter(self) -> None:
+        """Count one level of parentheses; refuse nesting too deep."""
+        self.depth += 1
+        if self.depth > MAX_PATTERN_NESTING:
+            raise PatternError(
+                "invalid_pattern",
+                f"pattern nests parentheses more than {MAX_PATTERN_NESTING} deep; "
+                "hint: flatten it or split it into several indicators",
+            )
 
     # observation level
 
@@ -524,15 +801,16 @@ class _Builder:
         return self._observation_or(ctx.observationExpressionOr())
 
     def _observation_or(self, ctx: Any) -> Expression:
-        if ctx.OR() is None:
-            return self._observation_and(ctx.observationExpressionAnd())
-        return _join(AnyOf, [self._observation_or(c) for c in _children(ctx, "Or")])
+        leaves = _operands(ctx, "OR", "observationExpressionOr")
+        parts = [
+            self._observation_and(leaf.observationExpressionAnd()) for leaf in leaves
+        ]
+        return _combine(AnyOf, parts)
 
     def _observation_and(self, ctx: Any) -> Expression:
-        if ctx.AND() is None:
-            return self._observation(ctx.observationExpression())
-        parts = [self._observation_and(c) for c in _children(ctx, "And")]
-        return _join(AllOf, parts)
+        leaves = _operands(ctx, "AND", "observationExpressionAnd")
+        parts = [self._observation(leaf.observationExpression()) for leaf in leaves]
+        return _combine(AllOf, parts)
 
     def _observation(self, ctx: Any) -> Expression:
         p = self.parser
@@ -540,7 +818,10 @@ class _Builder:
             self.observation_expressions += 1
             return self._comparison(ctx.comparisonExpression())
         if isinstance(ctx, p.ObservationExpressionCompoundContext):
-            return self._observations(ctx.observationExpressions())
+            self._enter()
+            expression = self._observations(ctx.observationExpressions())
+            self.depth -= 1
+            return expression
         if isinstance(ctx, p.ObservationExpressionStartStopContext):
             raise _unsupported("START … STOP needs the observation's time window")
         if isinstance(ctx, p.ObservationExpressionWithinContext):
@@ -565,22 +846,27 @@ class _Builder:
     # comparison level
 
     def _comparison(self, ctx: Any) -> Expression:
-        if ctx.OR() is None:
-            return self._comparison_and(ctx.comparisonExpressionAnd())
-        parts = [self._comparison(c) for c in ctx.comparisonExpression()]
-        return _join(AnyOf, parts)
+        leaves = _operands(ctx, "OR", "comparisonExpression")
+        parts = [
+            self._comparison_and(leaf.comparisonExpressionAnd()) for leaf in leaves
+        ]
+        return _combine(AnyOf, parts)
 
     def _comparison_and(self, ctx: Any) -> Expression:
-        if ctx.AND() is None:
-            return self._test(ctx.propTest())
-        parts = [self._comparison_and(c) for c in ctx.comparisonExpressionAnd()]
-        return _join(AllOf, parts)
+        leaves = _operands(ctx, "AND", "comparisonExpressionAnd")
+        return _combine(AllOf, [self._test(leaf.propTest()) for leaf in leaves])
 
     def _test(self, ctx: Any) -> Expression:
         """Build one comparison with its literal as written (see :func:`_finish`)."""
         p = self.parser
         if isinstance(ctx, p.PropTestParenContext):
-            return self._comparison(ctx.comparisonExpression())
+            self._enter()
+            expression = self._comparison(ctx.comparisonExpression())
+            self.depth -= 1
+            return expression
+        self.comparisons += 1
+        if self.comparisons > MAX_PATTERN_COMPARISONS:
+            raise _too_many_comparisons()
         negated = ctx.NOT() is not None if hasattr(ctx, "NOT") else False
         path = self._path(ctx.objectPath())
         if isinstance(ctx, p.PropTestExistsContext):
@@ -653,11 +939,37 @@ class _Builder:
         return _literal(node)
 
 
-def _children(ctx: Any, kind: str) -> list[Any]:
-    """Return an observation ``Or``/``And`` node's sub-expressions."""
-    if kind == "Or":
-        return list(ctx.observationExpressionOr())
-    return list(ctx.observationExpressionAnd())
+def _operands(ctx: Any, joiner: str, rule: str) -> list[Any]:
+    """Return the operands of an ``AND``/``OR`` chain, left to right.
+
+    The grammar's rules are left-recursive, so ``a AND b AND c`` is a tree as
+    deep as the chain is long; it is walked with a stack, not recursion.
+    ``joiner`` is the token (``AND``, ``OR``) and ``rule`` the method that
+    returns a node's sub-nodes of the same rule; an operand is a node
+    without the token.
+    """
+    found: list[Any] = []
+    stack = [ctx]
+    while stack:
+        node = stack.pop()
+        if getattr(node, joiner)() is None:
+            found.append(node)
+        else:
+            stack.extend(reversed(getattr(node, rule)()))
+    return found
+
+
+def _combine(kind: type[AllOf] | type[AnyOf], parts: list[Expression]) -> Expression:
+    """Return the one part, or the parts joined (see :func:`_join`)."""
+    return parts[0] if len(parts) == 1 else _join(kind, parts)
+
+
+def _too_many_comparisons() -> PatternError:
+    return PatternError(
+        "invalid_pattern",
+        f"pattern has more than {MAX_PATTERN_COMPARISONS} comparisons; hint: "
+        "split it into several indicators",
+    )
 
 
 def _join(kind: type[AllOf] | type[AnyOf], parts: list[Expression]) -> Expression:
@@ -782,6 +1094,8 @@ def parse_pattern(text: str) -> ParsedPattern:
     if fast is not None:
         expression: Expression = fast[0] if len(fast) == 1 else AnyOf(fast)
         return ParsedPattern(expression, fast)
+    if _joiners(text) >= MAX_PATTERN_COMPARISONS:
+        raise _too_many_comparisons()
     templated = _template(text)
     if templated is None:
         expression = _finish(_Builder().build(_parse_tree(text)), ())
@@ -794,6 +1108,18 @@ def parse_pattern(text: str) -> ParsedPattern:
             skeleton, values = _Builder().build(_parse_tree(text)), ()
         expression = _finish(skeleton, values)
     return ParsedPattern(expression, _equalities(expression))
+
+
+_JOINER: Final = re.compile(r"\b(?:AND|OR)\b")
+
+
+def _joiners(text: str) -> int:
+    """Count the ``AND`` and ``OR`` keywords outside a pattern's string literals.
+
+    A cheap bound read before the grammar runs, so an oversized pattern is
+    refused without parsing it.
+    """
+    return len(_JOINER.findall(_STRING_LITERAL.sub("''", text)))
 
 
 def _finish(expression: Expression, values: tuple[Value, ...]) -> Expression:
@@ -925,8 +1251,8 @@ class PatternIndicator:
     tags
         Labels, kill-chain phases and related objects (``malware:<name>``).
     first_seen, expires_at
-        STIX ``valid_from`` and ``valid_until``; after ``expires_at`` the
-        pattern no longer matches.
+        STIX ``valid_from`` and ``valid_until``: before ``first_seen`` the
+        pattern does not match yet, after ``expires_at`` no longer.
     modified
         The version's ``modified`` time: a later version replaces an earlier.
     """
@@ -947,6 +1273,15 @@ class PatternIndicator:
     def is_expired(self, at: datetime) -> bool:
         """Return whether the pattern has expired at the aware time ``at``."""
         return self.expires_at is not None and self.expires_at < at
+
+    def is_live(self, at: datetime) -> bool:
+        """Return whether the pattern is valid at the aware time ``at``.
+
+        It is from ``first_seen`` (``valid_from``) until ``expires_at``.
+        """
+        return not self.is_expired(at) and (
+            self.first_seen is None or self.first_seen <= at
+        )
 
     def matches(self, observation: Observation) -> bool:
         """Return whether the pattern holds for a normalised observation."""
@@ -1106,7 +1441,9 @@ class PatternStore:
     ) -> list[PatternIndicator]:
         """Return the live patterns that hold for a normalised observation.
 
-        Only patterns with an anchor the observation satisfies, and the
+        Live at ``at`` (default: now): from ``valid_from`` until
+        ``valid_until`` (see :meth:`PatternIndicator.is_live`). Only
+        patterns with an anchor the observation satisfies, and the
         unanchored ones, are evaluated.
         """
         candidates: dict[str, PatternIndicator] = {}
@@ -1123,7 +1460,7 @@ class PatternStore:
         return [
             pattern
             for pattern in candidates.values()
-            if not pattern.is_expired(now) and pattern.matches(observation)
+            if pattern.is_live(now) and pattern.matches(observation)
         ]
 
 

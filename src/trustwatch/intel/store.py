@@ -69,7 +69,7 @@ from trustwatch.intel.stix_patterns import (
 if TYPE_CHECKING:
     from trustwatch.intel.allowlists import AllowList
 
-__all__ = ["IndicatorStore", "IntelMatch", "MatchedOn", "StoreStats"]
+__all__ = ["IndicatorStore", "IntelMatch", "MatchedOn", "StoreStats", "url_observation"]
 
 log = logging.getLogger(__name__)
 
@@ -409,7 +409,7 @@ class IndicatorStore:
     # --- matching -------------------------------------------------------------
 
     def match_url(
-        self, parsed: ParsedUrl, *, at: datetime | None = None
+        self, parsed: ParsedUrl, *, at: datetime | None = None, patterns: bool = False
     ) -> list[IntelMatch]:
         """Match a parsed URL: exact URL, then its host, then parent domains.
 
@@ -425,9 +425,19 @@ class IndicatorStore:
         parsed
             The URL from :func:`trustwatch.enrichment.urls.parse_url`.
         at
-            Aware time for expiry; indicators with ``expires_at < at`` never
-            match. Defaults to now.
+            Aware time for validity; indicators with ``expires_at < at`` or
+            ``valid_from > at`` never match. Defaults to now.
+        patterns
+            Also match the URL as an observation (:func:`url_observation`)
+            against the STIX pattern indicators held, as the intel detector
+            does; those matches come last, ``matched_on`` ``pattern``.
         """
+        if patterns:
+            plain = self.match_url(parsed, at=at)
+            if not len(self._patterns):
+                return plain
+            observation = url_observation(parsed)
+            return plain + self.match_observation(observation, at, plain=False)
         found: list[IntelMatch] = []
         exact = self._records["url"].get(parsed.url)
         if exact is not None:
@@ -684,6 +694,23 @@ def _network_key(value: str) -> tuple[int, int, int]:
     return network.version, network.prefixlen, int(network.network_address)
 
 
+def url_observation(parsed: ParsedUrl) -> dict[str, Any]:
+    """Return a parsed URL as a STIX observation: the URL and its host.
+
+    ``url:value`` is the canonical URL; the host is ``domain-name:value``, or
+    ``ipv4-addr:value`` / ``ipv6-addr:value`` when it is an address. Pass it
+    to :meth:`IndicatorStore.match_observation`.
+    """
+    observation: dict[str, Any] = {"url:value": parsed.url}
+    if not parsed.host_is_ip:
+        observation["domain-name:value"] = parsed.host or None
+    elif ":" in parsed.host:
+        observation["ipv6-addr:value"] = parsed.host.strip("[]")
+    else:
+        observation["ipv4-addr:value"] = parsed.host
+    return observation
+
+
 def _match_observed_url(
     store: IndicatorStore, url: str, at: datetime | None
 ) -> list[IntelMatch]:
@@ -716,12 +743,20 @@ def _check_aware(at: datetime) -> None:
 
 
 def _live(found: list[IntelMatch], at: datetime | None) -> list[IntelMatch]:
-    """Drop matches whose indicator expired before ``at`` (default: now)."""
-    if not found or not any(match.indicator.expires_at is not None for match in found):
+    """Drop matches whose indicator is not valid at ``at`` (default: now).
+
+    Valid from its ``valid_from`` until its ``expires_at``, as pattern
+    pattern indicators are
+    (:meth:`~trustwatch.intel.stix_patterns.PatternStore.match`).
+    """
+    if not found or not any(
+        match.indicator.expires_at is not None or match.indicator.valid_from is not None
+        for match in found
+    ):
         return found
     now = datetime.now(UTC) if at is None else at
     _check_aware(now)
-    return [match for match in found if not match.indicator.is_expired(now)]
+    return [match for match in found if match.indicator.is_live(now)]
 
 
 def _unique(found: list[IntelMatch]) -> list[IntelMatch]:

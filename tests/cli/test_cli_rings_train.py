@@ -47,15 +47,19 @@ def test_train_writes_a_model_and_prints_validation_figures(
     figures = _train(capsys, events, labels, out)
     assert Path(figures["model"]) == out
     valid = figures["validation"]
-    assert valid["abusive"] + figures["train"]["abusive"] == len(members)
+    test = figures["test"]
+    assert figures["reported_on"] == "test"
+    held = valid["abusive"] + test["abusive"]
+    assert held + figures["train"]["abusive"] == len(members)
     assert valid["auroc"] >= 0.99 and valid["precision"] >= 0.99
+    assert test["auroc"] >= 0.95
     assert figures["labels_rejected"] == {}
     model = load_scorer(out)
     assert model.threshold == figures["threshold"]
     argv = ["rings", "train", str(events), "--labels", str(labels), "--out", str(out)]
     assert main(argv) == ExitCode.OK
     text = capsys.readouterr().out
-    assert "validation AUROC" in text and "precision" in text and "recall" in text
+    assert "test AUROC" in text and "precision" in text and "recall" in text
 
 
 @pytest.mark.slow
@@ -139,3 +143,42 @@ def test_run_with_the_model_stores_its_groups(labelled, tmp_path, capsys) -> Non
     assert rings
     listed = {m for ring in rings for m in ring.members}
     assert len(listed & set(members)) >= 0.9 * len(listed)
+
+
+def test_a_model_that_cannot_separate_is_not_saved(tmp_path, capsys) -> None:
+    from trustwatch.testing.account_model import synthetic_account_labels
+    from trustwatch.testing.conformance import synthetic_events
+
+    events = tmp_path / "events.jsonl"
+    write_events_jsonl(list(synthetic_events()), events)
+    labels = tmp_path / "labels.csv"
+    rows = [f"{a},{int(v)}" for a, v in synthetic_account_labels().items()]
+    labels.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "accounts.model"
+    argv = ["rings", "train", str(events), "--labels", str(labels), "--out", str(out)]
+    assert main(argv) == ExitCode.BAD_CONFIG
+    assert "no booster made a split" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.slow
+def test_train_accounts_prints_the_threshold_and_where_figures_come_from(
+    labelled, tmp_path, capsys
+) -> None:
+    from trustwatch.review.store import SqliteReviewStore
+
+    events, labels, _ = labelled
+    review = tmp_path / "review.sqlite"
+    with SqliteReviewStore(review):
+        pass
+    capsys.readouterr()
+    argv = ["train", "accounts", str(events), "--review-db", str(review)]
+    out = tmp_path / "m.model"
+    assert main([*argv, "--labels", str(labels), "--out", str(out)]) == ExitCode.OK
+    text = capsys.readouterr().out
+    assert "test AUROC" in text and "at threshold" in text
+    assert "(rule precision" in text or "(rule f1" in text
+    assert "measured on features of the whole stream at its end" in text
+    model = load_scorer(out)
+    assert model.metrics["reported_on"] == "test"
+    assert f"{model.threshold:.4f}" in text

@@ -25,7 +25,9 @@ def run_folder(tmp_path_factory) -> tuple[Path, Path, list[str]]:
     """Events with one ring mixed in, and the store `trustwatch run` wrote."""
     folder = tmp_path_factory.mktemp("cases")
     sim = simulate(SimulationConfig(seed=5, accounts=300, days=1))
-    events, key = inject_rings(sim.events, [RingSpec(members=15, proxies=2)], seed=5)
+    # a ring large enough that its members, labelled by one resolution, give
+    # the account model the labels per class it needs to split
+    events, key = inject_rings(sim.events, [RingSpec(members=32, proxies=2)], seed=5)
     paths = write_simulation(replace(sim, events=events), folder)
     db = folder / "store.sqlite"
     assert main(["run", str(paths.events), "--db", str(db), "--no-geo"]) == 0
@@ -141,6 +143,14 @@ def test_cases_from_a_run_are_worked_audited_and_trained_on(
     assert shown["rings"][0]["ring_id"] == ring_case["subject"]
     assert len(shown["verdicts"]) == len(ring_case["verdict_ids"])
 
+    # the cases' benign accounts and more from a file: enough of each class
+    in_cases = {a for c in listed for a in c["accounts"]}
+    seen = {json.loads(line).get("account") for line in events.read_text().splitlines()}
+    quiet = sorted(a for a in seen if a and a not in in_cases and a not in members)
+    more = tmp_path / "benign.csv"
+    more.write_text("account,label\n" + "".join(f"{a},0\n" for a in quiet[:40]))
+    labels = ["--labels", str(more)]
+
     # train as of before the late label: it is not used
     out = tmp_path / "accounts.model"
     figures = _json_lines(
@@ -150,6 +160,7 @@ def test_cases_from_a_run_are_worked_audited_and_trained_on(
             "accounts",
             str(events),
             *review,
+            *labels,
             "--as-of",
             as_of.isoformat(),
             "--out",
@@ -159,13 +170,23 @@ def test_cases_from_a_run_are_worked_audited_and_trained_on(
     )[0]
     assert figures["labels"]["review_labels_used"] == BENIGN_CASES + 1
     assert figures["labels"]["review_labels_after_as_of"] == 1
-    assert figures["labelled"] == len(members) + BENIGN_CASES
+    assert figures["labelled"] == len(members) + BENIGN_CASES + 40
     assert figures["labels"]["abusive"] == len(members)
     assert load_scorer(out).threshold == figures["threshold"]
 
     # without --as-of the late label joins
     figures = _json_lines(
-        capsys, ["train", "accounts", str(events), *review, "--out", str(out), "--json"]
+        capsys,
+        [
+            "train",
+            "accounts",
+            str(events),
+            *review,
+            *labels,
+            "--out",
+            str(out),
+            "--json",
+        ],
     )[0]
     assert figures["labels"]["review_labels_used"] == BENIGN_CASES + 2
     assert figures["labels"]["abusive"] == len(members) + 1

@@ -15,7 +15,11 @@ from trustwatch.cli.options import db_option
 from trustwatch.cli.params import FiniteFloatRange, output_folder
 from trustwatch.cli.render import clean, output_console
 from trustwatch.cli.review import open_store
-from trustwatch.cli.train import account_model_options, read_events_in_time_order
+from trustwatch.cli.train import (
+    account_model_options,
+    print_account_figures,
+    read_events_in_time_order,
+)
 from trustwatch.errors import ConfigError
 from trustwatch.graph.rings import RingSnapshot
 
@@ -230,8 +234,12 @@ def train(
     Every event goes into an entity graph; each labelled account is described
     by what it holds and shares, how it is linked and how young it is, and
     the same of its neighbours. A held-out share of the labelled accounts
-    stops training and chooses the decision threshold; their AUROC, AUPRC,
-    precision and recall at the threshold are printed.
+    stops training and chooses the decision threshold; AUROC, AUPRC,
+    precision and recall at the threshold are printed for a test part held
+    out beside it (or for that share when the labels are too few for one).
+    The figures are on features of the whole stream at its end; the
+    detector scores younger graphs at each sweep. A model that cannot tell
+    the classes apart is refused.
     """
     from trustwatch.graph.account_training import read_labels, train_account_scorer
 
@@ -263,21 +271,10 @@ def train(
     if dead:
         shown = ", ".join(f"{n} {clean(r)}" for r, n in sorted(dead.items()))
         console.print(f"event records left out: {shown}")
-    valid = trained.figures["validation"]
     console.print(
         f"{trained.figures['events']:,} events, {trained.figures['accounts']:,} "
         f"accounts; {trained.figures['labelled']:,} labelled "
         f"({trained.figures['labelled_unseen']:,} not in the events)"
     )
-    console.print(
-        f"train: {trained.figures['train']['accounts']:,} accounts "
-        f"({trained.figures['train']['abusive']:,} abusive); validation: "
-        f"{valid['accounts']:,} ({valid['abusive']:,} abusive)"
-    )
-    console.print(
-        f"validation AUROC {valid['auroc']:.4f}, AUPRC {valid['auprc']:.4f}; at "
-        f"threshold {trained.figures['threshold']:.4f} "
-        f"({trained.figures['threshold_rule']}): precision "
-        f"{valid['precision']:.4f}, recall {valid['recall']:.4f}"
-    )
+    print_account_figures(trained.figures)
     console.print(f"model -> {clean(path)}")

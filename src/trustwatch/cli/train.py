@@ -9,9 +9,7 @@ the disagreements are reported.
 
 from __future__ import annotations
 
-import json
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -26,11 +24,18 @@ from trustwatch.cli.params import FiniteFloatRange
 from trustwatch.cli.render import clean, output_console
 from trustwatch.errors import ConfigError
 
-__all__ = ["account_model_options", "read_events_in_time_order", "train"]
+__all__ = [
+    "account_model_options",
+    "print_account_figures",
+    "read_events_in_time_order",
+    "train",
+]
 
 console = output_console()
 _encode = msgspec.json.Encoder().encode
 _SHOWN_CONFLICTS = 5
+#: The source name of URLs labelled in the review store, in a data card.
+_REVIEW_SOURCE = "review store"
 
 
 @click.group()
@@ -69,6 +74,37 @@ def _print_label_report(report: dict[str, Any], as_of: datetime | None) -> None:
         )
 
 
+def print_account_figures(figures: dict[str, Any]) -> None:
+    """Print an account model's split, reported figures and threshold.
+
+    The reported figures are the test part's, or the validation part's when
+    the labels allowed no test part (said so, since that part chose the
+    threshold); a last line says what the features describe.
+    """
+    valid = figures["validation"]
+    test = figures.get("test")
+    console.print(
+        f"train: {figures['train']['accounts']:,} accounts "
+        f"({figures['train']['abusive']:,} abusive); validation: "
+        f"{valid['accounts']:,} ({valid['abusive']:,} abusive); test: "
+        + (f"{test['accounts']:,} ({test['abusive']:,} abusive)" if test else "none")
+    )
+    shown, where = (test, "test") if test else (valid, "validation")
+    console.print(
+        f"{where} AUROC {shown['auroc']:.4f}, AUPRC {shown['auprc']:.4f}; at "
+        f"threshold {figures['threshold']:.4f} (rule {figures['threshold_rule']}, "
+        f"target precision {figures['target_precision']:g}): precision "
+        f"{shown['precision']:.4f}, recall {shown['recall']:.4f}"
+    )
+    if not test:
+        console.print(
+            "these figures are on the validation accounts that chose the "
+            "threshold (too few labels for a separate test part: 4 held-out "
+            "accounts of each class needed), so they flatter the model"
+        )
+    console.print(f"measured on {clean(figures['features_measured'])}")
+
+
 def account_model_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The options every command that trains the account model takes.
 
@@ -91,7 +127,8 @@ def account_model_options(command: Callable[..., Any]) -> Callable[..., Any]:
                 default=0.3,
                 show_default=True,
                 help="Share of each class held out to stop training and choose "
-                "the threshold.",
+                "the threshold; half of it measures the reported figures when "
+                "each class has 4 held-out accounts or more.",
             ),
             click.option(
                 "--target-precision",
@@ -195,13 +232,12 @@ def accounts(
         sys.stdout.write(_encode(figures).decode() + "\n")
         return
     _print_label_report(report, as_of)
-    valid = trained.figures["validation"]
     console.print(
         f"{trained.figures['events']:,} events; {trained.figures['labelled']:,} "
         f"labelled accounts ({figures['labels']['abusive']:,} abusive, "
-        f"{trained.figures['labelled_unseen']:,} not in the events); validation "
-        f"AUROC {valid['auroc']:.4f}, AUPRC {valid['auprc']:.4f}"
+        f"{trained.figures['labelled_unseen']:,} not in the events)"
     )
+    print_account_figures(trained.figures)
     console.print(f"model -> {clean(path)}")
 
 
@@ -255,9 +291,7 @@ def read_events_in_time_order(
     help="Use only labels given at or before this time (UTC if no zone).",
 )
 @click.option("--out", "out_text", required=True, help="The model file (.npz).")
-@click.pass_context
 def urls(
-    ctx: click.Context,
     review_db: str,
     review_schema: str,
     labelled: Sequence[Path],
@@ -269,23 +303,26 @@ def urls(
 
     Each labelled link (a case about a URL) becomes a labelled URL, with the
     time its label was given; the rest of the training is `trustwatch url
-    train`'s, with its defaults.
+    train`'s, with its defaults. A URL labelled both ways in the --labelled
+    files is refused, as `url train` refuses it; where a file and the review
+    store disagree, the review label is kept and the conflicts are counted.
+    The data card names each file and the review store as sources.
     """
-    from trustwatch.cli.url import train as url_train
+    from trustwatch.cli.url import (
+        model_output_path,
+        read_labelled_urls,
+        train_url_model,
+    )
     from trustwatch.review.training import combine_labels, replay_subject_labels
-    from trustwatch.urlmodel.corpus import read_labelled_file
+    from trustwatch.urlmodel.corpus import LabelledUrl, load_reference_corpus
 
+    out = model_output_path(out_text, labelled)
     with open_review(review_db, review_schema) as store:
         replayed = replay_subject_labels(
             store.labels(subject_type="link"), subject_type="link", as_of=as_of
         )
-    times: dict[str, str | None] = {}
-    file_labels: dict[str, bool] = {}
-    for path in labelled:
-        for row in read_labelled_file(path):
-            file_labels[row.url] = bool(row.label)
-            times[row.url] = row.time.isoformat() if row.time else None
-    times.update({url: at.isoformat() for url, at in replayed.given_at.items()})
+    file_rows = {row.url: row for row in read_labelled_urls(labelled)}
+    file_labels = {url: bool(row.label) for url, row in file_rows.items()}
     merged, conflicts = combine_labels(file_labels, replayed.labels)
     if not merged and datasets is None:
         raise ConfigError(
@@ -294,17 +331,21 @@ def urls(
         )
     report = _label_report(replayed, len(file_labels), conflicts)
     _print_label_report(report, as_of)
-    with tempfile.TemporaryDirectory(prefix="trustwatch-review-") as folder:
-        combined = Path(folder) / "review-labels.jsonl"
-        with combined.open("w", encoding="utf-8") as sink:
-            for url, label in merged.items():
-                record = {"url": url, "label": int(label), "time": times.get(url)}
-                kept = {k: v for k, v in record.items() if v is not None}
-                sink.write(json.dumps(kept))
-                sink.write("\n")
-        ctx.invoke(
-            url_train,
-            datasets=datasets,
-            labelled=(combined,) if merged else (),
-            out_text=out_text,
-        )
+    rows: list[LabelledUrl] = []
+    if datasets is not None:
+        rows.extend(load_reference_corpus(datasets, open_only=False))
+    for url, label in merged.items():
+        if url in replayed.labels:
+            given = replayed.given_at.get(url)
+            rows.append(LabelledUrl(url, int(label), given, _REVIEW_SOURCE))
+        else:
+            rows.append(file_rows[url])
+    command = " ".join(
+        [
+            "trustwatch train urls --review-db REVIEW_DB",
+            *(f"--labelled {path.name}" for path in labelled),
+            *(["--datasets DATASETS"] if datasets else []),
+            *([f"--as-of {as_of.isoformat()}"] if as_of else []),
+        ]
+    )
+    train_url_model(rows, out, command=command)

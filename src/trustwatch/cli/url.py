@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 import msgspec
@@ -27,7 +28,14 @@ from trustwatch.urlmodel.heuristic import url_risk
 from trustwatch.urlmodel.model import UrlModel, load_default_model
 from trustwatch.urlmodel.training import TrainingSettings
 
-__all__ = ["UrlScore", "score_url", "url"]
+__all__ = [
+    "UrlScore",
+    "model_output_path",
+    "read_labelled_urls",
+    "score_url",
+    "train_url_model",
+    "url",
+]
 
 console = output_console()
 errors = error_console()
@@ -67,7 +75,7 @@ def score_url(
     baseline, _ = url_risk(parsed)
     listed: tuple[str, ...] = ()
     if intel is not None:
-        matches = intel.match_url(parsed)
+        matches = intel.match_url(parsed, patterns=True)
         listed = tuple(f"{m.matched_on} listed by {m.indicator.feed}" for m in matches)
     return UrlScore(
         input=raw,
@@ -176,7 +184,7 @@ def _load_corpus(
     open_only: bool,
     sources: Sequence[str] = (),
 ) -> list[LabelledUrl]:
-    from trustwatch.urlmodel.corpus import load_reference_corpus, read_labelled_file
+    from trustwatch.urlmodel.corpus import load_reference_corpus
 
     rows: list[LabelledUrl] = []
     if datasets is not None:
@@ -184,17 +192,7 @@ def _load_corpus(
         rows.extend(
             load_reference_corpus(datasets, open_only=open_only, sources=chosen)
         )
-    own: dict[str, LabelledUrl] = {}
-    for path in labelled:
-        for row in read_labelled_file(path):
-            seen = own.get(row.url)
-            if seen is not None and seen.label != row.label:
-                raise ConfigError(
-                    f"{row.url[:80]!r} is labelled both malicious and benign "
-                    f"({seen.source} and {row.source}); hint: keep one label per URL"
-                )
-            own.setdefault(row.url, row)
-    rows.extend(own.values())  # each URL once: repeats would only add weight
+    rows.extend(read_labelled_urls(labelled))
     if not rows:
         where = "the --labelled files" if labelled else "no source"
         raise ConfigError(
@@ -203,7 +201,31 @@ def _load_corpus(
     return rows
 
 
-def _model_output(text: str, labelled: Sequence[Path]) -> Path:
+def read_labelled_urls(paths: Sequence[Path]) -> list[LabelledUrl]:
+    """Read ``--labelled`` files: each URL once, the first row of it kept.
+
+    Raises
+    ------
+    ConfigError
+        When a file cannot be read, or a URL is labelled both malicious and
+        benign (in one file or across them).
+    """
+    from trustwatch.urlmodel.corpus import read_labelled_file
+
+    own: dict[str, LabelledUrl] = {}
+    for path in paths:
+        for row in read_labelled_file(path):
+            seen = own.get(row.url)
+            if seen is not None and seen.label != row.label:
+                raise ConfigError(
+                    f"{row.url[:80]!r} is labelled both malicious and benign "
+                    f"({seen.source} and {row.source}); hint: keep one label per URL"
+                )
+            own.setdefault(row.url, row)
+    return list(own.values())  # each URL once: repeats would only add weight
+
+
+def model_output_path(text: str, labelled: Sequence[Path]) -> Path:
     """Check the model file ``--out`` names before training; return it.
 
     Refused: an empty name (``Path("")`` would be the current folder), a name
@@ -317,31 +339,10 @@ def train(
     out_text: str,
 ) -> None:
     """Train a URL model on labelled URLs and write it with its data card."""
-    from trustwatch.urlmodel.card import render_card
-    from trustwatch.urlmodel.training import (
-        TrainingSettings,
-        fit_url_model,
-        parse_corpus,
-        with_host_pages,
-        with_ordinary_paths,
-    )
-
     if not 10 <= bits <= 24:
         raise ConfigError(f"--bits {bits} is out of range; hint: choose 10 to 24")
-    out = _model_output(out_text, labelled)
-    corpus = parse_corpus(_load_corpus(datasets, labelled, open_only))
-    if host_pages:
-        corpus = with_host_pages(corpus)
-    corpus = with_ordinary_paths(corpus, ordinary_paths)
-    console.print(
-        f"training on {len(corpus.rows):,} URLs "
-        f"({int(corpus.labels.sum()):,} malicious); {corpus.rejected:,} did not parse"
-    )
-    card = _card(corpus.rows, open_only)
-    card["name"] = name
-    card["ordinary_paths"] = ordinary_paths
-    card["host_pages"] = host_pages
-    card["command"] = " ".join(
+    out = model_output_path(out_text, labelled)
+    command = " ".join(
         [
             "trustwatch url train",
             *(["--datasets DATASETS"] if datasets else []),
@@ -355,10 +356,63 @@ def train(
             f"--name {name}",
         ]
     )
+    train_url_model(
+        _load_corpus(datasets, labelled, open_only),
+        out,
+        command=command,
+        name=name,
+        open_only=open_only,
+        settings=TrainingSettings(
+            bits=bits, regularisation=regularisation, trees=trees
+        ),
+        ordinary_paths=ordinary_paths,
+        host_pages=host_pages,
+        metrics_paths=metrics_paths,
+    )
+
+
+def train_url_model(
+    rows: Sequence[LabelledUrl],
+    out: Path,
+    *,
+    command: str,
+    name: str = "custom",
+    open_only: bool = False,
+    settings: TrainingSettings | None = None,
+    ordinary_paths: int = 0,
+    host_pages: bool = False,
+    metrics_paths: Sequence[Path] = (),
+) -> None:
+    """Train a URL model on ``rows``; write it to ``out`` with its data card.
+
+    ``command`` is the command line the card records; each row's ``source``
+    names where it came from in the card (a file name, a reference source,
+    the review store). ``out`` is checked already (:func:`model_output_path`).
+    """
+    from trustwatch.urlmodel.card import render_card
+    from trustwatch.urlmodel.training import (
+        fit_url_model,
+        parse_corpus,
+        with_host_pages,
+        with_ordinary_paths,
+    )
+
+    corpus = parse_corpus(rows)
+    if host_pages:
+        corpus = with_host_pages(corpus)
+    corpus = with_ordinary_paths(corpus, ordinary_paths)
+    console.print(
+        f"training on {len(corpus.rows):,} URLs "
+        f"({int(corpus.labels.sum()):,} malicious); {corpus.rejected:,} did not parse"
+    )
+    card = _card(corpus.rows, open_only)
+    card["name"] = name
+    card["ordinary_paths"] = ordinary_paths
+    card["host_pages"] = host_pages
+    card["command"] = command
     if metrics_paths:
         card.update(_metrics(metrics_paths))
-    settings = TrainingSettings(bits=bits, regularisation=regularisation, trees=trees)
-    model = fit_url_model(corpus, settings, card)
+    model = fit_url_model(corpus, settings or TrainingSettings(), card)
     try:
         model.save(out)
         out.with_suffix(".md").write_text(render_card(model), encoding="utf-8")
@@ -377,8 +431,11 @@ def _metrics(paths: Sequence[Path]) -> dict[str, object]:
             for split in report:
                 model = next(m for m in split["methods"] if m["name"] == "model")
                 metrics[split["name"]] = {
-                    key: model[key]
-                    for key in ("roc_auc", "average_precision", "tpr_at_fpr")
+                    **{
+                        key: model[key]
+                        for key in ("roc_auc", "average_precision", "tpr_at_fpr")
+                    },
+                    "test_benign": split["test_benign"],
                 }
                 notes.append(
                     f"{split['name']}: {split['description']}; test "
@@ -398,24 +455,25 @@ def _card(rows: Sequence[LabelledUrl], open_only: bool) -> dict[str, object]:
 
     licences = {source.name: source.licence for source in SOURCES}
     licences[SYNTHETIC_SOURCE] = "generated by trustwatch (Apache-2.0)"
-    by_source: dict[str, dict[str, object]] = {}
+    by_source: dict[str, dict[str, Any]] = {}
     for row in rows:
         entry = by_source.setdefault(
             row.source,
             {
-                "rows": 0,
-                "label": row.label,
                 "licence": licences.get(row.source.split("+", 1)[0], "the team's own"),
-                "first": None,
-                "last": None,
+                "classes": {},
             },
         )
-        entry["rows"] = int(str(entry["rows"])) + 1
+        kind = "malicious" if row.label == 1 else "benign"
+        counts = entry["classes"].setdefault(
+            kind, {"rows": 0, "first": None, "last": None}
+        )
+        counts["rows"] += 1
         if row.time is not None:
             day = row.time.strftime("%Y-%m-%d")
-            first, last = entry["first"], entry["last"]
-            entry["first"] = day if first is None or day < str(first) else first
-            entry["last"] = day if last is None or day > str(last) else last
+            first, last = counts["first"], counts["last"]
+            counts["first"] = day if first is None or day < first else first
+            counts["last"] = day if last is None or day > last else last
     return {
         "trained_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "open_licences_only": open_only,

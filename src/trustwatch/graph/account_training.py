@@ -3,13 +3,26 @@
 :func:`train_account_scorer` replays events into an
 :class:`~trustwatch.graph.EntityGraph`, describes every account at the end
 (:func:`~trustwatch.graph.account_features.account_feature_table`), splits
-the labelled accounts per class into training and validation parts (seeded),
-fits LightGBM boosters with the node scorer's settings
+the labelled accounts per class into training, validation and, when each
+class has enough held-out accounts, test parts (seeded), fits LightGBM
+boosters with the node scorer's settings
 (:class:`~trustwatch.graphmodel.NodeScorerSettings`) and early stopping on
 the validation part's log loss, and chooses the decision threshold there
 (:func:`choose_threshold`): at the most recall among the cuts whose
 validation precision reaches ``target_precision``, or, when none does, at
-the best F1; halfway between the last score flagged and the next.
+the best F1; halfway between the last score flagged and the next, and never
+at a cut that flags every validation account. The reported figures are the
+test part's, or the validation part's (which chose the threshold, so they
+flatter the model) when there is no test part.
+
+The figures are measured on features of the whole stream, at its end. The
+``graph_scores`` detector scores accounts on the graph as it stands at each
+hourly sweep, where young accounts have shared less, so deployed precision
+and recall can differ from the printed ones.
+
+A model that cannot tell the classes apart is refused, never saved: one whose
+boosters made no split (too few labelled accounts for a tree leaf of
+``min_child_samples``) or whose validation AUROC is not above 0.5.
 
 :func:`read_labels` reads the labels: JSON Lines ``{"account": ..., "label":
 0 | 1}`` or CSV ``account,label`` (a header row is allowed). Bad rows are
@@ -41,6 +54,7 @@ from trustwatch.graphmodel.saved import SavedScorer
 
 __all__ = [
     "ACCOUNT_SCORER_SETTINGS",
+    "FEATURES_MEASURED",
     "GRAPH_SETTINGS",
     "AccountScorerTraining",
     "LabelFile",
@@ -65,6 +79,16 @@ GRAPH_SETTINGS = ("hub_size", "lockstep_window", "retention", "signup_bucket")
 
 #: Validation metric that stops training (see :func:`_fit_boosters`).
 _STOPPING_METRIC = "binary_logloss"
+
+#: Held-out accounts each class needs for a test part beside validation.
+_MIN_HELD_FOR_TEST = 4
+
+#: Where the figures come from, for the model's metrics and the output.
+FEATURES_MEASURED = (
+    "features of the whole stream at its end; the detector scores the graph "
+    "as it stands at each hourly sweep, where young accounts have shared "
+    "less, so deployed precision and recall can differ"
+)
 
 _LABEL_SAMPLES = 5
 _MAX_LABEL_LINE = 10_000
@@ -220,16 +244,24 @@ def choose_threshold(
     cut does, the one with the best F1 (rule ``"f1"``; ties keep the higher
     cut). The threshold is halfway between the lowest score flagged at that
     cut and the highest score left unflagged, so that scores of new accounts
-    a little below the validation positives still count.
+    a little below the validation positives still count. The lowest cut,
+    which flags every account, is never chosen: such a threshold would flag
+    everything the model scores.
 
     Raises
     ------
     ConfigError
-        When there is no positive label or the lengths differ.
+        When there is no positive label, the lengths differ, or every score
+        is the same (no cut separates anything).
     """
     if labels.shape != scores.shape or not labels.any():
         raise ConfigError(
             "choosing a threshold needs one score per label and a positive label"
+        )
+    if np.unique(scores).size < 2:
+        raise ConfigError(
+            "every validation account has the same score, so no threshold "
+            "separates them; hint: label more accounts of each class"
         )
     order = np.argsort(-scores, kind="stable")
     ranked = scores[order]
@@ -240,6 +272,8 @@ def choose_threshold(
     precision = (hits / flagged)[last]
     recall = (hits / labels.sum())[last]
     cuts = ranked[last]
+    # the last cut flags every account: never a threshold
+    precision, recall = precision[:-1], recall[:-1]
     reaching = np.flatnonzero(precision >= target_precision)
     if reaching.size:
         best, rule = int(reaching[np.argmax(recall[reaching])]), "precision"
@@ -262,19 +296,28 @@ class AccountScorerTraining:
         The scorer with its threshold, ready to save.
     figures
         Accounts seen, labelled and used, the split, validation AUROC, AUPRC,
-        precision, recall and F1 at the threshold, how the threshold was
-        chosen, and the trees kept per booster.
+        precision, recall and F1 at the threshold, the same on the test part
+        (``None`` without one), which part the reported figures come from
+        (``reported_on``), how the threshold was chosen, the trees kept per
+        booster and what the features describe (``features_measured``).
     """
 
     model: SavedScorer
     figures: dict[str, Any]
 
 
-def _split(labels: BoolArray, fraction: float, seed: int) -> tuple[IntArray, IntArray]:
-    """Seeded per-class split of row indices into training and validation."""
+def _split(
+    labels: BoolArray, fraction: float, seed: int
+) -> tuple[IntArray, IntArray, IntArray]:
+    """Seeded per-class split of row indices into training, validation and test.
+
+    ``fraction`` of each class is held out; when every class has at least
+    :data:`_MIN_HELD_FOR_TEST` held-out accounts, half of them (rounded
+    down) form the test part, else the test part is empty.
+    """
     rng = np.random.default_rng(seed)
     train: list[IntArray] = []
-    validation: list[IntArray] = []
+    held: list[IntArray] = []
     for value in (False, True):
         rows = np.flatnonzero(labels == value).astype(np.int64)
         if rows.size < 2:
@@ -285,9 +328,47 @@ def _split(labels: BoolArray, fraction: float, seed: int) -> tuple[IntArray, Int
             )
         shuffled = rng.permutation(rows)
         cut = min(max(1, round(fraction * rows.size)), rows.size - 1)
-        validation.append(shuffled[:cut])
+        held.append(shuffled[:cut])
         train.append(shuffled[cut:])
-    return np.sort(np.concatenate(train)), np.sort(np.concatenate(validation))
+    with_test = all(part.size >= _MIN_HELD_FOR_TEST for part in held)
+    validation = [part[: part.size - part.size // 2] for part in held]
+    test = [part[part.size - part.size // 2 :] for part in held] if with_test else []
+    return (
+        np.sort(np.concatenate(train)),
+        np.sort(np.concatenate(validation if with_test else held)),
+        np.sort(np.concatenate(test)) if test else np.empty(0, dtype=np.int64),
+    )
+
+
+def _made_a_split(booster: lgb.Booster) -> bool:
+    """Whether any tree of ``booster`` splits (a tree of one leaf does not)."""
+    trees = booster.dump_model().get("tree_info", [])
+    return any(int(tree.get("num_leaves", 1)) > 1 for tree in trees)
+
+
+def _refuse_constant(
+    boosters: list[lgb.Booster],
+    auroc: float,
+    settings: NodeScorerSettings,
+    train_share: float,
+) -> None:
+    """Refuse a model that cannot tell the classes apart, with what to do."""
+    per_class = int(np.ceil(settings.min_child_samples / train_share))
+    hint = (
+        f"hint: label more accounts, about {per_class} of each class among the "
+        f"events (each tree leaf needs {settings.min_child_samples} training "
+        f"accounts, and {1 - train_share:.0%} of each class is held out)"
+    )
+    if not any(_made_a_split(booster) for booster in boosters):
+        raise ConfigError(
+            "no booster made a split: the model would give every account the "
+            f"same score and flag all or none; not saved; {hint}"
+        )
+    if not auroc > 0.5:
+        raise ConfigError(
+            f"validation AUROC {auroc:.4f} is not above 0.5: the model ranks "
+            f"abusive accounts no better than chance; not saved; {hint}"
+        )
 
 
 def _at(labels: BoolArray, scores: FloatArray, threshold: float) -> dict[str, float]:
@@ -367,8 +448,9 @@ def train_account_scorer(
         Account to label (True for abusive). Accounts the events never name
         are counted and left out; unlabelled accounts are not trained on.
     validation_fraction
-        Share of each class held out to stop training and choose the
-        threshold.
+        Share of each class held out: to stop training and choose the
+        threshold, and, when each class has four held-out accounts or more,
+        half of it to measure the reported figures.
     seed
         Seed of the split (the model's own seed is in ``settings``).
     target_precision
@@ -385,8 +467,9 @@ def train_account_scorer(
     Raises
     ------
     ConfigError
-        On a fraction out of range, no event, or too few labelled accounts
-        of a class among the events.
+        On a fraction out of range, no event, too few labelled accounts of
+        a class among the events, or a model that cannot tell the classes
+        apart (no booster split, or validation AUROC not above 0.5).
     """
     if not 0.0 < validation_fraction < 1.0:
         raise ConfigError(
@@ -416,15 +499,28 @@ def train_account_scorer(
         )
     picked = np.asarray([i for i, _ in rows], dtype=np.int64)
     picked_labels = np.asarray([label for _, label in rows], dtype=np.bool_)
-    train, validation = _split(picked_labels, validation_fraction, seed)
+    train, validation, test = _split(picked_labels, validation_fraction, seed)
     model_settings = settings or ACCOUNT_SCORER_SETTINGS
     features = table.matrix[picked]
     boosters = _fit_boosters(features, picked_labels, train, validation, model_settings)
     valid_scores = _mean_probability(boosters, features[validation])
     valid_labels = picked_labels[validation]
-    threshold, rule = choose_threshold(valid_labels, valid_scores, target_precision)
     ranking = ranking_metrics(valid_labels, valid_scores)
+    _refuse_constant(boosters, ranking.auroc, model_settings, 1 - validation_fraction)
+    threshold, rule = choose_threshold(valid_labels, valid_scores, target_precision)
     at_threshold = _at(valid_labels, valid_scores, threshold)
+    test_figures: dict[str, Any] | None = None
+    if test.size:
+        test_scores = _mean_probability(boosters, features[test])
+        test_labels = picked_labels[test]
+        test_ranking = ranking_metrics(test_labels, test_scores)
+        test_figures = {
+            "accounts": int(test.size),
+            "abusive": int(test_labels.sum()),
+            "auroc": test_ranking.auroc,
+            "auprc": test_ranking.auprc,
+            **_at(test_labels, test_scores, threshold),
+        }
     figures: dict[str, Any] = {
         "events": count,
         "accounts": len(table.accounts),
@@ -441,6 +537,9 @@ def train_account_scorer(
             "auprc": ranking.auprc,
             **at_threshold,
         },
+        "test": test_figures,
+        "reported_on": "test" if test_figures else "validation",
+        "features_measured": FEATURES_MEASURED,
         "threshold": threshold,
         "threshold_rule": rule,
         "target_precision": target_precision,
@@ -459,7 +558,16 @@ def train_account_scorer(
         metrics={
             key: value
             for key, value in figures.items()
-            if key in ("validation", "threshold_rule", "target_precision", "train")
+            if key
+            in (
+                "validation",
+                "test",
+                "reported_on",
+                "features_measured",
+                "threshold_rule",
+                "target_precision",
+                "train",
+            )
         },
     )
     return AccountScorerTraining(model=model, figures=figures)

@@ -25,18 +25,76 @@ rare, treat it as a ranking and set thresholds from the evaluation's
 false-positive rates, not from the probability alone.
 
 ## Limits
+"""
 
-- Benign training data is openly licensed popular-domain lists: home pages
-  only. Ordinary page addresses on those domains come from trustwatch's own
-  generator (`synthetic-paths`), so real benign paths are judged by a model
-  that has seen none; see the false-positive figures on real benign URLs in
-  `docs/evaluation.md`.
-- The malicious sources date from 2019 to 2025; phishing kits change and so
-  does hosting. Retrain on your own labelled traffic with
-  `trustwatch url train --labelled FILE`.
+_POPULAR_LISTS = "toplists"
+_SYNTHETIC = "synthetic-paths"
+
+_NOTHING_FETCHED = """\
 - Nothing is fetched or resolved: a page's content and a domain's age are
   not seen.
 """
+
+
+def _classes(entry: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A source's rows and dates per class, from either card layout.
+
+    Cards since per-class counting hold ``classes``; older ones (the shipped
+    model's) hold one ``label`` with ``rows``, ``first`` and ``last``.
+    """
+    if isinstance(entry.get("classes"), dict):
+        return dict(entry["classes"])
+    kind = "malicious" if entry.get("label") == 1 else "benign"
+    return {kind: {k: entry.get(k) for k in ("rows", "first", "last")}}
+
+
+def _limits(sources: dict[str, Any]) -> str:
+    """The limits section, from the sources the model was trained on."""
+    per_class: dict[str, dict[str, dict[str, Any]]] = {"malicious": {}, "benign": {}}
+    for name, entry in sources.items():
+        for kind, counts in _classes(entry).items():
+            per_class.setdefault(kind, {})[name] = counts
+    benign = set(per_class["benign"])
+    lines = []
+    if benign and benign <= {_POPULAR_LISTS, _SYNTHETIC} and _POPULAR_LISTS in benign:
+        lines.append(
+            "- Benign training data is openly licensed popular-domain lists: home "
+            "pages\n  only. "
+            + (
+                "Ordinary page addresses on those domains come from "
+                "trustwatch's own\n  generator (`synthetic-paths`), so real benign "
+                "paths are judged by a model\n  that has seen none; "
+                if _SYNTHETIC in benign
+                else "Ordinary page addresses were not trained on, so real "
+                "benign paths\n  are judged by a model that has seen none; "
+            )
+            + "see the false-positive figures on real benign URLs in\n"
+            "  `docs/evaluation.md`."
+        )
+    elif benign:
+        lines.append(
+            "- Benign training data: "
+            + ", ".join(f"`{name}`" for name in sorted(benign))
+            + ". The model knows benign URLs only as\n  these sources show them; "
+            "check its false-positive rate on your own\n  benign traffic."
+        )
+    dates = [
+        str(day)
+        for counts in per_class["malicious"].values()
+        for day in (counts.get("first"), counts.get("last"))
+        if day
+    ]
+    advice = (
+        "phishing kits change and so\n  does hosting. Retrain on your own "
+        "labelled traffic with\n  `trustwatch url train --labelled FILE`."
+    )
+    if dates:
+        first, last = min(dates)[:4], max(dates)[:4]
+        span = first if first == last else f"{first} to {last}"
+        lines.append(f"- The malicious sources date from {span}; {advice}")
+    elif per_class["malicious"]:
+        lines.append(f"- The malicious rows carry no dates; {advice}")
+    return "\n".join(lines) + "\n" + _NOTHING_FETCHED
 
 
 def render_card(model: UrlModel) -> str:
@@ -77,13 +135,16 @@ def render_card(model: UrlModel) -> str:
         "| source | label | rows | first | last | licence |",
         "|---|---|---|---|---|---|",
     ]
-    for name, entry in sorted(card.get("sources", {}).items()):
-        label = "malicious" if entry.get("label") == 1 else "benign"
-        lines.append(
-            f"| {name} | {label} | {entry.get('rows', 0):,} | "
-            f"{entry.get('first') or '-'} | {entry.get('last') or '-'} | "
-            f"{entry.get('licence', '')} |"
-        )
+    sources: dict[str, Any] = card.get("sources", {})
+    for name, entry in sorted(sources.items()):
+        for label, counts in sorted(
+            _classes(entry).items(), key=lambda item: item[0] != "malicious"
+        ):
+            lines.append(
+                f"| {name} | {label} | {counts.get('rows') or 0:,} | "
+                f"{counts.get('first') or '-'} | {counts.get('last') or '-'} | "
+                f"{entry.get('licence', '')} |"
+            )
     lines.append("")
     if card.get("host_pages"):
         lines.append(
@@ -115,9 +176,15 @@ def render_card(model: UrlModel) -> str:
         ]
         for split, values in metrics.items():
             tpr = values["tpr_at_fpr"]
+            benign = values.get("test_benign")
+            shown = [
+                f"{tpr[key]:.1%}"
+                if benign is None or benign * float(key) >= 1
+                else f"n/a (needs ≥ {round(1 / float(key)):,} benign)"
+                for key in ("0.01", "0.001", "0.0001")
+            ]
             lines.append(
-                f"| {split} | {values['roc_auc']:.4f} | {tpr['0.01']:.1%} | "
-                f"{tpr['0.001']:.1%} | {tpr['0.0001']:.1%} |"
+                f"| {split} | {values['roc_auc']:.4f} | " + " | ".join(shown) + " |"
             )
         lines += ["", str(card.get("metrics_note", "")).strip(), ""]
         held = metrics.get("held-out sources")
@@ -132,4 +199,5 @@ def render_card(model: UrlModel) -> str:
                 "",
             ]
     lines.append(_INTENDED)
+    lines.append(_limits(sources))
     return "\n".join(lines)

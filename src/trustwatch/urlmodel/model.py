@@ -222,6 +222,8 @@ class UrlModel:
                 f"cannot read URL model {path}: "
                 f"{reason or 'not a model written by trustwatch url train'}"
             ) from exc
+        if not isinstance(meta, dict):
+            raise ConfigError(f"URL model {path} is damaged: meta is not an object")
         if meta.get("format") != FORMAT_VERSION or meta.get("features") != list(
             FEATURE_NAMES
         ):
@@ -229,17 +231,20 @@ class UrlModel:
                 f"URL model {path} was written for other features; hint: retrain "
                 "it with 'trustwatch url train'"
             )
-        bits = int(meta["bits"])
+        bits, bias, (a, b), card = _checked_meta(meta, path)
         if weights.shape != (2**bits,):
             raise ConfigError(f"URL model {path} is damaged: weight table size")
-        a, b = meta["calibration"]
+        if not np.issubdtype(weights.dtype, np.floating) or not bool(
+            np.isfinite(weights).all()
+        ):
+            raise ConfigError(f"URL model {path} is damaged: weights not finite")
         model = cls(
             bits=bits,
             ngram_weights=weights.astype(np.float32),
-            ngram_bias=float(meta["ngram_bias"]),
+            ngram_bias=bias,
             trees=trees,
-            calibration=(float(a), float(b)),
-            card=dict(meta.get("card", {})),
+            calibration=(a, b),
+            card=card,
         )
         try:
             booster = model.booster
@@ -248,6 +253,56 @@ class UrlModel:
         if booster.num_feature() != len(FEATURE_NAMES):
             raise ConfigError(f"URL model {path} is damaged: tree feature count")
         return model
+
+
+#: The n-gram space sizes a model file may hold (``url train`` writes 10-24).
+_BITS_RANGE = (1, 28)
+
+
+def _finite_number(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and bool(np.isfinite(value))
+    )
+
+
+def _checked_meta(
+    meta: dict[str, Any], path: Path
+) -> tuple[int, float, tuple[float, float], dict[str, Any]]:
+    """Check a model file's meta: bits, n-gram bias, calibration and card.
+
+    Returns them as the model holds them.
+
+    Raises
+    ------
+    ConfigError
+        Naming the first entry that is missing, of the wrong type or length,
+        out of range, or not finite.
+    """
+
+    def damaged(what: str) -> ConfigError:
+        return ConfigError(f"URL model {path} is damaged: {what}")
+
+    bits = meta.get("bits")
+    low, high = _BITS_RANGE
+    if not isinstance(bits, int) or isinstance(bits, bool) or not low <= bits <= high:
+        raise damaged(f"'bits' must be a whole number from {low} to {high}")
+    bias = meta.get("ngram_bias")
+    if not _finite_number(bias):
+        raise damaged("'ngram_bias' must be a finite number")
+    calibration = meta.get("calibration")
+    if (
+        not isinstance(calibration, list)
+        or len(calibration) != 2
+        or not all(_finite_number(value) for value in calibration)
+    ):
+        raise damaged("'calibration' must be two finite numbers")
+    card = meta.get("card", {})
+    if not isinstance(card, dict):
+        raise damaged("'card' must be an object")
+    a, b = (float(value) for value in calibration)
+    return bits, float(bias), (a, b), dict(card)  # type: ignore[arg-type]
 
 
 def _dense_text(template: str, raw: float) -> str:

@@ -24,8 +24,25 @@ def to_json(results: Sequence[SplitResult]) -> list[dict[str, Any]]:
     return out
 
 
+def _supported(benign: int, fpr: float) -> bool:
+    """Whether ``benign`` test URLs can measure a false-positive rate of ``fpr``.
+
+    Below ``1 / fpr`` benign URLs one false positive already exceeds it, so
+    the rate measured is really the true-positive rate at no false positive.
+    """
+    return benign * fpr >= 1
+
+
+def _needs(fpr: float) -> str:
+    return f"n/a (needs ≥ {round(1 / fpr):,} benign)"
+
+
 def render_markdown(results: Sequence[SplitResult], *, rejected: int = 0) -> str:
-    """Return one table per split: ROC AUC, average precision, TPR at each FPR."""
+    """Return one table per split: ROC AUC, average precision, TPR at each FPR.
+
+    A TPR at an FPR the split's benign test URLs are too few to measure
+    (fewer than ``1 / FPR``) is shown as ``n/a``, with the count it needs.
+    """
     lines: list[str] = []
     for split in results:
         lines.append(f"### {split.name} split")
@@ -43,7 +60,12 @@ def render_markdown(results: Sequence[SplitResult], *, rejected: int = 0) -> str
         lines.append(header + " |")
         lines.append("|---" * (3 + len(FPR_TARGETS)) + "|")
         for method in split.methods:
-            tprs = " | ".join(f"{method.tpr_at_fpr[fpr]:.1%}" for fpr in FPR_TARGETS)
+            tprs = " | ".join(
+                f"{method.tpr_at_fpr[fpr]:.1%}"
+                if _supported(split.test_benign, fpr)
+                else _needs(fpr)
+                for fpr in FPR_TARGETS
+            )
             lines.append(
                 f"| {method.name} | {method.roc_auc:.4f} | "
                 f"{method.average_precision:.4f} | {tprs} |"
@@ -54,6 +76,12 @@ def render_markdown(results: Sequence[SplitResult], *, rejected: int = 0) -> str
             for source, share in split.recall_by_source.items()
         )
         lines.append(f"Model recall at FPR 1e-3, by source: {recall}.")
+        if not _supported(split.test_benign, 1e-3):
+            lines.append(
+                f"With {split.test_benign:,} benign test URLs, that threshold "
+                "flags none of them: these are recalls at FPR 0, not 1e-3 "
+                "(1,000 benign needed)."
+            )
         if split.test_benign_with_path:
             share = split.path_benign_flagged / split.test_benign_with_path
             lines.append(

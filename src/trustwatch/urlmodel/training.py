@@ -294,11 +294,18 @@ def fit_url_model(
 
 
 def _calibration_rows(corpus: ParsedCorpus, fraction: float) -> npt.NDArray[np.bool_]:
+    """Rows held out for calibration: ``fraction`` of registrable domains.
+
+    When that slice or the rest lacks a class (few domains, such as a corpus
+    on one site), every seventh row of each class is held out instead, so
+    both sides hold both classes (the caller checks each has ten rows).
+    """
     held = np.array([domain_bucket(p, "calibration") < fraction for p in corpus.parsed])
     labels = corpus.labels
-    if held.all() or not held.any() or len(set(labels[held].tolist())) < 2:
+    if len(set(labels[held].tolist())) < 2 or len(set(labels[~held].tolist())) < 2:
         held = np.zeros(len(labels), dtype=bool)
-        held[::7] = True  # tiny corpora: every seventh row
+        for value in (0, 1):
+            held[np.flatnonzero(labels == value)[::7]] = True
     return held
 
 

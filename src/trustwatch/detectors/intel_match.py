@@ -27,7 +27,7 @@ from trustwatch.enrichment.urls import ParsedUrl
 from trustwatch.events.model import EventBase, FileUploaded, LinkCreated, UrlPosted
 from trustwatch.features.context import EventContext
 from trustwatch.intel.indicators import Indicator
-from trustwatch.intel.store import IndicatorStore, IntelMatch
+from trustwatch.intel.store import IndicatorStore, IntelMatch, url_observation
 
 __all__ = ["IntelMatchDetector"]
 
@@ -85,14 +85,7 @@ def _observation(
         )
     if parsed is None or type(event) not in (UrlPosted, LinkCreated):
         return None, "intel_url", "url"
-    observation: dict[str, Any] = {"url:value": parsed.url}
-    if not parsed.host_is_ip:
-        observation["domain-name:value"] = parsed.host or None
-    elif ":" in parsed.host:
-        observation["ipv6-addr:value"] = parsed.host.strip("[]")
-    else:
-        observation["ipv4-addr:value"] = parsed.host
-    return observation, "intel_url", "url"
+    return url_observation(parsed), "intel_url", "url"
 
 
 @register

@@ -348,3 +348,41 @@ def test_train_urls_from_link_labels_as_of_a_time(tmp_path, capsys):
     assert "1 subjects labelled differently" in text
     assert "training on 23 URLs (12 malicious)" in text
     assert out.is_file()
+
+
+@pytest.mark.slow
+def test_phishing_cases_label_the_urls_their_alerts_flagged(
+    run_folder, tmp_path, capsys
+):
+    _, db, _ = run_folder
+    review = ["--review-db", str(tmp_path / "review.sqlite")]
+    assert main(["cases", "build", "--db", str(db), *review]) == ExitCode.OK
+    listed = _json_lines(capsys, ["cases", "list", *review, "--json", "--limit", "500"])
+    phishing = [c for c in listed if "malicious_url" in c["kinds"]][:3]
+    assert len(phishing) == 3
+    with SqliteStore(db) as store:
+        flagged = {
+            signal.entity
+            for verdict in store.iter_verdicts()
+            if verdict.verdict_id in {v for c in phishing for v in c["verdict_ids"]}
+            for signal in verdict.signals
+            if signal.entity_type == "url"
+        }
+    assert flagged
+    for case in phishing:
+        argv = ["cases", "resolve", case["case_id"], "--label", "phishing"]
+        assert main([*argv, "--db", str(db), *review, "--as", "bob"]) == ExitCode.OK
+    capsys.readouterr()
+
+    out = tmp_path / "urls.npz"
+    labelled = tmp_path / "more.csv"
+    rows = ["url,label"] + [f"https://good{n}.example/news/{n},0" for n in range(20)]
+    labelled.write_text("\n".join(rows) + "\n")
+    argv = ["train", "urls", *review, "--labelled", str(labelled), "--out", str(out)]
+    assert main(argv) == ExitCode.OK
+
+    text = capsys.readouterr().out
+    assert f"over {len(flagged)} subjects" in text
+    assert f"training on {len(flagged) + 20} URLs ({len(flagged)} malicious)" in text
+    card = out.with_suffix(".md").read_text(encoding="utf-8")
+    assert f"| review store | malicious | {len(flagged)} |" in card

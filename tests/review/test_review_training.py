@@ -8,7 +8,7 @@ from trustwatch.review.model import Case, Label
 from trustwatch.review.training import (
     combine_labels,
     replay_account_labels,
-    replay_subject_labels,
+    replay_url_labels,
 )
 
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
@@ -115,7 +115,7 @@ def test_link_labels_replay_per_url():
         label(4, "alice", "spam", 1),
     ]
 
-    replayed = replay_subject_labels(labels, subject_type="link")
+    replayed = replay_url_labels(labels)
 
     assert replayed.labels == {"http://a.example/": False, "http://b.example/": True}
     assert replayed.used == 3
@@ -128,3 +128,53 @@ def test_review_labels_win_over_file_labels_and_conflicts_are_named():
 
     assert merged == {"a": True, "b": True, "c": True, "d": False}
     assert conflicts == ["b"]
+
+
+def alerts_about(*entities: tuple[str, str]) -> dict:
+    """Label features whose one alert has a signal about each (type, entity)."""
+    signals = [{"entity_type": kind, "entity": entity} for kind, entity in entities]
+    return {"accounts": ["alice"], "alerts": {"v1": {"signals": signals}}}
+
+
+def test_a_resolved_case_labels_the_urls_its_alerts_flagged():
+    flagged = alerts_about(
+        ("url", "http://login.bad.example/"),
+        ("account", "alice"),
+        ("url", "http://login.bad.example/"),
+        ("url", "http://drop.bad.example/x.exe"),
+    )
+    cleared = alerts_about(("url", "https://docs.example/"))
+    takeover = alerts_about(("url", "http://other.example/"))
+    labels = [
+        label(1, "alice", "phishing", 1, "account", "c1", flagged),
+        label(2, "bob", "benign", 2, "account", "c2", cleared),
+        label(3, "carol", "account_takeover", 3, "account", "c3", takeover),
+        label(4, "ring-1", "malware", 4, "ring", "c4", alerts_about()),
+    ]
+
+    replayed = replay_url_labels(labels)
+
+    assert replayed.labels == {
+        "http://login.bad.example/": True,
+        "http://drop.bad.example/x.exe": True,
+        "https://docs.example/": False,
+    }
+    # only the labels that labelled a URL count as used
+    assert replayed.used == 2
+    assert replayed.by_kind == {"benign": 1, "phishing": 1}
+
+
+def test_url_labels_replay_in_the_order_given_with_link_labels():
+    labels = [
+        label(1, "dave", "benign", 1, "account", "c1", alerts_about(("url", "u:a"))),
+        label(2, "u:a", "phishing", 2, "link"),
+        label(3, "erin", "spam", 5, "account", "c2", alerts_about(("url", "u:b"))),
+        label(4, "frank", "benign", 3, "account", "c3", {"alerts": "not a map"}),
+    ]
+
+    replayed = replay_url_labels(labels, as_of=T0 + timedelta(hours=4))
+
+    assert replayed.labels == {"u:a": True}
+    assert replayed.overridden == 1
+    assert replayed.after_as_of == 1
+    assert replayed.given_at["u:a"] == T0 + timedelta(hours=2)

@@ -299,9 +299,12 @@ def urls(
     as_of: datetime | None,
     out_text: str,
 ) -> None:
-    """Train a URL model on links analysts labelled, with `url train`.
+    """Train a URL model on the URLs analysts labelled, with `url train`.
 
-    Each labelled link (a case about a URL) becomes a labelled URL, with the
+    A case resolved as phishing, malware or spam labels the URLs its alerts
+    flagged as malicious, one resolved as benign labels them benign (other
+    kinds label no URL; a case resolved without its decision store at hand
+    kept no alerts to read URLs from). Each becomes a labelled URL, with the
     time its label was given; the rest of the training is `trustwatch url
     train`'s, with its defaults. A URL labelled both ways in the --labelled
     files is refused, as `url train` refuses it; where a file and the review
@@ -313,21 +316,20 @@ def urls(
         read_labelled_urls,
         train_url_model,
     )
-    from trustwatch.review.training import combine_labels, replay_subject_labels
+    from trustwatch.review.training import combine_labels, replay_url_labels
     from trustwatch.urlmodel.corpus import LabelledUrl, load_reference_corpus
 
     out = model_output_path(out_text, labelled)
     with open_review(review_db, review_schema) as store:
-        replayed = replay_subject_labels(
-            store.labels(subject_type="link"), subject_type="link", as_of=as_of
-        )
+        replayed = replay_url_labels(store.labels(), as_of=as_of)
     file_rows = {row.url: row for row in read_labelled_urls(labelled)}
     file_labels = {url: bool(row.label) for url, row in file_rows.items()}
     merged, conflicts = combine_labels(file_labels, replayed.labels)
     if not merged and datasets is None:
         raise ConfigError(
-            "no labelled links in the review store or --labelled files; hint: "
-            "resolve link cases, or pass --labelled FILE"
+            "no labelled URLs in the review store or --labelled files; hint: "
+            "resolve cases whose alerts flag URLs as phishing, malware, spam or "
+            "benign (with their decision store at hand), or pass --labelled FILE"
         )
     report = _label_report(replayed, len(file_labels), conflicts)
     _print_label_report(report, as_of)

@@ -9,6 +9,12 @@ flatters a model). Every kind but ``benign`` means abuse.
 A ring's label applies to every member account of the ring's case; a later
 label of one member overrides it for that member, and a later ring label
 overrides earlier member labels.
+
+URLs are labelled through the cases they were flagged in: a case resolved as
+``phishing``, ``malware`` or ``spam`` labels every URL its alerts' signals
+were about as abusive, and one resolved as ``benign`` labels them benign (the
+alerts were false positives). Other kinds (``account_takeover``...) are about
+the account, not the URL, and label no URL.
 """
 
 from __future__ import annotations
@@ -24,8 +30,16 @@ __all__ = [
     "ReplayedLabels",
     "combine_labels",
     "replay_account_labels",
-    "replay_subject_labels",
+    "replay_url_labels",
 ]
+
+#: Case labels that say what the URLs in the case's alerts are.
+URL_LABEL_KINDS: dict[str, bool] = {
+    "phishing": True,
+    "malware": True,
+    "spam": True,
+    "benign": False,
+}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -71,21 +85,55 @@ def _in_time(
     return kept, len(ordered) - len(kept)
 
 
-def replay_subject_labels(
-    labels: Iterable[Label], *, subject_type: str, as_of: datetime | None = None
+def replay_url_labels(
+    labels: Iterable[Label], *, as_of: datetime | None = None
 ) -> ReplayedLabels:
-    """Replay the labels of one subject type (``link``: URLs) into 0/1 labels."""
-    kept, late = _in_time(
-        (label for label in labels if label.subject_type == subject_type), as_of
-    )
+    """Replay link labels and the URLs of resolved cases into 0/1 URL labels.
+
+    A link label's subject is its URL. A case label of a kind in
+    :data:`URL_LABEL_KINDS` labels each URL its stored alerts' signals were
+    about (``entity_type == "url"`` in the label's features), in the order the
+    labels were given, so a later label of a URL overrides an earlier one.
+    ``used`` counts the labels that labelled at least one URL.
+    """
+    kept, late = _in_time(labels, as_of)
     chosen: dict[str, bool] = {}
     given_at: dict[str, datetime] = {}
     overridden = 0
+    contributing: list[Label] = []
     for label in kept:
-        overridden += label.subject in chosen
-        chosen[label.subject] = label.abusive
-        given_at[label.subject] = label.labelled_at
-    return ReplayedLabels(chosen, given_at, len(kept), late, overridden, _kinds(kept))
+        urls = _urls_of(label)
+        if not urls:
+            continue
+        contributing.append(label)
+        for url in urls:
+            overridden += url in chosen
+            chosen[url] = label.abusive
+            given_at[url] = label.labelled_at
+    return ReplayedLabels(
+        chosen, given_at, len(contributing), late, overridden, _kinds(contributing)
+    )
+
+
+def _urls_of(label: Label) -> list[str]:
+    """The URLs a label is about: its subject for a link, else its alerts'."""
+    if label.subject_type == "link":
+        return [label.subject]
+    if label.kind not in URL_LABEL_KINDS:
+        return []
+    alerts = label.features.get("alerts")
+    if not isinstance(alerts, dict):
+        return []
+    urls: dict[str, None] = {}
+    for alert in alerts.values():
+        signals = alert.get("signals") if isinstance(alert, dict) else None
+        for signal in signals if isinstance(signals, list) else ():
+            if not isinstance(signal, dict) or signal.get("entity_type") != "url":
+                continue
+            entity = signal.get("entity")
+            if isinstance(entity, str) and entity:
+                urls[entity] = None
+    return list(urls)
 
 
 def replay_account_labels(

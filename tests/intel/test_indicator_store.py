@@ -240,3 +240,31 @@ def test_load_refuses_other_files(tmp_path: Path) -> None:
         IndicatorStore.load(junk)
     with pytest.raises(StorageError, match="cannot read"):
         IndicatorStore.load(tmp_path / "missing.parquet")
+
+
+def test_a_saved_store_keeps_when_each_indicator_starts_to_hold(tmp_path: Path) -> None:
+    starts = Indicator(type="ip", value="198.51.100.7", feed="f", valid_from=T1)
+    store = IndicatorStore([starts])
+    path = tmp_path / "intel.parquet"
+    store.save(path)
+
+    loaded = IndicatorStore.load(path)
+
+    assert loaded.get("ip", "198.51.100.7") == starts
+    assert loaded.match_ip("198.51.100.7", at=T0) == []
+    assert loaded.match_ip("198.51.100.7", at=T1 + timedelta(days=1))
+
+
+def test_a_store_saved_before_valid_from_was_kept_still_loads(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "intel.parquet"
+    IndicatorStore([indicator_from_text("evil.example", "a", first_seen=T0)]).save(path)
+    table = pq.read_table(path).drop_columns(["valid_from"])
+    metadata = {b"trustwatch.intel.store": b"1"}
+    pq.write_table(table.replace_schema_metadata(metadata), path)
+
+    (loaded,) = IndicatorStore.load(path)
+
+    assert loaded.value == "evil.example" and loaded.valid_from is None
+    assert loaded.first_seen == T0

@@ -2,7 +2,8 @@
 
 Times are stored as UTC microseconds; per-feed provenance of merged
 indicators (rare) as a JSON column. The layout version sits in the schema
-metadata, so a reader refuses files it does not understand.
+metadata, so a reader refuses files it does not understand. Layout 1 lacked
+``valid_from``; its files are still read, with no start of validity.
 """
 
 from __future__ import annotations
@@ -37,7 +38,10 @@ _COLUMNS: Final = (
     "reference",
     "expires_at",
     "sources",
+    "valid_from",
 )
+#: Layouts read, with the columns each has (the newest is written).
+_LAYOUT_COLUMNS: Final = {"1": _COLUMNS[:-1], "2": _COLUMNS}
 _SCHEMA: Final = pa.schema(
     [
         ("type", pa.dictionary(pa.int8(), pa.string())),
@@ -51,6 +55,7 @@ _SCHEMA: Final = pa.schema(
         ("reference", pa.string()),
         ("expires_at", _TIME),
         ("sources", pa.string()),
+        ("valid_from", _TIME),
     ]
 )
 _SOURCES: Final = msgspec.json.Decoder(tuple[Source, ...])
@@ -74,13 +79,18 @@ def write(indicators: list[Indicator], path: Path, version: str) -> None:
         columns["sources"].append(
             _ENCODER.encode(ind.sources).decode() if ind.sources else None
         )
+        columns["valid_from"].append(ind.valid_from)
     schema = _SCHEMA.with_metadata({_VERSION_KEY: version.encode()})
     table = pa.table(columns, schema=schema)
     pq.write_table(table, path, compression="zstd")
 
 
 def read(path: Path, version: str) -> list[Indicator]:
-    """Read the indicators of a file written by :func:`write`."""
+    """Read the indicators of a file written by :func:`write`.
+
+    ``version`` is the layout written now; files of an earlier layout in
+    :data:`_LAYOUT_COLUMNS` are read too.
+    """
     table = _open(path, version)
     with paused_gc():
         return _indicators(table)
@@ -88,7 +98,12 @@ def read(path: Path, version: str) -> list[Indicator]:
 
 def _indicators(table: pa.Table) -> list[Indicator]:
     """Build one indicator per row of the table."""
-    rows = zip(*(_column(table, name) for name in _COLUMNS), strict=True)
+    columns = [_column(table, name) for name in _COLUMNS[:-1]]
+    if "valid_from" in table.schema.names:
+        columns.append(_column(table, "valid_from"))
+    else:
+        columns.append([None] * table.num_rows)
+    rows = zip(*columns, strict=True)
     return [
         Indicator(
             type=kind,
@@ -102,6 +117,7 @@ def _indicators(table: pa.Table) -> list[Indicator]:
             reference=reference,
             expires_at=expires_at,
             sources=_SOURCES.decode(sources) if sources else (),
+            valid_from=valid_from,
         )
         for (
             kind,
@@ -115,6 +131,7 @@ def _indicators(table: pa.Table) -> list[Indicator]:
             reference,
             expires_at,
             sources,
+            valid_from,
         ) in rows
     ]
 
@@ -129,7 +146,7 @@ def _open(path: Path, version: str) -> pa.Table:
             "by IndicatorStore.save()"
         ) from exc
     found = (table.schema.metadata or {}).get(_VERSION_KEY, b"").decode()
-    if found != version or table.schema.names != list(_COLUMNS):
+    if table.schema.names != list(_LAYOUT_COLUMNS.get(found, ())):
         raise StorageError(
             f"indicator store {path} has layout {found or 'unknown'!r}, this "
             f"version reads {version!r}; hint: rebuild it from the feeds"

@@ -78,7 +78,7 @@ MatchedOn: TypeAlias = Literal[
 ]
 _Address: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-_FILE_VERSION: Final = "1"
+_FILE_VERSION: Final = "2"
 _BITS: Final = {4: 32, 6: 128}
 _HASH_BY_LENGTH: Final[dict[int, HashType]] = {32: "md5", 40: "sha1", 64: "sha256"}
 

@@ -1,5 +1,6 @@
 """``trustwatch demo``: simulate, run, and report against the answer key."""
 
+import json
 from pathlib import Path
 
 from trustwatch.cli.exitcodes import ExitCode
@@ -31,6 +32,17 @@ def test_demo_reports_every_attack_and_replays_idempotently(tmp_path: Path, caps
     with SqliteStore(out / "trustwatch.sqlite") as store:
         assert sorted(r.size for r in store.rings()) == [10, 24]
     assert letters == {"malformed_json", "duplicate_key"}
+    key = json.loads((out / "rings.json").read_text())
+    assert [len(r["members"]) for r in key["rings"]] == [24, 10]
+    assert [len(r["late_joiners"]) for r in key["rings"]] == [2, 0]
+    assert set(key["rings"][0]["late_joiners"]) <= set(key["rings"][0]["members"])
+    with SqliteStore(out / "trustwatch.sqlite") as store:
+        stored = {m for ring in store.rings() for m in ring.members}
+    assert stored == {m for r in key["rings"] for m in r["members"]}
+    events = (out / "events.jsonl").read_text().splitlines()[:-2]
+    injected = {json.loads(line)["event_id"] for line in events} & set(key["event_ids"])
+    assert injected == set(key["event_ids"]) and injected
+    assert f"answer key: {out / 'truth.json'}" in report
 
     assert main(args) == ExitCode.OK
     with SqliteStore(out / "trustwatch.sqlite") as store:

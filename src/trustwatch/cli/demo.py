@@ -3,7 +3,9 @@
 The demo generates telemetry with attacks mixed in, writes it to files like a
 user's own export (two deliberately broken lines included), loads the matching
 threat-intel feed, runs the embedded pipeline, and then scores what the
-pipeline decided against the simulation's answer key.
+pipeline decided against the simulation's answer key: ``truth.json`` for the
+attacks, ``rings.json`` for the rings mixed in (their member accounts, the
+late joiners among them, and the events injected for them).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import cast
 
+import msgspec
 from rich.console import Console
 from rich.table import Table
 
@@ -37,6 +40,7 @@ __all__ = [
     "run_demo",
     "score_attacks",
     "score_rings",
+    "write_ring_key",
 ]
 
 #: Rings mixed into the demo's telemetry: sign-up bursts through shared
@@ -125,6 +129,28 @@ def score_rings(
     return rows
 
 
+def write_ring_key(
+    rings: Sequence[InjectedRing], event_ids: set[str], path: Path
+) -> None:
+    """Write the rings' answer key: members, late joiners among them, per ring.
+
+    ``event_ids`` are the events injected for the rings (their sign-ups,
+    logins, uploads and shares), listed once for all rings, sorted.
+    """
+    key = {
+        "rings": [
+            {
+                "name": ring.name,
+                "members": sorted(ring.members),
+                "late_joiners": sorted(ring.late_joiners),
+            }
+            for ring in rings
+        ],
+        "event_ids": sorted(event_ids),
+    }
+    path.write_bytes(msgspec.json.format(msgspec.json.encode(key), indent=2))
+
+
 def _by_decision(counts: Counter[str]) -> str:
     """Say how many events each decision took, most common first."""
     return ", ".join(f"{n:,} {decision}" for decision, n in counts.most_common())
@@ -150,6 +176,7 @@ def run_demo(
     # the injected events are of the platform's own types
     sim = replace(sim, events=cast(list[Event], events))
     paths = write_simulation(sim, out)
+    write_ring_key(rings, ring_event_ids, out / "rings.json")
     with paths.events.open("ab") as fh:
         fh.writelines(BROKEN_LINES)
     console.print(
@@ -190,6 +217,7 @@ def run_demo(
         "(two broken lines are appended on purpose)"
     )
     console.print(
+        f"answer key: {paths.truth} (attacks), {out / 'rings.json'} (rings)\n"
         f"explore: trustwatch alerts --db {db}\n"
         f"         trustwatch alerts --db {db} explain VERDICT_ID\n"
         f"         trustwatch rings --db {db}\n"

@@ -386,3 +386,33 @@ def test_phishing_cases_label_the_urls_their_alerts_flagged(
     assert f"training on {len(flagged) + 20} URLs ({len(flagged)} malicious)" in text
     card = out.with_suffix(".md").read_text(encoding="utf-8")
     assert f"| review store | malicious | {len(flagged)} |" in card
+
+
+@pytest.mark.slow
+def test_train_accounts_as_of_a_time_leaves_out_later_events(
+    run_folder, tmp_path, capsys
+):
+    events, _, members = run_folder
+    rows = [json.loads(line) for line in events.read_text().splitlines()]
+    times = sorted(datetime.fromisoformat(r["ts"].replace("Z", "+00:00")) for r in rows)
+    as_of = times[len(times) * 9 // 10]
+    quiet = sorted({r["account"] for r in rows if r.get("account")} - set(members))
+    labels = tmp_path / "labels.csv"
+    labels.write_text(
+        "account,label\n"
+        + "".join(f"{a},1\n" for a in members)
+        + "".join(f"{a},0\n" for a in quiet[:40])
+    )
+    SqliteReviewStore(tmp_path / "review.sqlite").close()
+    argv = ["train", "accounts", str(events), "--labels", str(labels)]
+    argv += ["--review-db", str(tmp_path / "review.sqlite"), "--json"]
+
+    figures = _json_lines(
+        capsys,
+        [*argv, "--as-of", as_of.isoformat(), "--out", str(tmp_path / "m.model")],
+    )[0]
+
+    later = sum(t > as_of for t in times)
+    assert later > 0
+    assert figures["events_after_as_of"] == later
+    assert figures["events"] == len(times) - later

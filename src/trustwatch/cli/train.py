@@ -168,7 +168,8 @@ def account_model_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.option(
     "--as-of",
     type=Timestamp(),
-    help="Use only labels given at or before this time (UTC if no zone).",
+    help="Use only labels given, and events dated, at or before this time (UTC "
+    "if no zone).",
 )
 @account_model_options
 def accounts(
@@ -188,8 +189,9 @@ def accounts(
     """Train the graph_scores account model on EVENTS and reviewed accounts.
 
     Abuse labels count 1, ``benign`` 0; a ring's label applies to each member
-    of its case. The model and its figures are those of `trustwatch rings
-    train`, with the labels used reported beside them.
+    of its case. With --as-of, events after that time are left out too. The
+    model and its figures are those of `trustwatch rings train`, with the
+    labels used reported beside them.
     """
     from trustwatch.graph.account_training import read_labels, train_account_scorer
     from trustwatch.review.training import combine_labels, replay_account_labels
@@ -208,6 +210,11 @@ def accounts(
             "`trustwatch cases resolve`, or pass --labels FILE"
         )
     read, dead = read_events_in_time_order(events, event_format, source_tz)
+    # a model "as of" a time sees the events of then, as it sees the labels
+    after_as_of = 0
+    if as_of is not None:
+        kept = [event for event in read if event.ts <= as_of]
+        after_as_of, read = len(read) - len(kept), kept
     trained = train_account_scorer(
         read,
         labels,
@@ -227,11 +234,14 @@ def accounts(
             "benign": len(labels) - sum(labels.values()),
         },
         "unreadable_records": dict(sorted(dead.items())),
+        "events_after_as_of": after_as_of,
     }
     if as_json:
         sys.stdout.write(_encode(figures).decode() + "\n")
         return
     _print_label_report(report, as_of)
+    if as_of is not None:
+        console.print(f"{after_as_of:,} events after --as-of left out")
     console.print(
         f"{trained.figures['events']:,} events; {trained.figures['labelled']:,} "
         f"labelled accounts ({figures['labels']['abusive']:,} abusive, "

@@ -280,3 +280,41 @@ def test_actions_retry_from_the_command_line(tmp_path: Path, capsys) -> None:
     assert shown["dispatch"]["state"] == "pending"
     assert shown["releases"][0]["reason"] == "fixed"
     assert main([*argv, str(db)]) != 0
+
+
+def test_a_retried_action_whose_send_timed_out_is_still_taken_back(
+    any_ledger: DispatchLedger,
+) -> None:
+    any_ledger.store.write_actions([make_action(1)])
+    # the first send timed out (the platform may have applied it), the second
+    # was refused: the action failed
+    platform = ScriptedPlatform(_timed_out(), _refused(400))
+    dispatcher = _dispatcher(any_ledger, platform)
+    dispatcher.run_once(T0)
+    assert dispatcher.run_once(T0 + timedelta(hours=1)).failed == 1
+    any_ledger.retry(ACTION, "ana", "platform fixed", T0 + timedelta(hours=2))
+    assert any_ledger.record(ACTION).attempts == 1
+
+    outcome = reverse_action(
+        any_ledger, ACTION, "ana", "false positive", T0 + timedelta(hours=2)
+    )
+
+    assert "reversal queued" in outcome
+    dispatcher.run_once(T0 + timedelta(hours=3))
+    assert platform.sent[-1] == ("reverse", REVERSAL)
+
+
+def test_a_retried_action_gets_the_attempts_left_but_the_first(
+    any_ledger: DispatchLedger,
+) -> None:
+    any_ledger.store.write_actions([make_action(1)])
+    platform = ScriptedPlatform(_refused(400), _refused(503), _refused(503))
+    dispatcher = _dispatcher(any_ledger, platform)
+    assert dispatcher.run_once(T0).failed == 1
+    any_ledger.retry(ACTION, "ana", "platform fixed", T0)
+
+    # max_attempts is 3: the refused first try counts as one that may have
+    # reached the platform, so two more are made before the action fails
+    assert dispatcher.run_once(T0).retrying == 1
+    assert dispatcher.run_once(T0 + timedelta(hours=1)).failed == 1
+    assert len(platform.sent) == 3

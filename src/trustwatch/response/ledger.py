@@ -35,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import msgspec
 import sqlalchemy as sa
@@ -224,6 +224,11 @@ def _untaken_record(action: Action) -> DispatchRecord:
 def _check_person(actor: str, reason: str, flags: str) -> None:
     if not shows_something(actor) or not shows_something(reason):
         raise ConfigError(f"a person and a reason are required; hint: {flags}")
+
+
+#: A requeued row's attempts: one when it had any (an earlier attempt may have
+#: reached the platform), else none.
+_MAY_HAVE_REACHED: Final = sa.case((_dispatch.c.attempts > 0, 1), else_=0)
 
 
 class DispatchLedger:
@@ -701,7 +706,8 @@ class DispatchLedger:
     def release(self, action_id: str, actor: str, reason: str, now: datetime) -> str:
         """Send a held action after all: ``held`` becomes ``pending``, due now.
 
-        Its attempts start again from zero, and who released it and why is
+        Its attempts start again (from one if an earlier attempt may have
+        reached the platform), and who released it and why is
         recorded (see :meth:`releases`). It still goes through its type's
         budget when it is sent. Returns what happens, in words.
 
@@ -736,8 +742,12 @@ class DispatchLedger:
         now: datetime,
     ) -> Callable[[], bool]:
         """The write that makes a row ``pending`` again, due now with its
-        attempts from zero, when it matches ``leaving``; who asked and why
-        is recorded with the releases. It returns whether the row moved."""
+        attempts counted anew, when it matches ``leaving``; who asked and why
+        is recorded with the releases. It returns whether the row moved.
+
+        A row with attempts keeps one, the mark of an attempt that may have
+        reached the platform, so that taking it back still sends a reversal;
+        the retry limit then allows one attempt fewer."""
 
         def write() -> bool:
             with self._engine.begin() as db:
@@ -746,7 +756,7 @@ class DispatchLedger:
                     .where(_dispatch.c.action_id == action_id, *leaving)
                     .values(
                         state="pending",
-                        attempts=0,
+                        attempts=_MAY_HAVE_REACHED,
                         next_attempt_at=now,
                         last_error=f"{why}: {reason}",
                     )
@@ -769,7 +779,8 @@ class DispatchLedger:
     def retry(self, action_id: str, actor: str, reason: str, now: datetime) -> str:
         """Try a failed action or reversal again: ``failed`` becomes ``pending``.
 
-        It is due now with its attempts from zero; who asked and why is
+        It is due now with its attempts counted anew (from one if an earlier
+        attempt may have reached the platform); who asked and why is
         recorded with the releases (see :meth:`releases`). An action that
         went through its type's budget goes through it again. Returns what
         happens, in words.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -238,3 +239,50 @@ def test_run_refuses_a_content_dir_that_is_not_a_folder(tmp_path: Path, capsys) 
     code = main(["run", str(events), "--content-dir", str(tmp_path / "none")])
     assert code == ExitCode.BAD_INPUT
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_run_counts_the_uploads_whose_file_the_content_dir_lacks(
+    tmp_path: Path, capsys
+) -> None:
+    content = tmp_path / "content"
+    content.mkdir()
+    digest = hashlib.sha256(KIT).hexdigest()
+    (content / digest).write_bytes(KIT)
+    ts = datetime(2026, 3, 1, tzinfo=UTC)
+    absent = [hashlib.sha256(bytes([n])).hexdigest() for n in range(3)]
+    records = [
+        FileUploaded(
+            event_id=f"u{n}", ts=ts, account="alice", file_id=f"f{n}", sha256=sha
+        )
+        # the first absent file is uploaded twice: one file, counted once
+        for n, sha in enumerate([digest, *absent, absent[0]])
+    ]
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(b"\n".join(msgspec.json.encode(r) for r in records) + b"\n")
+    db = str(tmp_path / "store.sqlite")
+
+    args = ["run", str(events), "--db", db, "--content-dir", str(content)]
+    assert main(args) == ExitCode.OK
+
+    out = capsys.readouterr().out
+    assert re.search(r"uploaded files not in the content folder\s*│\s*3 of 4", out)
+
+
+def test_run_warns_when_the_content_dir_holds_none_of_the_uploads(
+    tmp_path: Path, capsys
+) -> None:
+    wrong = tmp_path / "elsewhere"
+    wrong.mkdir()
+    ts = datetime(2026, 3, 1, tzinfo=UTC)
+    upload = FileUploaded(
+        event_id="u1", ts=ts, account="a", file_id="f1", sha256="ab" * 32
+    )
+    events = tmp_path / "events.jsonl"
+    events.write_bytes(msgspec.json.encode(upload) + b"\n")
+    db = str(tmp_path / "store.sqlite")
+
+    assert main(["run", str(events), "--db", db, "--content-dir", str(wrong)]) == 0
+
+    assert (
+        "none of the 1 uploaded files was in --content-dir" in capsys.readouterr().err
+    )

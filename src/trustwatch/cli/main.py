@@ -233,6 +233,12 @@ def _warn_about(summary: RunSummary, db: Path) -> None:
             f"note: {summary.repeats:,} events repeated one read shortly before "
             "(a line or a file given twice) and were skipped, not decided again"
         )
+    if summary.files_asked and summary.files_missing == summary.files_asked:
+        errors.print(
+            f"warning: none of the {summary.files_asked:,} uploaded files was in "
+            "--content-dir, so no upload's content was read; hint: pass the "
+            "folder that holds the files named by SHA-256 (flat or ab/cd/ fan-out)"
+        )
     for rule_id, failures in sorted(summary.rule_errors.items()):
         errors.print(
             f"warning: rule {clean(rule_id)}'s condition failed {failures:,} "

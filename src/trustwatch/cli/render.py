@@ -78,6 +78,11 @@ def summary_table(summary: RunSummary, title: str = "Run") -> Table:
         table.add_row("repeated events (skipped)", f"{summary.repeats:,}")
     for rule_id, failures in sorted(summary.rule_errors.items()):
         table.add_row(f"rule {clean(rule_id)}: condition failed", f"{failures:,}")
+    if summary.files_asked is not None:
+        table.add_row(
+            "uploaded files not in the content folder",
+            f"{summary.files_missing:,} of {summary.files_asked:,}",
+        )
     if summary.rings:
         table.add_row("risky rings (see `trustwatch rings`)", f"{summary.rings:,}")
     for decision, n in summary.decisions.most_common():

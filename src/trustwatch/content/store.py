@@ -9,6 +9,11 @@ Only a name of exactly 64 hex digits is ever turned into a path, so a hash
 taken from an event cannot walk out of the folder; a blob that resolves
 outside the root (through a link) or is not a regular file is refused. Reads
 stop one byte past the size limit, so a huge blob costs at most the limit.
+
+The store counts the files asked for and those it lacks
+(:meth:`ContentStore.lookups`), each file once among the last
+:data:`RECENT_LOOKUPS` asked, so that a run can say how many uploads it could
+not read (a wrong ``--content-dir`` reads as all of them).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import logging
 import os
 import re
 import stat
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -29,6 +35,7 @@ from trustwatch.errors import ConfigError, StorageError
 
 __all__ = [
     "Blob",
+    "ContentLookups",
     "ContentSource",
     "ContentStore",
     "extract_blob",
@@ -39,6 +46,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+#: Files remembered as asked for, so that detectors reading one upload's file
+#: in turn count it once.
+RECENT_LOOKUPS = 4096
 _CHUNK = 1024 * 1024
 # a FIFO planted in the folder must not block the open
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
@@ -88,6 +98,14 @@ def valid_sha256(name: str) -> str | None:
     return lowered if _SHA256.fullmatch(lowered) else None
 
 
+@dataclass(frozen=True, slots=True)
+class ContentLookups:
+    """Files a content store was asked for, and those it did not hold."""
+
+    asked: int
+    missing: int
+
+
 class ContentStore:
     """A read-only folder of uploaded files named by their SHA-256.
 
@@ -115,6 +133,9 @@ class ContentStore:
             )
         self.root = path.resolve()
         self.max_bytes = max_bytes
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._asked = 0
+        self._missing = 0
 
     def __repr__(self) -> str:
         return f"ContentStore({str(self.root)!r})"
@@ -147,6 +168,7 @@ class ContentStore:
             its content does not hash to its name.
         """
         path = self.path_of(sha256)
+        self._count(sha256, found=path is not None)
         if path is None:
             return None
         blob = read_bounded(path, self.max_bytes)
@@ -159,6 +181,21 @@ class ContentStore:
                 "hint: rebuild the content store from the uploads"
             )
         return blob
+
+    def lookups(self) -> ContentLookups:
+        """How many files :meth:`read` was asked for, and how many it lacked."""
+        return ContentLookups(self._asked, self._missing)
+
+    def _count(self, sha256: str, *, found: bool) -> None:
+        key = sha256.strip().lower()
+        if key in self._recent:
+            self._recent.move_to_end(key)
+            return
+        self._recent[key] = None
+        if len(self._recent) > RECENT_LOOKUPS:
+            self._recent.popitem(last=False)
+        self._asked += 1
+        self._missing += not found
 
     def __contains__(self, sha256: object) -> bool:
         return isinstance(sha256, str) and self.path_of(sha256) is not None

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import msgspec
 
-from trustwatch.content.store import ContentSource
+from trustwatch.content.store import ContentSource, ContentStore
 from trustwatch.decisions.engine import DecisionEngine
 from trustwatch.decisions.model import Action, Mode, Verdict
 from trustwatch.decisions.policy import Policy, default_policy
@@ -82,6 +82,10 @@ class RunSummary:
     decisions: Counter[str] = field(default_factory=Counter)
     #: Times each rule's condition failed while running (it did not match).
     rule_errors: Counter[str] = field(default_factory=Counter)
+    #: Uploaded files the content store was asked for, and those it lacked
+    #: (``None`` without a content store).
+    files_asked: int | None = None
+    files_missing: int | None = None
     signal_kinds: Counter[str] = field(default_factory=Counter)
     intel: dict[str, int] = field(default_factory=dict)
 
@@ -301,6 +305,9 @@ def run_embedded(
         )
     summary.verdicts = sum(summary.decisions.values())
     summary.rule_errors = Counter(engine.rule_errors)
+    if isinstance(content, ContentStore):
+        lookups = content.lookups()
+        summary.files_asked, summary.files_missing = lookups.asked, lookups.missing
     summary.seconds = time.perf_counter() - started
     if summary.repeats:
         log.info("skipped %d repeated events", summary.repeats)

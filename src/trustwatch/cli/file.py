@@ -144,9 +144,9 @@ def scan(paths: Sequence[Path], as_json: bool) -> None:
     password form posting anywhere else posts to another domain. Nothing is
     fetched, resolved or run.
     """
-    from trustwatch.detectors.url_reputation import model_url_scorer
+    from trustwatch.detectors.url_reputation import file_link_scorer
 
-    scorer = model_url_scorer()  # the same scorer the pipeline's default set uses
+    scorer = file_link_scorer()  # the same scorer the pipeline's default set uses
     encode = msgspec.json.Encoder().encode
     unread: list[str] = []
     for path, unlisted in _files_in(paths):

@@ -22,7 +22,11 @@ from trustwatch.detectors.registry import (
 from trustwatch.detectors.rings import RingDetector
 from trustwatch.detectors.takeover_chain import TakeoverChainDetector
 from trustwatch.detectors.url_heuristics import UrlHeuristicDetector, url_risk
-from trustwatch.detectors.url_reputation import UrlReputationDetector, model_url_scorer
+from trustwatch.detectors.url_reputation import (
+    UrlReputationDetector,
+    file_link_scorer,
+    model_url_scorer,
+)
 from trustwatch.intel.store import IndicatorStore
 
 __all__ = [
@@ -48,6 +52,7 @@ __all__ = [
     "available",
     "create",
     "default_detectors",
+    "file_link_scorer",
     "known_signal_kinds",
     "model_url_scorer",
     "register",
@@ -83,7 +88,7 @@ def default_detectors(
         RingDetector(),
     ]
     if content is not None:
-        detectors.append(FilePhishingDetector(content, model_url_scorer()))
+        detectors.append(FilePhishingDetector(content, file_link_scorer()))
     if intel is not None:
         detectors.insert(0, IntelMatchDetector(intel))
     return detectors

@@ -141,9 +141,10 @@ def test_policy_check_lists_every_broken_rule(tmp_path, capsys):
     path = tmp_path / "p.toml"
     path.write_bytes(
         b'name = "p"\nversion = "1"\n'
-        b'[[rules]]\nid = "a"\nsignals = ["x"]\naction = "explode"\n'
-        b'[[rules]]\nid = "b"\nsignals = ["x"]\naction = "challenge"\n'
-        b'[[rules]]\nid = "c"\nsignals = ["x"]\naction = "challenge"\nwhen = "1 +"\n'
+        b'[[rules]]\nid = "a"\nsignals = ["brute_force"]\naction = "explode"\n'
+        b'[[rules]]\nid = "b"\nsignals = ["brute_force"]\naction = "challenge"\n'
+        b'[[rules]]\nid = "c"\nsignals = ["brute_force"]\naction = "challenge"\n'
+        b'when = "1 +"\n'
     )
     assert main(["policy", "check", str(path)]) == ExitCode.BAD_CONFIG
     err = capsys.readouterr().err
@@ -152,16 +153,19 @@ def test_policy_check_lists_every_broken_rule(tmp_path, capsys):
     assert "rule b" not in err
 
 
-def test_policy_check_warns_about_kinds_no_detector_raises(tmp_path, capsys):
+def test_policy_check_refuses_kinds_no_detector_raises(tmp_path, capsys):
     path = tmp_path / "p.toml"
     path.write_bytes(
         b'\xef\xbb\xbfname = "p"\nversion = "1"\n[[rules]]\nid = "r"\n'
         b'signals = ["brute-force"]\naction = "challenge"\n'
     )
-    assert main(["policy", "check", str(path)]) == ExitCode.OK
+    assert main(["policy", "check", str(path)]) == ExitCode.BAD_CONFIG
     captured = capsys.readouterr()
-    assert "'brute-force', which no detector raises" in captured.err
-    assert "r (enforce): brute-force >= 0.5 -> challenge" in captured.out
+    assert "rule r: reads signal kind 'brute-force', which no detector" in (
+        captured.err
+    )
+    assert "did you mean 'brute_force'?" in captured.err
+    assert captured.out == ""
 
 
 def test_dead_letters_filter_and_json(tmp_path, capsys):

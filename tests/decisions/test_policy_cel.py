@@ -259,7 +259,7 @@ def test_runtime_errors_do_not_match_and_are_counted_not_raised(caplog):
         policy(
             rule("signal.evidence.window > 10", id="missing-key"),
             rule('signal.score > "high"', id="type-mismatch"),
-            rule("signal.evidence", id="not-bool"),
+            rule("signal.evidence.note", id="not-bool"),
             rule("signal.score > 0.5", id="fine"),
         )
     )

@@ -27,7 +27,7 @@ target = "account"
 id = "reset-new-device"
 signals = ["takeover_chain"]
 min_score = 0.8
-when = '"new_device" in signal.reasons && signals["login_risk"] >= 0.7'
+when = '"new_device" in signal.reasons && signals["risky_login"] >= 0.7'
 action = "force_password_reset"
 target = "account"
 
@@ -44,7 +44,7 @@ def chain(score: float, *reasons: str) -> dict:
     return {"kind": "takeover_chain", "score": score, "reasons": list(reasons)}
 
 
-RISK = {"kind": "login_risk", "score": 0.9}
+RISK = {"kind": "risky_login", "score": 0.9}
 
 GOOD_EXAMPLES = [
     {  # a full event, a confident chain: reset
@@ -224,7 +224,7 @@ def test_policy_check_lists_conditions(policy_path, capsys):
 
 def test_policy_test_refuses_a_broken_policy_naming_the_rule(tmp_path, capsys):
     broken = tmp_path / "broken.toml"
-    broken.write_text(POLICY.replace('signals["login_risk"]', 'sigals["login_risk"]'))
+    broken.write_text(POLICY.replace('signals["risky_login"]', 'sigals["risky_login"]'))
     examples = write_lines(tmp_path, [json.dumps(GOOD_EXAMPLES[0])])
     status = main(["policy", "test", str(broken), "--examples", str(examples)])
     assert status == ExitCode.BAD_CONFIG

@@ -13,7 +13,7 @@ from rich.table import Table
 from trustwatch.cli.exitcodes import ExitCode
 from trustwatch.cli.pipeline_setup import checked_policy
 from trustwatch.cli.render import clean, error_console, output_console
-from trustwatch.decisions.policy import duration_text
+from trustwatch.decisions.policy import duration_text, load_policy
 
 if TYPE_CHECKING:
     from trustwatch.evaluation.policy_examples import PolicyTestReport
@@ -36,8 +36,17 @@ def policy() -> None:
 @policy.command("check")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def policy_check(path: Path) -> None:
-    """Check a policy file and list its rules."""
-    checked = checked_policy(path)
+    """Check a policy file and list its rules.
+
+    Every fault of every rule is reported at once, with the status 3: a
+    condition that does not compile or can never be true or false, and a
+    signal kind no detector raises (named in signals, or read by the
+    condition as signals["KIND"] or "KIND" in signals), which run only warns
+    of.
+    """
+    from trustwatch.detectors.registry import known_signal_kinds
+
+    checked = load_policy(path, known_signal_kinds())
     console.print(
         f"{clean(checked.ref)} ({checked.digest}): {len(checked.rules)} rules"
     )
@@ -58,8 +67,12 @@ def policy_check(path: Path) -> None:
     "examples_path",
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Labelled examples, JSON Lines: event (or account and type), signals, "
-    "expect.decision / expect.rules / expect.not_rules, label.",
+    help="Labelled examples, JSON Lines: event, signals, expect.decision / "
+    "expect.rules / expect.not_rules, label. In place of event, the event's "
+    "fields beside those keys: at least account; type (login unless given), "
+    "ts, event_id and a login's success are filled in when left out; any "
+    "other field of the type (ip, file_id, an mfa_changed change) as given, "
+    "and a field the type lacks makes the line bad.",
 )
 @click.option("--json", "as_json", is_flag=True, help="The report as JSON.")
 def policy_test(path: Path, examples_path: Path, as_json: bool) -> int:

@@ -19,8 +19,10 @@ far more than evaluating, so a condition that reads only ``signal.score`` and
 Load-time checks catch what can be caught without running the expression:
 syntax errors, names that are not variables (nor a macro's bound name), a
 field that ``signal``, ``ring`` or ``event`` never has, and a result that is
-plainly not a boolean (arithmetic, a string or list literal). The last three
-read the expression's tokens, not a full parse tree. Everything else (a key
+plainly not a boolean (arithmetic, a string or list literal, or a bare value
+whose type is known and never a boolean: ``signal.score``, ``event.ts``,
+``signals["risky_login"]``, a ``size()``). The last three read the
+expression's tokens, not a full parse tree. Everything else (a key
 missing from ``signal.evidence``, a type mismatch) fails at run time; such a
 failure means the rule does not match, and the engine counts it. A compiled
 condition may be shared between threads.
@@ -32,6 +34,7 @@ import difflib
 import math
 import numbers
 import re
+import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -132,11 +135,15 @@ class CelCondition:
         The expression as written in the policy.
     variables
         The variables the expression reads; only these are built for it.
+    kinds_read
+        The signal kinds it names in ``signals["<kind>"]`` or ``"<kind>" in
+        signals``, so that a policy check can tell one no detector raises.
     """
 
     source: str
     _program: cel.Program = field(compare=False, repr=False)
     variables: frozenset[str] = field(default=frozenset(CEL_VARIABLES), compare=False)
+    kinds_read: frozenset[str] = field(default=frozenset(), compare=False)
     #: For each variable read, the fields it reads, or None for all of them.
     _fields: tuple[tuple[str, frozenset[str] | None], ...] = field(
         default=(), compare=False, repr=False
@@ -213,10 +220,10 @@ def compile_condition(source: str) -> CelCondition:
     names = set(program.variables())
     _check_names(names, source, tokens)
     _check_fields(source, tokens)
-    _check_boolean(tokens)
+    _check_boolean(source, tokens)
     read = frozenset(names & set(CEL_VARIABLES))
     fields = tuple((name, _fields_read(name, tokens)) for name in sorted(read))
-    return CelCondition(source, program, read, fields)
+    return CelCondition(source, program, read, _kinds_read(tokens), fields)
 
 
 class _Token(NamedTuple):
@@ -385,7 +392,7 @@ def _fields_read(name: str, tokens: list[_Token]) -> frozenset[str] | None:
     return frozenset(fields)
 
 
-def _check_boolean(tokens: list[_Token]) -> None:
+def _check_boolean(source: str, tokens: list[_Token]) -> None:
     """Refuse an expression whose top operation cannot give a boolean."""
     while (
         len(tokens) > 2
@@ -410,6 +417,7 @@ def _check_boolean(tokens: list[_Token]) -> None:
         _constant()
     if first.text in ("[", "{") and _closing(tokens, 0) == len(tokens) - 1:
         _not_boolean()
+    _check_bare_value(source, tokens)
 
 
 def _top_level(tokens: list[_Token]) -> list[tuple[int, _Token]]:
@@ -449,6 +457,79 @@ def _is_binary_arithmetic(tokens: list[_Token], index: int) -> bool:
         return False
     before = tokens[index - 1]
     return before.kind != "operator" or before.text in (")", "]", "}")
+
+
+def _check_bare_value(source: str, tokens: list[_Token]) -> None:
+    """Refuse an expression that is only a value of a known, non-boolean type.
+
+    ``signal.score``, ``event.ts``, ``signals["risky_login"]``, ``signal``
+    itself or a ``size()`` never give true or false, whatever the event: the
+    variables are built with these types, and an ``event`` field the event
+    left out is ``null``. A field that is a boolean on some event type
+    (``event.success``) passes, as does anything whose type depends on the
+    data (``signal.evidence.flag``).
+    """
+    texts = [token.text for token in tokens]
+    kind = None
+    if len(tokens) == 1 and tokens[0].kind == "name":
+        kind = _VARIABLE_TYPES.get(texts[0])
+    elif len(tokens) == 3 and tokens[0].kind == "name" and texts[1] == ".":
+        kind = _FIELD_TYPES.get(texts[0], {}).get(texts[2])
+    elif texts[:2] == ["signals", "["] and _closing(tokens, 1) == len(tokens) - 1:
+        kind = "double"
+    elif (texts[:2] == ["size", "("] and _closing(tokens, 1) == len(tokens) - 1) or (
+        len(tokens) > 4 and texts[-4:] == [".", "size", "(", ")"]
+    ):
+        kind = "int"
+    if kind is None:
+        return
+    shown = " ".join(source.split())
+    if len(shown) > _SHOWN_VALUE:
+        shown = shown[: _SHOWN_VALUE - 3] + "..."
+    start = tokens[0].offset
+    raise ConditionError(
+        f"the condition is {shown}, {'an' if kind == 'int' else 'a'} {kind}, "
+        "never true or false; hint: "
+        f"compare it, e.g. {_COMPARISONS[kind].format(shown)}",
+        start - source.rfind("\n", 0, start),
+        source.count("\n", 0, start) + 1,
+    )
+
+
+def _kinds_read(tokens: list[_Token]) -> frozenset[str]:
+    """Return the kinds named in ``signals["<kind>"]`` and ``"<kind>" in signals``.
+
+    Only plain string literals count: a kind computed at run time, or written
+    with escapes, is not known here.
+    """
+    kinds: set[str | None] = set()
+    for i, token in enumerate(tokens):
+        if token.kind != "name" or token.text != "signals":
+            continue
+        if i > 0 and tokens[i - 1].text == ".":
+            continue  # a field called signals, not the variable
+        after = [t.text for t in tokens[i + 1 : i + 4]]
+        if len(after) == 3 and after[0] == "[" and after[2] == "]":
+            kinds.add(_plain_string(tokens[i + 2]))
+        if i >= 2 and tokens[i - 1].kind == "name" and tokens[i - 1].text == "in":
+            kinds.add(_plain_string(tokens[i - 2]))
+    return frozenset(kind for kind in kinds if kind)
+
+
+def _plain_string(token: _Token) -> str | None:
+    """Return a quoted literal's text when it has no prefix, escape or newline."""
+    text = token.text
+    if (
+        token.kind != "string"
+        or len(text) < 2
+        or text[0] not in "'\""
+        or text[-1] != text[0]
+        or "\\" in text
+        or "\n" in text
+        or text[:3] in ("'''", '"""')
+    ):
+        return None
+    return text[1:-1]
 
 
 def _not_boolean() -> NoReturn:
@@ -559,6 +640,76 @@ EVENT_FIELDS = frozenset(
     {"type"}.union(*(kind.__struct_fields__ for kind in EVENT_TYPES.values()))
 )
 _FIXED_FIELDS = {"signal": SIGNAL_FIELDS, "ring": RING_FIELDS, "event": EVENT_FIELDS}
+
+#: The CEL type of each variable, none of them a boolean.
+_VARIABLE_TYPES = {
+    "signal": "map",
+    "signals": "map",
+    "event": "map",
+    "ring": "map",
+    "intel": "list",
+}
+#: How to turn a value of each type into a condition, for hints.
+_COMPARISONS = {
+    "double": "'{} > 0.5'",
+    "int": "'{} > 0'",
+    "string": "'{} == \"...\"'",
+    "list": "'\"...\" in {}'",
+    "map": "'\"...\" in {}'",
+    "timestamp": "'{} > timestamp(\"2026-01-01T00:00:00Z\")'",
+}
+_SHOWN_VALUE = 60
+
+
+def _cel_type(hint: Any) -> str | None:
+    """Return the CEL type of an event field's annotation; None if it may be bool."""
+    args = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+    if hint is bool or bool in args:
+        return None
+    if typing.get_origin(hint) is typing.Literal:
+        return "string" if all(type(a) is str for a in args) else None
+    if len(args) == 1 and typing.get_origin(hint) is not tuple:
+        return _cel_type(args[0])  # an optional field: its value or null
+    names = {str: "string", int: "int", float: "double", datetime: "timestamp"}
+    if hint in names:
+        return names[hint]
+    if typing.get_origin(hint) in (tuple, list):
+        return "list"
+    return None
+
+
+def _event_field_types() -> dict[str, str]:
+    """Return the CEL type of each ``event`` field that is never a boolean."""
+    types: dict[str, set[str | None]] = {"type": {"string"}}
+    for kind in EVENT_TYPES.values():
+        hints = typing.get_type_hints(kind)
+        for name in kind.__struct_fields__:
+            types.setdefault(name, set()).add(_cel_type(hints[name]))
+    fixed = {}
+    for name, found in types.items():
+        only = found.pop() if len(found) == 1 else None
+        if only is not None:
+            fixed[name] = only
+    return fixed
+
+
+#: The CEL type of each field whose type is fixed and never a boolean.
+_FIELD_TYPES: dict[str, dict[str, str]] = {
+    "signal": {
+        "kind": "string",
+        "score": "double",
+        "detector": "string",
+        "detector_version": "string",
+        "entity_type": "string",
+        "entity": "string",
+        "reasons": "list",
+        "features": "map",
+        "evidence": "map",
+        "indicators": "list",
+    },
+    "ring": {"id": "string", "size": "int", "risk": "double"},
+    "event": _event_field_types(),
+}
 
 
 def event_variable(event: EventBase) -> dict[str, Any]:

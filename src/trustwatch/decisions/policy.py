@@ -37,7 +37,7 @@ other events::
     min_score = 0.8
     when = '''
       "new_device" in signal.reasons
-      && signals["login_risk"] >= 0.7
+      && signals["risky_login"] >= 0.7
       && event.type == "password_changed"
     '''
     action = "force_password_reset"
@@ -80,15 +80,22 @@ the map lacks, a type mismatch) does not match; the engine counts such
 failures per rule (:attr:`~trustwatch.decisions.engine.DecisionEngine.rule_errors`).
 
 Rules are checked on load; an error names the file, the rule and the field.
+Given the signal kinds the detectors raise (``known_kinds``), a load also
+refuses a rule that reads a kind none raises, in ``signals`` or in its
+condition (``signals["<kind>"]``, ``"<kind>" in signals``): such a rule never
+fires, or its condition never reads what it meant to. ``trustwatch policy
+check`` loads so; a run only warns (see :func:`unknown_kinds`).
 """
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import re
 import tomllib
 from collections import Counter
+from collections.abc import Set
 from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import resources
@@ -222,8 +229,11 @@ class Policy:
         return self._by_kind.get(kind, self._any_kind)
 
 
-def _rule(raw: dict[str, Any], where: str) -> Rule:
+def _rule(raw: dict[str, Any], where: str, known_kinds: Set[str] | None) -> Rule:
     """Build one rule; every fault it has is reported at once.
+
+    With ``known_kinds``, a signal kind the rule reads that is not among
+    them is a fault too.
 
     Raises
     ------
@@ -276,6 +286,8 @@ def _rule(raw: dict[str, Any], where: str) -> Rule:
             )
         ):
             faults.append(f"{where}: 'signals' must be a non-empty list of kinds")
+    if known_kinds is not None:
+        faults.extend(_unknown_kind_faults(signals, when, known_kinds, where))
     action = need("action", str)
     if action == "allow":
         faults.append(
@@ -327,6 +339,36 @@ def _rule(raw: dict[str, Any], where: str) -> Rule:
     )
 
 
+def _unknown_kind_faults(
+    signals: list[Any],
+    when: CelCondition | None,
+    known_kinds: Set[str],
+    where: str,
+) -> list[str]:
+    """Return a fault for each signal kind the rule reads that none raises."""
+    faults = []
+    named = {kind for kind in signals if isinstance(kind, str)}
+    for kind in sorted(named - known_kinds):
+        faults.append(
+            f"{where}: reads signal kind {kind!r}, which no detector raises; "
+            f"the rule never fires; hint: {_kind_hint(kind, known_kinds)}"
+        )
+    for kind in sorted((when.kinds_read if when else frozenset()) - known_kinds):
+        faults.append(
+            f"{where}: when reads signal kind {kind!r}, which no detector "
+            f"raises; hint: {_kind_hint(kind, known_kinds)}"
+        )
+    return faults
+
+
+def _kind_hint(kind: str, known_kinds: Set[str]) -> str:
+    """Suggest the known kind closest to ``kind``, or where to find them."""
+    close = difflib.get_close_matches(kind, sorted(known_kinds), n=1)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    return "`trustwatch detectors` lists the kinds each detector raises"
+
+
 def _condition(source: Any, where: str) -> CelCondition:
     """Compile a rule's ``when``; errors point at the column with a caret."""
     if not isinstance(source, str) or not source.strip():
@@ -364,12 +406,15 @@ _TOP_LEVEL_KEYS = frozenset({"name", "version", "description", "rules"})
 _PROBLEMS_LISTED = 50
 
 
-def policy_from_dict(data: dict[str, Any], source: str) -> Policy:
+def policy_from_dict(
+    data: dict[str, Any], source: str, known_kinds: Set[str] | None = None
+) -> Policy:
     """Check and build a policy from parsed TOML; errors name ``source``.
 
     Every fault is reported at once (every fault of every rule, up to
     ``_PROBLEMS_LISTED`` of them), so that fixing a policy takes one round,
-    not one per fault.
+    not one per fault. With ``known_kinds`` (the kinds the detectors raise),
+    a rule reading any other kind is a fault.
     """
     problems: list[str] = []
     unknown = sorted(set(data) - _TOP_LEVEL_KEYS)
@@ -393,7 +438,8 @@ def policy_from_dict(data: dict[str, Any], source: str) -> Policy:
             problems.append(f"{source}: rule #{i} must be a [[rules]] table")
             continue
         try:
-            rules.append(_rule(raw, f"{source}: rule {raw.get('id', f'#{i}')}"))
+            where = f"{source}: rule {raw.get('id', f'#{i}')}"
+            rules.append(_rule(raw, where, known_kinds))
         except PolicyError as exc:
             problems.append(str(exc))
     # ids of broken rules count too: a repeat is a fault of its own (an id
@@ -418,8 +464,8 @@ def policy_from_dict(data: dict[str, Any], source: str) -> Policy:
     )
 
 
-def load_policy(path: str | Path) -> Policy:
-    """Load and check a policy file."""
+def load_policy(path: str | Path, known_kinds: Set[str] | None = None) -> Policy:
+    """Load and check a policy file (see :func:`policy_from_dict`)."""
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
@@ -429,7 +475,7 @@ def load_policy(path: str | Path) -> Policy:
         raise PolicyError(f"{path}: not UTF-8 text (byte {exc.start})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{path}: not valid TOML: {exc}") from exc
-    return policy_from_dict(data, str(path))
+    return policy_from_dict(data, str(path), known_kinds)
 
 
 def unknown_kinds(policy: Policy, known: set[str]) -> list[str]:

@@ -11,12 +11,14 @@ An examples file is JSON Lines, one example per line::
      "label": "account_takeover"}
 
 ``event`` is a trustwatch event (as ``trustwatch schema`` describes); an
-example may give only ``account`` and ``type`` (default ``"login"``) and, if
-it likes, ``ip``, ``ts`` and, for a login, ``success`` (default true)
-instead. Each signal needs ``kind`` and
-``score``; ``reasons``, ``features`` (kept as ``evidence["features"]``),
-``evidence``, ``detector``, ``entity_type``, ``entity`` and ``indicators``
-are optional; the entity defaults to the event's account.
+example may instead give the event's fields beside its own keys: at least
+``account``, with ``type`` (default ``"login"``), ``ts``, ``event_id`` and,
+for a login, ``success`` (default true) filled in when left out; any other
+field of the type (``ip``, ``file_id``, an ``mfa_changed``'s ``change``) is
+taken as given, and a field the type does not have makes the line bad.
+Each signal needs ``kind`` and ``score``; ``reasons``, ``features`` (kept
+as ``evidence["features"]``), ``evidence``, ``detector``, ``entity_type``,
+``entity`` and ``indicators`` are optional; the entity defaults to the event's account.
 
 Expectations are all optional: ``expect.decision`` (the verdict's decision),
 ``expect.rules`` (rule ids that must hit, in any mode) and
@@ -50,7 +52,7 @@ from trustwatch.decisions.policy import Policy
 from trustwatch.detectors.base import Signal
 from trustwatch.errors import ConfigError, InvalidEventError
 from trustwatch.events.decode import EventDecoder
-from trustwatch.events.model import EventBase
+from trustwatch.events.model import EventBase, type_name
 from trustwatch.review.model import LABEL_KINDS
 
 __all__ = [
@@ -227,26 +229,27 @@ def _example(number: int, line: str, decoder: EventDecoder) -> Example:
     )
 
 
+#: An example's own keys; in the shorthand, the others are the event's fields.
+_EXAMPLE_KEYS = frozenset({"event", "signals", "expect", "label"})
+
+
 def _event(number: int, raw: dict[str, Any], decoder: EventDecoder) -> EventBase:
     """Decode the example's event, or make one from ``account`` and ``type``."""
     given = raw.get("event")
     if given is None:
         if not isinstance(raw.get("account"), str):
             raise _Unreadable("give an 'event' object, or at least an 'account'")
-        given = {
-            "type": raw.get("type", "login"),
-            "event_id": f"example-{number}",
-            "ts": raw.get("ts", _DEFAULT_TS),
-            "account": raw["account"],
-        }
-        if isinstance(raw.get("ip"), str):
-            given["ip"] = raw["ip"]
+        # every key that is not the example's own is a field of the event
+        given = {k: v for k, v in raw.items() if k not in _EXAMPLE_KEYS}
+        given.setdefault("type", "login")
+        given.setdefault("event_id", f"example-{number}")
+        given.setdefault("ts", _DEFAULT_TS)
         if given["type"] == "login":
-            given["success"] = raw.get("success", True)
+            given.setdefault("success", True)
     if not isinstance(given, dict):
         raise _Unreadable("'event' must be an object")
     try:
-        return decoder.decode(json.dumps(given).encode())
+        event = decoder.decode(json.dumps(given).encode())
     except InvalidEventError as exc:
         message = str(exc)
         if "no time zone" in message:
@@ -256,6 +259,15 @@ def _event(number: int, raw: dict[str, Any], decoder: EventDecoder) -> EventBase
                 "2026-01-01T10:00:00Z or 2026-01-01T10:00:00+02:00"
             )
         raise _Unreadable(f"event: {message}") from None
+    # events in a stream may carry fields of later versions; an example's
+    # unknown field is a typo, which would test something else than meant
+    unknown = sorted(set(given) - {"type", *event.__struct_fields__})
+    if unknown:
+        raise _Unreadable(
+            f"event: {type_name(event)!r} has no field {unknown[0]!r}; hint: "
+            "`trustwatch schema` lists each type's fields"
+        )
+    return event
 
 
 def _signal(raw: Any, event: EventBase, index: int) -> Signal:

@@ -261,6 +261,7 @@ def test_a_name_that_does_not_read_as_written_is_refused(tmp_path, make_case, ca
 
 
 def test_an_unknown_case_is_bad_input(tmp_path, capsys):
+    SqliteReviewStore(tmp_path / "review.sqlite").close()
     review = ["--review-db", str(tmp_path / "review.sqlite"), "--as", "bob"]
 
     assert main(["cases", "assign", "case-x", "--to", "carol", *review]) == (

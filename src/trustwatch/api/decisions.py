@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from trustwatch.decisions.model import Action, Verdict
+from trustwatch.errors import ConfigError
 from trustwatch.graph.rings import RingSnapshot
 from trustwatch.storage.sqlite import SqliteStore, VerdictQuery
 
@@ -24,7 +25,11 @@ __all__ = ["DecisionReader", "VerdictFilter"]
 
 @dataclass(frozen=True, slots=True)
 class VerdictFilter:
-    """What to list: ``None`` means any; ``alerts_only`` leaves out ``allow``."""
+    """What to list: ``None`` means any; ``alerts_only`` leaves out ``allow``.
+
+    ``since`` and ``until`` filter by time; ``after`` (the last verdict id a
+    page listed) pages on without loss, as :class:`VerdictQuery` says.
+    """
 
     decision: str | None = None
     alerts_only: bool = True
@@ -33,6 +38,7 @@ class VerdictFilter:
     kind: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    after: str | None = None
     limit: int = 50
 
     def keeps(self, verdict: Verdict) -> bool:
@@ -68,7 +74,15 @@ class DecisionReader:
         return found if isinstance(found, SqliteStore) else None
 
     def verdicts(self, wanted: VerdictFilter) -> list[Verdict]:
-        """Return matching verdicts, newest first, at most ``wanted.limit``."""
+        """Return matching verdicts, newest first, at most ``wanted.limit``.
+
+        Those of one time come by verdict id, highest first, in either store.
+
+        Raises
+        ------
+        ConfigError
+            When ``wanted.after`` is no stored verdict's id.
+        """
         indexed = self._indexed()
         if indexed is not None:
             return indexed.verdicts(
@@ -80,10 +94,24 @@ class DecisionReader:
                     kind=wanted.kind,
                     since=wanted.since,
                     until=wanted.until,
+                    after=wanted.after,
                     limit=wanted.limit,
                 )
             )
-        found = [v for v in self.store.iter_verdicts() if wanted.keeps(v)]
+        found: list[Verdict] = []
+        after: tuple[datetime, str] | None = None
+        for verdict in self.store.iter_verdicts():
+            if verdict.verdict_id == wanted.after:
+                after = (verdict.ts, verdict.verdict_id)
+            if wanted.keeps(verdict):
+                found.append(verdict)
+        if wanted.after is not None:
+            if after is None:
+                raise ConfigError(
+                    f"no verdict {wanted.after!r} to list on from; hint: page on "
+                    "with the id of the last verdict a page listed"
+                )
+            found = [v for v in found if (v.ts, v.verdict_id) < after]
         found.sort(key=lambda v: (v.ts, v.verdict_id), reverse=True)
         return found[: wanted.limit]
 

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from pydantic import AfterValidator
 
 from trustwatch.api.auth import (
     Principal,
@@ -81,6 +82,21 @@ Admin = Annotated[Principal, Depends(require_admin)]
 PathId = Annotated[str, Path(min_length=1, max_length=MAX_ID, pattern=ID_PATTERN)]
 QueryId = Annotated[
     str | None, Query(min_length=1, max_length=MAX_ID, pattern=ID_PATTERN)
+]
+
+
+def _one_kind(kind: str | None) -> str | None:
+    if kind is not None and any(c.isspace() for c in kind):
+        raise ValueError("a signal kind holds no spaces: give one kind")
+    return kind
+
+
+#: One signal kind (``brute_force``): kinds hold no spaces, and text with one
+#: would read as two kinds to a store that joins them with spaces.
+KindQuery = Annotated[
+    str | None,
+    Query(min_length=1, max_length=MAX_ID, pattern=ID_PATTERN),
+    AfterValidator(_one_kind),
 ]
 #: An account name as the stores keep it: any text (NUL and bidi characters
 #: included, since hostile data holds them), matched exactly.
@@ -193,7 +209,7 @@ def list_cases(
     assignee: QueryId = None,
     subject_type: SubjectType | None = None,
     account: AccountQuery = None,
-    kind: QueryId = None,
+    kind: KindQuery = None,
     limit: Limit = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> CasePage:
@@ -360,13 +376,22 @@ def list_alerts(
     decision: DecisionName | None = None,
     account: AccountQuery = None,
     ip: QueryId = None,
-    kind: QueryId = None,
+    kind: KindQuery = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    after: QueryId = None,
     include_allow: bool = False,
     limit: Limit = 50,
 ) -> list[VerdictOut]:
-    """List verdicts, newest first; page back in time with ``until``."""
+    """List verdicts, newest first (those of one time by verdict id, highest
+    first).
+
+    ``since`` and ``until`` filter by time (``since <= ts < until``). To page,
+    pass the last ``verdict_id`` of a page as ``after``: the next page starts
+    right after it, without loss or repeats. Paging with ``until`` would skip
+    the verdicts sharing the last one's time. An ``after`` that names no
+    stored verdict is refused with 422.
+    """
     for moment in (since, until):
         if moment is None:
             continue
@@ -386,9 +411,16 @@ def list_alerts(
         kind=kind,
         since=since,
         until=until,
+        after=after,
         limit=limit,
     )
-    return [verdict_out(v) for v in _reader(request).verdicts(wanted)]
+    try:
+        found = _reader(request).verdicts(wanted)
+    except ConfigError:
+        raise HTTPException(
+            status_code=422, detail="after: no stored verdict has that id"
+        ) from None
+    return [verdict_out(v) for v in found]
 
 
 @router.get("/alerts/{verdict_id}", response_model=VerdictDetail, tags=["alerts"])

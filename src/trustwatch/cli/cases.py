@@ -23,6 +23,7 @@ from rich.text import Text
 from trustwatch.cli.options import DEFAULT_DB
 from trustwatch.cli.params import FiniteFloatRange
 from trustwatch.cli.render import clean, output_console
+from trustwatch.cli.review import one_signal_kind
 from trustwatch.errors import ConfigError
 from trustwatch.review.actions import ANALYST_ACTIONS
 from trustwatch.review.model import LABEL_KINDS, Case, CaseQuery, LabelKind
@@ -171,6 +172,25 @@ def _actor(actor: str | None) -> str:
     return actor.strip()
 
 
+def _assignee(name: str) -> str:
+    """Check ``--to`` as the API checks an assignee: shown to other analysts,
+    it must read as stored."""
+    from trustwatch.api.schemas import MAX_ID, reads_as_written
+
+    if not name:
+        raise click.BadParameter(
+            "is empty; hint: --unassign hands the case back to the queue",
+            param_hint="--to",
+        )
+    if len(name) > MAX_ID or not reads_as_written(name):
+        raise click.BadParameter(
+            f"must not be blank or hold control or format characters, and is "
+            f"at most {MAX_ID} characters; hint: give the name as it should read",
+            param_hint="--to",
+        )
+    return name
+
+
 def _note(note: str) -> str:
     from trustwatch.api.schemas import note_reads_as_written
 
@@ -244,7 +264,11 @@ def build(
 @click.option("--assignee", help="Only cases assigned to this analyst.")
 @click.option("--account", help="Only cases about this account.")
 @click.option("--subject-type", type=click.Choice(_SUBJECT_TYPES))
-@click.option("--kind", help="Only cases with an alert of this signal kind.")
+@click.option(
+    "--kind",
+    callback=one_signal_kind,
+    help="Only cases with an alert of this signal kind.",
+)
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines instead of a table.")
 def list_cases(
@@ -422,8 +446,10 @@ def assign(
     who = _actor(actor)
     if unassign == (assignee is not None):
         raise ConfigError("give either --to NAME or --unassign")
-    with open_review(review_db, review_schema, create=True) as store:
-        case = store.assign(case_id, None if unassign else assignee, by=who)
+    if assignee is not None:
+        assignee = _assignee(assignee)
+    with open_review(review_db, review_schema) as store:
+        case = store.assign(case_id, assignee, by=who)
         record_action(
             store,
             actor=who,
@@ -478,7 +504,7 @@ def resolve(
             decisions = stack.enter_context(
                 open_decisions(db, writable=taking is not None, schema=db_schema)
             )
-        store = stack.enter_context(open_review(review_db, review_schema, create=True))
+        store = stack.enter_context(open_review(review_db, review_schema))
         try:
             case, label, taken = resolve_with_action(
                 store,

@@ -24,7 +24,7 @@ from trustwatch.decisions.model import ACTION_SEVERITY
 from trustwatch.errors import ConfigError
 from trustwatch.storage.sqlite import SqliteStore, VerdictQuery
 
-__all__ = ["alerts", "dead_letters", "devdata"]
+__all__ = ["alerts", "dead_letters", "devdata", "one_signal_kind"]
 
 console = output_console()
 errors = error_console()
@@ -35,6 +35,19 @@ def open_store(db: Path) -> SqliteStore:
     if not db.is_file():
         raise ConfigError(f"no store at {db}; hint: run `trustwatch run` or pass --db")
     return SqliteStore(db, readonly=True)
+
+
+def one_signal_kind(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> str | None:
+    """Check a ``--kind`` option: one signal kind, which holds no spaces."""
+    if value is not None and (not value or any(c.isspace() for c in value)):
+        raise click.BadParameter(
+            "give one signal kind, such as brute_force (kinds hold no spaces)",
+            ctx=ctx,
+            param=param,
+        )
+    return value
 
 
 def _write_json_lines(records: Sequence[object]) -> None:
@@ -51,9 +64,23 @@ def _write_json_lines(records: Sequence[object]) -> None:
 )
 @click.option("--account", help="Only verdicts on this account.")
 @click.option("--ip", help="Only verdicts on events from this address.")
-@click.option("--kind", help="Only verdicts with a signal of this kind.")
+@click.option(
+    "--kind",
+    callback=one_signal_kind,
+    help="Only verdicts with a signal of this kind.",
+)
 @click.option("--since", type=Timestamp(), help="Only from this time (UTC if no zone).")
-@click.option("--until", type=Timestamp(), help="Only before this time.")
+@click.option(
+    "--until",
+    type=Timestamp(),
+    help="Only before this time (a filter: page on with --after).",
+)
+@click.option(
+    "--after",
+    metavar="VERDICT_ID",
+    help="Only the verdicts listed after this one: the next page, when given "
+    "the last verdict id a page listed.",
+)
 @click.option(
     "--all", "include_allow", is_flag=True, help="Include verdicts decided allow."
 )
@@ -75,12 +102,17 @@ def alerts(
     kind: str | None,
     since: datetime | None,
     until: datetime | None,
+    after: str | None,
     include_allow: bool,
     limit: int,
     as_json: bool,
     db: Path,
 ) -> None:
-    """List stored verdicts, newest first; `alerts explain ID` explains one."""
+    """List stored verdicts, newest first; `alerts explain ID` explains one.
+
+    Verdicts of one time are listed by verdict id, highest first; --after
+    the last id of a page lists the next page, none skipped or repeated.
+    """
     ctx.obj = db
     if ctx.invoked_subcommand is not None:
         return
@@ -92,6 +124,7 @@ def alerts(
         kind=kind,
         since=since,
         until=until,
+        after=after,
         limit=limit,
     )
     if kind is not None:
@@ -117,9 +150,11 @@ def alerts(
             "lists them"
         )
     if len(found) == limit:
+        shown = f"the newest {limit:,}" if after is None else f"{limit:,} more"
         errors.print(
-            f"the newest {limit:,} shown; more may match (--limit for more, "
-            "--since/--until for a window)"
+            f"{shown} shown; more may match (next page: --after "
+            f"{clean(found[-1].verdict_id)}; --limit for more, --since/--until "
+            "for a window)"
         )
 
 

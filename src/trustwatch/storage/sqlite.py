@@ -115,7 +115,19 @@ def utc_text(moment: datetime) -> str:
 
 @dataclass(frozen=True, slots=True)
 class VerdictQuery:
-    """Filters for :meth:`SqliteStore.verdicts`; ``None`` means any."""
+    """Filters for :meth:`SqliteStore.verdicts`; ``None`` means any.
+
+    Verdicts are listed newest first, and those of one time by verdict id,
+    highest first: a total order. ``since`` and ``until`` filter by time
+    only (``since <= ts < until``); to page, pass the last verdict id a page
+    listed as ``after``, which lists the verdicts that follow it in that
+    order. Paging with ``until`` instead would skip the verdicts that share
+    the last one's time (whole-second log times, one event decided under
+    two policies).
+
+    ``kind`` matches one signal kind exactly; kinds hold no spaces, so a
+    kind with one matches nothing.
+    """
 
     decision: str | None = None
     min_decision: bool = False
@@ -124,6 +136,7 @@ class VerdictQuery:
     kind: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    after: str | None = None
     limit: int = 50
 
 
@@ -285,8 +298,19 @@ class SqliteStore:
         )
 
     def verdicts(self, query: VerdictQuery | None = None) -> list[Verdict]:
-        """Return stored verdicts matching ``query``, newest first."""
+        """Return stored verdicts matching ``query``, newest first.
+
+        Those of one time come by verdict id, highest first, so that
+        ``query.after`` pages through them without loss or repeats.
+
+        Raises
+        ------
+        ConfigError
+            When ``query.after`` is no stored verdict's id.
+        """
         query = query or VerdictQuery()
+        if query.kind is not None and " " in query.kind:
+            return []  # the kinds column joins kinds with spaces: none holds one
         where, args = ["1=1"], []
         for column, value in (
             ("decision", query.decision),
@@ -305,14 +329,30 @@ class SqliteStore:
         if query.until is not None:
             where.append("ts < ?")
             args.append(utc_text(query.until))
+        if query.after is not None:
+            where.append("(ts < ? OR (ts = ? AND verdict_id < ?))")
+            ts = self._verdict_time(query.after)
+            args += [ts, ts, query.after]
         if query.min_decision:
             where.append("decision != 'allow'")
         sql = (
             f"SELECT body FROM verdicts WHERE {' AND '.join(where)} "
-            "ORDER BY ts DESC, verdict_id LIMIT ?"
+            "ORDER BY ts DESC, verdict_id DESC LIMIT ?"
         )
         rows = self._db.execute(sql, [*args, query.limit]).fetchall()
         return [msgspec.json.decode(row[0], type=Verdict) for row in rows]
+
+    def _verdict_time(self, verdict_id: str) -> str:
+        """Return the stored time of ``verdict_id``, as the ``ts`` column holds it."""
+        row = self._db.execute(
+            "SELECT ts FROM verdicts WHERE verdict_id = ?", (verdict_id,)
+        ).fetchone()
+        if row is None:
+            raise ConfigError(
+                f"no verdict {verdict_id!r} to list on from; hint: page on with "
+                "the id of the last verdict a page listed"
+            )
+        return str(row[0])
 
     def iter_verdicts(self) -> Iterator[Verdict]:
         """Yield every stored verdict in event-time order."""

@@ -183,6 +183,7 @@ def run(
             resume=resume,
             reset_state=reset_state,
             on_progress=advance,
+            dead_letters=scanning.rejected if scanning else (),
         )
     console.print(summary_table(summary, title=f"trustwatch run → {db}"))
     if review_db:

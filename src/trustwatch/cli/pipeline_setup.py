@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from trustwatch.content.yara_rules import RuleLoad
     from trustwatch.detectors.base import Detector
     from trustwatch.enrichment.geo import GeoResolver
+    from trustwatch.events.deadletter import DeadLetter
     from trustwatch.runtime.embedded import IntelLoad
 
 __all__ = [
@@ -81,11 +82,14 @@ class FileScanning:
 
     Both are read-only once loaded, so every partition's ``malicious_file``
     detector can use the same ones (each keeps its own cache of results).
+    ``rejected`` holds each fuzzy-intel line that was not loaded as a dead
+    letter (source the file, location ``path:line``), for the run to store.
     """
 
     content: ContentSource
     rules: RuleLoad | None
     fuzzy: FuzzyIntel | None
+    rejected: tuple[DeadLetter, ...] = ()
 
 
 def load_file_scanning(
@@ -94,8 +98,11 @@ def load_file_scanning(
     fuzzy_intel_paths: Sequence[str],
 ) -> FileScanning | None:
     """Load the rules and fuzzy intel (None without either); report rejects."""
+    from collections import Counter
+
     from trustwatch.content.fuzzy import FuzzyIntel
     from trustwatch.content.yara_rules import load_rules
+    from trustwatch.events.deadletter import DeadLetter
 
     if not yara_paths and not fuzzy_intel_paths:
         return None
@@ -116,13 +123,24 @@ def load_file_scanning(
             "`trustwatch file rules`"
         )
     fuzzy = FuzzyIntel.from_paths(fuzzy_intel_paths) if fuzzy_intel_paths else None
+    rejected: tuple[DeadLetter, ...] = ()
     if fuzzy is not None and fuzzy.rejects:
-        errors.print(
-            f"warning: {len(fuzzy.rejects):,} fuzzy-intel lines were not loaded; "
-            f"first: {clean(fuzzy.rejects[0].location)}: "
-            f"{clean(fuzzy.rejects[0].reason)}"
+        rejected = tuple(
+            DeadLetter.build(
+                str(Path(r.source).resolve()), r.location, r.code, r.reason, r.raw
+            )
+            for r in fuzzy.rejects
         )
-    return FileScanning(content, rules, fuzzy)
+        codes = ", ".join(
+            f"{clean(code)} ({count:,})"
+            for code, count in Counter(r.code for r in fuzzy.rejects).most_common()
+        )
+        errors.print(
+            f"warning: {len(fuzzy.rejects):,} fuzzy-intel lines were not loaded "
+            f"({len(fuzzy.entries):,} loaded): {codes}; first: "
+            f"{clean(fuzzy.rejects[0].location)}: {clean(fuzzy.rejects[0].reason)}"
+        )
+    return FileScanning(content, rules, fuzzy, rejected)
 
 
 def build_detectors(

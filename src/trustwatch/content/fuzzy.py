@@ -325,11 +325,28 @@ class FuzzyEntry:
 
 @dataclass(frozen=True, slots=True)
 class FuzzyReject:
-    """A line of a fuzzy-hash intel file that was not loaded, and why."""
+    """A line of a fuzzy-hash intel file that was not loaded, and why.
+
+    Attributes
+    ----------
+    location
+        ``path:line``.
+    raw
+        The line (its first 200 characters).
+    reason
+        What is wrong, in words.
+    code
+        A stable code: ``unknown_fuzzy_algorithm`` (no ``tlsh:`` or
+        ``ssdeep:``) or ``invalid_fuzzy_hash`` (a malformed digest).
+    source
+        The file (the path it was loaded by).
+    """
 
     location: str
     raw: str
     reason: str
+    code: str = "invalid_fuzzy_hash"
+    source: str = "<text>"
 
 
 @dataclass
@@ -392,7 +409,13 @@ class FuzzyIntel:
             algorithm = algorithm.strip().lower()
             if not sep or algorithm not in ("tlsh", "ssdeep"):
                 self.rejects.append(
-                    FuzzyReject(location, line[:200], "expected tlsh: or ssdeep:")
+                    FuzzyReject(
+                        location,
+                        line[:200],
+                        "expected tlsh: or ssdeep: before the digest",
+                        "unknown_fuzzy_algorithm",
+                        path,
+                    )
                 )
                 continue
             _need(algorithm)
@@ -402,7 +425,11 @@ class FuzzyIntel:
                 )
                 self.index.add(algorithm, entry.digest, entry)
             except ConfigError as exc:
-                self.rejects.append(FuzzyReject(location, line[:200], str(exc)))
+                self.rejects.append(
+                    FuzzyReject(
+                        location, line[:200], str(exc), "invalid_fuzzy_hash", path
+                    )
+                )
                 continue
             self.entries.append(entry)
 

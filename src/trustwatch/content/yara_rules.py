@@ -7,8 +7,11 @@ each file on its own and, when a file fails, splits it into rules with a
 small tokenizer (comments, text strings, regular expressions and hex strings
 are skipped, so a brace inside them never ends a rule) and compiles each rule
 with what it needs: the file's imports, its includes and the rules it names
-in its condition (private ones included), plus the file's global rules. A
-rule that still fails is rejected with YARA's reason; the rest load.
+in its condition (private ones included, and every earlier rule a wildcard
+such as ``any of (Prefix*)`` matches), plus the file's global rules. A rule
+that still fails is rejected with YARA's reason; the rest load. When the
+included files do not compile together, that is rejected with YARA's
+reason, and so is each rule that needs a rule from them.
 
 Other behaviour worth knowing:
 
@@ -18,8 +21,14 @@ Other behaviour worth knowing:
 - **Includes** are resolved by the loader, only inside the folders being
   loaded (or, for a file given by itself, its own folder); one that points
   elsewhere, is missing, or leads back to a file already being included is
-  refused with the reason. A file holding nothing but includes of files that
-  are loaded anyway (an index) is skipped, so no rule is counted twice.
+  refused with the reason. A file included again (directly or through
+  another include) adds nothing, where YARA would find its rules defined
+  twice, so each file is read once however its includes branch and merge.
+  Includes nested more than :data:`MAX_INCLUDE_DEPTH` deep (YARA's limit),
+  or taking in more than :data:`MAX_INCLUDED_FILES` files or
+  :data:`MAX_INCLUDED_BYTES` bytes, are refused too. A file holding nothing
+  but includes of files that are loaded anyway (an index) is skipped, so no
+  rule is counted twice.
 - **Externals** that public rule sets read (``filename``, ``filepath``,
   ``extension``, ``filetype``, ``owner`` and a few more, see
   :data:`DEFAULT_EXTERNALS`) are defined as empty strings; a scan may fill in
@@ -51,7 +60,7 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +74,9 @@ __all__ = [
     "DEFAULT_SCAN_BYTES",
     "DEFAULT_SCAN_TIMEOUT",
     "FALLBACK_PART_BYTES",
+    "MAX_INCLUDED_BYTES",
+    "MAX_INCLUDED_FILES",
+    "MAX_INCLUDE_DEPTH",
     "AcceptedRule",
     "RejectedRule",
     "RuleLoad",
@@ -98,6 +110,12 @@ DEFAULT_SCAN_BYTES = 20 * 1024 * 1024
 DEFAULT_SCAN_TIMEOUT = 10.0
 #: Bytes at the start and at the end of a window rescanned after a timeout.
 FALLBACK_PART_BYTES = 1024 * 1024
+#: Includes nested below a loaded file at most, as YARA allows.
+MAX_INCLUDE_DEPTH = 15
+#: Files one loaded file may take in through its includes.
+MAX_INCLUDED_FILES = 1000
+#: Bytes of included files one loaded file may take in.
+MAX_INCLUDED_BYTES = 32 * 1024 * 1024
 
 _RULE_SUFFIXES = (".yar", ".yara")
 _HASH_FUNCTIONS = frozenset({"md5", "sha1", "sha256", "imphash"})
@@ -649,6 +667,8 @@ class _RuleText:
     private: bool
     is_global: bool
     referenced: set[str]
+    #: Rule-set wildcards in the condition (``any of (Prefix*)``), by prefix.
+    prefixes: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -735,6 +755,7 @@ def _read_rule(
         raise _LexError(f"rule {name_token.text} has no body", first.start)
     depth = 1
     in_condition = False
+    condition_at = 0
     referenced: set[str] = set()
     body: list[_Token] = []
     for token in tokens:
@@ -752,6 +773,7 @@ def _read_rule(
             and depth == 1
         ):
             in_condition = True
+            condition_at = len(body)
         elif in_condition and token.kind == "ident":
             referenced.add(token.text)
     else:
@@ -766,7 +788,27 @@ def _read_rule(
         private="private" in modifiers,
         is_global="global" in modifiers,
         referenced=referenced,
+        prefixes=_rule_wildcards(body[condition_at:]) if in_condition else frozenset(),
     )
+
+
+def _rule_wildcards(condition: Sequence[_Token]) -> frozenset[str]:
+    """The prefixes of rule-set wildcards such as ``any of (Prefix*, Other)``.
+
+    A wildcard is a name with ``*`` right after it (no space) that ends a set
+    item; ``count*2`` is multiplication, not a wildcard.
+    """
+    found = set()
+    for index in range(len(condition) - 2):
+        name, star, after = condition[index : index + 3]
+        if (
+            name.kind == "ident"
+            and star.text == "*"
+            and star.start == name.end
+            and after.text in (",", ")")
+        ):
+            found.add(name.text)
+    return frozenset(found)
 
 
 def _hash_literals(body: Sequence[_Token]) -> Iterator[tuple[int, int]]:
@@ -1029,14 +1071,22 @@ def _all_loaded(unit: _FileUnit, loaded: set[Path]) -> bool:
 
 
 def _resolve_includes(unit: _FileUnit, roots: Sequence[Path], load: RuleLoad) -> None:
-    """Expand the unit's includes into its prelude, or reject them."""
+    """Expand the unit's includes into its prelude, or reject them.
+
+    Each file is taken in once however often it is included; an include that
+    is refused adds nothing of what it leads to (the files it took in may
+    still come in through another include).
+    """
+    includes = _Includes(roots)
     pieces: list[str] = []
     for name, start, _ in unit.split.includes:
+        mark = len(includes.taken)
         try:
-            included = _expand_include(
-                unit.path.resolve(), name, roots, (unit.path.resolve(),)
+            included = includes.expand(
+                unit.path.resolve(), name, (unit.path.resolve(),)
             )
         except _IncludeRefused as exc:
+            includes.forget(mark)
             load.rejected.append(
                 RejectedRule(
                     None,
@@ -1047,9 +1097,9 @@ def _resolve_includes(unit: _FileUnit, roots: Sequence[Path], load: RuleLoad) ->
                 )
             )
             continue
-        for path, text in included:
+        for path, text, split in included:
             pieces.append(text)
-            for rule in _split(text).rules:
+            for rule in split.rules:
                 unit.prelude_rules.setdefault(rule.name, str(path))
     unit.prelude = "\n".join(pieces)
 
@@ -1060,31 +1110,96 @@ class _IncludeRefused(Exception):
         self.reason = reason
 
 
-def _expand_include(
-    including: Path, name: str, roots: Sequence[Path], chain: tuple[Path, ...]
-) -> list[tuple[Path, str]]:
-    """Return the included file's text, its own includes expanded first."""
-    target = (including.parent / name).resolve()
-    if not any(target.is_relative_to(root) for root in roots):
-        raise _IncludeRefused(
-            "include outside the loaded folders",
-            "points outside the folders being loaded; refused",
-        )
-    if target in chain:
-        loop = " -> ".join(p.name for p in (*chain, target))
-        raise _IncludeRefused("include cycle", f"include cycle {loop}")
-    try:
-        text = target.read_bytes().decode("utf-8", errors="replace")
-    except OSError as exc:
-        raise _IncludeRefused("include not found", str(exc)) from exc
-    split = _split(text)
-    expanded: list[tuple[Path, str]] = []
-    for inner, _, _ in split.includes:
-        expanded.extend(_expand_include(target, inner, roots, (*chain, target)))
-    expanded.append(
-        (target, _blank_spans(text, [(s, e) for _, s, e in split.includes]))
-    )
-    return expanded
+@dataclass
+class _Includes:
+    """The includes of one loaded file, as they are expanded.
+
+    Attributes
+    ----------
+    roots
+        The folders includes may point into.
+    taken
+        The files taken in so far, in order (each once).
+    files, size
+        Files read and bytes read so far, refused includes counted too, so
+        that the work stays bounded however the includes fail.
+    """
+
+    roots: Sequence[Path]
+    taken: list[Path] = field(default_factory=list)
+    seen: set[Path] = field(default_factory=set)
+    files: int = 0
+    size: int = 0
+
+    def forget(self, mark: int) -> None:
+        """Drop the files taken in after ``mark`` (their include was refused)."""
+        for path in self.taken[mark:]:
+            self.seen.discard(path)
+        del self.taken[mark:]
+
+    def expand(
+        self, including: Path, name: str, chain: tuple[Path, ...]
+    ) -> list[tuple[Path, str, _Split]]:
+        """Return the included file's text, its own includes expanded first.
+
+        A file taken in already adds nothing: YARA would find each of its
+        rules defined twice.
+        """
+        target = (including.parent / name).resolve()
+        if not any(target.is_relative_to(root) for root in self.roots):
+            raise _IncludeRefused(
+                "include outside the loaded folders",
+                "points outside the folders being loaded; refused",
+            )
+        if target in chain:
+            loop = " -> ".join(p.name for p in (*chain, target))
+            raise _IncludeRefused("include cycle", f"include cycle {loop}")
+        if target in self.seen:
+            return []
+        if len(chain) > MAX_INCLUDE_DEPTH:
+            nesting = " -> ".join(p.name for p in (*chain, target))
+            raise _IncludeRefused(
+                "include depth exceeded",
+                f"includes nested more than {MAX_INCLUDE_DEPTH} deep, as YARA "
+                f"refuses: {nesting}",
+            )
+        text = self._read(target)
+        self.seen.add(target)
+        self.taken.append(target)
+        split = _split(text)
+        expanded: list[tuple[Path, str, _Split]] = []
+        for inner, _, _ in split.includes:
+            expanded.extend(self.expand(target, inner, (*chain, target)))
+        blanked = _blank_spans(text, [(s, e) for _, s, e in split.includes])
+        expanded.append((target, blanked, split))
+        return expanded
+
+    def _read(self, target: Path) -> str:
+        """Read an included file within the budget."""
+        self.files += 1
+        if self.files > MAX_INCLUDED_FILES:
+            raise _IncludeRefused(
+                "includes too large",
+                f"takes in more than {MAX_INCLUDED_FILES:,} files; hint: load "
+                "their folder instead",
+            )
+        try:
+            if not target.is_file():
+                raise _IncludeRefused(
+                    "include not found", f"{target.name} is not a regular file"
+                )
+            with target.open("rb") as handle:
+                data = handle.read(MAX_INCLUDED_BYTES - self.size + 1)
+        except OSError as exc:
+            raise _IncludeRefused("include not found", str(exc)) from exc
+        self.size += len(data)
+        if self.size > MAX_INCLUDED_BYTES:
+            raise _IncludeRefused(
+                "includes too large",
+                f"takes in more than {MAX_INCLUDED_BYTES:,} bytes; hint: load "
+                "their folder instead",
+            )
+        return data.decode("utf-8", errors="replace")
 
 
 def _blank_spans(text: str, spans: Sequence[tuple[int, int]]) -> str:
@@ -1185,8 +1300,21 @@ def _rule_by_rule(
         else:
             missing_modules[name] = problem
     header = "\n".join([*working_imports, unit.prelude])
-    if unit.prelude and _compile_error(header, defined) is not None:
+    include_problem = None
+    if unit.prelude:
+        include_problem = _compile_error(header, defined)
+    if include_problem is not None:
         header = "\n".join(working_imports)
+        first_include = min(start for _, start, _ in unit.split.includes)
+        load.rejected.append(
+            RejectedRule(
+                None,
+                source_path,
+                _line_of(text, first_include),
+                "included files do not compile",
+                f"the included files do not compile: {include_problem}",
+            )
+        )
     by_name: dict[str, _RuleText] = {}
     accepted: dict[str, _RuleText] = {}
     refused: dict[str, str] = {}
@@ -1215,6 +1343,16 @@ def _rule_by_rule(
                 f"{rule.name} needs rule {broken[0]}, which was rejected",
             )
             continue
+        if include_problem is not None:
+            included = _named(rule, unit.prelude_rules.keys() - by_name.keys())
+            if included:
+                reject(
+                    "depends on an include that does not compile",
+                    f"{rule.name} needs rule {included[0]} from "
+                    f"{unit.prelude_rules[included[0]]}, but the included files "
+                    f"do not compile: {_reason_of(include_problem)}",
+                )
+                continue
         modules = sorted(missing_modules.keys() & rule.referenced)
         if modules:
             reject(
@@ -1239,18 +1377,32 @@ def _rule_by_rule(
 
 
 def _dependencies(rule: _RuleText, by_name: Mapping[str, _RuleText]) -> list[str]:
-    """The earlier rules of the file that ``rule`` names, transitively, in order."""
+    """The earlier rules of the file that ``rule`` needs, transitively, in order.
+
+    A rule needs the rules it names and the earlier ones its wildcards match.
+    """
+
+    def earlier(needing: _RuleText) -> list[str]:
+        return [n for n in _named(needing, by_name) if by_name[n].start < needing.start]
+
     found: set[str] = set()
-    pending = [n for n in rule.referenced if n in by_name and n != rule.name]
+    pending = earlier(rule)
     while pending:
         name = pending.pop()
         if name in found:
             continue
         found.add(name)
-        pending.extend(
-            n for n in by_name[name].referenced if n in by_name and n not in found
-        )
+        pending.extend(n for n in earlier(by_name[name]) if n not in found)
     return sorted(found, key=lambda n: by_name[n].start)
+
+
+def _named(rule: _RuleText, names: Collection[str]) -> list[str]:
+    """The ``names`` that ``rule``'s condition names or matches with a wildcard."""
+    found = {n for n in rule.referenced if n in names}
+    for prefix in rule.prefixes:
+        found.update(n for n in names if n.startswith(prefix))
+    found.discard(rule.name)
+    return sorted(found)
 
 
 _LINE_PREFIX = re.compile(r"^(?:line \d+: )")

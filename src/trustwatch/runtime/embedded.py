@@ -181,6 +181,7 @@ def run_embedded(
     reset_state: bool = False,
     batch_size: int = 5000,
     on_progress: ProgressCallback | None = None,
+    dead_letters: Sequence[DeadLetter] = (),
 ) -> RunSummary:
     """Run the pipeline over event files and store what it decides.
 
@@ -223,6 +224,9 @@ def run_embedded(
         Events between store writes and progress calls.
     on_progress
         Called with the number of events read so far.
+    dead_letters
+        Records other inputs refused while loading (bad fuzzy-intel lines),
+        stored with the run's own, as ``intel``'s rejects are.
 
     Raises
     ------
@@ -251,6 +255,7 @@ def run_embedded(
     if intel is not None:
         summary.intel = dict(intel.loaded)
         batch.letters.extend(intel.rejected)
+    batch.letters.extend(dead_letters)
     decoder = EventDecoder(source_tz=source_tz)
     events = read_events(
         event_paths, decoder=decoder, format=format, sshlog_tz=source_tz

@@ -2,14 +2,24 @@
 
 ``html.parser`` builds no tree, so deep nesting costs nothing; the page is fed
 in chunks so that a page with too many tags or URLs stops early.
+
+A page can carry whole pages of its own, shown without fetching anything: the
+``srcdoc`` of an ``<iframe>`` and a ``data:text/html`` URL. Both are read as
+nested pages whose links and forms count as the page's. The page and all that
+is nested in it share one time budget and one tag count, and nesting is
+bounded in depth, in number and in characters.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import codecs
 import re
 import time
 from html.parser import HTMLParser
-from urllib.parse import urljoin
+from typing import NamedTuple
+from urllib.parse import unquote_to_bytes, urljoin
 
 from trustwatch.content.model import Collector, FoundForm, limit_fields
 from trustwatch.enrichment.urls import parse_url
@@ -25,6 +35,20 @@ _MAX_PENDING = 256 * 1024
 _TIME_BUDGET = 3.0  # seconds
 _MAX_SCRIPT_CHARS = 2 * 1024 * 1024  # inline script text scanned per page
 _WEB_SCHEMES = ("http://", "https://")
+# pages nested in the page (srcdoc, data: URLs), all of them together
+_MAX_DEPTH = 3  # levels below the page
+_MAX_NESTED = 64  # nested pages read
+_MAX_NESTED_CHARS = 1024 * 1024  # their decoded characters
+_NESTED_MEDIA = frozenset({"text/html", "application/xhtml+xml"})
+# text encodings a data: URL may name; others (punycode, idna...) read as UTF-8
+_CHARSETS = ("utf-8", "utf-16", "ascii", "cp125", "cp874", "iso8859-", "koi8-")
+_CHARSETS_CJK = ("shift_jis", "euc_jp", "euc_kr", "gb2312", "gbk", "gb18030", "big5")
+_BASE64_SPACE = b" \t\n\f\r"
+# controls tied to a form by its id (form="..."), per page
+_MAX_DETACHED = 10_000
+_MAX_TARGETS = 32  # distinct places one form submits to
+_SUBMIT_INPUTS = frozenset({"submit", "image"})
+_NOT_SUBMIT_BUTTONS = frozenset({"button", "reset"})
 
 _SCRIPT_LOCATION = re.compile(
     r"""(?:\blocation(?:\.href)?\s*=\s*|\blocation\.(?:replace|assign)\(\s*)"""
@@ -62,45 +86,103 @@ def extract_html(text: str, collector: Collector, base_host: str | None) -> None
         The host the page was served from, used to resolve relative links and
         to tell whether a form posts to another registrable domain.
     """
-    parser = _PageParser(collector, base_host)
-    deadline = time.monotonic() + _TIME_BUDGET
+    base = f"https://{base_host}/" if base_host else None
+    _read(_PageParser(collector, base_host, base, _Budget()), text)
+
+
+def _read(parser: _PageParser, text: str) -> None:
+    """Feed ``text`` to ``parser`` in chunks until it ends or a limit stops it."""
+    budget = parser.budget
     for start in range(0, len(text), _CHUNK):
-        if parser.stopped:
+        if parser.stopped or budget.timed_out:
+            parser.stopped = True
             break
         parser.feed(text[start : start + _CHUNK])
-        if len(parser.rawdata) > _MAX_PENDING or time.monotonic() > deadline:
-            why = (
-                "markup never closes"
-                if len(parser.rawdata) > _MAX_PENDING
-                else ("time budget spent")
-            )
-            collector.error("html_unparsable", f"{why} after {start + _CHUNK} chars")
-            collector.truncated = True
+        pending = len(parser.rawdata) > _MAX_PENDING
+        late = not pending and time.monotonic() > budget.deadline
+        if (pending or late) and not budget.timed_out:
+            why = "markup never closes" if pending else "time budget spent"
+            parser.out.error("html_unparsable", f"{why} after {start + _CHUNK} chars")
+            parser.out.truncated = True
             parser.stopped = True
+            budget.timed_out = late
     if not parser.stopped:
         parser.close()
     parser.finish()
 
 
-class _PageParser(HTMLParser):
-    """Event handler that turns tags into :class:`FoundUrl` and forms."""
+class _Budget:
+    """What a page and the pages nested in it may spend, all together."""
 
-    def __init__(self, collector: Collector, base_host: str | None) -> None:
+    __slots__ = ("chars", "deadline", "noted", "pages", "seen", "tags", "timed_out")
+
+    def __init__(self) -> None:
+        self.deadline = time.monotonic() + _TIME_BUDGET
+        self.timed_out = False
+        self.tags = 0
+        self.pages = 0  # nested pages read
+        self.chars = 0  # and their characters
+        self.seen: set[str] = set()  # nested pages already read
+        self.noted: set[str] = set()  # nesting limits already reported
+
+
+class _Submitter(NamedTuple):
+    """A submit button's own target; ``None`` keeps the form's."""
+
+    action: str | None  # resolved; "" submits to the page itself
+    method: str | None
+
+
+class _Control(NamedTuple):
+    """What a form control adds to the form it belongs to."""
+
+    field: str | None  # its name, for the form's fields; None for a button
+    password: bool
+    submitter: _Submitter | None
+
+
+class _PageParser(HTMLParser):
+    """Event handler that turns tags into :class:`FoundUrl` and forms.
+
+    Forms are kept until the page ends, because a control anywhere in the page
+    can join a form by naming its id (``form="..."``); then each form gives
+    one :class:`FoundForm` per place it can submit to.
+    """
+
+    def __init__(
+        self,
+        collector: Collector,
+        base_host: str | None,
+        base: str | None,
+        budget: _Budget,
+        depth: int = 0,
+        in_data_url: bool = False,
+    ) -> None:
         super().__init__(convert_charrefs=True)
         self.out = collector
         self.base_host = base_host
-        self.base = f"https://{base_host}/" if base_host else None
+        self.base = base
+        self.budget = budget
+        self.depth = depth
+        self.in_data_url = in_data_url
         self.stopped = False
-        self._tags = 0
         self._link: tuple[str, list[str]] | None = None
         self._form: _OpenForm | None = None
+        self._forms: list[_OpenForm] = []
+        self._form_ids: dict[str, _OpenForm] = {}
+        self._detached: list[tuple[str, _Control]] = []
         self._in_script = False
         self._script_chars = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         """Dispatch a start tag to the handler for its element."""
-        self._tags += 1
-        if self._tags > _MAX_TAGS or self.out.full:
+        if self.stopped:
+            return
+        if self.budget.timed_out:  # in a nested page, which said so
+            self.stopped = True
+            return
+        self.budget.tags += 1
+        if self.budget.tags > _MAX_TAGS or self.out.full:
             self._stop()
             return
         values = {name: value or "" for name, value in attrs}
@@ -119,7 +201,7 @@ class _PageParser(HTMLParser):
         if tag == "a":
             self._end_link()
         elif tag == "form":
-            self._end_form()
+            self._form = None
         elif tag == "script":
             self._in_script = False
 
@@ -133,9 +215,15 @@ class _PageParser(HTMLParser):
                 self._add(match.group(2), "script_location")
 
     def finish(self) -> None:
-        """Flush what is still open when the page ends."""
+        """Flush what is still open when the page ends, and record the forms."""
         self._end_link()
-        self._end_form()
+        self._form = None
+        for form_id, control in self._detached:
+            form = self._form_ids.get(form_id)
+            if form is not None:
+                form.add(control, self.out)
+        for form in self._forms:
+            self._record_form(form)
 
     # ----------------------------------------------------------- elements
 
@@ -158,6 +246,23 @@ class _PageParser(HTMLParser):
         if "src" in attrs:
             self._add(attrs["src"], "iframe_src")
 
+    def _on_iframe(self, attrs: dict[str, str]) -> None:
+        self._on_frame(attrs)
+        srcdoc = attrs.get("srcdoc", "")
+        if srcdoc.strip():
+            # a srcdoc page resolves its links against the page's base
+            room = self._nested_room()
+            if room:
+                self._read_nested(srcdoc, room, self.base, in_data_url=False)
+
+    def _on_object(self, attrs: dict[str, str]) -> None:
+        if "data" in attrs:
+            self._add(attrs["data"], "object_data")
+
+    def _on_embed(self, attrs: dict[str, str]) -> None:
+        if "src" in attrs:
+            self._add(attrs["src"], "object_data")
+
     def _on_meta(self, attrs: dict[str, str]) -> None:
         if attrs.get("http-equiv", "").strip().lower() != "refresh":
             return
@@ -173,22 +278,58 @@ class _PageParser(HTMLParser):
     def _on_form(self, attrs: dict[str, str]) -> None:
         if self._form is not None:
             return  # browsers ignore a form nested in another
+        if len(self._forms) >= self.out.max_urls:
+            self.out.truncated = True
+            return
         action = attrs.get("action", "").strip() or None
         resolved = self._resolve(action) if action else None
         method = attrs.get("method", "get").strip().lower() or "get"
         self._form = _OpenForm(resolved, method)
+        self._forms.append(self._form)
+        if attrs.get("id"):
+            self._form_ids.setdefault(attrs["id"], self._form)
         if resolved is not None:
             self._add(resolved, "form_action")
 
-    def _on_input(self, attrs: dict[str, str]) -> None:
-        if self._form is None:
-            return
+    def _on_input(self, attrs: dict[str, str], submits: bool = True) -> None:
         kind = attrs.get("type", "text").strip().lower()
-        self._form.has_password |= kind == "password"
         name = attrs.get("name") or attrs.get("id") or kind
-        self._form.fields.append(name)
+        submits &= kind in _SUBMIT_INPUTS
+        submitter = self._submitter(attrs) if submits else None
+        self._control(attrs, _Control(name, kind == "password", submitter))
+
+    def _on_field(self, attrs: dict[str, str]) -> None:
+        self._on_input(attrs, submits=False)
+
+    def _on_button(self, attrs: dict[str, str]) -> None:
+        kind = attrs.get("type", "submit").strip().lower()
+        if kind not in _NOT_SUBMIT_BUTTONS:  # a missing or unknown type submits
+            self._control(attrs, _Control(None, False, self._submitter(attrs)))
 
     # ------------------------------------------------------------ helpers
+
+    def _control(self, attrs: dict[str, str], control: _Control) -> None:
+        """Give a control to its form: the one its ``form`` attribute names,
+        wherever that is in the page, else the form it is inside."""
+        if "form" in attrs:
+            if len(self._detached) < _MAX_DETACHED:
+                self._detached.append((attrs["form"], control))
+            else:
+                self.out.truncated = True
+        elif self._form is not None:
+            self._form.add(control, self.out)
+
+    def _submitter(self, attrs: dict[str, str]) -> _Submitter:
+        """Where a submit button sends its form, listing a ``formaction``."""
+        action = None
+        if "formaction" in attrs:
+            # an empty formaction submits to the page itself, whatever the form says
+            action = attrs["formaction"].strip()
+            if action:
+                action = self._resolve(action)
+                self._add(action, "form_action")
+        method = attrs.get("formmethod", "").strip().lower() or None
+        return _Submitter(action, method)
 
     def _end_link(self) -> None:
         if self._link is not None:
@@ -196,30 +337,91 @@ class _PageParser(HTMLParser):
             self._link = None
             self._add(href, "a_href", "".join(text))
 
-    def _end_form(self) -> None:
-        form, self._form = self._form, None
-        if form is None:
-            return
-        other = _other_domain(form.action, self.base_host)
-        if form.has_password and other:
-            self.out.flag("password_form_other_domain")
-        self.out.add_form(
-            FoundForm(
-                action=form.action,
-                method=form.method,
-                has_password=form.has_password,
-                fields=limit_fields(form.fields),
-                posts_to_other_domain=other,
+    def _record_form(self, form: _OpenForm) -> None:
+        """Add one :class:`FoundForm` per place ``form`` submits to."""
+        for action, method in form.targets():
+            other = _other_domain(action, self.base_host)
+            if form.has_password and other:
+                self.out.flag("password_form_other_domain")
+            if form.has_password and self.in_data_url:
+                self.out.flag("password_form_in_data_url")
+            self.out.add_form(
+                FoundForm(
+                    action=action,
+                    method=method,
+                    has_password=form.has_password,
+                    fields=limit_fields(form.fields),
+                    posts_to_other_domain=other,
+                )
             )
-        )
 
     def _add(self, raw: str, where: str, text: str | None = None) -> None:
         url = _as_browser_reads(raw)
         scheme = url.split(":", 1)[0].strip().lower() if ":" in url else ""
         if scheme in ("javascript", "data", "vbscript"):
             self.out.add_url(url, f"{scheme}_url", text)
+            if scheme == "data":
+                self._read_data_url(url)
         elif url and not url.startswith("#"):
             self.out.add_url(self._resolve(url), where, text)
+
+    def _read_data_url(self, url: str) -> None:
+        """Read the page a ``data:text/html`` URL holds as a nested page."""
+        if self.stopped:
+            return
+        room = self._nested_room()
+        if not room:
+            return
+        page = _data_page(url, room)
+        if page is not None:
+            text, cut = page
+            if cut:
+                self._note_limit(f"a data: URL over {room} characters was cut")
+            # relative links of a data: page resolve against nothing
+            self._read_nested(text, room, None, in_data_url=True)
+
+    def _nested_room(self) -> int:
+        """Characters one more nested page may have; 0, noted, when none."""
+        budget = self.budget
+        if self.depth >= _MAX_DEPTH:
+            self._note_limit(f"pages nested more than {_MAX_DEPTH} deep were not read")
+        elif budget.pages >= _MAX_NESTED:
+            self._note_limit(f"only {_MAX_NESTED} nested pages were read")
+        elif budget.chars >= _MAX_NESTED_CHARS:
+            self._note_limit(f"only {_MAX_NESTED_CHARS} chars of nested pages read")
+        else:
+            return _MAX_NESTED_CHARS - budget.chars
+        return 0
+
+    def _read_nested(
+        self, text: str, room: int, base: str | None, *, in_data_url: bool
+    ) -> None:
+        """Read ``text`` as a page nested in this one, sharing its budget."""
+        budget = self.budget
+        if len(text) > room:
+            text = text[:room]
+            self._note_limit(f"only {_MAX_NESTED_CHARS} chars of nested pages read")
+        if text in budget.seen:
+            return  # the same page again adds nothing
+        budget.seen.add(text)
+        budget.pages += 1
+        budget.chars += len(text)
+        nested = _PageParser(
+            self.out,
+            self.base_host,
+            base,
+            budget,
+            self.depth + 1,
+            self.in_data_url or in_data_url,
+        )
+        _read(nested, text)
+
+    def _note_limit(self, why: str) -> None:
+        """Record, once per page, that a nesting limit left something unread."""
+        self.out.truncated = True
+        if why not in self.budget.noted:
+            self.budget.noted.add(why)
+            self.out.error("html_nested_limit", why)
 
     def _resolve(self, url: str) -> str:
         return resolve_link(url, self.base)
@@ -232,15 +434,46 @@ class _PageParser(HTMLParser):
 
 
 class _OpenForm:
-    """A form whose end tag has not been seen yet."""
+    """A form of the page, with the controls that belong to it so far."""
 
-    __slots__ = ("action", "fields", "has_password", "method")
+    __slots__ = ("action", "fields", "has_password", "method", "submitters")
 
     def __init__(self, action: str | None, method: str) -> None:
         self.action = action
         self.method = method
         self.has_password = False
         self.fields: list[str] = []
+        self.submitters: dict[_Submitter, None] = {}
+
+    def add(self, control: _Control, collector: Collector) -> None:
+        """Count ``control`` as one of the form's."""
+        self.has_password |= control.password
+        if control.field is not None:
+            self.fields.append(control.field)
+        submitter = control.submitter
+        if submitter is None or submitter in self.submitters:
+            return
+        if len(self.submitters) < _MAX_TARGETS:
+            self.submitters[submitter] = None
+        else:
+            collector.truncated = True
+
+    def targets(self) -> tuple[tuple[str | None, str], ...]:
+        """The ``(action, method)`` pairs the form can submit with.
+
+        Each submit button sends the form to its ``formaction`` and with its
+        ``formmethod`` when it has them. The form's own action is a target
+        when a button keeps it, when there is no button (pressing Enter, or a
+        script), and whenever it names a URL, since a script can submit the
+        form without any button.
+        """
+        found: dict[tuple[str | None, str], None] = {}
+        if not self.submitters or self.action is not None:
+            found[(self.action, self.method)] = None
+        for submitter in self.submitters:
+            action = self.action if submitter.action is None else submitter.action
+            found[(action or None, submitter.method or self.method)] = None
+        return tuple(found)
 
 
 def resolve_link(raw: str, base: str | None) -> str:
@@ -297,6 +530,74 @@ def _slashed(prefix: str, rest: str) -> str:
     return prefix + head.replace("\\", "/") + tail
 
 
+def _data_page(url: str, limit: int) -> tuple[str, bool] | None:
+    """The page a ``data:`` URL holds, and whether it was cut to ``limit``
+    characters; ``None`` when the URL holds no HTML or is not valid.
+
+    >>> _data_page("data:text/html;base64,PGZvcm0+", 100)
+    ('<form>', False)
+    >>> _data_page("data:text/html,%3Ca%20href=x%3E", 100)
+    ('<a href=x>', False)
+    >>> _data_page("data:image/png;base64,iVBORw0K", 100) is None
+    True
+    """
+    header, comma, body = url[5:].partition(",")
+    if not comma:
+        return None
+    params = [part.strip() for part in header.split(";")]
+    is_base64 = len(params) > 1 and params[-1].lower() == "base64"
+    if is_base64:
+        params.pop()
+    if params[0].lower() not in _NESTED_MEDIA:
+        return None
+    charset = "utf-8"
+    for param in params[1:]:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip("\"'")
+    keep = 3 * limit + 4  # enough encoded characters for ``limit`` decoded ones
+    cut = len(body) > keep
+    data = unquote_to_bytes(body[:keep])
+    if is_base64:
+        decoded = _forgiving_base64(data, cut)
+        if decoded is None:
+            return None
+        data = decoded
+    text = _decode_charset(data, charset)
+    if len(text) > limit:
+        return text[:limit], True
+    return text, cut
+
+
+def _forgiving_base64(data: bytes, cut: bool) -> bytes | None:
+    """Decode base64 as a browser does: spaces ignored, padding optional."""
+    compact = data.translate(None, _BASE64_SPACE)
+    if cut:
+        compact = compact[: len(compact) - len(compact) % 4]
+    if len(compact) % 4 == 0:
+        compact = compact.removesuffix(b"=").removesuffix(b"=")
+    if len(compact) % 4 == 1:
+        return None
+    try:
+        return base64.b64decode(compact + b"=" * (-len(compact) % 4), validate=True)
+    except binascii.Error:
+        return None
+
+
+def _decode_charset(data: bytes, charset: str) -> str:
+    """Decode a nested page in the charset it names, when that is a text
+    encoding of the web; in UTF-8 otherwise."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return data.decode("utf-16", errors="replace")
+    try:
+        codec = codecs.lookup(charset).name
+    except LookupError:
+        codec = "utf-8"
+    if not codec.startswith(_CHARSETS) and codec not in _CHARSETS_CJK:
+        codec = "utf-8"
+    return data.decode(codec, errors="replace")
+
+
 def _other_domain(action: str | None, base_host: str | None) -> bool | None:
     """Say whether ``action`` posts off the page's registrable domain."""
     if action is None:
@@ -318,12 +619,15 @@ _HANDLERS = {
     "a": _PageParser._on_a,
     "area": _PageParser._on_area,
     "base": _PageParser._on_base,
-    "iframe": _PageParser._on_frame,
+    "iframe": _PageParser._on_iframe,
     "frame": _PageParser._on_frame,
+    "object": _PageParser._on_object,
+    "embed": _PageParser._on_embed,
     "meta": _PageParser._on_meta,
     "script": _PageParser._on_script,
     "form": _PageParser._on_form,
     "input": _PageParser._on_input,
-    "select": _PageParser._on_input,
-    "textarea": _PageParser._on_input,
+    "select": _PageParser._on_field,
+    "textarea": _PageParser._on_field,
+    "button": _PageParser._on_button,
 }

@@ -18,7 +18,9 @@ network) and judged:
   page cannot receive a password itself, so only a script can carry it off,
   which is how HTML-attachment phishing kits work. Saved pages and developers'
   login templates look the same, so that case scores ``self_post_score``, a
-  review and not a quarantine.
+  review and not a quarantine. A password form inside a ``data:`` URL of the
+  file (a page carried in a link, shown without any web host serving it) is
+  a lure however it posts, and scores ``cross_domain_score`` or more.
 - **lure document**: a file whose only URL is one external link, the shape of
   "your document is ready, view it here". One link alone is weak evidence (a
   CV links to a profile), so the link's own score and this shape combine as
@@ -79,6 +81,7 @@ _LURE_TEXT = re.compile(
     re.IGNORECASE,
 )
 _HARMLESS_ERRORS = frozenset({"invalid_utf8"})  # the page was still read whole
+_DATA_URL_FORM = "password_form_in_data_url"  # the extractor's flag
 _PLACES = {
     "a_href": "HTML link",
     "base_href": "HTML base address",
@@ -87,6 +90,7 @@ _PLACES = {
     "script_src": "HTML script source",
     "script_location": "script redirect",
     "form_action": "form action",
+    "object_data": "HTML embedded object",
     "pdf_uri_action": "PDF link",
     "pdf_launch_action": "PDF launch action",
     "pdf_submit_form": "PDF form submission",
@@ -579,10 +583,19 @@ def _form_finding_of(
     if best is None:
         return None
     score, reasons, form = best
+    in_data_url = _DATA_URL_FORM in assessment.extraction.flags
+    if in_data_url:
+        score = max(score, rules.cross_domain_score)
+        reasons = (
+            "a data: URL in the file holds a page with a password form, a login "
+            "page that no web host serves (a phishing lure)",
+            *reasons,
+        )
     evidence = {
         "action": form.action,
         "destination": form.destination,
         "password_forms": sum(f.has_password for f in assessment.forms),
+        "in_data_url": in_data_url,
         "file_kind": assessment.extraction.kind,
     }
     return FileFinding("file_credential_form", score, reasons, evidence)

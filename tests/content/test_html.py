@@ -138,7 +138,8 @@ def test_utf16_page_is_read() -> None:
 
 def test_deeply_nested_tags_do_not_break_parsing() -> None:
     page = b"<html>" + b"<div>" * 200_000 + b'<a href="https://deep.example/">d</a>'
-    result = extract_content(page)
+    # the time the page takes is not what this checks: the budget leaves room
+    result = extract_content(page, time_budget=600)
     assert ("https://deep.example/", "a_href") in [
         (u.url, u.where) for u in result.urls
     ]

@@ -7,8 +7,6 @@ import html
 import time
 from urllib.parse import quote
 
-import pytest
-
 from trustwatch.content import Extraction, FoundForm, extract_content
 from trustwatch.detectors.file_phishing import assess_file, file_findings
 
@@ -253,14 +251,13 @@ def test_a_repeated_nested_page_is_read_once() -> None:
     assert result.errors == ()
 
 
-def test_a_nested_page_spends_the_time_budget_of_the_page(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr("trustwatch.content.html._TIME_BUDGET", 0.0)
+def test_a_nested_page_spends_the_work_budget_of_the_file() -> None:
     page = b"<iframe srcdoc='<a href=https://in.example.net/>in</a>'></iframe>" + (
         b"<a href=https://after.example.net/>after</a>" * 10
     )
-    result = _extract(page)
-    assert result.errors == ("html_unparsable: time budget spent after 65536 chars",)
+    result = extract_content(page, name="page.html", time_budget=1e-9)
+    assert result.errors == (
+        "work_limit: time budget of 1e-09 s spent; the rest of the file was not read",
+    )
     assert result.truncated
     assert [u.url for u in result.urls] == ["https://in.example.net/"]

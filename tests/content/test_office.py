@@ -66,12 +66,6 @@ def test_xlsx_links_and_strings_are_found() -> None:
     ]
 
 
-def test_plain_zip_is_unknown() -> None:
-    result = extract_content(zip_of({"a.txt": "https://a.example/"}))
-    assert result.kind == "unknown"
-    assert result.urls == ()
-
-
 def test_billion_laughs_is_refused() -> None:
     bomb = (
         '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'

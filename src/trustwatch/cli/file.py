@@ -448,7 +448,7 @@ def _show(result: FileScan) -> None:
     if result.flags:
         console.print(f"  flags: {', '.join(clean(f) for f in result.flags)}")
     if result.truncated:
-        console.print("  truncated: a size or count limit cut the reading short")
+        console.print("  truncated: a size, count or work limit cut the reading short")
     for error in result.errors:
         console.print(f"  error: {clean(error)}")
     for finding in result.findings:

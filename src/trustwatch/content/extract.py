@@ -4,6 +4,13 @@ The format is sniffed from the bytes first and from the name or MIME type
 only when the bytes say nothing. Nothing here fetches or resolves a URL, and
 no input makes :func:`extract_content` raise: a corrupt or hostile file gives
 ``errors`` and whatever was read safely before the problem.
+
+Each file is read under one work budget (a deadline and step and
+inflated-byte allowances, see :mod:`trustwatch.content.budget`) that every
+format charges; a file it cuts short comes back ``truncated`` with a
+``work_limit`` error. A zip that is not an Office document is read member by
+member, archives inside it too down to :data:`MAX_ARCHIVE_DEPTH`, under the
+caps of the Office parts and the same budget.
 """
 
 from __future__ import annotations
@@ -12,20 +19,41 @@ import io
 import logging
 import zipfile
 
+from trustwatch.content.budget import (
+    MAX_STEPS,
+    TIME_BUDGET,
+    WorkBudget,
+    WorkLimitReached,
+)
 from trustwatch.content.html import decode_html, extract_html
 from trustwatch.content.model import Collector, Extraction
-from trustwatch.content.office import extract_office, office_kind
+from trustwatch.content.office import (
+    MAX_ENTRIES,
+    extract_office,
+    office_kind,
+    read_member,
+)
 from trustwatch.content.pdf import extract_pdf
 from trustwatch.content.rtf import extract_rtf
 from trustwatch.content.text import extract_text
 from trustwatch.errors import ConfigError
 
-__all__ = ["MAX_BYTES", "MAX_URLS", "extract_content", "sniff_kind"]
+__all__ = [
+    "MAX_ARCHIVE_DEPTH",
+    "MAX_BYTES",
+    "MAX_STEPS",
+    "MAX_URLS",
+    "TIME_BUDGET",
+    "extract_content",
+    "sniff_kind",
+]
 
 logger = logging.getLogger(__name__)
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_URLS = 1000
+MAX_ARCHIVE_DEPTH = 3  # archives read one inside another, the upload included
+_SNIFF_BYTES = 1024
 
 _HTML_MARKS = (b"<html", b"<!doctype html", b"<form", b"<head", b"<body", b"<iframe")
 _BY_SUFFIX = {
@@ -90,8 +118,10 @@ def extract_content(
     base_host: str | None = None,
     max_bytes: int = MAX_BYTES,
     max_urls: int = MAX_URLS,
+    time_budget: float = TIME_BUDGET,
+    max_steps: int = MAX_STEPS,
 ) -> Extraction:
-    """Extract the URLs and forms of an HTML, PDF, Office, RTF or text file.
+    """Extract the URLs and forms of an HTML, PDF, Office, RTF, text or zip file.
 
     Parameters
     ----------
@@ -109,6 +139,14 @@ def extract_content(
         Office files are not read. Either way ``truncated`` is set.
     max_urls
         URLs (and, separately, forms) kept before ``truncated`` is set.
+    time_budget
+        Seconds of reading allowed for the whole file, archive members
+        included. When they run out, reading stops: ``truncated`` is set and a
+        ``"work_limit"`` error says why.
+    max_steps
+        Units of parsing work allowed for the whole file (PDF operators, XML
+        elements by the 64, archive members), stopping reading as
+        ``time_budget`` does.
 
     Returns
     -------
@@ -118,7 +156,8 @@ def extract_content(
     Raises
     ------
     trustwatch.errors.ConfigError
-        When ``max_bytes`` or ``max_urls`` is negative (never for bad data).
+        When ``max_bytes``, ``max_urls`` or ``max_steps`` is negative, or
+        ``time_budget`` is not positive (never for bad data).
 
     Examples
     --------
@@ -127,7 +166,7 @@ def extract_content(
     FoundUrl(url='https://login.example/x', where='a_href', text='Sign in')
     """
     _check_limits(max_bytes, max_urls)
-    collector = Collector(max_urls)
+    collector = Collector(max_urls, WorkBudget(time_budget, max_steps))
     kind = sniff_kind(data, name, mime_type)
     if len(data) > max_bytes:
         collector.truncated = True
@@ -135,7 +174,7 @@ def extract_content(
         data = data[:max_bytes]
         if kind in ("pdf", "zip"):
             return collector.result("pdf" if kind == "pdf" else "unknown")
-    kind = _dispatch(kind, data, collector, base_host)
+    kind = _dispatch(kind, data, collector, base_host, max_bytes=max_bytes)
     result = collector.result(kind)
     logger.debug(
         "extracted kind=%s urls=%d forms=%d errors=%d truncated=%s",
@@ -149,9 +188,21 @@ def extract_content(
 
 
 def _dispatch(
-    kind: str, data: bytes, collector: Collector, base_host: str | None
+    kind: str,
+    data: bytes,
+    collector: Collector,
+    base_host: str | None,
+    *,
+    depth: int = 1,
+    max_bytes: int = MAX_BYTES,
 ) -> str:
-    """Run the extractor for ``kind`` and return the final kind name."""
+    """Run the extractor for ``kind`` and return the final kind name.
+
+    ``depth`` counts the archives the data was found in, the upload included,
+    and ``max_bytes`` bounds each archive member read. The upload's own call
+    records a spent work budget; inside an archive,
+    :class:`~trustwatch.content.budget.WorkLimitReached` passes through.
+    """
     try:
         if kind == "html":
             extract_html(decode_html(data, collector), collector, base_host)
@@ -162,7 +213,11 @@ def _dispatch(
         elif kind == "text":
             extract_text(data, collector)
         elif kind == "zip":
-            return _extract_zip(data, collector)
+            return _extract_zip(data, collector, depth, max_bytes)
+    except WorkLimitReached as stop:
+        if depth > 1:
+            raise
+        _note_stop(collector, stop)
     except RecursionError:
         collector.error("too_deep", f"{kind} nesting is too deep; stopped reading")
     except Exception as error:  # a parser bug must not turn bad data into a crash
@@ -173,19 +228,101 @@ def _dispatch(
     return kind
 
 
-def _extract_zip(data: bytes, collector: Collector) -> str:
-    """Read an OOXML zip; any other zip is of unknown kind."""
+def _extract_zip(data: bytes, collector: Collector, depth: int, max_bytes: int) -> str:
+    """Read an OOXML zip as a document, any other zip member by member."""
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except Exception as error:  # zipfile raises many types on a damaged archive
         collector.error("zip_unreadable", f"{type(error).__name__}: {str(error)[:120]}")
         return "unknown"
     with zf:
-        kind = office_kind(zf)
-        if kind is None:
-            return "unknown"
-        extract_office(zf, collector)
+        kind = office_kind(zf) or "zip"
+        try:
+            if kind == "zip":
+                _extract_archive(zf, collector, depth, max_bytes)
+            else:
+                extract_office(zf, collector)
+        except WorkLimitReached as stop:
+            if depth > 1:
+                raise
+            _note_stop(collector, stop)  # here, where the kind is known
         return kind
+
+
+def _note_stop(collector: Collector, stop: WorkLimitReached) -> None:
+    """Record that the work budget cut the file short."""
+    collector.truncated = True
+    collector.error("work_limit", f"{stop}; the rest of the file was not read")
+
+
+def _extract_archive(
+    zf: zipfile.ZipFile, collector: Collector, depth: int, max_bytes: int
+) -> None:
+    """Read the members of a plain zip whose format is known, archives included.
+
+    Members of unknown format are skipped, as an upload of unknown format
+    is; larger members than ``max_bytes`` are refused; errors from a member
+    name it.
+    """
+    infos = [info for info in zf.infolist() if not info.is_dir()]
+    if len(infos) > MAX_ENTRIES:
+        collector.truncated = True
+        collector.error("zip_entries", f"{len(infos)} entries; read {MAX_ENTRIES}")
+        infos = infos[:MAX_ENTRIES]
+    for info in infos:
+        if collector.full:
+            collector.truncated = True
+            return
+        collector.budget.step()
+        _extract_member(zf, info, collector, depth, max_bytes)
+
+
+def _extract_member(
+    zf: zipfile.ZipFile,
+    info: zipfile.ZipInfo,
+    collector: Collector,
+    depth: int,
+    max_bytes: int,
+) -> None:
+    """Sniff one archive member and read it if its format is known."""
+    if info.flag_bits & 0x1:
+        collector.flag("encrypted")
+    kind = sniff_kind(_head(zf, info), info.filename)
+    if kind == "unknown":
+        return
+    member = info.filename[:100]
+    if kind == "zip" and depth >= MAX_ARCHIVE_DEPTH:
+        collector.truncated = True
+        collector.error(
+            "zip_too_deep",
+            f"{member}: archives nested over {MAX_ARCHIVE_DEPTH} deep; not read",
+        )
+        return
+    data = read_member(zf, info, collector, max_bytes)
+    if data is None:
+        return
+    errors_before = len(collector.errors)
+    _dispatch(kind, data, collector, None, depth=depth + 1, max_bytes=max_bytes)
+    collector.errors[errors_before:] = [
+        _in_member(error, member) for error in collector.errors[errors_before:]
+    ]
+
+
+def _head(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
+    """Return the first kilobyte of a member, or ``b""`` when it cannot be read."""
+    if info.flag_bits & 0x1:
+        return b""
+    try:
+        with zf.open(info) as handle:
+            return handle.read(_SNIFF_BYTES)
+    except Exception:  # read_member reports the same fault if the member is read
+        return b""
+
+
+def _in_member(error: str, member: str) -> str:
+    """Name the archive member an error came from: ``code: member: detail``."""
+    code, _, detail = error.partition(": ")
+    return f"{code}: {member}: {detail}"
 
 
 def _kind_from_label(name: str | None, mime_type: str | None) -> str:

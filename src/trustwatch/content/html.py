@@ -6,8 +6,9 @@ in chunks so that a page with too many tags or URLs stops early.
 A page can carry whole pages of its own, shown without fetching anything: the
 ``srcdoc`` of an ``<iframe>`` and a ``data:text/html`` URL. Both are read as
 nested pages whose links and forms count as the page's. The page and all that
-is nested in it share one time budget and one tag count, and nesting is
-bounded in depth, in number and in characters.
+is nested in it share the file's work budget
+(:class:`~trustwatch.content.budget.WorkBudget`, checked between chunks) and
+one tag count, and nesting is bounded in depth, in number and in characters.
 """
 
 from __future__ import annotations
@@ -16,11 +17,11 @@ import base64
 import binascii
 import codecs
 import re
-import time
 from html.parser import HTMLParser
 from typing import NamedTuple
 from urllib.parse import unquote_to_bytes, urljoin
 
+from trustwatch.content.budget import WorkLimitReached
 from trustwatch.content.model import Collector, FoundForm, limit_fields
 from trustwatch.enrichment.urls import parse_url
 from trustwatch.errors import InvalidUrlError
@@ -30,9 +31,8 @@ __all__ = ["decode_html", "extract_html", "resolve_link"]
 _CHUNK = 64 * 1024
 _MAX_TAGS = 500_000  # start tags read before giving up on a page
 # html.parser re-reads markup it cannot finish on every feed: cap the backlog
-# (a page of "</</</..." is otherwise quadratic) and the time spent per page
+# (a page of "</</</..." is otherwise quadratic)
 _MAX_PENDING = 256 * 1024
-_TIME_BUDGET = 3.0  # seconds
 _MAX_SCRIPT_CHARS = 2 * 1024 * 1024  # inline script text scanned per page
 _WEB_SCHEMES = ("http://", "https://")
 # pages nested in the page (srcdoc, data: URLs), all of them together
@@ -88,6 +88,10 @@ def extract_html(text: str, collector: Collector, base_host: str | None) -> None
     """
     base = f"https://{base_host}/" if base_host else None
     _read(_PageParser(collector, base_host, base, _Budget()), text)
+    if collector.budget.spent:
+        # the file's work budget stopped the page (and what it nests): what
+        # was read is kept, and the stop is reported as the other readers' is
+        raise WorkLimitReached(collector.budget.reason)
 
 
 def _read(parser: _PageParser, text: str) -> None:
@@ -98,27 +102,37 @@ def _read(parser: _PageParser, text: str) -> None:
             parser.stopped = True
             break
         parser.feed(text[start : start + _CHUNK])
-        pending = len(parser.rawdata) > _MAX_PENDING
-        late = not pending and time.monotonic() > budget.deadline
-        if (pending or late) and not budget.timed_out:
-            why = "markup never closes" if pending else "time budget spent"
-            parser.out.error("html_unparsable", f"{why} after {start + _CHUNK} chars")
+        if _work_spent(parser.out):
+            # the file's budget: the page and every page it nests stop here
+            parser.stopped = budget.timed_out = True
+            break
+        if len(parser.rawdata) > _MAX_PENDING:
+            parser.out.error(
+                "html_unparsable", f"markup never closes after {start + _CHUNK} chars"
+            )
             parser.out.truncated = True
             parser.stopped = True
-            budget.timed_out = late
     if not parser.stopped:
         parser.close()
     parser.finish()
 
 
+def _work_spent(collector: Collector) -> bool:
+    """Whether the file's work budget is spent (checked between chunks)."""
+    try:
+        collector.budget.check()
+    except WorkLimitReached:
+        return True
+    return False
+
+
 class _Budget:
     """What a page and the pages nested in it may spend, all together."""
 
-    __slots__ = ("chars", "deadline", "noted", "pages", "seen", "tags", "timed_out")
+    __slots__ = ("chars", "noted", "pages", "seen", "tags", "timed_out")
 
     def __init__(self) -> None:
-        self.deadline = time.monotonic() + _TIME_BUDGET
-        self.timed_out = False
+        self.timed_out = False  # the file's work budget stopped a page
         self.tags = 0
         self.pages = 0  # nested pages read
         self.chars = 0  # and their characters

@@ -2,12 +2,15 @@
 
 The records are plain frozen dataclasses. :class:`Collector` is the one place
 that enforces the count and length limits while a format module walks a file,
-so every format truncates the same way.
+so every format truncates the same way; it also carries the file's
+:class:`~trustwatch.content.budget.WorkBudget`, which every format charges.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from trustwatch.content.budget import WorkBudget
 
 __all__ = ["Collector", "Extraction", "FoundForm", "FoundUrl", "limit_fields"]
 
@@ -42,6 +45,9 @@ class FoundUrl:
 class FoundForm:
     """An HTML form, reduced to what matters for credential phishing.
 
+    A form that can submit to several places (its own action and its submit
+    buttons' ``formaction``) gives one record per place.
+
     Attributes
     ----------
     action
@@ -73,13 +79,15 @@ class Extraction:
     ----------
     kind
         ``"html"``, ``"pdf"``, ``"docx"``, ``"xlsx"``, ``"pptx"``,
-        ``"ooxml"``, ``"rtf"``, ``"text"`` or ``"unknown"``.
+        ``"ooxml"``, ``"rtf"``, ``"text"``, ``"zip"`` (an archive whose
+        members were read) or ``"unknown"``.
     urls
         The URLs found, in document order, without duplicates per place.
     forms
         The forms found (HTML only).
     truncated
-        Whether a size or count limit cut the extraction short.
+        Whether a size, count or work limit cut the extraction short; a
+        file whose work budget ran out also has a ``"work_limit"`` error.
     errors
         ``"code: detail"`` strings for what could not be read; what was read
         before the problem is still in ``urls`` and ``forms``.
@@ -87,7 +95,8 @@ class Extraction:
         Risky traits of the file: ``"macros"``, ``"external_template"``,
         ``"external_object"``, ``"activex"``, ``"embedded_objects"``,
         ``"encrypted"``, ``"password_form_other_domain"``,
-        ``"pdf_launch_action"``, ``"pdf_javascript"``.
+        ``"password_form_in_data_url"``, ``"pdf_launch_action"``,
+        ``"pdf_javascript"``.
     """
 
     kind: str
@@ -106,12 +115,26 @@ class Collector:
     max_urls
         How many URLs (and, separately, forms) to keep before marking the
         extraction truncated.
+    budget
+        The time and work allowed for the whole file, nested archive members
+        included; a default :class:`~trustwatch.content.budget.WorkBudget`
+        starting now when not given.
     """
 
-    __slots__ = ("_flags", "_seen", "errors", "forms", "max_urls", "truncated", "urls")
+    __slots__ = (
+        "_flags",
+        "_seen",
+        "budget",
+        "errors",
+        "forms",
+        "max_urls",
+        "truncated",
+        "urls",
+    )
 
-    def __init__(self, max_urls: int) -> None:
+    def __init__(self, max_urls: int, budget: WorkBudget | None = None) -> None:
         self.max_urls = max_urls
+        self.budget = budget if budget is not None else WorkBudget()
         self.urls: list[FoundUrl] = []
         self.forms: list[FoundForm] = []
         self.errors: list[str] = []

@@ -2,28 +2,41 @@
 
 Read with pypdf in non-strict mode. pypdf may fail in many ways on a hostile
 file, so each page is read on its own and a failure costs only that page.
+Text extraction is the costly part: a page's content (and the forms it can
+draw) is parsed for text only when small enough, and every operator is charged
+to the file's work budget, so a few kilobytes of operators that all pages
+share cannot keep the reader busy.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import re
 import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from pypdf import PdfReader
-from pypdf.generic import ArrayObject, DictionaryObject
+from pypdf import PageObject, PdfReader
+from pypdf.generic import ArrayObject, DictionaryObject, StreamObject
 
+from trustwatch.content.budget import WorkBudget, WorkLimitReached
 from trustwatch.content.model import Collector
 from trustwatch.enrichment.urls import extract_urls
 
-__all__ = ["extract_pdf"]
+__all__ = ["MAX_PAGES", "MAX_PAGE_CONTENT_BYTES", "extract_pdf"]
 
 logger = logging.getLogger(__name__)
 
 MAX_PAGES = 50
+#: Decoded content bytes, the page's and its forms', parsed for a page's text:
+#: pypdf parses a content stream whole before the first operator can be charged.
+MAX_PAGE_CONTENT_BYTES = 256 * 1024
 _MAX_TEXT_CHARS = 2 * 1024 * 1024  # page text scanned for URLs, all pages
+_MAX_FORMS = 500  # form XObjects a page's text may draw
+_MAX_TJ_ITEMS = 4096  # strings and offsets in one TJ array
+# operators that can draw text, directly or from a form
+_TEXT_OPERATOR = re.compile(rb"T[jJ]|Do|['\"]")
 _MAX_ANNOTS = 1000  # annotations read per page
 _MAX_NEXT = 20  # chained /Next actions followed
 
@@ -97,16 +110,85 @@ def _read_pages(reader: PdfReader, collector: Collector) -> None:
         if collector.full:
             collector.truncated = True
             return
+        collector.budget.check()
         try:
             page = reader.pages[index]
             _read_annotations(page.get("/Annots"), collector)
             if text_chars < _MAX_TEXT_CHARS:
-                text = page.extract_text()[: _MAX_TEXT_CHARS - text_chars]
+                text = _page_text(page, index + 1, collector)
+                text = text[: _MAX_TEXT_CHARS - text_chars]
                 text_chars += len(text)
                 for url in extract_urls(text):
                     collector.add_url(url, "pdf_text")
+        except WorkLimitReached:
+            raise
         except Exception as error:
             collector.error("pdf_page", f"page {index + 1}: {_describe(error)}")
+
+
+def _page_text(page: PageObject, number: int, collector: Collector) -> str:
+    """Extract a page's text, charging each operator to the work budget.
+
+    A page whose content and forms exceed :data:`MAX_PAGE_CONTENT_BYTES` is
+    not parsed: its text is skipped and the extraction marked truncated.
+    """
+    contents = page.get_contents()
+    data = contents.get_data() if contents is not None else b""
+    if not _TEXT_OPERATOR.search(data):
+        return ""  # no text to show, directly or from a form
+    size = len(data) + _form_bytes(page, MAX_PAGE_CONTENT_BYTES - len(data))
+    if size > MAX_PAGE_CONTENT_BYTES:
+        collector.truncated = True
+        collector.error(
+            "pdf_limit",
+            f"page {number}: over {MAX_PAGE_CONTENT_BYTES} bytes of content; "
+            "its text was not read",
+        )
+        return ""
+    budget = collector.budget
+
+    def charge(operator: bytes, operands: Any, _cm: Any, _tm: Any) -> None:
+        _charge_operator(budget, operator, operands)
+
+    return page.extract_text(visitor_operand_before=charge)
+
+
+def _charge_operator(budget: WorkBudget, operator: bytes, operands: Any) -> None:
+    """Charge one content operator, and stop on a TJ array too long to show."""
+    items = operands[0] if operator == b"TJ" and operands else None
+    if isinstance(items, ArrayObject) and len(items) > _MAX_TJ_ITEMS:
+        budget.stop(f"a TJ operator holds over {_MAX_TJ_ITEMS} items")
+    budget.step()
+
+
+def _form_bytes(page: PageObject, allowance: int) -> int:
+    """Return the decoded bytes of the forms a page can draw.
+
+    Forms drawn by forms count too. Counting stops once past ``allowance``;
+    more than 500 forms count as past it.
+    """
+    total = 0
+    seen: set[int] = set()
+    pending = [page.get("/Resources")]
+    while pending and total <= allowance:
+        resources = _resolve(pending.pop())
+        if not isinstance(resources, DictionaryObject):
+            continue
+        xobjects = _resolve(resources.get("/XObject"))
+        if not isinstance(xobjects, DictionaryObject):
+            continue
+        for value in xobjects.values():
+            form = _resolve(value)
+            if id(form) in seen or not isinstance(form, StreamObject):
+                continue
+            if form.get("/Subtype") != "/Form":
+                continue
+            seen.add(id(form))
+            if len(seen) > _MAX_FORMS:
+                return allowance + 1
+            total += len(form.get_data())
+            pending.append(form.get("/Resources"))
+    return total
 
 
 def _read_annotations(annots: Any, collector: Collector) -> None:

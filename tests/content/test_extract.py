@@ -97,10 +97,10 @@ def test_zero_url_limit_keeps_nothing() -> None:
 
 def test_ten_megabytes_of_nested_tags_stop_at_the_tag_limit() -> None:
     page = b"<html>" + b"<div><b>" * (10 * 1024 * 1024 // 8)
-    result = extract_content(page)
+    # a budget that leaves room: the tag limit is what this checks
+    result = extract_content(page, time_budget=600)
     assert result.truncated
-    # the tag limit, or on a loaded machine the time budget, cuts it short
-    assert result.errors[-1].startswith(("html_limit:", "html_unparsable: time budget"))
+    assert result.errors[-1].startswith("html_limit:")
 
 
 def test_office_bytes_under_a_wrong_name_are_sniffed() -> None:

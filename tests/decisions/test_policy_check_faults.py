@@ -60,6 +60,7 @@ def test_a_kind_the_condition_reads_is_checked_too(tmp_path, capsys):
 
     assert status == ExitCode.BAD_CONFIG
     assert "rule indexed: when reads signal kind 'login_risk'" in err
+    assert "'login_risk' is a detector; it raises 'risky_login'" in err
     assert "rule tested: when reads signal kind 'risky_logins'" in err
     assert "did you mean 'risky_login'?" in err
     assert "rule fine" not in err
@@ -105,6 +106,17 @@ def test_run_still_loads_a_dead_rule_and_only_warns(tmp_path, capsys):
     assert [rule.id for rule in load_policy(path).rules] == ["reset"]
     assert [rule.id for rule in checked_policy(path).rules] == ["reset"]
     assert "reads signal kind 'takeover_chian', which no detector raises" in (
+        capsys.readouterr().err
+    )
+
+
+def test_run_warns_of_a_kind_only_the_condition_reads(tmp_path, capsys):
+    path = tmp_path / "policy.toml"
+    rule = _rule("indexed", when='signals["login_risk"] > 0.5')
+    path.write_text(HEAD + rule, encoding="utf-8")
+
+    assert [rule.id for rule in checked_policy(path).rules] == ["indexed"]
+    assert "reads signal kind 'login_risk', which no detector raises" in (
         capsys.readouterr().err
     )
 

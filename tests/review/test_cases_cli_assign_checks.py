@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from trustwatch.cli.exitcodes import ExitCode
@@ -88,3 +89,20 @@ def test_working_a_case_refuses_a_missing_review_store(tmp_path, capsys, command
     assert "no review store at" in err
     assert "trustwatch cases build" in err
     assert not missing.parent.exists()
+
+
+def test_working_a_case_upgrades_an_older_review_store(tmp_path, make_case) -> None:
+    from trustwatch.review import migrate
+
+    path = tmp_path / "review.sqlite"
+    old = SqliteReviewStore(path, migrate=False)
+    migrate.upgrade(old._engine, old.schema, "0001")
+    # a case as the first revision held it: kinds came with the second
+    old.upsert_cases([msgspec.structs.replace(make_case("case-x"), kinds=())])
+    old.close()
+
+    argv = ["cases", "assign", "case-x", "--to", "carol", "--as", "lead"]
+    assert main([*argv, "--review-db", str(path)]) == ExitCode.OK
+
+    with SqliteReviewStore(path) as store:
+        assert store.case("case-x").assignee == "carol"

@@ -178,3 +178,16 @@ def test_url_labels_replay_in_the_order_given_with_link_labels():
     assert replayed.overridden == 1
     assert replayed.after_as_of == 1
     assert replayed.given_at["u:a"] == T0 + timedelta(hours=2)
+
+
+def test_labels_that_label_no_url_are_not_counted_as_left_out():
+    labels = [
+        label(1, "dave", "phishing", 1, "account", "c1", alerts_about(("url", "u:a"))),
+        *(label(n, "erin", "account_takeover", 5 + n, "account") for n in range(2, 7)),
+        label(9, "frank", "spam", 9, "account", "c2", alerts_about(("url", "u:b"))),
+    ]
+
+    replayed = replay_url_labels(labels, as_of=T0 + timedelta(hours=4))
+
+    assert replayed.labels == {"u:a": True}
+    assert (replayed.used, replayed.after_as_of) == (1, 1)

@@ -102,7 +102,11 @@ def _db_schema_option(func: F) -> F:
 
 @contextmanager
 def open_review(
-    target: str, schema: str = "trustwatch", *, create: bool = False
+    target: str,
+    schema: str = "trustwatch",
+    *,
+    create: bool = False,
+    upgrade: bool = False,
 ) -> Iterator[Any]:
     """Open the review store ``target`` names.
 
@@ -116,6 +120,9 @@ def open_review(
         Create a missing SQLite file (and its folder) and migrate an older
         one, as the commands that write cases do. Off, the store must exist
         at the current revision, and nothing is created or changed.
+    upgrade
+        Without ``create``: the store must exist, and an older SQLite one is
+        migrated (the commands that work existing cases).
     """
     from trustwatch.review.store import open_review_store
 
@@ -123,7 +130,10 @@ def open_review(
         raise ConfigError("--review-db is empty; hint: give a file or postgresql://")
     if create and "://" not in target:
         Path(target).parent.mkdir(parents=True, exist_ok=True)
-    store = open_review_store(target, schema=schema, existing=not create)
+    existing = not create
+    # PostgreSQL schemas move only with `trustwatch db upgrade`
+    migrate = existing and upgrade and "://" not in target
+    store = open_review_store(target, schema=schema, existing=existing, migrate=migrate)
     try:
         yield store
     finally:
@@ -448,7 +458,7 @@ def assign(
         raise ConfigError("give either --to NAME or --unassign")
     if assignee is not None:
         assignee = _assignee(assignee)
-    with open_review(review_db, review_schema) as store:
+    with open_review(review_db, review_schema, upgrade=True) as store:
         case = store.assign(case_id, assignee, by=who)
         record_action(
             store,
@@ -504,7 +514,7 @@ def resolve(
             decisions = stack.enter_context(
                 open_decisions(db, writable=taking is not None, schema=db_schema)
             )
-        store = stack.enter_context(open_review(review_db, review_schema))
+        store = stack.enter_context(open_review(review_db, review_schema, upgrade=True))
         try:
             case, label, taken = resolve_with_action(
                 store,

@@ -42,7 +42,16 @@ _MAX_NESTED_CHARS = 1024 * 1024  # their decoded characters
 _NESTED_MEDIA = frozenset({"text/html", "application/xhtml+xml"})
 # text encodings a data: URL may name; others (punycode, idna...) read as UTF-8
 _CHARSETS = ("utf-8", "utf-16", "ascii", "cp125", "cp874", "iso8859-", "koi8-")
-_CHARSETS_CJK = ("shift_jis", "euc_jp", "euc_kr", "gb2312", "gbk", "gb18030", "big5")
+_CHARSETS_CJK = (
+    "shift_jis",
+    "euc_jp",
+    "euc_kr",
+    "gb2312",
+    "gbk",
+    "gb18030",
+    "big5",
+    "iso2022_jp",
+)
 _BASE64_SPACE = b" \t\n\f\r"
 # controls tied to a form by its id (form="..."), per page
 _MAX_DETACHED = 10_000
@@ -63,9 +72,17 @@ _DROPPED = str.maketrans("", "", "\t\n\r")
 
 
 def decode_html(data: bytes, collector: Collector) -> str:
-    """Decode page bytes: a UTF-16 BOM, else UTF-8, else UTF-8 with U+FFFD."""
+    """Decode page bytes: a UTF-16 BOM, else UTF-8, else UTF-8 with U+FFFD.
+
+    Seven-bit text with ISO-2022-JP escapes is decoded as ISO-2022-JP, as a
+    browser told that charset does: its escapes vanish from the page, so
+    ``<in\x1b(Bput type=pass\x1b(Bword>`` is a password field.
+    """
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         return data.decode("utf-16", errors="replace")
+    escaped = _iso2022(data)
+    if escaped is not None:
+        return escaped
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -609,7 +626,21 @@ def _decode_charset(data: bytes, charset: str) -> str:
         codec = "utf-8"
     if not codec.startswith(_CHARSETS) and codec not in _CHARSETS_CJK:
         codec = "utf-8"
+    if codec == "utf-8":
+        escaped = _iso2022(data)
+        if escaped is not None:
+            return escaped
     return data.decode(codec, errors="replace")
+
+
+def _iso2022(data: bytes) -> str | None:
+    """Decode seven-bit text holding ISO-2022-JP escapes; None for other text."""
+    if b"\x1b" not in data:
+        return None
+    try:
+        return data.decode("iso2022_jp")
+    except UnicodeDecodeError:
+        return None
 
 
 def _other_domain(action: str | None, base_host: str | None) -> bool | None:

@@ -362,7 +362,18 @@ def _unknown_kind_faults(
 
 
 def _kind_hint(kind: str, known_kinds: Set[str]) -> str:
-    """Suggest the known kind closest to ``kind``, or where to find them."""
+    """Suggest the known kind closest to ``kind``, or where to find them.
+
+    A detector's name given as a kind (``login_risk``) is answered with the
+    kinds that detector raises (``risky_login``).
+    """
+    from trustwatch.detectors.registry import available
+
+    detector = available().get(kind)
+    raised = [k for k in detector.signal_kinds if k in known_kinds] if detector else []
+    if raised:
+        kinds = " or ".join(repr(k) for k in raised)
+        return f"{kind!r} is a detector; it raises {kinds}"
     close = difflib.get_close_matches(kind, sorted(known_kinds), n=1)
     if close:
         return f"did you mean {close[0]!r}?"
@@ -479,8 +490,14 @@ def load_policy(path: str | Path, known_kinds: Set[str] | None = None) -> Policy
 
 
 def unknown_kinds(policy: Policy, known: set[str]) -> list[str]:
-    """Return the signal kinds the policy reads that no detector raises."""
-    return sorted({k for rule in policy.rules for k in rule.signals} - known)
+    """Return the signal kinds the policy reads that no detector raises.
+
+    Both the kinds a rule names in ``signals`` and those its condition reads
+    (``signals["<kind>"]``, ``"<kind>" in signals``) count.
+    """
+    read = {k for rule in policy.rules for k in rule.signals}
+    read.update(k for rule in policy.rules if rule.when for k in rule.when.kinds_read)
+    return sorted(read - known)
 
 
 def default_policy() -> Policy:

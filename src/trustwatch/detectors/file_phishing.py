@@ -76,6 +76,9 @@ UrlScorer: TypeAlias = Callable[[ParsedUrl], tuple[float, Sequence[str]]]
 _WEB_SCHEMES = ("http://", "https://")
 _REASONS_KEPT = 3
 _LURE_TEXT_BONUS = 0.15  # added to the lure prior when the link text is a lure
+# errors that say only that pages nested in a page were left unread (and what
+# may come with them without cutting the file short)
+_NESTING_ONLY = frozenset({"html_nested_limit", "invalid_utf8"})
 _LURE_TEXT = re.compile(
     r"\b(view|open|download|access|review|retrieve|read|click|sign|verify)\b",
     re.IGNORECASE,
@@ -247,12 +250,26 @@ class FileAssessment:
         return max(self.links, key=lambda link: link.score, default=None)
 
     @property
+    def cut_by_nesting(self) -> bool:
+        """Whether only a nesting limit (pages in pages) left the file unread.
+
+        Ordinary documents do not nest pages three deep or sixty-four wide;
+        a lure that does so to look unfinished is judged on what was read.
+        """
+        codes = {error.split(":", 1)[0] for error in self.extraction.errors}
+        return self.extraction.truncated and codes <= _NESTING_ONLY and bool(codes)
+
+    @property
     def lure_link(self) -> LinkFinding | None:
-        """The file's one external link when that is all the file holds."""
+        """The file's one external link when that is all the file holds.
+
+        A file cut short holds more than was read, unless only a nesting
+        limit cut it (:attr:`cut_by_nesting`).
+        """
         extraction = self.extraction
         if (
             extraction.kind == "unknown"
-            or extraction.truncated
+            or (extraction.truncated and not self.cut_by_nesting)
             or self.forms
             or self.targets != 1
             or len(self.links) != 1
@@ -644,6 +661,8 @@ def _lure_finding(
     if link.text and _LURE_TEXT.search(link.text):
         prior = min(1.0, prior + _LURE_TEXT_BONUS)
         reasons.append(f"the link text asks the reader to act: {link.text[:60]!r}")
+    if assessment.cut_by_nesting:
+        reasons.append("pages nested in the file past the reading limits were not read")
     score = 1.0 - (1.0 - prior) * (1.0 - link.score)
     reasons.extend(link.reasons[:2])
     evidence = {

@@ -1004,7 +1004,9 @@ def open_review_store(
 
     With ``existing`` (what commands that only read use), nothing is created
     or migrated: a SQLite file must exist and already hold review tables at
-    the current revision, and any other file is refused untouched.
+    the current revision, and any other file is refused untouched. With
+    ``existing`` and ``migrate`` (commands that work existing cases), the
+    file must exist and hold review tables, and an older one is migrated.
 
     Raises
     ------
@@ -1031,6 +1033,8 @@ def open_review_store(
     check_not_keyword_dsn(text)
     if existing:
         _require_sqlite_review_file(Path(target))
+        if migrate:
+            return SqliteReviewStore(Path(target))
         opened = SqliteReviewStore(Path(target), migrate=False)
         try:
             opened._require_current()

@@ -94,25 +94,21 @@ def replay_url_labels(
     :data:`URL_LABEL_KINDS` labels each URL its stored alerts' signals were
     about (``entity_type == "url"`` in the label's features), in the order the
     labels were given, so a later label of a URL overrides an earlier one.
-    ``used`` counts the labels that labelled at least one URL.
+    Only labels that label a URL count: ``used``, and ``after_as_of`` for
+    those given after ``as_of``.
     """
-    kept, late = _in_time(labels, as_of)
+    about_urls = [(label, urls) for label in labels if (urls := _urls_of(label))]
+    kept, late = _in_time((label for label, _ in about_urls), as_of)
+    urls_of = {id(label): urls for label, urls in about_urls}
     chosen: dict[str, bool] = {}
     given_at: dict[str, datetime] = {}
     overridden = 0
-    contributing: list[Label] = []
     for label in kept:
-        urls = _urls_of(label)
-        if not urls:
-            continue
-        contributing.append(label)
-        for url in urls:
+        for url in urls_of[id(label)]:
             overridden += url in chosen
             chosen[url] = label.abusive
             given_at[url] = label.labelled_at
-    return ReplayedLabels(
-        chosen, given_at, len(contributing), late, overridden, _kinds(contributing)
-    )
+    return ReplayedLabels(chosen, given_at, len(kept), late, overridden, _kinds(kept))
 
 
 def _urls_of(label: Label) -> list[str]:

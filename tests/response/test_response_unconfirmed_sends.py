@@ -318,3 +318,33 @@ def test_a_retried_action_gets_the_attempts_left_but_the_first(
     assert dispatcher.run_once(T0).retrying == 1
     assert dispatcher.run_once(T0 + timedelta(hours=1)).failed == 1
     assert len(platform.sent) == 3
+
+
+def test_reversing_a_refused_action_sends_the_reversal_on_the_next_pass(
+    any_ledger: DispatchLedger,
+) -> None:
+    any_ledger.store.write_actions([make_action(1)])
+    # a timed-out send, then a refusal: the action failed, nothing is in flight
+    platform = ScriptedPlatform(_timed_out(), _refused(400))
+    dispatcher = _dispatcher(any_ledger, platform)
+    dispatcher.run_once(T0)
+    assert dispatcher.run_once(T0 + timedelta(hours=1)).failed == 1
+    now = T0 + timedelta(hours=1, seconds=1)
+
+    outcome = reverse_action(any_ledger, ACTION, "ana", "false positive", now)
+
+    assert outcome.endswith("a reversal is sent on the next dispatch pass")
+    assert dispatcher.run_once(now).reversals_sent == 1
+    assert platform.sent[-1] == ("reverse", REVERSAL)
+
+
+def test_a_reversal_that_waits_for_an_attempt_says_until_when(
+    any_ledger: DispatchLedger,
+) -> None:
+    any_ledger.store.write_actions([make_action(1)])
+    any_ledger.add(ACTION, T0)
+    assert any_ledger.claim(ACTION, T0, T0 + timedelta(minutes=5)) == 1
+
+    outcome = reverse_action(any_ledger, ACTION, "ana", "false positive", T0)
+
+    assert "from 2026-12-01 12:05:00 UTC, once an attempt" in outcome

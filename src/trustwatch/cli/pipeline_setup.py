@@ -191,7 +191,8 @@ def checked_policy(path: Path | None) -> Policy:
     for kind in unknown_kinds(chosen, known_signal_kinds()):
         errors.print(
             f"warning: policy {clean(chosen.ref)} reads signal kind {clean(kind)!r}, "
-            "which no detector raises; the rules reading it never fire"
+            "which no detector raises; a rule naming it never fires, and a "
+            "condition reading it never finds it"
         )
     return chosen
 

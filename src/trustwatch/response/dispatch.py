@@ -459,8 +459,11 @@ _TAKING_IN = "being taken in: the breaker is checking its rule's rate"
 def _after_lease(record: DispatchRecord, now: datetime, lease: timedelta) -> datetime:
     """When a reversal of ``record``'s action may go: after the lease of an
     attempt that may still be sending it (at most ``lease`` from now), so
-    that the reversal never reaches the platform before the action."""
-    if record.state == "dispatched" or not record.next_attempt_at:
+    that the reversal never reaches the platform before the action.
+
+    A failed or held row has no attempt in flight: its last one ended (the
+    breaker holds an action as an attempt begins, and sends nothing)."""
+    if record.state in ("dispatched", "failed", "held") or not record.next_attempt_at:
         return now
     leased = parse_utc(record.next_attempt_at)
     return max(now, min(leased, now + lease))
@@ -512,14 +515,8 @@ def reverse_action(
         )
     _check_no_failed_reversal(ledger, action_id)
     if record.state in ("pending", "held", "failed") and record.attempts > 0:
-        ledger.add_reversal(
-            action_id,
-            actor,
-            reason,
-            now,
-            send=True,
-            due=_after_lease(record, now, CLAIM_LEASE),
-        )
+        due = _after_lease(record, now, CLAIM_LEASE)
+        ledger.add_reversal(action_id, actor, reason, now, send=True, due=due)
         ledger.set_state(
             action_id,
             "reversed",
@@ -527,9 +524,15 @@ def reverse_action(
             error=f"reversed by {actor} after an attempt that may have reached "
             "the platform; a reversal is sent",
         )
+        when = (
+            "on the next dispatch pass"
+            if due <= now
+            else f"on the first dispatch pass from {due:%Y-%m-%d %H:%M:%S} UTC, "
+            "once an attempt that may be in flight has ended"
+        )
         return (
             "reversal queued: an earlier attempt may have reached the platform, "
-            "so a reversal is sent on the next dispatch pass"
+            f"so a reversal is sent {when}"
         )
     if record.state in ("pending", "held", "failed"):
         ledger.add_reversal(action_id, actor, reason, now, send=False)

@@ -133,10 +133,12 @@ def test_a_commit_that_fails_while_the_next_batch_is_decided_repeats_nothing(
     calls: list[int] = []
     failing = threading.Event()
 
-    def failing_third_commit(producer: Any, positions: Any, metadata: Any) -> Any:
+    def failing_third_commit(
+        producer: Any, positions: Any, metadata: Any, patience: Any
+    ) -> Any:
         calls.append(1)
         if len(calls) != 3:
-            return finish(producer, positions, metadata)
+            return finish(producer, positions, metadata, patience)
         producer.send_offsets_to_transaction(positions, metadata, 30)
         failing.set()
         time.sleep(0.1)  # the next batch is decided meanwhile

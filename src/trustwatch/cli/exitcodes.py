@@ -15,3 +15,5 @@ class ExitCode(enum.IntEnum):
     BAD_INPUT = 2
     BAD_CONFIG = 3
     DEPENDENCY_FAILED = 4
+    #: stopped by Ctrl-C (SIGINT): 128 + the signal's number, as shells report it
+    INTERRUPTED = 130

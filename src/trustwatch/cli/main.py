@@ -377,7 +377,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     try:
         status = cli.main(args=argv, standalone_mode=False)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # click's Ctrl-C
+            errors.print("interrupted")
+            return int(ExitCode.INTERRUPTED)
         errors.print("aborted")
         return int(ExitCode.INTERNAL_ERROR)
     except click.exceptions.Exit as exc:

@@ -5,8 +5,10 @@ Each event is produced as its canonical JSON (what
 :class:`~trustwatch.events.decode.EventDecoder` reads back), keyed by its
 account so that one account's events share a partition; events without an
 account are keyed by their ``event_id``. The producer is idempotent: its own
-retries never duplicate a record. Records that cannot be read are counted and
-listed with their reasons; they are not produced.
+retries never duplicate a record (``--kafka-config`` cannot turn that off).
+Records that cannot be read are counted and listed with their reasons; they
+are not produced. Ctrl-C stops a run: what was sent is flushed for a few
+seconds, counted, and the exit status is 130.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from trustwatch.cli.render import clean, error_console, output_console
 from trustwatch.errors import ConfigError
 from trustwatch.events.deadletter import DeadLetter
 from trustwatch.runtime.stream.settings import (
+    PUBLISH_KAFKA_SETTINGS,
+    check_owned_settings,
     checked_servers,
     checked_topic,
     parse_kafka_pairs,
@@ -42,6 +46,8 @@ errors = error_console()
 
 #: Dead letters listed one by one before the rest are only counted.
 _LISTED_LETTERS = 20
+#: Seconds an interrupted run waits for the delivery of what it has sent.
+_INTERRUPTED_FLUSH = 5.0
 
 
 class TokenBucket:
@@ -103,6 +109,8 @@ class PublishSummary:
     """What a publish did: events read, delivered and failed, dead letters."""
 
     events: int = 0
+    #: records read from the files: events and dead letters
+    records: int = 0
     delivered: int = 0
     failed: int = 0
     dead_letters: int = 0
@@ -169,7 +177,8 @@ def publish(
     """Replay event FILES (files, directories or globs) into a Kafka topic.
 
     Events go out as JSON keyed by account, through an idempotent producer;
-    unreadable records are counted and listed, not produced.
+    unreadable records are counted and listed, not produced. Ctrl-C stops
+    the run and reports how many events were delivered (exit status 130).
     """
     from trustwatch.events.decode import EventDecoder
     from trustwatch.events.readers import read_events
@@ -179,6 +188,7 @@ def publish(
     topic = checked_topic(topic)
     servers = checked_servers(bootstrap_servers)
     settings = parse_kafka_pairs(kafka_pairs)
+    check_owned_settings(settings, PUBLISH_KAFKA_SETTINGS, "trustwatch publish")
     decoder = EventDecoder(source_tz=source_tz)
     items = read_events(
         files, decoder=decoder, format=event_format, sshlog_tz=source_tz
@@ -210,25 +220,44 @@ def publish(
     bucket = TokenBucket(rate)
     encode = msgspec.json.Encoder().encode
     started = time.perf_counter()
+    interrupted = False
     try:
-        for item in items:
-            if fatal:
-                break
-            if isinstance(item, DeadLetter):
-                _note_letter(summary, item)
-                continue
-            summary.events += 1
-            key = item.event_id if key_field == "event_id" else item.account
-            record = encode(item)
-            bucket.take()
-            _produce(
-                producer, topic, record, (key or item.event_id).encode(), on_delivery
-            )
-            producer.poll(0)
+        try:
+            for item in items:
+                if fatal:
+                    break
+                summary.records += 1
+                if isinstance(item, DeadLetter):
+                    _note_letter(summary, item)
+                    continue
+                key = item.event_id if key_field == "event_id" else item.account
+                record = encode(item)
+                bucket.take()
+                _produce(
+                    producer,
+                    topic,
+                    record,
+                    (key or item.event_id).encode(),
+                    on_delivery,
+                )
+                summary.events += 1
+                producer.poll(0)
+        except KeyboardInterrupt:
+            interrupted = True
     finally:
-        producer.flush(delivery_timeout + 5)
+        # a second Ctrl-C cuts the shorter wait of an interrupted run
+        producer.flush(_INTERRUPTED_FLUSH if interrupted else delivery_timeout + 5)
         summary.seconds = time.perf_counter() - started
     unconfirmed = summary.events - summary.delivered - summary.failed
+    if interrupted:
+        _report(summary, topic, servers)
+        errors.print(
+            f"interrupted after {summary.records:,} records read: "
+            f"{summary.delivered:,} events delivered, {summary.failed:,} failed, "
+            f"{unconfirmed:,} sent but not confirmed; hint: publishing the files "
+            "again sends the delivered events again"
+        )
+        ctx.exit(int(ExitCode.INTERRUPTED))
     if unconfirmed:
         summary.failed += unconfirmed
         summary.delivery_errors["no delivery report before the timeout"] += unconfirmed

@@ -374,7 +374,9 @@ def stream(
     transactions with the input offsets; each partition's detector state is
     checkpointed behind them, so a restarted or rebalanced worker carries on
     where the last owner stopped. SIGTERM (or Ctrl-C) finishes the batch,
-    commits, checkpoints and leaves the group.
+    commits, checkpoints and leaves the group. A broker that does not answer
+    for the transaction timeout (transaction.timeout.ms) ends the worker with
+    exit status 4, and so does a stop request while it waits on one.
     """
     from trustwatch.cli.pipeline_setup import (
         build_detectors,

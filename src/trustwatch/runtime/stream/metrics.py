@@ -7,6 +7,7 @@ names, output kinds and dead-letter reason codes.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hmac
 import ipaddress
@@ -140,6 +141,20 @@ class StreamMetrics:
             "Micro-batches whose transaction was aborted and redone.",
             registry=r,
         )
+
+    def forget_partitions(
+        self, topics: Iterable[str], partitions: Iterable[int]
+    ) -> None:
+        """Drop the per-partition series of partitions the worker gave up.
+
+        A series left behind would go on reporting the lag of a partition
+        that another worker now reads.
+        """
+        numbers = [str(number) for number in partitions]
+        for topic in topics:
+            for number in numbers:
+                with contextlib.suppress(KeyError):  # never read: no series
+                    self.consumer_lag.remove(topic, number)
 
     def add_detector_seconds(self, seconds: Mapping[str, float]) -> None:
         """Add each detector's time since the last call."""

@@ -10,7 +10,10 @@ from dataclasses import dataclass, field
 from trustwatch.errors import ConfigError
 
 __all__ = [
+    "PUBLISH_KAFKA_SETTINGS",
+    "RESERVED_KAFKA_SETTINGS",
     "StreamSettings",
+    "check_owned_settings",
     "checked_servers",
     "checked_topic",
     "default_worker_id",
@@ -22,6 +25,8 @@ _TOPIC = re.compile(r"[A-Za-z0-9._-]{1,249}")
 _SERVER = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[^\s,:\[\]]+):([0-9]{1,5})")
 _WORKER_ID = re.compile(r"[A-Za-z0-9._-]{1,100}")
 _SETTING_NAME = re.compile(r"[a-z0-9._]{1,80}")
+#: librdkafka's default ``transaction.timeout.ms``.
+_TRANSACTION_TIMEOUT_MS = 60_000.0
 
 #: librdkafka settings the worker owns: they carry its delivery guarantees.
 RESERVED_KAFKA_SETTINGS = frozenset(
@@ -37,6 +42,35 @@ RESERVED_KAFKA_SETTINGS = frozenset(
         "bootstrap.servers",
     }
 )
+#: librdkafka settings ``trustwatch publish`` owns: they carry its idempotent
+#: producer, or have an option of their own (``--delivery-timeout``).
+PUBLISH_KAFKA_SETTINGS = frozenset(
+    {
+        "bootstrap.servers",
+        "enable.idempotence",
+        "transactional.id",
+        "message.timeout.ms",
+        "delivery.timeout.ms",
+    }
+)
+
+
+def check_owned_settings(
+    config: Mapping[str, str], owned: frozenset[str], owner: str
+) -> None:
+    """Refuse librdkafka settings in ``config`` that ``owner`` sets itself.
+
+    Raises
+    ------
+    ConfigError
+        Naming the first such setting (never its value: it may be secret).
+    """
+    given = sorted(owned & set(config))
+    if given:
+        raise ConfigError(
+            f"the Kafka setting {given[0]!r} is set by {owner} itself; "
+            "hint: use the matching trustwatch option instead"
+        )
 
 
 def checked_topic(topic: str) -> str:
@@ -171,17 +205,27 @@ class StreamSettings:
             raise ConfigError(
                 "the full collection interval is negative; hint: use 0 for never"
             )
-        owned = sorted(RESERVED_KAFKA_SETTINGS & set(self.kafka_config))
-        if owned:
-            raise ConfigError(
-                f"the Kafka setting {owned[0]!r} is set by the worker itself; "
-                "hint: use the matching trustwatch option instead"
-            )
+        check_owned_settings(self.kafka_config, RESERVED_KAFKA_SETTINGS, "the worker")
 
     @property
     def transactional_id(self) -> str:
         """The id of this worker's transactional producer."""
         return f"trustwatch.{self.group}.{self.worker_id}"
+
+    @property
+    def broker_timeout(self) -> float:
+        """Seconds the worker waits for a broker that does not answer.
+
+        The transaction timeout (``transaction.timeout.ms``, 60 s unless
+        set): past it the broker aborts the open transaction anyway, so a
+        worker still waiting to commit it gives up and stops with an error.
+        """
+        given = self.kafka_config.get("transaction.timeout.ms")
+        try:
+            millis = float(given) if given is not None else _TRANSACTION_TIMEOUT_MS
+        except ValueError:
+            millis = _TRANSACTION_TIMEOUT_MS  # the Kafka client refuses it
+        return max(millis, 1000.0) / 1000.0
 
 
 def parse_kafka_pairs(

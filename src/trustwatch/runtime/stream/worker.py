@@ -18,6 +18,10 @@ How it keeps its promises:
   loop reads and decides the next batch; that batch's records wait until
   the commit has ended, so at most one transaction is open. If the commit
   fails, both batches are read again from the checkpoints.
+* **No endless waits.** Every call that waits on the broker is bounded and
+  made in short steps. A broker that does not answer for the transaction
+  timeout stops the worker with a :class:`StreamError`; a stop request
+  (SIGTERM) ends such a wait within a few seconds, the batch uncommitted.
 * **Checkpoints behind the commits.** Every ``checkpoint_interval`` seconds,
   on revocation and on shutdown, each partition's pipeline state is saved
   with the offsets it has read, in one write to the checkpoint store, after
@@ -47,15 +51,17 @@ from __future__ import annotations
 
 import logging
 import pickle
+import queue
 import re
 import secrets
+import threading
 import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import msgspec
 import zstandard
@@ -107,7 +113,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_COMMIT_ATTEMPTS = 5
+_T = TypeVar("_T")
 #: A stream worker's pipelines time their detectors on one event in this many
 #: (``Pipeline(time_every=...)``), for the per-detector time metric.
 STREAM_TIME_EVERY = 16
@@ -115,6 +121,15 @@ _JOIN_GRACE = 60.0  # seconds a worker may wait for its first partitions
 _IDLE_POLL = 0.1  # seconds the loop waits for a first message before its chores
 _LAG_EVERY = 5.0  # seconds between consumer-lag readings
 _CLIENT_TIMEOUT = 30.0  # seconds for a broker round trip the worker waits on
+#: The longest one Kafka call blocks: between calls the worker looks at stop
+#: requests, and the main thread runs signal handlers.
+_BROKER_STEP = 1.0
+#: Seconds a wait on the broker may go on after the worker is asked to stop:
+#: a commit the broker answers ends; one it does not is given up.
+_STOP_GRACE = 5.0
+#: Seconds the loop waits past a commit's own limit for the commit thread,
+#: whose client call may overrun its timeout, before giving the commit up.
+_OVERRUN = 2.0
 _IDLE_CHECK_TIMEOUT = 10.0  # seconds the broker has to answer before an idle stop
 _SNAPSHOT_TIMEOUT = 120.0  # seconds a save in flight may take before it is dropped
 #: Background saves that fail in a row (the out-of-memory killer, fork
@@ -123,8 +138,58 @@ _BACKGROUND_FAILURES = 3
 
 
 class StreamError(TrustwatchError):
-    """The worker cannot go on: the broker refused it, or another worker with
-    the same id fenced it."""
+    """The worker cannot go on: the broker refused it or stopped answering,
+    or another worker with the same id fenced it."""
+
+
+class _BrokerWait:
+    """How long one wait on the broker may last.
+
+    Up to ``limit`` seconds from its start. Once the worker is asked to
+    stop, at most :data:`_STOP_GRACE` seconds more (from the request, or
+    from the start of a wait begun after it), so that a broker that does
+    not answer never holds up a stop request.
+    """
+
+    __slots__ = ("began", "limit", "servers", "stop_requested")
+
+    def __init__(
+        self, limit: float, servers: str, stop_requested: Callable[[], float | None]
+    ) -> None:
+        self.began = time.monotonic()
+        self.limit = limit
+        self.servers = servers
+        self.stop_requested = stop_requested
+
+    def _stop_by(self) -> float | None:
+        asked = self.stop_requested()
+        return None if asked is None else max(asked, self.began) + _STOP_GRACE
+
+    def left(self) -> float:
+        """Seconds left (zero or less once the wait is over)."""
+        until = self.began + self.limit
+        stop_by = self._stop_by()
+        if stop_by is not None:
+            until = min(until, stop_by)
+        return until - time.monotonic()
+
+    def expired(self, what: str) -> StreamError:
+        """The error of a wait that ended with no answer while ``what``."""
+        stop_by = self._stop_by()
+        if stop_by is not None and stop_by < self.began + self.limit:
+            return StreamError(
+                f"asked to stop while {what}, and the broker at {self.servers} "
+                f"did not answer within {_STOP_GRACE:.0f} s: what was read since "
+                "the last commit is not committed, and is read again when a "
+                "worker of the group starts"
+            )
+        return StreamError(
+            f"the broker at {self.servers} did not answer for {self.limit:.0f} s "
+            f"while {what}: what was read since the last commit is not "
+            "committed, and is read again when a worker of the group starts; "
+            "hint: start the worker again once the broker is back (the limit "
+            "is the transaction timeout, transaction.timeout.ms)"
+        )
 
 
 #: Zstandard's frame magic number: states saved before it was used are zlib.
@@ -257,6 +322,60 @@ class _CommitInFlight:
     stamps: list[float]
     #: when the batch began (monotonic)
     started: float
+    #: how long its commit may wait on the broker
+    patience: _BrokerWait | None = None
+
+
+class _OffsetCommitFailed(Exception):
+    """The consumer could not commit the offsets of a batch that produced
+    nothing (there is no transaction to abort)."""
+
+
+class _Committer:
+    """Runs commits one at a time on a daemon thread.
+
+    A daemon, unlike an executor's thread: the Kafka client can wait past
+    its timeout for a group coordinator that is down (its
+    ``send_offsets_to_transaction``), and a commit the worker has given up
+    must not keep the process from exiting.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Callable[[], Any], Future[Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread = threading.Thread(
+            target=self._work, name="trustwatch-commit", daemon=True
+        )
+        #: a job is running (one the worker may have given up)
+        self.busy = False
+        self._thread.start()
+
+    def submit(self, call: Callable[[], _T]) -> Future[_T]:
+        """Run ``call`` after those submitted before; return its future."""
+        future: Future[_T] = Future()
+        self._jobs.put((call, future))
+        return future
+
+    def shutdown(self, timeout: float) -> None:
+        """Let the thread end after its jobs, waiting at most ``timeout`` s."""
+        self._jobs.put(None)
+        self._thread.join(timeout)
+
+    def _work(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            call, future = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            self.busy = True
+            try:
+                result = call()
+            except BaseException as exc:  # the waiting thread raises it
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+            finally:
+                self.busy = False
 
 
 class StreamWorker:
@@ -312,6 +431,8 @@ class StreamWorker:
         # and nobody has committed anything on it since
         self._parked: dict[int, _PartitionTask] = {}
         self._stopping = False
+        #: when a stop was first asked for (monotonic seconds)
+        self._stop_requested: float | None = None
         self._consumer: Consumer | None = None
         self._producer: Producer | None = None
         self._fatal: list[str] = []
@@ -325,21 +446,27 @@ class StreamWorker:
         self._background_failures = 0
         #: the batch whose transaction is committing, if any
         self._pending: _CommitInFlight | None = None
-        #: runs the commits of overlapped transactions (one at a time)
-        self._committer: ThreadPoolExecutor | None = None
+        #: runs the transactions' commits (one at a time)
+        self._committer: _Committer | None = None
         #: transactions begun this session (names each batch's records)
         self._transactions = 0
         #: a commit failed inside a rebalance callback: every partition is
         #: reopened at its checkpoint once the consumer call returns
         self._reopen = False
+        #: the run failed: what is uncommitted is given up, not flushed
+        self._abandoned = False
 
     # -- control -------------------------------------------------------------
 
     def stop(self) -> None:
         """Ask the worker to finish its batch, commit, checkpoint and leave.
 
-        Safe to call from a signal handler or another thread.
+        Safe to call from a signal handler or another thread. A wait on a
+        broker that does not answer ends within a few seconds: the batch is
+        then left uncommitted, and :meth:`run` raises :class:`StreamError`.
         """
+        if self._stop_requested is None:
+            self._stop_requested = time.monotonic()
         self._stopping = True
 
     @property
@@ -369,18 +496,19 @@ class StreamWorker:
             When a topic is missing, the input topics are not co-partitioned,
             or a checkpoint cannot be restored.
         StreamError
-            When the broker fences or refuses the worker for good.
+            When the broker fences or refuses the worker for good, or does
+            not answer for the transaction timeout; or when a stop request
+            cut short a wait for a broker that did not answer.
         """
         started = time.perf_counter()
         with StateCollector(self.settings.full_collection_interval) as collector:
-            if self.settings.overlap_commits:
-                self._committer = ThreadPoolExecutor(1, "trustwatch-commit")
+            self._committer = _Committer()
             try:
                 return self._run(started, idle_timeout, on_batch, collector)
             finally:
-                if self._committer is not None:
-                    self._committer.shutdown(wait=True)
-                    self._committer = None
+                # idle unless a commit was given up: then not waited for
+                self._committer.shutdown(_BROKER_STEP)
+                self._committer = None
 
     def _run(
         self,
@@ -471,9 +599,11 @@ class StreamWorker:
             # a batch may have failed half-way: the pipelines' state can be
             # ahead of the committed offsets, so nothing may be checkpointed
             # (dropped before the wait below, which a second signal may cut)
+            self._abandoned = True
             self._drop_in_flight()
             self._tasks.clear()
             self._parked.clear()
+            self.stop()  # a commit still waiting on a silent broker gives up
             self._abandon_commit()
             raise
         finally:
@@ -557,7 +687,13 @@ class StreamWorker:
                 "values given with --kafka-config or in the [kafka] table"
             ) from None
         try:
-            producer.init_transactions(_CLIENT_TIMEOUT)
+            _call_broker(
+                producer.init_transactions,
+                self._broker_wait(_CLIENT_TIMEOUT),
+                "starting transactions",
+            )
+        except StreamError:
+            raise
         except Exception as exc:
             raise StreamError(
                 f"cannot start a transaction on Kafka at {s.bootstrap_servers}: "
@@ -566,6 +702,15 @@ class StreamWorker:
             ) from None
         self._consumer, self._producer = consumer, producer
         return consumer, producer
+
+    def _broker_wait(self, limit: float | None = None) -> _BrokerWait:
+        """A wait on the broker of ``limit`` seconds (the transaction timeout
+        when ``None``), cut short by a stop request."""
+        return _BrokerWait(
+            self.settings.broker_timeout if limit is None else limit,
+            self.settings.bootstrap_servers,
+            lambda: self._stop_requested,
+        )
 
     def _on_error(self, error: KafkaError) -> None:
         if error.fatal():
@@ -619,17 +764,24 @@ class StreamWorker:
     def _close(self) -> None:
         consumer, producer = self._consumer, self._producer
         self._consumer = self._producer = None
-        if consumer is not None:
+        if self._committer is not None and self._committer.busy:
+            # a commit given up still runs in the client: closing under it
+            # is not safe, and the broker does not answer anyway
+            log.warning("the Kafka clients are left open: a commit still waits")
+        elif consumer is not None:
             try:
                 consumer.close()  # leaves the group; revocation checkpoints
             except Exception as exc:  # closing must not hide the real error
                 log.warning("closing the consumer failed: %s", exc)
-        if producer is not None:
+        if producer is not None and not self._abandoned:
+            # after a failed run, records left in the queue belong to a
+            # transaction that is not committed: nothing to wait for
             try:
-                producer.flush(_CLIENT_TIMEOUT)
+                _flush(producer, self._broker_wait(_CLIENT_TIMEOUT))
             except Exception as exc:  # a fenced producer: the real error is raised
                 log.warning("closing the producer failed: %s", exc)
         self.metrics.assigned.set(0)
+        self.metrics.consumer_lag.clear()  # no partition is owned any more
 
     # -- assignment ----------------------------------------------------------
 
@@ -639,7 +791,7 @@ class StreamWorker:
         self._generation += 1
         self.summary.rebalances += 1
         self.metrics.rebalances.labels("assign").inc()
-        committed = _committed(consumer, partitions)
+        committed = _committed(consumer, partitions, self._broker_wait(_CLIENT_TIMEOUT))
         by_number: dict[int, dict[str, int | None]] = {}
         for tp in partitions:
             by_number.setdefault(tp.partition, {})[tp.topic] = committed.get(
@@ -663,13 +815,15 @@ class StreamWorker:
         self._generation += 1
         self.summary.rebalances += 1
         self.metrics.rebalances.labels("revoke").inc()
-        for number in sorted({tp.partition for tp in partitions}):
+        revoked = sorted({tp.partition for tp in partitions})
+        for number in revoked:
             task = self._tasks.pop(number, None)
             if task is not None:
                 self._checkpoint(task)
                 self._report_detector_time([task])
                 self._parked[number] = task
         self.metrics.assigned.set(len(self._tasks))
+        self.metrics.forget_partitions(self.settings.topics, revoked)
         log.info("partitions revoked: %s", sorted({tp.partition for tp in partitions}))
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -684,6 +838,7 @@ class StreamWorker:
             self._tasks.pop(number, None)
             self._parked.pop(number, None)
         self.metrics.assigned.set(len(self._tasks))
+        self.metrics.forget_partitions(self.settings.topics, lost)
         log.warning("partitions lost: %s", sorted({tp.partition for tp in partitions}))
 
     def _open(self, number: int, committed: Mapping[str, int | None]) -> _PartitionTask:
@@ -862,9 +1017,11 @@ class StreamWorker:
 
         The records are produced in a new transaction, on this thread; the
         round trips that send the offsets to the transaction and commit it
-        run on the commit thread (or here, with serial commits), and
-        :meth:`_settle_commit` takes their result. A batch that produces
-        nothing commits its offsets without a transaction, at once. The
+        run on the commit thread (with serial commits too, the loop then
+        waiting for them at once), and :meth:`_settle_commit` takes their
+        result. A batch that produces nothing commits its offsets without a
+        transaction, with the consumer, on the loop's thread (the consumer's
+        commit takes no timeout: a broker gone in that moment holds it). The
         decision store is written first: a crash before the commit makes
         the batch run again, and the store ignores what it already holds.
         Returns whether the batch is committed or committing; when it is
@@ -882,17 +1039,23 @@ class StreamWorker:
         s = self.settings
         positions = [TopicPartition(t, p, o) for (t, p), o in offsets.items()]
         records = out.records(s.verdict_topic, s.action_topic, s.dead_letter_topic)
+        # the records, the offsets and the commit: within the transaction timeout
+        patience = self._broker_wait()
+        assert self._committer is not None
         if not records:
-            # nothing to produce: the offsets alone need no transaction
+            # nothing to produce: the offsets alone need no transaction. The
+            # consumer commits them on this thread: from the commit thread,
+            # its commit waits on the consumer this thread polls, and a
+            # rebalance callback waiting for it never ends
             try:
-                consumer.commit(offsets=positions, asynchronous=False)
-            except KafkaException as exc:
-                log.warning("offset commit failed: %s", exc.args[0].str())
+                ended = _commit_offsets(consumer, positions)
+            except _OffsetCommitFailed as exc:
+                log.warning("offset commit failed: %s", exc)
                 self.summary.aborted += 1
                 self.metrics.aborted.inc()
                 self._rewind()
                 return False
-            batch.future.set_result((time.time(), time.perf_counter()))
+            batch.future.set_result(ended)
             self._pending = batch
             return True
         try:
@@ -900,27 +1063,19 @@ class StreamWorker:
             self._transactions += 1
             name = f"{s.worker_id}/{self._session}/{self._transactions}"
             for topic, key, value, record_id in records:
-                _produce(producer, topic, key, value, record_id, name)
+                _produce(producer, topic, key, value, record_id, name, patience)
             metadata = consumer.consumer_group_metadata()
         except KafkaException as exc:
             self._abort(exc)
             self._rewind()
             return False
         self._pending = batch
-        if self._committer is not None:
-            batch.future = self._committer.submit(
-                _finish_transaction, producer, positions, metadata
-            )
-        else:
-            try:
-                done = _finish_transaction(producer, positions, metadata)
-            except BaseException as exc:
-                # settled like a commit on the thread: never left unresolved
-                batch.future.set_exception(exc)
-                if not isinstance(exc, KafkaException):
-                    raise
-            else:
-                batch.future.set_result(done)
+        batch.patience = patience
+        # on the commit thread even when the loop waits for it at once (serial
+        # commits): the loop's wait is bounded where the client's may not be
+        batch.future = self._committer.submit(
+            lambda: _finish_transaction(producer, positions, metadata, patience)
+        )
         return True
 
     def _settle_commit(self, *, in_callback: bool = False) -> bool:
@@ -938,17 +1093,21 @@ class StreamWorker:
         if batch is None:
             return True
         try:
-            batch.future.result()
+            _outcome(batch.future, batch.patience)
+        except StreamError:
+            self._pending = None  # the commit has ended: given up
+            raise
+        except _OffsetCommitFailed as exc:
+            self._pending = None
+            log.warning("offset commit failed: %s", exc)
+            self.summary.aborted += 1
+            self.metrics.aborted.inc()
+            self._reopen_all(in_callback=in_callback)
+            return False
         except KafkaException as exc:
             self._pending = None
             self._abort(exc)
-            if in_callback:
-                self._drop_in_flight()
-                self._tasks.clear()
-                self._parked.clear()
-                self._reopen = True
-            else:
-                self._rewind()
+            self._reopen_all(in_callback=in_callback)
             return False
         # only now: a wait cut short (a signal) leaves the commit to be
         # waited for again before the producer closes
@@ -957,18 +1116,35 @@ class StreamWorker:
         self._batch_committed(batch)
         return True
 
+    def _reopen_all(self, *, in_callback: bool) -> None:
+        """After a failed commit: reopen every partition at its checkpoint,
+        at once or, inside a rebalance callback, once the consumer call
+        returns."""
+        if in_callback:
+            self._drop_in_flight()
+            self._tasks.clear()
+            self._parked.clear()
+            self._reopen = True
+        else:
+            self._rewind()
+
     def _abandon_commit(self) -> None:
         """Wait for the commit in flight, if any, without using its result.
 
         The producer must be idle before it closes; a failure here is left
-        to the next worker with this id, which aborts the transaction.
+        to the next worker with this id, which aborts the transaction. The
+        commit's own wait on the broker bounds this one.
         """
         batch = self._pending
         if batch is not None:
             try:
-                batch.future.result()
+                _outcome(batch.future, batch.patience)
             except Exception as exc:
                 log.warning("the last transaction did not commit: %s", exc)
+            except BaseException:
+                if not batch.future.done():
+                    raise  # a second interrupt cut the wait short
+                # else the commit itself was interrupted: it has ended
             self._pending = None
 
     def _abort(self, exc: KafkaException) -> None:
@@ -987,7 +1163,11 @@ class StreamWorker:
         producer = self._producer
         assert producer is not None
         try:
-            producer.abort_transaction(_CLIENT_TIMEOUT)
+            _call_broker(
+                producer.abort_transaction,
+                self._broker_wait(),
+                "aborting a batch's transaction",
+            )
         except KafkaException as failed:
             raise StreamError(
                 f"cannot abort the transaction: {failed.args[0].str()}; "
@@ -1006,7 +1186,7 @@ class StreamWorker:
         consumer = self._consumer
         assert consumer is not None
         assigned = consumer.assignment()
-        committed = _committed(consumer, assigned)
+        committed = _committed(consumer, assigned, self._broker_wait(_CLIENT_TIMEOUT))
         self._drop_in_flight()
         self._tasks.clear()
         self._parked.clear()
@@ -1315,7 +1495,9 @@ def _kafka_reason(exc: Exception) -> str:
     return type(exc).__name__
 
 
-_PRODUCER_ONLY = frozenset({"linger.ms", "acks", "compression.type", "batch.size"})
+_PRODUCER_ONLY = frozenset(
+    {"linger.ms", "acks", "compression.type", "batch.size", "transaction.timeout.ms"}
+)
 _CONSUMER_ONLY = frozenset(
     {
         "session.timeout.ms",
@@ -1329,15 +1511,22 @@ _CONSUMER_ONLY = frozenset(
 
 
 def _committed(
-    consumer: Consumer, partitions: Iterable[TopicPartition]
+    consumer: Consumer, partitions: Iterable[TopicPartition], patience: _BrokerWait
 ) -> dict[tuple[str, int], int | None]:
     """Return the group's committed offset per topic partition, or ``None``."""
+    from confluent_kafka import KafkaException
+
     listed = list(partitions)
     if not listed:
         return {}
     try:
-        found = consumer.committed(listed, timeout=_CLIENT_TIMEOUT)
-    except Exception as exc:
+        found = _call_broker(
+            lambda timeout: consumer.committed(listed, timeout=timeout),
+            patience,
+            "reading the committed offsets",
+            reads=True,
+        )
+    except KafkaException as exc:
         raise StreamError(f"cannot read the committed offsets: {exc}") from exc
     return {
         (tp.topic, tp.partition): tp.offset if tp.offset >= 0 else None for tp in found
@@ -1357,31 +1546,126 @@ def _finish_transaction(
     producer: Producer,
     positions: list[TopicPartition],
     metadata: object,
+    patience: _BrokerWait,
 ) -> tuple[float, float]:
     """Send the input offsets to the open transaction and commit it.
 
     Returns the wall-clock and monotonic times the commit ended. Runs on the
     commit thread: the client waits on the broker without holding the GIL.
+
+    Raises
+    ------
+    KafkaException
+        When the transaction failed (it must be aborted).
+    StreamError
+        When the broker did not answer within ``patience``.
     """
-    producer.send_offsets_to_transaction(positions, metadata, _CLIENT_TIMEOUT)
-    _commit_transaction(producer)
+    _call_broker(
+        lambda timeout: producer.send_offsets_to_transaction(
+            positions, metadata, timeout
+        ),
+        patience,
+        "sending a batch's offsets to its transaction",
+    )
+    _call_broker(
+        producer.commit_transaction, patience, "committing a batch's transaction"
+    )
     return time.time(), time.perf_counter()
 
 
-def _commit_transaction(producer: Producer) -> None:
-    """Commit the open transaction, retrying while the error says it may."""
+def _commit_offsets(
+    consumer: Consumer, positions: list[TopicPartition]
+) -> tuple[float, float]:
+    """Commit a batch's input offsets with the consumer, outside a transaction.
+
+    Returns the wall-clock and monotonic times the commit ended. Runs on the
+    thread that polls the consumer; the call takes no timeout.
+
+    Raises
+    ------
+    _OffsetCommitFailed
+        When the commit failed.
+    """
     from confluent_kafka import KafkaException
 
-    for attempt in range(_COMMIT_ATTEMPTS):
+    try:
+        consumer.commit(offsets=positions, asynchronous=False)
+    except KafkaException as exc:
+        raise _OffsetCommitFailed(exc.args[0].str()) from exc
+    return time.time(), time.perf_counter()
+
+
+def _call_broker(
+    call: Callable[[float], _T],
+    patience: _BrokerWait,
+    what: str,
+    *,
+    reads: bool = False,
+) -> _T:
+    """Make a Kafka call that waits on the broker, in steps, until it answers.
+
+    ``call`` takes a timeout in seconds, at most :data:`_BROKER_STEP`, and
+    is made again while ``patience`` lasts: the client's transaction calls
+    resume where one that timed out stopped, and a call that ``reads`` is
+    safe to repeat. Another retriable error is retried after a pause.
+
+    Raises
+    ------
+    KafkaException
+        When the call fails for good.
+    StreamError
+        When ``patience`` runs out (or a stop request ends it) first.
+    """
+    from confluent_kafka import KafkaError, KafkaException
+
+    failures = 0
+    while True:
+        left = patience.left()
+        if left <= 0:
+            raise patience.expired(what)
         try:
-            producer.commit_transaction(_CLIENT_TIMEOUT)
-            return
+            return call(min(_BROKER_STEP, left))
         except KafkaException as exc:
             error = exc.args[0]
-            if not error.retriable() or attempt == _COMMIT_ATTEMPTS - 1:
+            timed_out = error.code() == KafkaError._TIMED_OUT
+            if not (error.retriable() or (reads and timed_out)):
                 raise
-            log.warning("commit attempt %d failed: %s", attempt + 1, error.str())
-            time.sleep(min(2.0, 0.1 * 2**attempt))
+            if not timed_out:
+                failures += 1
+                log.warning("%s failed (attempt %d): %s", what, failures, error.str())
+                time.sleep(max(0.0, min(2.0, 0.1 * 2**failures, patience.left())))
+
+
+def _outcome(future: Future[_T], patience: _BrokerWait | None) -> _T:
+    """Return the result of a commit's ``future``, waiting for it in steps.
+
+    A wait with no timeout could keep the main thread from running signal
+    handlers until the future is done. The commit gives up by itself when
+    ``patience`` runs out; a client call that overruns its timeout is given
+    up here, a little later.
+
+    Raises
+    ------
+    StreamError
+        When the commit has not ended a few seconds after ``patience`` ran
+        out.
+    """
+    while True:
+        try:
+            future.exception(timeout=_BROKER_STEP)
+        except TimeoutError:
+            if patience is not None and patience.left() < -_OVERRUN:
+                raise patience.expired("committing a batch") from None
+            continue
+        return future.result()
+
+
+def _flush(producer: Producer, patience: _BrokerWait) -> None:
+    """Wait, in steps, until the producer has delivered what it holds."""
+    while producer.flush(min(_BROKER_STEP, max(0.0, patience.left()))):
+        if patience.left() <= 0:
+            log.warning("%d records were not delivered before closing", len(producer))
+            return
 
 
 def _is_partition_eof(error: KafkaError) -> bool:
@@ -1407,8 +1691,16 @@ def _produce(
     value: bytes,
     record_id: str,
     batch: str,
+    patience: _BrokerWait,
 ) -> None:
-    """Produce one record, waiting for room while the local queue is full."""
+    """Produce one record, waiting for room while the local queue is full.
+
+    Raises
+    ------
+    StreamError
+        When the queue stays full past ``patience``: the broker takes
+        nothing.
+    """
     headers: list[tuple[str, str | bytes | None]] = [
         (ID_HEADER, record_id.encode()),
         (BATCH_HEADER, batch.encode()),
@@ -1418,4 +1710,6 @@ def _produce(
             producer.produce(topic, value=value, key=key, headers=headers)
             return
         except BufferError:
+            if patience.left() <= 0:
+                raise patience.expired("producing a batch's records") from None
             producer.poll(0.05)  # back-pressure: wait for deliveries

@@ -119,7 +119,7 @@ def backtest(
     no_geo: bool,
     as_json: bool,
 ) -> None:
-    """Replay EVENTS (files, folders, globs, dt= partitions) through two policies.
+    """Replay EVENTS (files, folders, globs, dt= partitions, -) through two policies.
 
     The detectors run once; each event is decided under --policy and under
     --against. Per rule: events and accounts hit, precision and recall

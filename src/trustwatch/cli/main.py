@@ -154,12 +154,14 @@ def run(
     review_db: str | None,
     review_schema: str,
 ) -> None:
-    """Run the pipeline over EVENTS (files, directories or globs)."""
+    """Run the pipeline over EVENTS (files, directories or globs; - reads stdin)."""
     from trustwatch.content.store import ContentStore
     from trustwatch.runtime.embedded import run_embedded
 
     if any(not path.strip() for path in events):
         raise ConfigError("an event path is empty; hint: is a shell variable unset?")
+    if "-" in events and sys.stdin.isatty():
+        errors.print("reading events from standard input; end them with Ctrl-D")
     chosen = checked_policy(policy)
     intel = load_intel_sources(intel_paths, intel_format, intel_db, allowlist_paths)
     geo = build_geo(maxmind_country, maxmind_asn, no_geo)

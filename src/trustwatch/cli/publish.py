@@ -174,7 +174,7 @@ def publish(
     event_format: str,
     source_tz: str | None,
 ) -> None:
-    """Replay event FILES (files, directories or globs) into a Kafka topic.
+    """Replay event FILES (files, folders or globs; - is stdin) into a Kafka topic.
 
     Events go out as JSON keyed by account, through an idempotent producer;
     unreadable records are counted and listed, not produced. Ctrl-C stops

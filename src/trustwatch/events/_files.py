@@ -11,15 +11,19 @@ instead of one per line.
 from __future__ import annotations
 
 import gzip
+import io
+import sys
 import zlib
 from collections.abc import Callable, Iterator
 from io import BufferedIOBase
 from pathlib import Path
+from typing import BinaryIO
 
 from trustwatch.errors import TrustwatchError
 
 __all__ = [
     "HEAD_BYTES",
+    "STDIN",
     "UnreadableError",
     "check_text",
     "iter_line_blocks",
@@ -28,6 +32,13 @@ __all__ = [
 
 HEAD_BYTES = 4096
 """Bytes from the start of a file that a check sees (fewer if the file is shorter)."""
+
+STDIN = Path("<stdin>")
+"""The input named ``-``: standard input, read as a file that cannot seek.
+
+Every other resolved input is an absolute path, so this relative one names
+no file.
+"""
 
 _BOM = b"\xef\xbb\xbf"
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -82,12 +93,36 @@ class UnreadableError(TrustwatchError):
 
 
 def open_binary(path: Path) -> BufferedIOBase:
-    """Open a file for reading bytes, decompressing gzip data on the fly."""
+    """Open a file for reading bytes, decompressing gzip data on the fly.
+
+    :data:`STDIN` opens standard input; closing what is returned leaves it open.
+    """
+    if path == STDIN:
+        stream = io.BufferedReader(_Borrowed(sys.stdin.buffer))
+        if stream.peek(len(_GZIP_MAGIC))[: len(_GZIP_MAGIC)] == _GZIP_MAGIC:
+            return gzip.GzipFile(fileobj=stream, mode="rb")
+        return stream
     with path.open("rb") as probe:
         compressed = probe.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC
     if compressed:
         return gzip.open(path, "rb")
     return path.open("rb")
+
+
+class _Borrowed(io.RawIOBase):
+    """Reads another binary stream and leaves it open when closed."""
+
+    def __init__(self, source: BinaryIO) -> None:
+        self._source = source
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self._source.read1(len(buffer))  # type: ignore[attr-defined]
+        n = len(data)
+        buffer[:n] = data
+        return n
 
 
 def check_text(path: Path, head: bytes) -> None:

@@ -33,6 +33,7 @@ from collections.abc import Iterable
 from pathlib import Path, PurePath
 
 from trustwatch.errors import ConfigError
+from trustwatch.events._files import STDIN
 
 __all__ = ["FORMATS", "format_of_name", "resolve_inputs"]
 
@@ -93,6 +94,9 @@ def resolve_inputs(
     """Expand paths, folders and globs into ``(file, format)`` pairs.
 
     Files come back by their real path, each once, in the order first met.
+    ``"-"`` is standard input (:data:`~trustwatch.events._files.STDIN`), read
+    as JSON Lines unless ``format`` says ``sshlog``; a file named ``-`` is
+    passed as ``./-``.
 
     Raises
     ------
@@ -112,7 +116,7 @@ def resolve_inputs(
     for item in items:
         for path, kind in _resolve_one(item, format):
             named += 1
-            real = os.path.realpath(path)
+            real = str(STDIN) if path == STDIN else os.path.realpath(path)
             found.setdefault(real, (Path(real), kind))
     if named > len(found):
         logger.info(
@@ -124,6 +128,8 @@ def resolve_inputs(
 
 
 def _resolve_one(item: str | Path, format: str) -> list[tuple[Path, str]]:
+    if item == "-" or item == STDIN:
+        return [(STDIN, _stdin_format(format))]
     text = str(item)
     if isinstance(item, str) and not item:
         raise ConfigError(
@@ -155,6 +161,16 @@ def _resolve_one(item: str | Path, format: str) -> list[tuple[Path, str]]:
             )
         )
     return [(Path(text), kind)]
+
+
+def _stdin_format(format: str) -> str:
+    """Return the format standard input is read in: JSON Lines unless told."""
+    if format == "parquet":
+        raise ConfigError(
+            "Parquet cannot be read from standard input ('-'): its index is at "
+            "the end of the file; hint: save it to a file and pass that"
+        )
+    return "jsonl" if format == "auto" else format
 
 
 def _missing(text: str, format: str) -> list[tuple[Path, str]]:

@@ -57,7 +57,12 @@ from functools import lru_cache
 from pathlib import Path, PurePath
 
 from trustwatch.errors import ConfigError, InvalidEventError
-from trustwatch.events._files import UnreadableError, check_text, iter_line_blocks
+from trustwatch.events._files import (
+    STDIN,
+    UnreadableError,
+    check_text,
+    iter_line_blocks,
+)
 from trustwatch.events.deadletter import DeadLetter
 from trustwatch.events.model import Login, LoginMethod
 from trustwatch.events.syslog import SyslogClock, SyslogRecord, parse_syslog_line
@@ -580,8 +585,8 @@ def read_auth_log(
     where reading stopped; UTF-16 or UTF-32 text is one dead letter with
     reason ``"encoding"``, a binary format one with ``"unsupported_format"``.
     """
-    path = Path(os.path.realpath(path))
-    if year is None and reference is None:
+    path = STDIN if path == STDIN else Path(os.path.realpath(path))
+    if year is None and reference is None and path != STDIN:
         reference = _modified(path)
     parser = AuthLogParser(
         str(path), year=year, reference=reference, tz=tz, strict=strict

@@ -52,13 +52,19 @@ def test_assign_to_nobody_is_refused_in_favour_of_unassign(review, capsys) -> No
     assert main(["cases", "assign", "case-x", "--to", "", *db]) == ExitCode.BAD_INPUT
     assert "--unassign hands the case back" in capsys.readouterr().err
     assert main(["cases", "assign", "case-x", "--to", "carol", *db]) == ExitCode.OK
-    assert main(["cases", "assign", "case-x", "--unassign", *db]) == ExitCode.OK
+    taking = ["--take-over"]  # carol holds the case
+    assert (
+        main(["cases", "assign", "case-x", "--unassign", *taking, *db]) == ExitCode.OK
+    )
     with SqliteReviewStore(review) as store:
         case = store.case("case-x")
         actions = [(e.action, e.detail) for e in store.audit_log()]
     assert (case.status, case.assignee) == ("open", None)
     assert sorted(actions, key=str) == sorted(
-        [("assign", {"assignee": "carol"}), ("unassign", {"assignee": None})],
+        [
+            ("assign", {"assignee": "carol"}),
+            ("unassign", {"assignee": None, "taken_from": "carol"}),
+        ],
         key=str,
     )
 

@@ -53,10 +53,12 @@ from trustwatch.review.actions import (
     ActionNotApplicable,
     resolve_with_action,
 )
+from trustwatch.review.audit import taken_from
 from trustwatch.review.cases import case_evidence
 from trustwatch.review.model import (
     LABEL_KINDS,
     Case,
+    CaseHeldError,
     CaseQuery,
     LabelKind,
     ReviewStore,
@@ -508,6 +510,8 @@ def _case_or_404(review: ReviewStore, case_id: str) -> Case:
 #: shows text taken from its URL.
 ERROR_MESSAGES = {
     "assign": "The case could not be assigned.",
+    "held": "Another analyst holds this case: they can hand it back, or an "
+    "admin can take it over.",
     "resolve": "The case could not be resolved.",
     "label": "Choose one of the listed labels.",
     "action": "Choose one of the listed actions.",
@@ -572,15 +576,23 @@ def assign_case_form(
     queue's filters survive), else to the case.
     """
     review: ReviewStore = request.app.state.review
-    _case_or_404(review, case_id)
+    before = _case_or_404(review, case_id)
     target = None if assignee == "-" else (assignee.strip() or principal.name)
     if target is not None and not reads_as_written(target):
         return _back_to(_case_url(case_id, "assign"))
     try:
-        review.assign(case_id, target, by=principal.name)
+        review.assign(
+            case_id, target, by=principal.name, take_over=principal.allows("admin")
+        )
+    except CaseHeldError:
+        return _back_to(_case_url(case_id, "held"))
     except TrustwatchError:
         return _back_to(_case_url(case_id, "assign"))
-    auth.audit(request, principal, "assign", "case", case_id, {"assignee": target})
+    detail: dict[str, object] = {
+        "assignee": target,
+        **(taken_from(before, principal.name) if before.assignee != target else {}),
+    }
+    auth.audit(request, principal, "assign", "case", case_id, detail)
     return _back_to(next if _is_console_path(next) else _case_url(case_id))
 
 
@@ -602,7 +614,7 @@ def resolve_case_form(
     lists them.
     """
     review: SqlReviewStore = request.app.state.review
-    _case_or_404(review, case_id)
+    before = _case_or_404(review, case_id)
     if label not in LABEL_KINDS:
         return _back_to(_case_url(case_id, "label"))
     if action and action not in _RESOLUTION_ACTIONS:
@@ -619,9 +631,12 @@ def resolve_case_form(
             write_actions=lambda actions: _write_actions(request, actions),
             decisions=request.app.state.decisions,
             note=note.strip(),
+            take_over=principal.allows("admin"),
         )
     except ActionNotApplicable:
         return _back_to(_case_url(case_id, "action_subject"))
+    except CaseHeldError:
+        return _back_to(_case_url(case_id, "held"))
     except StorageError:
         return _back_to(_case_url(case_id, "unavailable"))
     except TrustwatchError:
@@ -637,6 +652,7 @@ def resolve_case_form(
             "action": action or None,
             "label_id": given.label_id,
             "actions": [a.action_id for a in taken],
+            **taken_from(before, principal.name),
         },
     )
     return _back_to(PREFIX)

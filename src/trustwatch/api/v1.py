@@ -63,10 +63,12 @@ from trustwatch.decisions.model import Action, ActionType, Verdict
 from trustwatch.errors import ConfigError
 from trustwatch.graph.rings import RingSnapshot
 from trustwatch.review.actions import ActionNotApplicable, resolve_with_action
+from trustwatch.review.audit import taken_from
 from trustwatch.review.cases import case_evidence
 from trustwatch.review.model import (
     Case,
     CaseConflictError,
+    CaseHeldError,
     CaseQuery,
     CaseStatus,
     SubjectType,
@@ -257,18 +259,43 @@ def _case_evidence(case: Case, request: Request) -> dict[str, Any]:
 def assign_case(
     request: Request, principal: Analyst, case_id: PathId, body: AssignRequest
 ) -> CaseOut:
-    """Give a case to an analyst, or back to the queue with ``null``."""
+    """Give a case to an analyst, or back to the queue with ``null``.
+
+    A case another analyst holds changes hands only when an admin asks
+    (409 for others); the audit entry names whom it was taken from.
+    """
     review = request.app.state.review
-    if review.case(case_id) is None:
+    before = review.case(case_id)
+    if before is None:
         raise _not_found("case")
     try:
-        case = review.assign(case_id, body.assignee, by=principal.name)
+        case = review.assign(
+            case_id,
+            body.assignee,
+            by=principal.name,
+            take_over=principal.allows("admin"),
+        )
+    except CaseHeldError as exc:
+        raise _held(exc) from None
     except (CaseConflictError, ConfigError):
         raise HTTPException(
             status_code=409, detail="the case cannot be assigned"
         ) from None
-    audit(request, principal, "assign", "case", case_id, {"assignee": body.assignee})
+    changed = before.assignee != body.assignee
+    detail: dict[str, object] = {
+        "assignee": body.assignee,
+        **(taken_from(before, principal.name) if changed else {}),
+    }
+    audit(request, principal, "assign", "case", case_id, detail)
     return case_out(case)
+
+
+def _held(exc: CaseHeldError) -> HTTPException:
+    return HTTPException(
+        status_code=409,
+        detail=f"the case is assigned to {exc.assignee}; they can hand it back, "
+        "or an admin can take it over",
+    )
 
 
 @router.post("/cases/{case_id}/resolve", response_model=ResolvedCaseOut, tags=["cases"])
@@ -282,7 +309,8 @@ def resolve_case(
     ``analyst:NAME`` for ``trustwatch dispatch``, as ``cases resolve`` does.
     """
     review = request.app.state.review
-    if review.case(case_id) is None:
+    before = review.case(case_id)
+    if before is None:
         raise _not_found("case")
     try:
         case, label, taken = resolve_with_action(
@@ -294,9 +322,12 @@ def resolve_case(
             write_actions=lambda actions: _write_actions(request, actions),
             decisions=request.app.state.decisions,
             note=body.note,
+            take_over=principal.allows("admin"),
         )
     except ActionNotApplicable as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
+    except CaseHeldError as exc:
+        raise _held(exc) from None
     except (CaseConflictError, ConfigError):
         raise HTTPException(
             status_code=409, detail="the case cannot be resolved"
@@ -313,6 +344,7 @@ def resolve_case(
             "action": body.action,
             "label_id": label.label_id,
             "actions": action_ids,
+            **taken_from(before, principal.name),
         },
     )
     return ResolvedCaseOut(**case_out(case).model_dump(), action_ids=action_ids)

@@ -71,6 +71,14 @@ def _actor_option(func: F) -> F:
     )(func)
 
 
+def _take_over_option(func: F) -> F:
+    return click.option(
+        "--take-over",
+        is_flag=True,
+        help="Act on a case another analyst holds (the audit log names them).",
+    )(func)
+
+
 def _label_option(help_text: str) -> Callable[[F], F]:
     return click.option(
         "--label", "kind", required=True, type=click.Choice(LABEL_KINDS), help=help_text
@@ -439,6 +447,7 @@ def _render_evidence(evidence: Any) -> None:
 @click.argument("case_id")
 @click.option("--to", "assignee", help="The analyst to give the case to.")
 @click.option("--unassign", is_flag=True, help="Hand the case back to the queue.")
+@_take_over_option
 @review_db_option
 @_schema_option
 @_actor_option
@@ -446,12 +455,13 @@ def assign(
     case_id: str,
     assignee: str | None,
     unassign: bool,
+    take_over: bool,
     review_db: str,
     review_schema: str,
     actor: str | None,
 ) -> None:
     """Give a case to an analyst (or back to the queue with --unassign)."""
-    from trustwatch.review.audit import record_action
+    from trustwatch.review.audit import record_action, taken_from
 
     who = _actor(actor)
     if unassign == (assignee is not None):
@@ -459,14 +469,19 @@ def assign(
     if assignee is not None:
         assignee = _assignee(assignee)
     with open_review(review_db, review_schema, upgrade=True) as store:
-        case = store.assign(case_id, assignee, by=who)
+        before = store.case(case_id)
+        case = store.assign(case_id, assignee, by=who, take_over=take_over)
+        changed = before is not None and before.assignee != assignee
         record_action(
             store,
             actor=who,
             action="unassign" if unassign else "assign",
             target_type="case",
             target=case_id,
-            detail={"assignee": case.assignee},
+            detail={
+                "assignee": case.assignee,
+                **(taken_from(before, who) if changed else {}),
+            },
         )
     console.print(f"{case_id}: {case.status} ({clean(case.assignee or 'queue')})")
 
@@ -482,6 +497,7 @@ def assign(
     "`trustwatch dispatch` to send.",
 )
 @click.option("--note", default="", help="Free text kept with the case and label.")
+@_take_over_option
 @review_db_option
 @_schema_option
 @_decisions_option
@@ -492,6 +508,7 @@ def resolve(
     kind: str,
     action: str | None,
     note: str,
+    take_over: bool,
     review_db: str,
     review_schema: str,
     db: str,
@@ -500,7 +517,7 @@ def resolve(
 ) -> None:
     """Close a case with a label; the label and the alerts' features are kept."""
     from trustwatch.review.actions import ActionNotApplicable, resolve_with_action
-    from trustwatch.review.audit import record_action
+    from trustwatch.review.audit import record_action, taken_from
 
     who = _actor(actor)
     note = _note(note)
@@ -515,6 +532,7 @@ def resolve(
                 open_decisions(db, writable=taking is not None, schema=db_schema)
             )
         store = stack.enter_context(open_review(review_db, review_schema, upgrade=True))
+        before = store.case(case_id)
         try:
             case, label, taken = resolve_with_action(
                 store,
@@ -525,6 +543,7 @@ def resolve(
                 write_actions=decisions.write_actions if decisions else None,
                 decisions=decisions,
                 note=note,
+                take_over=take_over,
             )
         except ActionNotApplicable as exc:
             raise click.BadParameter(str(exc), param_hint="--action") from exc
@@ -539,6 +558,7 @@ def resolve(
                 "action": action,
                 "label_id": label.label_id,
                 "actions": [a.action_id for a in taken],
+                **(taken_from(before, who) if before else {}),
             },
         )
     console.print(f"{case_id}: resolved as {case.label}")

@@ -139,6 +139,7 @@ def resolve_with_action(
     decisions: VerdictSource | None = None,
     note: str = "",
     at: datetime | None = None,
+    take_over: bool = False,
 ) -> tuple[Case, Label, list[Action]]:
     """Resolve a case and record the action the analyst takes on its subject.
 
@@ -171,6 +172,8 @@ def resolve_with_action(
         Free text kept with the case and the label.
     at
         When (now by default).
+    take_over
+        Resolve a case another analyst holds.
 
     Returns
     -------
@@ -184,6 +187,8 @@ def resolve_with_action(
         case is left as it was.
     CaseNotFoundError
         When there is no such case.
+    CaseHeldError
+        When another analyst holds the case and ``take_over`` is not set.
     CaseConflictError
         When the case is already resolved.
     """
@@ -210,6 +215,7 @@ def resolve_with_action(
         action=taking,
         note=note,
         at=at,
+        take_over=take_over,
     )
     if taken and write_actions is not None:
         try:

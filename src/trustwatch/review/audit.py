@@ -7,9 +7,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from trustwatch.review.model import AuditEntry, ReviewStore
+from trustwatch.review.model import AuditEntry, Case, ReviewStore
 
-__all__ = ["record_action"]
+__all__ = ["record_action", "taken_from"]
 
 
 def record_action(
@@ -42,3 +42,15 @@ def record_action(
     )
     store.audit(entry)
     return entry
+
+
+def taken_from(before: Case, name: str) -> dict[str, str]:
+    """Return the audit detail of ``name`` changing a case another analyst held.
+
+    ``{"taken_from": HOLDER}`` when ``before`` (the case as it was) was
+    assigned to someone other than ``name``, else ``{}``.
+    """
+    holder = before.assignee
+    if before.status == "assigned" and holder and holder != name:
+        return {"taken_from": holder}
+    return {}

@@ -671,11 +671,13 @@ def resolve_case(
     action: str | None = None,
     note: str = "",
     at: datetime | None = None,
+    take_over: bool = False,
 ) -> tuple[Case, Label]:
     """Resolve a case, storing with its label the features its alerts carried.
 
     The features hold the case's accounts (a ring label applies to each) and,
     when ``decisions`` is given, :func:`label_features` of its alerts.
+    ``take_over`` resolves a case another analyst holds.
     """
     features: dict[str, Any] = {}
     case = review.case(case_id)
@@ -691,4 +693,5 @@ def resolve_case(
         note=note,
         features=features,
         at=at,
+        take_over=take_over,
     )

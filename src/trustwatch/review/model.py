@@ -27,6 +27,7 @@ __all__ = [
     "AuditEntry",
     "Case",
     "CaseConflictError",
+    "CaseHeldError",
     "CaseNotFoundError",
     "CaseQuery",
     "CaseStatus",
@@ -172,6 +173,19 @@ class CaseConflictError(TrustwatchError):
     """
 
 
+class CaseHeldError(CaseConflictError):
+    """The case is assigned to another analyst, and was not taken over.
+
+    ``assignee`` names who holds it. Taking over a held case is asked for on
+    purpose (``take_over``): the API allows it to admins, the CLI with
+    ``--take-over``.
+    """
+
+    def __init__(self, message: str, assignee: str) -> None:
+        super().__init__(message)
+        self.assignee = assignee
+
+
 class ReviewStore(Protocol):
     """Cases, labels and the audit log, in SQLite or PostgreSQL."""
 
@@ -187,7 +201,9 @@ class ReviewStore(Protocol):
         """Cases by priority (highest first), then newest alert first."""
         ...
 
-    def assign(self, case_id: str, assignee: str | None, *, by: str) -> Case:
+    def assign(
+        self, case_id: str, assignee: str | None, *, by: str, take_over: bool = False
+    ) -> Case:
         """Give a case to an analyst (``None`` hands it back to the queue)."""
         ...
 
@@ -201,6 +217,7 @@ class ReviewStore(Protocol):
         note: str = "",
         features: dict[str, Any] | None = None,
         at: datetime | None = None,
+        take_over: bool = False,
     ) -> tuple[Case, Label]:
         """Close a case with a label; the label is stored for training."""
         ...

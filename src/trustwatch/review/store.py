@@ -41,6 +41,7 @@ from trustwatch.review.model import (
     AuditEntry,
     Case,
     CaseConflictError,
+    CaseHeldError,
     CaseNotFoundError,
     CaseQuery,
     Label,
@@ -481,22 +482,33 @@ class SqlReviewStore:
             )
         return _decode_case(row.body), int(row.version)
 
-    def assign(self, case_id: str, assignee: str | None, *, by: str) -> Case:
+    def assign(
+        self, case_id: str, assignee: str | None, *, by: str, take_over: bool = False
+    ) -> Case:
         """Give a case to an analyst (``None`` hands it back to the queue).
 
         ``by`` names who asked; the caller's audit entry records it (see
-        :func:`trustwatch.review.audit.record_action`).
+        :func:`trustwatch.review.audit.record_action`). A case another analyst
+        holds changes hands only with ``take_over``; its holder may give it
+        on or hand it back.
 
         Raises
         ------
         CaseNotFoundError
             When no case has that id.
+        CaseHeldError
+            When another analyst holds the case and ``take_over`` is not set.
         CaseConflictError
             When the case is resolved, or changed since it was read.
         """
-        return self._guard("assign a case", lambda: self._assign(case_id, assignee))
+        return self._guard(
+            "assign a case",
+            lambda: self._assign(case_id, assignee, by, take_over),
+        )
 
-    def _assign(self, case_id: str, assignee: str | None) -> Case:
+    def _assign(
+        self, case_id: str, assignee: str | None, by: str, take_over: bool
+    ) -> Case:
         with self._engine.begin() as db:
             case, version = self._read_for_change(db, case_id)
             if case.status == "resolved":
@@ -504,6 +516,8 @@ class SqlReviewStore:
                     f"case {case_id} was resolved by {case.resolved_by} and cannot "
                     "be assigned; hint: new alerts about its subject open a new case"
                 )
+            if case.assignee != assignee and not take_over:
+                _check_holder(case, by, "assign")
             updated = msgspec.structs.replace(
                 case,
                 assignee=assignee,
@@ -524,12 +538,14 @@ class SqlReviewStore:
         note: str = "",
         features: dict[str, Any] | None = None,
         at: datetime | None = None,
+        take_over: bool = False,
     ) -> tuple[Case, Label]:
         """Close a case with a label; the label is stored for training.
 
         The case and its label are written in one transaction. The label's
         ``observed_at`` is the case's newest alert, ``labelled_at`` is ``at``
-        (now by default).
+        (now by default). A case another analyst holds is resolved only with
+        ``take_over``.
 
         Raises
         ------
@@ -537,6 +553,8 @@ class SqlReviewStore:
             When ``label`` is not one of the label kinds.
         CaseNotFoundError
             When no case has that id.
+        CaseHeldError
+            When another analyst holds the case and ``take_over`` is not set.
         CaseConflictError
             When the case is already resolved, or changed since it was read.
         """
@@ -545,7 +563,7 @@ class SqlReviewStore:
         return self._guard(
             "resolve a case",
             lambda: self._resolve(
-                case_id, label, analyst, action, note, features or {}, when
+                case_id, label, analyst, action, note, features or {}, when, take_over
             ),
         )
 
@@ -558,6 +576,7 @@ class SqlReviewStore:
         note: str,
         features: dict[str, Any],
         when: datetime,
+        take_over: bool,
     ) -> tuple[Case, Label]:
         with self._engine.begin() as db:
             case, version = self._read_for_change(db, case_id)
@@ -568,6 +587,8 @@ class SqlReviewStore:
                     "its label with `trustwatch cases correct` (POST "
                     "/api/v1/cases/{id}/correction)"
                 )
+            if not take_over:
+                _check_holder(case, analyst, "resolve")
             resolved = msgspec.structs.replace(
                 case,
                 status="resolved",
@@ -1119,3 +1140,15 @@ def _require_sqlite_review_file(path: Path) -> None:
 def _conforms(store: SqlReviewStore) -> ReviewStore:
     """Let the type checker confirm the stores implement the protocol."""
     return store
+
+
+def _check_holder(case: Case, who: str, doing: str) -> None:
+    """Refuse to let ``who`` change a case another analyst holds."""
+    holder = case.assignee
+    if case.status == "assigned" and holder and holder != who:
+        raise CaseHeldError(
+            f"case {case.case_id} is assigned to {holder}, not {who}; hint: ask "
+            f"{holder} to hand it back, or take it over on purpose (`trustwatch "
+            f"cases {doing} --take-over`; in the API and console, an admin)",
+            holder,
+        )

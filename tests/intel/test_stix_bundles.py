@@ -12,7 +12,7 @@ import pytest
 from trustwatch.detectors.intel_match import IntelMatchDetector
 from trustwatch.enrichment.urls import parse_url
 from trustwatch.errors import ConfigError, InvalidIndicatorError
-from trustwatch.events.model import FileUploaded, UrlPosted
+from trustwatch.events.model import FileUploaded, Login, UrlPosted
 from trustwatch.features.context import EventContext
 from trustwatch.intel import IndicatorStore, load_feed, sniff_format
 from trustwatch.intel.stix import load_stix, load_stix_objects
@@ -430,6 +430,38 @@ def test_detector_matches_posted_urls_against_patterns() -> None:
         signals = detector.process_one(event, EventContext(event))
         assert [s.indicators[0].reference for s in signals] == expected
         assert all(s.kind == "intel_url" for s in signals)
+
+
+def test_detector_matches_source_addresses_against_patterns() -> None:
+    loaded = load(
+        indicator(
+            1,
+            "[ipv4-addr:value ISSUBSET '203.0.113.0/24'] OR "
+            "[domain-name:value = 'orpart.example']",
+            confidence=80,
+        ),
+        indicator(
+            2,
+            "[ipv6-addr:value ISSUBSET '2001:db8::/64'] OR "
+            "[domain-name:value = 'v6.example']",
+        ),
+    )
+    store = IndicatorStore()
+    store.add_patterns(loaded.patterns)
+    detector = IntelMatchDetector(store)
+    for ip, expected in (
+        ("203.0.113.9", [ident(1)]),
+        ("198.51.100.9", []),
+        ("2001:db8:0:0::7", [ident(2)]),
+        ("not an address", []),
+    ):
+        event = Login(event_id="l1", ts=T0, account="bob", ip=ip, success=True)
+        signals = detector.process_one(event, EventContext(event))
+        assert [s.indicators[0].reference for s in signals] == expected, ip
+        assert all(s.kind == "intel_ip" and s.entity_type == "ip" for s in signals)
+    quiet = IntelMatchDetector(store, match_source_ip=False)
+    event = Login(event_id="l2", ts=T0, account="bob", ip="203.0.113.9", success=True)
+    assert quiet.process_one(event, EventContext(event)) == []
 
 
 def test_detector_without_patterns_skips_observations() -> None:

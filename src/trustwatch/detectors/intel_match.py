@@ -8,15 +8,17 @@ becomes a signal whose score is the indicator's confidence and whose
 provenance names every feed and record that listed it.
 
 When the store holds STIX pattern indicators, an upload that has a hash
-(its hashes, name, size and MIME type) and a posted or linked URL (the URL,
-its host name or address) are also matched as observations against them
+(its hashes, name, size and MIME type), a posted or linked URL (the URL,
+its host name or address) and the event's source address are also matched
+as observations against them
 (:meth:`~trustwatch.intel.store.IndicatorStore.match_observation`); a hit
-raises ``intel_hash`` or ``intel_url`` naming the feed and the STIX id.
-Stores without patterns pay nothing for this.
+raises ``intel_hash``, ``intel_url`` or ``intel_ip`` naming the feed and the
+STIX id. Stores without patterns pay nothing for this.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -88,6 +90,16 @@ def _observation(
     return url_observation(parsed), "intel_url", "url"
 
 
+def _source_observation(ip: str) -> dict[str, Any] | None:
+    """Return an event's source address as a STIX observation, if it is one."""
+    try:
+        address = ipaddress.ip_address(ip.strip("[]"))
+    except ValueError:
+        return None
+    path = "ipv6-addr:value" if address.version == 6 else "ipv4-addr:value"
+    return {path: str(address)}
+
+
 @register
 class IntelMatchDetector(Detector):
     """Raise a signal for every intel match on an event's URL, address or hash.
@@ -150,22 +162,35 @@ class IntelMatchDetector(Detector):
                     signals.append(
                         self._signal(event, match, _HASH_KIND, "file", value)
                     )
-        if len(self.store.patterns):
-            signals.extend(self._pattern_signals(event, parsed, at))
+        patterns = len(self.store.patterns) > 0
+        if patterns:
+            observation, kind, entity_type = _observation(event, parsed)
+            if observation is not None:
+                signals += self._pattern_signals(
+                    event, observation, kind, entity_type, at
+                )
         if self.match_source_ip and event.ip:
             for match in self._match_source(event.ip, at):
                 kind = _SOURCE_KIND[match.matched_on]
                 value = match.indicator.value
                 signals.append(self._signal(event, match, kind, "ip", value))
+            if patterns:
+                source = _source_observation(event.ip)
+                if source is not None:
+                    signals += self._pattern_signals(
+                        event, source, "intel_ip", "ip", at
+                    )
         return signals
 
     def _pattern_signals(
-        self, event: EventBase, parsed: ParsedUrl | None, at: datetime
+        self,
+        event: EventBase,
+        observation: dict[str, Any],
+        kind: str,
+        entity_type: str,
+        at: datetime,
     ) -> list[Signal]:
-        """Match the event as a STIX observation against pattern indicators."""
-        observation, kind, entity_type = _observation(event, parsed)
-        if observation is None:
-            return []
+        """Match an observation of the event against pattern indicators."""
         signals = []
         for match in self.store.match_observation(observation, at, plain=False):
             pattern = match.pattern

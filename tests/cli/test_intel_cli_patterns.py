@@ -65,6 +65,38 @@ def test_intel_match_consults_pattern_indicators_after_sync(tmp_path: Path) -> N
     assert json.loads(other.stdout) == {"http://ok.example.com/": []}
 
 
+def test_intel_match_consults_patterns_for_addresses_and_host_names(
+    tmp_path: Path,
+) -> None:
+    pattern = (
+        "[ipv4-addr:value ISSUBSET '203.0.113.0/24'] OR "
+        "[domain-name:value LIKE '%.orpart.example']"
+    )
+    bundle = tmp_path / "bundle.json"
+    objects = [_indicator(5, pattern, "2026-11-01T00:00:00Z")]
+    bundle.write_text(
+        json.dumps({"type": "bundle", "id": "bundle--1", "objects": objects})
+    )
+    feeds = tmp_path / "feeds.toml"
+    feeds.write_text(f'[[feeds]]\nname = "pat"\npath = "{bundle}"\n')
+    db = str(tmp_path / "intel.sqlite")
+    runner = CliRunner()
+    synced = runner.invoke(cli, ["intel", "sync", "--feeds", str(feeds), "--db", db])
+    assert synced.exit_code == ExitCode.OK, synced.output
+
+    values = ["203.0.113.9", "x.orpart.example", "198.51.100.1", "orpart.example"]
+    result = runner.invoke(cli, ["intel", "match", "--db", db, "--json", *values])
+
+    found = json.loads(result.stdout)
+    hits = {value: [m["matched_on"] for m in found[value]] for value in values}
+    assert hits == {
+        "203.0.113.9": ["pattern"],
+        "x.orpart.example": ["pattern"],
+        "198.51.100.1": [],
+        "orpart.example": [],
+    }
+
+
 def test_url_score_matches_patterns_and_survives_hostile_ones(
     tmp_path: Path, capsys: Any
 ) -> None:

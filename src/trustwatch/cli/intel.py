@@ -443,9 +443,10 @@ def _match_json(match: IntelMatch, allow_listed: str | None) -> dict[str, object
 def match_value(store: IndicatorStore, value: str) -> list[IntelMatch]:
     """Match one value as written: a URL, host, IP address or hash.
 
-    A URL is also matched against the STIX pattern indicators, as the
-    pipeline's intel detector matches posted and linked URLs. A value that
-    is no indicator, or a network, matches nothing.
+    URLs, addresses and host names are also matched against the STIX
+    pattern indicators, as the pipeline's intel detector matches posted and
+    linked URLs and source addresses. A value that is no indicator, or a
+    network, matches nothing.
     """
     try:
         kind, normal = normalize_indicator(value)
@@ -459,10 +460,23 @@ def match_value(store: IndicatorStore, value: str) -> list[IntelMatch]:
         except ValueError:
             return []
     if kind == "ip":
-        return store.match_ip(normal)
+        path = "ipv6-addr:value" if ":" in normal else "ipv4-addr:value"
+        return store.match_ip(normal) + _pattern_matches(store, {path: normal})
+    if kind == "domain" and not normal.startswith("*."):
+        observation = {"domain-name:value": normal}
+        return store.match_host(normal) + _pattern_matches(store, observation)
     if kind == "domain":
         return store.match_host(normal)
     return []
+
+
+def _pattern_matches(
+    store: IndicatorStore, observation: dict[str, str]
+) -> list[IntelMatch]:
+    """The STIX pattern indicators an observation of one value matches."""
+    if not len(store.patterns):
+        return []
+    return store.match_observation(observation, plain=False)
 
 
 def intel_from_db(

@@ -263,6 +263,15 @@ def test_the_review_store_and_the_ledger_refuse_a_libpq_string_too(
         ),
         ("host=db password = 'with space' port=5", "host=db password = *** port=5"),
         ("host=db dbname=tw", "host=db dbname=tw"),
+        # the passphrase of the client's TLS key is a secret too
+        (
+            "postgresql://app@db/tw?sslpassword=k3y&sslmode=verify-full",
+            "postgresql://app@db/tw?sslpassword=***&sslmode=verify-full",
+        ),
+        (
+            "host=db sslkey=/k.pem sslpassword='k 3y' password=s",
+            "host=db sslkey=/k.pem sslpassword=*** password=***",
+        ),
     ],
 )
 def test_redact_dsn_hides_the_password_only(dsn, redacted):

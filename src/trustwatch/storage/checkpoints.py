@@ -37,10 +37,14 @@ __all__ = [
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 SQLITE_SCHEME = "sqlite://"
 _REDACTED = "***"
+# the secrets libpq takes: the password, and the passphrase of the TLS key
 _KEYWORD_PASSWORD = re.compile(
-    r"(?P<key>\bpassword\s*=\s*)(?P<value>'(?:[^'\\]|\\.)*'|\S*)", re.IGNORECASE
+    r"(?P<key>\b(?:ssl)?password\s*=\s*)(?P<value>'(?:[^'\\]|\\.)*'|\S*)",
+    re.IGNORECASE,
 )
-_QUERY_PASSWORD = re.compile(r"(?P<key>(?:^|&)password=)(?P<value>[^&#]*)")
+_QUERY_PASSWORD = re.compile(
+    r"(?P<key>(?:^|&)(?:ssl)?password=)(?P<value>[^&#]*)", re.IGNORECASE
+)
 
 
 class PartitionCheckpoint(msgspec.Struct, frozen=True, kw_only=True):
@@ -204,8 +208,8 @@ def redact_dsn(dsn: str) -> str:
     """Return ``dsn`` with its password replaced by ``***``.
 
     Handles URL DSNs (``postgresql://user:secret@host/db``, and a
-    ``password=`` query parameter) and keyword DSNs
-    (``host=h password=secret``).
+    ``password=`` or ``sslpassword=`` query parameter) and keyword DSNs
+    (``host=h password=secret sslpassword=secret``).
 
     Examples
     --------

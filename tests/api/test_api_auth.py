@@ -11,8 +11,9 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from starlette.routing import Route
 
+from trustwatch.api import auth as auth_module
 from trustwatch.api.app import create_app
-from trustwatch.api.auth import CSRF_HEADER, SESSION_COOKIE
+from trustwatch.api.auth import CSRF_HEADER, SESSION_COOKIE, Authenticator
 from trustwatch.api.headers import SECURITY_HEADERS
 from trustwatch.api.tokens import TokenFile
 
@@ -278,6 +279,42 @@ def test_failure_window_passes(world) -> None:
         assert client.post("/login", data={"token": "nope"}).status_code == 429
         now[0] += world.settings.failed_login_window + timedelta(seconds=1)
         assert client.post("/login", data={"token": "nope"}).status_code == 401
+
+
+def test_one_ipv6_64_counts_as_one_client(world) -> None:
+    auth = Authenticator(world.settings)
+    for n in range(world.settings.max_failed_logins):
+        auth.note_failure(f"2001:db8:0:7::{n + 1:x}")  # a fresh address each time
+    assert auth.blocked("2001:db8:0:7::ffff")
+    assert not auth.blocked("2001:db8:0:8::1")  # the next /64 is another client
+    assert not auth.blocked("198.51.100.7")
+    for _ in range(world.settings.max_failed_logins):
+        auth.note_failure("::ffff:198.51.100.7")  # an IPv4 address, mapped
+    assert auth.blocked("198.51.100.7")
+
+
+def test_failing_clients_are_forgotten_once_their_window_passes(world) -> None:
+    now = [datetime(2026, 5, 1, tzinfo=UTC)]
+    auth = Authenticator(world.settings, clock=lambda: now[0])
+    for n in range(2_000):
+        auth.note_failure(f"2001:db8:{n:x}::1")
+    assert auth.failing_clients == 2_000
+    now[0] += world.settings.failed_login_window + timedelta(seconds=1)
+    auth.note_failure("198.51.100.7")
+    assert auth.failing_clients == 1
+    assert not auth.blocked("2001:db8:1::1")
+
+
+def test_failing_clients_are_bounded(world, monkeypatch) -> None:
+    monkeypatch.setattr(auth_module, "MAX_FAILING_CLIENTS", 100)
+    auth = Authenticator(world.settings)
+    for _ in range(world.settings.max_failed_logins):
+        auth.note_failure("203.0.113.5")
+    for n in range(99):
+        auth.note_failure(f"2001:db8:{n:x}::1")
+    assert auth.failing_clients == 100 and auth.blocked("203.0.113.5")
+    auth.note_failure("2001:db8:ffff::1")  # one more: the least recent goes
+    assert auth.failing_clients == 100 and not auth.blocked("203.0.113.5")
 
 
 def test_sign_in_and_out_are_audited(world) -> None:

@@ -42,7 +42,7 @@ import ipaddress
 import logging
 import secrets
 import threading
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -152,7 +152,9 @@ class Authenticator:
         self.tokens = TokenFile(settings.tokens) if settings.tokens else None
         self.jwt = JwtVerifier(settings.oidc) if settings.oidc else None
         self._sessions: dict[str, Session] = {}
-        self._failures: dict[str, deque[datetime]] = {}
+        # failures by client (an IPv6 /64 is one client), least recently
+        # failing first, so that stale ones are dropped from the front
+        self._failures: OrderedDict[str, deque[datetime]] = OrderedDict()
         self._lock = threading.Lock()
 
     def verify_secret(self, secret: str) -> Principal | None:
@@ -306,22 +308,79 @@ class Authenticator:
 
     # -- failure counting ----------------------------------------------------
 
+    @property
+    def failing_clients(self) -> int:
+        """How many clients' failed sign-ins are being counted."""
+        return len(self._failures)
+
     def blocked(self, address: str) -> bool:
-        """Return whether ``address`` failed too often within the window."""
+        """Return whether ``address`` failed too often within the window.
+
+        The addresses of one IPv6 /64 count as one client: a host is given a
+        whole /64, and could otherwise try again from a fresh address.
+        """
+        key = _client_key(address)
         with self._lock:
-            return len(self._recent(address)) >= self.settings.max_failed_logins
+            found = self._failures.get(key)
+            if found is None:
+                return False
+            _trim(found, self.clock() - self.settings.failed_login_window)
+            if not found:
+                del self._failures[key]
+            return len(found) >= self.settings.max_failed_logins
 
     def note_failure(self, address: str) -> None:
-        """Count one failed sign-in or bearer token from ``address``."""
-        with self._lock:
-            self._recent(address).append(self.clock())
+        """Count one failed sign-in or bearer token from ``address``.
 
-    def _recent(self, address: str) -> deque[datetime]:
-        since = self.clock() - self.settings.failed_login_window
-        found = self._failures.setdefault(address, deque())
-        while found and found[0] <= since:
-            found.popleft()
-        return found
+        Clients whose failures all left the window are forgotten, and at most
+        :data:`MAX_FAILING_CLIENTS` are counted (the least recently failing
+        go first), so that a flood of addresses cannot grow the table.
+        """
+        key = _client_key(address)
+        now = self.clock()
+        since = now - self.settings.failed_login_window
+        failures = self._failures
+        with self._lock:
+            found = failures.get(key)
+            if found is None:
+                found = failures[key] = deque()
+            else:
+                failures.move_to_end(key)
+            _trim(found, since)
+            found.append(now)
+            # the front failed least recently: drop it while it is stale
+            while failures:
+                oldest = next(iter(failures.values()))
+                if (
+                    oldest
+                    and oldest[-1] > since
+                    and len(failures) <= MAX_FAILING_CLIENTS
+                ):
+                    break
+                failures.popitem(last=False)
+
+
+#: Most clients whose failed sign-ins are counted at once.
+MAX_FAILING_CLIENTS = 100_000
+
+
+def _client_key(address: str) -> str:
+    """Return the key failures of ``address`` count under: its /64 for IPv6."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed)
+
+
+def _trim(failures: deque[datetime], since: datetime) -> None:
+    """Drop the failures at or before ``since`` (they are in time order)."""
+    while failures and failures[0] <= since:
+        failures.popleft()
 
 
 def client_address(request: Request) -> str:

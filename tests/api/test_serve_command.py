@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from trustwatch.api.server import GuardedH11Protocol
 from trustwatch.cli.exitcodes import ExitCode
 from trustwatch.cli.main import main
 from trustwatch.review.store import open_review_store
@@ -57,6 +58,9 @@ def test_serve_binds_loopback_by_default(served) -> None:
     assert calls[0]["host"] == "127.0.0.1" and calls[0]["port"] == 8080
     assert calls[0]["ssl_certfile"] is None and calls[0]["access_log"] is False
     assert calls[0]["app"].state.policy.rules
+    # slow request heads are cut off, and connections capped
+    assert issubclass(calls[0]["http"], GuardedH11Protocol)
+    assert calls[0]["limit_concurrency"] == 512
 
 
 def test_serve_refuses_plain_http_on_other_addresses(served, capsys) -> None:
@@ -115,8 +119,9 @@ def test_serve_reads_trustwatch_environment(served, monkeypatch, tmp_path) -> No
     monkeypatch.setenv("TRUSTWATCH_REVIEW_DB", str(tmp_path / "review.sqlite"))
     monkeypatch.setenv("TRUSTWATCH_TOKENS", str(tmp_path / "tokens.json"))
     monkeypatch.setenv("TRUSTWATCH_PORT", "9191")
+    monkeypatch.setenv("TRUSTWATCH_MAX_CONNECTIONS", "64")
     assert main(["serve"]) == ExitCode.OK
-    assert calls[0]["port"] == 9191
+    assert calls[0]["port"] == 9191 and calls[0]["limit_concurrency"] == 64
 
 
 def test_serve_explains_missing_settings(served, tmp_path, capsys) -> None:

@@ -234,6 +234,16 @@ def _tokens_option(required: bool) -> Callable[[F], F]:
     help="The largest request body accepted, in bytes; larger ones get 413.",
 )
 @click.option(
+    "--max-connections",
+    type=click.IntRange(1, 100_000),
+    default=512,
+    show_default=True,
+    envvar="TRUSTWATCH_MAX_CONNECTIONS",
+    show_envvar=True,
+    help="Connections and requests in flight, past which new ones get 503. A "
+    "connection that has not sent a whole request head within 10 s is closed.",
+)
+@click.option(
     "--build-cases-every",
     type=BuildInterval(),
     default="60s",
@@ -259,9 +269,8 @@ def serve(ctx: click.Context, /, **options: object) -> None:
     if ctx.invoked_subcommand is not None:
         return
     try:
-        import uvicorn
-
         from trustwatch.api.app import create_app
+        from trustwatch.api.server import serve_app
     except ImportError as exc:
         raise ConfigError(
             f"serve needs the api extra ({exc.name} is missing); hint: pip "
@@ -281,16 +290,13 @@ def serve(ctx: click.Context, /, **options: object) -> None:
     )
     scheme = "https" if settings.https else "http"
     errors.print(f"serving on {scheme}://{clean(host)}:{port} (Ctrl-C stops)")
-    uvicorn.run(
+    serve_app(
         app,
-        host=host,
-        port=port,
-        ssl_certfile=_text(options.get("tls_cert")),
-        ssl_keyfile=_text(options.get("tls_key")),
-        proxy_headers=False,
-        server_header=False,
-        access_log=False,
-        log_config=None,
+        host,
+        port,
+        tls_cert=_text(options.get("tls_cert")),
+        tls_key=_text(options.get("tls_key")),
+        max_connections=int(str(options["max_connections"])),
     )
 
 

@@ -13,7 +13,9 @@ Fetching:
   ``Last-Modified``); a ``304`` changes nothing and reports ``not_modified``
   (a ``304`` to a request that sent no validators fails the feed).
   Timeouts, ``429``, ``5xx`` and connection errors are retried with
-  exponential back-off and jitter; other errors are not. A redirect must stay
+  exponential back-off and jitter, or after the server's ``Retry-After``
+  when it asks for longer (a wait that would end past the deadline fails
+  the feed at once); other errors are not. A redirect must stay
   on the same host and port (an ``http`` to ``https`` upgrade on the default
   ports excepted); the body is decoded (``Content-Encoding`` gzip, deflate
   or zstd; another coding, or a compressed stream that stops before its
@@ -37,6 +39,10 @@ Fetching:
   poll's checkpoint. A date-added time more than five minutes after the
   sync's time is not kept as the checkpoint (every later poll would get
   nothing): the sync's time is, with a warning in the feed's report.
+  Every answer of a poll is held to the feed's ``deadline`` and, together,
+  to its ``max_bytes`` (after decompression) while it is read; failed
+  requests are retried as for HTTP feeds (``retries``, the same back-off
+  and ``Retry-After``).
 
 Each feed's fetch has a ``deadline`` for the whole download, redirects and
 retries included: no request waits longer than the time left (connecting,
@@ -47,7 +53,14 @@ still run. A file that decompresses (gzip) to more than
 
 Applying: records are keyed by (feed, type, value). In ``snapshot`` mode a
 value the feed no longer lists is removed; in ``incremental`` mode values
-leave only when they expire or are revoked (by STIX id, in any feed). A
+leave when they expire, when they are revoked, or when a newer version of
+their STIX indicator no longer names them (an older version than the one
+a feed gave is a ``superseded`` reject). A STIX revocation removes the
+revoking feed's records of that id and keeps them out; it reaches another
+feed's records only when both objects name the same creator
+(``created_by_ref``), since only the creator of a STIX object may revoke
+it. A feed's revocations leave with the feed. Records that arrive already
+expired are not stored (``skipped`` as ``already_expired``). A
 feed's ``expires`` gives records without an expiry one, renewed each time the
 feed lists them again; a snapshot feed answering ``304 Not Modified`` (or a
 local path whose files did not change) lists them again too. Records whose
@@ -71,7 +84,7 @@ Rows skipped on purpose (``to_ids`` false, observations, types no matcher
 uses) are neither usable nor rejected: they are reported as ``skipped``.
 
 Feeds held in the database that the feed list no longer names are dropped,
-records and checkpoint, by :func:`sync_feeds` (reported with status
+records, revocations and checkpoint, by :func:`sync_feeds` (reported with status
 ``dropped``) unless it is told to keep them.
 
 Concurrency: :func:`sync_lock` takes an exclusive lock on ``<db>.lock`` for
@@ -93,6 +106,7 @@ as not yet due reports it ``failing`` (in :attr:`SyncReport.failed`).
 from __future__ import annotations
 
 import contextlib
+import email.utils
 import fcntl
 import hashlib
 import logging
@@ -108,7 +122,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, Protocol, TypeAlias
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -139,6 +153,7 @@ from trustwatch.intel.store import IndicatorStore
 
 if TYPE_CHECKING:
     from trustwatch.intel.allowlists import AllowList
+    from trustwatch.intel.taxii import TaxiiPoll, TaxiiSource
 
 __all__ = [
     "Checkpoint",
@@ -247,7 +262,7 @@ class FeedReport(msgspec.Struct, kw_only=True):
         ``updated`` (fetched and applied), ``not_modified`` (the source said
         nothing changed), ``failed`` (see ``reason``), ``skipped_not_due``,
         ``disabled`` or ``dropped`` (no longer in the feed list: its records,
-        counted in ``removed``, and checkpoint were deleted).
+        counted in ``removed``, revocations and checkpoint were deleted).
     reason
         Why it failed, with a hint; ``None`` otherwise.
     source
@@ -259,18 +274,21 @@ class FeedReport(msgspec.Struct, kw_only=True):
     unchanged
         Values listed again, unchanged.
     removed
-        Values a snapshot feed no longer lists.
+        Values a snapshot feed no longer lists, and values an older version
+        of a STIX indicator named that its newer version no longer does.
     expired
-        Records dropped because their expiry passed.
+        Stored records dropped because their expiry passed (records that
+        arrive already expired are ``skipped`` as ``already_expired``).
     revoked
-        Records dropped because a feed revoked them (any feed's records).
+        Records dropped because this feed revoked their STIX id: its own,
+        and other feeds' whose indicator has the revoking object's creator.
     rejected
         Records that gave no indicator.
     rejected_by_reason
         ``rejected`` per reason code.
     skipped
         Records left out on purpose (``to_ids`` false, observations,
-        unsupported types): neither stored nor rejected.
+        unsupported types, already expired): neither stored nor rejected.
     skipped_by_reason
         ``skipped`` per reason.
     reject_examples
@@ -438,7 +456,14 @@ class Fetcher(Protocol):
 
 
 class _Retryable(Exception):
-    """A transient HTTP failure worth another attempt."""
+    """A transient HTTP failure worth another attempt.
+
+    ``retry_after`` is the answer's ``Retry-After`` header, if any.
+    """
+
+    def __init__(self, message: str, retry_after: str | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class _Gone(IntelSourceError):
@@ -509,6 +534,15 @@ class FeedFetcher:
         step = min(_MAX_DELAY, _BASE_DELAY * 2.0**attempt)
         return step / 2 + step / 2 * self.random()
 
+    def retry_wait(self, attempt: int, retry_after: str | None) -> float:
+        """Return the wait before retry number ``attempt`` (from 0).
+
+        The back-off of :meth:`delay`, or the server's ``Retry-After``
+        (seconds or an HTTP date) when that asks for longer; whether the
+        wait fits before the feed's deadline is the caller's to check.
+        """
+        return max(self.delay(attempt), _retry_after_seconds(retry_after) or 0.0)
+
     # --- HTTP ---------------------------------------------------------------------
 
     def _fetch_http(
@@ -566,11 +600,16 @@ class FeedFetcher:
                         f"feed {feed.name}: {exc} from {redact_url(url)}, "
                         f"{tries}; hint: the server may be down"
                     ) from exc
-                wait = self.delay(attempt)
+                wait = self.retry_wait(attempt, exc.retry_after)
                 if self.clock() + wait > self._deadline:
+                    asked = (
+                        f" (the server asked to wait {exc.retry_after[:20]} s)"
+                        if exc.retry_after
+                        else ""
+                    )
                     raise IntelSourceError(
-                        f"feed {feed.name}: {exc} from {redact_url(url)}, {tries}; "
-                        "no time is left for another before its deadline of "
+                        f"feed {feed.name}: {exc} from {redact_url(url)}, {tries}"
+                        f"{asked}; no time is left for another before its deadline of "
                         f"{feed.deadline:g} s; hint: the server may be down, or "
                         "raise the feed's deadline"
                     ) from exc
@@ -725,7 +764,7 @@ class FeedFetcher:
 
     def _fetch_taxii(self, feed: FeedSpec, checkpoint: Checkpoint | None) -> Fetched:
         """Poll the TAXII collection from the last ``added_after``."""
-        from trustwatch.intel.taxii import TaxiiSource, poll_collection
+        from trustwatch.intel.taxii import TaxiiSource
 
         spec = feed.taxii
         assert spec is not None
@@ -744,16 +783,36 @@ class FeedFetcher:
         added_after = checkpoint.added_after if checkpoint is not None else None
         if feed.mode == "snapshot":
             added_after = None
-        poll = poll_collection(
-            source,
-            added_after,
-            timeout=feed.timeout,
-            deadline=max(self._deadline - self.clock(), 0.001),
-        )
+        try:
+            poll = self._poll_taxii(feed, source, added_after)
+        except IntelSourceError as exc:
+            if self.clock() >= self._deadline:
+                raise self._past_deadline(feed, spec.url) from exc
+            raise
         return Fetched(
             not_modified=not poll.objects and added_after is not None,
             objects=list(poll.objects),
             added_after=poll.added_last or added_after,
+        )
+
+    def _poll_taxii(
+        self, feed: FeedSpec, source: TaxiiSource, added_after: str | None
+    ) -> TaxiiPoll:
+        """Poll within the feed's deadline, ``max_bytes`` and retries."""
+        from trustwatch.intel.taxii import TaxiiRetry, poll_collection
+
+        return poll_collection(
+            source,
+            added_after,
+            timeout=feed.timeout,
+            deadline=max(self._deadline - self.clock(), 0.001),
+            max_bytes=feed.max_bytes,
+            retry=TaxiiRetry(
+                retries=feed.retries,
+                statuses=_RETRY_STATUSES,
+                wait=self.retry_wait,
+                sleep=self.sleep,
+            ),
         )
 
     def _secret(self, feed: FeedSpec, variable: str, key: str) -> str:
@@ -771,6 +830,25 @@ class FeedFetcher:
                 "bare value, without newline"
             )
         return value
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    """Read a ``Retry-After`` header: seconds, or an HTTP date (from now).
+
+    ``None`` when absent or unreadable; a date in the past gives ``0``.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max((when - datetime.now(UTC)).total_seconds(), 0.0)
 
 
 def _origin(url: str) -> tuple[str, str, int]:
@@ -829,7 +907,7 @@ def _save(
             )
         return Fetched(not_modified=True)
     if status in _RETRY_STATUSES:
-        raise _Retryable(f"HTTP {status}")
+        raise _Retryable(f"HTTP {status}", response.headers.get("retry-after"))
     if status != 200:
         error = _Gone if status in _GONE_STATUSES else IntelSourceError
         raise error(
@@ -1265,11 +1343,27 @@ CREATE TABLE IF NOT EXISTS feed_events (
     body BLOB NOT NULL,
     PRIMARY KEY (feed, uuid)
 );
+-- kept empty: the rows of older databases move to stix_revocations
 CREATE TABLE IF NOT EXISTS revocations (
     reference TEXT PRIMARY KEY,
     feed TEXT NOT NULL,
     revoked_at REAL NOT NULL
 );
+CREATE TABLE IF NOT EXISTS stix_revocations (
+    feed TEXT NOT NULL,
+    reference TEXT NOT NULL,
+    created_by TEXT,
+    revoked_at REAL NOT NULL,
+    PRIMARY KEY (feed, reference)
+);
+CREATE TABLE IF NOT EXISTS stix_objects (
+    feed TEXT NOT NULL,
+    id TEXT NOT NULL,
+    version REAL,
+    created_by TEXT,
+    PRIMARY KEY (feed, id)
+);
+CREATE INDEX IF NOT EXISTS stix_objects_id ON stix_objects (id);
 """
 
 _Key: TypeAlias = tuple[str, str]
@@ -1308,7 +1402,10 @@ class IntelDatabase:
     ``added_after``), ``indicators`` (one msgpack-encoded
     :class:`~trustwatch.intel.indicators.Indicator` per feed, type and value,
     with its effective expiry), ``patterns`` (STIX pattern indicators, by
-    feed and STIX id) and ``revocations`` (revoked STIX ids).
+    feed and STIX id), ``stix_objects`` (the version and creator,
+    ``created_by_ref``, of each STIX indicator a feed gave) and
+    ``stix_revocations`` (the STIX ids each feed revoked, with the
+    revoking object's creator).
 
     Raises
     ------
@@ -1343,6 +1440,14 @@ class IntelDatabase:
                 }
                 if "events" not in columns:
                     self._conn.execute("ALTER TABLE feeds ADD COLUMN events TEXT")
+                # revocations of older databases: their creator is unknown,
+                # so each holds for the records of the feed that revoked
+                self._conn.execute(
+                    "INSERT OR IGNORE INTO stix_revocations (feed, reference, "
+                    "created_by, revoked_at) SELECT feed, reference, NULL, "
+                    "revoked_at FROM revocations"
+                )
+                self._conn.execute("DELETE FROM revocations")
                 self._conn.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
         except sqlite3.Error as exc:
             raise StorageError(
@@ -1517,8 +1622,12 @@ class IntelDatabase:
         return dict(rows.fetchall())
 
     def revocations(self) -> dict[str, str]:
-        """Return revoked references and the feed that revoked each."""
-        return dict(self._conn.execute("SELECT reference, feed FROM revocations"))
+        """Return revoked references and a feed that revoked each."""
+        return dict(
+            self._conn.execute(
+                "SELECT reference, feed FROM stix_revocations ORDER BY revoked_at"
+            )
+        )
 
     # --- writing ------------------------------------------------------------------
 
@@ -1528,40 +1637,54 @@ class IntelDatabase:
         loads: list[FeedLoad],
         report: FeedReport,
         now: datetime,
+        stix: Mapping[str, _StixFact] | None = None,
     ) -> None:
-        """Apply one feed's fetch in the caller's transaction."""
+        """Apply one feed's fetch in the caller's transaction.
+
+        ``stix`` holds the version and creator of each STIX indicator the
+        fetch gave (see :func:`_stix_facts`).
+        """
         stamp = now.timestamp()
+        facts: Mapping[str, _StixFact] = stix or {}
         revoked = {ref for load in loads for ref in load.revoked}
         for reference in sorted(revoked):
+            fact = facts.get(reference)
+            creator = fact.created_by if fact is not None else None
             self._conn.execute(
-                "INSERT OR IGNORE INTO revocations (reference, feed, revoked_at) "
-                "VALUES (?, ?, ?)",
-                (reference, feed.name, stamp),
+                "INSERT OR REPLACE INTO stix_revocations (feed, reference, "
+                "created_by, revoked_at) VALUES (?1, ?2, ?3, coalesce((SELECT "
+                "revoked_at FROM stix_revocations WHERE feed = ?1 AND "
+                "reference = ?2), ?4))",
+                (feed.name, reference, creator, stamp),
             )
-            report.revoked += self._conn.execute(
-                "DELETE FROM indicators WHERE reference = ? AND reference LIKE '%--%'",
-                (reference,),
-            ).rowcount
-            report.revoked += self._conn.execute(
-                "DELETE FROM patterns WHERE id = ?", (reference,)
-            ).rowcount
-        known_revoked = set(self.revocations())
-        self._apply_patterns(feed, loads, known_revoked, report, now)
-        merged = _merge_records(feed, loads, known_revoked, report)
-        existing: dict[_Key, bytes] = {
-            (kind, value): record
-            for kind, value, record in self._conn.execute(
-                "SELECT type, value, record FROM indicators WHERE feed = ?",
-                (feed.name,),
-            )
+            report.revoked += self._revoke(feed.name, reference, creator)
+        refused = self._revoked_for(feed.name, loads, facts)
+        older = self._older_versions(feed, facts)
+        current = {
+            stix_id
+            for stix_id, fact in facts.items()
+            if not fact.revoked and stix_id not in older
         }
+        self._apply_patterns(feed, loads, refused, report, now, older, current)
+        merged = _merge_records(feed, loads, refused, report, older)
+        existing: dict[_Key, bytes] = {}
+        references: dict[_Key, str | None] = {}
+        for kind, value, record, reference in self._conn.execute(
+            "SELECT type, value, record, reference FROM indicators WHERE feed = ?",
+            (feed.name,),
+        ):
+            existing[(kind, value)] = record
+            references[(kind, value)] = reference
         inserts, updates, touches, stale = [], [], [], []
+        arrived_expired = 0
         for key, indicator in merged.items():
             expiry = _effective_expiry(feed, indicator, now)
             if expiry is not None and expiry < stamp:
-                report.expired += 1
                 if key in existing:
+                    report.expired += 1
                     stale.append(key)
+                else:
+                    arrived_expired += 1
                 continue
             record = _encode(indicator)
             own = indicator.expires_at is not None
@@ -1582,6 +1705,8 @@ class IntelDatabase:
                 report.unchanged += 1
                 if feed.mode != "snapshot":
                     touches.append((expiry, stamp, feed.name, *key))
+        if arrived_expired:
+            report.note_skipped({"already_expired": arrived_expired})
         self._conn.executemany(
             "INSERT INTO indicators (feed, type, value, reference, record, "
             "own_expiry, expires_at, first_synced, last_synced) "
@@ -1599,18 +1724,133 @@ class IntelDatabase:
             "WHERE feed = ? AND type = ? AND value = ?",
             touches,
         )
-        gone = stale
         if feed.mode == "snapshot":
             missing = [key for key in existing if key not in merged]
-            report.removed += len(missing)
-            gone = stale + missing
+        else:
+            # values an older version of a STIX id named, that its newer no longer does
+            missing = [
+                key
+                for key, reference in references.items()
+                if reference in current and key not in merged
+            ]
+        report.removed += len(missing)
         self._conn.executemany(
             "DELETE FROM indicators WHERE feed = ? AND type = ? AND value = ?",
-            [(feed.name, *key) for key in gone],
+            [(feed.name, *key) for key in stale + missing],
         )
+        self._keep_stix_facts(feed, facts, older)
         if feed.mode == "snapshot":
             # every record left that this fetch did not write was listed again
             self._renew(feed, now)
+
+    def _revoke(self, feed: str, reference: str, creator: str | None) -> int:
+        """Delete the records a feed's revocation of ``reference`` reaches.
+
+        They are the revoking feed's own, and, when the revoking object
+        names its creator (``created_by_ref``), those of other feeds whose
+        indicator with that id has the same creator: only the creator of a
+        STIX object may revoke it. Return how many records went.
+        """
+        feeds = [feed]
+        if creator is not None:
+            feeds += [
+                name
+                for (name,) in self._conn.execute(
+                    "SELECT feed FROM stix_objects WHERE id = ? AND created_by = ? "
+                    "AND feed != ?",
+                    (reference, creator, feed),
+                )
+            ]
+        gone = 0
+        for name in feeds:
+            gone += self._conn.execute(
+                "DELETE FROM indicators WHERE feed = ? AND reference = ? "
+                "AND reference LIKE '%--%'",
+                (name, reference),
+            ).rowcount
+            gone += self._conn.execute(
+                "DELETE FROM patterns WHERE feed = ? AND id = ?", (name, reference)
+            ).rowcount
+        return gone
+
+    def _revoked_for(
+        self, feed: str, loads: list[FeedLoad], facts: Mapping[str, _StixFact]
+    ) -> set[str]:
+        """Return the STIX ids of a fetch that a revocation keeps out.
+
+        An id is kept out when this feed revoked it, or when another feed's
+        revoking object has the same creator as this fetch's indicator.
+        """
+        own: set[str] = set()
+        by_creator: set[tuple[str, str]] = set()
+        for name, reference, creator in self._conn.execute(
+            "SELECT feed, reference, created_by FROM stix_revocations"
+        ):
+            if name == feed:
+                own.add(reference)
+            if creator is not None:
+                by_creator.add((reference, creator))
+        refused: set[str] = set()
+        for load in loads:
+            ids = [i.reference for i in load.indicators if i.reference is not None]
+            for stix_id in ids + [pattern.id for pattern in load.patterns]:
+                fact = facts.get(stix_id)
+                creator = fact.created_by if fact is not None else None
+                if stix_id in own or (
+                    creator is not None and (stix_id, creator) in by_creator
+                ):
+                    refused.add(stix_id)
+        return refused
+
+    def _older_versions(
+        self, feed: FeedSpec, facts: Mapping[str, _StixFact]
+    ) -> set[str]:
+        """Return the STIX ids an incremental fetch gives in an older version.
+
+        The feed stored a later version of each: the older one is not
+        applied. A snapshot fetch is the whole list and always applies.
+        """
+        if feed.mode == "snapshot" or not facts:
+            return set()
+        stored = dict(
+            self._conn.execute(
+                "SELECT id, version FROM stix_objects WHERE feed = ? "
+                "AND version IS NOT NULL",
+                (feed.name,),
+            ).fetchall()
+        )
+        return {
+            stix_id
+            for stix_id, fact in facts.items()
+            if fact.version is not None
+            and stix_id in stored
+            and fact.version < stored[stix_id]
+        }
+
+    def _keep_stix_facts(
+        self, feed: FeedSpec, facts: Mapping[str, _StixFact], older: set[str]
+    ) -> None:
+        """Remember the version and creator of each STIX indicator applied."""
+        if feed.mode == "snapshot":
+            known = [
+                stix_id
+                for (stix_id,) in self._conn.execute(
+                    "SELECT id FROM stix_objects WHERE feed = ?", (feed.name,)
+                )
+            ]
+            self._conn.executemany(
+                "DELETE FROM stix_objects WHERE feed = ? AND id = ?",
+                [(feed.name, stix_id) for stix_id in known if stix_id not in facts],
+            )
+        self._conn.executemany(
+            "INSERT OR REPLACE INTO stix_objects (feed, id, version, created_by) "
+            "VALUES (?, ?, ?, ?)",
+            [
+                (feed.name, stix_id, fact.version, fact.created_by)
+                for stix_id, fact in facts.items()
+                if stix_id not in older
+            ],
+        )
 
     def _renew(self, feed: FeedSpec, now: datetime) -> None:
         """Mark a feed's records as listed again at ``now``.
@@ -1653,24 +1893,48 @@ class IntelDatabase:
         revoked: set[str],
         report: FeedReport,
         now: datetime,
+        older: Collection[str] = (),
+        current: Collection[str] = (),
     ) -> None:
-        """Store the STIX pattern indicators of a fetch, like plain records."""
+        """Store the STIX pattern indicators of a fetch, like plain records.
+
+        ``older`` are ids given in an older version than the one stored (not
+        applied); ``current`` are ids given in their latest version, whose
+        stored pattern goes when that version is no longer a pattern.
+        """
         stamp = now.timestamp()
+        existing: dict[str, bytes] = dict(
+            self._conn.execute(
+                "SELECT id, record FROM patterns WHERE feed = ?", (feed.name,)
+            ).fetchall()
+        )
         fetched: dict[str, tuple[bytes, float | None]] = {}
+        listed: set[str] = set()
+        expired: list[str] = []
         for load in loads:
             for pattern in load.patterns:
                 if pattern.id in revoked:
                     report.note_rejects([_revoked_reject(load, pattern.id)])
                     continue
+                if pattern.id in older:
+                    report.note_rejects([_superseded_reject(load, pattern.id)])
+                    continue
                 stored = _StoredPattern.of(pattern, feed)
                 until = stored.expires_at or (
                     now + feed.expires if feed.expires is not None else None
                 )
+                listed.add(pattern.id)
+                if until is not None and until.timestamp() < stamp:
+                    if pattern.id in existing:
+                        expired.append(pattern.id)
+                    else:
+                        report.note_skipped({"already_expired": 1})
+                    continue
                 fetched[pattern.id] = (_encode(stored), _stamp(until))
-        existing: dict[str, bytes] = dict(
-            self._conn.execute(
-                "SELECT id, record FROM patterns WHERE feed = ?", (feed.name,)
-            ).fetchall()
+        report.expired += len(expired)
+        self._conn.executemany(
+            "DELETE FROM patterns WHERE feed = ? AND id = ?",
+            [(feed.name, key) for key in expired],
         )
         for pattern_id, (record, expiry) in fetched.items():
             known = existing.get(pattern_id)
@@ -1696,11 +1960,14 @@ class IntelDatabase:
                 ),
             )
         if feed.mode == "snapshot":
-            missing = [(feed.name, key) for key in existing if key not in fetched]
-            report.removed += len(missing)
-            self._conn.executemany(
-                "DELETE FROM patterns WHERE feed = ? AND id = ?", missing
-            )
+            missing = [key for key in existing if key not in listed]
+        else:
+            missing = [key for key in existing if key in current and key not in listed]
+        report.removed += len(missing)
+        self._conn.executemany(
+            "DELETE FROM patterns WHERE feed = ? AND id = ?",
+            [(feed.name, key) for key in missing],
+        )
 
     def _purge_expired(
         self, feed: str, now: datetime, point: Checkpoint | None = None
@@ -1743,10 +2010,12 @@ class IntelDatabase:
         return int(row[0])
 
     def feed_names(self) -> list[str]:
-        """Return every feed the database holds records or a checkpoint of."""
+        """Return every feed the database holds records, revocations or a
+        checkpoint of."""
         rows = self._conn.execute(
             "SELECT name FROM feeds UNION SELECT feed FROM indicators "
-            "UNION SELECT feed FROM patterns ORDER BY 1"
+            "UNION SELECT feed FROM patterns UNION SELECT feed FROM "
+            "stix_revocations ORDER BY 1"
         )
         return [name for (name,) in rows]
 
@@ -1780,11 +2049,16 @@ class IntelDatabase:
         return [_decode_pattern(record).build(expiry) for record, expiry in rows]
 
     def drop_feed(self, feed: str) -> int:
-        """Delete a feed's records and checkpoint; return how many records."""
+        """Delete a feed's records, checkpoint and revocations.
+
+        Return how many records went.
+        """
         with self._conn:
             self._conn.execute("DELETE FROM feeds WHERE name = ?", (feed,))
             self._conn.execute("DELETE FROM patterns WHERE feed = ?", (feed,))
             self._conn.execute("DELETE FROM feed_events WHERE feed = ?", (feed,))
+            self._conn.execute("DELETE FROM stix_objects WHERE feed = ?", (feed,))
+            self._conn.execute("DELETE FROM stix_revocations WHERE feed = ?", (feed,))
             return self._conn.execute(
                 "DELETE FROM indicators WHERE feed = ?", (feed,)
             ).rowcount
@@ -1857,8 +2131,13 @@ def _merge_records(
     loads: list[FeedLoad],
     revoked: set[str],
     report: FeedReport,
+    older: Collection[str] = (),
 ) -> dict[_Key, Indicator]:
-    """Give the feed's meaning to each record and merge repeats of a value."""
+    """Give the feed's meaning to each record and merge repeats of a value.
+
+    Records of a ``revoked`` STIX id, or of one given in an ``older``
+    version than the feed stored, are rejects.
+    """
     merged: dict[_Key, Indicator] = {}
     refused: list[Reject] = []
     for load in loads:
@@ -1867,6 +2146,9 @@ def _merge_records(
         for indicator in load.indicators:
             if indicator.reference is not None and indicator.reference in revoked:
                 refused.append(_revoked_reject(load, indicator.reference))
+                continue
+            if indicator.reference is not None and indicator.reference in older:
+                refused.append(_superseded_reject(load, indicator.reference))
                 continue
             record = _with_feed_meaning(feed, indicator)
             key = (record.type, record.value)
@@ -1884,6 +2166,103 @@ def _revoked_reject(load: FeedLoad, reference: str) -> Reject:
         reason="revoked",
         message="the record's STIX id was revoked; it is not stored",
     )
+
+
+def _superseded_reject(load: FeedLoad, reference: str) -> Reject:
+    """Return the reject for a record of an older version than the one stored."""
+    return Reject(
+        location=f"{Path(load.path).name}:{reference}",
+        raw=reference,
+        reason="superseded",
+        message=(
+            "an older version of the STIX indicator than the one the feed "
+            "gave before; it is not stored"
+        ),
+    )
+
+
+class _StixFact(NamedTuple):
+    """The latest version of one STIX indicator in a fetch.
+
+    Attributes
+    ----------
+    version
+        Its ``modified`` (else ``created``) time, epoch seconds; ``None``
+        when it has none that can be read.
+    created_by
+        Its ``created_by_ref``, the identity that made it.
+    revoked
+        Whether that version revokes it.
+    """
+
+    version: float | None
+    created_by: str | None
+    revoked: bool
+
+
+def _stix_facts(objects: Iterable[Any]) -> dict[str, _StixFact]:
+    """Return the version and creator of each STIX indicator, by id.
+
+    Of several versions of an id the latest wins, as the STIX loader
+    chooses (a version without a readable time loses to one with).
+    """
+    facts: dict[str, _StixFact] = {}
+    for obj in objects:
+        if not isinstance(obj, Mapping) or obj.get("type") != "indicator":
+            continue
+        stix_id = obj.get("id")
+        if not isinstance(stix_id, str):
+            continue
+        version = None
+        text = obj.get("modified") or obj.get("created")
+        if isinstance(text, str):
+            try:
+                version = parse_feed_time(text).timestamp()
+            except ValueError:
+                version = None
+        known = facts.get(stix_id)
+        if known is not None and not _is_newer(version, known.version):
+            continue
+        creator = obj.get("created_by_ref")
+        facts[stix_id] = _StixFact(
+            version=version,
+            created_by=creator if isinstance(creator, str) else None,
+            revoked=obj.get("revoked") is True,
+        )
+    return facts
+
+
+def _is_newer(new: float | None, old: float | None) -> bool:
+    """Whether version ``new`` wins over ``old``, as the STIX loader decides."""
+    if new is None or old is None:
+        return new is not None or old is None
+    return new >= old
+
+
+def _fetched_stix_facts(
+    fetched: Fetched, loads: list[FeedLoad]
+) -> dict[str, _StixFact]:
+    """Return the STIX indicator facts of a fetch (see :func:`_stix_facts`).
+
+    TAXII objects are at hand; a STIX file is read again for what the load
+    does not keep (versions and creators). Other formats have none.
+    """
+    if fetched.objects is not None:
+        return _stix_facts(fetched.objects)
+    if not any(load.format == "stix21" for load in loads):
+        return {}
+    from trustwatch.intel.stix import read_stix_file
+
+    facts: dict[str, _StixFact] = {}
+    for load in loads:
+        if load.format == "stix21" and (
+            load.revoked or load.indicators or load.patterns
+        ):
+            for stix_id, fact in _stix_facts(read_stix_file(Path(load.path))).items():
+                known = facts.get(stix_id)
+                if known is None or _is_newer(fact.version, known.version):
+                    facts[stix_id] = fact
+    return facts
 
 
 def _with_feed_meaning(feed: FeedSpec, indicator: Indicator) -> Indicator:
@@ -2096,6 +2475,7 @@ def _sync_one(
                 if fetched.events is not None:
                     fresh_events = _complete_events(feed, db, fetched)
                 loads = [] if fetched.not_modified else _load(feed, fetched)
+                facts = _fetched_stix_facts(fetched, loads)
             except (IntelSourceError, ConfigError, InvalidIndicatorError) as exc:
                 raise type(exc)(_in_source(str(exc), folder, feed)) from exc
     except (IntelSourceError, ConfigError, InvalidIndicatorError, OSError) as exc:
@@ -2111,7 +2491,7 @@ def _sync_one(
                 db._renew_unchanged(feed, now)
         else:
             report.note_rejects(fetched.rejects)
-            db._apply(feed, loads, report, now)
+            db._apply(feed, loads, report, now, facts)
             point.etag, point.last_modified = fetched.etag, fetched.last_modified
             if fetched.events is not None:
                 db._keep_events(feed.name, fetched.events, fresh_events)

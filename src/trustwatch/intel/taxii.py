@@ -19,6 +19,14 @@ Only the api-root's own scheme, host and port are ever contacted: a redirect
 or a ``next`` token aiming anywhere else is refused. TLS certificates are
 verified unless the source says otherwise, proxies and ``.netrc`` files from
 the environment are ignored, and credentials never appear in messages or logs.
+
+Every response body (discovery of the collections, each page) is streamed:
+it is decoded (``Content-Encoding`` gzip or deflate) as it arrives, its
+decoded bytes count towards the poll's ``max_bytes``, and the clock is read
+between chunks, so a server that drips its body is cut off at the poll's
+``deadline``. With a :class:`TaxiiRetry`, a request that fails for a passing
+reason (a timeout, a lost connection, an answer such as ``429`` or ``503``)
+is sent again after a wait, within the deadline.
 """
 
 from __future__ import annotations
@@ -27,7 +35,8 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping
+import zlib
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NoReturn
@@ -39,7 +48,10 @@ from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 from taxii2client.common import _HTTPConnection
 from taxii2client.exceptions import TAXIIServiceException
-from taxii2client.v21 import ApiRoot, Collection
+from taxii2client.v21 import ApiRoot
+from taxii2client.v21 import Collection as TaxiiCollection
+from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.exceptions import ReadTimeoutError
 
 from trustwatch.errors import ConfigError, IntelSourceError
 from trustwatch.intel._times import parse_feed_time
@@ -48,6 +60,7 @@ from trustwatch.intel.feeds import Reject
 __all__ = [
     "TAXII_21_MEDIA_TYPE",
     "TaxiiPoll",
+    "TaxiiRetry",
     "TaxiiSource",
     "poll_collection",
 ]
@@ -61,6 +74,8 @@ _DATE_ADDED_LAST = "X-TAXII-Date-Added-Last"
 _RAW_CHARS = 200
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 _URL_START = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+# raw bytes read per chunk, and the most decoded bytes one step may give
+_CHUNK = 64 * 1024
 
 _Origin = tuple[str, str, int]
 
@@ -93,6 +108,30 @@ class TaxiiSource:
     password: str | None = field(default=None, repr=False)
     verify_tls: bool = True
     token: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class TaxiiRetry:
+    """How a poll sends again a request that failed for a passing reason.
+
+    Attributes
+    ----------
+    retries
+        Attempts after the first, per request.
+    statuses
+        HTTP statuses worth another attempt (e.g. ``429``, ``503``);
+        timeouts and lost connections always are (TLS failures never).
+    wait
+        Seconds to wait before retry number ``attempt`` (from 0), given the
+        answer's ``Retry-After`` header (``None`` without one).
+    sleep
+        Called with the wait, in seconds.
+    """
+
+    retries: int
+    statuses: Collection[int]
+    wait: Callable[[int, str | None], float]
+    sleep: Callable[[float], None] = time.sleep
 
 
 class TaxiiPoll(msgspec.Struct, kw_only=True):
@@ -146,7 +185,9 @@ class _ApiRootOnlyAdapter(HTTPAdapter):
     request to any other scheme, host or port is refused before a connection
     is opened. The headers of the latest response are kept for the caller.
     With a ``deadline`` (seconds for the whole poll), no request starts after
-    it and none waits past it.
+    it, none waits past it and no body is read past it. Bodies are read here,
+    chunk by chunk, decoded and counted against ``max_bytes`` (for the whole
+    poll); ``retry`` sends a request again after a passing failure.
     """
 
     def __init__(
@@ -155,6 +196,9 @@ class _ApiRootOnlyAdapter(HTTPAdapter):
         timeout: float,
         deadline: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        max_bytes: int | None = None,
+        retry: TaxiiRetry | None = None,
     ) -> None:
         super().__init__(max_retries=0)
         self.origin = origin
@@ -162,6 +206,9 @@ class _ApiRootOnlyAdapter(HTTPAdapter):
         self._deadline = deadline
         self._clock = clock
         self._ends = None if deadline is None else clock() + deadline
+        self._max_bytes = max_bytes
+        self._retry = retry
+        self._read = 0
         self.last_headers: Mapping[str, str] = {}
 
     def _time_left(self) -> float | None:
@@ -171,8 +218,23 @@ class _ApiRootOnlyAdapter(HTTPAdapter):
     def _past_deadline(self) -> IntelSourceError:
         """Return the error for a poll that ran past its deadline."""
         return IntelSourceError(
-            f"the TAXII poll took more than its deadline of {self._deadline:g} s; "
+            f"the TAXII poll took more than its deadline of {self._deadline:.3g} s; "
             "hint: the server is too slow, or raise the feed's deadline"
+        )
+
+    def _check_deadline(self) -> None:
+        """Raise when the poll's deadline has passed."""
+        left = self._time_left()
+        if left is not None and left <= 0:
+            raise self._past_deadline()
+
+    def _too_large(self) -> IntelSourceError:
+        """Return the error for a poll whose answers exceed ``max_bytes``."""
+        return IntelSourceError(
+            f"the TAXII server {_show_origin(self.origin)} sent more than "
+            f"max_bytes ({self._max_bytes:,}) in this poll (counted after "
+            "decompression); nothing was applied; hint: raise the feed's "
+            "max_bytes if the collection really is that big"
         )
 
     def send(
@@ -184,7 +246,11 @@ class _ApiRootOnlyAdapter(HTTPAdapter):
         cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
         proxies: Mapping[str, str] | None = None,
     ) -> requests.Response:
-        """Send ``request`` if it goes to the api root's origin, else refuse it."""
+        """Send ``request`` if it goes to the api root's origin, else refuse it.
+
+        The body is read before returning; a passing failure is retried
+        when the adapter has a :class:`TaxiiRetry`.
+        """
         target = _origin_of(request.url or "")
         if target != self.origin:
             raise IntelSourceError(
@@ -192,6 +258,61 @@ class _ApiRootOnlyAdapter(HTTPAdapter):
                 f"server {_show_origin(self.origin)} is contacted; hint: the "
                 "server redirected away from itself, so check the api-root URL"
             )
+        retries = 0 if self._retry is None else self._retry.retries
+        attempt = 0
+        while True:
+            try:
+                response = self._attempt(request, timeout, verify, cert, proxies)
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                if isinstance(exc, requests.exceptions.SSLError) or attempt >= retries:
+                    raise
+                self._pause(attempt, None, f"{type(exc).__name__}")
+                attempt += 1
+                continue
+            status = response.status_code
+            if (
+                self._retry is not None
+                and attempt < retries
+                and status in self._retry.statuses
+            ):
+                self._pause(
+                    attempt, response.headers.get("Retry-After"), f"HTTP {status}"
+                )
+                attempt += 1
+                continue
+            self.last_headers = response.headers
+            return response
+
+    def _pause(self, attempt: int, retry_after: str | None, what: str) -> None:
+        """Wait before retry number ``attempt``, or raise when no time is left."""
+        assert self._retry is not None
+        wait = self._retry.wait(attempt, retry_after)
+        left = self._time_left()
+        tries = "1 attempt" if attempt == 0 else f"{attempt + 1} attempts"
+        if left is not None and wait >= left:
+            asked = (
+                f" (the server asked to wait {retry_after[:20]} s)"
+                if (retry_after)
+                else ""
+            )
+            raise IntelSourceError(
+                f"the TAXII server {_show_origin(self.origin)} answered {what}, "
+                f"{tries}{asked}; no time is left for another before the poll's "
+                f"deadline of {self._deadline:.3g} s; hint: the server may be down "
+                "or limiting requests, try again later or raise the feed's deadline"
+            )
+        log.info("TAXII request: %s, retrying in %.1f s", what, wait)
+        self._retry.sleep(wait)
+
+    def _attempt(
+        self,
+        request: requests.PreparedRequest,
+        timeout: float | tuple[float, float] | tuple[float, None] | None,
+        verify: bool | str,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None,
+        proxies: Mapping[str, str] | None,
+    ) -> requests.Response:
+        """Send ``request`` once and read its whole body, within the limits."""
         wait = self._timeout if timeout is None else timeout
         left = self._time_left()
         if left is not None:
@@ -201,19 +322,163 @@ class _ApiRootOnlyAdapter(HTTPAdapter):
         try:
             response = super().send(
                 request,
-                stream=stream,
+                stream=True,
                 timeout=wait,
                 verify=verify,
                 cert=cert,
                 proxies=proxies,
             )
+            try:
+                body = self._read_body(response)
+            except BaseException:
+                response.close()
+                raise
         except requests.Timeout:
             left = self._time_left()
             if left is not None and left <= 0:
                 raise self._past_deadline() from None
             raise
-        self.last_headers = response.headers
+        response._content = body
+        response._content_consumed = True  # type: ignore[attr-defined]
+        response.close()  # read to its end: the connection goes back to the pool
         return response
+
+    def _read_body(self, response: requests.Response) -> bytes:
+        """Read, decode and count a response's body, chunk by chunk.
+
+        Raises
+        ------
+        IntelSourceError
+            Past the deadline, over ``max_bytes``, or for a body that
+            cannot be decoded.
+        requests.Timeout, requests.ConnectionError
+            When the server stops answering, or the connection drops.
+        """
+        decoder = _BodyDecoder(response.headers.get("Content-Encoding", ""))
+        budget = None if self._max_bytes is None else self._max_bytes - self._read
+        declared = response.headers.get("Content-Length", "")
+        if (
+            budget is not None
+            and decoder.identity
+            and declared.isdigit()
+            and int(declared) > budget
+        ):
+            raise self._too_large()
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            self._check_deadline()
+            try:
+                raw = response.raw.read1(_CHUNK, decode_content=False)
+            except ReadTimeoutError as exc:
+                raise requests.exceptions.ReadTimeout(str(exc)) from None
+            except Urllib3Error as exc:
+                raise requests.ConnectionError(type(exc).__name__) from None
+            for chunk in decoder.decode(raw) if raw else decoder.finish():
+                if not chunk:
+                    continue
+                size += len(chunk)
+                if budget is not None and size > budget:
+                    raise self._too_large()
+                parts.append(chunk)
+            if not raw:
+                break
+        self._read += size
+        return b"".join(parts)
+
+
+class _BodyDecoder:
+    """Undo ``Content-Encoding`` gzip or deflate, never giving a large step.
+
+    Each step of decompression gives at most ``_CHUNK`` bytes, so a body
+    that inflates a thousand times is counted as it grows, not after.
+
+    Raises
+    ------
+    IntelSourceError
+        For a coding that is not decoded, or a damaged or cut-short stream.
+    """
+
+    def __init__(self, header: str) -> None:
+        codings = [c.strip().lower() for c in header.split(",")]
+        codings = [c for c in codings if c not in ("", "identity")]
+        for coding in codings:
+            if coding not in ("gzip", "x-gzip", "deflate"):
+                raise IntelSourceError(
+                    f"the TAXII server sent a body with Content-Encoding "
+                    f"{coding[:40]!r}, which is not decoded; nothing was applied; "
+                    "hint: have the server send gzip or plain data"
+                )
+        self._codings = list(reversed(codings))
+        self._streams = [self._new(coding) for coding in self._codings]
+        self._seen = [False] * len(self._codings)
+        self.identity = not codings
+
+    @staticmethod
+    def _new(coding: str, raw: bool = False) -> Any:
+        """Return a decompressor for one stream of ``coding``."""
+        if coding in ("gzip", "x-gzip"):
+            return zlib.decompressobj(zlib.MAX_WBITS | 16)
+        return zlib.decompressobj(-zlib.MAX_WBITS if raw else zlib.MAX_WBITS)
+
+    def decode(self, data: bytes) -> Iterator[bytes]:
+        """Yield the decoded pieces of the next raw chunk, as they come."""
+        pieces: Iterator[bytes] = iter((data,))
+        for layer in range(len(self._codings)):
+            pieces = self._layer(layer, pieces)
+        return pieces
+
+    def _layer(self, layer: int, pieces: Iterator[bytes]) -> Iterator[bytes]:
+        """Yield what one layer makes of ``pieces``."""
+        for piece in pieces:
+            yield from self._inflate(layer, piece)
+
+    def finish(self) -> list[bytes]:
+        """Check that every compressed stream ended; there is nothing more."""
+        for layer, stream in enumerate(self._streams):
+            if self._seen[layer] and not stream.eof:
+                raise self._damaged("the compressed stream ends before its end")
+        return []
+
+    def _inflate(self, layer: int, data: bytes) -> Iterator[bytes]:
+        """Inflate ``data`` with one layer, in steps of at most ``_CHUNK`` bytes."""
+        coding = self._codings[layer]
+        pending = bool(data)
+        while pending:
+            stream = self._streams[layer]
+            if stream.eof:
+                if coding == "deflate":
+                    raise self._damaged("data after the end of the deflate stream")
+                stream = self._streams[layer] = self._new(coding)
+            try:
+                piece = stream.decompress(data, _CHUNK)
+            except zlib.error as exc:
+                if coding == "deflate" and not self._seen[layer]:
+                    # some servers send raw deflate without the zlib header
+                    self._streams[layer] = self._new(coding, raw=True)
+                    self._seen[layer] = True
+                    continue
+                raise self._damaged(str(exc)) from None
+            self._seen[layer] = True
+            if piece:
+                yield piece
+            if stream.unconsumed_tail:
+                data = stream.unconsumed_tail
+            elif stream.eof:
+                data = stream.unused_data
+                pending = bool(data)
+            else:
+                # a full step may leave output inside the decompressor
+                data = b""
+                pending = len(piece) == _CHUNK
+
+    def _damaged(self, why: str) -> IntelSourceError:
+        """Return the error for a compressed body that is damaged."""
+        return IntelSourceError(
+            f"the TAXII server's {', '.join(self._codings)}-encoded answer is cut "
+            f"short or damaged ({why[:80]}); nothing was applied; hint: the "
+            "connection may have dropped or the server compresses badly"
+        )
 
 
 def poll_collection(
@@ -223,6 +488,8 @@ def poll_collection(
     timeout: float = 30.0,
     page_size: int = 1000,
     deadline: float | None = None,
+    max_bytes: int | None = None,
+    retry: TaxiiRetry | None = None,
 ) -> TaxiiPoll:
     """Fetch the objects added to a TAXII 2.1 collection since ``added_after``.
 
@@ -238,8 +505,15 @@ def poll_collection(
     page_size
         Objects asked for per page (``limit``); the server may send fewer.
     deadline
-        Seconds for the whole poll, every page included: no request waits
-        past it (``None``: no limit but ``timeout`` per request).
+        Seconds for the whole poll, every page and retry included: no
+        request waits past it and no body is read past it (``None``: no
+        limit but ``timeout`` per read).
+    max_bytes
+        Most bytes the poll's answers may hold together, counted after
+        decompression as they arrive (``None``: no limit).
+    retry
+        How to retry a request that failed for a passing reason (``None``:
+        every failure is final).
 
     Returns
     -------
@@ -252,10 +526,11 @@ def poll_collection(
         When the source, ``added_after``, ``timeout`` or ``page_size`` is
         unusable.
     IntelSourceError
-        On HTTP errors (401, 403, 404, 5xx...), TLS, connection and timeout
-        failures, and answers that are not TAXII 2.1. The message never holds
-        the credentials. A poll that fails part-way returns nothing: keep the
-        previous ``added_after`` and poll again.
+        On HTTP errors (401, 403, 404, 429, 5xx... once the retries are
+        spent), TLS, connection and timeout failures, a poll past its
+        deadline or over ``max_bytes``, and answers that are not TAXII 2.1.
+        The message never holds the credentials. A poll that fails part-way
+        returns nothing: keep the previous ``added_after`` and poll again.
 
     Notes
     -----
@@ -277,7 +552,14 @@ or http://, got 'ftp'; hint: give the api root, e.g. https://taxii.example.org/a
             f"TAXII deadline must be above 0 seconds, got {deadline}; hint: leave "
             "it out for no deadline"
         )
-    adapter = _ApiRootOnlyAdapter(origin, timeout, deadline)
+    if max_bytes is not None and max_bytes < 1:
+        raise ConfigError(
+            f"TAXII max_bytes must be at least 1, got {max_bytes}; hint: leave it "
+            "out for no limit"
+        )
+    adapter = _ApiRootOnlyAdapter(
+        origin, timeout, deadline, max_bytes=max_bytes, retry=retry
+    )
     connection = _connect(source, adapter)
     try:
         api_root = ApiRoot(root_url, conn=connection)
@@ -394,7 +676,7 @@ def _find_collection(api_root: ApiRoot, source: TaxiiSource, root_url: str) -> A
     """Return the api root's collection whose id, else title, is the one asked."""
     wanted = source.collection.strip()
     try:
-        collections: list[Collection] = list(api_root.collections)
+        collections: list[TaxiiCollection] = list(api_root.collections)
     except Exception as exc:
         _raise_source_error(exc, root_url, wanted, "listing the collections")
     for collection in collections:
@@ -607,6 +889,11 @@ _HTTP_HINTS = {
         "the server does not know it",
         "check the api-root URL (the api root itself, not the discovery URL, "
         "e.g. https://taxii.example.org/api1/) and the collection id",
+    ),
+    429: (
+        "the server is limiting this account's requests",
+        "poll less often (raise the feed's every) or allow more retries, "
+        "and ask the server's administrator about its rate limit",
     ),
     406: (
         "the server does not speak TAXII 2.1",

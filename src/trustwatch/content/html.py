@@ -1,7 +1,13 @@
 """URLs and forms in an HTML page, read with the standard library's parser.
 
+SVG images are read the same way: their ``<a>`` links (``href`` or
+``xlink:href``, and targets set by ``<animate>``/``<set>``), scripts and the
+HTML of a ``<foreignObject>`` are what a browser acts on.
+
 ``html.parser`` builds no tree, so deep nesting costs nothing; the page is fed
-in chunks so that a page with too many tags or URLs stops early.
+in chunks so that a page with too many tags or URLs stops early. Comments and
+declarations before the markup, and comments and scripts of any length
+within it, are read past as a browser reads past them.
 
 A page can carry whole pages of its own, shown without fetching anything: the
 ``srcdoc`` of an ``<iframe>`` and a ``data:text/html`` URL. Both are read as
@@ -39,7 +45,7 @@ _WEB_SCHEMES = ("http://", "https://")
 _MAX_DEPTH = 3  # levels below the page
 _MAX_NESTED = 64  # nested pages read
 _MAX_NESTED_CHARS = 1024 * 1024  # their decoded characters
-_NESTED_MEDIA = frozenset({"text/html", "application/xhtml+xml"})
+_NESTED_MEDIA = frozenset({"text/html", "application/xhtml+xml", "image/svg+xml"})
 # text encodings a data: URL may name; others (punycode, idna...) read as UTF-8
 _CHARSETS = ("utf-8", "utf-16", "ascii", "cp125", "cp874", "iso8859-", "koi8-")
 _CHARSETS_CJK = (
@@ -69,6 +75,19 @@ _WEB_PREFIX = re.compile(r"(https?):[/\\]*", re.IGNORECASE)
 _TWO_SLASHES = frozenset({"//", "\\\\", "/\\", "\\/"})
 _URL_ENDS = "".join(map(chr, range(0x21)))  # C0 controls and the space
 _DROPPED = str.maketrans("", "", "\t\n\r")
+# what a page may start with that renders as nothing: whitespace, byte order
+# marks, comments, ``<?...>`` and ``<!...>``; skipped before the page is fed,
+# as html.parser would give up on one longer than _MAX_PENDING
+_PROLOG = re.compile(
+    r"(?:[ \t\n\f\r\ufeff]*+(?:<!---?>|<!--.*?--!?>|<\?[^>]*+>"
+    r"|<!(?!--)[^\[>]*+(?:\[[^\]]*+\])?[^>]*+>))*+",
+    re.DOTALL,
+)
+_COMMENT_END = re.compile(r"--!?>")
+_END_TAG_ROOM = 64  # characters kept back where a script's end tag may start
+# SVG animations that set a link's target: <animate attributeName="href" ...>
+_ANIMATED_LINK = frozenset({"href", "xlink:href"})
+_MAX_ANIMATED = 16  # values of one animation read as links
 
 
 def decode_html(data: bytes, collector: Collector) -> str:
@@ -112,26 +131,61 @@ def extract_html(text: str, collector: Collector, base_host: str | None) -> None
 
 
 def _read(parser: _PageParser, text: str) -> None:
-    """Feed ``text`` to ``parser`` in chunks until it ends or a limit stops it."""
+    """Feed ``text`` to ``parser`` in chunks until it ends or a limit stops it.
+
+    What renders as nothing before the markup is skipped first, and a comment
+    or script left pending past :data:`_MAX_PENDING` is read past
+    (:func:`_unblock`), as a browser reads it, so no amount of comment or
+    script padding hides the rest of the page.
+    """
     budget = parser.budget
-    for start in range(0, len(text), _CHUNK):
+    position = _PROLOG.match(text).end()  # type: ignore[union-attr]  # matches ""
+    while position < len(text):
         if parser.stopped or budget.timed_out:
             parser.stopped = True
             break
-        parser.feed(text[start : start + _CHUNK])
+        parser.feed(text[position : position + _CHUNK])
+        position += _CHUNK
         if _work_spent(parser.out):
             # the file's budget: the page and every page it nests stop here
             parser.stopped = budget.timed_out = True
             break
         if len(parser.rawdata) > _MAX_PENDING:
+            position = _unblock(parser, text, position)
+        if len(parser.rawdata) > _MAX_PENDING:
             parser.out.error(
-                "html_unparsable", f"markup never closes after {start + _CHUNK} chars"
+                "html_unparsable", f"markup never closes after {position} chars"
             )
             parser.out.truncated = True
             parser.stopped = True
     if not parser.stopped:
         parser.close()
     parser.finish()
+
+
+def _unblock(parser: _PageParser, text: str, position: int) -> int:
+    """Hand on what ``parser`` holds back that a browser would read past.
+
+    html.parser holds an open comment, and the text of a ``<script>`` or
+    ``<style>``, until their end, re-reading them on every feed. A comment is
+    skipped to its end (one that never closes ends the page, as in a
+    browser); script or style text is handed over as data, all but a last
+    ``<...`` that may start the end tag. Returns the position to feed from;
+    anything else pending is left as it is.
+    """
+    pending = parser.rawdata
+    if parser.cdata_elem is not None:
+        cut = pending.rfind("<")
+        if cut < 0 or len(pending) - cut > _END_TAG_ROOM:
+            cut = len(pending)
+        parser.rawdata = pending[cut:]
+        parser.handle_data(pending[:cut])
+    elif pending.startswith("<!--"):
+        start = min(position, len(text)) - len(pending)
+        end = _COMMENT_END.search(text, start + 4)
+        parser.rawdata = ""
+        return end.end() if end else len(text)
+    return position
 
 
 def _work_spent(collector: Collector) -> bool:
@@ -260,8 +314,19 @@ class _PageParser(HTMLParser):
 
     def _on_a(self, attrs: dict[str, str]) -> None:
         self._end_link()
-        if "href" in attrs:
-            self._link = (attrs["href"], [])
+        href = _href(attrs)
+        if href is not None:
+            self._link = (href, [])
+
+    def _on_animate(self, attrs: dict[str, str]) -> None:
+        """An SVG ``<animate>`` or ``<set>`` that gives a link its target."""
+        if attrs.get("attributename", "").strip().lower() not in _ANIMATED_LINK:
+            return
+        values = [attrs.get("to", ""), attrs.get("from", "")]
+        values += attrs.get("values", "").split(";", _MAX_ANIMATED)[:_MAX_ANIMATED]
+        for value in values:
+            if value.strip():
+                self._add(value, "a_href")
 
     def _on_area(self, attrs: dict[str, str]) -> None:
         if "href" in attrs:
@@ -303,8 +368,9 @@ class _PageParser(HTMLParser):
 
     def _on_script(self, attrs: dict[str, str]) -> None:
         self._in_script = True
-        if "src" in attrs:
-            self._add(attrs["src"], "script_src")
+        src = attrs["src"] if "src" in attrs else _href(attrs)  # SVG: an href
+        if src is not None:
+            self._add(src, "script_src")
 
     def _on_form(self, attrs: dict[str, str]) -> None:
         if self._form is not None:
@@ -643,6 +709,17 @@ def _iso2022(data: bytes) -> str | None:
         return None
 
 
+def _href(attrs: dict[str, str]) -> str | None:
+    """The target of an HTML or SVG link: ``href``, else ``xlink:href``.
+
+    SVG 2 lets ``href`` win over ``xlink:href``; an HTML element has only
+    ``href``, so reading both as links over-reports nothing a page holds.
+    """
+    if "href" in attrs:
+        return attrs["href"]
+    return attrs.get("xlink:href")
+
+
 def _other_domain(action: str | None, base_host: str | None) -> bool | None:
     """Say whether ``action`` posts off the page's registrable domain."""
     if action is None:
@@ -675,4 +752,6 @@ _HANDLERS = {
     "select": _PageParser._on_field,
     "textarea": _PageParser._on_field,
     "button": _PageParser._on_button,
+    "animate": _PageParser._on_animate,
+    "set": _PageParser._on_animate,
 }

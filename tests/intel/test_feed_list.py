@@ -191,6 +191,49 @@ def test_deadline_defaults_to_ten_timeouts_and_is_checked() -> None:
         parse_feed_list(base + "deadline = 0\n")
 
 
+def test_timeout_and_deadline_take_durations_as_other_keys_do() -> None:
+    base = '[[feeds]]\nname = "a"\nurl = "https://f.example/a"\n'
+    feed = parse_feed_list(base + 'timeout = "6s"\ndeadline = "2m"\n').get("a")
+    assert (feed.timeout, feed.deadline) == (6.0, 120.0)
+    with pytest.raises(ConfigError, match="'deadline': '2 weeks' is not seconds"):
+        parse_feed_list(base + 'deadline = "2 weeks"\n')
+    with pytest.raises(ConfigError, match=r"'timeout': 7200.0 is outside"):
+        parse_feed_list(base + 'timeout = "2h"\n')
+
+
+CREDENTIALS = [
+    'url = "http://feeds.example/a"\nheaders_env = { Auth-Key = "FEED_KEY" }',
+    'taxii = { url = "http://taxii.example/api/", collection = "c", '
+    'username_env = "U", password_env = "P" }',
+    'taxii = { url = "https://taxii.example/api/", collection = "c", '
+    'password_env = "P", verify_tls = false }',
+]
+
+
+@pytest.mark.parametrize("source", CREDENTIALS)
+def test_credentials_never_cross_the_network_unprotected(source: str) -> None:
+    text = f'[[feeds]]\nname = "a"\n{source}\n'
+    with pytest.raises(ConfigError, match="credentials") as caught:
+        parse_feed_list(text)
+    assert "insecure_http = true" in str(caught.value)
+    # said on purpose, it is allowed
+    assert parse_feed_list(text + "insecure_http = true\n").get("a").name == "a"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'url = "http://127.0.0.1:8080/a"\nheaders_env = { Auth-Key = "K" }',
+        'url = "http://localhost/a"\nheaders_env = { Auth-Key = "K" }',
+        'taxii = { url = "http://[::1]/api/", collection = "c", password_env = "P" }',
+        'url = "https://feeds.example/a"\nheaders_env = { Auth-Key = "K" }',
+        'url = "http://feeds.example/a"',  # nothing secret is sent
+    ],
+)
+def test_loopback_https_and_credential_free_feeds_are_fine(source: str) -> None:
+    assert parse_feed_list(f'[[feeds]]\nname = "a"\n{source}\n').get("a")
+
+
 @pytest.mark.parametrize("header", ["Bad Header:", "X-Key\\r\\n", "", "a/b"])
 def test_header_names_must_be_tokens(header: str) -> None:
     text = (

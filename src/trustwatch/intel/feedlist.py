@@ -24,6 +24,7 @@ Exactly one source key names where the feed comes from:
     taken from the environment), ``headers_env`` (header name, an RFC 7230
     token, -> name of the environment variable holding its value, for API
     keys; a value holding CR or LF is refused when the feed is fetched).
+    ``timeout`` and ``deadline`` take seconds or a duration (``"30s"``).
 ``path``
     A local file, folder or glob, relative to the feed list's folder.
 ``taxii``
@@ -31,6 +32,11 @@ Exactly one source key names where the feed comes from:
     password_env = ...}``: a TAXII 2.1 collection, polled with
     ``added_after``. Credentials are never written in the file, only the
     names of the environment variables that hold them.
+
+A feed that sends credentials (``headers_env``, ``username_env``,
+``password_env``) must do so over verified ``https``, or to a loopback
+address: plain ``http`` elsewhere, or ``verify_tls = false``, is refused
+unless the feed sets ``insecure_http = true``.
 
 ``mode = "snapshot"`` (the default for URLs and paths) means every fetch is
 the whole list, so values it no longer lists are removed; ``"incremental"``
@@ -43,6 +49,7 @@ A feed list must name at least one feed.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 import tomllib
 from collections.abc import Iterator, Mapping
@@ -101,6 +108,7 @@ _KEYS: Final = frozenset(
         "max_bytes",
         "proxy",
         "headers_env",
+        "insecure_http",
     }
 )
 _TAXII_KEYS: Final = frozenset(
@@ -410,6 +418,22 @@ class _Checker:
             )
         return value
 
+    def seconds(self, key: str, default: float, most: float, hint: str) -> float:
+        """Return a key in seconds: a number, or a duration such as ``"30s"``."""
+        value = self.table.get(key, default)
+        if isinstance(value, str):
+            try:
+                value = parse_duration(value).total_seconds()
+            except ConfigError as exc:
+                raise self.fail(
+                    key, f"{value!r} is not seconds", "write 30 or '30s', '5m'"
+                ) from exc
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.fail(key, f"{value!r} is not a number", "write seconds")
+        if not 0 < value <= most:
+            raise self.fail(key, f"{value} is outside (0, {most:g}]", hint)
+        return float(value)
+
     def duration(self, key: str) -> timedelta | None:
         """Return a duration key, or ``None``."""
         value = self.table.get(key)
@@ -464,20 +488,14 @@ def _feed(table: dict[str, Any], number: int, origin: str, base: Path) -> FeedSp
     enabled = table.get("enabled", True)
     if not isinstance(enabled, bool):
         raise check.fail("enabled", f"{enabled!r} is not true or false", "use true")
-    timeout = table.get("timeout", _DEFAULT_TIMEOUT)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
-        raise check.fail("timeout", f"{timeout!r} is not a number", "write seconds")
-    if not 0 < timeout <= 3600:
-        raise check.fail("timeout", f"{timeout} is outside (0, 3600]", "use e.g. 30")
-    deadline = table.get("deadline", timeout * _DEADLINE_FACTOR)
-    if isinstance(deadline, bool) or not isinstance(deadline, int | float):
-        raise check.fail("deadline", f"{deadline!r} is not a number", "write seconds")
-    if not 0 < deadline <= 86400:
-        raise check.fail(
-            "deadline", f"{deadline} is outside (0, 86400]", "use e.g. 300"
-        )
+    timeout = check.seconds("timeout", _DEFAULT_TIMEOUT, 3600, "use e.g. 30")
+    deadline = check.seconds(
+        "deadline", timeout * _DEADLINE_FACTOR, 86400, "use e.g. 300"
+    )
     retries = check.integer("retries", 0, 10)
     max_bytes = check.integer("max_bytes", 1, 1 << 40)
+    headers = _headers_env(check)
+    _check_credentials_transport(check, url, taxii, headers)
     return FeedSpec(
         name=raw_name,
         url=url,
@@ -496,8 +514,58 @@ def _feed(table: dict[str, Any], number: int, origin: str, base: Path) -> FeedSp
         retries=_DEFAULT_RETRIES if retries is None else retries,
         max_bytes=DEFAULT_MAX_BYTES if max_bytes is None else max_bytes,
         proxy=_http_url(check, "proxy", check.text("proxy")),
-        headers_env=_headers_env(check),
+        headers_env=headers,
     )
+
+
+def _check_credentials_transport(
+    check: _Checker,
+    url: str | None,
+    taxii: TaxiiSpec | None,
+    headers: Mapping[str, str],
+) -> None:
+    """Refuse credentials that would cross the network unprotected.
+
+    A feed that sends them (``headers_env``, or TAXII ``username_env`` and
+    ``password_env``) must use ``https`` with its certificate verified, or
+    a loopback address, unless it sets ``insecure_http = true``.
+    """
+    insecure = check.table.get("insecure_http", False)
+    if not isinstance(insecure, bool):
+        raise check.fail("insecure_http", f"{insecure!r} is not true or false", "")
+    target: str | None = url
+    key, verified, sends = "url", True, bool(headers)
+    if taxii is not None:
+        sends = bool(taxii.username_env or taxii.password_env)
+        target, key, verified = taxii.url, "taxii.url", taxii.verify_tls
+    if not sends or target is None or insecure:
+        return
+    host = urlsplit(target).hostname or ""
+    if _is_loopback(host):
+        return
+    if urlsplit(target).scheme != "https":
+        raise check.fail(
+            key,
+            f"sends credentials over plain http to {host}",
+            "use https, or set insecure_http = true if the network between is trusted",
+        )
+    if not verified:
+        raise check.fail(
+            "taxii.verify_tls",
+            f"sends credentials to {host} without verifying its certificate",
+            "verify it (a server's own CA is not taken yet), or set "
+            "insecure_http = true if the network between is trusted",
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether ``host`` names this machine (``localhost`` or a loopback IP)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _source(

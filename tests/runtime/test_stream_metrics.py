@@ -115,3 +115,142 @@ def test_metrics_are_served_on_ipv6_loopback() -> None:
 def test_an_address_of_another_host_is_refused_with_its_own_hint() -> None:
     with pytest.raises(ConfigError, match="give an address of this host"):
         MetricsServer(StreamMetrics().registry, "192.0.2.10", 0, token="t")
+
+
+# -- TLS, and clients that are slow or many ------------------------------------------
+
+
+def _self_signed(tmp_path) -> tuple:
+    """A certificate for 127.0.0.1 and its key, as PEM files."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_metrics_are_served_over_tls_with_the_token(tmp_path) -> None:
+    import ssl
+
+    cert, key = _self_signed(tmp_path)
+    server = MetricsServer(
+        StreamMetrics().registry,
+        "127.0.0.1",
+        0,
+        token="s3cret",
+        tls_cert=cert,
+        tls_key=key,
+    )
+    trusted = ssl.create_default_context(cafile=str(cert))
+    try:
+        request = urllib.request.Request(f"https://127.0.0.1:{server.port}/metrics")
+        request.add_header("Authorization", "Bearer s3cret")
+        with urllib.request.urlopen(request, timeout=10, context=trusted) as answer:
+            status, text = answer.status, answer.read().decode()
+        with pytest.raises((urllib.error.URLError, ConnectionError, OSError)):
+            _get(server.port, token="s3cret")  # plain HTTP gets no answer
+    finally:
+        server.close()
+    assert status == 200 and "trustwatch_assigned_partitions" in text
+
+
+def test_tls_needs_both_files_and_loadable_ones(tmp_path) -> None:
+    cert, key = _self_signed(tmp_path)
+    registry = StreamMetrics().registry
+    with pytest.raises(ConfigError, match="both a certificate and its key"):
+        MetricsServer(registry, "127.0.0.1", 0, tls_cert=cert)
+    with pytest.raises(ConfigError, match="cannot load the metrics TLS"):
+        MetricsServer(registry, "127.0.0.1", 0, tls_cert=key, tls_key=cert)
+
+
+def _cut_off_within(sock: socket.socket, seconds: float) -> bool:
+    """Whether the server closed ``sock`` in time without answering."""
+    sock.settimeout(seconds)
+    answer = b""
+    try:
+        while chunk := sock.recv(4096):
+            answer += chunk
+    except TimeoutError:
+        return False
+    except OSError:
+        pass  # reset
+    return answer == b""
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_a_slow_scrape_is_cut_off(tmp_path, monkeypatch, tls: bool) -> None:
+    from trustwatch.runtime.stream import metrics as metrics_module
+
+    monkeypatch.setattr(metrics_module, "SCRAPE_TIMEOUT", 0.5)
+    files = _self_signed(tmp_path) if tls else (None, None)
+    server = MetricsServer(
+        StreamMetrics().registry,
+        "127.0.0.1",
+        0,
+        tls_cert=files[0],
+        tls_key=files[1],
+    )
+    try:
+        with socket.create_connection(("127.0.0.1", server.port)) as slow:
+            if not tls:
+                slow.sendall(b"GET /metrics HTTP/1.1\r\n")  # the rest never comes
+            assert _cut_off_within(slow, 4.0)
+    finally:
+        server.close()
+
+
+def test_scrapes_past_the_cap_are_closed_at_once(monkeypatch) -> None:
+    from trustwatch.runtime.stream import metrics as metrics_module
+
+    monkeypatch.setattr(metrics_module, "MAX_SCRAPES", 2)
+    server = MetricsServer(StreamMetrics().registry, "127.0.0.1", 0)
+    try:
+        held = [socket.create_connection(("127.0.0.1", server.port)) for _ in range(2)]
+        with socket.create_connection(("127.0.0.1", server.port)) as third:
+            third.sendall(b"GET /metrics HTTP/1.0\r\n\r\n")
+            assert _cut_off_within(third, 4.0)
+        for sock in held:
+            sock.close()
+        status = 0
+        for _ in range(50):  # the held ones' threads end once they are closed
+            try:
+                status, _ = _get(server.port)
+            except (urllib.error.URLError, ConnectionError):
+                continue
+            if status == 200:
+                break
+        assert status == 200
+    finally:
+        server.close()

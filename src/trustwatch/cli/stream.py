@@ -291,7 +291,22 @@ def _address(text: str | None) -> tuple[str, int] | None:
     metavar="HOST:PORT",
     help="Serve Prometheus metrics at http://HOST:PORT/metrics (off unless "
     "given; e.g. 127.0.0.1:9464). Any address but loopback needs a bearer "
-    "token in TRUSTWATCH_METRICS_TOKEN.",
+    "token in TRUSTWATCH_METRICS_TOKEN, and should have --metrics-tls-cert.",
+)
+@click.option(
+    "--metrics-tls-cert",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="TRUSTWATCH_METRICS_TLS_CERT",
+    show_envvar=True,
+    help="PEM certificate (chain): serve the metrics over HTTPS, so that the "
+    "bearer token does not cross the network in the clear.",
+)
+@click.option(
+    "--metrics-tls-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="TRUSTWATCH_METRICS_TLS_KEY",
+    show_envvar=True,
+    help="The PEM key of --metrics-tls-cert (unencrypted).",
 )
 @click.option(
     "--exit-when-idle",
@@ -349,6 +364,8 @@ def stream(
     static_membership: bool,
     full_collection_interval: float,
     metrics_address: str | None,
+    metrics_tls_cert: Path | None,
+    metrics_tls_key: Path | None,
     exit_when_idle: float | None,
     reset_state: bool,
     event_format: str,
@@ -448,7 +465,11 @@ def stream(
     server = None
     if metrics_at is not None:
         server = MetricsServer(
-            metrics.registry, *metrics_at, token=os.environ.get(_TOKEN_VARIABLE)
+            metrics.registry,
+            *metrics_at,
+            token=os.environ.get(_TOKEN_VARIABLE),
+            tls_cert=metrics_tls_cert,
+            tls_key=metrics_tls_key,
         )
     checkpoints = open_store(state_store)
     decisions = open_store(decision_store) if decision_store else None

@@ -11,9 +11,12 @@ import contextlib
 import errno
 import hmac
 import ipaddress
+import logging
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -29,6 +32,14 @@ from prometheus_client import (
 from trustwatch.errors import ConfigError
 
 __all__ = ["MetricsServer", "StreamMetrics"]
+
+log = logging.getLogger(__name__)
+
+#: Seconds a scrape has, from its connection to its answer (a TLS handshake
+#: included); a slower client is disconnected.
+SCRAPE_TIMEOUT = 10.0
+#: Scrapes served at once; further connections are closed at once.
+MAX_SCRAPES = 16
 
 #: Latency buckets in seconds, from a millisecond to a minute.
 _LATENCY_BUCKETS = (
@@ -175,12 +186,20 @@ class MetricsServer:
     token
         The bearer token a scrape must send (``Authorization: Bearer ...``).
         Without one, only a loopback address may be served.
+    tls_cert, tls_key
+        A PEM certificate (chain) and its key: serve HTTPS, so that the
+        token does not cross the network in the clear.
+
+    A scrape has :data:`SCRAPE_TIMEOUT` seconds from connecting to its
+    answer, and at most :data:`MAX_SCRAPES` are served at once, so that
+    slow or many clients cannot hold the worker's threads.
 
     Raises
     ------
     ConfigError
-        When a non-loopback address is asked for without a token, or the
-        address cannot be bound.
+        When a non-loopback address is asked for without a token, the
+        address cannot be bound, only one of ``tls_cert`` and ``tls_key`` is
+        given, or they cannot be loaded.
     """
 
     def __init__(
@@ -190,12 +209,22 @@ class MetricsServer:
         port: int,
         *,
         token: str | None = None,
+        tls_cert: Path | None = None,
+        tls_key: Path | None = None,
     ) -> None:
         if not token and not _is_loopback(host):
             raise ConfigError(
                 f"metrics on {host} would be open to anyone who can reach it; "
                 "hint: set TRUSTWATCH_METRICS_TOKEN (scrapes then send it as a "
                 "bearer token), or serve on 127.0.0.1"
+            )
+        context = _tls_context(tls_cert, tls_key)
+        if context is None and not _is_loopback(host):
+            log.warning(
+                "metrics on %s are served over plain HTTP: scrapes send their "
+                "bearer token in the clear; hint: give a TLS certificate and key "
+                "(--metrics-tls-cert, --metrics-tls-key)",
+                host,
             )
         self._app = make_wsgi_app(registry)
         self._token = token.encode() if token else None
@@ -204,6 +233,13 @@ class MetricsServer:
             self._server = make_server(
                 host, port, self._serve, server, handler_class=_QuietHandler
             )
+            if context is not None:
+                # the handshake happens in the scrape's thread, within its time
+                self._server.socket = context.wrap_socket(
+                    self._server.socket,
+                    server_side=True,
+                    do_handshake_on_connect=False,
+                )
         except OSError as exc:
             hint = (
                 "choose a free port (each worker on a host needs its own)"
@@ -253,8 +289,64 @@ class MetricsServer:
         self._thread.join(timeout=5)
 
 
+def _tls_context(cert: Path | None, key: Path | None) -> ssl.SSLContext | None:
+    """Return the server's TLS context, or ``None`` without a certificate."""
+    if cert is None and key is None:
+        return None
+    if cert is None or key is None:
+        raise ConfigError(
+            "metrics TLS needs both a certificate and its key; hint: give "
+            "--metrics-tls-cert and --metrics-tls-key together"
+        )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(
+            f"cannot load the metrics TLS certificate {cert} and key {key}: "
+            f"{getattr(exc, 'strerror', None) or exc}; hint: give PEM files, the "
+            "key unencrypted and matching the certificate"
+        ) from exc
+    return context
+
+
 class _QuietServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._slots = threading.BoundedSemaphore(MAX_SCRAPES)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve a scrape in its own thread, or close it when all are busy."""
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        # cut a scrape off at its time: a slow client, or a stalled handshake
+        timer = threading.Timer(SCRAPE_TIMEOUT, _cut, (request,))
+        timer.daemon = True
+        timer.start()
+        try:
+            if isinstance(request, ssl.SSLSocket):
+                request.do_handshake()
+            super().process_request_thread(request, client_address)
+        except (OSError, ValueError):
+            self.shutdown_request(request)  # a failed handshake or a cut
+        finally:
+            timer.cancel()
+            self._slots.release()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A scrape that broke off is not worth a traceback."""
+        log.debug("metrics scrape from %s failed", client_address[0])
 
 
 class _QuietServer6(_QuietServer):
@@ -262,8 +354,16 @@ class _QuietServer6(_QuietServer):
 
 
 class _QuietHandler(WSGIRequestHandler):
+    timeout = SCRAPE_TIMEOUT  # no single read waits longer
+
     def log_message(self, format: str, *args: Any) -> None:
         """Scrapes are not logged: they are frequent and say nothing new."""
+
+
+def _cut(request: socket.socket) -> None:
+    """Disconnect a scrape that ran out of time."""
+    with contextlib.suppress(OSError):
+        request.shutdown(socket.SHUT_RDWR)
 
 
 def _is_loopback(host: str) -> bool:

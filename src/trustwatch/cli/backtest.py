@@ -13,7 +13,12 @@ import click
 from rich.table import Table
 
 from trustwatch.cli.exitcodes import ExitCode
-from trustwatch.cli.options import Timestamp, event_reading_options, geo_options
+from trustwatch.cli.options import (
+    Timestamp,
+    event_reading_options,
+    geo_options,
+    model_options,
+)
 from trustwatch.cli.pipeline_setup import (
     build_detectors,
     build_geo,
@@ -97,6 +102,7 @@ _LISTED_ACCOUNTS = 20
     metavar="NAME",
     help="Also run this registered detector, as in `trustwatch run`.",
 )
+@model_options
 @geo_options
 @click.option("--json", "as_json", is_flag=True, help="The report as JSON.")
 def backtest(
@@ -114,6 +120,8 @@ def backtest(
     intel_paths: Sequence[str],
     intel_format: str,
     extra_detectors: Sequence[str],
+    graph_model: Path | None,
+    url_model: Path | None,
     maxmind_country: Path | None,
     maxmind_asn: Path | None,
     no_geo: bool,
@@ -136,7 +144,9 @@ def backtest(
     current = checked_policy(against_path)
     labels, sources = _labels(labels_path, review_db, review_schema, as_of)
     intel = load_intel_sources(intel_paths, intel_format, None, ())
-    detectors = build_detectors(intel, None, extra_detectors)
+    detectors = build_detectors(
+        intel, None, extra_detectors, graph_model, url_model=url_model
+    )
     geo = build_geo(maxmind_country, maxmind_asn, no_geo)
     history = history_events(
         events, since=since, until=until, format=event_format, source_tz=source_tz

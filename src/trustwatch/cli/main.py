@@ -140,6 +140,7 @@ def run(
     content_dir: Path | None,
     extra_detectors: Sequence[str],
     graph_model: Path | None,
+    url_model: Path | None,
     enforce: bool,
     resume: bool,
     reset_state: bool,
@@ -168,7 +169,12 @@ def run(
     content = ContentStore(content_dir) if content_dir else None
     scanning = load_file_scanning(content, yara_paths, fuzzy_intel_paths)
     detectors = build_detectors(
-        intel, content, extra_detectors, graph_model, scanning=scanning
+        intel,
+        content,
+        extra_detectors,
+        graph_model,
+        scanning=scanning,
+        url_model=url_model,
     )
     with SqliteStore(db) as store, _progress("events") as advance:
         summary = run_embedded(

@@ -20,6 +20,7 @@ __all__ = [
     "intel_source_options",
     "kafka_connection_options",
     "malicious_file_options",
+    "model_options",
     "pipeline_options",
 ]
 
@@ -145,6 +146,23 @@ def pipeline_options(func: F) -> F:
     return func
 
 
+_GRAPH_MODEL = click.option(
+    "--graph-model",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="TRUSTWATCH_GRAPH_MODEL",
+    show_envvar=True,
+    help="Also run the graph_scores detector with this account model "
+    "(`trustwatch rings train` writes one).",
+)
+_URL_MODEL = click.option(
+    "--url-model",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="TRUSTWATCH_URL_MODEL",
+    show_envvar=True,
+    help="Score URLs, and links in uploaded files, with this model "
+    "(`trustwatch url train` or `train urls` writes one) instead of the "
+    "shipped one.",
+)
 _PIPELINE_OPTIONS = [
     click.option(
         "--intel",
@@ -187,18 +205,17 @@ _PIPELINE_OPTIONS = [
         "(in the variable, separate names by spaces). `trustwatch detectors` "
         "lists them.",
     ),
-    click.option(
-        "--graph-model",
-        type=click.Path(exists=True, dir_okay=False, path_type=Path),
-        envvar="TRUSTWATCH_GRAPH_MODEL",
-        show_envvar=True,
-        help="Also run the graph_scores detector with this account model "
-        "(`trustwatch rings train` writes one).",
-    ),
+    _GRAPH_MODEL,
+    _URL_MODEL,
     click.option(
         "--enforce", is_flag=True, help="Mark actions for dispatch, not dry run."
     ),
 ]
+
+
+def model_options(func: F) -> F:
+    """Add --graph-model and --url-model: the trained models detectors use."""
+    return _GRAPH_MODEL(_URL_MODEL(func))
 
 
 def kafka_connection_options(func: F) -> F:

@@ -150,17 +150,32 @@ def build_detectors(
     graph_model: Path | None = None,
     *,
     scanning: FileScanning | None = None,
+    url_model: Path | None = None,
 ) -> list[Detector]:
     """The default detectors, the named ones after them, and graph_scores.
 
     With ``scanning`` (see :func:`load_file_scanning`) the ``malicious_file``
     detector runs too, just before ``content_spread`` so that its findings
-    mark the content malicious on the same upload.
+    mark the content malicious on the same upload. ``url_model`` replaces
+    the shipped URL model, for ``url_reputation`` and for links in files.
     """
     from trustwatch.detectors import create, default_detectors
+    from trustwatch.detectors.file_phishing import FilePhishingDetector
     from trustwatch.detectors.malicious_file import MaliciousFileDetector
+    from trustwatch.detectors.url_reputation import (
+        UrlReputationDetector,
+        file_link_scorer,
+        load_url_model,
+    )
 
     detectors = default_detectors(intel.store if intel else None, content)
+    if url_model is not None:
+        model = load_url_model(url_model)
+        for i, detector in enumerate(detectors):
+            if detector.name == "url_reputation":
+                detectors[i] = UrlReputationDetector(model_path=str(url_model))
+            elif detector.name == "file_phishing" and content is not None:
+                detectors[i] = FilePhishingDetector(content, file_link_scorer(model))
     running = {d.name for d in detectors}
     for name in extra:
         if name in running:

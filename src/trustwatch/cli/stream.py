@@ -376,6 +376,7 @@ def stream(
     content_dir: Path | None,
     extra_detectors: Sequence[str],
     graph_model: Path | None,
+    url_model: Path | None,
     enforce: bool,
     maxmind_country: Path | None,
     maxmind_asn: Path | None,
@@ -446,11 +447,23 @@ def stream(
     # loaded once: every partition's pipeline shares the rules and fuzzy intel
     scanning = load_file_scanning(content, yara_paths, fuzzy_intel_paths)
     # checks the detector names before connecting
-    build_detectors(intel, content, extra_detectors, graph_model, scanning=scanning)
+    build_detectors(
+        intel,
+        content,
+        extra_detectors,
+        graph_model,
+        scanning=scanning,
+        url_model=url_model,
+    )
 
     def build_pipeline() -> Pipeline:
         detectors = build_detectors(
-            intel, content, extra_detectors, graph_model, scanning=scanning
+            intel,
+            content,
+            extra_detectors,
+            graph_model,
+            scanning=scanning,
+            url_model=url_model,
         )
         # the per-detector time metric is estimated from a regular sample
         return Pipeline(

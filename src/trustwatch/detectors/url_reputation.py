@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,17 @@ from trustwatch.detectors.base import Detector, Signal
 from trustwatch.detectors.file_phishing import UrlScorer, heuristic_url_scorer
 from trustwatch.detectors.registry import register
 from trustwatch.enrichment.urls import ParsedUrl, load_suffix_list
+from trustwatch.errors import ConfigError
 from trustwatch.events.model import EventBase, LinkCreated, UrlPosted
 from trustwatch.features.context import EventContext
 from trustwatch.urlmodel.model import Reason, UrlModel, load_default_model
 
-__all__ = ["UrlReputationDetector", "file_link_scorer", "model_url_scorer"]
+__all__ = [
+    "UrlReputationDetector",
+    "file_link_scorer",
+    "load_url_model",
+    "model_url_scorer",
+]
 
 _CACHE_SIZE = 65_536
 #: The most a link in a file scores on the URL model's word alone: a one-link
@@ -32,6 +39,33 @@ _CACHE_SIZE = 65_536
 MODEL_ALONE_CAP = 0.75
 #: The rule baseline's score at which it backs the model's.
 RULES_AGREE_AT = 0.5
+
+
+def load_url_model(path: str | Path) -> UrlModel:
+    """Load a model file once per process while it stays the same file.
+
+    Each partition of a stream worker builds its own detectors; they share
+    one loaded model, found again by path, size and modification time.
+
+    Raises
+    ------
+    ConfigError
+        When the file cannot be read or is not a URL model.
+    """
+    try:
+        stat = Path(path).stat()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read URL model {path}: {exc.strerror}; hint: give a file "
+            "written by `trustwatch url train`"
+        ) from exc
+    return _load_url_model(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=4)
+def _load_url_model(path: str, size: int, modified: int) -> UrlModel:
+    del size, modified  # part of the cache key only
+    return UrlModel.load(Path(path))
 
 
 class _ScoreCache:
@@ -156,7 +190,7 @@ class UrlReputationDetector(Detector):
             "platform_domains": platform_domains,
             "model_path": model_path,
         }
-        model = UrlModel.load(Path(model_path)) if model_path else load_default_model()
+        model = load_url_model(model_path) if model_path else load_default_model()
         self.model = model
         self.min_score = min_score
         self.platform_domains = frozenset(platform_domains)

@@ -114,6 +114,23 @@ def test_hostile_bodies_are_validated(world) -> None:
     assert "\\xff" not in broken.text
 
 
+def test_a_json_key_given_twice_is_refused(world) -> None:
+    case_id = _first_case(world)
+    analyst = {**world.auth("analyst"), "Content-Type": "application/json"}
+    url = f"/api/v1/cases/{case_id}/assign"
+    for body in (
+        b'{"assignee": "x", "assignee": null}',
+        b'{"assignee": {"a": 1, "a": 2}}',
+    ):
+        response = world.client.post(url, content=body, headers=analyst)
+        assert response.status_code == 422, body
+        assert "json_invalid" in response.text
+    listed = world.client.get(f"/api/v1/cases/{case_id}", headers=analyst).json()
+    assert listed["case"]["assignee"] is None  # nothing changed
+    once = world.client.post(url, content=b'{"assignee": "x"}', headers=analyst)
+    assert once.status_code == 200
+
+
 @pytest.mark.parametrize(
     "blank",
     [

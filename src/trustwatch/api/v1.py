@@ -58,6 +58,7 @@ from trustwatch.api.schemas import (
     VerdictOut,
     WhoAmI,
 )
+from trustwatch.api.strict_json import StrictJsonRoute
 from trustwatch.api.tokens import TokenExists
 from trustwatch.decisions.model import Action, ActionType, Verdict
 from trustwatch.errors import ConfigError
@@ -76,7 +77,7 @@ from trustwatch.review.model import (
 
 __all__ = ["router"]
 
-router = APIRouter()
+router = APIRouter(route_class=StrictJsonRoute)
 
 Viewer = Annotated[Principal, Depends(require_viewer)]
 Analyst = Annotated[Principal, Depends(require_analyst)]

@@ -39,7 +39,7 @@ def test_a_model_without_a_split_is_refused_with_the_labels_needed() -> None:
     with pytest.raises(ConfigError, match="no booster made a split") as error:
         train_account_scorer(synthetic_events(), synthetic_account_labels())
     assert "not saved" in str(error.value)
-    assert "29 of each class" in str(error.value)
+    assert "fewer than 28 of each" in str(error.value)
 
 
 def test_split_holds_out_a_test_part_when_each_class_has_enough() -> None:

@@ -191,3 +191,19 @@ def test_labels_that_label_no_url_are_not_counted_as_left_out():
 
     assert replayed.labels == {"u:a": True}
     assert (replayed.used, replayed.after_as_of) == (1, 1)
+
+
+def test_the_same_label_again_overrides_nothing():
+    labels = [
+        label(1, "alice", "spam", 1),
+        label(2, "alice", "phishing", 2),  # abuse again: not an override
+        label(3, "alice", "benign", 3),  # an override
+    ]
+    replayed = replay_account_labels(labels, case_of=no_case)
+    assert (replayed.used, replayed.overridden) == (3, 1)
+    links = [
+        label(1, "http://a.example/", "phishing", 1, "link"),
+        label(2, "http://a.example/", "spam", 2, "link"),  # still malicious
+        label(3, "http://a.example/", "benign", 3, "link"),
+    ]
+    assert replay_url_labels(links).overridden == 1

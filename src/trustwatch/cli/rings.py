@@ -16,9 +16,12 @@ from trustwatch.cli.params import FiniteFloatRange, output_folder
 from trustwatch.cli.render import clean, output_console
 from trustwatch.cli.review import open_store
 from trustwatch.cli.train import (
+    account_model_files,
     account_model_options,
     print_account_figures,
+    print_label_rows_left_out,
     read_events_in_time_order,
+    refuse_writing_over_inputs,
 )
 from trustwatch.errors import ConfigError
 from trustwatch.graph.rings import RingSnapshot
@@ -245,6 +248,12 @@ def train(
 
     if any(not path.strip() for path in events):
         raise ConfigError("an event path is empty; hint: is a shell variable unset?")
+    refuse_writing_over_inputs(
+        account_model_files(out),
+        events=events,
+        event_format=event_format,
+        files=[("the --labels file", labels_path)],
+    )
     labels = read_labels(labels_path)
     read, dead = read_events_in_time_order(events, event_format, source_tz)
     trained = train_account_scorer(
@@ -264,10 +273,7 @@ def train(
     if as_json:
         sys.stdout.write(_encode(figures).decode() + "\n")
         return
-    if labels.rejected:
-        shown = ", ".join(f"{n} {clean(r)}" for r, n in labels.rejected.items())
-        examples = "; ".join(f"row {n}: {clean(r)}" for n, r in labels.samples)
-        console.print(f"label rows left out: {shown} (e.g. {examples})")
+    print_label_rows_left_out(labels)
     if dead:
         shown = ", ".join(f"{n} {clean(r)}" for r, n in sorted(dead.items()))
         console.print(f"event records left out: {shown}")

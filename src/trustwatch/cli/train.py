@@ -9,8 +9,9 @@ the disagreements are reported.
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,12 @@ from trustwatch.cli.render import clean, output_console
 from trustwatch.errors import ConfigError
 
 __all__ = [
+    "account_model_files",
     "account_model_options",
     "print_account_figures",
+    "print_label_rows_left_out",
     "read_events_in_time_order",
+    "refuse_writing_over_inputs",
     "train",
 ]
 
@@ -44,7 +48,12 @@ def train() -> None:
 
 
 def _label_report(
-    replayed: Any, file_count: int, conflicts: list[str]
+    replayed: Any,
+    file_count: int,
+    conflicts: list[str],
+    *,
+    file_after_as_of: int = 0,
+    file_without_time: int = 0,
 ) -> dict[str, Any]:
     return {
         "review_labels_used": replayed.used,
@@ -53,6 +62,8 @@ def _label_report(
         "review_labels_by_kind": replayed.by_kind,
         "review_subjects": len(replayed.labels),
         "file_labels": file_count,
+        "file_labels_after_as_of": file_after_as_of,
+        "file_labels_without_time": file_without_time,
         "conflicts": len(conflicts),
         "conflict_examples": conflicts[:_SHOWN_CONFLICTS],
     }
@@ -60,11 +71,19 @@ def _label_report(
 
 def _print_label_report(report: dict[str, Any], as_of: datetime | None) -> None:
     when = f" given by {as_of.isoformat()}" if as_of else ""
+    files = f"{report['file_labels']:,} from files"
+    if as_of is not None and (
+        report["file_labels_after_as_of"] or report["file_labels_without_time"]
+    ):
+        files += (
+            f" ({report['file_labels_after_as_of']:,} dated later left out, "
+            f"{report['file_labels_without_time']:,} without a time kept)"
+        )
     console.print(
         f"review labels{when}: {report['review_labels_used']:,} used "
         f"({report['review_labels_overridden']:,} overridden by a later one, "
         f"{report['review_labels_after_as_of']:,} given later left out) over "
-        f"{report['review_subjects']:,} subjects; {report['file_labels']:,} from files"
+        f"{report['review_subjects']:,} subjects; {files}"
     )
     if report["conflicts"]:
         examples = ", ".join(clean(s[:60]) for s in report["conflict_examples"])
@@ -90,11 +109,14 @@ def print_account_figures(figures: dict[str, Any]) -> None:
         + (f"{test['accounts']:,} ({test['abusive']:,} abusive)" if test else "none")
     )
     shown, where = (test, "test") if test else (valid, "validation")
+    # precision is 0, as scikit-learn gives it, when nothing is flagged
+    flagged = shown.get("flagged")
+    none_flagged = f" (no {where} account flagged)" if flagged == 0 else ""
     console.print(
         f"{where} AUROC {shown['auroc']:.4f}, AUPRC {shown['auprc']:.4f}; at "
         f"threshold {figures['threshold']:.4f} (rule {figures['threshold_rule']}, "
         f"target precision {figures['target_precision']:g}): precision "
-        f"{shown['precision']:.4f}, recall {shown['recall']:.4f}"
+        f"{shown['precision']:.4f}{none_flagged}, recall {shown['recall']:.4f}"
     )
     if not test:
         console.print(
@@ -103,6 +125,89 @@ def print_account_figures(figures: dict[str, Any]) -> None:
             "accounts of each class needed), so they flatter the model"
         )
     console.print(f"measured on {clean(figures['features_measured'])}")
+
+
+def print_label_rows_left_out(labels: Any) -> None:
+    """Print the rows of a label file left out, by reason, with examples.
+
+    ``labels`` is a :class:`~trustwatch.graph.account_training.LabelFile`;
+    nothing is printed when every row was read.
+    """
+    if labels.rejected:
+        shown = ", ".join(f"{n} {clean(r)}" for r, n in labels.rejected.items())
+        examples = "; ".join(f"row {n}: {clean(r)}" for n, r in labels.samples)
+        console.print(f"label rows left out: {shown} (e.g. {examples})")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file: by real path (links, ``.``,
+    ``..``), or, when both exist, by device and inode (hard links)."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def refuse_writing_over_inputs(
+    written: Iterable[Path],
+    *,
+    events: Sequence[str] = (),
+    event_format: str = "auto",
+    files: Iterable[tuple[str, Path | None]] = (),
+    review_db: str | None = None,
+    option: str = "--out",
+) -> None:
+    """Refuse to write a file a command reads; call it before any work.
+
+    Parameters
+    ----------
+    written
+        The files the command writes: the model, and what is written beside
+        it (a partial file renamed over it, a data card).
+    events
+        Event paths, resolved to files as the readers resolve them (files,
+        folders, globs; each by its real path).
+    event_format
+        The ``--format`` the events are read in.
+    files
+        Other inputs, as ``(what it is, path)`` (``"the --labels file"``); a
+        ``None`` path is skipped.
+    review_db
+        The review store: a SQLite file (with its ``-wal``, ``-shm`` and
+        ``-journal`` files beside it) or a ``postgresql://`` address, which
+        names no file.
+    option
+        The option that names the written file, for the message.
+
+    Raises
+    ------
+    ConfigError
+        When a written file is one of the inputs.
+    """
+    inputs: list[tuple[str, Path]] = [
+        (name, path) for name, path in files if path is not None
+    ]
+    if events:
+        from trustwatch.events import resolve_inputs
+
+        for path, _ in resolve_inputs(list(events), format=event_format):
+            if path.is_absolute():  # real paths; standard input is not a file
+                inputs.append(("one of the event files", path))
+    if review_db is not None and review_db.strip() and "://" not in review_db:
+        store = Path(review_db)
+        inputs.append(("the --review-db store", store))
+        for suffix in ("-wal", "-shm", "-journal"):
+            inputs.append(("a file of the --review-db store", Path(f"{store}{suffix}")))
+    targets = list(written)
+    for what, path in inputs:
+        for target in targets:
+            if _same_file(target, path):
+                raise ConfigError(
+                    f"{option} {targets[0]} would write over {path}, {what}; hint: "
+                    "name a new file for the model"
+                )
 
 
 def account_model_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -138,7 +243,11 @@ def account_model_options(command: Callable[..., Any]) -> Callable[..., Any]:
                 help="Validation precision the decision threshold aims for.",
             ),
             click.option(
-                "--seed", default=0, show_default=True, help="Seed of the split."
+                "--seed",
+                type=click.IntRange(min=0),
+                default=0,
+                show_default=True,
+                help="Seed of the split (0 or more).",
             ),
             click.option(
                 "--json", "as_json", is_flag=True, help="The figures as JSON."
@@ -168,8 +277,8 @@ def account_model_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.option(
     "--as-of",
     type=Timestamp(),
-    help="Use only labels given, and events dated, at or before this time (UTC "
-    "if no zone).",
+    help="Use only review labels given, and events dated, at or before this "
+    "time (UTC if no zone); --labels rows carry no time and are all used.",
 )
 @account_model_options
 def accounts(
@@ -198,11 +307,19 @@ def accounts(
 
     if any(not path.strip() for path in events):
         raise ConfigError("an event path is empty; hint: is a shell variable unset?")
+    refuse_writing_over_inputs(
+        account_model_files(out),
+        events=events,
+        event_format=event_format,
+        files=[("the --labels file", labels_path)],
+        review_db=review_db,
+    )
     with open_review(review_db, review_schema) as store:
         replayed = replay_account_labels(
             store.labels(), case_of=store.case, as_of=as_of
         )
-    file_labels = read_labels(labels_path).labels if labels_path else {}
+    label_file = read_labels(labels_path) if labels_path else None
+    file_labels = label_file.labels if label_file else {}
     labels, conflicts = combine_labels(file_labels, replayed.labels)
     if not labels:
         raise ConfigError(
@@ -233,12 +350,15 @@ def accounts(
             "abusive": sum(labels.values()),
             "benign": len(labels) - sum(labels.values()),
         },
+        "labels_rejected": label_file.rejected if label_file else {},
         "unreadable_records": dict(sorted(dead.items())),
         "events_after_as_of": after_as_of,
     }
     if as_json:
         sys.stdout.write(_encode(figures).decode() + "\n")
         return
+    if label_file is not None:
+        print_label_rows_left_out(label_file)
     _print_label_report(report, as_of)
     if as_of is not None:
         console.print(f"{after_as_of:,} events after --as-of left out")
@@ -249,6 +369,12 @@ def accounts(
     )
     print_account_figures(trained.figures)
     console.print(f"model -> {clean(path)}")
+
+
+def account_model_files(out: Path) -> list[Path]:
+    """The account model file and the partial file written beside it first
+    (:meth:`~trustwatch.graphmodel.saved.SavedScorer.save`)."""
+    return [out, out.with_name(out.name + ".partial")]
 
 
 def read_events_in_time_order(
@@ -298,7 +424,9 @@ def read_events_in_time_order(
 @click.option(
     "--as-of",
     type=Timestamp(),
-    help="Use only labels given at or before this time (UTC if no zone).",
+    help="Use only labels given at or before this time (UTC if no zone): "
+    "--labelled rows dated later are left out and counted; rows without a "
+    "time are kept (their time is unknown) and counted.",
 )
 @click.option("--out", "out_text", required=True, help="The model file (.npz).")
 def urls(
@@ -330,9 +458,21 @@ def urls(
     from trustwatch.urlmodel.corpus import LabelledUrl, load_reference_corpus
 
     out = model_output_path(out_text, labelled)
+    refuse_writing_over_inputs(
+        [out, out.with_suffix(".md")],
+        files=[("one of the --labelled files", path) for path in labelled],
+        review_db=review_db,
+    )
     with open_review(review_db, review_schema) as store:
         replayed = replay_url_labels(store.labels(), as_of=as_of)
-    file_rows = {row.url: row for row in read_labelled_urls(labelled)}
+    read = read_labelled_urls(labelled)
+    file_after_as_of = file_without_time = 0
+    if as_of is not None:
+        # a file row's time is when its label was known, as a review label's
+        kept = [row for row in read if row.time is None or row.time <= as_of]
+        file_after_as_of, read = len(read) - len(kept), kept
+        file_without_time = sum(row.time is None for row in read)
+    file_rows = {row.url: row for row in read}
     file_labels = {url: bool(row.label) for url, row in file_rows.items()}
     merged, conflicts = combine_labels(file_labels, replayed.labels)
     if not merged and datasets is None:
@@ -341,7 +481,13 @@ def urls(
             "resolve cases whose alerts flag URLs as phishing, malware, spam or "
             "benign (with their decision store at hand), or pass --labelled FILE"
         )
-    report = _label_report(replayed, len(file_labels), conflicts)
+    report = _label_report(
+        replayed,
+        len(file_labels),
+        conflicts,
+        file_after_as_of=file_after_as_of,
+        file_without_time=file_without_time,
+    )
     _print_label_report(report, as_of)
     rows: list[LabelledUrl] = []
     if datasets is not None:

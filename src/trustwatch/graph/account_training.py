@@ -25,14 +25,14 @@ boosters made no split (too few labelled accounts for a tree leaf of
 ``min_child_samples``) or whose validation AUROC is not above 0.5.
 
 :func:`read_labels` reads the labels: JSON Lines ``{"account": ..., "label":
-0 | 1}`` or CSV ``account,label`` (a header row is allowed). Bad rows are
-counted with their reason and left out; they never stop the reading.
+0 | 1}`` or CSV ``account,label`` (a header row is allowed), one row per
+line. Bad rows are counted with their line number and reason and left out;
+they never stop the reading, nor hide the rows after them.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 from collections import Counter
@@ -59,6 +59,7 @@ __all__ = [
     "AccountScorerTraining",
     "LabelFile",
     "choose_threshold",
+    "labels_needed",
     "read_labels",
     "train_account_scorer",
 ]
@@ -136,10 +137,18 @@ def read_labels(path: str | os.PathLike[str]) -> LabelFile:
     is CSV with the account in the first column and the label in the second
     (``0`` or ``1``); a first row whose label is not a label is a header.
 
+    Every row is one line: lines end at ``\\n`` (``\\r\\n`` too), never at
+    other Unicode line breaks, and a CSV quoted field cannot run on to the
+    next line. Each line is read by itself, so a bad one is left out alone
+    and the lines after it are still read.
+
     Rows left out, by reason: ``malformed_json``, ``not_an_object``,
     ``no_account``, ``bad_label`` (not 0 or 1), ``wrong_columns``,
-    ``too_long``, ``conflicting_label`` (the same account labelled both ways;
-    every row of it is left out) and ``duplicate`` (the same label again).
+    ``unclosed_quote`` (a CSV quoted field not closed on its line),
+    ``malformed_csv`` (other bad CSV quoting), ``too_long`` (a line over
+    10,000 characters), ``conflicting_label`` (the same account labelled both
+    ways; every row of it is left out) and ``duplicate`` (the same label
+    again). The samples give the line number of each example.
 
     Raises
     ------
@@ -163,55 +172,20 @@ def read_labels(path: str | os.PathLike[str]) -> LabelFile:
         if len(samples) < _LABEL_SAMPLES:
             samples.append((number, reason))
 
-    if text.lstrip().startswith("{"):
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            if len(line) > _MAX_LABEL_LINE:
-                reject(number, "too_long")
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError:
-                reject(number, "malformed_json")
-                continue
-            if not isinstance(record, dict):
-                reject(number, "not_an_object")
-                continue
-            account = record.get("account")
-            if not isinstance(account, str) or not account.strip():
-                reject(number, "no_account")
-                continue
-            label = _label_value(record.get("label"))
-            if label is None:
-                reject(number, "bad_label")
-                continue
-            rows.append((number, account.strip(), label))
-    else:
-        reader = csv.reader(io.StringIO(text))
-        try:
-            for number, record in enumerate(reader, start=1):
-                if not record or not any(cell.strip() for cell in record):
-                    continue
-                if len(record) != 2:
-                    reject(number, "wrong_columns")
-                    continue
-                account, raw = record[0].strip(), record[1]
-                if len(account) > _MAX_LABEL_LINE:
-                    reject(number, "too_long")
-                    continue
-                label = _label_value(raw)
-                if label is None:
-                    if number == 1:  # a header row
-                        continue
-                    reject(number, "bad_label")
-                    continue
-                if not account:
-                    reject(number, "no_account")
-                    continue
-                rows.append((number, account, label))
-        except csv.Error:
-            reject(reader.line_num, "malformed_csv")
+    read_row = _json_label_row if text.lstrip().startswith("{") else _csv_label_row
+    first = True
+    for number, line in enumerate(_lines(text), start=1):
+        if not line.strip():
+            continue
+        if len(line) > _MAX_LABEL_LINE:
+            reject(number, "too_long")
+        else:
+            row = read_row(line, header_allowed=first)
+            if isinstance(row, tuple):
+                rows.append((number, *row))
+            elif row:
+                reject(number, row)
+        first = False
     labels: dict[str, bool] = {}
     conflicting: set[str] = set()
     for number, account, label in rows:
@@ -232,6 +206,58 @@ def read_labels(path: str | os.PathLike[str]) -> LabelFile:
             'JSON Lines {"account": "a1", "label": 1} or CSV a1,1'
         )
     return LabelFile(labels, dict(sorted(rejected.items())), tuple(samples))
+
+
+def _lines(text: str) -> list[str]:
+    """Split ``text`` at ``\\n`` only, dropping a ``\\r`` before it.
+
+    :meth:`str.splitlines` also splits at U+2028, U+0085 and other breaks
+    that JSON strings and CSV fields may hold raw.
+    """
+    lines = text.split("\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
+
+
+def _json_label_row(line: str, *, header_allowed: bool) -> tuple[str, bool] | str:
+    """One JSON Lines row as ``(account, label)``, or the reason it is left out."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return "malformed_json"
+    if not isinstance(record, dict):
+        return "not_an_object"
+    account = record.get("account")
+    if not isinstance(account, str) or not account.strip():
+        return "no_account"
+    label = _label_value(record.get("label"))
+    if label is None:
+        return "bad_label"
+    return account.strip(), label
+
+
+def _csv_label_row(line: str, *, header_allowed: bool) -> tuple[str, bool] | str:
+    """One CSV line as ``(account, label)``, or the reason it is left out.
+
+    ``""`` for a header row (the first row, whose label is not a label).
+    """
+    try:
+        records = list(csv.reader([line], strict=True))
+    except csv.Error:
+        # an odd count of quotes: a quoted field opened and never closed
+        return "unclosed_quote" if line.count('"') % 2 else "malformed_csv"
+    record = records[0] if records else []
+    if not any(cell.strip() for cell in record):
+        return ""
+    if len(record) != 2:
+        return "wrong_columns"
+    account, label = record[0].strip(), _label_value(record[1])
+    if label is None:
+        return "" if header_allowed else "bad_label"
+    if not account:
+        return "no_account"
+    return account, label
 
 
 def choose_threshold(
@@ -327,7 +353,7 @@ def _split(
                 "events; hint: training and validation need at least one each"
             )
         shuffled = rng.permutation(rows)
-        cut = min(max(1, round(fraction * rows.size)), rows.size - 1)
+        cut = _held_out(rows.size, fraction)
         held.append(shuffled[:cut])
         train.append(shuffled[cut:])
     with_test = all(part.size >= _MIN_HELD_FOR_TEST for part in held)
@@ -340,6 +366,39 @@ def _split(
     )
 
 
+def _held_out(size: int, fraction: float) -> int:
+    """How many of a class of ``size`` labelled accounts :func:`_split` holds out.
+
+    ``fraction`` of them, rounded, but at least one and never all.
+    """
+    return min(max(1, round(fraction * size)), size - 1)
+
+
+def labels_needed(settings: NodeScorerSettings, fraction: float) -> tuple[int, int]:
+    """Labelled accounts of each class a split needs: at the least, and likely.
+
+    A split makes two leaves of ``settings.min_child_samples`` training
+    accounts each, and :func:`_split` holds ``fraction`` of each class out of
+    training. With as many labels of each class, the first number is the
+    fewest whose training accounts can fill both leaves: with fewer, no tree
+    ever splits. Each tree draws about ``settings.bagging_fraction`` of the
+    training accounts at random (LightGBM's bagging keeps each with that
+    chance), so the second number is the fewest at which that expected draw
+    fills both leaves, from where most trees can split.
+    """
+    needed = 2 * settings.min_child_samples
+    least = likely = 0
+    size = 2
+    while not likely:
+        trained = 2 * (size - _held_out(size, fraction))
+        if not least and trained >= needed:
+            least = size
+        if settings.bagging_fraction * trained >= needed:
+            likely = size
+        size += 1
+    return least, likely
+
+
 def _made_a_split(booster: lgb.Booster) -> bool:
     """Whether any tree of ``booster`` splits (a tree of one leaf does not)."""
     trees = booster.dump_model().get("tree_info", [])
@@ -350,15 +409,22 @@ def _refuse_constant(
     boosters: list[lgb.Booster],
     auroc: float,
     settings: NodeScorerSettings,
-    train_share: float,
+    validation_fraction: float,
 ) -> None:
     """Refuse a model that cannot tell the classes apart, with what to do."""
-    per_class = int(np.ceil(settings.min_child_samples / train_share))
+    least, likely = labels_needed(settings, validation_fraction)
     hint = (
-        f"hint: label more accounts, about {per_class} of each class among the "
-        f"events (each tree leaf needs {settings.min_child_samples} training "
-        f"accounts, and {1 - train_share:.0%} of each class is held out)"
+        "hint: label more accounts of each class among the events: a split "
+        f"needs two leaves of {settings.min_child_samples} training accounts "
+        f"and {validation_fraction:.0%} of each class is held out, so no tree "
+        f"splits with fewer than {least} of each"
     )
+    if likely > least:
+        hint += (
+            f"; each tree draws about {settings.bagging_fraction:.0%} of the "
+            f"training accounts at random, so about {likely} of each let most "
+            "trees split"
+        )
     if not any(_made_a_split(booster) for booster in boosters):
         raise ConfigError(
             "no booster made a split: the model would give every account the "
@@ -371,13 +437,21 @@ def _refuse_constant(
         )
 
 
-def _at(labels: BoolArray, scores: FloatArray, threshold: float) -> dict[str, float]:
+def _at(labels: BoolArray, scores: FloatArray, threshold: float) -> dict[str, Any]:
+    """Precision, recall and F1 of flagging ``scores >= threshold``.
+
+    As scikit-learn's ``precision_score`` (``zero_division`` left at its
+    default) gives it: precision is 0 when no account is flagged, not 1 (a
+    threshold that flags nothing has shown no precision); ``flagged`` says
+    how many were.
+    """
     flagged = scores >= threshold
+    count = int(flagged.sum())
     hits = int((flagged & labels).sum())
-    precision = hits / int(flagged.sum()) if flagged.any() else 1.0
+    precision = hits / count if count else 0.0
     recall = hits / int(labels.sum())
     f1 = 2 * precision * recall / (precision + recall) if hits else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1}
+    return {"precision": precision, "recall": recall, "f1": f1, "flagged": count}
 
 
 def _fit_boosters(
@@ -506,7 +580,7 @@ def train_account_scorer(
     valid_scores = _mean_probability(boosters, features[validation])
     valid_labels = picked_labels[validation]
     ranking = ranking_metrics(valid_labels, valid_scores)
-    _refuse_constant(boosters, ranking.auroc, model_settings, 1 - validation_fraction)
+    _refuse_constant(boosters, ranking.auroc, model_settings, validation_fraction)
     threshold, rule = choose_threshold(valid_labels, valid_scores, target_precision)
     at_threshold = _at(valid_labels, valid_scores, threshold)
     test_figures: dict[str, Any] | None = None

@@ -57,7 +57,8 @@ class ReplayedLabels:
     after_as_of
         Labels left out because they were given after ``as_of``.
     overridden
-        Subject labels replaced by a later label of the same subject.
+        Subject labels replaced by a later, different label of the same
+        subject (the same label again overrides nothing).
     by_kind
         Replayed labels per label kind.
     unresolved_rings
@@ -105,7 +106,7 @@ def replay_url_labels(
     overridden = 0
     for label in kept:
         for url in urls_of[id(label)]:
-            overridden += url in chosen
+            overridden += url in chosen and chosen[url] != label.abusive
             chosen[url] = label.abusive
             given_at[url] = label.labelled_at
     return ReplayedLabels(chosen, given_at, len(kept), late, overridden, _kinds(kept))
@@ -160,7 +161,7 @@ def replay_account_labels(
         if label.subject_type == "ring" and not accounts:
             unresolved += 1
         for account in accounts:
-            overridden += account in chosen
+            overridden += account in chosen and chosen[account] != label.abusive
             chosen[account] = label.abusive
             given_at[account] = label.labelled_at
     return ReplayedLabels(

@@ -16,6 +16,7 @@ Nothing here fetches or resolves a URL: the rows are strings.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import zlib
 from collections.abc import Iterable, Iterator
@@ -334,7 +335,9 @@ def read_labelled_file(path: Path) -> list[LabelledUrl]:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
     if path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
         records: list[tuple[int, dict[str, object]]] = []
-        for number, line in enumerate(text.splitlines(), 1):
+        # lines end at "\n" only: str.splitlines() would also split at
+        # U+2028, U+0085 and other breaks a JSON string may hold raw
+        for number, line in enumerate(text.split("\n"), 1):
             if not line.strip():
                 continue
             try:
@@ -345,9 +348,13 @@ def read_labelled_file(path: Path) -> list[LabelledUrl]:
                 raise ConfigError(f"{path}:{number}: expected a JSON object")
             records.append((number, value))
     else:
-        reader = csv.DictReader(text.splitlines())
+        # the csv module ends rows at "\n", "\r\n" or "\r" outside quotes, as
+        # it should; StringIO with newline="" hands it the text untranslated,
+        # where str.splitlines() would cut at U+2028, U+0085 and the like too
+        reader = csv.DictReader(io.StringIO(text, newline=""))
         try:
-            records = [(number, dict(row)) for number, row in enumerate(reader, 2)]
+            # each row named by the line it ends on (a quoted field may span)
+            records = [(reader.line_num, dict(row)) for row in reader]
         except csv.Error as exc:
             raise ConfigError(
                 f"{path}:{reader.line_num}: not CSV ({exc}); hint: JSON Lines "

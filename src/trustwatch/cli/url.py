@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -317,7 +318,8 @@ def _training_options(command: Callable[..., None]) -> Callable[..., None]:
     multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="A report.json from 'trustwatch url evaluate' of this recipe or model, "
-    "copied into the data card (repeat for more).",
+    "copied into the data card (repeat for more); refused when it records "
+    "another recipe (settings, --ordinary-paths, --host-pages).",
 )
 @click.option(
     "--out",
@@ -410,9 +412,11 @@ def train_url_model(
     card["ordinary_paths"] = ordinary_paths
     card["host_pages"] = host_pages
     card["command"] = command
+    settings = settings or TrainingSettings()
     if metrics_paths:
-        card.update(_metrics(metrics_paths))
-    model = fit_url_model(corpus, settings or TrainingSettings(), card)
+        recipe = _recipe(settings, ordinary_paths=ordinary_paths, host_pages=host_pages)
+        card.update(_metrics(metrics_paths, recipe))
+    model = fit_url_model(corpus, settings, card)
     try:
         model.save(out)
         out.with_suffix(".md").write_text(render_card(model), encoding="utf-8")
@@ -421,14 +425,73 @@ def train_url_model(
     console.print(f"model written to {clean(str(out))}, data card beside it")
 
 
-def _metrics(paths: Sequence[Path]) -> dict[str, object]:
-    """The model's figures from evaluation reports, for the data card."""
+def _recipe(
+    settings: TrainingSettings, *, ordinary_paths: int, host_pages: bool
+) -> dict[str, Any]:
+    """What makes a model: its training settings and the rows added to the data.
+
+    ``report.json`` records it for each split, and ``url train --metrics``
+    compares it with the model being trained. Plain JSON values, as read back.
+    """
+    recipe = {
+        "settings": asdict(settings),
+        "ordinary_paths": ordinary_paths,
+        "host_pages": host_pages,
+    }
+    return dict(json.loads(json.dumps(recipe)))
+
+
+def _model_recipe(model: UrlModel) -> dict[str, Any]:
+    """The recipe a trained model's data card records (``None`` where it is silent)."""
+    card = model.card
+    recipe = {
+        "settings": card.get("settings"),
+        "ordinary_paths": card.get("ordinary_paths"),
+        "host_pages": card.get("host_pages"),
+    }
+    return dict(json.loads(json.dumps(recipe)))
+
+
+def _recipe_differences(found: object, expected: dict[str, Any]) -> list[str]:
+    """Each setting that differs, as ``name X in the report, Y here``."""
+    if not isinstance(found, dict):
+        return ["no recipe in the report"]
+    differences = []
+    flat_found = {**(found.get("settings") or {}), **found}
+    flat_expected = {**expected["settings"], **expected}
+    for key, value in flat_expected.items():
+        if key != "settings" and flat_found.get(key) != value:
+            differences.append(
+                f"{key} {flat_found.get(key)!r} in the report, {value!r} here"
+            )
+    return differences
+
+
+def _metrics(paths: Sequence[Path], recipe: dict[str, Any]) -> dict[str, object]:
+    """The model's figures from evaluation reports, for the data card.
+
+    Raises
+    ------
+    ConfigError
+        When a file is not a report of ``url evaluate``, or a report is of
+        another recipe than ``recipe`` (the model being trained), or of a
+        version of trustwatch that did not record the recipe.
+    """
     metrics: dict[str, object] = {}
     notes = []
     for path in paths:
         try:
             report = json.loads(path.read_text(encoding="utf-8"))
             for split in report:
+                differences = _recipe_differences(split.get("recipe"), recipe)
+                if differences:
+                    raise ConfigError(
+                        f"{path} evaluates another recipe than the model being "
+                        f"trained ({split['name']} split: "
+                        f"{'; '.join(differences[:4])}); hint: run 'trustwatch "
+                        "url evaluate' with this command's options and pass its "
+                        "report.json, or leave out --metrics"
+                    )
                 model = next(m for m in split["methods"] if m["name"] == "model")
                 metrics[split["name"]] = {
                     **{
@@ -442,7 +505,14 @@ def _metrics(paths: Sequence[Path]) -> dict[str, object]:
                     f"{split['test_malicious']:,} malicious, {split['test_benign']:,} "
                     f"benign ({split['test_benign_with_path']:,} with a path)."
                 )
-        except (OSError, ValueError, KeyError, TypeError, StopIteration) as exc:
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            StopIteration,
+        ) as exc:
             raise ConfigError(
                 f"{path} is not a report from 'trustwatch url evaluate'"
             ) from exc
@@ -563,15 +633,18 @@ def evaluate(
     corpus = parse_corpus(_load_corpus(datasets, labelled, open_only, source_names))
     if model_path is not None:
         model = UrlModel.load(model_path)
+        recipe = _model_recipe(model)
         results = [evaluate_model(model, corpus, max_per_host=max_per_host)]
     else:
+        settings = TrainingSettings(
+            bits=bits, regularisation=regularisation, trees=trees
+        )
+        recipe = _recipe(settings, ordinary_paths=ordinary_paths, host_pages=host_pages)
         results = evaluate_splits(
             corpus,
             cutoff=start,
             test_fraction=test_fraction,
-            settings=TrainingSettings(
-                bits=bits, regularisation=regularisation, trees=trees
-            ),
+            settings=settings,
             ordinary_paths=ordinary_paths,
             host_pages=host_pages,
             max_per_host=max_per_host,
@@ -583,7 +656,11 @@ def evaluate(
         write_output_files(
             out,
             {
-                "report.json": json.dumps(to_json(results), indent=2) + "\n",
+                "report.json": json.dumps(
+                    [{**split, "recipe": recipe} for split in to_json(results)],
+                    indent=2,
+                )
+                + "\n",
                 "report.md": markdown,
             },
         )

@@ -6,11 +6,13 @@ was trained with (feature and graph settings included) and its validation
 figures, and the length in characters of each booster's model text. The
 boosters' texts (:meth:`lightgbm.Booster.model_to_string`, the trees kept by
 early stopping only) follow, one after another. Nothing is unpickled: a file
-holds text only, and LightGBM parses its own model format.
+holds text only, and LightGBM parses its own model format, once
+:func:`~trustwatch.lgbmtext.check_model_text` has checked each booster's text
+completely (LightGBM trusts what it reads: an edited tree can crash it).
 
 A model only makes sense on the columns it was trained on: :func:`load_scorer`
 refuses a file whose feature names differ from the names the loading code
-builds.
+builds, and a threshold outside ``(0, 1]`` (one of 0 would flag every account).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from trustwatch.errors import ConfigError
+from trustwatch.lgbmtext import check_model_text
 
 __all__ = ["SCORER_FORMAT", "SCORER_FORMAT_VERSION", "SavedScorer", "load_scorer"]
 
@@ -182,7 +185,9 @@ def load_scorer(
     ------
     ConfigError
         When the file is missing or unreadable, of another format or version,
-        damaged, or trained on other features.
+        damaged (each booster's text is checked completely before LightGBM
+        reads it, :func:`~trustwatch.lgbmtext.check_model_text`), with a
+        threshold outside ``(0, 1]``, or trained on other features.
     """
     source = Path(path)
     try:
@@ -224,12 +229,25 @@ def load_scorer(
             f"announces {sum(lengths)}; hint: the file is truncated or edited, "
             "retrain or copy it again"
         )
+    if not (math.isfinite(threshold) and 0.0 < threshold <= 1.0):
+        raise ConfigError(
+            f"{source}: threshold={threshold} is outside (0, 1] (0 or less flags "
+            "every account, above 1 none); hint: the file is edited or damaged, "
+            "retrain it (`trustwatch rings train`) or copy it again"
+        )
     boosters = []
     start = 0
-    for length in lengths:
+    for number, length in enumerate(lengths, start=1):
+        text = body[start : start + length]
+        check_model_text(
+            text,
+            len(names),
+            what=f"model {source} (booster {number} of {len(lengths)})",
+            hint="retrain it (`trustwatch rings train`) or copy it again",
+        )
         try:
-            boosters.append(lgb.Booster(model_str=body[start : start + length]))
-        except lgb.basic.LightGBMError as error:
+            boosters.append(lgb.Booster(model_str=text))
+        except (lgb.basic.LightGBMError, ValueError) as error:
             raise ConfigError(
                 f"{source}: LightGBM cannot read a model ({error}); hint: retrain"
             ) from error

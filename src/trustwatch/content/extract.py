@@ -68,7 +68,7 @@ _HEAD_BYTES = 1024  # binary magic (PDF, zip, RTF) is looked for here
 _SNIFF_BYTES = 64 * 1024
 _PROLOG = re.compile(
     rb"(?:\s*+(?:<!---?>|<!--.*?--!?>|<\?[^>]*+>"
-    rb"|<!(?!--|(?i:doctype\s+html))[^\[>]*+(?:\[[^\]]*+\])?[^>]*+>"
+    rb"|<!(?!--|(?i:doctype\s+html))[^>]*+>"
     rb"|\xef\xbb\xbf))*+\s*+",
     re.DOTALL,
 )

@@ -80,7 +80,7 @@ _DROPPED = str.maketrans("", "", "\t\n\r")
 # as html.parser would give up on one longer than _MAX_PENDING
 _PROLOG = re.compile(
     r"(?:[ \t\n\f\r\ufeff]*+(?:<!---?>|<!--.*?--!?>|<\?[^>]*+>"
-    r"|<!(?!--)[^\[>]*+(?:\[[^\]]*+\])?[^>]*+>))*+",
+    r"|<!(?!--)[^>]*+>))*+",
     re.DOTALL,
 )
 _COMMENT_END = re.compile(r"--!?>")

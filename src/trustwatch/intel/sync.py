@@ -56,10 +56,10 @@ value the feed no longer lists is removed; in ``incremental`` mode values
 leave when they expire, when they are revoked, or when a newer version of
 their STIX indicator no longer names them (an older version than the one
 a feed gave is a ``superseded`` reject). A STIX revocation removes the
-revoking feed's records of that id and keeps them out; it reaches another
-feed's records only when both objects name the same creator
-(``created_by_ref``), since only the creator of a STIX object may revoke
-it. A feed's revocations leave with the feed. Records that arrive already
+revoking feed's records of that id and keeps them out; it never reaches
+another feed's records, even when both objects name the same creator
+(``created_by_ref`` is only what a feed says). A feed's revocations leave
+with the feed. Records that arrive already
 expired are not stored (``skipped`` as ``already_expired``). A
 feed's ``expires`` gives records without an expiry one, renewed each time the
 feed lists them again; a snapshot feed answering ``304 Not Modified`` (or a
@@ -280,8 +280,7 @@ class FeedReport(msgspec.Struct, kw_only=True):
         Stored records dropped because their expiry passed (records that
         arrive already expired are ``skipped`` as ``already_expired``).
     revoked
-        Records dropped because this feed revoked their STIX id: its own,
-        and other feeds' whose indicator has the revoking object's creator.
+        Records dropped because this feed revoked their STIX id (its own).
     rejected
         Records that gave no indicator.
     rejected_by_reason
@@ -1746,59 +1745,39 @@ class IntelDatabase:
     def _revoke(self, feed: str, reference: str, creator: str | None) -> int:
         """Delete the records a feed's revocation of ``reference`` reaches.
 
-        They are the revoking feed's own, and, when the revoking object
-        names its creator (``created_by_ref``), those of other feeds whose
-        indicator with that id has the same creator: only the creator of a
-        STIX object may revoke it. Return how many records went.
+        They are the revoking feed's own only. A revocation names its
+        creator (``created_by_ref``), but nothing vouches for that name: a
+        feed that could revoke another's indicators by naming their creator
+        could delete any feed's intel. ``creator`` is kept with the
+        revocation for the record. Return how many records went.
         """
-        feeds = [feed]
-        if creator is not None:
-            feeds += [
-                name
-                for (name,) in self._conn.execute(
-                    "SELECT feed FROM stix_objects WHERE id = ? AND created_by = ? "
-                    "AND feed != ?",
-                    (reference, creator, feed),
-                )
-            ]
-        gone = 0
-        for name in feeds:
-            gone += self._conn.execute(
-                "DELETE FROM indicators WHERE feed = ? AND reference = ? "
-                "AND reference LIKE '%--%'",
-                (name, reference),
-            ).rowcount
-            gone += self._conn.execute(
-                "DELETE FROM patterns WHERE feed = ? AND id = ?", (name, reference)
-            ).rowcount
+        del creator  # recorded in stix_revocations; it widens nothing
+        gone = self._conn.execute(
+            "DELETE FROM indicators WHERE feed = ? AND reference = ? "
+            "AND reference LIKE '%--%'",
+            (feed, reference),
+        ).rowcount
+        gone += self._conn.execute(
+            "DELETE FROM patterns WHERE feed = ? AND id = ?", (feed, reference)
+        ).rowcount
         return gone
 
     def _revoked_for(
         self, feed: str, loads: list[FeedLoad], facts: Mapping[str, _StixFact]
     ) -> set[str]:
-        """Return the STIX ids of a fetch that a revocation keeps out.
-
-        An id is kept out when this feed revoked it, or when another feed's
-        revoking object has the same creator as this fetch's indicator.
-        """
-        own: set[str] = set()
-        by_creator: set[tuple[str, str]] = set()
-        for name, reference, creator in self._conn.execute(
-            "SELECT feed, reference, created_by FROM stix_revocations"
-        ):
-            if name == feed:
-                own.add(reference)
-            if creator is not None:
-                by_creator.add((reference, creator))
+        """Return the STIX ids of a fetch that this feed's revocations keep out."""
+        del facts  # another feed's revocation never reaches this one
+        own = {
+            reference
+            for (reference,) in self._conn.execute(
+                "SELECT reference FROM stix_revocations WHERE feed = ?", (feed,)
+            )
+        }
         refused: set[str] = set()
         for load in loads:
             ids = [i.reference for i in load.indicators if i.reference is not None]
             for stix_id in ids + [pattern.id for pattern in load.patterns]:
-                fact = facts.get(stix_id)
-                creator = fact.created_by if fact is not None else None
-                if stix_id in own or (
-                    creator is not None and (stix_id, creator) in by_creator
-                ):
+                if stix_id in own:
                     refused.add(stix_id)
         return refused
 

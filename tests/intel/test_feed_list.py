@@ -203,6 +203,9 @@ def test_timeout_and_deadline_take_durations_as_other_keys_do() -> None:
 
 CREDENTIALS = [
     'url = "http://feeds.example/a"\nheaders_env = { Auth-Key = "FEED_KEY" }',
+    # a proxy reads a plain http request whole, the loopback target's too
+    'url = "http://localhost/a"\nproxy = "http://proxy.example:3128"\n'
+    'headers_env = { Auth-Key = "FEED_KEY" }',
     'taxii = { url = "http://taxii.example/api/", collection = "c", '
     'username_env = "U", password_env = "P" }',
     'taxii = { url = "https://taxii.example/api/", collection = "c", '
@@ -255,3 +258,23 @@ def test_urls_are_shown_without_credentials_or_query() -> None:
         '[[feeds]]\nname = "a"\nurl = "https://feeds.example/a?auth=s3cret"\n'
     )
     assert "s3cret" not in feeds.feeds[0].source
+
+
+def test_a_loopback_proxy_or_an_https_target_keeps_credentials_safe() -> None:
+    for source in (
+        'url = "http://localhost./a"\nproxy = "http://127.0.0.1:3128"',
+        'url = "https://feeds.example/a"\nproxy = "http://proxy.example:3128"',
+    ):
+        text = f'[[feeds]]\nname = "a"\n{source}\nheaders_env = {{ K = "V" }}\n'
+        assert parse_feed_list(text).get("a").name == "a"
+
+
+@pytest.mark.parametrize("key", ['headers_env = { K = "V" }', 'proxy = "http://p:1"'])
+def test_a_taxii_feed_refuses_what_its_polls_do_not_use(key: str) -> None:
+    text = (
+        '[[feeds]]\nname = "a"\n'
+        'taxii = { url = "https://taxii.example/api/", collection = "c" }\n'
+        f"{key}\n"
+    )
+    with pytest.raises(ConfigError, match="a TAXII feed does not use it"):
+        parse_feed_list(text)

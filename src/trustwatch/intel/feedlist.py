@@ -495,7 +495,17 @@ def _feed(table: dict[str, Any], number: int, origin: str, base: Path) -> FeedSp
     retries = check.integer("retries", 0, 10)
     max_bytes = check.integer("max_bytes", 1, 1 << 40)
     headers = _headers_env(check)
-    _check_credentials_transport(check, url, taxii, headers)
+    proxy = _http_url(check, "proxy", check.text("proxy"))
+    if taxii is not None:
+        for key in ("headers_env", "proxy"):
+            if key in table:
+                raise check.fail(
+                    key,
+                    "a TAXII feed does not use it",
+                    "give TAXII credentials as taxii.username_env and "
+                    "taxii.password_env; TAXII polls go direct",
+                )
+    _check_credentials_transport(check, url, taxii, headers, proxy)
     return FeedSpec(
         name=raw_name,
         url=url,
@@ -513,7 +523,7 @@ def _feed(table: dict[str, Any], number: int, origin: str, base: Path) -> FeedSp
         deadline=float(deadline),
         retries=_DEFAULT_RETRIES if retries is None else retries,
         max_bytes=DEFAULT_MAX_BYTES if max_bytes is None else max_bytes,
-        proxy=_http_url(check, "proxy", check.text("proxy")),
+        proxy=proxy,
         headers_env=headers,
     )
 
@@ -523,12 +533,15 @@ def _check_credentials_transport(
     url: str | None,
     taxii: TaxiiSpec | None,
     headers: Mapping[str, str],
+    proxy: str | None = None,
 ) -> None:
     """Refuse credentials that would cross the network unprotected.
 
     A feed that sends them (``headers_env``, or TAXII ``username_env`` and
     ``password_env``) must use ``https`` with its certificate verified, or
-    a loopback address, unless it sets ``insecure_http = true``.
+    a loopback address reached directly or through a loopback proxy (a
+    proxy reads plain ``http`` requests whole), unless it sets
+    ``insecure_http = true``.
     """
     insecure = check.table.get("insecure_http", False)
     if not isinstance(insecure, bool):
@@ -541,6 +554,16 @@ def _check_credentials_transport(
     if not sends or target is None or insecure:
         return
     host = urlsplit(target).hostname or ""
+    plain = urlsplit(target).scheme != "https"
+    if plain and proxy is not None:
+        via = urlsplit(proxy).hostname or ""
+        if not _is_loopback(via):
+            raise check.fail(
+                "proxy",
+                f"would read the credentials sent over plain http to {host}",
+                "use https (a proxy then only tunnels it), or set "
+                "insecure_http = true if the network between is trusted",
+            )
     if _is_loopback(host):
         return
     if urlsplit(target).scheme != "https":
@@ -560,7 +583,7 @@ def _check_credentials_transport(
 
 def _is_loopback(host: str) -> bool:
     """Whether ``host`` names this machine (``localhost`` or a loopback IP)."""
-    if host.lower() == "localhost":
+    if host.lower().rstrip(".") == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

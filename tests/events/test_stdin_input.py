@@ -63,6 +63,16 @@ def test_a_file_named_dash_is_reached_through_its_folder(
     assert found == [(tmp_path / "-", "jsonl")]
 
 
+def test_a_file_named_like_the_stdin_mark_is_read_as_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "<stdin>").write_bytes(LINES)
+    monkeypatch.chdir(tmp_path)
+    _feed(monkeypatch, b"")  # standard input holds nothing
+    items = list(read_events("./<stdin>", format="jsonl"))
+    assert len([i for i in items if not isinstance(i, DeadLetter)]) == 3
+
+
 def test_parquet_from_standard_input_is_refused_before_reading() -> None:
     with pytest.raises(ConfigError, match="standard input"):
         resolve_inputs(["-"], format="parquet")

@@ -241,6 +241,32 @@ def test_a_threshold_that_flags_every_account_is_refused(
         load_scorer(edited)
 
 
+@pytest.mark.parametrize(
+    ("key", "raw"),
+    [
+        ("threshold", "true"),
+        ("threshold", '"0.5"'),
+        ("threshold", "1" + "0" * 400),
+        ("model_chars", "[1e999]"),
+        ("model_chars", "[12.5]"),
+        ("model_chars", '["12"]'),
+    ],
+)
+def test_a_header_value_of_the_wrong_kind_is_refused(
+    saved, tmp_path, key: str, raw: str
+) -> None:
+    path, _ = saved
+    with path.open(encoding="utf-8", newline="\n") as handle:
+        header = json.loads(handle.readline())
+        body = handle.read()
+    header[key] = "PLACEHOLDER"
+    line = json.dumps(header).replace('"PLACEHOLDER"', raw)
+    edited = tmp_path / "edited.model"
+    edited.write_text(line + "\n" + body, encoding="utf-8")
+    with pytest.raises(ConfigError, match="damaged header"):
+        load_scorer(edited)
+
+
 def test_a_threshold_of_one_still_loads(saved, tmp_path) -> None:
     path, _ = saved
     with path.open(encoding="utf-8", newline="\n") as handle:

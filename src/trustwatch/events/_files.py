@@ -36,8 +36,8 @@ HEAD_BYTES = 4096
 STDIN = Path("<stdin>")
 """The input named ``-``: standard input, read as a file that cannot seek.
 
-Every other resolved input is an absolute path, so this relative one names
-no file.
+Every other resolved input is an absolute path, and readers test for this
+very object (``is``), so a file named ``<stdin>`` is read as a file.
 """
 
 _BOM = b"\xef\xbb\xbf"
@@ -97,7 +97,7 @@ def open_binary(path: Path) -> BufferedIOBase:
 
     :data:`STDIN` opens standard input; closing what is returned leaves it open.
     """
-    if path == STDIN:
+    if path is STDIN:
         stream = io.BufferedReader(_Borrowed(sys.stdin.buffer))
         if stream.peek(len(_GZIP_MAGIC))[: len(_GZIP_MAGIC)] == _GZIP_MAGIC:
             return gzip.GzipFile(fileobj=stream, mode="rb")

@@ -116,8 +116,8 @@ def resolve_inputs(
     for item in items:
         for path, kind in _resolve_one(item, format):
             named += 1
-            real = str(STDIN) if path == STDIN else os.path.realpath(path)
-            found.setdefault(real, (Path(real), kind))
+            real = str(STDIN) if path is STDIN else os.path.realpath(path)
+            found.setdefault(real, (STDIN if path is STDIN else Path(real), kind))
     if named > len(found):
         logger.info(
             "%d inputs repeat a file already listed (same real path); each file "
@@ -128,7 +128,7 @@ def resolve_inputs(
 
 
 def _resolve_one(item: str | Path, format: str) -> list[tuple[Path, str]]:
-    if item == "-" or item == STDIN:
+    if item == "-" or item is STDIN:
         return [(STDIN, _stdin_format(format))]
     text = str(item)
     if isinstance(item, str) and not item:

@@ -585,8 +585,8 @@ def read_auth_log(
     where reading stopped; UTF-16 or UTF-32 text is one dead letter with
     reason ``"encoding"``, a binary format one with ``"unsupported_format"``.
     """
-    path = STDIN if path == STDIN else Path(os.path.realpath(path))
-    if year is None and reference is None and path != STDIN:
+    path = STDIN if path is STDIN else Path(os.path.realpath(path))
+    if year is None and reference is None and path is not STDIN:
         reference = _modified(path)
     parser = AuthLogParser(
         str(path), year=year, reference=reference, tz=tz, strict=strict

@@ -215,11 +215,11 @@ def load_scorer(
         )
     try:
         names = tuple(str(n) for n in header["feature_names"])
-        threshold = float(header["threshold"])
+        threshold = _number(header["threshold"])
         settings = dict(header.get("settings") or {})
         metrics = dict(header.get("metrics") or {})
-        lengths = [int(n) for n in header["model_chars"]]
-    except (KeyError, TypeError, ValueError) as error:
+        lengths = [_whole(n) for n in header["model_chars"]]
+    except (KeyError, TypeError, ValueError, OverflowError) as error:
         raise ConfigError(
             f"{source}: damaged header ({error}); hint: retrain"
         ) from error
@@ -262,3 +262,17 @@ def load_scorer(
     if expected_names is not None:
         scorer.check_features(expected_names, source=str(source))
     return scorer
+
+
+def _number(value: object) -> float:
+    """A JSON number as a float; booleans and strings are not numbers here."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{value!r} is not a number")
+    return float(value)
+
+
+def _whole(value: object) -> int:
+    """A JSON whole number; booleans, strings and fractions are refused."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{str(value)[:40]!r} is not a whole number")
+    return value

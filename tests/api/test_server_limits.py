@@ -17,16 +17,26 @@ REQUEST = b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 
 
 async def _hello(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Read the whole body, then answer with its length."""
     if scope["type"] != "http":
         return
+    size = 0
+    while True:
+        message = await receive()
+        size += len(message.get("body", b""))
+        if not message.get("more_body"):
+            break
     await send({"type": "http.response.start", "status": 200, "headers": []})
-    await send({"type": "http.response.body", "body": b"hello"})
+    await send({"type": "http.response.body", "body": str(size).encode()})
 
 
 @pytest.fixture
 def serving() -> Iterator[int]:
-    """A server on a free loopback port: heads within 0.5 s, 2 connections."""
-    config = server_config(_hello, "127.0.0.1", 0, head_timeout=0.5, max_connections=2)
+    """A server on a free loopback port: heads within 0.5 s, bodies within 1 s,
+    2 connections."""
+    config = server_config(
+        _hello, "127.0.0.1", 0, head_timeout=0.5, body_timeout=1.0, max_connections=2
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -83,6 +93,31 @@ def test_a_kept_alive_connection_gets_the_same_limit_per_head(serving: int) -> N
         sock.sendall(b"GET / HTTP/1.1\r\n")  # the next head, never finished
         waited = _closed_within(sock, 4.0)
     assert waited is not None and waited < 3.0
+
+
+def test_a_body_sent_slowly_is_cut_off(serving: int) -> None:
+    head = b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n"
+    with _connect(serving) as slow:
+        slow.sendall(head)
+        started = time.monotonic()
+        closed = False
+        while time.monotonic() - started < 4.0:
+            try:
+                slow.sendall(b"x")  # a byte now and then: never the whole body
+            except OSError:
+                closed = True
+                break
+            slow.settimeout(0.2)
+            try:
+                if slow.recv(4096) == b"":
+                    closed = True
+                    break
+            except TimeoutError:
+                pass
+        assert closed and time.monotonic() - started < 3.0
+    with _connect(serving) as prompt:  # a body sent at once is read and answered
+        prompt.sendall(head + b"y" * 1000)
+        assert _response(prompt).startswith(b"HTTP/1.1 200")
 
 
 def test_past_the_connection_cap_requests_get_503(serving: int) -> None:

@@ -1,12 +1,13 @@
 """The HTTP server under the API: uvicorn, held to time and connection limits.
 
-uvicorn waits for a request's head as long as the client likes: a client
-that opens connections and sends a few bytes of headers now and then (a
-"slowloris") holds each one, and with them the process's file descriptors.
-:class:`GuardedH11Protocol` closes a connection whose request head has not
-arrived whole within ``head_timeout`` seconds of its first byte being
-awaited (a new connection, or a kept-alive one sending its next request),
-and :func:`serve_app` caps the connections and requests in flight
+uvicorn waits for a request as long as the client likes: a client that
+opens connections and sends a few bytes of headers or body now and then (a
+"slowloris") holds each one, and with them the process's file descriptors
+and its ``max_connections``. :class:`GuardedH11Protocol` closes a connection
+whose request head has not arrived whole within ``head_timeout`` seconds of
+being awaited (a new connection, or a kept-alive one sending its next
+request), or whose body has not within ``body_timeout`` seconds of its head;
+:func:`serve_app` caps the connections and requests in flight
 (``max_connections``), past which uvicorn answers 503.
 
 The protocol is always the h11 one, whatever else is installed, so that
@@ -22,6 +23,7 @@ import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 __all__ = [
+    "DEFAULT_BODY_TIMEOUT",
     "DEFAULT_HEAD_TIMEOUT",
     "DEFAULT_MAX_CONNECTIONS",
     "GuardedH11Protocol",
@@ -33,58 +35,84 @@ __all__ = [
 
 #: Seconds a client has to send a request's whole head.
 DEFAULT_HEAD_TIMEOUT = 10.0
+#: Seconds a client has to send a request's whole body, from its head.
+DEFAULT_BODY_TIMEOUT = 30.0
 #: Connections and requests in flight, past which new ones get 503.
 DEFAULT_MAX_CONNECTIONS = 512
 
 
 class GuardedH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, closing a connection slow to send a request head."""
+    """uvicorn's h11 protocol, closing a connection slow to send a request.
+
+    A request's head must arrive within :attr:`head_timeout` seconds of the
+    connection waiting for it, and its body within :attr:`body_timeout`
+    seconds of its head.
+    """
 
     head_timeout = DEFAULT_HEAD_TIMEOUT
+    body_timeout = DEFAULT_BODY_TIMEOUT
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._head_timer: asyncio.TimerHandle | None = None
-        self._arm()
+        self._timer: asyncio.TimerHandle | None = None
+        self._phase: str | None = None
+        self._watch()
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
-        if self._awaiting_head():
-            if self._head_timer is None:
-                self._arm()  # a kept-alive connection started its next request
-        else:
-            self._disarm()
+        self._watch()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
         super().connection_lost(exc)
 
-    def _awaiting_head(self) -> bool:
-        """Whether the connection waits for a request head (none in progress)."""
-        return self.cycle is None or self.cycle.response_complete
+    def _waiting_for(self) -> str | None:
+        """What the connection waits on from the client: its head, its body."""
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete:
+            return "head"
+        if cycle.more_body:
+            return "body"
+        return None
 
-    def _arm(self) -> None:
-        self._head_timer = self.loop.call_later(self.head_timeout, self._timed_out)
+    def _watch(self) -> None:
+        """Start the clock of what the client owes, or stop it when nothing."""
+        phase = self._waiting_for()
+        if phase == self._phase:
+            return  # the same wait goes on: its clock keeps running
+        self._disarm()
+        if phase is not None:
+            limit = self.head_timeout if phase == "head" else self.body_timeout
+            self._timer = self.loop.call_later(limit, self._timed_out, phase)
+            self._phase = phase
 
     def _disarm(self) -> None:
-        timer = getattr(self, "_head_timer", None)
+        timer = getattr(self, "_timer", None)
         if timer is not None:
             timer.cancel()
-            self._head_timer = None
+        self._timer = None
+        self._phase = None
 
-    def _timed_out(self) -> None:
-        self._head_timer = None
-        if self._awaiting_head() and not self.transport.is_closing():
+    def _timed_out(self, phase: str) -> None:
+        self._timer = None
+        if self._waiting_for() == phase and not self.transport.is_closing():
             self.transport.close()
+        else:
+            self._phase = None
+            self._watch()
 
 
-def guarded_protocol(head_timeout: float) -> type[GuardedH11Protocol]:
-    """Return :class:`GuardedH11Protocol` with its own ``head_timeout``."""
-    if not head_timeout > 0:
-        raise ValueError(f"head_timeout must be above 0, got {head_timeout}")
-    return type(
-        "GuardedH11Protocol", (GuardedH11Protocol,), {"head_timeout": head_timeout}
-    )
+def guarded_protocol(
+    head_timeout: float, body_timeout: float = DEFAULT_BODY_TIMEOUT
+) -> type[GuardedH11Protocol]:
+    """Return :class:`GuardedH11Protocol` with its own time limits."""
+    if not head_timeout > 0 or not body_timeout > 0:
+        raise ValueError(
+            f"head_timeout and body_timeout must be above 0, got {head_timeout} "
+            f"and {body_timeout}"
+        )
+    limits = {"head_timeout": head_timeout, "body_timeout": body_timeout}
+    return type("GuardedH11Protocol", (GuardedH11Protocol,), limits)
 
 
 def server_options(
@@ -94,13 +122,14 @@ def server_options(
     tls_cert: str | None = None,
     tls_key: str | None = None,
     head_timeout: float = DEFAULT_HEAD_TIMEOUT,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
 ) -> dict[str, Any]:
     """Return the uvicorn settings the API is served with."""
     return {
         "host": host,
         "port": port,
-        "http": guarded_protocol(head_timeout),
+        "http": guarded_protocol(head_timeout, body_timeout),
         "limit_concurrency": max_connections,
         "ssl_certfile": tls_cert,
         "ssl_keyfile": tls_key,

@@ -241,7 +241,8 @@ def _tokens_option(required: bool) -> Callable[[F], F]:
     envvar="TRUSTWATCH_MAX_CONNECTIONS",
     show_envvar=True,
     help="Connections and requests in flight, past which new ones get 503. A "
-    "connection that has not sent a whole request head within 10 s is closed.",
+    "connection that has not sent a whole request head within 10 s, or its body "
+    "within 30 s of its head, is closed.",
 )
 @click.option(
     "--build-cases-every",

@@ -135,6 +135,25 @@ def test_train_accounts_refuses_to_write_over_any_input(
     _refused(capsys, [*argv, "--out", str(events)], events)
 
 
+def test_url_train_refuses_a_labelled_file_under_its_card_or_a_link_to_it(
+    tmp_path, capsys
+) -> None:
+    rows = "url,label\nhttp://bad.example/login.php,1\nhttps://ok.example/,0\n"
+    card = tmp_path / "lab.md"  # the data card of lab.npz
+    card.write_text(rows)
+    err = _refused(
+        capsys,
+        ["url", "train", "--labelled", str(card), "--out", str(tmp_path / "lab.npz")],
+        card,
+    )
+    assert "one of the --labelled files" in err
+    linked = tmp_path / "linked.npz"
+    os.link(card, linked)  # the model itself would be written over the labels
+    _refused(
+        capsys, ["url", "train", "--labelled", str(card), "--out", str(linked)], card
+    )
+
+
 def test_train_urls_refuses_a_review_store_or_file_under_its_model_or_card(
     tmp_path, capsys
 ) -> None:

@@ -8,6 +8,7 @@ files.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -230,16 +231,22 @@ def model_output_path(text: str, labelled: Sequence[Path]) -> Path:
     """Check the model file ``--out`` names before training; return it.
 
     Refused: an empty name (``Path("")`` would be the current folder), a name
-    not ending in ``.npz``, one of the ``--labelled`` inputs, a folder, and a
-    folder that cannot be created.
+    not ending in ``.npz``, a model or data card (``.md`` beside it) that
+    would be written over one of the ``--labelled`` inputs (by path or by
+    link), a folder, and a folder that cannot be created.
     """
     if not text.strip():
         raise ConfigError("--out is empty; hint: name a .npz file")
     out = Path(text)
     if out.suffix != ".npz":
         raise ConfigError(f"--out {out} must end in .npz")
-    if any(out.resolve() == path.resolve() for path in labelled):
-        raise ConfigError(f"--out {out} is one of the --labelled files")
+    for written in (out, out.with_suffix(".md")):
+        for path in labelled:
+            if _same_file(written, path):
+                raise ConfigError(
+                    f"--out {out} would write over {path} ({written.name}), one "
+                    "of the --labelled files; hint: name a new file for the model"
+                )
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -667,3 +674,14 @@ def evaluate(
     except OSError as exc:
         raise ConfigError(f"cannot write to {out}: {exc.strerror or exc}") from exc
     console.print(markdown, markup=False, highlight=False)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file, by real path or, both existing,
+    by device and inode (a hard link)."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False

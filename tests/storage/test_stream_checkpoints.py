@@ -272,6 +272,11 @@ def test_the_review_store_and_the_ledger_refuse_a_libpq_string_too(
             "host=db sslkey=/k.pem sslpassword='k 3y' password=s",
             "host=db sslkey=/k.pem sslpassword=*** password=***",
         ),
+        # libpq decodes percent-encoded keys
+        (
+            "postgresql://app@db/tw?ssl%70assword=k3y&Password=s",
+            "postgresql://app@db/tw?ssl%70assword=***&Password=***",
+        ),
     ],
 )
 def test_redact_dsn_hides_the_password_only(dsn, redacted):

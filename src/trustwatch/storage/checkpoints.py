@@ -17,6 +17,7 @@ import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Protocol, Self
+from urllib.parse import unquote
 
 import msgspec
 
@@ -42,9 +43,7 @@ _KEYWORD_PASSWORD = re.compile(
     r"(?P<key>\b(?:ssl)?password\s*=\s*)(?P<value>'(?:[^'\\]|\\.)*'|\S*)",
     re.IGNORECASE,
 )
-_QUERY_PASSWORD = re.compile(
-    r"(?P<key>(?:^|&)(?:ssl)?password=)(?P<value>[^&#]*)", re.IGNORECASE
-)
+_SECRET_KEYS = frozenset({"password", "sslpassword"})
 
 
 class PartitionCheckpoint(msgspec.Struct, frozen=True, kw_only=True):
@@ -194,7 +193,8 @@ def dsn_passwords(dsn: str) -> list[str]:
     if span is not None:
         found.append(dsn[span[0] : span[1]])
     query = dsn.partition("?")[2] if "://" in dsn else ""
-    found.extend(m.group("value") for m in _QUERY_PASSWORD.finditer(query))
+    for _, value in _secret_parameters(query):
+        found += [value, unquote(value)]
     if "://" not in dsn:
         for m in _KEYWORD_PASSWORD.finditer(dsn):
             value = m.group("value")
@@ -225,8 +225,27 @@ def redact_dsn(dsn: str) -> str:
         dsn = dsn[: span[0]] + _REDACTED + dsn[span[1] :]
     head, mark, query = dsn.partition("?")
     if mark:
-        query = _QUERY_PASSWORD.sub(lambda m: m.group("key") + _REDACTED, query)
+        secret = {index for index, _ in _secret_parameters(query)}
+        parts = query.split("&")
+        query = "&".join(
+            part.partition("=")[0] + "=" + _REDACTED if index in secret else part
+            for index, part in enumerate(parts)
+        )
     return head + mark + query
+
+
+def _secret_parameters(query: str) -> list[tuple[int, str]]:
+    """The query parameters that hold secrets: ``(index, value)``.
+
+    A key is read as libpq reads it, percent-decoded (``ssl%70assword`` is
+    ``sslpassword``), and compared without regard to case.
+    """
+    found = []
+    for index, part in enumerate(query.split("&")):
+        key, sep, value = part.partition("=")
+        if sep and unquote(key).strip().lower() in _SECRET_KEYS:
+            found.append((index, value.partition("#")[0]))
+    return found
 
 
 def scrub(text: str, dsn: str) -> str:

@@ -293,6 +293,18 @@ def test_one_ipv6_64_counts_as_one_client(world) -> None:
     assert auth.blocked("198.51.100.7")
 
 
+def test_ipv6_forms_of_one_ipv4_client_count_as_it_and_no_more() -> None:
+    from trustwatch.api.auth import _client_key
+
+    assert _client_key("64:ff9b::c633:6407") == "198.51.100.7"  # NAT64
+    assert _client_key("64:ff9b::c633:6408") == "198.51.100.8"  # another client
+    assert _client_key("::ffff:198.51.100.7") == "198.51.100.7"
+    assert _client_key("::1") == "::1"  # not ::/64 with every other client
+    assert _client_key("fe80::1%eth0") != _client_key("fe80::2%eth0")
+    assert _client_key("2001:db8:0:7::1") == "2001:db8:0:7::/64"
+    assert _client_key("unknown") == "unknown"
+
+
 def test_failing_clients_are_forgotten_once_their_window_passes(world) -> None:
     now = [datetime(2026, 5, 1, tzinfo=UTC)]
     auth = Authenticator(world.settings, clock=lambda: now[0])

@@ -364,17 +364,36 @@ class Authenticator:
 MAX_FAILING_CLIENTS = 100_000
 
 
+#: IPv6 prefixes whose last 32 bits are an IPv4 client (NAT64, and the old
+#: IPv4-compatible form): such an address counts as that IPv4 address.
+_EMBEDDED_IPV4 = (
+    ipaddress.IPv6Network("64:ff9b::/96"),
+    ipaddress.IPv6Network("64:ff9b:1::/48"),
+    ipaddress.IPv6Network("::/96"),
+)
+
+
 def _client_key(address: str) -> str:
-    """Return the key failures of ``address`` count under: its /64 for IPv6."""
+    """Return the key failures of ``address`` count under: its /64 for IPv6.
+
+    An IPv6 address that carries an IPv4 client (mapped, NAT64,
+    IPv4-compatible) counts as that IPv4 address, and a loopback, link-local
+    or zoned one as itself: their /64 holds more than one client.
+    """
     try:
         parsed = ipaddress.ip_address(address)
     except ValueError:
         return address
-    if isinstance(parsed, ipaddress.IPv6Address):
-        if parsed.ipv4_mapped is not None:
-            return str(parsed.ipv4_mapped)
-        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
-    return str(parsed)
+    if isinstance(parsed, ipaddress.IPv4Address):
+        return str(parsed)
+    if parsed.ipv4_mapped is not None:
+        return str(parsed.ipv4_mapped)
+    if parsed.scope_id or parsed.is_loopback or parsed.is_link_local:
+        return str(parsed)
+    for prefix in _EMBEDDED_IPV4:
+        if parsed in prefix and not parsed.is_unspecified:
+            return str(ipaddress.IPv4Address(int(parsed) & 0xFFFFFFFF))
+    return str(ipaddress.IPv6Network((parsed, 64), strict=False))
 
 
 def _trim(failures: deque[datetime], since: datetime) -> None:

@@ -1432,6 +1432,7 @@ class IntelDatabase:
                     f"this trustwatch knows {_SCHEMA_VERSION}; hint: sync into a "
                     "new file"
                 )
+            self._refuse_other_database()
             with self._conn:
                 self._conn.executescript(_SCHEMA)
                 columns = {
@@ -1453,6 +1454,33 @@ class IntelDatabase:
                 f"cannot open intel database {self.path}: {exc}; hint: check the "
                 "path, or that it is a file written by `trustwatch intel sync`"
             ) from exc
+
+    def _refuse_other_database(self) -> None:
+        """Refuse to add intel tables to another kind of trustwatch file.
+
+        A file with tables but no ``feeds`` table is a decision store, a
+        review store or something else; it is left as it is.
+        """
+        tables = {
+            name
+            for (name,) in self._conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+            )
+        }
+        if tables and "feeds" not in tables:
+            self._conn.close()
+            kind = (
+                "a decision store (`--db`)"
+                if "verdicts" in tables
+                else "a review store (`--review-db`)"
+                if "review_schema_version" in tables
+                else "another database"
+            )
+            raise StorageError(
+                f"{self.path} is {kind}, not an intel database, and it is left as "
+                "it is; hint: give the intel database a file of its own, such as "
+                "trustwatch-data/intel.sqlite"
+            )
 
     def close(self) -> None:
         """Close the file."""

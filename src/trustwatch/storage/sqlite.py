@@ -182,21 +182,28 @@ class SqliteStore:
             ) from exc
 
     def _refuse_review_store(self) -> None:
-        """Refuse to add decision tables to a review store's file."""
-        review = self._db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-            (_REVIEW_VERSION_TABLE,),
-        ).fetchone()
-        verdicts = self._db.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'verdicts'"
-        ).fetchone()
-        if review is not None and verdicts is None:
-            self._db.close()
-            raise ConfigError(
-                f"{self.path} is a review store (`--review-db`), not a decision "
-                "store, and it is left as it is; hint: give the decision store "
-                "a file of its own, such as trustwatch-data/store.sqlite"
+        """Refuse to add decision tables to a review store's or intel
+        database's file."""
+        tables = {
+            name
+            for (name,) in self._db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
             )
+        }
+        if "verdicts" in tables:
+            return
+        if _REVIEW_VERSION_TABLE in tables:
+            kind = "a review store (`--review-db`)"
+        elif {"feeds", "indicators"} <= tables:
+            kind = "an intel database (`--intel-db`)"
+        else:
+            return
+        self._db.close()
+        raise ConfigError(
+            f"{self.path} is {kind}, not a decision store, and it is left as it "
+            "is; hint: give the decision store a file of its own, such as "
+            "trustwatch-data/store.sqlite"
+        )
 
     def _open_readonly(self, timeout: float) -> sqlite3.Connection:
         """Open for reading; on read-only media, where SQLite cannot create the

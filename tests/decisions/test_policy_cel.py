@@ -16,6 +16,7 @@ from trustwatch.decisions.conditions import (
     RING_FIELDS,
     SIGNAL_FIELDS,
     CelCondition,
+    ConditionError,
     ConditionFailed,
     compile_condition,
     signal_variables,
@@ -448,7 +449,7 @@ def test_condition_lists_the_variables_it_reads():
         'event.type == "login" && intel.exists(signal, signal.confidence > 5)'
     )
     assert condition.variables == {"event", "intel", "signal"}
-    assert compile_condition('"signal" == "event"').variables == frozenset()
+    assert compile_condition('size("signal") > size("event")').variables == frozenset()
 
 
 # ---------------------------------------------------- load checks, more
@@ -593,7 +594,8 @@ def test_syntax_error_position_ignores_look_alikes_in_the_expression():
     "when",
     [
         "signal.evidence.window > 3 || signal.features.x > 1",
-        "event.account == 'a' && event.failure_reason == 'bad' && event.type != ''",
+        "event.account == 'a' && event.failure_reason == 'bad' "
+        "&& event.type != 'login'",
         "signals.brute_force > 0.5 || ring.risk > 0.5",
         # a macro's bound name may shadow a variable with fixed fields
         "intel.exists(signal, signal.confidence > 5)",
@@ -613,3 +615,44 @@ def test_the_fixed_fields_are_the_fields_the_engine_builds():
     assert set(built["ring"]) == RING_FIELDS
     for name, kind in EVENT_TYPES.items():
         assert {"type", *kind.__struct_fields__} <= EVENT_FIELDS, name
+
+
+# ---------------------------------------------------- comparisons that tell nothing
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ('event.success == "false"', "write event.success == false"),
+        ("event.ip == 45", "event.ip holds string, never an int"),
+        ('event.change == "disable"', "did you mean 'disabled'"),
+        ('"phishing" != event.type', "event.type is one of"),
+        ('event.ts == "2026-01-01T00:00:00Z"', "timestamp("),
+        ('signal.score >= 0.5 && signal.score == "0.9"', "never a string"),
+        ("1 == 2", "two constants"),
+    ],
+)
+def test_a_comparison_that_never_tells_events_apart_is_refused(
+    source: str, expected: str
+) -> None:
+    with pytest.raises(ConditionError, match="never tells events apart") as caught:
+        compile_condition(source)
+    assert expected in str(caught.value)
+    assert caught.value.column is not None
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'event.change == "disabled"',
+        "event.success == false",
+        'event.type == "login" && event.ip == "198.51.100.7"',
+        "event.size == 10 || event.size == 1.5",
+        "ring.size == 3",
+        "event.ip == null",
+        'signal.kind == "risky_login"',
+        "event.size == 10 + 1",  # an expression, not a literal: left alone
+    ],
+)
+def test_comparisons_that_can_go_either_way_pass(source: str) -> None:
+    assert compile_condition(source).source == source

@@ -221,6 +221,7 @@ def compile_condition(source: str) -> CelCondition:
     _check_names(names, source, tokens)
     _check_fields(source, tokens)
     _check_boolean(source, tokens)
+    _check_comparisons(source, tokens)
     read = frozenset(names & set(CEL_VARIABLES))
     fields = tuple((name, _fields_read(name, tokens)) for name in sorted(read))
     return CelCondition(source, program, read, _kinds_read(tokens), fields)
@@ -496,6 +497,123 @@ def _check_bare_value(source: str, tokens: list[_Token]) -> None:
     )
 
 
+def _check_comparisons(source: str, tokens: list[_Token]) -> None:
+    """Refuse ``==`` and ``!=`` that can never tell one event from another.
+
+    A field compared with a literal of a type it never holds
+    (``event.success == "false"``, ``event.ip == 45``), a field of fixed
+    values compared with none of them (``event.change == "disable"``), and
+    two literals compared (``1 == 2``) give the same answer on every event;
+    a rule written so never fires, or always does.
+    """
+    for i, token in enumerate(tokens):
+        if token.kind != "operator" or token.text not in ("==", "!="):
+            continue
+        left, right = _operand_before(tokens, i), _operand_after(tokens, i)
+        if left is None or right is None:
+            continue
+        if left[0] == "literal" and right[0] == "literal":
+            _refuse_comparison(
+                source, tokens[i], "compares two constants, the same on every event"
+            )
+        field, literal = (left, right) if left[0] == "field" else (right, left)
+        if field[0] != "field" or literal[0] != "literal":
+            continue
+        problem = _mismatch(field[1], literal[1])
+        if problem is not None:
+            _refuse_comparison(source, tokens[i], problem)
+
+
+def _operand_before(tokens: list[_Token], index: int) -> tuple[str, Any] | None:
+    """The field path or literal just left of ``tokens[index]``, if simple."""
+    if index >= 3 and _is_field(tokens[index - 3 : index]):
+        before = tokens[index - 4] if index >= 4 else None
+        if before is None or before.text not in (".", "]", ")"):
+            return "field", (tokens[index - 3].text, tokens[index - 1].text)
+    if index >= 1 and _literal(tokens[index - 1]) is not None:
+        before = tokens[index - 2] if index >= 2 else None
+        if before is None or before.text in ("(", "&&", "||", "!", "?", ":", ","):
+            return "literal", tokens[index - 1]
+    return None
+
+
+def _operand_after(tokens: list[_Token], index: int) -> tuple[str, Any] | None:
+    """The field path or literal just right of ``tokens[index]``, if simple."""
+    after = tokens[index + 1 : index + 4]
+    ends = (")", "&&", "||", "?", ":", ",", "]", "}")
+    if _is_field(after):
+        following = tokens[index + 4] if index + 4 < len(tokens) else None
+        if following is None or following.text in ends:
+            return "field", (after[0].text, after[2].text)
+    if after and _literal(after[0]) is not None:
+        following = tokens[index + 2] if index + 2 < len(tokens) else None
+        if following is None or following.text in ends:
+            return "literal", after[0]
+    return None
+
+
+def _is_field(tokens: list[_Token]) -> bool:
+    return (
+        len(tokens) == 3
+        and tokens[0].kind == "name"
+        and tokens[0].text in _LITERAL_TYPES
+        and tokens[1].text == "."
+        and tokens[2].kind == "name"
+    )
+
+
+def _literal(token: _Token) -> str | None:
+    """The CEL type of a literal token: string, int, double, bool or null."""
+    if token.kind == "string":
+        return "string" if _plain_string(token) is not None else None
+    if token.kind == "number":
+        text = token.text.lower()
+        if text.startswith("0x"):
+            return "int"
+        return "double" if any(c in text for c in ".e") else "int"
+    if token.kind == "name" and token.text in ("true", "false"):
+        return "bool"
+    return None
+
+
+def _mismatch(field: tuple[str, str], token: _Token) -> str | None:
+    """Why comparing ``field`` with the literal ``token`` tells nothing, if so."""
+    variable, name = field
+    held = _LITERAL_TYPES[variable].get(name)
+    kind = _literal(token)
+    if held is None or kind is None:
+        return None
+    types, values = held
+    numeric = {"int", "double"}
+    if kind in types or (kind in numeric and types & numeric):
+        value = _plain_string(token)
+        if kind == "string" and values and value is not None and value not in values:
+            close = difflib.get_close_matches(value, sorted(values), n=1)
+            hint = f"did you mean {close[0]!r}" if close else "use one of them"
+            return (
+                f"{variable}.{name} is one of {', '.join(sorted(values))}, never "
+                f"{value!r}; hint: {hint}"
+            )
+        return None
+    shown = ", ".join(sorted(types - {"null"})) or "null"
+    hint = "compare it with a value of that type"
+    if "bool" in types and kind == "string" and token.text[1:-1] in ("true", "false"):
+        hint = f"write {variable}.{name} == {token.text[1:-1]}"
+    elif "timestamp" in types and kind == "string":
+        hint = f"write {variable}.{name} == timestamp({token.text})"
+    article = "an" if kind == "int" else "a"
+    return f"{variable}.{name} holds {shown}, never {article} {kind}; hint: {hint}"
+
+
+def _refuse_comparison(source: str, token: _Token, problem: str) -> NoReturn:
+    start = token.offset
+    raise ConditionError(
+        f"a comparison that never tells events apart: {problem}",
+        start - source.rfind("\n", 0, start),
+        source.count("\n", 0, start) + 1,
+    )
+
+
 def _kinds_read(tokens: list[_Token]) -> frozenset[str]:
     """Return the kinds named in ``signals["<kind>"]`` and ``"<kind>" in signals``.
 
@@ -709,6 +827,64 @@ _FIELD_TYPES: dict[str, dict[str, str]] = {
     },
     "ring": {"id": "string", "size": "int", "risk": "double"},
     "event": _event_field_types(),
+}
+
+
+def _held_types(hint: Any) -> tuple[set[str], set[str]] | None:
+    """The CEL types an annotation holds, and a Literal's values; None if unknown."""
+    args = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+    nullable = len(args) < len(typing.get_args(hint))
+    if typing.get_origin(hint) is typing.Literal:
+        if all(type(a) is str for a in args):
+            return {"string"}, {str(a) for a in args}
+        return None
+    if nullable and len(args) == 1:
+        inner = _held_types(args[0])
+        return None if inner is None else ({*inner[0], "null"}, inner[1])
+    names = {bool: "bool", str: "string", int: "int", float: "double"}
+    if hint in names:
+        return {names[hint]}, set()
+    if hint is datetime:
+        return {"timestamp"}, set()
+    return None
+
+
+def _event_literal_types() -> dict[str, tuple[set[str], set[str]]]:
+    """Each ``event`` field's CEL types and fixed values, over every event type.
+
+    A field another event type lacks reads as ``null``; a field whose type
+    is not plain (a list, a nested record) is left out.
+    """
+    found: dict[str, tuple[set[str], set[str]]] = {"type": ({"string"}, set())}
+    found["type"][1].update(EVENT_TYPES)
+    unknown: set[str] = set()
+    for kind in EVENT_TYPES.values():
+        hints = typing.get_type_hints(kind)
+        for name in kind.__struct_fields__:
+            if name == "type":
+                continue
+            held = _held_types(hints[name])
+            if held is None:
+                unknown.add(name)
+                continue
+            types, values = found.setdefault(name, (set(), set()))
+            types |= held[0]
+            values |= held[1]
+    for name in unknown:
+        found.pop(name, None)
+    return found
+
+
+#: What each field a comparison names can hold: its CEL types, and the values
+#: of a field of fixed values (``event.change``); used by load-time checks.
+_LITERAL_TYPES: dict[str, dict[str, tuple[set[str], set[str]]]] = {
+    "signal": {
+        name: ({kind}, set())
+        for name, kind in _FIELD_TYPES["signal"].items()
+        if kind in ("string", "double")
+    },
+    "ring": {name: ({kind}, set()) for name, kind in _FIELD_TYPES["ring"].items()},
+    "event": _event_literal_types(),
 }
 
 

@@ -106,6 +106,24 @@ def test_scores_are_finite_numbers_in_the_unit_range(
     assert "'score' must be a number from 0 to 1" in _bad(report)[1]
 
 
+def test_a_signal_kind_no_detector_raises_makes_a_bad_line(
+    tmp_path, policy_path
+) -> None:
+    lines = [
+        json.dumps(_example(signals=[{"kind": "brute_forse", "score": 0.9}])),
+        json.dumps(_example(signals={"takeover_chain": 0.9})),
+        json.dumps(_example()),
+    ]
+
+    report = _report(tmp_path, policy_path, lines)
+
+    bad = _bad(report)
+    assert "no detector raises kind 'brute_forse'" in bad[1]
+    assert "did you mean 'brute_force'" in bad[1]
+    assert '[{"kind": "takeover_chain", "score": 0.9}]' in bad[2]
+    assert [r.line for r in report.results] == [3]
+
+
 def test_an_empty_examples_file_is_bad_input(tmp_path, policy_path, capsys) -> None:
     examples = tmp_path / "empty.jsonl"
     examples.write_text("\n\n", encoding="utf-8")

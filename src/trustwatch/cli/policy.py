@@ -67,7 +67,8 @@ def policy_check(path: Path) -> None:
     "examples_path",
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Labelled examples, JSON Lines: event, signals, expect.decision / "
+    help="Labelled examples, JSON Lines: event, signals (a list of "
+    '{"kind": K, "score": S}, kinds as detectors raise them), expect.decision / '
     "expect.rules / expect.not_rules, label. In place of event, the event's "
     "fields beside those keys: at least account; type (login unless given), "
     "ts, event_id and a login's success are filled in when left out; any "

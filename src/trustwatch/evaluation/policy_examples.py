@@ -16,7 +16,8 @@ example may instead give the event's fields beside its own keys: at least
 for a login, ``success`` (default true) filled in when left out; any other
 field of the type (``ip``, ``file_id``, an ``mfa_changed``'s ``change``) is
 taken as given, and a field the type does not have makes the line bad.
-Each signal needs ``kind`` and ``score``; ``reasons``, ``features`` (kept
+Each signal needs ``kind`` (one a registered detector raises: a misspelt
+kind makes the line bad) and ``score``; ``reasons``, ``features`` (kept
 as ``evidence["features"]``), ``evidence``, ``detector``, ``entity_type``,
 ``entity`` and ``indicators`` are optional; the entity defaults to the event's account.
 
@@ -36,6 +37,7 @@ number; the other lines still run.
 
 from __future__ import annotations
 
+import difflib
 import json
 import math
 from collections import Counter
@@ -50,6 +52,7 @@ from trustwatch.decisions.engine import DecisionEngine
 from trustwatch.decisions.model import ACTION_SEVERITY, Verdict
 from trustwatch.decisions.policy import Policy
 from trustwatch.detectors.base import Signal
+from trustwatch.detectors.registry import known_signal_kinds
 from trustwatch.errors import ConfigError, InvalidEventError
 from trustwatch.events.decode import EventDecoder
 from trustwatch.events.model import EventBase, type_name
@@ -208,7 +211,10 @@ def _example(number: int, line: str, decoder: EventDecoder) -> Example:
     event = _event(number, raw, decoder)
     signals = raw.get("signals", [])
     if not isinstance(signals, list) or not signals:
-        raise _Unreadable("'signals' must be a non-empty list of signal objects")
+        raise _Unreadable(
+            "'signals' must be a non-empty list of signal objects, such as "
+            '[{"kind": "takeover_chain", "score": 0.9}]'
+        )
     expect = raw.get("expect", {})
     if not isinstance(expect, dict):
         raise _Unreadable("'expect' must be an object")
@@ -281,6 +287,14 @@ def _signal(raw: Any, event: EventBase, index: int) -> Signal:
         raise _Unreadable(f"signal #{index + 1}: 'evidence' must be an object")
     if features is not None:
         evidence = {**evidence, "features": features}
+    kind = values.get("kind")
+    known = known_signal_kinds()
+    if isinstance(kind, str) and kind not in known:
+        close = difflib.get_close_matches(kind, sorted(known), n=1)
+        hint = f"did you mean {close[0]!r}" if close else "`trustwatch detectors`"
+        raise _Unreadable(
+            f"signal #{index + 1}: no detector raises kind {kind[:60]!r}; hint: {hint}"
+        )
     values.setdefault("detector", "example")
     values.setdefault("detector_version", "0")
     values.setdefault("entity_type", "account")

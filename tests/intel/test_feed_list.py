@@ -195,7 +195,9 @@ def test_timeout_and_deadline_take_durations_as_other_keys_do() -> None:
     base = '[[feeds]]\nname = "a"\nurl = "https://f.example/a"\n'
     feed = parse_feed_list(base + 'timeout = "6s"\ndeadline = "2m"\n').get("a")
     assert (feed.timeout, feed.deadline) == (6.0, 120.0)
-    with pytest.raises(ConfigError, match="'deadline': '2 weeks' is not seconds"):
+    with pytest.raises(
+        ConfigError, match="'deadline': '2 weeks' is not a whole, positive number"
+    ):
         parse_feed_list(base + 'deadline = "2 weeks"\n')
     with pytest.raises(ConfigError, match=r"'timeout': 7200.0 is outside"):
         parse_feed_list(base + 'timeout = "2h"\n')

@@ -426,7 +426,9 @@ class _Checker:
                 value = parse_duration(value).total_seconds()
             except ConfigError as exc:
                 raise self.fail(
-                    key, f"{value!r} is not seconds", "write 30 or '30s', '5m'"
+                    key,
+                    f"{value!r} is not a whole, positive number of s, m, h or d",
+                    "write 30 or '30s', '5m' (fractions as seconds: 90, not '1.5m')",
                 ) from exc
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.fail(key, f"{value!r} is not a number", "write seconds")

@@ -602,7 +602,7 @@ class FeedFetcher:
                 wait = self.retry_wait(attempt, exc.retry_after)
                 if self.clock() + wait > self._deadline:
                     asked = (
-                        f" (the server asked to wait {exc.retry_after[:20]} s)"
+                        f" (the server sent Retry-After: {exc.retry_after[:40]})"
                         if exc.retry_after
                         else ""
                     )

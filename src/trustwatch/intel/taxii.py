@@ -291,7 +291,7 @@ class _ApiRootOnlyAdapter(HTTPAdapter):
         tries = "1 attempt" if attempt == 0 else f"{attempt + 1} attempts"
         if left is not None and wait >= left:
             asked = (
-                f" (the server asked to wait {retry_after[:20]} s)"
+                f" (the server sent Retry-After: {retry_after[:40]})"
                 if (retry_after)
                 else ""
             )

@@ -75,3 +75,18 @@ def test_the_console_sends_an_analyst_back_with_the_reason(world) -> None:
     assert _case(world, case_id)["assignee"] == "carol"
     page = world.client.get(response.headers["location"])
     assert "Another analyst holds this case" in page.text
+
+
+def test_resolving_a_resolved_case_says_by_whom_and_how_to_correct(world) -> None:
+    listed = world.client.get("/api/v1/cases", headers=world.auth("viewer")).json()
+    case_id = listed["items"][0]["case_id"]
+    url = f"/api/v1/cases/{case_id}/resolve"
+    analyst = world.auth("analyst")
+    assert world.client.post(url, json={"label": "benign"}, headers=analyst).is_success
+
+    again = world.client.post(url, json={"label": "spam"}, headers=analyst)
+
+    assert again.status_code == 409
+    detail = again.json()["detail"]
+    assert "already resolved (benign, by analyst-1" in detail
+    assert "/correction" in detail

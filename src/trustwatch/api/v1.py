@@ -329,7 +329,10 @@ def resolve_case(
         raise HTTPException(status_code=422, detail=str(exc)) from None
     except CaseHeldError as exc:
         raise _held(exc) from None
-    except (CaseConflictError, ConfigError):
+    except CaseConflictError as exc:
+        # says who resolved it and when, and how to correct its label
+        raise HTTPException(status_code=409, detail=str(exc)) from None
+    except ConfigError:
         raise HTTPException(
             status_code=409, detail="the case cannot be resolved"
         ) from None

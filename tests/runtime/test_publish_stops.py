@@ -81,6 +81,10 @@ def _high_watermark(servers: str, topic: str) -> int:
     return int(high)
 
 
+def _sigint_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 def test_ctrl_c_during_a_paced_publish_reports_what_was_delivered(
     tmp_path: Path, kafka_broker: LocalBroker
@@ -107,6 +111,9 @@ def test_ctrl_c_during_a_paced_publish_reports_what_was_delivered(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
+        # a suite started in the background inherits SIGINT ignored, and so
+        # would the publisher: give it Ctrl-C back, as a terminal would
+        preexec_fn=_sigint_default,
     )
     deadline = time.monotonic() + 30
     while _high_watermark(servers, "paced") <= 0:

@@ -10,7 +10,6 @@ server errors and TLS.
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import json
 import os
 import socket
@@ -25,6 +24,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from tests.certificates import self_signed
 from urllib3.exceptions import InsecureRequestWarning
 
 from trustwatch.errors import ConfigError, IntelSourceError
@@ -610,51 +610,12 @@ def test_a_closed_port_is_a_connection_error_with_a_hint() -> None:
         poll_collection(TaxiiSource(f"http://127.0.0.1:{port}/api/", "c"), None)
 
 
-def _self_signed(tmp_path: Path) -> tuple[Path, Path]:
-    """Write a throwaway self-signed certificate for 127.0.0.1 and its key."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path = tmp_path / "cert.pem"
-    key_path = tmp_path / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 def test_tls_certificates_are_verified_unless_turned_off(
     stub_server: tuple[Stub, ThreadingHTTPServer], tmp_path: Path
 ) -> None:
     stub, server = stub_server
     stub.pages = [_page([_stix(1)], "2024-01-01T00:00:01Z", None)]
-    cert_path, key_path = _self_signed(tmp_path)
+    cert_path, key_path = self_signed(tmp_path)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert_path, key_path)
     server.socket = context.wrap_socket(server.socket, server_side=True)

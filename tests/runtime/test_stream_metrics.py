@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+from tests.certificates import self_signed
 
 from trustwatch.errors import ConfigError
 from trustwatch.runtime.stream.metrics import MetricsServer, StreamMetrics
@@ -120,51 +121,10 @@ def test_an_address_of_another_host_is_refused_with_its_own_hint() -> None:
 # -- TLS, and clients that are slow or many ------------------------------------------
 
 
-def _self_signed(tmp_path) -> tuple:
-    """A certificate for 127.0.0.1 and its key, as PEM files."""
-    import datetime as dt
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
-
-
 def test_metrics_are_served_over_tls_with_the_token(tmp_path) -> None:
     import ssl
 
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     server = MetricsServer(
         StreamMetrics().registry,
         "127.0.0.1",
@@ -187,7 +147,7 @@ def test_metrics_are_served_over_tls_with_the_token(tmp_path) -> None:
 
 
 def test_tls_needs_both_files_and_loadable_ones(tmp_path) -> None:
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     registry = StreamMetrics().registry
     with pytest.raises(ConfigError, match="both a certificate and its key"):
         MetricsServer(registry, "127.0.0.1", 0, tls_cert=cert)
@@ -214,7 +174,7 @@ def test_a_slow_scrape_is_cut_off(tmp_path, monkeypatch, tls: bool) -> None:
     from trustwatch.runtime.stream import metrics as metrics_module
 
     monkeypatch.setattr(metrics_module, "SCRAPE_TIMEOUT", 0.5)
-    files = _self_signed(tmp_path) if tls else (None, None)
+    files = self_signed(tmp_path) if tls else (None, None)
     server = MetricsServer(
         StreamMetrics().registry,
         "127.0.0.1",

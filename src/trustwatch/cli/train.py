@@ -32,6 +32,7 @@ __all__ = [
     "print_label_rows_left_out",
     "read_events_in_time_order",
     "refuse_writing_over_inputs",
+    "same_file",
     "train",
 ]
 
@@ -139,7 +140,7 @@ def print_label_rows_left_out(labels: Any) -> None:
         console.print(f"label rows left out: {shown} (e.g. {examples})")
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def same_file(a: Path, b: Path) -> bool:
     """Whether ``a`` and ``b`` name one file: by real path (links, ``.``,
     ``..``), or, when both exist, by device and inode (hard links)."""
     if os.path.realpath(a) == os.path.realpath(b):
@@ -203,7 +204,7 @@ def refuse_writing_over_inputs(
     targets = list(written)
     for what, path in inputs:
         for target in targets:
-            if _same_file(target, path):
+            if same_file(target, path):
                 raise ConfigError(
                     f"{option} {targets[0]} would write over {path}, {what}; hint: "
                     "name a new file for the model"

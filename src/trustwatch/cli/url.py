@@ -8,7 +8,6 @@ files.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
@@ -240,9 +239,11 @@ def model_output_path(text: str, labelled: Sequence[Path]) -> Path:
     out = Path(text)
     if out.suffix != ".npz":
         raise ConfigError(f"--out {out} must end in .npz")
+    from trustwatch.cli.train import same_file
+
     for written in (out, out.with_suffix(".md")):
         for path in labelled:
-            if _same_file(written, path):
+            if same_file(written, path):
                 raise ConfigError(
                     f"--out {out} would write over {path} ({written.name}), one "
                     "of the --labelled files; hint: name a new file for the model"
@@ -674,14 +675,3 @@ def evaluate(
     except OSError as exc:
         raise ConfigError(f"cannot write to {out}: {exc.strerror or exc}") from exc
     console.print(markdown, markup=False, highlight=False)
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    """Whether ``a`` and ``b`` name one file, by real path or, both existing,
-    by device and inode (a hard link)."""
-    if a.resolve() == b.resolve():
-        return True
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False

@@ -1684,8 +1684,8 @@ class IntelDatabase:
                 "reference = ?2), ?4))",
                 (feed.name, reference, creator, stamp),
             )
-            report.revoked += self._revoke(feed.name, reference, creator)
-        refused = self._revoked_for(feed.name, loads, facts)
+            report.revoked += self._revoke(feed.name, reference)
+        refused = self._revoked_for(feed.name, loads)
         older = self._older_versions(feed, facts)
         current = {
             stix_id
@@ -1770,16 +1770,15 @@ class IntelDatabase:
             # every record left that this fetch did not write was listed again
             self._renew(feed, now)
 
-    def _revoke(self, feed: str, reference: str, creator: str | None) -> int:
+    def _revoke(self, feed: str, reference: str) -> int:
         """Delete the records a feed's revocation of ``reference`` reaches.
 
         They are the revoking feed's own only. A revocation names its
         creator (``created_by_ref``), but nothing vouches for that name: a
         feed that could revoke another's indicators by naming their creator
-        could delete any feed's intel. ``creator`` is kept with the
-        revocation for the record. Return how many records went.
+        could delete any feed's intel; it is kept with the revocation for
+        the record only. Return how many records went.
         """
-        del creator  # recorded in stix_revocations; it widens nothing
         gone = self._conn.execute(
             "DELETE FROM indicators WHERE feed = ? AND reference = ? "
             "AND reference LIKE '%--%'",
@@ -1790,11 +1789,11 @@ class IntelDatabase:
         ).rowcount
         return gone
 
-    def _revoked_for(
-        self, feed: str, loads: list[FeedLoad], facts: Mapping[str, _StixFact]
-    ) -> set[str]:
-        """Return the STIX ids of a fetch that this feed's revocations keep out."""
-        del facts  # another feed's revocation never reaches this one
+    def _revoked_for(self, feed: str, loads: list[FeedLoad]) -> set[str]:
+        """Return the STIX ids of a fetch that this feed's revocations keep out.
+
+        Another feed's revocation never reaches this one.
+        """
         own = {
             reference
             for (reference,) in self._conn.execute(

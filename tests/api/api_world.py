@@ -107,3 +107,16 @@ def make_tokens(path: Path) -> dict[str, str]:
     return {
         role: tokens.add(f"{role}-1", role) for role in ("viewer", "analyst", "admin")
     }
+
+
+def serve_args(folder: Path) -> list[str]:
+    """``trustwatch serve`` with its store, review store and tokens in ``folder``."""
+    return [
+        "serve",
+        "--db",
+        str(folder / "store.sqlite"),
+        "--review-db",
+        str(folder / "review.sqlite"),
+        "--tokens",
+        str(folder / "tokens.json"),
+    ]

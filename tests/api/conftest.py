@@ -74,3 +74,41 @@ def world(tmp_path: Path, no_outbound: list[Any]) -> Iterator[ApiWorld]:
     with TestClient(app, base_url="http://127.0.0.1:8080") as client:
         yield ApiWorld(app, client, tokens, settings, actions)
     assert no_outbound == [], f"the API tried to reach {no_outbound}"
+
+
+class _BoundNowhere:
+    """What ``listen`` returns while serving is faked: the address asked for."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._address = (host, port)
+
+    def getsockname(self) -> tuple[str, int]:
+        return self._address
+
+
+@pytest.fixture
+def fake_serving(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Make ``trustwatch serve`` bind nothing and serve nothing: list the
+    app and server settings of each server it would have run."""
+    import uvicorn
+
+    from trustwatch.api import server
+
+    calls: list[dict[str, Any]] = []
+    shown = (
+        "host",
+        "port",
+        "http",
+        "limit_concurrency",
+        "ssl_certfile",
+        "ssl_keyfile",
+        "access_log",
+    )
+
+    def run(self: uvicorn.Server, sockets: Any = None) -> None:
+        config = self.config
+        calls.append({"app": config.app, **{k: getattr(config, k) for k in shown}})
+
+    monkeypatch.setattr(server, "listen", _BoundNowhere)
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    return calls

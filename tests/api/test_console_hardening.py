@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.api.api_world import T0, decided, make_tokens
+from tests.api.api_world import T0, decided, make_tokens, serve_args
 
 from trustwatch.api.app import create_app
 from trustwatch.api.console import error_message
@@ -242,29 +242,14 @@ def test_cli_action_changes_without_a_review_store_write_no_audit(world) -> None
 
 
 @pytest.fixture
-def serve_calls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[Any]:
-    import uvicorn
-
-    calls: list[Any] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append(app))
+def serve_calls(fake_serving: list[dict[str, Any]], tmp_path: Path) -> list[Any]:
     SqliteStore(tmp_path / "store.sqlite").close()
     make_tokens(tmp_path / "tokens.json")
-    return calls
+    return fake_serving
 
 
 def _serve(tmp_path: Path, *extra: str) -> int:
-    return main(
-        [
-            "serve",
-            "--db",
-            str(tmp_path / "store.sqlite"),
-            "--review-db",
-            str(tmp_path / "review.sqlite"),
-            "--tokens",
-            str(tmp_path / "tokens.json"),
-            *extra,
-        ]
-    )
+    return main([*serve_args(tmp_path), *extra])
 
 
 def test_serve_takes_proxy_tls_and_body_options(serve_calls, tmp_path) -> None:
@@ -280,7 +265,7 @@ def test_serve_takes_proxy_tls_and_body_options(serve_calls, tmp_path) -> None:
     )
 
     assert code == ExitCode.OK
-    settings = serve_calls[0].state.settings
+    settings = serve_calls[0]["app"].state.settings
     assert settings.trusted_proxies == ("10.0.0.5", "10.1.0.0/16")
     assert settings.https and settings.max_body == 65536
 
@@ -291,7 +276,8 @@ def test_serve_reads_trusted_proxies_from_the_environment(
     monkeypatch.setenv("TRUSTWATCH_TRUSTED_PROXIES", "10.0.0.5 10.0.0.6")
 
     assert _serve(tmp_path) == ExitCode.OK
-    assert serve_calls[0].state.settings.trusted_proxies == ("10.0.0.5", "10.0.0.6")
+    settings = serve_calls[0]["app"].state.settings
+    assert settings.trusted_proxies == ("10.0.0.5", "10.0.0.6")
 
 
 def test_a_huge_build_interval_names_its_own_option(

@@ -15,7 +15,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.api.api_world import RING_ID, fill_decisions, make_tokens, ring
+from tests.api.api_world import (
+    RING_ID,
+    fill_decisions,
+    make_tokens,
+    ring,
+    serve_args,
+)
 
 from trustwatch.api.app import create_app
 from trustwatch.api.case_builder import CaseBuilder
@@ -209,14 +215,10 @@ def test_rings_of_a_postgres_decision_store_group_served_cases(
 
 
 @pytest.fixture
-def fake_uvicorn(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[Any]:
-    import uvicorn
-
-    calls: list[Any] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append(app))
+def fake_uvicorn(fake_serving: list[dict[str, Any]], tmp_path: Path) -> list[Any]:
     SqliteStore(tmp_path / "store.sqlite").close()
     make_tokens(tmp_path / "tokens.json")
-    return calls
+    return fake_serving
 
 
 @pytest.mark.parametrize(
@@ -226,40 +228,20 @@ def fake_uvicorn(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[Any]:
 def test_serve_builds_cases_every_interval_by_default(
     fake_uvicorn: list[Any], tmp_path: Path, given: str | None, every: float | None
 ) -> None:
-    args = [
-        "serve",
-        "--db",
-        str(tmp_path / "store.sqlite"),
-        "--review-db",
-        str(tmp_path / "review.sqlite"),
-        "--tokens",
-        str(tmp_path / "tokens.json"),
-    ]
+    args = serve_args(tmp_path)
     if given is not None:
         args += ["--build-cases-every", given]
 
     assert main(args) == ExitCode.OK
 
-    builder = fake_uvicorn[0].state.case_builder
+    builder = fake_uvicorn[0]["app"].state.case_builder
     assert (builder.every if builder is not None else None) == every
 
 
 def test_serve_refuses_an_interval_it_cannot_read(
     fake_uvicorn: list[Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(
-        [
-            "serve",
-            "--db",
-            str(tmp_path / "store.sqlite"),
-            "--review-db",
-            str(tmp_path / "review.sqlite"),
-            "--tokens",
-            str(tmp_path / "tokens.json"),
-            "--build-cases-every",
-            "soon",
-        ]
-    )
+    code = main([*serve_args(tmp_path), "--build-cases-every", "soon"])
 
     assert code == ExitCode.BAD_INPUT
     assert "use e.g. 30s" in capsys.readouterr().err

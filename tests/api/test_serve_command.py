@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
 
 import pytest
+from tests.api.api_world import serve_args
 
 from trustwatch.api.server import GuardedH11Protocol
 from trustwatch.cli.exitcodes import ExitCode
@@ -14,16 +21,9 @@ from trustwatch.storage.sqlite import SqliteStore
 
 
 @pytest.fixture
-def served(monkeypatch, tmp_path):
+def served(fake_serving, tmp_path):
     """Run ``serve`` with uvicorn replaced: return what it would have run."""
-    import uvicorn
-
-    calls: list[dict] = []
-
-    def fake_run(app, **options):
-        calls.append({"app": app, **options})
-
-    monkeypatch.setattr(uvicorn, "run", fake_run)
+    calls = fake_serving
     SqliteStore(tmp_path / "store.sqlite").close()
     assert (
         main(
@@ -40,15 +40,7 @@ def served(monkeypatch, tmp_path):
         )
         == ExitCode.OK
     )
-    base = [
-        "serve",
-        "--db",
-        str(tmp_path / "store.sqlite"),
-        "--review-db",
-        str(tmp_path / "review.sqlite"),
-        "--tokens",
-        str(tmp_path / "tokens.json"),
-    ]
+    base = serve_args(tmp_path)
     return base, calls
 
 
@@ -157,3 +149,56 @@ def test_token_commands_show_a_token_once_and_audit_changes(tmp_path, capsys) ->
         ("token.revoke", "ops", "alice"),
         ("token.add", "ops", "alice"),
     ]
+
+
+def test_serve_says_it_cannot_take_a_port_held_by_another_program(
+    tmp_path, capsys
+) -> None:
+    SqliteStore(tmp_path / "store.sqlite").close()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        code = main([*serve_args(tmp_path), "--port", str(port)])
+
+    err = capsys.readouterr().err
+    assert code == ExitCode.BAD_CONFIG
+    assert f"cannot listen on 127.0.0.1:{port}" in err and "--port 0" in err
+    assert "serving on" not in err
+
+
+def test_serve_on_port_0_names_the_port_it_serves_on(tmp_path) -> None:
+    SqliteStore(tmp_path / "store.sqlite").close()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "trustwatch", *serve_args(tmp_path), "--port", "0"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stderr is not None
+        shown = ""
+        deadline = time.monotonic() + 60
+        while "serving on" not in shown and time.monotonic() < deadline:
+            line = server.stderr.readline()
+            if not line:
+                break
+            shown = line
+        found = re.search(r"serving on http://127\.0\.0\.1:(\d+) ", shown)
+        assert found, shown
+        port = int(found.group(1))
+        assert port != 0
+        status = None
+        while status is None and time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+                    sock.sendall(
+                        b"GET /api/v1/alerts HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                        b"Connection: close\r\n\r\n"
+                    )
+                    status = sock.recv(64).split(b" ")[1]
+            except ConnectionRefusedError:  # listening, not yet accepting
+                time.sleep(0.1)
+        assert status == b"401"  # served, and no route without a token
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=30)

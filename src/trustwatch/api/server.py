@@ -10,6 +10,10 @@ request), or whose body has not within ``body_timeout`` seconds of its head;
 :func:`serve_app` caps the connections and requests in flight
 (``max_connections``), past which uvicorn answers 503.
 
+:func:`listen` binds the socket before anything is served, so that a caller
+reports the address only once it is really held (and learns the port the
+system chose for port 0).
+
 The protocol is always the h11 one, whatever else is installed, so that
 these limits hold.
 """
@@ -17,6 +21,7 @@ these limits hold.
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
 import uvicorn
@@ -28,6 +33,7 @@ __all__ = [
     "DEFAULT_MAX_CONNECTIONS",
     "GuardedH11Protocol",
     "guarded_protocol",
+    "listen",
     "serve_app",
     "server_config",
     "server_options",
@@ -145,6 +151,27 @@ def server_config(app: Any, host: str, port: int, **limits: Any) -> uvicorn.Conf
     return uvicorn.Config(app, **server_options(host, port, **limits))
 
 
-def serve_app(app: Any, host: str, port: int, **limits: Any) -> None:
-    """Serve ``app`` until interrupted (see :func:`server_options`)."""
-    uvicorn.run(app, **server_options(host, port, **limits))
+def listen(host: str, port: int) -> socket.socket:
+    """Return a TCP socket bound to ``host`` and ``port`` (0: a free port).
+
+    Raises :class:`OSError` when the address cannot be held (in use, not
+    this machine's, not permitted).
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve_app(app: Any, sock: socket.socket, **limits: Any) -> None:
+    """Serve ``app`` on the bound ``sock`` until interrupted (see
+    :func:`server_options` for ``limits``)."""
+    host, port = sock.getsockname()[:2]
+    server = uvicorn.Server(server_config(app, host, port, **limits))
+    server.run(sockets=[sock])

@@ -180,12 +180,12 @@ def _tokens_option(required: bool) -> Callable[[F], F]:
 )
 @click.option(
     "--port",
-    type=click.IntRange(1, 65535),
+    type=click.IntRange(0, 65535),
     default=8080,
     show_default=True,
     envvar="TRUSTWATCH_PORT",
     show_envvar=True,
-    help="Port to bind.",
+    help="Port to bind (0: a free one, printed when serving starts).",
 )
 @click.option(
     "--tls-cert",
@@ -271,7 +271,7 @@ def serve(ctx: click.Context, /, **options: object) -> None:
         return
     try:
         from trustwatch.api.app import create_app
-        from trustwatch.api.server import serve_app
+        from trustwatch.api.server import listen, serve_app
     except ImportError as exc:
         raise ConfigError(
             f"serve needs the api extra ({exc.name} is missing); hint: pip "
@@ -290,11 +290,20 @@ def serve(ctx: click.Context, /, **options: object) -> None:
         settings, build_cases_every=float(str(options["build_cases_every"]))
     )
     scheme = "https" if settings.https else "http"
-    errors.print(f"serving on {scheme}://{clean(host)}:{port} (Ctrl-C stops)")
+    try:
+        sock = listen(host, port)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot listen on {clean(host)}:{port}: {exc.strerror or exc}; hint: "
+            "another program may hold the port (--port 0 picks a free one), or the "
+            "address is not this machine's"
+        ) from exc
+    bound = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    errors.print(f"serving on {scheme}://{clean(shown)}:{bound} (Ctrl-C stops)")
     serve_app(
         app,
-        host,
-        port,
+        sock,
         tls_cert=_text(options.get("tls_cert")),
         tls_key=_text(options.get("tls_key")),
         max_connections=int(str(options["max_connections"])),

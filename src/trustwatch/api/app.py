@@ -276,9 +276,19 @@ async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     detail = [
         {
             "loc": [str(part) for part in error.get("loc", ())][:6],
-            "msg": str(error.get("msg", "invalid"))[:200],
+            "msg": _message(error)[:200],
             "type": str(error.get("type", "invalid"))[:60],
         }
         for error in errors[:20]
     ]
     return JSONResponse({"detail": detail}, status_code=422)
+
+
+def _message(error: dict[str, Any]) -> str:
+    """An error's message; for a body that is not JSON, with the parser's reason
+    (``Expecting value``, a key given twice), which quotes no more than a key."""
+    message = str(error.get("msg", "invalid"))
+    reason = (error.get("ctx") or {}).get("error")
+    if error.get("type") == "json_invalid" and isinstance(reason, str) and reason:
+        return f"{message}: {reason}"
+    return message

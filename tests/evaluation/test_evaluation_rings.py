@@ -18,9 +18,11 @@ from trustwatch.evaluation.ring_pictures import (
 )
 from trustwatch.evaluation.rings import (
     RingEvaluation,
+    _method_score,
     default_ring_specs,
     evaluate_injected_rings,
 )
+from trustwatch.graph.inject import InjectedRing
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -181,3 +183,11 @@ def test_ring_picture_draws_maths_markup_in_ids_as_text(
         holdings={odd[m]: held for m, held in ring.holdings.items()},
     )
     assert render_ring_png(hostile).startswith(_PNG_SIGNATURE)
+
+
+def test_precision_is_0_when_nothing_is_flagged() -> None:
+    key = [InjectedRing("ring-a", ("a1", "a2", "a3"), ())]
+    score = _method_score("lockstep", 0.5, ([], []), ([], []), key, [], 0.0)
+
+    assert (score.flagged, score.recall, score.precision) == (0, 0.0, 0.0)
+    assert [(r.found, r.precision) for r in score.per_ring] == [(0, 0.0)]

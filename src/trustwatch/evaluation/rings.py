@@ -697,7 +697,7 @@ def _method_score(
         flagged=len(flagged),
         hits=hits,
         recall=hits / len(owner),
-        precision=hits / len(flagged) if flagged else 1.0,
+        precision=hits / len(flagged) if flagged else 0.0,
         groups_formed=len(groups),
         per_ring=tuple(_score_ring(ring, risky, owner) for ring in key),
         false_clusters=FalseClusters(
@@ -763,7 +763,7 @@ def _score_ring(
         late_found=len(found_accounts & set(injected.late_joiners)),
         rings=tuple(r.ring_id for _, r in touched),
         recall=len(found_accounts) / len(members),
-        precision=own / in_rings if in_rings else 1.0,
+        precision=own / in_rings if in_rings else 0.0,
     )
 
 
@@ -931,7 +931,7 @@ def evaluate_injected_rings(
         flagged=len(flagged),
         hits=hits,
         recall=hits / len(owner),
-        precision=hits / len(flagged) if flagged else 1.0,
+        precision=hits / len(flagged) if flagged else 0.0,
         rings_formed=len(tracker.rings()),
         top_rings=tuple(_summary(tracker, r, owner) for r in risky[:top]),
         false_clusters=false_clusters,

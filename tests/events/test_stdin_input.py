@@ -119,3 +119,24 @@ def test_run_reads_events_piped_in(tmp_path: Path) -> None:
         letters = store.dead_letters()
     assert [d.source for d in letters] == ["<stdin>"]
     assert "3" in next(line for line in result.output.splitlines() if "events " in line)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        AUTH_LOG,
+        b"2024-03-03T10:00:01.123456+00:00 host sshd-session[42]: Accepted "
+        b"publickey for bob from 203.0.113.9 port 50000 ssh2\n",
+    ],
+)
+def test_an_ssh_log_read_as_json_says_how_to_read_it(
+    monkeypatch: pytest.MonkeyPatch, line: bytes
+) -> None:
+    _feed(monkeypatch, line + b"{not json\n")
+    letters = list(read_events("-"))
+    assert [d.reason for d in letters if isinstance(d, DeadLetter)] == [
+        "malformed_json",
+        "malformed_json",
+    ]
+    assert "--format sshlog" in letters[0].message  # type: ignore[union-attr]
+    assert "sshlog" not in letters[1].message  # type: ignore[union-attr]

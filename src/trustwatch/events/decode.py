@@ -100,6 +100,12 @@ _INT64_MAX = (1 << 63) - 1
 _quote_then_space = re.compile(rb'"[ \t\r\n]').search
 _ESCAPE_PAIR = re.compile(rb"\\.", re.DOTALL)
 _STRING = re.compile(rb'"[^"]*"')
+#: A syslog line from sshd (classic or ISO time stamp), given where JSON was
+#: expected: the hint names the reader for it.
+_SSH_LOG_LINE = re.compile(
+    rb"\s*(?:[A-Z][a-z]{2} [ 0-9]?[0-9] [0-9:]{8}|[0-9]{4}-[0-9]{2}-[0-9]{2}T\S+)"
+    rb" \S+ sshd(?:-session)?\[[0-9]+\]: "
+)
 _NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
 _BRACKET_STEP = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")
 _CONTAINERS = (dict, list)
@@ -286,7 +292,10 @@ class EventDecoder:
                 f"a number cannot be represented ({exc}); hint: send it as a string",
             ) from exc
         except msgspec.DecodeError as exc:
-            raise InvalidEventError("malformed_json", f"not JSON: {exc}") from exc
+            hint = ""
+            if _SSH_LOG_LINE.match(line):
+                hint = "; hint: an SSH log line: `run` reads those with --format sshlog"
+            raise InvalidEventError("malformed_json", f"not JSON: {exc}{hint}") from exc
         if type(tree) is not dict:
             raise InvalidEventError(
                 "schema", f"expected a JSON object, got {type(tree).__name__}"

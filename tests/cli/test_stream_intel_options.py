@@ -17,6 +17,7 @@ from trustwatch.cli.exitcodes import ExitCode
 from trustwatch.cli.main import main
 from trustwatch.runtime.pipeline import Pipeline
 from trustwatch.runtime.stream.worker import WorkerSummary
+from trustwatch.storage.sqlite import SqliteStore
 
 
 class _PipelineOnlyWorker:
@@ -183,3 +184,39 @@ def test_allowlist_without_any_intel_is_refused(
     assert status == ExitCode.BAD_CONFIG
     assert "--allowlist needs --intel or --intel-db" in capsys.readouterr().err
     assert built_pipelines == []
+
+
+def test_intel_left_out_is_kept_as_dead_letters_in_the_decision_store(
+    tmp_path: Path,
+    built_pipelines: list[Pipeline],
+    allowlist: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    feed = tmp_path / "feed.txt"
+    feed.write_text("evil[.]example\nfine.example\nhttp://[::1\n")
+    store = tmp_path / "decisions.sqlite"
+    args = ["--intel", str(feed), "--allowlist", str(allowlist)]
+
+    for _start in range(2):  # a second worker start stores nothing twice
+        assert main(_stream_args(tmp_path, *args, "--decision-store", str(store))) == 0
+    with SqliteStore(store) as stored:
+        reasons = sorted(d.reason for d in stored.dead_letters())
+
+    assert reasons == ["allow_listed", "invalid_value"]
+    assert "2 intel records left out" in caplog.text
+
+
+def test_intel_left_out_without_a_decision_store_is_named_in_a_warning(
+    tmp_path: Path,
+    built_pipelines: list[Pipeline],
+    allowlist: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    feed = tmp_path / "feed.txt"
+    feed.write_text("evil[.]example\nfine.example\n")
+    args = ["--intel", str(feed), "--allowlist", str(allowlist)]
+
+    assert main(_stream_args(tmp_path, *args)) == ExitCode.OK
+
+    assert "1 intel records left out (allow_listed 1)" in caplog.text
+    assert "give --decision-store" in caplog.text

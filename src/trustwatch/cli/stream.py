@@ -16,6 +16,7 @@ import os
 import re
 import signal
 import tomllib
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from trustwatch.cli.options import (
 )
 from trustwatch.cli.render import clean, error_console, output_console
 from trustwatch.errors import ConfigError
+from trustwatch.events.deadletter import DeadLetter
 
 __all__ = ["stream"]
 
@@ -113,6 +115,26 @@ def _is_address(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _record_left_out(letters: list[DeadLetter], decisions: Any) -> None:
+    """Warn of the intel and fuzzy-intel records not loaded, by reason, and
+    keep them as dead letters in the decision store when there is one (each
+    worker that starts writes them again; the store keeps one of each)."""
+    if not letters:
+        return
+    reasons = Counter(letter.reason for letter in letters)
+    if decisions is not None:
+        decisions.write_dead_letters(letters)
+        where = "stored as dead letters in the decision store"
+    else:
+        where = "give --decision-store to keep them as dead letters"
+    log.warning(
+        "%d intel records left out (%s); %s",
+        len(letters),
+        ", ".join(f"{reason} {n}" for reason, n in sorted(reasons.items())),
+        where,
+    )
 
 
 def _address(text: str | None) -> tuple[str, int] | None:
@@ -486,6 +508,13 @@ def stream(
         )
     checkpoints = open_store(state_store)
     decisions = open_store(decision_store) if decision_store else None
+    _record_left_out(
+        [
+            *(intel.rejected if intel is not None else ()),
+            *(scanning.rejected if scanning is not None else ()),
+        ],
+        decisions,
+    )
     worker = StreamWorker(
         settings,
         build_pipeline,

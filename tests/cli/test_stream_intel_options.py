@@ -186,19 +186,25 @@ def test_allowlist_without_any_intel_is_refused(
     assert built_pipelines == []
 
 
+def _left_out_args(tmp_path: Path, allowlist: Path, *lines: str) -> list[str]:
+    """--intel a feed of ``evil[.]example``, ``fine.example`` (allow-listed)
+    and ``lines``, with --allowlist."""
+    feed = tmp_path / "feed.txt"
+    feed.write_text("\n".join(["evil[.]example", "fine.example", *lines]) + "\n")
+    return ["--intel", str(feed), "--allowlist", str(allowlist)]
+
+
 def test_intel_left_out_is_kept_as_dead_letters_in_the_decision_store(
     tmp_path: Path,
     built_pipelines: list[Pipeline],
     allowlist: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    feed = tmp_path / "feed.txt"
-    feed.write_text("evil[.]example\nfine.example\nhttp://[::1\n")
     store = tmp_path / "decisions.sqlite"
-    args = ["--intel", str(feed), "--allowlist", str(allowlist)]
+    args = [*_left_out_args(tmp_path, allowlist, "http://[::1"), "--decision-store"]
 
     for _start in range(2):  # a second worker start stores nothing twice
-        assert main(_stream_args(tmp_path, *args, "--decision-store", str(store))) == 0
+        assert main(_stream_args(tmp_path, *args, str(store))) == ExitCode.OK
     with SqliteStore(store) as stored:
         reasons = sorted(d.reason for d in stored.dead_letters())
 
@@ -212,9 +218,7 @@ def test_intel_left_out_without_a_decision_store_is_named_in_a_warning(
     allowlist: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    feed = tmp_path / "feed.txt"
-    feed.write_text("evil[.]example\nfine.example\n")
-    args = ["--intel", str(feed), "--allowlist", str(allowlist)]
+    args = _left_out_args(tmp_path, allowlist)
 
     assert main(_stream_args(tmp_path, *args)) == ExitCode.OK
 

@@ -182,3 +182,35 @@ def test_train_accounts_prints_the_threshold_and_where_figures_come_from(
     model = load_scorer(out)
     assert model.metrics["reported_on"] == "test"
     assert f"{model.threshold:.4f}" in text
+
+
+def test_events_are_read_as_run_reads_them_repeats_skipped(tmp_path) -> None:
+    from trustwatch.cli.train import read_events_in_time_order
+
+    benign = simulate(SimulationConfig(accounts=20, days=0.2, seed=3)).events
+    once = tmp_path / "once.jsonl"
+    write_events_jsonl(benign, once)
+    # the file twice over, then a line repeated in another file
+    twice, again = tmp_path / "twice.jsonl", tmp_path / "again.jsonl"
+    twice.write_text(once.read_text() * 2)
+    again.write_text(once.read_text().splitlines(keepends=True)[0])
+    paths = [str(twice), str(again)]
+    read, dead, repeats = read_events_in_time_order(paths, "auto", None)
+    assert (len(read), repeats, dead) == (len(benign), len(benign) + 1, {})
+    assert [e.event_id for e in read] == [
+        e.event_id for e in sorted(benign, key=lambda e: e.ts)
+    ]
+
+
+@pytest.mark.slow
+def test_a_file_twice_over_trains_as_it_does_once(labelled, tmp_path, capsys) -> None:
+    events, labels, _ = labelled
+    doubled = tmp_path / "twice.jsonl"
+    doubled.write_text(events.read_text() * 2)
+    once = _train(capsys, events, labels, tmp_path / "once.model")
+    twice = _train(capsys, doubled, labels, tmp_path / "twice.model")
+    assert once["repeated_events"] == 0
+    assert twice["repeated_events"] == once["events"]
+    assert twice["events"] == once["events"]
+    assert twice["threshold"] == once["threshold"]
+    assert twice["validation"] == once["validation"]

@@ -362,3 +362,76 @@ def default_policy_path():
 
 def default_policy_text() -> str:
     return default_policy_path().read_text("utf-8")
+
+
+def test_repeated_events_are_skipped_under_both_policies():
+    once = [*logins("a9", "a4", day=0), *logins("a7", day=1)]
+    # a file given twice, and a line repeated
+    twice = [*once, *once, once[0]]
+    single = backtest(once, [Scripted()], NEW, CURRENT, LABELS)
+    replayed = backtest(twice, [Scripted()], NEW, CURRENT, LABELS)
+    assert (replayed.events, replayed.repeats) == (len(once), len(once) + 1)
+    assert replayed.to_dict()["repeats"] == len(once) + 1
+    assert single.repeats == 0
+    for outcome in ("new", "current"):
+        assert replayed.to_dict()[outcome] == single.to_dict()[outcome]
+    # the window is checked after repeats: a repeat outside it is a repeat
+    windowed = backtest(
+        twice, [Scripted()], NEW, CURRENT, LABELS, since=T0 + timedelta(days=1)
+    )
+    assert (windowed.events, windowed.skipped_outside_window) == (1, 2)
+    assert windowed.repeats == len(once) + 1
+
+
+def _brute_force_lines(path) -> None:
+    # 40 failed logins and one success, one account from one address
+    lines = [
+        {
+            "type": "login",
+            "event_id": f"bf{i}",
+            "ts": (T0 + timedelta(minutes=i)).isoformat(),
+            "account": "victim1",
+            "ip": "203.0.113.9",
+            "success": i == 40,
+        }
+        for i in range(41)
+    ]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+
+def test_backtest_command_skips_a_file_given_twice_as_run_does(tmp_path, capsys):
+    from trustwatch.runtime.embedded import run_embedded
+    from trustwatch.storage.sqlite import SqliteStore
+
+    once, twice = tmp_path / "once.jsonl", tmp_path / "twice.jsonl"
+    _brute_force_lines(once)
+    twice.write_text(once.read_text() * 2)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("account,label\nvictim1,1\n")
+    policy_path = default_policy_path()
+    reports = {}
+    for path in (once, twice):
+        status = main(
+            ["backtest", str(path), "--policy", str(policy_path), "--labels",
+             str(labels), "--no-geo", "--json"]
+        )  # fmt: skip
+        assert status == ExitCode.OK
+        reports[path] = json.loads(capsys.readouterr().out)
+    replayed = reports[twice]
+    assert (replayed["events"], replayed["repeats"]) == (41, 41)
+    assert reports[once]["repeats"] == 0
+    for outcome in ("new", "current"):
+        assert replayed[outcome] == reports[once][outcome]
+    # the verdicts run gives over the same file
+    with SqliteStore(tmp_path / "run.sqlite") as store:
+        summary = run_embedded([twice], store, policy=default_policy())
+    assert (summary.events, summary.repeats) == (41, 41)
+    assert replayed["new"]["decisions"] == dict(summary.decisions)
+    assert replayed["events_with_signals"] == summary.verdicts
+    # the table says how many repeats were skipped
+    status = main(
+        ["backtest", str(twice), "--policy", str(policy_path), "--labels",
+         str(labels), "--no-geo"]
+    )  # fmt: skip
+    assert status == ExitCode.OK
+    assert "41 repeated events skipped" in capsys.readouterr().out

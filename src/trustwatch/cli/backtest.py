@@ -130,10 +130,12 @@ def backtest(
     """Replay EVENTS (files, folders, globs, dt= partitions, -) through two policies.
 
     The detectors run once; each event is decided under --policy and under
-    --against. Per rule: events and accounts hit, precision and recall
-    against the labels (--labels, the analysts' labels in --review-db, or
-    both); then the accounts each policy alone acts on, and the verdicts per
-    decision before and after.
+    --against. Events are read as `trustwatch run` reads them: one identical
+    to one of the last 50,000 read is a repeat, counted and skipped. Per
+    rule: events and accounts hit, precision and recall against the labels
+    (--labels, the analysts' labels in --review-db, or both); then the
+    accounts each policy alone acts on, and the verdicts per decision before
+    and after.
     """
     from trustwatch.evaluation.backtest import backtest as run_backtest
     from trustwatch.evaluation.backtest import history_events
@@ -225,10 +227,13 @@ def _labels(
 
 def _print_report(report: BacktestReport) -> None:
     """Print both policies' rule tables and their difference."""
-    outside = report.skipped_outside_window
+    outside, repeats = report.skipped_outside_window, report.repeats
     console.print(
         f"{report.events:,} events replayed, {report.events_with_signals:,} with "
-        f"signals" + (f", {outside:,} outside the window" if outside else "") + "; "
+        f"signals"
+        + (f", {outside:,} outside the window" if outside else "")
+        + (f", {repeats:,} repeated events skipped" if repeats else "")
+        + "; "
         f"{report.dead_letters:,} dead letters; "
         f"{report.labelled_accounts:,} labelled accounts "
         f"({report.abusive_accounts:,} abusive)"

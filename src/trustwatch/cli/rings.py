@@ -20,6 +20,7 @@ from trustwatch.cli.train import (
     account_model_options,
     print_account_figures,
     print_label_rows_left_out,
+    print_repeats_skipped,
     read_events_in_time_order,
     refuse_writing_over_inputs,
 )
@@ -234,7 +235,9 @@ def train(
 ) -> None:
     """Train the graph_scores account model on EVENTS and labelled accounts.
 
-    Every event goes into an entity graph; each labelled account is described
+    Events are read as `trustwatch run` reads them (a repeat of one of the
+    last 50,000 read is skipped) and go into an entity graph; each labelled
+    account is described
     by what it holds and shares, how it is linked and how young it is, and
     the same of its neighbours. A held-out share of the labelled accounts
     stops training and chooses the decision threshold; AUROC, AUPRC,
@@ -255,7 +258,7 @@ def train(
         files=[("the --labels file", labels_path)],
     )
     labels = read_labels(labels_path)
-    read, dead = read_events_in_time_order(events, event_format, source_tz)
+    read, dead, repeats = read_events_in_time_order(events, event_format, source_tz)
     trained = train_account_scorer(
         read,
         labels.labels,
@@ -269,6 +272,7 @@ def train(
         "model": str(path),
         "labels_rejected": labels.rejected,
         "unreadable_records": dict(sorted(dead.items())),
+        "repeated_events": repeats,
     }
     if as_json:
         sys.stdout.write(_encode(figures).decode() + "\n")
@@ -277,6 +281,7 @@ def train(
     if dead:
         shown = ", ".join(f"{n} {clean(r)}" for r, n in sorted(dead.items()))
         console.print(f"event records left out: {shown}")
+    print_repeats_skipped(repeats)
     console.print(
         f"{trained.figures['events']:,} events, {trained.figures['accounts']:,} "
         f"accounts; {trained.figures['labelled']:,} labelled "

@@ -30,6 +30,7 @@ __all__ = [
     "account_model_options",
     "print_account_figures",
     "print_label_rows_left_out",
+    "print_repeats_skipped",
     "read_events_in_time_order",
     "refuse_writing_over_inputs",
     "same_file",
@@ -138,6 +139,15 @@ def print_label_rows_left_out(labels: Any) -> None:
         shown = ", ".join(f"{n} {clean(r)}" for r, n in labels.rejected.items())
         examples = "; ".join(f"row {n}: {clean(r)}" for n, r in labels.samples)
         console.print(f"label rows left out: {shown} (e.g. {examples})")
+
+
+def print_repeats_skipped(repeats: int) -> None:
+    """Say how many repeated events were skipped (nothing when none were)."""
+    if repeats:
+        console.print(
+            f"{repeats:,} repeated events skipped (identical to one read shortly "
+            "before: a line or a file given twice), as `trustwatch run` skips them"
+        )
 
 
 def same_file(a: Path, b: Path) -> bool:
@@ -299,9 +309,10 @@ def accounts(
     """Train the graph_scores account model on EVENTS and reviewed accounts.
 
     Abuse labels count 1, ``benign`` 0; a ring's label applies to each member
-    of its case. With --as-of, events after that time are left out too. The
-    model and its figures are those of `trustwatch rings train`, with the
-    labels used reported beside them.
+    of its case. Events are read as `trustwatch run` reads them (a repeat of
+    one of the last 50,000 read is skipped); with --as-of, events after that
+    time are left out too. The model and its figures are those of
+    `trustwatch rings train`, with the labels used reported beside them.
     """
     from trustwatch.graph.account_training import read_labels, train_account_scorer
     from trustwatch.review.training import combine_labels, replay_account_labels
@@ -327,7 +338,7 @@ def accounts(
             "no account labels to train on; hint: resolve cases with "
             "`trustwatch cases resolve`, or pass --labels FILE"
         )
-    read, dead = read_events_in_time_order(events, event_format, source_tz)
+    read, dead, repeats = read_events_in_time_order(events, event_format, source_tz)
     # a model "as of" a time sees the events of then, as it sees the labels
     after_as_of = 0
     if as_of is not None:
@@ -353,6 +364,7 @@ def accounts(
         },
         "labels_rejected": label_file.rejected if label_file else {},
         "unreadable_records": dict(sorted(dead.items())),
+        "repeated_events": repeats,
         "events_after_as_of": after_as_of,
     }
     if as_json:
@@ -363,6 +375,7 @@ def accounts(
     _print_label_report(report, as_of)
     if as_of is not None:
         console.print(f"{after_as_of:,} events after --as-of left out")
+    print_repeats_skipped(repeats)
     console.print(
         f"{trained.figures['events']:,} events; {trained.figures['labelled']:,} "
         f"labelled accounts ({figures['labels']['abusive']:,} abusive, "
@@ -380,14 +393,25 @@ def account_model_files(out: Path) -> list[Path]:
 
 def read_events_in_time_order(
     events: Sequence[str], event_format: str, source_tz: str | None
-) -> tuple[list[Any], dict[str, int]]:
-    """Read event files in time order; unreadable records counted by reason."""
+) -> tuple[list[Any], dict[str, int], int]:
+    """Read event files as `trustwatch run` does, then put them in time order.
+
+    Returns
+    -------
+    tuple
+        The events, sorted by time; unreadable records counted by reason; and
+        the number of repeats skipped (events identical to one of the last
+        50,000 read, which `run` skips too, so that a line repeated or a file
+        given twice does not count twice in an account's features).
+    """
     from trustwatch.events.deadletter import DeadLetter
     from trustwatch.events.decode import EventDecoder
     from trustwatch.events.readers import read_events
+    from trustwatch.events.repeats import RepeatedEvents
 
     dead: dict[str, int] = {}
     read = []
+    repeated = RepeatedEvents()
     for item in read_events(
         events,
         decoder=EventDecoder(source_tz=source_tz),
@@ -396,10 +420,10 @@ def read_events_in_time_order(
     ):
         if isinstance(item, DeadLetter):
             dead[item.reason] = dead.get(item.reason, 0) + 1
-        else:
+        elif not repeated.is_repeat(item):
             read.append(item)
     read.sort(key=lambda event: event.ts)
-    return read, dead
+    return read, dead, repeated.skipped
 
 
 @train.command()

@@ -23,7 +23,10 @@ left out), and where a file and the review store disagree the review wins.
 
 History can be files, folders or globs of JSON Lines or Parquet. A Parquet
 data lake laid out in Hive-style partitions (``dt=YYYY-MM-DD/``) is pruned by
-``since`` and ``until`` before anything is read.
+``since`` and ``until`` before anything is read. As in ``trustwatch run``, an
+event identical to one of the last 50,000 read (a line repeated, a file given
+twice) is counted as a repeat and skipped, under both policies
+(:class:`~trustwatch.events.repeats.RepeatedEvents`).
 
 References
 ----------
@@ -51,6 +54,7 @@ from trustwatch.events.deadletter import DeadLetter
 from trustwatch.events.decode import EventDecoder
 from trustwatch.events.model import EventBase
 from trustwatch.events.readers import read_events, resolve_inputs
+from trustwatch.events.repeats import RepeatedEvents
 from trustwatch.review.model import ReviewStore
 from trustwatch.review.training import combine_labels, replay_account_labels
 from trustwatch.runtime.pipeline import Pipeline
@@ -219,6 +223,9 @@ class BacktestReport:
     events: int = 0
     events_with_signals: int = 0
     skipped_outside_window: int = 0
+    #: Events identical to one of the last 50,000 read, skipped undecided (as
+    #: ``trustwatch run`` skips them).
+    repeats: int = 0
     dead_letters: int = 0
     #: Dead letters by reason (``timestamp``, ``malformed_json``...).
     dead_letter_reasons: Counter[str] = field(default_factory=Counter)
@@ -250,6 +257,7 @@ class BacktestReport:
             "events": self.events,
             "events_with_signals": self.events_with_signals,
             "skipped_outside_window": self.skipped_outside_window,
+            "repeats": self.repeats,
             "dead_letters": self.dead_letters,
             "dead_letter_reasons": dict(self.dead_letter_reasons.most_common()),
             "labelled_accounts": self.labelled_accounts,
@@ -344,7 +352,9 @@ def backtest(
     Parameters
     ----------
     events
-        History in time order; dead letters are counted and skipped.
+        History in time order; dead letters are counted and skipped, and so
+        are events identical to one of the last 50,000 read (repeats), as
+        ``trustwatch run`` skips them, whether or not they fall in the window.
     detectors
         Fresh detectors, as ``trustwatch run`` builds them.
     new, current
@@ -367,10 +377,16 @@ def backtest(
         current=_outcome(current, named_alike),
         label_sources=label_sources,
     )
+    # a line repeated or a file given twice would count twice in every window
+    # and baseline, and twice in each rule's hits: skipped, as run skips it
+    repeated = RepeatedEvents()
     for item in events:
         if isinstance(item, DeadLetter):
             report.dead_letters += 1
             report.dead_letter_reasons[item.reason] += 1
+            continue
+        if repeated.is_repeat(item):
+            report.repeats += 1
             continue
         if (since is not None and item.ts < since) or (
             until is not None and item.ts >= until

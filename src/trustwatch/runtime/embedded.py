@@ -28,7 +28,7 @@ from trustwatch.errors import ConfigError
 from trustwatch.events.deadletter import DeadLetter
 from trustwatch.events.decode import EventDecoder
 from trustwatch.events.readers import read_events
-from trustwatch.events.repeats import DEFAULT_WINDOW, RepeatFilter
+from trustwatch.events.repeats import DEFAULT_WINDOW, RepeatedEvents, RepeatFilter
 from trustwatch.intel.allowlists import AllowList
 from trustwatch.intel.feeds import load_feed, resolve_feed_paths
 from trustwatch.intel.indicators import Indicator
@@ -263,13 +263,13 @@ def run_embedded(
     # the same event twice (a file given twice, a line repeated) would count
     # twice in every window and baseline: repeats are told by the event's
     # encoding, whatever the file format it came in
-    encode = msgspec.msgpack.Encoder().encode
+    repeated = RepeatedEvents(recent)
     try:
         for item in events:
             if isinstance(item, DeadLetter):
                 batch.letters.append(item)
                 continue
-            if recent.is_repeat(encode(item)):
+            if repeated.is_repeat(item):
                 summary.repeats += 1
                 continue
             summary.events += 1

@@ -31,7 +31,7 @@ id = "typed-wrong"
 signals = ["intel_url"]
 when = 'signal.score > "high"'
 action = "challenge"
-target = "ip"
+target = "account"
 """
 
 

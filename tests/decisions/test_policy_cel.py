@@ -461,7 +461,6 @@ def test_condition_lists_the_variables_it_reads():
         "(signal.score > 0.5)",
         "!(signal.score > 0.5)",
         "signal.score > 0.5 ? true : false",
-        "true",
         'signal.reasons.exists(r, r == "x")',
         "-signal.score < 0.0",
         '"a" + "b" == "ab"',

@@ -210,7 +210,7 @@ def test_condition_errors_are_counted_in_the_report(tmp_path, capsys):
     captured = capsys.readouterr()
     report = json.loads(captured.out)
     assert report["rules"][0]["condition_errors"] == 1
-    assert "warning: rule needs-window: its condition failed on 1 examples" in (
+    assert "warning: rule needs-window: its condition failed on 1 example of 1" in (
         captured.err
     )
 
@@ -230,3 +230,33 @@ def test_policy_test_refuses_a_broken_policy_naming_the_rule(tmp_path, capsys):
     assert status == ExitCode.BAD_CONFIG
     err = capsys.readouterr().err
     assert "rule reset-new-device" in err and "^" in err
+
+
+def test_condition_failures_are_counted_per_example_not_per_signal(tmp_path, capsys):
+    policy = tmp_path / "p.toml"
+    policy.write_text(
+        'name = "p"\nversion = "1"\n[[rules]]\nid = "r"\n'
+        'signals = ["risky_login", "brute_force"]\n'
+        "when = 'signal.evidence.missing > 1.0'\n"
+        'action = "send_to_review"\ntarget = "account"\n'
+    )
+    two_signals = [
+        {"kind": "risky_login", "score": 0.9},
+        {"kind": "brute_force", "score": 0.9},
+    ]
+    examples = write_lines(
+        tmp_path,
+        [
+            json.dumps({"account": "a1", "signals": two_signals}),
+            json.dumps({"account": "a2", "signals": two_signals[:1]}),
+            json.dumps(
+                {"account": "a3", "signals": [{"kind": "risky_login", "score": 0.1}]}
+            ),
+        ],
+    )
+    capsys.readouterr()
+    main(["policy", "test", str(policy), "--examples", str(examples), "--json"])
+    captured = capsys.readouterr()
+    scores = {r["rule_id"]: r for r in json.loads(captured.out)["rules"]}
+    assert scores["r"]["condition_errors"] == 2
+    assert "its condition failed on 2 examples of 3" in captured.err

@@ -100,10 +100,12 @@ def policy_test(path: Path, examples_path: Path, as_json: bool) -> int:
     else:
         _print_results(report)
     for score in report.rules:
-        if score.condition_errors:
+        failed = score.condition_errors
+        if failed:
             errors.print(
                 f"warning: rule {clean(score.rule_id)}: its condition failed on "
-                f"{score.condition_errors:,} examples, which it did not match; "
+                f"{failed:,} example{'' if failed == 1 else 's'} of "
+                f"{len(report.results):,}, and did not match where it failed; "
                 "hint: a misspelt field, or one some events lack (has() tests "
                 "for it)"
             )

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
-from trustwatch.decisions.model import Action, Verdict
+from trustwatch.decisions.model import Action, Verdict, acts_on
 from trustwatch.runtime.embedded import RunSummary
 from trustwatch.text import visible_text
 
@@ -26,6 +27,7 @@ __all__ = [
     "error_console",
     "explain_tree",
     "output_console",
+    "score_text",
     "summary_table",
     "verdict_table",
 ]
@@ -108,18 +110,40 @@ def verdict_table(verdicts: Sequence[Verdict]) -> Table:
             v.verdict_id,
             clean(v.event_type),
             v.decision,
-            f"{v.score:.2f}",
+            score_text(v.score),
             kinds,
             who,
         )
     return table
 
 
+#: Decimals a score is shown with: enough for the shipped thresholds (0.9995).
+_SCORE_DECIMALS = 4
+
+
+def score_text(score: float) -> str:
+    """Write a score so that it falls on the same side of a threshold as itself.
+
+    The score is cut, not rounded, to :data:`_SCORE_DECIMALS` decimals and
+    written with at least two: ``0.99939`` is ``"0.9993"`` (below a 0.9995
+    threshold, as it is), never ``"1.00"``; ``0.5`` is ``"0.50"``.
+    """
+    try:
+        exact = Decimal(repr(float(score)))
+    except (InvalidOperation, ValueError):
+        return str(score)
+    if not exact.is_finite():
+        return str(score)
+    cut = exact.quantize(Decimal(1).scaleb(-_SCORE_DECIMALS), rounding=ROUND_FLOOR)
+    whole, _, decimals = f"{cut:f}".partition(".")
+    return f"{whole}.{decimals.rstrip('0').ljust(2, '0')}"
+
+
 def explain_tree(verdict: Verdict, actions: Sequence[Action]) -> Tree:
     """Return a tree that explains one verdict: signals, reasons, rules, actions."""
     title = Text.assemble(
         (verdict.verdict_id, "bold"),
-        f" {verdict.decision} (score {verdict.score:.2f}) on "
+        f" {verdict.decision} (score {score_text(verdict.score)}) on "
         f"{clean(verdict.event_type)} {clean(verdict.event_id)}",
     )
     tree = Tree(title)
@@ -127,7 +151,7 @@ def explain_tree(verdict: Verdict, actions: Sequence[Action]) -> Tree:
     signals = tree.add("signals")
     for s in verdict.signals:
         node = signals.add(
-            f"{clean(s.kind)} {s.score:.2f} on {clean(s.entity_type)} "
+            f"{clean(s.kind)} {score_text(s.score)} on {clean(s.entity_type)} "
             f"{clean(s.entity)} ({clean(s.detector)} v{clean(s.detector_version)})"
         )
         for reason in s.reasons:
@@ -141,7 +165,12 @@ def explain_tree(verdict: Verdict, actions: Sequence[Action]) -> Tree:
             )
     rules = tree.add("rules")
     for hit in verdict.rules:
-        if not hit.target:
+        if not acts_on(hit.action, hit.target_type):
+            held = (
+                f"; {hit.action} cannot act on a {clean(hit.target_type)}: "
+                "nothing to act on"
+            )
+        elif not hit.target:
             held = f"; the event names no {clean(hit.target_type)}: nothing to act on"
         elif hit.in_force:
             held = "; already in force, no new action"
@@ -150,7 +179,7 @@ def explain_tree(verdict: Verdict, actions: Sequence[Action]) -> Tree:
         rules.add(
             f"{clean(hit.rule_id)}: {hit.action} {clean(hit.target_type)} "
             f"{clean(hit.target)} ({hit.mode}{held}) on {clean(hit.signal_kind)} "
-            f"{hit.score:.2f}"
+            f"{score_text(hit.score)}"
         )
     acts = tree.add("actions")
     for a in actions:

@@ -136,14 +136,22 @@ class CelCondition:
     variables
         The variables the expression reads; only these are built for it.
     kinds_read
-        The signal kinds it names in ``signals["<kind>"]`` or ``"<kind>" in
-        signals``, so that a policy check can tell one no detector raises.
+        The signal kinds it names in ``signals["<kind>"]``, ``"<kind>" in
+        signals``, ``signals.<kind>`` or ``signal.kind == "<kind>"``, so that
+        a policy check can tell one no detector raises.
+    required
+        What the condition requires of every signal it matches, as
+        ``(field, value)`` pairs: ``("signal.kind", "risky_login")`` for a
+        ``signal.kind == "risky_login"`` that must hold (not one side of an
+        ``||``), and likewise ``("event.type", "login")``. A policy check
+        tells a rule whose kinds can never meet them.
     """
 
     source: str
     _program: cel.Program = field(compare=False, repr=False)
     variables: frozenset[str] = field(default=frozenset(CEL_VARIABLES), compare=False)
     kinds_read: frozenset[str] = field(default=frozenset(), compare=False)
+    required: frozenset[tuple[str, str]] = field(default=frozenset(), compare=False)
     #: For each variable read, the fields it reads, or None for all of them.
     _fields: tuple[tuple[str, frozenset[str] | None], ...] = field(
         default=(), compare=False, repr=False
@@ -221,10 +229,14 @@ def compile_condition(source: str) -> CelCondition:
     _check_names(names, source, tokens)
     _check_fields(source, tokens)
     _check_boolean(source, tokens)
+    _check_constant(tokens)
     _check_comparisons(source, tokens)
+    _check_ranges(source, tokens)
     read = frozenset(names & set(CEL_VARIABLES))
     fields = tuple((name, _fields_read(name, tokens)) for name in sorted(read))
-    return CelCondition(source, program, read, _kinds_read(tokens), fields)
+    return CelCondition(
+        source, program, read, _kinds_read(tokens), _required(tokens), fields
+    )
 
 
 class _Token(NamedTuple):
@@ -497,6 +509,224 @@ def _check_bare_value(source: str, tokens: list[_Token]) -> None:
     )
 
 
+def _unwrapped(tokens: list[_Token]) -> list[_Token]:
+    """Return ``tokens`` without brackets that enclose all of them."""
+    while (
+        len(tokens) > 2
+        and tokens[0].text == "("
+        and _closing(tokens, 0) == len(tokens) - 1
+    ):
+        tokens = tokens[1:-1]
+    return tokens
+
+
+def _split(tokens: list[_Token], operator: str) -> list[list[_Token]]:
+    """Split ``tokens`` at ``operator`` where it stands outside any brackets."""
+    parts, start = [], 0
+    for i, token in _top_level(tokens):
+        if token.kind == "operator" and token.text == operator:
+            parts.append(tokens[start:i])
+            start = i + 1
+    parts.append(tokens[start:])
+    return parts
+
+
+def _constant_value(tokens: list[_Token]) -> bool | None:
+    """Return the value of an expression that is the same on every event.
+
+    Reads ``true``, ``false``, ``!``, ``&&`` and ``||`` (``x && false`` is
+    false whatever ``x`` is); ``None`` where the value may depend on the event.
+    """
+    tokens = _unwrapped(tokens)
+    if not tokens or any(t.text == "?" for _, t in _top_level(tokens)):
+        return None
+    for operator, absorbing in (("||", True), ("&&", False)):
+        parts = _split(tokens, operator)
+        if len(parts) > 1:
+            values = [_constant_value(part) for part in parts]
+            if absorbing in values:
+                return absorbing
+            return (not absorbing) if all(v is not None for v in values) else None
+    if tokens[0].kind == "operator" and tokens[0].text == "!":
+        value = _constant_value(tokens[1:])
+        return None if value is None else not value
+    if len(tokens) == 1 and tokens[0].kind == "name":
+        return {"true": True, "false": False}.get(tokens[0].text)
+    return None
+
+
+def _check_constant(tokens: list[_Token]) -> None:
+    """Refuse a condition that is true, or false, whatever the event."""
+    value = _constant_value(tokens)
+    if value is None:
+        return
+    hint = (
+        'set mode = "disabled" to turn the rule off'
+        if not value
+        else "leave when out for a rule that acts on every signal it reads"
+    )
+    raise ConditionError(
+        f"the condition is always {str(value).lower()}, whatever the event; "
+        f"hint: {hint}",
+        1,
+    )
+
+
+def _score_comparison(relation: str, number: float) -> bool | None:
+    """The value of ``<score> <relation> number`` for every score in [0, 1].
+
+    ``None`` where it depends on the score.
+    """
+    low, high = _compare(relation, 0.0, number), _compare(relation, 1.0, number)
+    inside = 0 <= number <= 1
+    if relation in ("==", "!="):
+        return None if inside else relation == "!="
+    return low if low == high else None
+
+
+def _compare(relation: str, left: float, right: float) -> bool:
+    return {
+        ">": left > right,
+        ">=": left >= right,
+        "<": left < right,
+        "<=": left <= right,
+        "==": left == right,
+        "!=": left != right,
+    }[relation]
+
+
+_FLIPPED = {">": "<", ">=": "<=", "<": ">", "<=": ">=", "==": "==", "!=": "!="}
+_STARTS = ("(", "&&", "||", "!", "?", ":", ",")
+_ENDS = (")", "&&", "||", "?", ":", ",", "]", "}")
+
+
+def _check_ranges(source: str, tokens: list[_Token]) -> None:
+    """Refuse comparing a score with a number that every score is above or below.
+
+    ``signal.score`` and ``signals[...]`` lie in [0, 1]: ``signal.score > 2.0``
+    is false on every event, ``signal.score >= 0`` true on every one.
+    """
+    for i, token in enumerate(tokens):
+        relation = token.text
+        if token.kind != "operator" or relation not in _FLIPPED:
+            continue
+        score, number = _score_before(tokens, i), _number_after(tokens, i)
+        if score is None or number is None:
+            score, number = _score_after(tokens, i), _number_before(tokens, i)
+            relation = _FLIPPED[relation]
+        if score is None or number is None:
+            continue
+        constant = _score_comparison(relation, number)
+        if constant is not None:
+            value = str(constant).lower()
+            _refuse_comparison(
+                source,
+                token,
+                f"{score} lies in [0, 1], so comparing it with {number!r} is "
+                f"always {value}; hint: compare it with a number in [0, 1]",
+            )
+
+
+def _score_before(tokens: list[_Token], index: int) -> str | None:
+    """Name the score just left of ``tokens[index]``, if it is one."""
+    for size in (3, 4):
+        start = index - size
+        if start < 0 or (start > 0 and tokens[start - 1].text not in _STARTS):
+            continue
+        if _is_score(tokens[start:index]):
+            return "".join(t.text for t in tokens[start:index])
+    return None
+
+
+def _score_after(tokens: list[_Token], index: int) -> str | None:
+    """Name the score just right of ``tokens[index]``, if it is one."""
+    for size in (3, 4):
+        end = index + 1 + size
+        if end > len(tokens) or (end < len(tokens) and tokens[end].text not in _ENDS):
+            continue
+        if _is_score(tokens[index + 1 : end]):
+            return "".join(t.text for t in tokens[index + 1 : end])
+    return None
+
+
+def _is_score(tokens: list[_Token]) -> bool:
+    """Tell whether ``tokens`` are ``signal.score``, ``signals.K``, ``signals["K"]``."""
+    texts = [t.text for t in tokens]
+    if texts == ["signal", ".", "score"]:
+        return True
+    if len(tokens) == 3 and texts[:2] == ["signals", "."]:
+        return tokens[2].kind == "name"
+    return (
+        len(tokens) == 4
+        and texts[:2] == ["signals", "["]
+        and tokens[2].kind == "string"
+        and texts[3] == "]"
+    )
+
+
+def _number_after(tokens: list[_Token], index: int) -> float | None:
+    """The number (a literal, maybe negated) just right of ``tokens[index]``."""
+    sign, at = 1.0, index + 1
+    if at < len(tokens) and tokens[at].text == "-" and tokens[at].kind == "operator":
+        sign, at = -1.0, at + 1
+    if at >= len(tokens) or tokens[at].kind != "number":
+        return None
+    if at + 1 < len(tokens) and tokens[at + 1].text not in _ENDS:
+        return None
+    return _number(tokens[at], sign)
+
+
+def _number_before(tokens: list[_Token], index: int) -> float | None:
+    """The number (a literal, maybe negated) just left of ``tokens[index]``."""
+    at = index - 1
+    if at < 0 or tokens[at].kind != "number":
+        return None
+    sign = 1.0
+    if at >= 1 and tokens[at - 1].text == "-" and tokens[at - 1].kind == "operator":
+        sign, at = -1.0, at - 1
+    if at > 0 and tokens[at - 1].text not in _STARTS:
+        return None
+    return _number(tokens[index - 1], sign)
+
+
+def _number(token: _Token, sign: float) -> float | None:
+    text = token.text.lower().removesuffix("u")
+    try:
+        return sign * (int(text, 16) if text.startswith("0x") else float(text))
+    except ValueError:
+        return None
+
+
+def _required(tokens: list[_Token]) -> frozenset[tuple[str, str]]:
+    """Return what every match must have: ``signal.kind``, ``event.type`` values.
+
+    Read from the conjuncts that must all hold (the parts of a top-level
+    ``&&``), each ``<field> == "<value>"`` or ``"<value>" == <field>``.
+    """
+    tokens = _unwrapped(tokens)
+    if any(t.text in ("?", "||") for _, t in _top_level(tokens)):
+        return frozenset()
+    found = set()
+    for part in _split(tokens, "&&"):
+        part = _unwrapped(part)
+        if len(part) != 5 or (part[3].text != "==" and part[1].text != "=="):
+            continue
+        for field_at, op_at, value_at in ((0, 3, 4), (2, 1, 0)):
+            path = "".join(t.text for t in part[field_at : field_at + 3])
+            value = _plain_string(part[value_at])
+            if (
+                part[op_at].text == "=="
+                and value is not None
+                and path
+                in (
+                    "signal.kind",
+                    "event.type",
+                )
+            ):
+                found.add((path, value))
+    return frozenset(found)
+
+
 def _check_comparisons(source: str, tokens: list[_Token]) -> None:
     """Refuse ``==`` and ``!=`` that can never tell one event from another.
 
@@ -615,7 +845,8 @@ def _refuse_comparison(source: str, token: _Token, problem: str) -> NoReturn:
 
 
 def _kinds_read(tokens: list[_Token]) -> frozenset[str]:
-    """Return the kinds named in ``signals["<kind>"]`` and ``"<kind>" in signals``.
+    """Return the kinds named in ``signals["<kind>"]``, ``"<kind>" in signals``,
+    ``signals.<kind>`` and ``signal.kind == "<kind>"`` (or ``!=``).
 
     Only plain string literals count: a kind computed at run time, or written
     with escapes, is not known here.
@@ -631,6 +862,22 @@ def _kinds_read(tokens: list[_Token]) -> frozenset[str]:
             kinds.add(_plain_string(tokens[i + 2]))
         if i >= 2 and tokens[i - 1].kind == "name" and tokens[i - 1].text == "in":
             kinds.add(_plain_string(tokens[i - 2]))
+        if (
+            len(after) >= 2
+            and after[0] == "."
+            and tokens[i + 2].kind == "name"
+            and after[2:3] != ["("]
+        ):
+            kinds.add(tokens[i + 2].text)  # signals.risky_login, has(signals.x)
+    texts = [token.text for token in tokens]
+    for i in range(len(tokens) - 4):
+        if texts[i : i + 3] == ["signal", ".", "kind"] and texts[i + 3] in ("==", "!="):
+            kinds.add(_plain_string(tokens[i + 4]))
+        if texts[i + 2 : i + 5] == ["signal", ".", "kind"] and texts[i + 1] in (
+            "==",
+            "!=",
+        ):
+            kinds.add(_plain_string(tokens[i]))
     return frozenset(kind for kind in kinds if kind)
 
 

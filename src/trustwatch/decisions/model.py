@@ -19,11 +19,13 @@ from trustwatch.detectors.base import Signal
 
 __all__ = [
     "ACTION_SEVERITY",
+    "ACTION_TARGETS",
     "Action",
     "ActionType",
     "Mode",
     "RuleHit",
     "Verdict",
+    "acts_on",
     "stable_id",
 ]
 
@@ -55,6 +57,26 @@ ACTION_SEVERITY: dict[str, int] = {
     "block_source": 7,
     "lock_account": 8,
 }
+
+#: The kinds of target each action can act on; ``None`` for any kind. A
+#: source is an address or a network, a link may be given by its URL.
+ACTION_TARGETS: dict[str, frozenset[str] | None] = {
+    "allow": None,
+    "send_to_review": None,
+    "rate_limit": frozenset({"account", "ip", "network"}),
+    "challenge": frozenset({"account"}),
+    "force_password_reset": frozenset({"account"}),
+    "disable_link": frozenset({"link", "url"}),
+    "quarantine_file": frozenset({"file"}),
+    "block_source": frozenset({"ip", "network"}),
+    "lock_account": frozenset({"account"}),
+}
+
+
+def acts_on(action: str, target_type: str) -> bool:
+    """Tell whether ``action`` can act on a target of kind ``target_type``."""
+    kinds = ACTION_TARGETS.get(action)
+    return kinds is None or target_type in kinds
 
 
 def stable_id(prefix: str, *parts: str) -> str:

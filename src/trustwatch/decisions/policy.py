@@ -107,7 +107,12 @@ from trustwatch.decisions.conditions import (
     ConditionError,
     compile_condition,
 )
-from trustwatch.decisions.model import ACTION_SEVERITY, ActionType
+from trustwatch.decisions.model import (
+    ACTION_SEVERITY,
+    ACTION_TARGETS,
+    ActionType,
+    acts_on,
+)
 from trustwatch.errors import PolicyError
 
 __all__ = [
@@ -128,7 +133,8 @@ _TARGETS = ("entity", "account", "ip")
 #: Target types a rule may take from a signal's ``evidence["targets"]``.
 EVIDENCE_TARGET_TYPES = ("account", "ip", "file", "link")
 EVIDENCE_PREFIX = "evidence:"
-_DURATION_RE = re.compile(r"^(\d+)\s*([smhd])$")
+# ASCII digits only: int() would read other scripts' digits too
+_DURATION_RE = re.compile(r"^([0-9]+)\s*([smhd])$", re.ASCII)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -140,8 +146,14 @@ def parse_duration(text: str) -> timedelta:
     """Parse ``"30s"``, ``"15m"``, ``"24h"`` or ``"7d"`` into a timedelta.
 
     The duration must be at least one second and at most :data:`MAX_DURATION`;
-    leave ``expires`` out for an action that does not expire.
+    leave ``expires`` out for an action that does not expire. Only ASCII
+    digits count, and anything but a string is refused.
     """
+    if not isinstance(text, str):
+        raise ValueError(
+            f"{text!r} is not a duration like '15m', '24h' or '7d'; hint: quote "
+            "it, with its unit"
+        )
     match = _DURATION_RE.match(text.strip())
     if not match:
         raise ValueError(f"{text!r} is not a duration like '15m', '24h' or '7d'")
@@ -168,6 +180,8 @@ def duration_text(duration: timedelta) -> str:
 
 def parse_delay(text: str) -> tuple[timedelta, timedelta]:
     """Parse a delay range like ``"5m-30m"`` (or one duration, ``"10m"``)."""
+    if not isinstance(text, str):
+        raise ValueError(f"{text!r} is not a delay like '5m-30m' or '10m'")
     low, _, high = text.partition("-")
     bounds = (parse_duration(low), parse_duration(high or low))
     if bounds[0] > bounds[1]:
@@ -288,6 +302,8 @@ def _rule(raw: dict[str, Any], where: str, known_kinds: Set[str] | None) -> Rule
             faults.append(f"{where}: 'signals' must be a non-empty list of kinds")
     if known_kinds is not None:
         faults.extend(_unknown_kind_faults(signals, when, known_kinds, where))
+    if when is not None and signals:
+        faults.extend(_unmet_faults(signals, when, known_kinds, where))
     action = need("action", str)
     if action == "allow":
         faults.append(
@@ -311,6 +327,8 @@ def _rule(raw: dict[str, Any], where: str, known_kinds: Set[str] | None) -> Rule
         faults.append(
             f"{where}: target {target!r} is not one of {(*_TARGETS, *listed)}"
         )
+    elif action in ACTION_SEVERITY:
+        faults.extend(_target_faults(action, target, where))
     mode = raw.get("mode", "enforce")
     if mode not in ("enforce", "shadow", "disabled"):
         faults.append(f"{where}: mode {mode!r} is not enforce/shadow/disabled")
@@ -323,6 +341,12 @@ def _rule(raw: dict[str, Any], where: str, known_kinds: Set[str] | None) -> Rule
         delay = parse_delay(raw["delay"]) if "delay" in raw else None
     except (ValueError, AttributeError, OverflowError) as exc:
         faults.append(f"{where}: delay: {exc}")
+    if expires is not None and delay is not None and delay[1] >= expires:
+        faults.append(
+            f"{where}: delay {raw['delay']!r} is not shorter than expires "
+            f"{raw['expires']!r}: every action would expire before it is sent; "
+            "hint: shorten the delay, or let the action last longer"
+        )
     if faults:
         raise PolicyError("\n".join(faults))
     return Rule(
@@ -337,6 +361,31 @@ def _rule(raw: dict[str, Any], where: str, known_kinds: Set[str] | None) -> Rule
         delay=delay,
         when=when,
     )
+
+
+def _target_faults(action: str, target: str, where: str) -> list[str]:
+    """Return a fault when the rule's target is a kind its action cannot act on.
+
+    ``account``, ``ip`` and ``evidence:<type>`` name their kind; the kind of
+    ``entity`` is the signal's, known only when the rule decides (the engine
+    then acts on nothing, see :mod:`trustwatch.decisions.engine`).
+    """
+    kind = target.removeprefix(EVIDENCE_PREFIX)
+    if target == "entity" or acts_on(action, kind):
+        return []
+    kinds = sorted(ACTION_TARGETS[action] or ())
+    listed = [f"{EVIDENCE_PREFIX}{kind}" for kind in EVIDENCE_TARGET_TYPES]
+    fitting = [
+        t
+        for t in ("entity", *_TARGETS[1:], *listed)
+        if t == "entity" or t.removeprefix(EVIDENCE_PREFIX) in kinds
+    ]
+    return [
+        f"{where}: target {target!r} is {'an' if kind[0] in 'aeiou' else 'a'} "
+        f"{kind}, and action {action!r} acts only on {' or '.join(kinds)} "
+        f"targets; hint: target {' or '.join(repr(t) for t in fitting)}, or "
+        "choose an action that acts on this target"
+    ]
 
 
 def _unknown_kind_faults(
@@ -359,6 +408,58 @@ def _unknown_kind_faults(
             f"raises; hint: {_kind_hint(kind, known_kinds)}"
         )
     return faults
+
+
+def _unmet_faults(
+    signals: list[Any],
+    when: CelCondition,
+    known_kinds: Set[str] | None,
+    where: str,
+) -> list[str]:
+    """Return a fault for each requirement of ``when`` the rule's kinds never meet.
+
+    ``signal.kind == "K"`` with K not among the rule's ``signals``, and
+    ``event.type == "T"`` when no detector raises the rule's kinds on a T
+    event: the condition can never match. A kind none of ``known_kinds``
+    is reported as unknown instead.
+    """
+    named = sorted({kind for kind in signals if isinstance(kind, str)})
+    faults = []
+    for path, value in sorted(when.required):
+        unknown = known_kinds is not None and value not in known_kinds
+        if path == "signal.kind" and value not in named and not unknown:
+            faults.append(
+                f"{where}: when requires signal.kind == {value!r}, and the rule "
+                f"reads only {', '.join(named)}: it never matches; hint: add "
+                f"{value!r} to signals, or test a kind the rule reads"
+            )
+        if path == "event.type":
+            raised_on = _event_types(named)
+            if raised_on is not None and value not in raised_on:
+                faults.append(
+                    f"{where}: when requires event.type == {value!r}, and "
+                    f"{', '.join(named)} {'is' if len(named) == 1 else 'are'} "
+                    f"raised only on {', '.join(sorted(raised_on))} events: it "
+                    "never matches; hint: test one of those types, or read a "
+                    f"kind raised on {value} events"
+                )
+    return faults
+
+
+def _event_types(kinds: list[str]) -> set[str] | None:
+    """Return the event types the detectors raise ``kinds`` on; None if any."""
+    from trustwatch.detectors.registry import available
+
+    found: set[str] = set()
+    for kind in kinds:
+        raisers = [d for d in available().values() if kind in d.signal_kinds]
+        if not raisers:
+            return None  # a kind no detector raises is reported on its own
+        for detector in raisers:
+            if detector.event_types is None:
+                return None
+            found.update(str(t.__struct_config__.tag) for t in detector.event_types)
+    return found
 
 
 def _kind_hint(kind: str, known_kinds: Set[str]) -> str:

@@ -116,6 +116,8 @@ class RuleScore:
 
     ``precision`` and ``recall`` are over labelled examples only, and
     ``None`` where undefined (no labelled hit, no abusive example).
+    ``condition_errors`` counts the examples on which the rule's condition
+    failed at least once.
     """
 
     rule_id: str
@@ -353,6 +355,9 @@ def run_examples(
     engine = DecisionEngine(policy)
     report = PolicyTestReport(policy=policy.ref)
     outcomes: list[tuple[bool | None, set[str]]] = []
+    # examples on which each rule's condition failed (an example may fail a
+    # condition once per signal; the engine counts those)
+    failed_on: Counter[str] = Counter()
     rule_ids = {rule.id for rule in policy.rules}
     for example in examples:
         unknown = (
@@ -367,10 +372,12 @@ def run_examples(
         if isinstance(example, BadExample):
             report.bad_lines.append(example)
             continue
+        before = Counter(engine.rule_errors)
         verdict, _ = engine.decide(example.event, example.signals)
+        failed_on.update(r for r, n in engine.rule_errors.items() if n > before[r])
         report.results.append(_checked(example, verdict))
         outcomes.append((example.abusive, {hit.rule_id for hit in verdict.rules}))
-    report.rules = _scores(policy, outcomes, engine.rule_errors)
+    report.rules = _scores(policy, outcomes, failed_on)
     return report
 
 

@@ -84,7 +84,7 @@ _DEFAULT_EVERY: Final = timedelta(hours=1)
 _DEFAULT_TIMEOUT: Final = 30.0
 _DEFAULT_RETRIES: Final = 3
 _NAME: Final = re.compile(r"[a-z0-9_.-]{1,64}")
-_DURATION: Final = re.compile(r"\s*(\d+)\s*([smhdw])\s*")
+_DURATION: Final = re.compile(r"\s*([0-9]+)\s*([smhdw])\s*", re.ASCII)
 _UNITS: Final = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _ENV_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _HEADER_NAME: Final = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")

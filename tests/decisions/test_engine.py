@@ -224,3 +224,43 @@ def test_in_force_actions_are_saved_so_that_earlier_versions_read_them():
     assert (kind, target) == ("lock_account:dry_run", "account:alice")
     assert until == event.ts.timestamp() + 86_400
     assert state["lasting"] == [86_400.0]
+
+
+def _lock_at(engine: DecisionEngine, i: int, when: datetime):
+    event = Login(
+        event_id=f"e{i}", ts=when, account="alice", ip="198.51.100.7", success=False
+    )
+    return engine.decide(event, [signal(event, "login_after_failures", 0.9)])
+
+
+def test_an_action_dated_far_ahead_does_not_hold_back_the_events_before_it():
+    for expires in (None, "1h"):
+        engine = DecisionEngine(_locks(("lock", expires)))
+        _, ahead = _lock_at(engine, 1, datetime(2199, 6, 1, tzinfo=UTC))
+        _, first = _lock_at(engine, 2, T0)
+        verdict, second = _lock_at(engine, 3, T0 + timedelta(minutes=1))
+        assert [len(ahead), len(first), len(second)] == [1, 1, 0]
+        assert first[0].created_at == T0
+        # the event after it is covered by the action of the event before
+        assert [h.in_force for h in verdict.rules] == [True]
+
+
+def test_an_action_is_in_force_only_from_its_own_event_time_to_its_expiry():
+    engine = DecisionEngine(_locks(("lock", "1h")))
+    issued = [
+        len(_lock_at(engine, i, T0 + timedelta(minutes=minutes))[1])
+        for i, minutes in enumerate((10, 9, 30, 69, 71))
+    ]
+    # 9 is before the action at 10, so it issues its own; the two join and
+    # cover 9 to 70, so 30 and 69 are in force and 71 is past them
+    assert issued == [1, 1, 0, 0, 1]
+
+
+def test_the_times_an_action_covers_survive_a_checkpoint():
+    engine = DecisionEngine(_locks(("lock", None)))
+    _lock_at(engine, 1, datetime(2199, 6, 1, tzinfo=UTC))
+    restored = DecisionEngine(_locks(("lock", None)))
+    restored.set_state(engine.get_state())
+    assert restored.get_state() == engine.get_state()
+    _, actions = _lock_at(restored, 2, T0)
+    assert len(actions) == 1

@@ -115,10 +115,11 @@ def test_two_dispatchers_over_one_postgres_ledger_never_send_an_action_twice(
         first.store.write_actions(
             [make_action(n, expires=timedelta(hours=2)) for n in range(count)]
         )
-        # a floor high enough that the runaway check lets the burst through
+        # a floor and a default budget high enough that the breaker lets the
+        # burst through
+        burst = {"rate_floor": 100_000, "default_budget": "1000 per minute"}
         dispatchers = [
-            _counting_dispatcher(led, adapter, breaker={"rate_floor": 100_000})
-            for led in (first, second)
+            _counting_dispatcher(led, adapter, breaker=burst) for led in (first, second)
         ]
         start = threading.Barrier(len(dispatchers))
         failures: list[BaseException] = []

@@ -7,12 +7,21 @@ a rule with ``target = "evidence:<type>"`` acts on every target of that type
 the signal lists in ``evidence["targets"]`` (each link to a malicious file).
 Actions already in force on the same target (a source blocked an hour ago) are
 not issued again until they expire; the verdict still lists the rule, so the
-record stays complete. A rule whose action lasts longer than the one in force
-(a permanent lock over a one-minute lock) issues its action anew, and when
+record stays complete. An action is in force only for event times from its
+own event's time to its expiry: an event dated before it (one dated far
+ahead came first, by a wrong clock or a forged field) issues its own action,
+so no event dated in the future holds back enforcement on its target. A
+rule whose action lasts longer than the one in force (a permanent lock over
+a one-minute lock) issues its action anew, and when
 several rules give one action to one target on the same event, the longest
 lasting acts. A rule whose target the event lacks (``target = "account"`` on
 a login for an unknown user) is listed with an empty target and acts on
-nothing: it does not count toward the decision. Action ids derive from the
+nothing: it does not count toward the decision. So is a rule whose signal's
+entity is a kind its action cannot act on (``lock_account`` on the URL of an
+``intel_url`` signal, with ``target = "entity"``): such targets are counted
+per rule in :attr:`DecisionEngine.unfit_targets` and logged once per rule;
+a policy check refuses the targets whose kind is known before (``account``,
+``ip``, ``evidence:<type>``). Action ids derive from the
 verdict, the rule, the target and the mode, so a replay issues the same ids.
 
 A rule with a CEL condition (``when``) is evaluated only on signals that
@@ -28,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
@@ -47,6 +57,7 @@ from trustwatch.decisions.model import (
     Mode,
     RuleHit,
     Verdict,
+    acts_on,
     stable_id,
 )
 from trustwatch.decisions.policy import EVIDENCE_PREFIX, Policy, Rule
@@ -84,12 +95,15 @@ class DecisionEngine:
         self.policy = policy
         self.mode: Mode = mode
         self.max_active = max_active
-        # (action:mode, target_type:target) -> (in force until, for how long)
-        self._active: LruDict[tuple[str, str], tuple[float, float]] = LruDict(
+        # (action:mode, target_type:target) -> (in force from, until, for how
+        # long): the event times some issued action covers
+        self._active: LruDict[tuple[str, str], tuple[float, float, float]] = LruDict(
             max_active
         )
         #: Run-time failures of each rule's condition, by rule id.
         self.rule_errors: Counter[str] = Counter()
+        #: Targets each rule could not act on (a URL to lock), by rule id.
+        self.unfit_targets: Counter[str] = Counter()
 
     def decide(
         self, event: EventBase, signals: Sequence[Signal]
@@ -105,6 +119,9 @@ class DecisionEngine:
                 if rule.when is not None and not self._holds(rule, signal, variables):
                     continue
                 for target_type, target in _targets(rule, signal, event):
+                    if target and not acts_on(rule.action, target_type):
+                        self._count_unfit(rule, target_type)
+                        target = ""  # listed, acting on nothing
                     key = (rule.id, target_type, target)
                     if key not in hits or signal.score > hits[key][1].score:
                         hits[key] = (rule, signal)
@@ -185,36 +202,61 @@ class DecisionEngine:
                 failure,
             )
 
+    def _count_unfit(self, rule: Rule, target_type: str) -> None:
+        """Count a target the rule's action cannot act on; log the first."""
+        self.unfit_targets[rule.id] += 1
+        if self.unfit_targets[rule.id] == 1:
+            log.warning(
+                "policy %s rule %s: %s cannot act on a %s target, so the rule "
+                "acts on nothing there; further ones are only counted; hint: "
+                "name the signal kinds whose entity it can act on, or set "
+                "target",
+                self.policy.ref,
+                rule.id,
+                rule.action,
+                target_type,
+            )
+
     def get_state(self) -> dict[str, Any]:
         """Return the actions in force as plain values, for checkpoints.
 
         ``active`` holds ``[kind, target, until]`` as before actions kept
         how long they last (earlier versions read it as is); ``lasting``
-        holds each one's length in the same order.
+        holds each one's length and ``started`` the event time from which it
+        is in force, in the same order.
         """
         # infinity is not JSON: actions without expiry are kept as None
-        active, lasting = [], []
-        for (kind, target), (until, length) in self._active.items():
+        active, lasting, started = [], [], []
+        for (kind, target), (start, until, length) in self._active.items():
             active.append([kind, target, None if until == _FOREVER else until])
             lasting.append(None if length == _FOREVER else length)
-        return {"active": active, "lasting": lasting}
+            started.append(None if start == -_FOREVER else start)
+        return {"active": active, "lasting": lasting, "started": started}
 
     def set_state(self, state: dict[str, Any]) -> None:
         """Restore the actions in force from :meth:`get_state`.
 
         A state saved before actions kept how long they last has no
         ``lasting``: its actions count as lasting as long as the longest
-        rule, so no rule issues them again before they expire.
+        rule, so no rule issues them again before they expire. One saved
+        without ``started`` is in force from its expiry less its length
+        (from any time, when either is unbounded).
         """
         active = state.get("active", [])
         lasting = state.get("lasting")
+        started = state.get("started")
         if lasting is None:
             lasting = [None] * len(active)
-        elif len(lasting) != len(active):
+        if started is None:
+            started = [None] * len(active)
+        if len(lasting) != len(active) or len(started) != len(active):
             raise ValueError(
-                f"{len(active)} actions in force but {len(lasting)} lengths"
+                f"{len(active)} actions in force but {len(lasting)} lengths "
+                f"and {len(started)} start times"
             )
-        self._active = LruDict(self.max_active, map(_in_force, active, lasting))
+        self._active = LruDict(
+            self.max_active, map(_in_force, active, lasting, started)
+        )
 
     def _action(
         self,
@@ -232,10 +274,11 @@ class DecisionEngine:
         key = (f"{rule.action}:{mode}", f"{target_type}:{target}")
         lasting = _lasting(rule)
         in_force = self._active.get(key)
-        if in_force is not None and in_force[0] > now and lasting <= in_force[1]:
-            return None  # already in force on this target, for as long or longer
-        until = now + lasting
-        self._active.put(key, (until, lasting))
+        if in_force is not None:
+            start, until, length = in_force
+            if start <= now < until and lasting <= length:
+                return None  # in force on this target, for as long or longer
+        self._active.put(key, _covering(in_force, now, now + lasting, lasting))
         return Action(
             action_id=stable_id("act", verdict_id, rule.id, target_type, target, mode),
             verdict_id=verdict_id,
@@ -326,15 +369,41 @@ def _lasting(rule: Rule) -> float:
     return _FOREVER if rule.expires is None else rule.expires.total_seconds()
 
 
+def _covering(
+    in_force: tuple[float, float, float] | None,
+    start: float,
+    until: float,
+    lasting: float,
+) -> tuple[float, float, float]:
+    """The event times covered once an action over ``[start, until)`` is issued.
+
+    An action in force over times that meet or overlap the new one's joins
+    it (each time of the union is covered by one of the two); one apart from
+    it is forgotten for the new one, so that the times around the newest
+    action stay covered.
+    """
+    if in_force is None:
+        return start, until, lasting
+    old_start, old_until, old_lasting = in_force
+    if old_start > until or start > old_until:
+        return start, until, lasting
+    return min(start, old_start), max(until, old_until), max(lasting, old_lasting)
+
+
 def _in_force(
-    entry: Sequence[Any], lasting: float | None
-) -> tuple[tuple[str, str], tuple[float, float]]:
-    """One saved in-force action as its key and (until, lasting)."""
+    entry: Sequence[Any], lasting: float | None, started: float | None
+) -> tuple[tuple[str, str], tuple[float, float, float]]:
+    """One saved in-force action as its key and (from, until, lasting)."""
     kind, target, until = entry
-    return (kind, target), (
-        _FOREVER if until is None else float(until),
-        _FOREVER if lasting is None else float(lasting),
-    )
+    end = _FOREVER if until is None else float(until)
+    length = _FOREVER if lasting is None else float(lasting)
+    if started is not None:
+        start = float(started)
+    elif math.isfinite(end) and math.isfinite(length):
+        start = end - length
+    else:
+        start = -_FOREVER
+    return (kind, target), (start, end, length)
 
 
 def _strongest(hits: list[RuleHit]) -> ActionType:

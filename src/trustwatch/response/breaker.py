@@ -3,9 +3,13 @@
 Two checks, each naming itself in the reason it gives:
 
 * **Budgets** per action type (``lock_account = "100 per minute"``): a
-  dispatch that would exceed the count over the trailing period is held.
-  The actions sent and the slots other dispatchers hold for sends in
-  progress are counted together, so several dispatchers share one budget.
+  dispatch that would exceed the count over the trailing period of dispatch
+  (clock) time is held. Every enforcing type has one: those ``budgets``
+  does not name get ``default_budget``, so a pass that would send a whole
+  replay of history at once (which the runaway check, counting in event
+  time, lets through) sends no more than that. The actions sent and the
+  slots other dispatchers hold for sends in progress are counted together,
+  so several dispatchers share one budget.
 * **Runaway rules**: each rule's actions are counted in windows of event time
   (``created_at``). A rule's usual rate is a decaying average of its past
   windows, never below a floor; an action that takes its window's count over
@@ -54,7 +58,7 @@ class Breaker:
 
     def has_budget(self, action_type: str) -> bool:
         """Whether dispatches of ``action_type`` are limited by a budget."""
-        return action_type in self.settings.budgets
+        return self.settings.budget_for(action_type) is not None
 
     def take_budget(
         self, action_type: str, action_id: str, attempt: int, now: datetime
@@ -67,7 +71,7 @@ class Breaker:
         count and take slots one at a time, so together they never send more
         than the budget.
         """
-        budget = self.settings.budgets.get(action_type)
+        budget = self.settings.budget_for(action_type)
         if budget is None:
             return None
         count, period = budget
@@ -76,9 +80,10 @@ class Breaker:
         )
         if in_use is None:
             return None
+        which = "" if action_type in self.settings.budgets else " (default_budget)"
         return (
             f"budget: {action_type} is limited to {count} per "
-            f"{_period_text(period)} and {in_use} went out in the last one"
+            f"{_period_text(period)}{which} and {in_use} went out in the last one"
         )
 
     def give_back(self, action_type: str, action_id: str, attempt: int) -> None:

@@ -21,6 +21,7 @@
 
     [breaker]
     budgets = { lock_account = "100 per minute" }
+    default_budget = "100 per minute"
 
 Every error names the file and the key, and ends with a hint.
 """
@@ -41,6 +42,7 @@ from trustwatch.decisions.policy import parse_duration
 from trustwatch.errors import ConfigError
 
 __all__ = [
+    "DEFAULT_BUDGET",
     "AdapterSettings",
     "BreakerSettings",
     "ResponseConfig",
@@ -52,7 +54,7 @@ __all__ = [
 ]
 
 AdapterKind = Literal["webhook", "kafka", "log"]
-_BUDGET_RE = re.compile(r"^(\d+)\s+per\s+(second|minute|hour|day)$")
+_BUDGET_RE = re.compile(r"^([0-9]+)\s+per\s+(second|minute|hour|day)$", re.ASCII)
 _PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 _ADAPTER_KEYS: dict[str, set[str]] = {
     "webhook": {"kind", "url", "secret_env", "timeout", "insecure_http"},
@@ -60,6 +62,12 @@ _ADAPTER_KEYS: dict[str, set[str]] = {
     "log": {"kind", "path"},
 }
 
+
+#: The budget of each enforcing type the ``[breaker]`` table does not budget.
+DEFAULT_BUDGET = (100, timedelta(minutes=1))
+#: Types no budget holds: nothing is sent for ``allow``, and reviews are
+#: what the breaker sends instead.
+_NEVER_BUDGETED = frozenset({"allow", "send_to_review"})
 
 #: The longest an adapter's ``timeout`` (one whole delivery) may be: well
 #: under the five minutes a dispatcher's claim on an action lasts, so that no
@@ -94,6 +102,11 @@ class BreakerSettings:
     budgets
         Action type to ``(count, period)``: at most ``count`` dispatches of
         that type in any ``period``.
+    default_budget
+        The budget of every enforcing type ``budgets`` does not name (all
+        but ``allow`` and ``send_to_review``): the periods are of dispatch
+        (clock) time, so a replay of history that would act on everything
+        in one pass sends no more than this.
     window
         The length of the windows a rule's rate is counted in.
     rate_factor
@@ -105,10 +118,17 @@ class BreakerSettings:
     """
 
     budgets: dict[str, tuple[int, timedelta]] = field(default_factory=dict)
+    default_budget: tuple[int, timedelta] = DEFAULT_BUDGET
     window: timedelta = timedelta(minutes=1)
     rate_factor: float = 10.0
     rate_floor: float = 5.0
     decay: float = 0.8
+
+    def budget_for(self, action_type: str) -> tuple[int, timedelta] | None:
+        """Return ``action_type``'s budget, or ``None`` for a type never held."""
+        if action_type in _NEVER_BUDGETED:
+            return None
+        return self.budgets.get(action_type, self.default_budget)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,14 +173,25 @@ def _duration(
 
 
 def _number(
-    raw: dict[str, Any], key: str, default: float, low: float, high: float, where: str
+    raw: dict[str, Any],
+    key: str,
+    default: float,
+    low: float,
+    high: float,
+    where: str,
+    *,
+    above_low: bool = False,
 ) -> float:
+    """Read ``key``: a number from ``low`` (excluded when ``above_low``) to
+    ``high``, or ``default`` when absent."""
     value = raw.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ConfigError(f"{where}: {key} must be a number; hint: {key} = {default}")
-    if not low <= value <= high:
+    fits = (low < value if above_low else low <= value) and value <= high
+    if not fits:
+        shown = f"({low:g}, {high:g}]" if above_low else f"[{low:g}, {high:g}]"
         raise ConfigError(
-            f"{where}: {key} must be in [{low}, {high}]; hint: {key} = {default}"
+            f"{where}: {key} = {value!r} must be in {shown}; hint: {key} = {default:g}"
         )
     return float(value)
 
@@ -339,7 +370,9 @@ def response_config_from_dict(data: dict[str, Any], source: str) -> ResponseConf
     raw_breaker = _table(data, "breaker", source)
     here = f"{source}: breaker"
     _unknown(
-        raw_breaker, {"budgets", "window", "rate_factor", "rate_floor", "decay"}, here
+        raw_breaker,
+        {"budgets", "default_budget", "window", "rate_factor", "rate_floor", "decay"},
+        here,
     )
     budgets: dict[str, tuple[int, timedelta]] = {}
     for action_type, text in _table(raw_breaker, "budgets", here).items():
@@ -362,13 +395,33 @@ def response_config_from_dict(data: dict[str, Any], source: str) -> ResponseConf
                 f'{action_type} = "100 per minute"'
             ) from exc
     base = BreakerSettings()
+    default_budget = base.default_budget
+    if "default_budget" in raw_breaker:
+        try:
+            default_budget = parse_budget(str(raw_breaker["default_budget"]))
+        except ValueError as exc:
+            raise ConfigError(
+                f"{here}: default_budget: {exc}; hint: default_budget = "
+                '"100 per minute" (raise it, or budget a type in [breaker.budgets])'
+            ) from exc
     breaker = BreakerSettings(
         budgets=budgets,
+        default_budget=default_budget,
         window=_duration(raw_breaker, "window", base.window, here),
         rate_factor=_number(raw_breaker, "rate_factor", base.rate_factor, 1, 1e6, here),
-        rate_floor=_number(raw_breaker, "rate_floor", base.rate_floor, 0, 1e9, here),
+        rate_floor=_number(
+            raw_breaker, "rate_floor", base.rate_floor, 0, 1e9, here, above_low=True
+        ),
         decay=_number(raw_breaker, "decay", base.decay, 0, 0.999, here),
     )
+    if breaker.rate_factor * breaker.rate_floor < 1:
+        raise ConfigError(
+            f"{here}: rate_factor {breaker.rate_factor:g} times rate_floor "
+            f"{breaker.rate_floor:g} lets no rule fire even once per window, so "
+            "every action would be held and no rule could ever learn its rate; "
+            f"hint: rate_floor = {base.rate_floor:g} (their product must be at "
+            "least 1)"
+        )
     secret_env = data.get("delay_secret_env", "TRUSTWATCH_DELAY_SECRET")
     if not isinstance(secret_env, str) or not secret_env.strip():
         raise ConfigError(

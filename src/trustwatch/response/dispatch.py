@@ -3,8 +3,9 @@
 One pass (:meth:`Dispatcher.run_once`):
 
 1. takes in enforced actions the store holds and the ledger does not yet,
-   each due at its creation time plus its rule's random delay; the breaker's
-   runaway check may hold it at once;
+   each due at its creation time (the pass's time, for one created after
+   it) plus its rule's random delay; the breaker's runaway check may hold
+   it at once;
 2. handles expiry: an action that was sent, or that an attempt may have
    reached the platform with (an attempt that timed out, or was cut off),
    gets a reversal queued; one never attempted is marked ``expired``;
@@ -193,13 +194,19 @@ class Dispatcher:
                 return
             sleep(interval)
 
-    def due_at(self, action: Action) -> datetime:
-        """Return when ``action`` may be sent: creation plus its rule's delay."""
+    def due_at(self, action: Action, now: datetime | None = None) -> datetime:
+        """Return when ``action`` may be sent: creation plus its rule's delay.
+
+        An action created after ``now`` (its event dated ahead of the clock,
+        by a wrong clock or a forged field) counts as created at ``now``: no
+        event's date holds its action back.
+        """
+        created = action.created_at if now is None else min(action.created_at, now)
         rule = rule_of(action.actor)
         bounds = self.delays.get(rule) if rule else None
         if bounds is None:
-            return action.created_at
-        return action.created_at + delay_for(
+            return created
+        return created + delay_for(
             action.action_id, bounds[0], bounds[1], self._delay_key
         )
 
@@ -213,14 +220,14 @@ class Dispatcher:
         for action in self.ledger.untaken():
             if not _breakable(action):
                 summary.taken_in += self.ledger.add(
-                    action.action_id, self.due_at(action)
+                    action.action_id, self.due_at(action, now)
                 )
                 continue
             # the row goes in held, so nobody sends it before the breaker has
             # looked; only the dispatcher whose row went in counts the action
             if not self.ledger.add(
                 action.action_id,
-                self.due_at(action),
+                self.due_at(action, now),
                 state="held",
                 last_error=_TAKING_IN,
             ):
@@ -229,7 +236,10 @@ class Dispatcher:
 
     def _check_rate(self, action: Action, now: datetime, summary: PassSummary) -> None:
         """Let the breaker count a row being taken in; free or hold it."""
-        reason = self.breaker.runaway(action.actor, action.created_at)
+        # an action dated ahead of the pass counts now: one dated far ahead
+        # would otherwise move its rule's windows there and leave the rest
+        # too late to be counted
+        reason = self.breaker.runaway(action.actor, min(action.created_at, now))
         if reason is None:
             self.ledger.set_state(
                 action.action_id, "pending", leaving=("held",), error=""

@@ -138,6 +138,12 @@ def test_a_missing_topic_is_a_configuration_error(
             ["--kafka-config", "session.timeout.ms=SECRET"],
             "refused its setting 'session.timeout.ms'",
         ),
+        ("", ["--kafka-config", "foo.bar=SECRET"], "has no setting 'foo.bar'"),
+        (
+            "",
+            ["--kafka-config", "security.protocol=SECRET"],
+            "refused its setting 'security.protocol'",
+        ),
         ("", ["--metrics-address", "localhost"], "is not HOST:PORT"),
         (
             "",

@@ -52,7 +52,6 @@ from __future__ import annotations
 import logging
 import pickle
 import queue
-import re
 import secrets
 import threading
 import time
@@ -71,6 +70,7 @@ from trustwatch.events.deadletter import DeadLetter
 from trustwatch.events.decode import EventDecoder
 from trustwatch.events.repeats import RepeatFilter
 from trustwatch.runtime.pipeline import Pipeline
+from trustwatch.runtime.stream.clienttext import ClientText
 from trustwatch.runtime.stream.collector import GC_THRESHOLDS, StateCollector
 from trustwatch.runtime.stream.metrics import StreamMetrics
 from trustwatch.runtime.stream.outputs import (
@@ -151,15 +151,36 @@ class _BrokerWait:
     not answer never holds up a stop request.
     """
 
-    __slots__ = ("began", "limit", "servers", "stop_requested")
+    __slots__ = (
+        "began",
+        "limit",
+        "limit_is",
+        "servers",
+        "starting",
+        "stop_requested",
+        "text",
+    )
 
     def __init__(
-        self, limit: float, servers: str, stop_requested: Callable[[], float | None]
+        self,
+        limit: float,
+        servers: str,
+        stop_requested: Callable[[], float | None],
+        *,
+        limit_is: str = "the transaction timeout, transaction.timeout.ms",
+        starting: bool = False,
+        text: Callable[[str], str] = str,
     ) -> None:
         self.began = time.monotonic()
         self.limit = limit
+        #: what sets ``limit``, in words
+        self.limit_is = limit_is
         self.servers = servers
+        #: the worker is starting: nothing has been read yet
+        self.starting = starting
         self.stop_requested = stop_requested
+        #: hides the values of Kafka settings in the client's text
+        self.text = text
 
     def _stop_by(self) -> float | None:
         asked = self.stop_requested()
@@ -176,19 +197,28 @@ class _BrokerWait:
     def expired(self, what: str) -> StreamError:
         """The error of a wait that ended with no answer while ``what``."""
         stop_by = self._stop_by()
+        if self.starting:
+            lost = "nothing has been read yet"
+        else:
+            lost = (
+                "what was read since the last commit is not committed, and is "
+                "read again when a worker of the group starts"
+            )
         if stop_by is not None and stop_by < self.began + self.limit:
             return StreamError(
                 f"asked to stop while {what}, and the broker at {self.servers} "
-                f"did not answer within {_STOP_GRACE:.0f} s: what was read since "
-                "the last commit is not committed, and is read again when a "
-                "worker of the group starts"
+                f"did not answer within {_STOP_GRACE:.0f} s: {lost}"
             )
+        if self.starting:
+            hint = (
+                "hint: is the broker reachable, and does it allow transactions? "
+                "Start the worker again once it answers"
+            )
+        else:
+            hint = "hint: start the worker again once the broker is back"
         return StreamError(
             f"the broker at {self.servers} did not answer for {self.limit:.0f} s "
-            f"while {what}: what was read since the last commit is not "
-            "committed, and is read again when a worker of the group starts; "
-            "hint: start the worker again once the broker is back (the limit "
-            "is the transaction timeout, transaction.timeout.ms)"
+            f"while {what}: {lost}; {hint} (the limit is {self.limit_is})"
         )
 
 
@@ -423,6 +453,10 @@ class StreamWorker:
         self.metrics = metrics or StreamMetrics()
         self.reset_state = reset_state
         self.summary = WorkerSummary()
+        #: hides the values of the Kafka settings in what the client says
+        self._text = ClientText(settings.kafka_config)
+        #: a partition has been assigned to this worker since it started
+        self._ever_assigned = False
         self._tasks: dict[int, _PartitionTask] = {}
         #: seconds spent in assignment callbacks (restoring partitions'
         #: state) since the consume loop last looked: not idleness
@@ -497,8 +531,10 @@ class StreamWorker:
             or a checkpoint cannot be restored.
         StreamError
             When the broker fences or refuses the worker for good, or does
-            not answer for the transaction timeout; or when a stop request
-            cut short a wait for a broker that did not answer.
+            not answer for the transaction timeout; when a stop request cut
+            short a wait for a broker that did not answer; or when the
+            worker stops for ``idle_timeout`` without ever having been
+            assigned a partition (it has read nothing).
         """
         started = time.perf_counter()
         with StateCollector(self.settings.full_collection_interval) as collector:
@@ -558,7 +594,8 @@ class StreamWorker:
                     # nor is restoring the state of partitions just assigned
                     last_message += self._assigning
                 self._assigning = 0.0
-                if not self._tasks and now >= join_by and not waiting_said:
+                if not self._ever_assigned and now >= join_by and not waiting_said:
+                    # a worker whose partitions moved to another is not stuck
                     waiting_said = True
                     log.warning(
                         "no partition assigned %.0f s after starting: the group "
@@ -584,6 +621,9 @@ class StreamWorker:
                     and time.monotonic() - last_message >= idle_timeout
                 ):
                     self._check_broker(consumer)  # silence is not a dead broker
+                    if not self._ever_assigned:
+                        # it read nothing: a backfill must not pass for done
+                        raise self._never_assigned(time.perf_counter() - started)
                     log.info("no message for %.1f s: stopping", idle_timeout)
                     break
                 elif self._in_flight is None and collector.full_due():
@@ -612,6 +652,18 @@ class StreamWorker:
             self._close()
             self.summary.seconds = time.perf_counter() - started
         return self.summary
+
+    def _never_assigned(self, seconds: float) -> StreamError:
+        """The error of a worker that stops for idleness having been
+        assigned no partition: it has read nothing."""
+        s = self.settings
+        return StreamError(
+            f"no partition of {', '.join(s.topics)} was ever assigned to worker "
+            f"{s.worker_id} of group {s.group} in {seconds:.0f} s, so it read "
+            "nothing: the group may have more workers than partitions, or its "
+            "coordinator does not answer; hint: run fewer workers than the "
+            "topics have partitions, or check the broker's group coordinator"
+        )
 
     def _next_batch(self, consumer: Consumer) -> list[Message]:
         """Wait for a message, then take what else comes within the batch wait.
@@ -651,7 +703,8 @@ class StreamWorker:
             "bootstrap.servers": s.bootstrap_servers,
             "client.id": f"trustwatch-{s.worker_id}",
             "error_cb": self._on_error,
-            "logger": logging.getLogger("trustwatch.kafka"),
+            # the client's log lines may repeat a setting's value
+            "logger": self._text.logger(),
         }
         consumer_config = {
             **common,
@@ -680,16 +733,11 @@ class StreamWorker:
             producer = Producer(producer_config)
         except Exception as exc:
             # librdkafka's message may repeat a value, and values may be secret
-            named = _PROPERTY.search(str(exc))
-            what = f"setting {named.group(1)!r}" if named else "settings"
-            raise ConfigError(
-                f"the Kafka client refused its {what}; hint: check the names and "
-                "values given with --kafka-config or in the [kafka] table"
-            ) from None
+            raise self._text.refused(exc) from None
         try:
             _call_broker(
                 producer.init_transactions,
-                self._broker_wait(_CLIENT_TIMEOUT),
+                self._broker_wait(_CLIENT_TIMEOUT, starting=True),
                 "starting transactions",
             )
         except StreamError:
@@ -697,29 +745,45 @@ class StreamWorker:
         except Exception as exc:
             raise StreamError(
                 f"cannot start a transaction on Kafka at {s.bootstrap_servers}: "
-                f"{_kafka_reason(exc)}; hint: is the broker reachable, are the "
-                "security settings right, and does it allow transactions?"
+                f"{_kafka_reason(exc, self._text)}; hint: is the broker "
+                "reachable, are the security settings right, and does it allow "
+                "transactions?"
             ) from None
         self._consumer, self._producer = consumer, producer
         return consumer, producer
 
-    def _broker_wait(self, limit: float | None = None) -> _BrokerWait:
+    def _broker_wait(
+        self, limit: float | None = None, *, starting: bool = False
+    ) -> _BrokerWait:
         """A wait on the broker of ``limit`` seconds (the transaction timeout
-        when ``None``), cut short by a stop request."""
+        when ``None``), cut short by a stop request. ``starting``: the worker
+        has read nothing yet."""
+        if limit is None:
+            return _BrokerWait(
+                self.settings.broker_timeout,
+                self.settings.bootstrap_servers,
+                lambda: self._stop_requested,
+                starting=starting,
+                text=self._text,
+            )
         return _BrokerWait(
-            self.settings.broker_timeout if limit is None else limit,
+            limit,
             self.settings.bootstrap_servers,
             lambda: self._stop_requested,
+            limit_is=f"fixed at {limit:.0f} s for this call",
+            starting=starting,
+            text=self._text,
         )
 
     def _on_error(self, error: KafkaError) -> None:
+        said = self._text(error.str())
         if error.fatal():
-            self._fatal.append(error.str())
+            self._fatal.append(said)
         elif error.code() in _client_logged_codes():
             # the client's own log line (trustwatch.kafka) said it already
-            log.debug("Kafka client: %s", error.str())
+            log.debug("Kafka client: %s", said)
         else:
-            log.warning("Kafka client: %s", error.str())
+            log.warning("Kafka client: %s", said)
 
     def _check_broker(self, consumer: Consumer) -> None:
         """Raise unless the broker answers: a run that stops because nothing
@@ -730,8 +794,9 @@ class StreamWorker:
             raise StreamError(
                 f"no message came, and the broker at "
                 f"{self.settings.bootstrap_servers} does not answer "
-                f"({_kafka_reason(exc)}): the topics may not have been read "
-                "through; hint: start the worker again once the broker is back"
+                f"({_kafka_reason(exc, self._text)}): the topics may not have "
+                "been read through; hint: start the worker again once the broker "
+                "is back"
             ) from None
 
     def _check_topics(self, consumer: Consumer) -> None:
@@ -741,8 +806,9 @@ class StreamWorker:
             found = consumer.list_topics(timeout=_CLIENT_TIMEOUT).topics
         except Exception as exc:
             raise ConfigError(
-                f"cannot list the topics of {s.bootstrap_servers}: {exc}"
-            ) from exc
+                f"cannot list the topics of {s.bootstrap_servers}: "
+                f"{_kafka_reason(exc, self._text)}"
+            ) from None
         counts: dict[str, int] = {}
         for topic in (*s.topics, s.verdict_topic, s.action_topic, s.dead_letter_topic):
             meta = found.get(topic)
@@ -772,14 +838,14 @@ class StreamWorker:
             try:
                 consumer.close()  # leaves the group; revocation checkpoints
             except Exception as exc:  # closing must not hide the real error
-                log.warning("closing the consumer failed: %s", exc)
+                log.warning("closing the consumer failed: %s", self._text(str(exc)))
         if producer is not None and not self._abandoned:
             # after a failed run, records left in the queue belong to a
             # transaction that is not committed: nothing to wait for
             try:
                 _flush(producer, self._broker_wait(_CLIENT_TIMEOUT))
             except Exception as exc:  # a fenced producer: the real error is raised
-                log.warning("closing the producer failed: %s", exc)
+                log.warning("closing the producer failed: %s", self._text(str(exc)))
         self.metrics.assigned.set(0)
         self.metrics.consumer_lag.clear()  # no partition is owned any more
 
@@ -791,6 +857,8 @@ class StreamWorker:
         self._generation += 1
         self.summary.rebalances += 1
         self.metrics.rebalances.labels("assign").inc()
+        if partitions:
+            self._ever_assigned = True
         committed = _committed(consumer, partitions, self._broker_wait(_CLIENT_TIMEOUT))
         by_number: dict[int, dict[str, int | None]] = {}
         for tp in partitions:
@@ -913,7 +981,7 @@ class StreamWorker:
             error = message.error()
             if error is not None:
                 if not _is_partition_eof(error):
-                    log.warning("consume error: %s", error.str())
+                    log.warning("consume error: %s", self._text(error.str()))
                 continue
             topic, number, offset = (
                 message.topic(),
@@ -1050,7 +1118,7 @@ class StreamWorker:
             try:
                 ended = _commit_offsets(consumer, positions)
             except _OffsetCommitFailed as exc:
-                log.warning("offset commit failed: %s", exc)
+                log.warning("offset commit failed: %s", self._text(str(exc)))
                 self.summary.aborted += 1
                 self.metrics.aborted.inc()
                 self._rewind()
@@ -1099,7 +1167,7 @@ class StreamWorker:
             raise
         except _OffsetCommitFailed as exc:
             self._pending = None
-            log.warning("offset commit failed: %s", exc)
+            log.warning("offset commit failed: %s", self._text(str(exc)))
             self.summary.aborted += 1
             self.metrics.aborted.inc()
             self._reopen_all(in_callback=in_callback)
@@ -1140,7 +1208,9 @@ class StreamWorker:
             try:
                 _outcome(batch.future, batch.patience)
             except Exception as exc:
-                log.warning("the last transaction did not commit: %s", exc)
+                log.warning(
+                    "the last transaction did not commit: %s", self._text(str(exc))
+                )
             except BaseException:
                 if not batch.future.done():
                     raise  # a second interrupt cut the wait short
@@ -1154,10 +1224,10 @@ class StreamWorker:
         error = exc.args[0]
         if error.fatal() or error.code() in _fenced_codes():
             raise StreamError(
-                f"the transaction failed for good: {error.str()}; hint: "
+                f"the transaction failed for good: {self._text(error.str())}; hint: "
                 "another worker may run with the same --worker-id"
             ) from exc
-        log.warning("transaction aborted: %s", error.str())
+        log.warning("transaction aborted: %s", self._text(error.str()))
         self.summary.aborted += 1
         self.metrics.aborted.inc()
         producer = self._producer
@@ -1170,7 +1240,7 @@ class StreamWorker:
             )
         except KafkaException as failed:
             raise StreamError(
-                f"cannot abort the transaction: {failed.args[0].str()}; "
+                f"cannot abort the transaction: {self._text(failed.args[0].str())}; "
                 "hint: another worker may run with the same --worker-id, "
                 "or the broker stopped answering"
             ) from failed
@@ -1482,16 +1552,14 @@ def _fenced_codes() -> frozenset[int]:
     )
 
 
-_PROPERTY = re.compile(r'property "([A-Za-z0-9._-]{1,80})"')
-
-
-def _kafka_reason(exc: Exception) -> str:
-    """The reason a Kafka call failed, in words, without the client's values."""
+def _kafka_reason(exc: Exception, text: Callable[[str], str]) -> str:
+    """The reason a Kafka call failed, in words, without the settings' values
+    (``text`` hides them)."""
     from confluent_kafka import KafkaError
 
     error = exc.args[0] if exc.args else None
     if isinstance(error, KafkaError):
-        return f"{error.name()}: {error.str()}"
+        return f"{error.name()}: {text(error.str())}"
     return type(exc).__name__
 
 
@@ -1527,7 +1595,9 @@ def _committed(
             reads=True,
         )
     except KafkaException as exc:
-        raise StreamError(f"cannot read the committed offsets: {exc}") from exc
+        raise StreamError(
+            f"cannot read the committed offsets: {_kafka_reason(exc, patience.text)}"
+        ) from exc
     return {
         (tp.topic, tp.partition): tp.offset if tp.offset >= 0 else None for tp in found
     }
@@ -1632,7 +1702,12 @@ def _call_broker(
                 raise
             if not timed_out:
                 failures += 1
-                log.warning("%s failed (attempt %d): %s", what, failures, error.str())
+                log.warning(
+                    "%s failed (attempt %d): %s",
+                    what,
+                    failures,
+                    patience.text(error.str()),
+                )
                 time.sleep(max(0.0, min(2.0, 0.1 * 2**failures, patience.left())))
 
 

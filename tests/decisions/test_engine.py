@@ -245,15 +245,27 @@ def test_an_action_dated_far_ahead_does_not_hold_back_the_events_before_it():
         assert [h.in_force for h in verdict.rules] == [True]
 
 
-def test_an_action_is_in_force_only_from_its_own_event_time_to_its_expiry():
+def test_an_action_covers_late_events_up_to_its_length_before_it():
     engine = DecisionEngine(_locks(("lock", "1h")))
     issued = [
         len(_lock_at(engine, i, T0 + timedelta(minutes=minutes))[1])
-        for i, minutes in enumerate((10, 9, 30, 69, 71))
+        for i, minutes in enumerate((70, 69.9, 69.8, 11, 9, 100, 131, 132))
     ]
-    # 9 is before the action at 10, so it issues its own; the two join and
-    # cover 9 to 70, so 30 and 69 are in force and 71 is past them
-    assert issued == [1, 1, 0, 0, 1]
+    # 69.9, 69.8 and 11 arrive late, within an hour before the action at 70;
+    # 9 is earlier still and issues its own: the two cover 9 to 130, so 131
+    # issues one more, which covers 132
+    assert issued == [1, 0, 0, 0, 1, 0, 1, 0]
+
+
+def test_events_alternating_between_two_times_issue_at_most_two_actions():
+    # a lock for good covers the later time; an hour's lock does not
+    for expires, expected in ((None, 1), ("1h", 2)):
+        engine = DecisionEngine(_locks(("lock", expires)))
+        issued = sum(
+            len(_lock_at(engine, i, T0 + timedelta(days=30 * (i % 2), seconds=i))[1])
+            for i in range(100)
+        )
+        assert issued == expected, expires
 
 
 def test_the_times_an_action_covers_survive_a_checkpoint():

@@ -7,10 +7,14 @@ a rule with ``target = "evidence:<type>"`` acts on every target of that type
 the signal lists in ``evidence["targets"]`` (each link to a malicious file).
 Actions already in force on the same target (a source blocked an hour ago) are
 not issued again until they expire; the verdict still lists the rule, so the
-record stays complete. An action is in force only for event times from its
-own event's time to its expiry: an event dated before it (one dated far
-ahead came first, by a wrong clock or a forged field) issues its own action,
-so no event dated in the future holds back enforcement on its target. A
+record stays complete. An action is in force for event times from its own
+event's time to its expiry, and for events that arrive late: those dated up
+to its length before it (at most a day, :data:`LATE_COVER`). An event dated
+earlier still (one dated far ahead came first, by a wrong clock or a forged
+field) issues its own action, so no event dated in the future holds back
+enforcement on its target; from then on the two actions' times and those
+between them are covered, so events alternating between two times issue at
+most two actions. A
 rule whose action lasts longer than the one in force (a permanent lock over
 a one-minute lock) issues its action anew, and when
 several rules give one action to one target on the same event, the longest
@@ -65,11 +69,15 @@ from trustwatch.detectors.base import Signal
 from trustwatch.events.model import EventBase, type_name
 from trustwatch.features.windows import LruDict
 
-__all__ = ["DecisionEngine"]
+__all__ = ["LATE_COVER", "DecisionEngine"]
 
 log = logging.getLogger(__name__)
 
 _FOREVER = float("inf")
+#: Seconds before its own event an action in force covers events that
+#: arrive late (its length, when shorter): the same action is not issued
+#: again for an event a little out of order.
+LATE_COVER = 86_400.0
 _encode = msgspec.json.Encoder().encode
 
 
@@ -276,7 +284,8 @@ class DecisionEngine:
         in_force = self._active.get(key)
         if in_force is not None:
             start, until, length = in_force
-            if start <= now < until and lasting <= length:
+            late = min(length, LATE_COVER)
+            if start - late <= now < until and lasting <= length:
                 return None  # in force on this target, for as long or longer
         self._active.put(key, _covering(in_force, now, now + lasting, lasting))
         return Action(
@@ -377,16 +386,14 @@ def _covering(
 ) -> tuple[float, float, float]:
     """The event times covered once an action over ``[start, until)`` is issued.
 
-    An action in force over times that meet or overlap the new one's joins
-    it (each time of the union is covered by one of the two); one apart from
-    it is forgotten for the new one, so that the times around the newest
-    action stay covered.
+    The new action joins the one in force: from the earlier start to the
+    later expiry. Both were issued, and both are sent when dispatched, so
+    the target is acted on over the whole span; keeping only the newest
+    would let events alternating between two times issue an action each.
     """
     if in_force is None:
         return start, until, lasting
     old_start, old_until, old_lasting = in_force
-    if old_start > until or start > old_until:
-        return start, until, lasting
     return min(start, old_start), max(until, old_until), max(lasting, old_lasting)
 
 

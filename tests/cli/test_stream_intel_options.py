@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from tests.cli.stream_args import stream_args
 
 from trustwatch.cli.exitcodes import ExitCode
 from trustwatch.cli.main import main
@@ -73,20 +74,6 @@ def allowlist(tmp_path: Path) -> Path:
     return path
 
 
-def _stream_args(tmp_path: Path, *more: str) -> list[str]:
-    return [
-        "stream",
-        "--topic",
-        "events",
-        "--bootstrap-servers",
-        "127.0.0.1:9",
-        "--no-geo",
-        "--state-store",
-        str(tmp_path / "state.sqlite"),
-        *more,
-    ]
-
-
 def _intel_hosts(pipeline: Pipeline) -> set[str]:
     stores = [d.store for d in pipeline.detectors if hasattr(d, "store")]
     assert stores, "no detector of the pipeline holds the intel store"
@@ -100,7 +87,7 @@ def _intel_hosts(pipeline: Pipeline) -> set[str]:
 def test_without_allowlist_the_whole_intel_db_is_matched(
     tmp_path: Path, built_pipelines: list[Pipeline], intel_db: Path
 ) -> None:
-    assert main(_stream_args(tmp_path, "--intel-db", str(intel_db))) == ExitCode.OK
+    assert main(stream_args(tmp_path, "--intel-db", str(intel_db))) == ExitCode.OK
     assert [_intel_hosts(p) for p in built_pipelines] == [
         {"evil.example", "fine.example"}
     ] * 2
@@ -125,7 +112,7 @@ def test_intel_db_and_allowlist_reach_every_partition_pipeline(
     else:
         monkeypatch.setenv("TRUSTWATCH_INTEL_DB", str(intel_db))
         monkeypatch.setenv("TRUSTWATCH_ALLOWLIST", str(allowlist))
-    assert main(_stream_args(tmp_path, *more)) == ExitCode.OK
+    assert main(stream_args(tmp_path, *more)) == ExitCode.OK
     assert len(built_pipelines) == 2
     for pipeline in built_pipelines:
         assert _intel_hosts(pipeline) == {"evil.example"}
@@ -143,7 +130,7 @@ def test_yara_and_fuzzy_intel_add_the_malicious_file_detector(
     content = tmp_path / "content"
     content.mkdir()
     args = ["--content-dir", str(content), "--yara", str(rules)]
-    assert main(_stream_args(tmp_path, *args, "--fuzzy-intel", str(fuzzy))) == 0
+    assert main(stream_args(tmp_path, *args, "--fuzzy-intel", str(fuzzy))) == 0
     names = [[d.name for d in pipeline.detectors] for pipeline in built_pipelines]
     assert len(names) == 2
     for running in names:
@@ -167,7 +154,7 @@ def test_scanning_without_content_dir_is_refused_with_a_hint(
 ) -> None:
     scan_input = tmp_path / "scan-input.txt"
     scan_input.write_text("")
-    status = main(_stream_args(tmp_path, option, str(scan_input)))
+    status = main(stream_args(tmp_path, option, str(scan_input)))
     assert status == ExitCode.BAD_CONFIG
     err = capsys.readouterr().err
     assert "hint: add --content-dir" in err
@@ -180,7 +167,7 @@ def test_allowlist_without_any_intel_is_refused(
     built_pipelines: list[Pipeline],
     allowlist: Path,
 ) -> None:
-    status = main(_stream_args(tmp_path, "--allowlist", str(allowlist)))
+    status = main(stream_args(tmp_path, "--allowlist", str(allowlist)))
     assert status == ExitCode.BAD_CONFIG
     assert "--allowlist needs --intel or --intel-db" in capsys.readouterr().err
     assert built_pipelines == []
@@ -204,7 +191,7 @@ def test_intel_left_out_is_kept_as_dead_letters_in_the_decision_store(
     args = [*_left_out_args(tmp_path, allowlist, "http://[::1"), "--decision-store"]
 
     for _start in range(2):  # a second worker start stores nothing twice
-        assert main(_stream_args(tmp_path, *args, str(store))) == ExitCode.OK
+        assert main(stream_args(tmp_path, *args, str(store))) == ExitCode.OK
     with SqliteStore(store) as stored:
         reasons = sorted(d.reason for d in stored.dead_letters())
 
@@ -220,7 +207,7 @@ def test_intel_left_out_without_a_decision_store_is_named_in_a_warning(
 ) -> None:
     args = _left_out_args(tmp_path, allowlist)
 
-    assert main(_stream_args(tmp_path, *args)) == ExitCode.OK
+    assert main(stream_args(tmp_path, *args)) == ExitCode.OK
 
     assert "1 intel records left out (allow_listed 1)" in caplog.text
     assert "give --decision-store" in caplog.text

@@ -21,7 +21,7 @@ from rich.table import Table
 
 from trustwatch.cli.exitcodes import ExitCode
 from trustwatch.cli.options import DEFAULT_DB
-from trustwatch.cli.render import clean, output_console
+from trustwatch.cli.render import clean, error_console, output_console
 from trustwatch.errors import ConfigError
 from trustwatch.response.ledger import (
     STATES,
@@ -435,7 +435,7 @@ def dispatch(
 
     def report(summary: PassSummary) -> None:
         counts = " ".join(f"{k}={v}" for k, v in summary.as_dict().items())
-        click.echo(f"dispatch pass: {counts}", err=True)
+        error_console().print(f"dispatch pass: {counts}")
 
     try:
         with _ledger(db, db_schema) as ledger:

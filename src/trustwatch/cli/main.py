@@ -22,14 +22,16 @@ from rich.text import Text
 
 from trustwatch import __version__
 from trustwatch.cli.exitcodes import ExitCode
-from trustwatch.cli.logs import configure_logging
+from trustwatch.cli.logs import configure_logging, json_lines, print_json_line
 from trustwatch.cli.options import (
     db_option,
     event_reading_options,
     intel_source_options,
     malicious_file_options,
     pipeline_options,
+    unsourced_option_hint,
 )
+from trustwatch.cli.params import FiniteFloatRange
 from trustwatch.cli.pipeline_setup import (
     build_detectors,
     build_geo,
@@ -262,7 +264,13 @@ def _warn_about(summary: RunSummary, db: Path) -> None:
 
 @cli.command()
 @click.option("--accounts", default=2000, show_default=True, help="Simulated accounts.")
-@click.option("--days", default=2.0, show_default=True, help="Simulated days.")
+@click.option(
+    "--days",
+    type=FiniteFloatRange(min=0, min_open=True),
+    default=2.0,
+    show_default=True,
+    help="Simulated days.",
+)
 @click.option("--seed", default=7, show_default=True, help="Random seed.")
 @click.option(
     "--out",
@@ -387,14 +395,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = cli.main(args=argv, standalone_mode=False)
     except click.exceptions.Abort as exc:
         if isinstance(exc.__cause__, KeyboardInterrupt):  # click's Ctrl-C
-            errors.print("interrupted")
+            _print_error("interrupted")
             return int(ExitCode.INTERRUPTED)
-        errors.print("aborted")
+        _print_error("aborted")
         return int(ExitCode.INTERNAL_ERROR)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.ClickException as exc:
-        exc.show()
+        _show_click_error(exc)
         return int(ExitCode.BAD_INPUT)
     except BadInputExit as exc:
         errors.print(Text.assemble(("error: ", "bold red"), clean(exc)))
@@ -405,6 +413,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(next(codes, ExitCode.INTERNAL_ERROR))
     # outside standalone mode, click returns the status a command exited with
     return int(status) if isinstance(status, int) else int(ExitCode.OK)
+
+
+def _print_error(text: str) -> None:
+    """Print an error without an ``error:`` word: its JSON line says the level."""
+    if json_lines():
+        print_json_line(text, logging.ERROR)
+    else:
+        errors.print(text)
+
+
+def _show_click_error(exc: click.ClickException) -> None:
+    """Show a refused command line: click's usage text, or one JSON log line.
+
+    A bad value is blamed on where it came from: an environment variable is
+    named only when it is set (see :class:`~trustwatch.cli.options.SourcedOption`
+    for options that know their source).
+    """
+    if isinstance(exc, click.BadParameter):
+        unsourced_option_hint(exc)
+    if not json_lines():
+        exc.show()
+        return
+    message = exc.format_message()
+    if isinstance(exc, click.UsageError) and exc.ctx is not None:
+        more = "see" if "hint:" in message else "hint: see"
+        message += f"; {more} `{exc.ctx.command_path} --help`"
+    print_json_line(message, logging.ERROR)
 
 
 def _error_text(exc: TrustwatchError) -> str:

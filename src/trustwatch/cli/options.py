@@ -1,18 +1,32 @@
-"""Options and parameter types shared by several ``trustwatch`` commands."""
+"""Options and parameter types shared by several ``trustwatch`` commands.
+
+:class:`Seconds` is the type of every time option: a finite number of seconds
+or a duration such as ``"10s"`` or ``"5m"``. :func:`option` declares an option
+whose errors name where its value came from: the command line, an
+environment variable, or a settings file (``trustwatch stream --config``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+import os
+import re
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
+from trustwatch.cli.params import FiniteFloatRange
 from trustwatch.errors import ConfigError, InvalidEventError
 
 __all__ = [
+    "CONFIG_FILE_KEY",
     "DEFAULT_DB",
+    "Seconds",
+    "SourcedOption",
     "Timestamp",
     "db_option",
     "event_reading_options",
@@ -21,11 +35,139 @@ __all__ = [
     "kafka_connection_options",
     "malicious_file_options",
     "model_options",
+    "option",
     "pipeline_options",
+    "unsourced_option_hint",
 ]
 
 DEFAULT_DB = "trustwatch-data/trustwatch.sqlite"
 F = TypeVar("F", bound=Callable[..., Any])
+#: ``ctx.meta`` key of the settings file whose values are the command's
+#: defaults (its name, as shown in messages).
+CONFIG_FILE_KEY = "trustwatch.config_file"
+#: ``ctx.meta`` key of where each :class:`SourcedOption` took its value from.
+_SOURCES_KEY = "trustwatch.option_sources"
+#: A duration of nothing, which the duration parser (positive only) refuses.
+_ZERO_DURATION = re.compile(r"0+[smhdw]", re.ASCII)
+
+
+class Seconds(FiniteFloatRange):
+    """A time option: seconds, or a duration such as ``"10s"`` or ``"5m"``.
+
+    A plain number is seconds (fractions allowed); a whole number and a unit
+    (s, m, h, d, w) is read as a feed list's ``timeout`` is, by
+    :func:`trustwatch.intel.feedlist.parse_duration`. ``nan`` and infinities
+    are refused, and so is anything outside the range.
+
+    Examples
+    --------
+    >>> Seconds(min=0.1).convert("5m", None, None)
+    300.0
+    >>> Seconds(min=0.1).convert("2.5", None, None)
+    2.5
+    """
+
+    name = "seconds"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> Any:
+        from trustwatch.intel.feedlist import parse_duration
+
+        given = value
+        if isinstance(value, bool):  # a TOML true is no number of seconds
+            self._refuse(value, param, ctx)
+        if isinstance(value, str):
+            text = value.strip()
+            if _ZERO_DURATION.fullmatch(text):
+                value = 0.0
+            else:
+                try:
+                    value = parse_duration(text).total_seconds()
+                except ConfigError:
+                    try:
+                        value = float(text)
+                    except ValueError:
+                        self._refuse(value, param, ctx)
+        if isinstance(value, int | float) and not math.isfinite(value):
+            self.fail(
+                f"{given!r} is not a finite number of seconds in the range "
+                f"{self._describe_range()}; hint: give seconds or a duration, "
+                "e.g. 30 or '5m'",
+                param,
+                ctx,
+            )
+        return super().convert(value, param, ctx)
+
+    def _refuse(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> None:
+        self.fail(
+            f"{value!r} is not seconds or a duration; hint: give seconds (30, "
+            "2.5) or a whole number and a unit: '10s', '5m', '1h', '1d'",
+            param,
+            ctx,
+        )
+
+
+class SourcedOption(click.Option):
+    """An option whose errors name where its bad value came from.
+
+    click names an option's environment variable in every error about its
+    value, whether the variable is set or not. This option names it only
+    when the value came from it, names the settings file (the
+    :data:`CONFIG_FILE_KEY` of ``ctx.meta``) when the value came from there,
+    and names just the option when it was given on the command line. An
+    error about a missing value still names the variable, a way to give it.
+    """
+
+    def consume_value(
+        self, ctx: click.Context, opts: Mapping[str, click.Parameter]
+    ) -> tuple[Any, ParameterSource]:
+        value, source = super().consume_value(ctx, opts)
+        ctx.meta.setdefault(_SOURCES_KEY, {})[self] = source
+        return value, source
+
+    def get_error_hint(self, ctx: click.Context | None) -> str:
+        plain = " / ".join(f"'{flag}'" for flag in self.opts)
+        source = ctx.meta.get(_SOURCES_KEY, {}).get(self) if ctx is not None else None
+        if source is ParameterSource.COMMANDLINE:
+            return plain
+        if source is ParameterSource.ENVIRONMENT:
+            names = [self.envvar] if isinstance(self.envvar, str) else self.envvar
+            found = next((name for name in names or () if os.environ.get(name)), None)
+            return f"{plain} (env var: '{found}')" if found else plain
+        if source is ParameterSource.DEFAULT_MAP and ctx is not None:
+            origin = ctx.meta.get(CONFIG_FILE_KEY)
+            key = max(self.opts, key=len).lstrip("-")
+            return f"'{key}' in {origin}" if origin else plain
+        return super().get_error_hint(ctx)
+
+
+def option(*decls: str, **attrs: Any) -> Callable[[F], F]:
+    """Declare an option as :func:`click.option` does, as a :class:`SourcedOption`."""
+    return click.option(*decls, cls=SourcedOption, **attrs)
+
+
+def unsourced_option_hint(exc: click.BadParameter) -> None:
+    """Stop an error blaming an environment variable that is not set.
+
+    For an option declared without :func:`option`, click names the variable
+    in every error about the value; when the variable is not set, the value
+    came from elsewhere, and the error names the option only.
+    """
+    param, ctx = exc.param, exc.ctx
+    if (
+        isinstance(exc, click.MissingParameter)
+        or exc.param_hint is not None
+        or not isinstance(param, click.Option)
+        or isinstance(param, SourcedOption)
+        or not param.envvar
+        or ctx is None
+    ):
+        return
+    if param.resolve_envvar_value(ctx) is None:
+        exc.param_hint = " / ".join(f"'{flag}'" for flag in param.opts)
 
 
 class Timestamp(click.ParamType):  # type: ignore[type-arg]
@@ -80,7 +222,7 @@ def checked_sqlite_store(
 
 def db_option(func: F) -> F:
     """Add the ``--db`` option shared by the commands that use the store."""
-    return click.option(
+    return option(
         "--db",
         type=click.Path(dir_okay=False, path_type=Path),
         default=DEFAULT_DB,
@@ -98,7 +240,7 @@ EVENT_FORMATS = ("auto", "jsonl", "parquet", "sshlog")
 
 def event_reading_options(func: F) -> F:
     """Add the options that say how event files are read: format and zone."""
-    func = click.option(
+    func = option(
         "--source-tz",
         envvar="TRUSTWATCH_SOURCE_TZ",
         show_envvar=True,
@@ -106,7 +248,7 @@ def event_reading_options(func: F) -> F:
         "(e.g. UTC, Europe/Berlin). Without it such timestamps are refused, "
         "except syslog lines, read as UTC with a warning.",
     )(func)
-    return click.option(
+    return option(
         "--format",
         "event_format",
         type=click.Choice(EVENT_FORMATS),
@@ -119,17 +261,17 @@ def event_reading_options(func: F) -> F:
 def geo_options(func: F) -> F:
     """Add the options that choose how source addresses are geolocated."""
     file = click.Path(exists=True, dir_okay=False, path_type=Path)
-    func = click.option(
+    func = option(
         "--no-geo", is_flag=True, help="Key networks by address prefix only."
     )(func)
-    func = click.option(
+    func = option(
         "--maxmind-asn",
         type=file,
         envvar="TRUSTWATCH_MAXMIND_ASN",
         show_envvar=True,
         help="A GeoLite2/GeoIP2 ASN file.",
     )(func)
-    return click.option(
+    return option(
         "--maxmind-country",
         type=file,
         envvar="TRUSTWATCH_MAXMIND_COUNTRY",
@@ -141,12 +283,12 @@ def geo_options(func: F) -> F:
 def pipeline_options(func: F) -> F:
     """Add the options that choose what runs: intel, policy, detectors, geo."""
     func = geo_options(func)
-    for option in reversed(_PIPELINE_OPTIONS):
-        func = option(func)
+    for add in reversed(_PIPELINE_OPTIONS):
+        func = add(func)
     return func
 
 
-_GRAPH_MODEL = click.option(
+_GRAPH_MODEL = option(
     "--graph-model",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     envvar="TRUSTWATCH_GRAPH_MODEL",
@@ -154,7 +296,7 @@ _GRAPH_MODEL = click.option(
     help="Also run the graph_scores detector with this account model "
     "(`trustwatch rings train` writes one).",
 )
-_URL_MODEL = click.option(
+_URL_MODEL = option(
     "--url-model",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     envvar="TRUSTWATCH_URL_MODEL",
@@ -164,13 +306,13 @@ _URL_MODEL = click.option(
     "shipped one.",
 )
 _PIPELINE_OPTIONS = [
-    click.option(
+    option(
         "--intel",
         "intel_paths",
         multiple=True,
         help="A threat-intel file, directory or glob; repeat for more.",
     ),
-    click.option(
+    option(
         "--intel-format",
         default="auto",
         show_default=True,
@@ -178,14 +320,14 @@ _PIPELINE_OPTIONS = [
         show_envvar=True,
         help="Format of the intel files (auto sniffs each).",
     ),
-    click.option(
+    option(
         "--policy",
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
         envvar="TRUSTWATCH_POLICY",
         show_envvar=True,
         help="A policy file; the shipped default otherwise.",
     ),
-    click.option(
+    option(
         "--content-dir",
         type=click.Path(exists=True, file_okay=False, path_type=Path),
         envvar="TRUSTWATCH_CONTENT_DIR",
@@ -193,7 +335,7 @@ _PIPELINE_OPTIONS = [
         help="A folder of uploaded files named by SHA-256 (flat or ab/cd/ fan-out): "
         "uploads found there are checked for phishing links, forms and lures.",
     ),
-    click.option(
+    option(
         "--add-detector",
         "extra_detectors",
         multiple=True,
@@ -207,9 +349,7 @@ _PIPELINE_OPTIONS = [
     ),
     _GRAPH_MODEL,
     _URL_MODEL,
-    click.option(
-        "--enforce", is_flag=True, help="Mark actions for dispatch, not dry run."
-    ),
+    option("--enforce", is_flag=True, help="Mark actions for dispatch, not dry run."),
 ]
 
 
@@ -220,7 +360,7 @@ def model_options(func: F) -> F:
 
 def kafka_connection_options(func: F) -> F:
     """Add the options that reach a Kafka cluster: servers and client settings."""
-    func = click.option(
+    func = option(
         "--kafka-config",
         "kafka_pairs",
         multiple=True,
@@ -230,7 +370,7 @@ def kafka_connection_options(func: F) -> F:
         help="A librdkafka client setting, e.g. security.protocol=SASL_SSL; "
         "repeat for more (in the variable, separate settings by spaces).",
     )(func)
-    return click.option(
+    return option(
         "--bootstrap-servers",
         default="127.0.0.1:9092",
         show_default=True,
@@ -242,7 +382,7 @@ def kafka_connection_options(func: F) -> F:
 
 def malicious_file_options(func: F) -> F:
     """Add the options that scan uploads for malware: YARA rules, fuzzy intel."""
-    func = click.option(
+    func = option(
         "--fuzzy-intel",
         "fuzzy_intel_paths",
         multiple=True,
@@ -253,7 +393,7 @@ def malicious_file_options(func: F) -> F:
         "`ssdeep:HASH` a line (optional `;comment`); repeat for more. "
         "Needs --content-dir.",
     )(func)
-    return click.option(
+    return option(
         "--yara",
         "yara_paths",
         multiple=True,
@@ -266,7 +406,7 @@ def malicious_file_options(func: F) -> F:
 
 def intel_source_options(func: F) -> F:
     """Add the intel database and the allow-lists that filter loaded intel."""
-    func = click.option(
+    func = option(
         "--allowlist",
         "allowlist_paths",
         multiple=True,
@@ -278,7 +418,7 @@ def intel_source_options(func: F) -> F:
         "letters (allow_listed); repeat for more (in the variable, separate "
         "paths by spaces).",
     )(func)
-    return click.option(
+    return option(
         "--intel-db",
         type=click.Path(exists=True, dir_okay=False, path_type=Path),
         envvar="TRUSTWATCH_INTEL_DB",

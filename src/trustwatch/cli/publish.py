@@ -13,7 +13,6 @@ seconds, counted, and the exit status is 130.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -24,10 +23,16 @@ import click
 import msgspec
 
 from trustwatch.cli.exitcodes import ExitCode
-from trustwatch.cli.options import event_reading_options, kafka_connection_options
+from trustwatch.cli.options import (
+    Seconds,
+    event_reading_options,
+    kafka_connection_options,
+)
+from trustwatch.cli.params import FiniteFloatRange
 from trustwatch.cli.render import clean, error_console, output_console
 from trustwatch.errors import ConfigError
 from trustwatch.events.deadletter import DeadLetter
+from trustwatch.runtime.stream.clienttext import ClientText
 from trustwatch.runtime.stream.settings import (
     PUBLISH_KAFKA_SETTINGS,
     check_owned_settings,
@@ -119,7 +124,7 @@ class PublishSummary:
     seconds: float = 0.0
 
 
-def _producer(config: dict[str, Any]) -> Producer:
+def _producer(config: dict[str, Any], text: ClientText) -> Producer:
     try:
         from confluent_kafka import Producer
     except ImportError as exc:  # pragma: no cover - a core dependency
@@ -130,7 +135,8 @@ def _producer(config: dict[str, Any]) -> Producer:
     try:
         return Producer(config)
     except Exception as exc:
-        raise ConfigError(f"cannot create a Kafka producer: {exc}") from exc
+        # the client's message may repeat a value, and values may be secret
+        raise text.refused(exc, "Kafka producer") from None
 
 
 @click.command()
@@ -139,7 +145,7 @@ def _producer(config: dict[str, Any]) -> Producer:
 @kafka_connection_options
 @click.option(
     "--rate",
-    type=click.FloatRange(min=0),
+    type=FiniteFloatRange(min=0),
     default=0.0,
     show_default=True,
     help="Events a second; 0 produces as fast as the broker takes them.",
@@ -155,10 +161,11 @@ def _producer(config: dict[str, Any]) -> Producer:
 )
 @click.option(
     "--delivery-timeout",
-    type=click.FloatRange(min=1),
+    type=Seconds(min=1),
     default=30.0,
     show_default=True,
-    help="Seconds a record may wait for the broker before it counts as failed.",
+    help="How long a record may wait for the broker before it counts as "
+    "failed: seconds or a duration ('30s', '2m').",
 )
 @event_reading_options
 @click.pass_context
@@ -195,17 +202,19 @@ def publish(
     )
     summary = PublishSummary()
     fatal: list[str] = []
+    # what the client says may repeat a setting's value: hidden before output
+    text = ClientText(settings)
 
     def on_error(error: KafkaError) -> None:
         if error.fatal():
-            fatal.append(error.str())
+            fatal.append(text(error.str()))
 
     def on_delivery(error: KafkaError | None, message: Message) -> None:
         if error is None:
             summary.delivered += 1
         else:
             summary.failed += 1
-            summary.delivery_errors[error.str()] += 1
+            summary.delivery_errors[text(error.str())] += 1
 
     producer = _producer(
         {
@@ -214,8 +223,9 @@ def publish(
             "enable.idempotence": True,
             "message.timeout.ms": int(delivery_timeout * 1000),
             "error_cb": on_error,
-            "logger": logging.getLogger("trustwatch.kafka"),
-        }
+            "logger": text.logger(),
+        },
+        text,
     )
     bucket = TokenBucket(rate)
     encode = msgspec.json.Encoder().encode

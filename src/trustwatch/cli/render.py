@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from trustwatch.cli.logs import StderrConsole
 from trustwatch.decisions.model import Action, Verdict, acts_on
 from trustwatch.runtime.embedded import RunSummary
 from trustwatch.text import visible_text
@@ -52,9 +53,11 @@ def error_console() -> Console:
     """Return the console for errors and progress, on standard error.
 
     Lines are never wrapped: an error message stays one line a log collector
-    or ``grep`` can read, whatever the width of the terminal.
+    or ``grep`` can read, whatever the width of the terminal. Under
+    ``--log-format json`` each message is one JSON object instead (see
+    :class:`~trustwatch.cli.logs.StderrConsole`).
     """
-    return Console(
+    return StderrConsole(
         stderr=True, markup=False, highlight=False, emoji=False, soft_wrap=True
     )
 

@@ -25,10 +25,13 @@ import click
 from rich.table import Table
 
 from trustwatch.cli.options import (
+    CONFIG_FILE_KEY,
     EVENT_FORMATS,
+    Seconds,
     intel_source_options,
     kafka_connection_options,
     malicious_file_options,
+    option,
     pipeline_options,
 )
 from trustwatch.cli.render import clean, error_console, output_console
@@ -61,6 +64,8 @@ def _read_config(
     """Load a TOML settings file into the command's defaults."""
     if value is None:
         return
+    # a bad value from the file is blamed on the file (see SourcedOption)
+    ctx.meta[CONFIG_FILE_KEY] = clean(value)
     try:
         data = tomllib.loads(value.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -157,7 +162,7 @@ def _address(text: str | None) -> tuple[str, int] | None:
 
 
 @click.command()
-@click.option(
+@option(
     "--config",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     callback=_read_config,
@@ -168,7 +173,7 @@ def _address(text: str | None) -> tuple[str, int] | None:
     help="A TOML file of settings: option names as keys, and a [kafka] table "
     "of librdkafka settings.",
 )
-@click.option(
+@option(
     "--topic",
     "topics",
     multiple=True,
@@ -179,7 +184,7 @@ def _address(text: str | None) -> tuple[str, int] | None:
     "by account). In the variable, separate topics by spaces.",
 )
 @kafka_connection_options
-@click.option(
+@option(
     "--group",
     default="trustwatch",
     show_default=True,
@@ -187,14 +192,14 @@ def _address(text: str | None) -> tuple[str, int] | None:
     show_envvar=True,
     help="The consumer group; its workers split the partitions.",
 )
-@click.option(
+@option(
     "--worker-id",
     envvar="TRUSTWATCH_WORKER_ID",
     show_envvar=True,
     help="This worker's stable name in the group (default: the host name). "
     "A restarted worker must keep its id; two live workers must not share one.",
 )
-@click.option(
+@option(
     "--verdict-topic",
     default="trustwatch.verdicts",
     show_default=True,
@@ -202,7 +207,7 @@ def _address(text: str | None) -> tuple[str, int] | None:
     show_envvar=True,
     help="Where verdicts go.",
 )
-@click.option(
+@option(
     "--action-topic",
     default="trustwatch.actions",
     show_default=True,
@@ -210,7 +215,7 @@ def _address(text: str | None) -> tuple[str, int] | None:
     show_envvar=True,
     help="Where actions go.",
 )
-@click.option(
+@option(
     "--dead-letter-topic",
     default="trustwatch.dead-letters",
     show_default=True,
@@ -218,7 +223,7 @@ def _address(text: str | None) -> tuple[str, int] | None:
     show_envvar=True,
     help="Where unreadable messages go, with the reason and their origin.",
 )
-@click.option(
+@option(
     "--state-store",
     default="trustwatch-data/stream.sqlite",
     show_default=True,
@@ -228,14 +233,14 @@ def _address(text: str | None) -> tuple[str, int] | None:
     "on this host can reach, or a postgresql:// DSN for workers on several "
     "hosts.",
 )
-@click.option(
+@option(
     "--decision-store",
     envvar="TRUSTWATCH_DECISION_STORE",
     show_envvar=True,
     help="Also write verdicts, actions and dead letters here (a postgresql:// "
     "DSN or a SQLite file), for the review side.",
 )
-@click.option(
+@option(
     "--batch-size",
     type=click.IntRange(min=1),
     default=2000,
@@ -244,28 +249,30 @@ def _address(text: str | None) -> tuple[str, int] | None:
     show_envvar=True,
     help="Most messages in one micro-batch (one transaction).",
 )
-@click.option(
+@option(
     "--batch-wait",
-    type=click.FloatRange(min=0),
+    type=Seconds(min=0),
     default=0.0,
     show_default=True,
     envvar="TRUSTWATCH_BATCH_WAIT",
     show_envvar=True,
-    help="Seconds a batch waits, from its first message, for more (0: a batch "
-    "is what has arrived; batches grow with a backlog).",
+    help="How long a batch waits, from its first message, for more: seconds "
+    "or a duration ('2s') (0: a batch is what has arrived; batches grow with "
+    "a backlog).",
 )
-@click.option(
+@option(
     "--checkpoint-interval",
-    type=click.FloatRange(min=0.1),
+    type=Seconds(min=0.1),
     default=10.0,
     show_default=True,
     envvar="TRUSTWATCH_CHECKPOINT_INTERVAL",
     show_envvar=True,
-    help="Seconds between saves of each partition's state; a restart re-reads "
+    help="Time between saves of each partition's state, seconds or a duration "
+    "('10s', '5m'); a restart re-reads "
     "what came after the last save to rebuild it (the whole topic if nothing "
     "was saved yet).",
 )
-@click.option(
+@option(
     "--background-checkpoints/--inline-checkpoints",
     default=True,
     show_default=True,
@@ -275,7 +282,7 @@ def _address(text: str | None) -> tuple[str, int] | None:
     "deciding stalls only for the fork; inline saves stop the loop for the "
     "whole save.",
 )
-@click.option(
+@option(
     "--static-membership",
     is_flag=True,
     envvar="TRUSTWATCH_STATIC_MEMBERSHIP",
@@ -285,7 +292,7 @@ def _address(text: str | None) -> tuple[str, int] | None:
     "partitions back without a rebalance; a stopped one does not leave the "
     "group, so its partitions move on only after that timeout.",
 )
-@click.option(
+@option(
     "--overlap-commits/--serial-commits",
     default=True,
     show_default=True,
@@ -295,18 +302,18 @@ def _address(text: str | None) -> tuple[str, int] | None:
     "decided (its records wait for the commit: one transaction at a time); "
     "serial commits wait for each commit before reading on.",
 )
-@click.option(
+@option(
     "--full-collection-interval",
-    type=click.FloatRange(min=0),
+    type=Seconds(min=0),
     default=3600.0,
     show_default=True,
     envvar="TRUSTWATCH_FULL_COLLECTION_INTERVAL",
     show_envvar=True,
-    help="Seconds between garbage collections over all detector state (0: "
-    "never). Between them the state is frozen out of the collector, whose "
-    "passes then see one batch's objects only.",
+    help="Time between garbage collections over all detector state, seconds "
+    "or a duration ('1h') (0: never). Between them the state is frozen out of "
+    "the collector, whose passes then see one batch's objects only.",
 )
-@click.option(
+@option(
     "--metrics-address",
     envvar="TRUSTWATCH_METRICS_ADDRESS",
     show_envvar=True,
@@ -315,7 +322,7 @@ def _address(text: str | None) -> tuple[str, int] | None:
     "given; e.g. 127.0.0.1:9464). Any address but loopback needs a bearer "
     "token in TRUSTWATCH_METRICS_TOKEN, and should have --metrics-tls-cert.",
 )
-@click.option(
+@option(
     "--metrics-tls-cert",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     envvar="TRUSTWATCH_METRICS_TLS_CERT",
@@ -323,30 +330,30 @@ def _address(text: str | None) -> tuple[str, int] | None:
     help="PEM certificate (chain): serve the metrics over HTTPS, so that the "
     "bearer token does not cross the network in the clear.",
 )
-@click.option(
+@option(
     "--metrics-tls-key",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     envvar="TRUSTWATCH_METRICS_TLS_KEY",
     show_envvar=True,
     help="The PEM key of --metrics-tls-cert (unencrypted).",
 )
-@click.option(
+@option(
     "--exit-when-idle",
-    type=click.FloatRange(min=0.1),
-    metavar="SECONDS",
-    help="Stop once no message has come for this long (backfills, tests); "
+    type=Seconds(min=0.1),
+    help="Stop once no message has come for this long, seconds or a duration "
+    "('30s', '5m') (backfills, tests); "
     "waiting for partitions counts after the first minute, and restoring "
     "the state of assigned ones does not count. A broker that does not "
     "answer then is an error (exit status 4), not the end of the topics.",
 )
-@click.option(
+@option(
     "--reset-state",
     is_flag=True,
     help="Drop the group's saved partition states and start each partition "
     "from its committed offset with fresh detector state (stop every worker "
     "of the group first).",
 )
-@click.option(
+@option(
     "--format",
     "event_format",
     type=click.Choice(EVENT_FORMATS),
@@ -355,7 +362,7 @@ def _address(text: str | None) -> tuple[str, int] | None:
     help="Messages are JSON events, one per message (auto and jsonl; the "
     "file formats of `trustwatch run` do not apply).",
 )
-@click.option(
+@option(
     "--source-tz",
     envvar="TRUSTWATCH_SOURCE_TZ",
     show_envvar=True,

@@ -237,6 +237,16 @@ def test_a_score_compared_out_of_its_range_is_refused(when, value):
 
 
 @pytest.mark.parametrize(
+    "when", ['signals["risky_login"] >= 0', "signals.risky_login <= 1.0"]
+)
+def test_a_kind_s_score_always_in_range_is_refused_with_a_presence_hint(when):
+    with pytest.raises(ConditionError, match="always true wherever the kind is ra"):
+        compile_condition(when)
+    with pytest.raises(ConditionError, match='write "risky_login" in signals'):
+        compile_condition(when)
+
+
+@pytest.mark.parametrize(
     "when",
     [
         "signal.score > 0.9995",

@@ -619,12 +619,28 @@ def _check_ranges(source: str, tokens: list[_Token]) -> None:
         constant = _score_comparison(relation, number)
         if constant is not None:
             value = str(constant).lower()
+            hint, where = "compare it with a number in [0, 1]", ""
+            kind = _kind_of_score(score)
+            if kind is not None:
+                where = " wherever the kind is raised"
+                if constant:
+                    hint = f"to test that the kind was raised, write {kind} in signals"
             _refuse_comparison(
                 source,
                 token,
                 f"{score} lies in [0, 1], so comparing it with {number!r} is "
-                f"always {value}; hint: compare it with a number in [0, 1]",
+                f"always {value}{where}; hint: {hint}",
             )
+
+
+def _kind_of_score(score: str) -> str | None:
+    """The kind a ``signals.K`` or ``signals["K"]`` score names, as a CEL
+    string; ``None`` for ``signal.score``."""
+    if score.startswith("signals["):
+        return score[len("signals[") : -1]
+    if score.startswith("signals."):
+        return '"' + score[len("signals.") :] + '"'
+    return None
 
 
 def _score_before(tokens: list[_Token], index: int) -> str | None:

@@ -12,6 +12,7 @@ import time
 
 import pytest
 from tests.api.api_world import serve_args
+from tests.certificates import self_signed
 
 from trustwatch.api.server import GuardedH11Protocol
 from trustwatch.cli.exitcodes import ExitCode
@@ -87,22 +88,34 @@ def test_serve_warns_that_a_missing_token_file_accepts_no_token(
 
 def test_serve_needs_both_tls_files(served, tmp_path) -> None:
     base, calls = served
-    (tmp_path / "cert.pem").write_text("x")
-    assert main([*base, "--tls-cert", str(tmp_path / "cert.pem")]) == (
-        ExitCode.BAD_CONFIG
-    )
-    (tmp_path / "key.pem").write_text("x")
-    both = [
-        "--tls-cert",
-        str(tmp_path / "cert.pem"),
-        "--tls-key",
-        str(tmp_path / "key.pem"),
-        "--host",
-        "192.0.2.10",
-    ]
+    cert, key = self_signed(tmp_path)
+    assert main([*base, "--tls-cert", str(cert)]) == ExitCode.BAD_CONFIG
+    both = ["--tls-cert", str(cert), "--tls-key", str(key), "--host", "192.0.2.10"]
     assert main([*base, *both]) == ExitCode.OK
-    assert calls[0]["ssl_keyfile"] == str(tmp_path / "key.pem")
+    assert calls[0]["ssl_keyfile"] == str(key)
     assert calls[0]["app"].state.settings.https
+
+
+def test_serve_refuses_tls_files_it_cannot_use_before_it_serves(
+    served, tmp_path, capsys
+) -> None:
+    base, calls = served
+    cert, key = self_signed(tmp_path)
+    (tmp_path / "other").mkdir()
+    other_cert, _ = self_signed(tmp_path / "other")
+    (tmp_path / "not.pem").write_text("x")
+    for pair in ((cert, tmp_path / "not.pem"), (other_cert, key)):
+        args = ["--tls-cert", str(pair[0]), "--tls-key", str(pair[1])]
+        assert main([*base, *args]) == ExitCode.BAD_CONFIG
+        err = capsys.readouterr().err
+        assert "cannot serve TLS with" in err and "serving on" not in err
+    assert calls == []
+
+
+def test_serve_takes_an_ipv6_address_in_brackets(served) -> None:
+    base, calls = served
+    assert main([*base, "--host", "[::1]"]) == ExitCode.OK
+    assert calls[0]["host"] == "::1"
 
 
 def test_serve_reads_trustwatch_environment(served, monkeypatch, tmp_path) -> None:

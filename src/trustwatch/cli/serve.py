@@ -284,8 +284,11 @@ def serve(ctx: click.Context, /, **options: object) -> None:
             f"warning: token file {clean(str(settings.tokens))} does not exist: no "
             "API token is accepted until `trustwatch serve token add` creates it"
         )
-    host = str(options["host"])
+    host = _host(options)
     port = int(str(options["port"]))
+    tls_cert, tls_key = _text(options.get("tls_cert")), _text(options.get("tls_key"))
+    if tls_cert is not None and tls_key is not None:
+        _check_tls(tls_cert, tls_key)
     app = create_app(
         settings, build_cases_every=float(str(options["build_cases_every"]))
     )
@@ -304,14 +307,43 @@ def serve(ctx: click.Context, /, **options: object) -> None:
     serve_app(
         app,
         sock,
-        tls_cert=_text(options.get("tls_cert")),
-        tls_key=_text(options.get("tls_key")),
+        tls_cert=tls_cert,
+        tls_key=tls_key,
         max_connections=int(str(options["max_connections"])),
     )
 
 
 def _text(value: object) -> str | None:
     return None if value is None else str(value)
+
+
+def _host(options: dict[str, object]) -> str:
+    """The address to bind, an IPv6 one given in brackets (``[::1]``) or not."""
+    host = str(options["host"])
+    if host.startswith("[") and host.endswith("]"):
+        return host[1:-1]
+    return host
+
+
+def _check_tls(cert: str, key: str) -> None:
+    """Load the certificate and key as the server will, before serving.
+
+    Raises
+    ------
+    ConfigError
+        When either is not PEM, or the key is not the certificate's.
+    """
+    import ssl
+
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as exc:
+        reason = getattr(exc, "reason", None) or exc.strerror or type(exc).__name__
+        raise ConfigError(
+            f"cannot serve TLS with {clean(cert)} and {clean(key)}: {reason}; "
+            "hint: give the certificate chain and its own private key, both PEM, "
+            "the key unencrypted"
+        ) from exc
 
 
 def serve_settings(options: dict[str, object]) -> ServeSettings:
@@ -334,7 +366,7 @@ def serve_settings(options: dict[str, object]) -> ServeSettings:
     cert, key = options.get("tls_cert"), options.get("tls_key")
     if (cert is None) != (key is None):
         raise ConfigError("TLS needs both --tls-cert and --tls-key")
-    host = str(options["host"])
+    host = _host(options)
     if not is_loopback_host(host) and cert is None and not options["insecure_bind"]:
         raise ConfigError(
             f"refusing to serve plain HTTP on {host}: tokens and session cookies "

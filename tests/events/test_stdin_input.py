@@ -140,3 +140,13 @@ def test_an_ssh_log_read_as_json_says_how_to_read_it(
     ]
     assert "--format sshlog" in letters[0].message  # type: ignore[union-attr]
     assert "sshlog" not in letters[1].message  # type: ignore[union-attr]
+
+
+def test_run_says_how_to_read_an_ssh_log_piped_in_as_json(tmp_path: Path) -> None:
+    db = tmp_path / "store.sqlite"
+    with SqliteStore(db) as store:  # an earlier run's letter is not this run's
+        store.write_dead_letters([DeadLetter.build("old", "line 1", "schema", "x", "")])
+    result = CliRunner().invoke(cli, ["run", "-", "--db", str(db)], input=AUTH_LOG)
+    message = str(result.exception)  # main() turns it into exit status 2
+    assert message.startswith("no record could be read; hint: an SSH log line")
+    assert "--format sshlog" in message

@@ -201,6 +201,13 @@ def run(
     _warn_about(summary, db)
 
 
+def _first_hint(summary: RunSummary) -> str:
+    """The hint of the run's first dead letter (``; hint: ...``), if it has one:
+    where nothing could be read, every record likely failed the same way."""
+    _, found, hint = summary.first_dead_letter.partition("; hint: ")
+    return f"; hint: {clean(hint)}" if found else ""
+
+
 def _build_cases_after_run(db: Path, review_db: str, review_schema: str) -> None:
     """Put the run's new alerts into cases in the review store."""
     from trustwatch.cli.cases import open_review
@@ -257,7 +264,7 @@ def _warn_about(summary: RunSummary, db: Path) -> None:
             "shows it on examples"
         )
     if summary.events == 0 and summary.dead_letters:
-        raise BadInputExit("no record could be read")
+        raise BadInputExit("no record could be read" + _first_hint(summary))
     if summary.events == 0 and not summary.repeats:
         errors.print("warning: no events were read; hint: are the files empty?")
 

@@ -68,6 +68,8 @@ class RunSummary:
     new_actions: int = 0
     dead_letters: int = 0
     new_dead_letters: int = 0
+    #: The message of the run's first dead letter ("" when none).
+    first_dead_letter: str = ""
     late_events: int = 0
     #: Events dated more than a day off the events around them that no others
     #: followed: a broken or forged clock, not a late event (see
@@ -393,6 +395,8 @@ class _Batch:
         summary, store = self.summary, self.store
         summary.new_verdicts += store.write_verdicts(self.verdicts)
         summary.new_actions += store.write_actions(self.actions)
+        if self.letters and not summary.dead_letters:
+            summary.first_dead_letter = self.letters[0].message
         summary.dead_letters += len(self.letters)
         summary.new_dead_letters += store.write_dead_letters(self.letters)
         self.verdicts.clear()

@@ -65,6 +65,8 @@ def test_ring_picture_of_a_large_ring_says_what_it_left_out() -> None:
         ("127.8.0.1", True),
         ("::1", True),
         ("[::1]", True),
+        ("::ffff:127.0.0.1", True),
+        ("::ffff:192.0.2.1", False),
         ("localhost", True),
         ("0.0.0.0", False),
         ("192.0.2.1", False),

@@ -215,3 +215,35 @@ def test_serve_on_port_0_names_the_port_it_serves_on(tmp_path) -> None:
     finally:
         server.send_signal(signal.SIGINT)
         server.communicate(timeout=30)
+
+
+def test_serve_refuses_an_encrypted_tls_key_without_asking_for_it(
+    served, tmp_path, capsys
+) -> None:
+    from cryptography.hazmat.primitives import serialization
+
+    base, calls = served
+    cert, key = self_signed(tmp_path)
+    loaded = serialization.load_pem_private_key(key.read_bytes(), password=None)
+    locked = tmp_path / "locked.pem"
+    locked.write_bytes(
+        loaded.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"abcd"),
+        )
+    )
+    args = ["--tls-cert", str(cert), "--tls-key", str(locked)]
+
+    assert main([*base, *args]) == ExitCode.BAD_CONFIG
+    err = capsys.readouterr().err
+    assert "is encrypted" in err and "serving on" not in err
+    assert calls == []
+
+
+@pytest.mark.parametrize("host", ["", "[::1]:8080", "127.0.0.1:8080", "[::1"])
+def test_serve_refuses_a_host_that_is_not_an_address(served, capsys, host) -> None:
+    base, calls = served
+    assert main([*base, "--host", host]) == ExitCode.BAD_CONFIG
+    assert "is not an address; hint: give the address alone" in capsys.readouterr().err
+    assert calls == []

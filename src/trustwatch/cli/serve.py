@@ -321,7 +321,13 @@ def _host(options: dict[str, object]) -> str:
     """The address to bind, an IPv6 one given in brackets (``[::1]``) or not."""
     host = str(options["host"])
     if host.startswith("[") and host.endswith("]"):
-        return host[1:-1]
+        host = host[1:-1]
+    if not host or "[" in host or "]" in host or host.count(":") == 1:
+        raise ConfigError(
+            f"--host {clean(str(options['host']))!r} is not an address; hint: give "
+            "the address alone (127.0.0.1, ::1, a host name) and the port with "
+            "--port"
+        )
     return host
 
 
@@ -335,8 +341,17 @@ def _check_tls(cert: str, key: str) -> None:
     """
     import ssl
 
+    def no_passphrase() -> str:
+        raise ConfigError(
+            f"the TLS key {clean(key)} is encrypted; hint: serve with an "
+            "unencrypted key readable only by the serving user (openssl pkey -in "
+            "KEY -out PLAIN)"
+        )
+
     try:
-        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
+            cert, key, password=no_passphrase
+        )
     except (ssl.SSLError, OSError) as exc:
         reason = getattr(exc, "reason", None) or exc.strerror or type(exc).__name__
         raise ConfigError(

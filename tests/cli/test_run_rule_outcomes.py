@@ -111,3 +111,24 @@ def test_explain_by_event_id_names_the_events_other_verdicts(tmp_path, capsys) -
     assert sum(v in err for v in ids) == 1
     assert main(["alerts", "--db", db, "explain", ids[0]]) == ExitCode.OK
     assert "has other verdicts" not in capsys.readouterr().err
+
+
+def test_run_warns_of_a_rule_whose_action_cannot_act_on_its_signals_entity(
+    tmp_path, capsys
+) -> None:
+    events = tmp_path / "posts.jsonl"
+    events.write_text("".join(json.dumps(p) + "\n" for p in POSTS))
+    (tmp_path / "intel.txt").write_text("http://lure.example.net/login\n")
+    (tmp_path / "p.toml").write_text(
+        'name = "p"\nversion = "1"\n[[rules]]\nid = "lock-the-url"\n'
+        'signals = ["intel_url"]\naction = "lock_account"\ntarget = "entity"\n'
+    )
+    intel, policy = tmp_path / "intel.txt", tmp_path / "p.toml"
+    args = ["--intel", str(intel), "--policy", str(policy)]
+    code = main(["run", str(events), *args, "--db", str(tmp_path / "s.sqlite")])
+
+    assert code == ExitCode.OK
+    assert (
+        "warning: rule lock-the-url matched 3 times on targets its action cannot "
+        "act on" in capsys.readouterr().err
+    )

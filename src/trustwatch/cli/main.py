@@ -257,6 +257,12 @@ def _warn_about(summary: RunSummary, db: Path) -> None:
             "--content-dir, so no upload's content was read; hint: pass the "
             "folder that holds the files named by SHA-256 (flat or ab/cd/ fan-out)"
         )
+    for rule_id, unfit in sorted(summary.unfit_targets.items()):
+        errors.print(
+            f"warning: rule {clean(rule_id)} matched {unfit:,} times on targets "
+            "its action cannot act on, and acted on nothing there; hint: set its "
+            "target, or name only signal kinds whose entity it acts on"
+        )
     for rule_id, failures in sorted(summary.rule_errors.items()):
         errors.print(
             f"warning: rule {clean(rule_id)}'s condition failed {failures:,} "

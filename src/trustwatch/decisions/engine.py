@@ -215,7 +215,8 @@ class DecisionEngine:
         self.unfit_targets[rule.id] += 1
         if self.unfit_targets[rule.id] == 1:
             log.warning(
-                "policy %s rule %s: %s cannot act on a %s target, so the rule "
+                "policy %s rule %s: %s cannot act on the %s target of a "
+                "signal, so the rule "
                 "acts on nothing there; further ones are only counted; hint: "
                 "name the signal kinds whose entity it can act on, or set "
                 "target",

@@ -84,6 +84,8 @@ class RunSummary:
     decisions: Counter[str] = field(default_factory=Counter)
     #: Times each rule's condition failed while running (it did not match).
     rule_errors: Counter[str] = field(default_factory=Counter)
+    #: Targets each rule's action could not act on (a URL to lock), by rule.
+    unfit_targets: Counter[str] = field(default_factory=Counter)
     #: Uploaded files the content store was asked for, and those it lacked
     #: (``None`` without a content store).
     files_asked: int | None = None
@@ -312,6 +314,7 @@ def run_embedded(
         )
     summary.verdicts = sum(summary.decisions.values())
     summary.rule_errors = Counter(engine.rule_errors)
+    summary.unfit_targets = Counter(engine.unfit_targets)
     if isinstance(content, ContentStore):
         lookups = content.lookups()
         summary.files_asked, summary.files_missing = lookups.asked, lookups.missing

@@ -59,7 +59,7 @@ def test_other_names_have_no_format(name: str) -> None:
 
 
 def test_a_file_named_in_many_spellings_is_read_once_by_its_real_path(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     real = _write(tmp_path / "data" / "a.jsonl")
     (tmp_path / "link.jsonl").symlink_to(real)
@@ -71,7 +71,9 @@ def test_a_file_named_in_many_spellings_is_read_once_by_its_real_path(
         "./a.jsonl",
         tmp_path / "link.jsonl",
     ]
-    assert resolve_inputs(spellings) == [(real.resolve(), "jsonl")]
+    with caplog.at_level(logging.WARNING):
+        assert resolve_inputs(spellings) == [(real.resolve(), "jsonl")]
+    assert "4 inputs repeat a file already listed" in caplog.text  # said, not only
     assert list(read_events(spellings)) == [EVENT]
 
 

@@ -119,7 +119,7 @@ def resolve_inputs(
             real = str(STDIN) if path is STDIN else os.path.realpath(path)
             found.setdefault(real, (STDIN if path is STDIN else Path(real), kind))
     if named > len(found):
-        logger.info(
+        logger.warning(
             "%d inputs repeat a file already listed (same real path); each file "
             "is read once",
             named - len(found),

@@ -101,6 +101,16 @@ def test_with_json_logs_a_refused_option_is_a_json_line(
 
 
 @pytest.mark.usefixtures("json_state")
+def test_with_json_logs_an_unknown_option_reads_as_one_sentence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(["--log-format", "json", *stream_args(tmp_path, "--bogus")])
+    assert status == ExitCode.BAD_INPUT
+    (entry,) = _json_lines(capsys.readouterr().err)
+    assert "No such option '--bogus'; hint: see" in str(entry["message"])
+
+
+@pytest.mark.usefixtures("json_state")
 def test_with_json_logs_the_warnings_a_command_prints_are_json_lines(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

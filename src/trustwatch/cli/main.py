@@ -451,7 +451,7 @@ def _show_click_error(exc: click.ClickException) -> None:
     message = exc.format_message()
     if isinstance(exc, click.UsageError) and exc.ctx is not None:
         more = "see" if "hint:" in message else "hint: see"
-        message += f"; {more} `{exc.ctx.command_path} --help`"
+        message = message.rstrip(".") + f"; {more} `{exc.ctx.command_path} --help`"
     print_json_line(message, logging.ERROR)
 
 

@@ -103,7 +103,7 @@ def test_an_entity_the_action_cannot_act_on_gets_no_action(action, caplog):
     assert verdict.decision == "allow"
     assert [(h.target_type, h.target) for h in verdict.rules] == [("url", "")]
     assert engine.unfit_targets["r"] == 1
-    assert f"{action} cannot act on a url target" in caplog.text
+    assert f"{action} cannot act on the url target" in caplog.text
 
 
 def test_a_link_may_be_disabled_by_its_url():

@@ -228,3 +228,14 @@ def test_a_broker_silent_at_start_up_is_not_blamed_on_the_transaction_timeout(
     assert "transaction.timeout.ms" not in message
     assert "not committed" not in message
     assert "fixed at 1 s" in message
+
+
+def test_a_fatal_client_error_names_a_second_worker_with_the_same_id(
+    tmp_path: Path,
+) -> None:
+    with SqliteStore(tmp_path / "s.sqlite") as store:
+        worker = StreamWorker(_settings(tmp_path), lambda: None, store)  # type: ignore[arg-type,return-value]
+        worker._fatal.append("Producer fenced by newer instance")
+        message = str(worker._client_stopped())
+    assert message.startswith("the Kafka client stopped: Producer fenced")
+    assert "another worker may run with the same --worker-id" in message

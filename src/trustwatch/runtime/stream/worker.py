@@ -579,7 +579,7 @@ class StreamWorker:
                 aborted = self.summary.aborted
                 messages = self._next_batch(consumer)
                 if self._fatal:
-                    raise StreamError(f"the Kafka client stopped: {self._fatal[0]}")
+                    raise self._client_stopped()
                 if self._reopen:
                     # a commit failed during a rebalance: what was read since
                     # the checkpoints is read again
@@ -652,6 +652,14 @@ class StreamWorker:
             self._close()
             self.summary.seconds = time.perf_counter() - started
         return self.summary
+
+    def _client_stopped(self) -> StreamError:
+        """The error of a Kafka client that reported a fatal error."""
+        return StreamError(
+            f"the Kafka client stopped: {self._fatal[0]}; hint: another worker "
+            "may run with the same --worker-id (it fences this one's "
+            "transactions), or the client's settings are wrong"
+        )
 
     def _never_assigned(self, seconds: float) -> StreamError:
         """The error of a worker that stops for idleness having been

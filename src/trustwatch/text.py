@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["is_invisible", "shows_something", "visible_text"]
+__all__ = ["is_invisible", "name_key", "shows_something", "visible_text"]
 
 #: Unicode categories shown as escapes: controls, formats (bidi, zero-width),
 #: surrogates, private use, unassigned, and line or paragraph separators.
@@ -29,6 +29,25 @@ _DRAWN_BLANK = frozenset("\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0")
 def is_invisible(char: str) -> bool:
     """Whether ``char`` draws nothing by itself (see :func:`shows_something`)."""
     return char in _DRAWN_BLANK or unicodedata.category(char) in _INVISIBLE
+
+
+def name_key(name: str) -> str:
+    """Return the form in which two people's names are compared.
+
+    Compatibility forms folded (NFKC), case folded, and every character
+    that draws nothing by itself dropped (:func:`is_invisible`: zero-width
+    spaces and joiners, direction marks, variation selectors, combining
+    marks, the Hangul filler): names that look alike on screen get one key.
+    Letters of other scripts that merely look alike (a Cyrillic ``а``) keep
+    their own keys.
+
+    Examples
+    --------
+    >>> name_key("Analyst\u200b") == name_key("analyst")
+    True
+    """
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    return "".join(c for c in folded if not is_invisible(c))
 
 
 def shows_something(value: str) -> bool:

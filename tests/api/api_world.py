@@ -100,6 +100,11 @@ class ApiWorld:
         """The header that signs a request in as ``role``."""
         return {"Authorization": f"Bearer {self.tokens[role]}"}
 
+    def add_token(self, name: str, role: str = "analyst") -> str:
+        """Add a token named ``name`` (someone a case can be given to)."""
+        assert self.settings.tokens is not None
+        return TokenFile(self.settings.tokens).add(name, role)
+
 
 def make_tokens(path: Path) -> dict[str, str]:
     """One token per role in a fresh token file."""

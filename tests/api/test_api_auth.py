@@ -186,10 +186,14 @@ def test_cookie_requests_need_the_csrf_token_for_changes(world) -> None:
     csrf = _sign_in(world.client, world.tokens["analyst"])
     case_id = world.client.get("/api/v1/cases").json()["items"][0]["case_id"]
     url = f"/api/v1/cases/{case_id}/assign"
-    assert world.client.post(url, json={"assignee": "a"}).status_code == 403
-    wrong = world.client.post(url, json={"assignee": "a"}, headers={CSRF_HEADER: "no"})
+    assert world.client.post(url, json={"assignee": "analyst-1"}).status_code == 403
+    wrong = world.client.post(
+        url, json={"assignee": "analyst-1"}, headers={CSRF_HEADER: "no"}
+    )
     assert wrong.status_code == 403
-    right = world.client.post(url, json={"assignee": "a"}, headers={CSRF_HEADER: csrf})
+    right = world.client.post(
+        url, json={"assignee": "analyst-1"}, headers={CSRF_HEADER: csrf}
+    )
     assert right.status_code == 200
     logout = world.client.post("/logout", data={"csrf_token": csrf})
     assert logout.status_code == 200

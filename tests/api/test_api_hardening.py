@@ -462,3 +462,15 @@ def test_the_sign_in_form_still_opens_while_the_token_file_is_damaged(world) -> 
     Path(world.settings.tokens).write_text("{not json", encoding="utf-8")
 
     assert world.client.get("/console/login").status_code == 200
+
+
+def test_the_last_admin_token_is_not_revoked_through_the_api(world) -> None:
+    admin = world.auth("admin")
+    refused = world.client.delete("/api/v1/tokens/admin-1", headers=admin)
+    assert refused.status_code == 409
+    assert "last admin token" in refused.json()["detail"]
+    assert world.client.get("/api/v1/whoami", headers=admin).status_code == 200
+    world.add_token("second-admin", "admin")
+    gone = world.client.delete("/api/v1/tokens/admin-1", headers=admin)
+    assert gone.status_code == 204
+    assert world.client.get("/api/v1/whoami", headers=admin).status_code == 401

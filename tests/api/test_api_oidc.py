@@ -125,3 +125,22 @@ def test_oidc_settings_refuse_unsafe_algorithms(tmp_path) -> None:
                 oidc=OidcSettings(ISSUER, AUDIENCE, tmp_path / "missing.json"),
             )
         )
+
+
+def test_with_oidc_a_case_goes_to_a_name_as_written(oidc_client, signing_key) -> None:
+    # the provider's subjects cannot be listed, so names pass as they are;
+    # joiners and direction marks are part of scripts and emoji
+    admin = {"Authorization": f"Bearer {_token(signing_key, trustwatch_role='admin')}"}
+    case_id = oidc_client.get("/api/v1/cases", headers=admin).json()["items"][0][
+        "case_id"
+    ]
+    for assignee in (
+        "\u0639\u0644\u06cc\u200c\u0631\u0636\u0627",
+        "dev\U0001f469\u200d\U0001f4bb",
+    ):
+        taken = oidc_client.post(
+            f"/api/v1/cases/{case_id}/assign",
+            json={"assignee": assignee},
+            headers=admin,
+        )
+        assert taken.is_success and taken.json()["assignee"] == assignee

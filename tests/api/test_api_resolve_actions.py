@@ -223,3 +223,66 @@ def test_api_corrects_a_resolved_case_s_label_for_analysts_only(world) -> None:
     assert missing.status_code == 404
     entry = next(e for e in _audit(world) if e["action"] == "correct")
     assert (entry["target"], entry["detail"]["label"]) == (case["case_id"], "benign")
+
+
+def test_a_benign_label_with_an_action_is_refused_everywhere(world) -> None:
+    case = _open_case(world)
+    response = world.client.post(
+        f"/api/v1/cases/{case['case_id']}/resolve",
+        json={"label": "benign", "action": "lock_account"},
+        headers=world.auth("analyst"),
+    )
+    assert response.status_code == 422
+    assert "labelled benign" in response.json()["detail"]
+    csrf = world.client.post("/login", data={"token": world.tokens["analyst"]}).json()[
+        "csrf_token"
+    ]
+    refused = world.client.post(
+        f"/console/cases/{case['case_id']}/resolve",
+        data={"label": "benign", "action": "lock_account", "csrf_token": csrf},
+        follow_redirects=False,
+    )
+    assert refused.headers["location"].endswith("error=benign_action")
+    assert _analyst_actions(world) == []
+    # "none" is no action, in the console as in the API
+    resolved = world.client.post(
+        f"/console/cases/{case['case_id']}/resolve",
+        data={"label": "benign", "action": "none", "csrf_token": csrf},
+        follow_redirects=False,
+    )
+    assert "error=" not in resolved.headers["location"]
+    again = world.client.get(
+        f"/api/v1/cases/{case['case_id']}", headers=world.auth("viewer")
+    )
+    assert again.json()["case"]["status"] == "resolved"
+
+
+def test_a_ring_members_timeline_shows_the_lock_an_analyst_put_on_it(world) -> None:
+    viewer = world.auth("viewer")
+    case = _open_case(world, subject_type="ring")
+    last = world.client.get(
+        f"/api/v1/alerts/{case['verdict_ids'][-1]}", headers=viewer
+    ).json()["verdict"]
+    others = [m for m in case["accounts"] if m != last["account"]]
+    assert others, "the test needs a member other than the last alert's account"
+    resolved = world.client.post(
+        f"/api/v1/cases/{case['case_id']}/resolve",
+        json={"label": "coordinated_ring", "action": "lock_account"},
+        headers=world.auth("analyst"),
+    )
+    assert resolved.status_code == 200, resolved.text
+
+    member = others[0]
+    timeline = world.client.get(
+        f"/api/v1/accounts/{member}/timeline", headers=viewer
+    ).json()
+    locks = [
+        e
+        for e in timeline
+        if e["kind"] == "action" and e["detail"]["actor"] == "analyst:analyst-1"
+    ]
+    assert [e["detail"]["target"] for e in locks] == [member]
+    labels = [e for e in timeline if e["kind"] == "label"]
+    assert [e["detail"]["kind"] for e in labels] == ["coordinated_ring"]
+    page = world.client.get(f"/console/accounts/{member}", headers=viewer)
+    assert f"{case['case_id']} resolved as coordinated_ring by analyst-1" in page.text

@@ -323,6 +323,7 @@ def test_reverse_needs_an_enforced_action(world) -> None:
 
 def test_audit_log_filters_by_actor(world) -> None:
     case = _first_case(world)
+    world.add_token("someone")
     world.client.post(
         f"/api/v1/cases/{case['case_id']}/assign",
         json={"assignee": "someone"},

@@ -7,6 +7,7 @@ def _held_case(world) -> str:
     """A case the analyst token (``analyst-1``) does not hold: carol does."""
     listed = world.client.get("/api/v1/cases", headers=world.auth("viewer")).json()
     case_id = listed["items"][0]["case_id"]
+    world.add_token("carol")
     given = world.client.post(
         f"/api/v1/cases/{case_id}/assign",
         json={"assignee": "carol"},

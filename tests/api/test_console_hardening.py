@@ -155,6 +155,7 @@ def test_the_console_audits_assignments_as_the_api_does(world) -> None:
     ]
     cases = world.client.get("/api/v1/cases", headers=world.auth("viewer")).json()
     case_id = cases["items"][0]["case_id"]
+    world.add_token("dana")
     world.client.post(
         f"/console/cases/{case_id}/assign",
         data={"assignee": "dana", "csrf_token": csrf},

@@ -417,3 +417,24 @@ def test_train_accounts_as_of_a_time_leaves_out_later_events(
     assert later > 0
     assert figures["events_after_as_of"] == later
     assert figures["events"] == len(times) - later
+
+
+def test_a_note_keeps_its_lines_and_the_apis_length(tmp_path, make_case, capsys):
+    path = tmp_path / "review.sqlite"
+    db = tmp_path / "store.sqlite"
+    SqliteStore(db).close()
+    with SqliteReviewStore(path) as store:
+        store.upsert_cases([make_case("case-x")])
+    review = ["--review-db", str(path), "--as", "bob"]
+    long = ["cases", "resolve", "case-x", "--label", "benign", "--note", "x" * 2001]
+    assert main([*long, *review]) == ExitCode.BAD_CONFIG
+    assert "keep it to 2,000" in capsys.readouterr().err
+    argv = ["cases", "resolve", "case-x", "--label", "benign"]
+    argv += ["--note", "called the owner\nshe was travelling"]
+    assert main([*argv, *review]) == ExitCode.OK
+    capsys.readouterr()
+    show = ["cases", "show", "case-x", "--db", str(db), "--review-db", str(path)]
+    assert main(show) == ExitCode.OK
+    shown = capsys.readouterr().out
+    assert "note: called the owner\n      she was travelling" in shown
+    assert "\\x0a" not in shown

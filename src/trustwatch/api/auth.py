@@ -203,6 +203,35 @@ class Authenticator:
         key = principal_key(name)
         return any(principal_key(t.name) == key for t in stored)
 
+    def assignee(self, name: str) -> str:
+        """Return the name a case given to ``name`` is recorded under.
+
+        A name that :func:`principal_key` folds to an API token's name is
+        that token's own name (``"ANALYST"`` is ``"analyst"``); a token of
+        the viewer role cannot work a case. With OIDC on, other names pass
+        as they are (the provider's subjects cannot be listed).
+
+        Raises
+        ------
+        ConfigError
+            When ``name`` is a viewer's, or names no token while OIDC is off.
+        """
+        key = principal_key(name)
+        for stored in self.tokens.tokens() if self.tokens is not None else ():
+            if principal_key(stored.name) == key:
+                if not Principal(stored.name, stored.role).allows("analyst"):
+                    raise ConfigError(
+                        f"{stored.name} holds the {stored.role} role, which cannot "
+                        "work cases; hint: assign the case to an analyst"
+                    )
+                return stored.name
+        if self.jwt is not None:
+            return name
+        raise ConfigError(
+            f"no API token is named {name!r}; hint: assign the case to an "
+            "analyst's token name (`trustwatch serve token list`)"
+        )
+
     def signed_in_without_token(self, name: str) -> bool:
         """Whether a live console session opened with a JWT has ``name``."""
         key = principal_key(name)

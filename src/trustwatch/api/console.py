@@ -40,17 +40,18 @@ from markupsafe import Markup
 
 from trustwatch.api import auth
 from trustwatch.api.auth import Principal
-from trustwatch.api.decisions import DecisionReader, VerdictFilter
+from trustwatch.api.decisions import DecisionReader, VerdictFilter, account_actions
 from trustwatch.api.ring_svg import render_ring_svg
-from trustwatch.api.schemas import note_reads_as_written, reads_as_written
+from trustwatch.api.schemas import MAX_NOTE, note_reads_as_written, reads_as_written
 from trustwatch.decisions.model import ACTION_SEVERITY, Action, Verdict
-from trustwatch.errors import StorageError, TrustwatchError
+from trustwatch.errors import ConfigError, StorageError, TrustwatchError
 from trustwatch.evaluation.ring_pictures import MAX_DRAWN_MEMBERS, evidence_label
 from trustwatch.graph.entity_graph import attribute_kind
 from trustwatch.graph.rings import RingSnapshot
 from trustwatch.review.actions import (
     ANALYST_ACTIONS,
     ActionNotApplicable,
+    applicable_actions,
     resolve_with_action,
 )
 from trustwatch.review.audit import taken_from
@@ -127,6 +128,15 @@ def defang(text: object) -> str:
     return _HOST_DOT.sub("[.]", value)
 
 
+def note_text(note: object) -> Markup:
+    """Return an analyst's note as written: its line breaks kept as breaks,
+    each line defanged and its other control characters escaped."""
+    lines = str(note).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return Markup("<br>").join(
+        visible_text(defang(line.replace("\t", "    "))) for line in lines
+    )
+
+
 def utc_time(moment: datetime | float | None) -> str:
     """Return a moment as ``YYYY-MM-DD HH:MM:SS UTC`` (epoch seconds accepted)."""
     if moment is None:
@@ -186,6 +196,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["visible"] = visible_text
     env.filters["defang"] = defang
+    env.filters["note_text"] = note_text
     env.filters["utc"] = utc_time
     env.filters["utc_short"] = lambda moment: utc_time(moment)[:16]
     env.filters["part"] = _path_part
@@ -510,6 +521,8 @@ def _case_or_404(review: ReviewStore, case_id: str) -> Case:
 #: shows text taken from its URL.
 ERROR_MESSAGES = {
     "assign": "The case could not be assigned.",
+    "assignee": "Cases go to analysts: that name is no analyst's token, or "
+    "holds the viewer role.",
     "held": "Another analyst holds this case: they can hand it back, or an "
     "admin can take it over.",
     "resolve": "The case could not be resolved.",
@@ -518,6 +531,8 @@ ERROR_MESSAGES = {
     "note": "The note holds control or format characters: write it as it should read.",
     "action_subject": "That action cannot act on this case's subject: choose "
     "one for its subject, or resolve without an action.",
+    "benign_action": "A case labelled benign takes no action: resolve it "
+    "without one, or choose the abuse label the action answers.",
     "unavailable": "A store is unavailable: the case was left unresolved. Try again.",
     "reverse": "The action could not be reversed.",
 }
@@ -556,7 +571,7 @@ def case_page(request: Request, case_id: str, principal: PageViewer) -> HTMLResp
         case=case,
         evidence=_gather_evidence(request, case),
         label_kinds=LABEL_KINDS,
-        resolution_actions=_RESOLUTION_ACTIONS,
+        resolution_actions=applicable_actions(case.subject_type),
         ring_picture=ring_picture,
         error=error_message(request.query_params.get("error")),
     )
@@ -580,6 +595,11 @@ def assign_case_form(
     target = None if assignee == "-" else (assignee.strip() or principal.name)
     if target is not None and not reads_as_written(target):
         return _back_to(_case_url(case_id, "assign"))
+    if target is not None:
+        try:
+            target = request.app.state.auth.assignee(target)
+        except ConfigError:
+            return _back_to(_case_url(case_id, "assignee"))
     try:
         review.assign(
             case_id, target, by=principal.name, take_over=principal.allows("admin")
@@ -603,7 +623,7 @@ def resolve_case_form(
     principal: Analyst,
     label: Annotated[str, Form()],
     action: Annotated[str, Form()] = "",
-    note: Annotated[str, Form(max_length=2000)] = "",
+    note: Annotated[str, Form(max_length=MAX_NOTE)] = "",
 ) -> RedirectResponse:
     """Resolve a case with a label and, optionally, the action taken; audited.
 
@@ -617,6 +637,8 @@ def resolve_case_form(
     before = _case_or_404(review, case_id)
     if label not in LABEL_KINDS:
         return _back_to(_case_url(case_id, "label"))
+    if action == "none":
+        action = ""
     if action and action not in _RESOLUTION_ACTIONS:
         return _back_to(_case_url(case_id, "action"))
     if not note_reads_as_written(note):
@@ -634,7 +656,10 @@ def resolve_case_form(
             take_over=principal.allows("admin"),
         )
     except ActionNotApplicable:
-        return _back_to(_case_url(case_id, "action_subject"))
+        benign = label == "benign" and bool(action)
+        return _back_to(
+            _case_url(case_id, "benign_action" if benign else "action_subject")
+        )
     except CaseHeldError:
         return _back_to(_case_url(case_id, "held"))
     except StorageError:
@@ -709,9 +734,8 @@ def account_page(request: Request, account: str, principal: PageViewer) -> HTMLR
     verdicts = reader.verdicts(
         VerdictFilter(account=account, alerts_only=False, limit=MAX_TIMELINE)
     )
-    acted = {v.verdict_id for v in verdicts if v.decision != "allow"}
-    actions = _dispatch_rows(request, reader.actions_for(acted))
     cases = request.app.state.review.cases(CaseQuery(account=account, limit=50))
+    actions = _dispatch_rows(request, account_actions(reader, account, verdicts, cases))
     return _render(
         request,
         "account.html",

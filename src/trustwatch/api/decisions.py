@@ -11,6 +11,7 @@ queries themselves.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,9 +19,10 @@ from typing import Any
 from trustwatch.decisions.model import Action, Verdict
 from trustwatch.errors import ConfigError
 from trustwatch.graph.rings import RingSnapshot
+from trustwatch.review.model import Case
 from trustwatch.storage.sqlite import SqliteStore, VerdictQuery
 
-__all__ = ["DecisionReader", "VerdictFilter"]
+__all__ = ["DecisionReader", "VerdictFilter", "account_actions"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,3 +167,24 @@ class DecisionReader:
         """Return one stored ring, or ``None``."""
         found: RingSnapshot | None = self.store.ring(ring_id)
         return found
+
+
+def account_actions(
+    reader: DecisionReader,
+    account: str,
+    verdicts: Iterable[Verdict],
+    cases: Iterable[Case],
+) -> list[Action]:
+    """Return the actions about an account's timeline, oldest first.
+
+    Those its own ``verdicts`` started, and those taken on the account by
+    analysts resolving its ``cases``: an analyst's action hangs on the
+    case's newest alert, which in a ring's case may be another member's.
+    """
+    own = {v.verdict_id for v in verdicts}
+    from_cases = {c.verdict_ids[-1] for c in cases if c.verdict_ids} - own
+    return [
+        a
+        for a in reader.actions_for(own | from_cases)
+        if a.verdict_id in own or (a.target_type == "account" and a.target == account)
+    ]

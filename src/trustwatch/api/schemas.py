@@ -20,6 +20,7 @@ from trustwatch.text import shows_something
 __all__ = [
     "ID_PATTERN",
     "MAX_ID",
+    "MAX_NOTE",
     "ActionOut",
     "AssignRequest",
     "AuditOut",
@@ -106,9 +107,11 @@ def _note_as_written(value: str) -> str:
     return value
 
 
+#: The longest note kept with a case and its label, in characters.
+MAX_NOTE = 2000
 #: Free text kept with a case and its label.
 Note = Annotated[
-    str, StringConstraints(max_length=2000), AfterValidator(_note_as_written)
+    str, StringConstraints(max_length=MAX_NOTE), AfterValidator(_note_as_written)
 ]
 #: A person's name as it is recorded and shown (an assignee).
 ShownName = Annotated[Identifier, AfterValidator(_shown_as_written)]

@@ -19,7 +19,6 @@ import os
 import re
 import secrets
 import tempfile
-import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Literal, TypeAlias, get_args
 
 from trustwatch.errors import ConfigError
-from trustwatch.text import is_invisible
+from trustwatch.text import name_key
 
 __all__ = [
     "ROLES",
@@ -53,17 +52,10 @@ class TokenExists(ConfigError):
 
 
 def principal_key(name: str) -> str:
-    """Return the form two principal names are compared in.
-
-    Compatibility forms folded (NFKC), case folded, and every character
-    that draws nothing by itself dropped (:func:`~trustwatch.text.is_invisible`:
-    zero-width spaces and joiners, direction marks, variation selectors,
-    combining marks, the Hangul filler): names that look alike on screen get
-    one key. Letters of other scripts that merely look alike (a Cyrillic
-    ``а``) keep their own keys.
-    """
-    folded = unicodedata.normalize("NFKC", name).casefold()
-    return "".join(c for c in folded if not is_invisible(c))
+    """Return the form two principal names are compared in
+    (:func:`~trustwatch.text.name_key`): names that look alike on screen get
+    one key."""
+    return name_key(name)
 
 
 def check_name(name: str) -> str:

@@ -26,7 +26,7 @@ from trustwatch.api.auth import (
     require_analyst,
     require_viewer,
 )
-from trustwatch.api.decisions import DecisionReader, VerdictFilter
+from trustwatch.api.decisions import DecisionReader, VerdictFilter, account_actions
 from trustwatch.api.ring_svg import render_ring_svg
 from trustwatch.api.schemas import (
     ID_PATTERN,
@@ -269,10 +269,16 @@ def assign_case(
     before = review.case(case_id)
     if before is None:
         raise _not_found("case")
+    assignee = body.assignee
+    if assignee is not None:
+        try:
+            assignee = request.app.state.auth.assignee(assignee)
+        except ConfigError as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from None
     try:
         case = review.assign(
             case_id,
-            body.assignee,
+            assignee,
             by=principal.name,
             take_over=principal.allows("admin"),
         )
@@ -282,9 +288,9 @@ def assign_case(
         raise HTTPException(
             status_code=409, detail="the case cannot be assigned"
         ) from None
-    changed = before.assignee != body.assignee
+    changed = before.assignee != assignee
     detail: dict[str, object] = {
-        "assignee": body.assignee,
+        "assignee": assignee,
         **(taken_from(before, principal.name) if changed else {}),
     }
     audit(request, principal, "assign", "case", case_id, detail)
@@ -491,7 +497,9 @@ def account_timeline(
         VerdictFilter(account=account, alerts_only=False, limit=limit)
     )
     entries = [_verdict_entry(v) for v in verdicts]
-    for action in reader.actions_for({v.verdict_id for v in verdicts}):
+    review = request.app.state.review
+    cases = review.cases(CaseQuery(account=account, limit=limit))
+    for action in account_actions(reader, account, verdicts, cases):
         shown = action_out(action, request)
         entries.append(
             TimelineEntry(
@@ -512,8 +520,7 @@ def account_timeline(
                     detail=shown.dispatch.model_dump(mode="json"),
                 )
             )
-    review = request.app.state.review
-    for case in review.cases(CaseQuery(account=account, limit=limit)):
+    for case in cases:
         entries.append(
             TimelineEntry(
                 at=case.created_at,
@@ -523,17 +530,22 @@ def account_timeline(
                 detail={"status": case.status, "assignee": case.assignee},
             )
         )
-    for label in review.labels(subject_type="account"):
-        if label.subject == account:
-            entries.append(
-                TimelineEntry(
-                    at=label.labelled_at,
-                    kind="label",
-                    id=label.label_id,
-                    summary=f"labelled {label.kind} by {label.analyst}",
-                    detail={"kind": label.kind, "case_id": label.case_id},
-                )
+    # a ring's label is about each member the case listed
+    ring_cases = {c.case_id for c in cases if c.subject_type == "ring"}
+    labels = [
+        *(x for x in review.labels(subject_type="account") if x.subject == account),
+        *(x for x in review.labels(subject_type="ring") if x.case_id in ring_cases),
+    ]
+    for label in labels:
+        entries.append(
+            TimelineEntry(
+                at=label.labelled_at,
+                kind="label",
+                id=label.label_id,
+                summary=f"labelled {label.kind} by {label.analyst}",
+                detail={"kind": label.kind, "case_id": label.case_id},
             )
+        )
     entries.sort(key=lambda e: (e.at, e.kind, e.id))
     return entries[-limit:]
 
@@ -860,8 +872,18 @@ def create_token(
 @router.delete("/tokens/{name}", status_code=204, tags=["admin"])
 def revoke_token(request: Request, principal: Admin, name: PathId) -> Response:
     """Revoke a token at once: requests carrying it get 401, and the console
-    sessions opened with it end."""
-    if not _token_file(request).revoke(name):
+    sessions opened with it end. The last admin token stays while no
+    identity provider can sign admins in (409): without it no one could
+    manage tokens through the API again."""
+    tokens = _token_file(request)
+    admins = [t.name for t in tokens.tokens() if t.role == "admin"]
+    if admins == [name] and request.app.state.auth.jwt is None:
+        raise HTTPException(
+            status_code=409,
+            detail="this is the last admin token; hint: add another admin token "
+            "first, or revoke it on the server (`trustwatch serve token revoke`)",
+        )
+    if not tokens.revoke(name):
         raise _not_found("token")
     ended = request.app.state.auth.end_sessions_of(name)
     audit(request, principal, "token.revoke", "token", name, {"sessions": ended})

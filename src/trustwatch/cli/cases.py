@@ -210,8 +210,13 @@ def _assignee(name: str) -> str:
 
 
 def _note(note: str) -> str:
-    from trustwatch.api.schemas import note_reads_as_written
+    from trustwatch.api.schemas import MAX_NOTE, note_reads_as_written
 
+    if len(note) > MAX_NOTE:
+        raise ConfigError(
+            f"--note holds {len(note):,} characters; hint: keep it to {MAX_NOTE:,} "
+            "(the API and the console take no more)"
+        )
     if not note_reads_as_written(note):
         # shown to other analysts, in the console and the audit log
         raise ConfigError(
@@ -408,7 +413,9 @@ def _render_evidence(evidence: Any) -> None:
             f" ({clean(case.resolution_action or 'no action')})"
         )
         if case.note:
-            console.print(f"note: {clean(case.note)}", markup=False)
+            lines = case.note.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+            shown = "\n      ".join(clean(line.replace("\t", "    ")) for line in lines)
+            console.print(f"note: {shown}", markup=False)
     table = Table("time", "verdict", "event", "account", "decision", "score", "why")
     for verdict in evidence.verdicts:
         reasons = "; ".join(r for s in verdict.signals for r in s.reasons[:1])

@@ -44,6 +44,7 @@ __all__ = [
     "ANALYST_ACTIONS",
     "ActionNotApplicable",
     "analyst_actions",
+    "applicable_actions",
     "resolve_with_action",
 ]
 
@@ -61,6 +62,16 @@ ANALYST_ACTIONS: dict[str, str] = {
 
 class ActionNotApplicable(ValueError):
     """The action cannot act on the case's subject."""
+
+
+def applicable_actions(subject_type: str) -> list[str]:
+    """Return the analyst actions that can act on a case about ``subject_type``."""
+    found = []
+    for action, kinds in ANALYST_ACTIONS.items():
+        takes = kinds.split("|")
+        if subject_type in takes or (subject_type == "ring" and "account" in takes):
+            found.append(action)
+    return found
 
 
 def _targets(case: Case, action: str) -> list[tuple[str, str]]:
@@ -102,12 +113,20 @@ def analyst_actions(
     Raises
     ------
     ActionNotApplicable
-        When ``action`` is unknown or cannot act on the case's subject.
+        When ``action`` is unknown, cannot act on the case's subject, or
+        comes with a ``benign`` label (every analyst action acts against
+        abuse).
     """
     if action not in ANALYST_ACTIONS or action not in ACTION_SEVERITY:
         raise ActionNotApplicable(
             f"{action!r} is not an action an analyst can take; hint: one of "
             f"{', '.join(ANALYST_ACTIONS)}"
+        )
+    if label == "benign":
+        raise ActionNotApplicable(
+            f"{action} acts against abuse, and the case is labelled benign; hint: "
+            "resolve a benign case without an action, or give the abuse label "
+            "the action answers"
         )
     when = at or datetime.now(UTC)
     verdict_id = case.verdict_ids[-1] if case.verdict_ids else case.case_id

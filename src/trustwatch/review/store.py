@@ -58,6 +58,7 @@ from trustwatch.review.tables import labels as _labels
 from trustwatch.review.tables import review_state as _review_state
 from trustwatch.review.tables import utc as _utc
 from trustwatch.storage.checkpoints import check_not_keyword_dsn, redact_dsn, scrub
+from trustwatch.text import name_key
 
 __all__ = [
     "PostgresReviewStore",
@@ -1143,9 +1144,14 @@ def _conforms(store: SqlReviewStore) -> ReviewStore:
 
 
 def _check_holder(case: Case, who: str, doing: str) -> None:
-    """Refuse to let ``who`` change a case another analyst holds."""
+    """Refuse to let ``who`` change a case another analyst holds.
+
+    Names are compared as :func:`~trustwatch.text.name_key` folds them, as
+    sign-in does: a case given to ``"ANALYST"`` or to ``"analyst"`` with a
+    zero-width space is held by ``analyst``, not by a name no one signs in as.
+    """
     holder = case.assignee
-    if case.status == "assigned" and holder and holder != who:
+    if case.status == "assigned" and holder and name_key(holder) != name_key(who):
         raise CaseHeldError(
             f"case {case.case_id} is assigned to {holder}, not {who}; hint: ask "
             f"{holder} to hand it back, or take it over on purpose (`trustwatch "

@@ -8,7 +8,7 @@ import pytest
 from rich.console import Console
 
 from trustwatch.cli.render import explain_tree, score_text, verdict_table
-from trustwatch.decisions.model import RuleHit, Verdict
+from trustwatch.decisions.model import Action, RuleHit, Verdict
 from trustwatch.detectors.base import Signal
 
 
@@ -78,3 +78,39 @@ def test_explain_shows_a_score_just_under_the_threshold_as_under_it():
     assert "malicious_url 0.9993 on url" in text
     assert "1.00" not in text
     assert "0.9993" in _rendered(verdict_table([verdict]))
+
+
+def test_explain_names_the_analyst_who_took_an_action():
+    verdict = Verdict(
+        verdict_id="vrd-2",
+        event_id="e2",
+        event_type="login",
+        ts=datetime(2026, 11, 2, tzinfo=UTC),
+        account="alice",
+        ip=None,
+        decision="challenge",
+        score=0.9,
+        signals=(),
+        rules=(),
+        policy="p@1",
+    )
+
+    def action(actor: str) -> Action:
+        return Action(
+            action_id=f"act-{actor[:6]}",
+            verdict_id="vrd-2",
+            event_id="e2",
+            type="lock_account",
+            target_type="account",
+            target="alice",
+            mode="enforce",
+            actor=actor,
+            reason="r",
+            created_at=datetime(2026, 11, 2, tzinfo=UTC),
+        )
+
+    text = _rendered(
+        explain_tree(verdict, [action("policy:p@1#lock"), action("analyst:carol")])
+    )
+    assert "(enforce) by analyst:carol" in text
+    assert "by policy:" not in text

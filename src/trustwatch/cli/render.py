@@ -187,8 +187,10 @@ def explain_tree(verdict: Verdict, actions: Sequence[Action]) -> Tree:
     acts = tree.add("actions")
     for a in actions:
         until = f" until {a.expires_at.isoformat()}" if a.expires_at else ""
+        # the rules' actions are listed above; a person's is named
+        by = "" if a.actor.startswith("policy:") else f" by {clean(a.actor)}"
         acts.add(
             f"{a.action_id} {a.type} {clean(a.target_type)} {clean(a.target)} "
-            f"({a.mode}){until}"
+            f"({a.mode}){until}{by}"
         )
     return tree

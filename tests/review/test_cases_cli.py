@@ -438,3 +438,24 @@ def test_a_note_keeps_its_lines_and_the_apis_length(tmp_path, make_case, capsys)
     shown = capsys.readouterr().out
     assert "note: called the owner\n      she was travelling" in shown
     assert "\\x0a" not in shown
+
+
+def test_cases_list_pages_with_offset(tmp_path, make_case, capsys):
+    path = tmp_path / "review.sqlite"
+    with SqliteReviewStore(path) as store:
+        store.upsert_cases(
+            [
+                make_case(f"case-{i}", subject=f"acct-{i}", priority=9 - i)
+                for i in range(5)
+            ]
+        )
+    review = ["--review-db", str(path), "--json"]
+    whole = [c["case_id"] for c in _json_lines(capsys, ["cases", "list", *review])]
+    pages = [
+        c["case_id"]
+        for offset in (0, 2, 4)
+        for c in _json_lines(
+            capsys, ["cases", "list", *review, "--limit", "2", "--offset", str(offset)]
+        )
+    ]
+    assert pages == whole and len(whole) == 5

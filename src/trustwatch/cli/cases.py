@@ -293,6 +293,12 @@ def build(
     help="Only cases with an alert of this signal kind.",
 )
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option(
+    "--offset",
+    type=click.IntRange(min=0),
+    default=0,
+    help="Skip this many cases first (the next page of 50: --offset 50).",
+)
 @click.option("--json", "as_json", is_flag=True, help="JSON Lines instead of a table.")
 def list_cases(
     review_db: str,
@@ -303,6 +309,7 @@ def list_cases(
     subject_type: str | None,
     kind: str | None,
     limit: int,
+    offset: int,
     as_json: bool,
 ) -> None:
     """List cases, most urgent first."""
@@ -313,6 +320,7 @@ def list_cases(
         subject_type=subject_type,  # type: ignore[arg-type]
         kind=kind,
         limit=limit,
+        offset=offset,
     )
     with open_review(review_db, review_schema) as store:
         found: list[Case] = store.cases(query)

@@ -256,11 +256,13 @@ def test_urlhaus_json_fields_of_wrong_types_are_tolerated(tmp_path: Path) -> Non
     assert [r.location for r in load.rejects] == ["urlhaus.json:id 2"]
 
 
-def test_json_nested_too_deeply_is_invalid(tmp_path: Path) -> None:
+def test_json_nested_too_deeply_is_a_reject(tmp_path: Path) -> None:
     path = tmp_path / "deep.json"
     path.write_text("[" * 100000 + "]" * 100000, encoding="utf-8")
-    with pytest.raises(InvalidIndicatorError, match=r"deep\.json nests JSON"):
-        load_feed(path, format="phishtank_json")
+    load = load_feed(path, format="phishtank_json")
+    assert [(r.location, r.reason) for r in load.rejects] == [
+        ("deep.json:record 1", "too_deep")
+    ]
 
 
 def test_invalid_json_names_the_line(tmp_path: Path) -> None:

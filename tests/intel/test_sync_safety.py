@@ -136,6 +136,10 @@ def test_an_unchanged_local_file_renews_its_records(
     [
         (
             b"<html><body>Service unavailable</body></html>\n",
+            "is an HTML page, not a list",
+        ),
+        (
+            b"<p>Service unavailable</p>\n",
             "no valid records: 0 of 1",
         ),
         (b"", "the snapshot is empty"),
@@ -157,7 +161,7 @@ def test_a_broken_snapshot_keeps_what_the_feed_held(
 
 
 def test_a_first_fetch_of_only_rejects_fails(db: IntelDatabase) -> None:
-    server = Server(b"<html>oops</html>\n<p>down</p>\n")
+    server = Server(b"<b>oops</b>\n<p>down</p>\n")
     report = _sync(_feed("p", "https://f.example/p.txt"), db, server).get("p")
     assert report.status == "failed"
     assert "0 of 2 rows usable; nothing was stored" in (report.reason or "")

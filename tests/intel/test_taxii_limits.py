@@ -41,7 +41,8 @@ class Script:
 
     An action is a dict: ``status`` (with ``headers``), ``bomb`` (decoded
     bytes of a gzip body), ``drip`` (bytes per write, seconds between),
-    ``drop`` (close part-way), ``pad`` (spaces added to the page);
+    ``drop`` (close part-way), ``pad`` (spaces added to the page), ``deep``
+    (an extra object nested that many levels);
     ``{}`` or running out of actions answers the page plainly.
     ``collections_pad`` pads the collections listing.
     """
@@ -93,6 +94,9 @@ def _handler(script: Script) -> type[BaseHTTPRequestHandler]:
             action = script.actions.pop(0) if script.actions else {}
             page = {"more": False, "objects": [polling._stix(1), polling._stix(2)]}
             body = json.dumps(page).encode() + b" " * action.get("pad", 0)
+            if "deep" in action:  # one more object, nested that many levels
+                nested = b'{"a":' * action["deep"] + b"1" + b"}" * action["deep"]
+                body = body.replace(b"]}", b', {"x_deep": ' + nested + b"}]}", 1)
             headers = {"X-TAXII-Date-Added-Last": ADDED_LAST}
             if "status" in action:
                 self._send(action["status"], b"{}", action.get("headers"))
@@ -195,6 +199,19 @@ def test_max_bytes_holds_the_whole_poll_not_each_page(
     with pytest.raises(IntelSourceError, match="more than max_bytes"):
         poll_collection(source, None, max_bytes=1_000_000)
     assert script.paths[-1].endswith("/collections/")
+
+
+def test_an_object_nested_too_deeply_is_a_reject_not_a_failed_poll(
+    server: tuple[Script, str], db: IntelDatabase
+) -> None:
+    script, url = server
+    script.actions = [{"deep": 1000}]
+
+    report = _sync(url, db)
+
+    assert (report.status, report.added) == ("updated", 2)
+    assert report.rejected_by_reason == {"too_deep": 1}
+    assert report.reject_examples[0].location.endswith("/objects/#page1")
 
 
 # --- deadline -----------------------------------------------------------------------

@@ -299,6 +299,11 @@ def intel_show(value: str, db_path: Path, as_json: bool) -> None:
             f"  synced first {_when(record.first_synced)}, last "
             f"{_when(record.last_synced)}"
         )
+        if indicator.valid_from is not None and indicator.valid_from > now:
+            console.print(
+                "  not yet valid: matches from "
+                f"{_when(indicator.valid_from.astimezone(UTC))} UTC"
+            )
 
 
 def _when(value: datetime | None) -> str:

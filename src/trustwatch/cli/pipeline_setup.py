@@ -6,10 +6,11 @@ over Kafka), so both choose policy, detectors and geolocation the same way.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from trustwatch.cli.render import clean, error_console
 from trustwatch.decisions.policy import (
@@ -18,7 +19,7 @@ from trustwatch.decisions.policy import (
     load_policy,
     unknown_kinds,
 )
-from trustwatch.errors import ConfigError
+from trustwatch.errors import ConfigError, InvalidIndicatorError
 
 if TYPE_CHECKING:
     from trustwatch.content.fuzzy import FuzzyIntel
@@ -40,6 +41,10 @@ __all__ = [
 
 errors = error_console()
 
+# a URL scheme (``https://``), and load_feed's format argument in a message
+_URL_SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
+_FORMAT_ARGUMENT: Final = re.compile(r"(?<![\w-])format=")
+
 
 def load_intel_sources(
     intel_paths: Sequence[str],
@@ -57,7 +62,8 @@ def load_intel_sources(
     Raises
     ------
     ConfigError
-        When allow-lists are given without any intel to filter.
+        When allow-lists are given without any intel to filter, or an
+        --intel names a URL (the run fetches nothing).
     """
     from trustwatch.intel.allowlists import AllowList
     from trustwatch.runtime.embedded import load_intel
@@ -67,13 +73,34 @@ def load_intel_sources(
             "--allowlist needs --intel or --intel-db; hint: allow-lists filter "
             "the intel the run loads"
         )
+    _refuse_intel_urls(intel_paths)
     allowlist = AllowList.from_paths(allowlist_paths) if allowlist_paths else None
-    intel = load_intel(intel_paths, intel_format, allowlist) if intel_paths else None
+    intel = None
+    if intel_paths:
+        try:
+            intel = load_intel(intel_paths, intel_format, allowlist)
+        except (ConfigError, InvalidIndicatorError) as exc:
+            # the library's hints name load_feed's format=; here it is a flag
+            raise type(exc)(_FORMAT_ARGUMENT.sub("--intel-format", str(exc))) from exc
     if intel_db is not None:
         from trustwatch.cli.intel import intel_from_db
 
         intel = intel_from_db(intel_db, intel, allowlist)
     return intel
+
+
+def _refuse_intel_urls(intel_paths: Sequence[str]) -> None:
+    """Refuse an --intel that names a URL: the run reads files, it fetches nothing."""
+    from trustwatch.intel.feedlist import redact_url
+
+    for entry in intel_paths:
+        if _URL_SCHEME.match(entry.strip()):
+            raise ConfigError(
+                f"--intel takes files, folders or globs, not URLs: "
+                f"{redact_url(entry.strip())}; hint: list the feed in a feeds file, "
+                "fetch it with `trustwatch intel sync --feeds FILE --db DB`, then "
+                "pass that database with --intel-db DB"
+            )
 
 
 @dataclass(frozen=True)

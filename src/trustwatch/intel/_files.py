@@ -53,6 +53,9 @@ __all__ = [
 MISP_MANIFEST: Final = "manifest.json"
 
 _GZIP_MAGIC: Final = b"\x1f\x8b"
+# what an HTML document starts with, after blanks and a UTF-8 byte order mark
+_HTML_STARTS: Final = (b"<!doctype html", b"<html")
+_BLANK: Final = b" \t\r\n\f\xef\xbb\xbf"
 _UNICODE_BOMS: Final = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 # Share of NUL or undecodable bytes in a file's head past which it is binary.
 _NOT_TEXT_SHARE: Final = 0.1
@@ -74,7 +77,9 @@ def read_limit(limit: int | None) -> Iterator[None]:
 
 
 @contextmanager
-def open_feed(path: Path, limit: int | None = None) -> Iterator[io.BufferedIOBase]:
+def open_feed(
+    path: Path, limit: int | None = None, *, refuse_html: bool = False
+) -> Iterator[io.BufferedIOBase]:
     """Open a feed file for reading bytes, decompressing gzip data.
 
     Parameters
@@ -84,13 +89,17 @@ def open_feed(path: Path, limit: int | None = None) -> Iterator[io.BufferedIOBas
     limit
         Most bytes the file may give once decompressed; by default the cap
         set by :func:`read_limit`, if any.
+    refuse_html
+        Refuse a file that is an HTML document (it starts with
+        ``<!doctype html`` or ``<html``), for list and CSV formats: an error
+        or login page may hold a few lines that read as values.
 
     Raises
     ------
     InvalidIndicatorError
         When a ``.gz`` file holds no gzip data, the file is not UTF-8 text
-        (see the module docstring), or it gives more than ``limit`` bytes
-        (raised while reading).
+        (see the module docstring), it is HTML and ``refuse_html`` is set,
+        or it gives more than ``limit`` bytes (raised while reading).
     OSError
         When the file cannot be opened; :func:`feed_errors` turns it into a
         :class:`~trustwatch.errors.ConfigError`.
@@ -101,16 +110,16 @@ def open_feed(path: Path, limit: int | None = None) -> Iterator[io.BufferedIOBas
             _check_not_gzip_name(path, raw.peek(2))
             if cap is not None and os.fstat(raw.fileno()).st_size > cap:
                 raise _over_limit(path, cap)
-            _check_text(path, raw.peek(8192))
+            _check_text(path, raw.peek(8192), refuse_html)
             yield raw
             return
         with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
             if cap is None:
-                _check_text(path, unzipped.peek(8192))
+                _check_text(path, unzipped.peek(8192), refuse_html)
                 yield unzipped
                 return
             capped = io.BufferedReader(_CappedReader(unzipped, path, cap), _CHUNK)
-            _check_text(path, capped.peek(8192))
+            _check_text(path, capped.peek(8192), refuse_html)
             yield capped
 
 
@@ -157,8 +166,14 @@ def _check_not_gzip_name(path: Path, head: bytes) -> None:
         )
 
 
-def _check_text(path: Path, head: bytes) -> None:
-    """Refuse a file whose first bytes show it is not UTF-8 text."""
+def _check_text(path: Path, head: bytes, refuse_html: bool = False) -> None:
+    """Refuse a file whose first bytes show it is not UTF-8 text (or is HTML)."""
+    if refuse_html and head.lstrip(_BLANK)[:14].lower().startswith(_HTML_STARTS):
+        raise InvalidIndicatorError(
+            f"feed file {path} is an HTML page, not a list; hint: a server sent "
+            "an error or login page instead of the feed, nothing was loaded from "
+            "it; check the url, or the format if the feed really is HTML"
+        )
     if head.startswith(_UNICODE_BOMS):
         raise InvalidIndicatorError(
             f"feed file {path} is UTF-16 or UTF-32 text (it starts with a byte "
@@ -227,6 +242,7 @@ def _unreadable(path: Path, exc: OSError) -> ConfigError:
 # --- naming feed files ---------------------------------------------------------
 
 _GLOB_MAGIC: Final = re.compile(r"[*?\[]")
+_URL_SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def expand_feed_path(entry: str | Path) -> list[Path]:
@@ -250,6 +266,14 @@ def expand_feed_path(entry: str | Path) -> list[Path]:
             f"cannot look at feed path {path}: {exc.strerror or exc}; hint: check "
             "the permissions of the folders above it"
         ) from exc
+    if _URL_SCHEME.match(os.fspath(entry)):
+        from trustwatch.intel.feedlist import redact_url
+
+        raise ConfigError(
+            f"feed path {redact_url(os.fspath(entry))} is a URL, not a file; hint: "
+            "feed paths are read, never fetched: download the feed first, or "
+            "keep it fresh with `trustwatch intel sync`"
+        )
     raise ConfigError(
         f"feed path {path} does not exist; hint: check the spelling and the "
         "folder trustwatch runs from"

@@ -65,6 +65,7 @@ from trustwatch.intel._files import (
     is_misp_feed_folder,
     open_feed,
 )
+from trustwatch.intel._json import TooDeep, decode_records
 from trustwatch.intel._lines import CsvRecords, Lines
 from trustwatch.intel._times import parse_feed_time
 from trustwatch.intel.formats import (
@@ -127,6 +128,10 @@ class Reject(msgspec.Struct, frozen=True, kw_only=True):
         value, see :class:`~trustwatch.intel.indicators.SeveralValuesError`),
         ``malformed_row`` (wrong width, unterminated quote, unreadable CSV),
         ``malformed_record`` (a JSON record that is not an object),
+        ``too_deep`` (a JSON record nested too deeply to decode, about a
+        thousand levels),
+        ``invalid_timestamp`` and ``invalid_field`` (a STIX property of the
+        wrong kind, see :func:`~trustwatch.intel.stix.check_stix_fields`),
         ``encoding`` (bytes that are not UTF-8), ``not_misp_event`` (a
         ``misp_event`` file that is JSON of another kind), ``missing_event``.
     message
@@ -484,7 +489,7 @@ def _value_lines(path: Path, ctx: _Context) -> Iterator[tuple[int, str, bool]]:
     Blank lines and lines whose first visible character is ``#`` are skipped;
     a ``#`` anywhere else is data (URL fragments).
     """
-    with open_feed(path) as handle:
+    with open_feed(path, refuse_html=True) as handle:
         lines = ctx.lines = Lines(handle)
         for line in lines:
             stripped = line.strip()
@@ -589,7 +594,7 @@ def _read_csv(
     ``pick_header(comments, first_row)`` returns the column names and whether
     the first row is the header itself.
     """
-    with open_feed(path) as handle:
+    with open_feed(path, refuse_html=True) as handle:
         records = CsvRecords(handle)
         ctx.lines = records.lines
         columns: list[str] | None = None
@@ -764,20 +769,19 @@ def _phishtank_record(ctx: _Context, record: dict[str, Any], where: str) -> _Ite
 
 
 def _decode_json(path: Path) -> Any:
-    """Decode a whole JSON feed file, or raise naming the file and line."""
+    """Decode a whole JSON feed file, or raise naming the file and line.
+
+    A record nested too deeply to decode comes back as a
+    :class:`~trustwatch.intel._json.TooDeep` (see :func:`_too_deep_reject`).
+    """
     with open_feed(path) as handle:
         data = handle.read()
     try:
-        return msgspec.json.decode(data)
+        return decode_records(data)
     except msgspec.DecodeError as exc:
         raise InvalidIndicatorError(
             f"feed file {path} is not valid JSON{_json_line(data, exc)}: {exc}; "
             "hint: check the download finished, or pass the right format="
-        ) from exc
-    except RecursionError as exc:
-        raise InvalidIndicatorError(
-            f"feed file {path} nests JSON arrays or objects too deeply to be a "
-            "feed; hint: pass the right format="
         ) from exc
 
 
@@ -791,6 +795,11 @@ def _json_line(data: bytes, exc: msgspec.DecodeError) -> str:
         return ""
     line = data.count(b"\n", 0, int(match.group(1))) + 1
     return f" at line {line}"
+
+
+def _too_deep_reject(where: str, record: TooDeep) -> Reject:
+    """Return the reject for a JSON record nested too deeply to decode."""
+    return _reject(where, record.raw, "too_deep", record.message)
 
 
 def _shape_error(path: Path, expected: str) -> InvalidIndicatorError:
@@ -809,6 +818,9 @@ def _read_urlhaus_json(path: Path, ctx: _Context) -> Iterator[_Item]:
         where = f"{ctx.name}:id {key}"
         items = records if isinstance(records, list) else [records]
         for record in items:
+            if isinstance(record, TooDeep):
+                yield _too_deep_reject(where, record)
+                continue
             if not isinstance(record, dict):
                 yield _reject(
                     where, repr(record), "malformed_record", "record is not an object"
@@ -825,6 +837,9 @@ def _read_phishtank_json(path: Path, ctx: _Context) -> Iterator[_Item]:
         raise _shape_error(path, "a list of PhishTank records")
     for number, record in enumerate(data, 1):
         where = f"{ctx.name}:record {number}"
+        if isinstance(record, TooDeep):
+            yield _too_deep_reject(where, record)
+            continue
         if not isinstance(record, dict):
             yield _reject(
                 where, repr(record), "malformed_record", "record is not an object"
@@ -840,6 +855,9 @@ def _read_openphish_json(path: Path, ctx: _Context) -> Iterator[_Item]:
         raise _shape_error(path, "an object of URL -> first-seen time")
     prefix = f"{ctx.name}:record "
     for number, (url, seen) in enumerate(data.items(), 1):
+        if isinstance(seen, TooDeep):
+            yield _too_deep_reject(f"{prefix}{number}", TooDeep(raw=url[:_RAW_LIMIT]))
+            continue
         yield _build(
             ctx,
             url,

@@ -38,6 +38,16 @@ Versions and revocation
     Of several versions of one id, the latest ``modified`` wins; a winning
     version with ``revoked: true`` is listed in ``FeedLoad.revoked`` and
     loads nothing.
+Malformed objects
+    An object that is read (indicators, ``indicates`` relationships and what
+    they point to, observations taken as indicators) whose ``created``,
+    ``modified``, ``valid_from``, ``valid_until``, ``first_observed`` or
+    ``last_observed`` is not an RFC 3339 timestamp is a reject
+    (``invalid_timestamp``), as is one whose ``revoked`` is not a boolean or
+    whose ``confidence`` is not a whole number from 0 to 100
+    (``invalid_field``); it takes no part in choosing the latest version.
+    Entries that are not objects with a text ``type`` and ``id`` are
+    ``malformed_record`` rejects.
 Observations
     Observed data and cyber observables (``url``, ``domain-name``,
     ``ipv4-addr``, ``ipv6-addr``, ``file`` …) say what was seen, not what is
@@ -48,7 +58,9 @@ Observations
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
@@ -56,6 +68,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from trustwatch.errors import ConfigError, InvalidIndicatorError
+from trustwatch.intel._json import TooDeep
 from trustwatch.intel._times import parse_feed_time
 from trustwatch.intel.feeds import FeedLoad, Reject, _Context, _decode_json
 from trustwatch.intel.formats import FORMAT_DEFAULTS
@@ -76,6 +89,7 @@ from trustwatch.intel.stix_patterns import (
 )
 
 __all__ = [
+    "check_stix_fields",
     "load_stix",
     "load_stix_objects",
     "read_stix",
@@ -86,6 +100,17 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _RAW_LIMIT: Final = 200
+#: An RFC 3339 date-time, as STIX 2.1 writes timestamps (``Z`` or an offset).
+_TIMESTAMP: Final = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?"
+    r"(?:Z|[+-][0-9]{2}:[0-9]{2})"
+)
+#: Timestamp properties read, on every object and per object type.
+_COMMON_TIMES: Final = ("created", "modified")
+_TYPE_TIMES: Final[dict[str, tuple[str, ...]]] = {
+    "indicator": ("valid_from", "valid_until"),
+    "observed-data": ("first_observed", "last_observed"),
+}
 #: Objects an ``indicates`` relationship names as what an indicator points to.
 _CONTEXT_TYPES: Final = frozenset(
     (
@@ -303,6 +328,9 @@ class _StixReader:
         """Keep each id's latest version, then turn them into results."""
         latest: dict[str, Mapping[str, Any]] = {}
         for number, obj in enumerate(objects, 1):
+            if isinstance(obj, TooDeep):
+                self._reject(f"object {number}", obj.raw, "too_deep", obj.message)
+                continue
             if not isinstance(obj, Mapping):
                 self._reject(f"object {number}", repr(obj), "malformed_record", "")
                 continue
@@ -314,6 +342,11 @@ class _StixReader:
                     "malformed_record",
                     "a STIX object needs a text 'type' and 'id'",
                 )
+                continue
+            problem = check_stix_fields(obj) if self._is_read(kind) else None
+            if problem is not None:
+                reason, message = problem
+                self._reject(stix_id, repr(obj), reason, message)
                 continue
             known = latest.get(stix_id)
             if known is None or self._newer(obj, known):
@@ -328,6 +361,14 @@ class _StixReader:
                 self._indicator(stix_id, obj, tags.get(stix_id, ()))
             elif kind in _OBSERVABLE_TYPES:
                 self._observable(stix_id, obj)
+
+    def _is_read(self, kind: str) -> bool:
+        """Whether objects of type ``kind`` give or shape indicators here."""
+        return (
+            kind in ("indicator", "relationship")
+            or kind in _CONTEXT_TYPES
+            or (self.observables and kind in _OBSERVABLE_TYPES)
+        )
 
     def _newer(self, obj: Mapping[str, Any], known: Mapping[str, Any]) -> bool:
         """Return whether ``obj`` is a later version than ``known``."""
@@ -513,6 +554,80 @@ class _StixReader:
                 message=message or reason.replace("_", " "),
             )
         )
+
+
+def check_stix_fields(obj: Mapping[str, Any]) -> tuple[str, str] | None:
+    """Return why a STIX object's read properties are malformed, or ``None``.
+
+    Timestamps (``created``, ``modified``; an indicator's ``valid_from``
+    and ``valid_until``; observed data's ``first_observed`` and
+    ``last_observed``) must be RFC 3339 date-times, ``revoked`` a boolean
+    and ``confidence`` a whole number from 0 to 100, as STIX 2.1 requires.
+    A property that is absent (or ``null``) is not checked.
+
+    Returns
+    -------
+    tuple[str, str] | None
+        The reject reason (``invalid_timestamp`` or ``invalid_field``) and
+        a message naming the property, or ``None`` when all are well formed.
+
+    Examples
+    --------
+    >>> check_stix_fields({"type": "indicator", "revoked": "true"})[0]
+    'invalid_field'
+    >>> check_stix_fields({"type": "indicator", "valid_until": "2026-01-01"})[0]
+    'invalid_timestamp'
+    >>> check_stix_fields({"type": "indicator", "created": "2026-01-01T00:00:00Z"})
+    """
+    kind = obj.get("type")
+    names = _TYPE_TIMES.get(kind, ()) if isinstance(kind, str) else ()
+    for name in (*_COMMON_TIMES, *names):
+        value = obj.get(name)
+        if value is not None and not _is_timestamp(value):
+            return (
+                "invalid_timestamp",
+                f"{name} {_shown(value)} is not an RFC 3339 timestamp; hint: STIX "
+                "writes times like 2026-03-01T12:00:00.000Z",
+            )
+    revoked = obj.get("revoked")
+    if revoked is not None and not isinstance(revoked, bool):
+        return (
+            "invalid_field",
+            f"revoked {_shown(revoked)} is not a boolean; hint: STIX writes it "
+            "as true or false, without quotes",
+        )
+    confidence = obj.get("confidence")
+    if confidence is not None and (
+        not isinstance(confidence, int)
+        or isinstance(confidence, bool)
+        or not 0 <= confidence <= 100
+    ):
+        return (
+            "invalid_field",
+            f"confidence {_shown(confidence)} is not a whole number from 0 to "
+            "100; hint: STIX confidence is a percentage",
+        )
+    return None
+
+
+def _is_timestamp(value: Any) -> bool:
+    """Whether ``value`` is an RFC 3339 date-time that names a real moment."""
+    if not isinstance(value, str) or _TIMESTAMP.fullmatch(value) is None:
+        return False
+    try:
+        parse_feed_time(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _shown(value: Any) -> str:
+    """Return a property value as JSON would write it, cut short."""
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 _INVALID: Final[dict[str, str]] = {

@@ -36,9 +36,10 @@ Fetching:
 - Local paths are loaded when their files' sizes or modification times
   changed.
 - TAXII 2.1 collections are polled with ``added_after`` set to the last
-  poll's checkpoint. A date-added time more than five minutes after the
-  sync's time is not kept as the checkpoint (every later poll would get
-  nothing): the sync's time is, with a warning in the feed's report.
+  poll's checkpoint; envelope entries that are not STIX objects are
+  ``malformed_record`` rejects. A date-added time more than five minutes
+  after the sync's time is not kept as the checkpoint (every later poll would
+  get nothing): the sync's time is, with a warning in the feed's report.
   Every answer of a poll is held to the feed's ``deadline`` and, together,
   to its ``max_bytes`` (after decompression) while it is read; failed
   requests are retried as for HTTP feeds (``retries``, the same back-off
@@ -58,7 +59,8 @@ their STIX indicator no longer names them (an older version than the one
 a feed gave is a ``superseded`` reject). A STIX revocation removes the
 revoking feed's records of that id and keeps them out; it never reaches
 another feed's records, even when both objects name the same creator
-(``created_by_ref`` is only what a feed says). A feed's revocations leave
+(``created_by_ref`` is only what a feed says); a revocation that finds no
+records of the feed is ``skipped`` as ``revoked``. A feed's revocations leave
 with the feed. Records that arrive already
 expired are not stored (``skipped`` as ``already_expired``). A
 feed's ``expires`` gives records without an expiry one, renewed each time the
@@ -430,7 +432,8 @@ class Fetched:
         Events of ``events`` not fetched again: their last copies, kept by
         the database, complete the folder before it is read.
     rejects
-        Records refused while fetching (manifest keys, unavailable events).
+        Records refused while fetching (manifest keys, unavailable events,
+        TAXII envelope entries that are not STIX objects).
     """
 
     not_modified: bool = False
@@ -788,10 +791,13 @@ class FeedFetcher:
             if self.clock() >= self._deadline:
                 raise self._past_deadline(feed, spec.url) from exc
             raise
+        # a page of entries that are all rejects still changed something
+        unchanged = not poll.objects and not poll.rejects
         return Fetched(
-            not_modified=not poll.objects and added_after is not None,
+            not_modified=unchanged and added_after is not None,
             objects=list(poll.objects),
             added_after=poll.added_last or added_after,
+            rejects=list(poll.rejects),
         )
 
     def _poll_taxii(
@@ -913,6 +919,7 @@ def _save(
             f"feed {feed.name}: HTTP {status} from {redact_url(url)}; hint: check "
             "the url and, for 401/403, the credentials in headers_env"
         )
+    _refuse_html_page(feed, url, response.headers.get("content-type", ""))
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > feed.max_bytes:
         raise _too_large(feed, url)
@@ -1129,6 +1136,27 @@ def _too_large(feed: FeedSpec, url: str) -> IntelSourceError:
         f"max_bytes ({feed.max_bytes:,}); hint: raise max_bytes if the feed "
         "really is that big"
     )
+
+
+# formats whose body is a list: an HTML page there is an error or login page
+_LIST_FORMATS: Final = frozenset(
+    {"plain", "openphish_txt", "hashlist", "urlhaus_csv", "phishtank_csv"}
+)
+
+
+def _refuse_html_page(feed: FeedSpec, url: str, content_type: str) -> None:
+    """Refuse an HTML answer for a list or CSV feed: it would replace the list.
+
+    The body is not read; one that is HTML under another content type is
+    refused when it is loaded (see :func:`~trustwatch.intel._files.open_feed`).
+    """
+    media = content_type.split(";", 1)[0].strip().lower()
+    if feed.format in _LIST_FORMATS and media in ("text/html", "application/xhtml+xml"):
+        raise IntelSourceError(
+            f"feed {feed.name}: the server sent an HTML page, not a list "
+            f"({media} from {redact_url(url)}); nothing was changed; hint: it is "
+            "probably an error or login page, check the url and credentials"
+        )
 
 
 def _file_name(feed: FeedSpec, url: str) -> str:
@@ -1684,7 +1712,11 @@ class IntelDatabase:
                 "reference = ?2), ?4))",
                 (feed.name, reference, creator, stamp),
             )
-            report.revoked += self._revoke(feed.name, reference)
+            gone = self._revoke(feed.name, reference)
+            report.revoked += gone
+            if not gone:
+                # nothing of it was held: the revocation alone arrived
+                report.note_skipped({"revoked": 1})
         refused = self._revoked_for(feed.name, loads)
         older = self._older_versions(feed, facts)
         current = {
@@ -2210,14 +2242,17 @@ def _stix_facts(objects: Iterable[Any]) -> dict[str, _StixFact]:
     """Return the version and creator of each STIX indicator, by id.
 
     Of several versions of an id the latest wins, as the STIX loader
-    chooses (a version without a readable time loses to one with).
+    chooses (a version without a readable time loses to one with); a
+    version the loader rejects as malformed takes no part.
     """
+    from trustwatch.intel.stix import check_stix_fields
+
     facts: dict[str, _StixFact] = {}
     for obj in objects:
         if not isinstance(obj, Mapping) or obj.get("type") != "indicator":
             continue
         stix_id = obj.get("id")
-        if not isinstance(stix_id, str):
+        if not isinstance(stix_id, str) or check_stix_fields(obj) is not None:
             continue
         version = None
         text = obj.get("modified") or obj.get("created")

@@ -39,6 +39,7 @@ import zlib
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
@@ -54,6 +55,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.exceptions import ReadTimeoutError
 
 from trustwatch.errors import ConfigError, IntelSourceError
+from trustwatch.intel._json import TooDeep, split_when_too_deep
 from trustwatch.intel._times import parse_feed_time
 from trustwatch.intel.feeds import Reject
 
@@ -340,6 +342,8 @@ class _ApiRootOnlyAdapter(HTTPAdapter):
             raise
         response._content = body
         response._content_consumed = True  # type: ignore[attr-defined]
+        # an object nested too deeply becomes a reject, not a failed poll
+        response.json = partial(split_when_too_deep, response.json, body)  # type: ignore[method-assign]
         response.close()  # read to its end: the connection goes back to the pool
         return response
 
@@ -823,6 +827,10 @@ def _version_of(stix_object: Mapping[str, Any]) -> str:
 
 def _reject(entry: object, location: str) -> Reject:
     """Describe an envelope entry that is not a STIX object."""
+    if isinstance(entry, TooDeep):
+        return Reject(
+            location=location, raw=entry.raw, reason="too_deep", message=entry.message
+        )
     try:
         raw = json.dumps(entry, sort_keys=True, default=str)
     except ValueError:

@@ -236,7 +236,13 @@ def _print_report(report: BacktestReport) -> None:
         + "; "
         f"{report.dead_letters:,} dead letters; "
         f"{report.labelled_accounts:,} labelled accounts "
-        f"({report.abusive_accounts:,} abusive)"
+        f"({report.abusive_accounts:,} abusive"
+        + (
+            f"; {report.labelled_unseen:,} more in no replayed event, not scored"
+            if report.labelled_unseen
+            else ""
+        )
+        + ")"
     )
     _print_label_sources(report.label_sources)
     for title, outcome in (("new", report.new), ("current", report.current)):

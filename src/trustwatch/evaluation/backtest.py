@@ -7,7 +7,9 @@ signals, so any difference comes from the policies alone.
 Per rule of each policy the report counts the events and the accounts it hit
 and scores it against account labels: precision is the share of the labelled
 accounts it hit that are abusive, recall the share of the abusive accounts it
-hit (unlabelled accounts count in neither). Shadow rules are scored like the
+hit (unlabelled accounts count in neither). Only labelled accounts the
+replayed events name count: one outside the window, or in no event, could
+not have been hit, and is reported apart. Shadow rules are scored like the
 others; disabled rules never run and show zero.
 
 The comparison is at the level of accounts a policy acts on: an account is
@@ -231,6 +233,8 @@ class BacktestReport:
     dead_letter_reasons: Counter[str] = field(default_factory=Counter)
     labelled_accounts: int = 0
     abusive_accounts: int = 0
+    #: Labelled accounts no replayed event named, left out of the scores.
+    labelled_unseen: int = 0
     label_sources: LabelSources | None = None
 
     @property
@@ -262,6 +266,7 @@ class BacktestReport:
             "dead_letter_reasons": dict(self.dead_letter_reasons.most_common()),
             "labelled_accounts": self.labelled_accounts,
             "abusive_accounts": self.abusive_accounts,
+            "labelled_unseen": self.labelled_unseen,
             "labels": self.label_sources.to_dict() if self.label_sources else None,
             "new": self.new.to_dict(),
             "current": self.current.to_dict(),
@@ -380,6 +385,7 @@ def backtest(
     # a line repeated or a file given twice would count twice in every window
     # and baseline, and twice in each rule's hits: skipped, as run skips it
     repeated = RepeatedEvents()
+    named: set[str] = set()  # accounts of the replayed events
     for item in events:
         if isinstance(item, DeadLetter):
             report.dead_letters += 1
@@ -394,6 +400,8 @@ def backtest(
             report.skipped_outside_window += 1
             continue
         report.events += 1
+        if item.account:
+            named.add(item.account)
         decision = pipeline.process_one(item, item.ts.timestamp())
         report.dead_letters += len(pipeline.failures)
         report.dead_letter_reasons.update(f.reason for f in pipeline.failures)
@@ -404,10 +412,15 @@ def backtest(
         verdict = decision.verdict
         _tally(report.new, verdict)
         _tally(report.current, current_engine.decide(item, verdict.signals)[0])
+    for outcome in (report.new, report.current):
+        for rule in outcome.rules.values():
+            named |= rule.accounts  # an account target, too, was in play
+    present = {a: bad for a, bad in labels.items() if a in named}
     for outcome, engine in ((report.new, new_engine), (report.current, current_engine)):
-        _score(outcome, labels, engine.rule_errors)
-    report.labelled_accounts = len(labels)
-    report.abusive_accounts = sum(labels.values())
+        _score(outcome, present, engine.rule_errors)
+    report.labelled_accounts = len(present)
+    report.abusive_accounts = sum(present.values())
+    report.labelled_unseen = len(labels) - len(present)
     return report
 
 

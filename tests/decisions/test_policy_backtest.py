@@ -437,3 +437,17 @@ def test_backtest_command_skips_a_file_given_twice_as_run_does(tmp_path, capsys)
     )  # fmt: skip
     assert status == ExitCode.OK
     assert "41 repeated events skipped" in capsys.readouterr().out
+
+
+def test_backtest_json_lists_the_label_rows_it_left_out(tmp_path, capsys):
+    events, labels = tmp_path / "naive.jsonl", tmp_path / "labels.csv"
+    _naive_lines(events)
+    labels.write_text("account,label\na9,1\na9,0\nb1,maybe\nb2,1\n")
+    code = main(
+        ["backtest", str(events), "--policy", str(default_policy_path()),
+         "--labels", str(labels), "--no-geo", "--source-tz", "UTC", "--json"]
+    )  # fmt: skip
+    assert code == ExitCode.OK
+    report = json.loads(capsys.readouterr().out)
+    left_out = report["labels"]["file_rows_left_out"]
+    assert left_out == {"bad_label": 1, "conflicting_label": 1}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -202,8 +203,10 @@ def _labels(
     if as_of is not None and not review_db:
         raise ConfigError("--as-of applies to review labels; hint: add --review-db")
     file_labels = None
+    left_out: dict[str, int] = {}
     if labels_path is not None:
         read = read_labels(labels_path)
+        left_out = dict(read.rejected)
         if read.rejected_rows:
             shown = ", ".join(f"{n:,} {clean(r)}" for r, n in read.rejected.items())
             examples = "; ".join(f"row {n}: {clean(r)}" for n, r in read.samples)
@@ -213,9 +216,11 @@ def _labels(
             )
         file_labels = read.labels
     if not review_db:
-        return backtest_labels(file_labels, None)
+        labels, sources = backtest_labels(file_labels, None)
+        return labels, replace(sources, file_rows_left_out=left_out)
     with open_review_store(review_db, schema=review_schema, existing=True) as review:
         labels, sources = backtest_labels(file_labels, review, as_of=as_of)
+    sources = replace(sources, file_rows_left_out=left_out)
     if not labels:
         errors.print(
             "warning: the review store holds no account labels"

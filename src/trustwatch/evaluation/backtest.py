@@ -149,6 +149,9 @@ class LabelSources:
     conflicts
         Accounts the file and the review store label differently (the
         review label is kept), sorted.
+    file_rows_left_out
+        Rows of the labels file left out, by reason (``conflicting_label``
+        for an account the file itself labels both ways).
     """
 
     file_labels: int = 0
@@ -159,6 +162,7 @@ class LabelSources:
     unresolved_rings: int = 0
     as_of: datetime | None = None
     conflicts: tuple[str, ...] = ()
+    file_rows_left_out: Mapping[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the sources as plain values."""
@@ -172,6 +176,7 @@ class LabelSources:
             "as_of": self.as_of.isoformat() if self.as_of else None,
             "conflicts": len(self.conflicts),
             "conflict_examples": list(self.conflicts[:5]),
+            "file_rows_left_out": dict(self.file_rows_left_out),
         }
 
 

@@ -91,6 +91,14 @@ def test_since_accepts_zones_and_compares_instants(tmp_path, capsys):
         assert len(out) == expected, since
 
 
+def test_alerts_refuses_a_window_that_ends_before_it_starts(tmp_path, capsys):
+    db = hostile_store(tmp_path)
+    capsys.readouterr()
+    args = ["alerts", "--db", db, "--since", "2026-04-02T00:00:00Z"]
+    assert main([*args, "--until", "2026-04-01T00:00:00Z"]) == ExitCode.BAD_CONFIG
+    assert "--since must come before --until" in capsys.readouterr().err
+
+
 def test_a_run_where_nothing_could_be_read_exits_with_bad_input(tmp_path, capsys):
     path = tmp_path / "junk.jsonl"
     path.write_bytes(b"not json\n{also not\n")

@@ -116,6 +116,11 @@ def alerts(
     ctx.obj = db
     if ctx.invoked_subcommand is not None:
         return
+    if since is not None and until is not None and since >= until:
+        raise ConfigError(
+            "--since must come before --until; hint: --since is the first "
+            "time listed, --until the end (not included)"
+        )
     query = VerdictQuery(
         decision=decision,
         min_decision=not include_allow and decision is None,

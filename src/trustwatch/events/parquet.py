@@ -7,8 +7,12 @@ file, whatever types a file holds: ``ts`` is ``timestamp[us, UTC]``, tuples
 are ``list<string>``, integers ``int64``. pyarrow is imported on first use.
 
 Files from other writers are read too, as long as they have the ``type``,
-``event_id`` and ``ts`` columns: other columns are ignored, and nanosecond
-timestamps are floored to microseconds.
+``event_id`` and ``ts`` columns, each event column once: other columns are
+ignored, nanosecond timestamps are floored to microseconds, and INT96
+timestamps (Spark's and Impala's default) are read as the UTC instants they
+are by convention. Row groups are read one at a time, so a damaged one costs
+only its own rows (one dead letter naming their range), not the rest of the
+file.
 """
 
 from __future__ import annotations
@@ -26,11 +30,39 @@ from trustwatch.errors import ConfigError, InvalidEventError
 from trustwatch.events._files import UnreadableError
 from trustwatch.events.model import EVENT_TYPES, EventBase, type_name
 
-__all__ = ["arrow_schema", "iter_parquet_rows", "write_events_parquet"]
+__all__ = [
+    "DamagedRowsError",
+    "arrow_schema",
+    "iter_parquet_rows",
+    "write_events_parquet",
+]
 
 logger = logging.getLogger(__name__)
 
 _BATCH_ROWS = 65_536
+_READ_ROWS = 8_192
+# What a list entry adds to a row's size on top of its text: the quotes and
+# comma of ``"",`` in JSON, so that a list cannot hold more entries within
+# the record limit than a JSON line of that size could.
+_ENTRY_BYTES = 3
+
+
+class DamagedRowsError(InvalidEventError):
+    """Rows of a Parquet file that cannot be read, as a damaged row group's.
+
+    Attributes
+    ----------
+    first, last
+        The row numbers (from 1) of the first and last row lost.
+    location
+        ``"rows FIRST-LAST"``, for the dead letter.
+    """
+
+    def __init__(self, first: int, last: int, message: str) -> None:
+        super().__init__("unreadable", message)
+        self.first = first
+        self.last = last
+        self.location = f"rows {first}-{last}"
 
 
 def _arrow_type(info: mi.Type) -> Any:
@@ -125,45 +157,103 @@ def iter_parquet_rows(
 
     Only the columns of :func:`arrow_schema` are read (an event has no other
     field), and nulls are left out of rows. Nanosecond timestamps, as Spark
-    and pandas write them, are floored to the microsecond. A value Python
-    cannot hold (a year past 9999, text that is not UTF-8) does not stop the
-    file: its row comes with a ``problem`` (reason ``"timestamp"`` for the
-    ``ts`` column, else ``"schema"``) and a placeholder in place of the value.
+    and pandas write them, are floored to the microsecond; INT96 timestamps
+    are read as UTC. A value Python cannot hold (a year past 9999, text that
+    is not UTF-8) does not stop the file: its row comes with a ``problem``
+    (reason ``"timestamp"`` for the ``ts`` column, else ``"schema"``) and a
+    placeholder in place of the value.
 
-    A row whose text (its strings and lists of strings together) is over
-    ``max_bytes`` comes with a ``"too_large"`` problem, as a JSON line over
-    the limit does; its values are never turned into Python objects, and the
-    row holds only its ``type`` and ``event_id``, cut to 200 characters.
+    A row whose size (the bytes of its strings, with ``3`` more for each list
+    entry, as a JSON line spends on quotes and commas) is over ``max_bytes``
+    comes with a ``"too_large"`` problem, as a JSON line over the limit does;
+    its values are never turned into Python objects, and the row holds only
+    its ``type`` and ``event_id``, cut to 200 characters.
+
+    Row groups are read one at a time. When one cannot be read (a damaged
+    page), the rows of it not yet yielded come as one item: the number of
+    the last of them, an empty row and a :class:`DamagedRowsError` that names
+    their range; reading goes on with the next row group.
 
     Raises
     ------
     UnreadableError
-        When the file is not Parquet, breaks off (``location`` says where),
-        or lacks a column every event needs (reason ``"unsupported_format"``).
+        When the file is not Parquet, its footer is damaged (``location`` is
+        ``"file"``), or it lacks a column every event needs or holds an event
+        column twice (reason ``"unsupported_format"``).
     """
     import pyarrow.parquet as pq
 
-    rowno = 0
     try:
-        with pq.ParquetFile(path) as reader:
-            columns = _event_columns(path, reader.schema_arrow.names)
-            for batch in reader.iter_batches(batch_size=8192, columns=columns):
-                for row, problem in _rows(batch, max_bytes):
-                    rowno += 1
-                    yield rowno, row, problem
-    except UnreadableError:
-        raise
+        reader = pq.ParquetFile(path, coerce_int96_timestamp_unit="us")
     except Exception as exc:
         # pyarrow reports damaged files with OSError, ArrowException and, for
         # some footers, plain ValueError or UnicodeDecodeError.
-        location = f"row {rowno + 1}" if rowno else "file"
         raise UnreadableError(
-            location, f"cannot read Parquet {path}: {type(exc).__name__}: {exc}"
+            "file", f"cannot read Parquet {path}: {type(exc).__name__}: {exc}"
         ) from exc
+    first = done = 0
+    with reader:
+        columns = _event_columns(path, reader.schema_arrow.names)
+        try:
+            int96 = _int96_columns(reader.schema, columns)
+            first = 1
+            for group in range(reader.metadata.num_row_groups):
+                size = reader.metadata.row_group(group).num_rows
+                done = 0
+                for item in _group_batches(reader, group, columns):
+                    if isinstance(item, BaseException):
+                        last = first + max(size, done + 1) - 1
+                        damage = _damaged(path, group, first + done, last, item)
+                        yield last, {}, damage
+                        done = last - first + 1
+                        break
+                    for row, problem in _rows(_as_utc(item, int96), max_bytes):
+                        yield first + done, row, problem
+                        done += 1
+                first += max(size, done)
+        except Exception as exc:  # a layout pyarrow reads but cannot convert
+            location = f"row {first + done}" if first + done > 1 else "file"
+            raise UnreadableError(
+                location, f"cannot read Parquet {path}: {type(exc).__name__}: {exc}"
+            ) from exc
+
+
+def _group_batches(reader: Any, group: int, columns: list[str]) -> Iterator[Any]:
+    """Yield the record batches of one row group, then the error that ended
+    it early, if one did."""
+    batches = reader.iter_batches(
+        batch_size=_READ_ROWS, row_groups=[group], columns=columns
+    )
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            return
+        except Exception as exc:  # OSError, ArrowException, ValueError...
+            yield exc
+            return
+        yield batch
+
+
+def _damaged(
+    path: Path, group: int, first: int, last: int, exc: BaseException
+) -> DamagedRowsError:
+    logger.warning(
+        "%s: row group %d is damaged; rows %d-%d lost", path, group, first, last
+    )
+    return DamagedRowsError(
+        first,
+        last,
+        f"cannot read rows {first}-{last} of Parquet {path} (row group {group}): "
+        f"{type(exc).__name__}: {' '.join(str(exc).split())}; the file's other "
+        "row groups are read; "
+        "hint: rewrite the file from its source",
+    )
 
 
 def _event_columns(path: Path, names: list[str]) -> list[str]:
-    """Pick the event columns of a file; refuse it if one every event needs lacks."""
+    """Pick the event columns of a file; refuse it if one every event needs
+    lacks, or if an event column appears twice (which one holds the events?)."""
     missing = [name for name in _REQUIRED_COLUMNS if name not in names]
     if missing:
         raise UnreadableError(
@@ -175,14 +265,50 @@ def _event_columns(path: Path, names: list[str]) -> list[str]:
             raw=", ".join(names).encode("utf-8", "backslashreplace"),
         )
     known = set(arrow_schema().names)
+    doubled = sorted(
+        {name for name in names if name in known and names.count(name) > 1}
+    )
+    if doubled:
+        raise UnreadableError(
+            "file",
+            f"Parquet {path}: columns {doubled} appear more than once; hint: fix "
+            "the file's producer",
+            reason="unsupported_format",
+            raw=", ".join(names).encode("utf-8", "backslashreplace"),
+        )
     return [name for name in names if name in known]
+
+
+def _int96_columns(schema: Any, columns: list[str]) -> set[str]:
+    """Name the columns stored as INT96, whose timestamps are UTC by convention."""
+    return {
+        schema.column(index).path
+        for index in range(len(schema))
+        if schema.column(index).physical_type == "INT96"
+        and schema.column(index).path in columns
+    }
+
+
+def _as_utc(batch: Any, int96: set[str]) -> Any:
+    """Mark INT96 timestamp columns as UTC, which Spark and Impala mean by them."""
+    import pyarrow as pa
+
+    for name in int96:
+        index = batch.schema.get_field_index(name)
+        field = batch.schema.field(index)
+        if pa.types.is_timestamp(field.type) and field.type.tz is None:
+            utc = pa.timestamp(field.type.unit, tz="UTC")
+            column = batch.column(index).cast(utc)
+            batch = batch.set_column(index, field.with_type(utc), column)
+    return batch
 
 
 def _rows(
     batch: Any, max_bytes: int | None = None
 ) -> Iterator[tuple[dict[str, Any], InvalidEventError | None]]:
     """Turn a record batch into rows, one column at a time; rows over
-    ``max_bytes`` of text come as a stub with a ``"too_large"`` problem."""
+    ``max_bytes`` (text and list entries) come as a stub with a
+    ``"too_large"`` problem."""
     sizes = _text_bytes(batch) if max_bytes is not None else None
     if sizes is None or not (sizes > max_bytes).any():
         yield from _converted(batch)
@@ -199,16 +325,18 @@ def _rows(
             _stub(batch, index),
             InvalidEventError(
                 "too_large",
-                f"row holds {int(sizes[index]):,} bytes of text, over the limit of "
-                f"{max_bytes:,} bytes",
+                f"row holds {int(sizes[index]):,} bytes of text and list entries "
+                f"({_ENTRY_BYTES} bytes each), over the limit of {max_bytes:,} "
+                "bytes",
             ),
         )
 
 
 def _text_bytes(batch: Any) -> Any:
-    """Return each row's bytes of text (strings and binary, in lists, maps and
-    structs, dictionary-encoded or not), as a NumPy array, without turning
-    any value into a Python object."""
+    """Return each row's size: bytes of text (strings and binary, in lists,
+    maps and structs, dictionary-encoded or not) plus ``_ENTRY_BYTES`` per
+    list or map entry, as a NumPy array, without turning any value into a
+    Python object."""
     import numpy as np
 
     total = np.zeros(batch.num_rows, dtype=np.int64)
@@ -218,7 +346,8 @@ def _text_bytes(batch: Any) -> Any:
 
 
 def _value_bytes(array: Any) -> Any:
-    """Bytes of text in each value of an Arrow array (0 for numbers)."""
+    """Size of each value of an Arrow array: its bytes of text (0 for numbers)
+    and ``_ENTRY_BYTES`` per list or map entry."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -242,17 +371,22 @@ def _value_bytes(array: Any) -> Any:
         offsets = array.offsets.to_numpy(zero_copy_only=False)
         start, size = int(offsets[0]), int(offsets[-1] - offsets[0])
         inner = _value_bytes(array.keys.slice(start, size))
-        inner += _value_bytes(array.items.slice(start, size))
-        owners = np.repeat(np.arange(rows), np.diff(offsets))
-        return np.bincount(owners, weights=inner, minlength=rows).astype(np.int64)
-    if (
-        pa.types.is_list(kind)
-        or pa.types.is_large_list(kind)
-        or pa.types.is_fixed_size_list(kind)
-    ):
+        inner += _value_bytes(array.items.slice(start, size)) + _ENTRY_BYTES
+        return _per_row(offsets, inner)
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        offsets = array.offsets.to_numpy(zero_copy_only=False).astype(np.int64)
+        # a list of text is measured from offsets alone: a list of millions
+        # of entries costs no array as long as the list
+        text = _text_at(array.values, offsets)
+        if text is None:
+            start, size = int(offsets[0]), int(offsets[-1] - offsets[0])
+            text = _per_row(offsets, _value_bytes(array.values.slice(start, size)))
+        return text + _ENTRY_BYTES * np.diff(offsets)
+    if pa.types.is_fixed_size_list(kind):
         inner = _value_bytes(pc.list_flatten(array))
         owners = pc.list_parent_indices(array).to_numpy(zero_copy_only=False)
-        return np.bincount(owners, weights=inner, minlength=rows).astype(np.int64)
+        total = np.bincount(owners, weights=inner, minlength=rows).astype(np.int64)
+        return total + _ENTRY_BYTES * kind.list_size
     if pa.types.is_struct(kind):
         total = np.zeros(rows, dtype=np.int64)
         for index in range(kind.num_fields):
@@ -262,6 +396,38 @@ def _value_bytes(array: Any) -> Any:
         return np.zeros(rows, dtype=np.int64)
     # another layout (views, unions...): measured by its string form
     return _value_bytes(array.cast(pa.large_string()))
+
+
+def _per_row(offsets: Any, inner: Any) -> Any:
+    """Sum per-entry sizes into per-row sizes, rows given by list offsets."""
+    import numpy as np
+
+    running = np.concatenate(([0], np.cumsum(inner, dtype=np.int64)))
+    return np.diff(running[offsets - offsets[0]])
+
+
+def _text_at(values: Any, offsets: Any) -> Any:
+    """Bytes of text of each list, read from the offsets of a string child.
+
+    ``offsets`` index ``values`` (the list's whole child array). Returns
+    ``None`` when the child is not plain strings or binary.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    kind = values.type
+    if pa.types.is_string(kind) or pa.types.is_binary(kind):
+        width: Any = np.int32
+    elif pa.types.is_large_string(kind) or pa.types.is_large_binary(kind):
+        width = np.int64
+    else:
+        return None
+    buffer = values.buffers()[1]
+    if buffer is None:  # an empty child
+        return np.zeros(len(offsets) - 1, dtype=np.int64)
+    ends = np.frombuffer(buffer, dtype=width, count=values.offset + len(values) + 1)
+    # null entries are counted by their slot, which writers leave empty
+    return np.diff(ends[values.offset + offsets].astype(np.int64))
 
 
 def _stub(batch: Any, index: int) -> dict[str, Any]:

@@ -7,7 +7,8 @@ of the name they were rotated from:
 - ``jsonl``: names ending in ``.jsonl``, ``.ndjson`` or ``.json``; one JSON
   event per line, decoded by :class:`~trustwatch.events.decode.EventDecoder`.
 - ``parquet``: names ending in ``.parquet``; the shared event schema of
-  :mod:`trustwatch.events.parquet`, read one record batch at a time.
+  :mod:`trustwatch.events.parquet`, read one record batch at a time within
+  each row group; a damaged row group is one dead letter naming its rows.
 - ``sshlog``: names ending in ``.log``, and the syslog names ``secure``,
   ``syslog`` and ``messages``; OpenSSH and PAM syslog, read by
   :mod:`trustwatch.events.sshlog`.
@@ -43,7 +44,11 @@ from trustwatch.events._inputs import FORMATS, format_of_name, resolve_inputs
 from trustwatch.events.deadletter import DeadLetter
 from trustwatch.events.decode import EventDecoder
 from trustwatch.events.model import Event, EventBase
-from trustwatch.events.parquet import iter_parquet_rows, write_events_parquet
+from trustwatch.events.parquet import (
+    DamagedRowsError,
+    iter_parquet_rows,
+    write_events_parquet,
+)
 from trustwatch.events.sshlog import read_auth_log
 from trustwatch.events.syslog import SyslogClock
 
@@ -204,7 +209,7 @@ def _check_json_lines(path: Path, head: bytes) -> None:
 
 def _read_parquet(path: Path, decoder: EventDecoder) -> Iterator[Event | DeadLetter]:
     source = str(path)
-    rows = letters = 0
+    rows = letters = lost = 0
     try:
         for rows, row, problem in iter_parquet_rows(path, decoder.max_bytes):
             try:
@@ -215,13 +220,17 @@ def _read_parquet(path: Path, decoder: EventDecoder) -> Iterator[Event | DeadLet
             except InvalidEventError as exc:
                 error = exc
             letters += 1
+            if isinstance(error, DamagedRowsError):  # one letter for many rows
+                lost += error.last - error.first
+                yield _letter(source, error.location, error, b"")
+                continue
             yield _letter(source, f"row {rows}", error, _raw(row))
     except UnreadableError as exc:
         yield _unreadable(source, exc)
         broken = 1
     else:
         broken = 0
-    events = rows - letters
+    events = rows - letters - lost
     logger.info("read %s: %d events, %d dead letters", path, events, letters + broken)
 
 

@@ -94,6 +94,11 @@ def _lake(folder: Path) -> None:
         _with_column(naive, "ts", naive.column("ts").cast(pa.timestamp("us"))),
         folder / "g-naive.parquet",
     )
+    # ts as INT96, as Spark writes it by default: UTC instants
+    int96 = _table([_login("acct-k", 5, "192.0.2.9", "dev-k")])
+    pq.write_table(
+        int96, folder / "g-int96.parquet", use_deprecated_int96_timestamps=True
+    )
     # broken off, empty, and events in another format
     whole = (folder / "b-full.parquet").read_bytes()
     (folder / "h-cut.parquet").write_bytes(whole[: len(whole) // 2])
@@ -126,6 +131,7 @@ def test_scan_checks_each_file_on_the_driver(tmp_path: Path) -> None:
         "d-text.parquet",
         "e-epoch.parquet",
         "f-number.parquet",
+        "g-int96.parquet",
     ]
     # each file is read with its own columns: the lean one has no user_agent
     lean = next(g for g in found.groups if "a-lean" in g.files[0])
@@ -183,7 +189,7 @@ def test_spark_job_reads_what_run_reads_and_reports_the_rest(
     config = BatchRingConfig.from_tracker(tracker, components="driver")
     found = find_rings_batch(spark, [tmp_path], config)
     assert set(found.clusters) == embedded
-    assert found.files == 6
+    assert found.files == 7
     assert _reasons(found.skipped_files) == {
         "g-naive.parquet": "timestamp",
         "h-cut.parquet": "unreadable",
@@ -191,10 +197,10 @@ def test_spark_job_reads_what_run_reads_and_reports_the_rest(
         "j-lines.jsonl": "not_parquet",
     }
     assert found.invalid_rows == 1  # the numeric account
-    # the lean, nanosecond, text and epoch files' accounts, and the pair
-    assert found.accounts == 6
+    # the lean, nanosecond, text, epoch and INT96 files' accounts, and the pair
+    assert found.accounts == 7
 
     # with a zone for the naive file, its account joins the pair's address
     zoned = find_rings_batch(spark, [tmp_path], config, source_tz="UTC")
     assert "g-naive.parquet" not in _reasons(zoned.skipped_files)
-    assert zoned.accounts == 7
+    assert zoned.accounts == 8

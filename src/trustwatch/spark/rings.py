@@ -353,8 +353,8 @@ def _ts_reading(
     import pyarrow as pa
 
     if pa.types.is_timestamp(kind):
-        if int96:
-            return None, "unsupported_format"
+        if int96:  # Spark's and Impala's default: UTC instants by convention
+            return "timestamp", "utc"
         if kind.tz is None and not zone_given:
             return None, "timestamp"
         if kind.unit == "ns":
@@ -636,6 +636,8 @@ def attribute_uses(
         frame = (
             spark.read.schema(schema)
             .option("ignoreCorruptFiles", "true")
+            # INT96 times as written (proleptic Gregorian), as `run` reads them
+            .option("int96RebaseMode", "CORRECTED")
             .parquet(*group.files)
         )
         # an instant as micros since the epoch: Spark hands Python timestamps

@@ -52,7 +52,7 @@ from trustwatch.errors import (
 from trustwatch.review.model import CaseConflictError, CaseNotFoundError
 from trustwatch.runtime.embedded import RunSummary
 from trustwatch.runtime.stream.worker import StreamError
-from trustwatch.storage.sqlite import SqliteStore
+from trustwatch.storage.sqlite import SqliteStore, run_lock
 
 if TYPE_CHECKING:
     pass
@@ -165,36 +165,39 @@ def run(
         raise ConfigError("an event path is empty; hint: is a shell variable unset?")
     if "-" in events and sys.stdin.isatty():
         errors.print("reading events from standard input; end them with Ctrl-D")
-    chosen = checked_policy(policy)
-    intel = load_intel_sources(intel_paths, intel_format, intel_db, allowlist_paths)
-    geo = build_geo(maxmind_country, maxmind_asn, no_geo)
-    content = ContentStore(content_dir) if content_dir else None
-    scanning = load_file_scanning(content, yara_paths, fuzzy_intel_paths)
-    detectors = build_detectors(
-        intel,
-        content,
-        extra_detectors,
-        graph_model,
-        scanning=scanning,
-        url_model=url_model,
-    )
-    with SqliteStore(db) as store, _progress("events") as advance:
-        summary = run_embedded(
-            events,
-            store,
-            intel=intel,
-            content=content,
-            policy=chosen,
-            detectors=detectors,
-            mode="enforce" if enforce else "dry_run",
-            geo=geo,
-            format=event_format,
-            source_tz=source_tz,
-            resume=resume,
-            reset_state=reset_state,
-            on_progress=advance,
-            dead_letters=scanning.rejected if scanning else (),
+    # one run at a time per store: two would interleave their writes, and the
+    # --resume checkpoint would be whichever finished last
+    with run_lock(db):
+        chosen = checked_policy(policy)
+        intel = load_intel_sources(intel_paths, intel_format, intel_db, allowlist_paths)
+        geo = build_geo(maxmind_country, maxmind_asn, no_geo)
+        content = ContentStore(content_dir) if content_dir else None
+        scanning = load_file_scanning(content, yara_paths, fuzzy_intel_paths)
+        detectors = build_detectors(
+            intel,
+            content,
+            extra_detectors,
+            graph_model,
+            scanning=scanning,
+            url_model=url_model,
         )
+        with SqliteStore(db) as store, _progress("events") as advance:
+            summary = run_embedded(
+                events,
+                store,
+                intel=intel,
+                content=content,
+                policy=chosen,
+                detectors=detectors,
+                mode="enforce" if enforce else "dry_run",
+                geo=geo,
+                format=event_format,
+                source_tz=source_tz,
+                resume=resume,
+                reset_state=reset_state,
+                on_progress=advance,
+                dead_letters=scanning.rejected if scanning else (),
+            )
     console.print(summary_table(summary, title=f"trustwatch run → {db}"))
     if review_db:
         _build_cases_after_run(db, review_db, review_schema)

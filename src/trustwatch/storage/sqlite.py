@@ -3,10 +3,18 @@
 Verdicts, actions and dead letters are written in batches with ``INSERT OR
 IGNORE`` on their derived ids, so replaying the same input adds nothing. Each
 row keeps the full record as JSON beside the columns that queries filter on.
+
+Concurrency: :func:`run_lock` takes an exclusive lock on ``<store>.lock`` for
+one ``trustwatch run``, so two runs never interleave their writes or overwrite
+each other's ``--resume`` checkpoint; the second one fails at once naming the
+store. The lock is the kernel's (``flock``): it ends with the process that
+holds it, so a killed run leaves no stale lock behind.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
@@ -27,7 +35,7 @@ from trustwatch.storage.checkpoints import (
     check_offsets,
 )
 
-__all__ = ["SqliteStore", "VerdictQuery", "utc_text"]
+__all__ = ["SqliteStore", "VerdictQuery", "run_lock", "utc_text"]
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +119,52 @@ def _blob(value: object) -> bytes:
 def utc_text(moment: datetime) -> str:
     """Return a fixed-width UTC timestamp that sorts as text in time order."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@contextlib.contextmanager
+def run_lock(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``<path>.lock`` while one run writes the store.
+
+    The lock file is left in place afterwards; it holds nothing, and a lock on
+    it ends with its process, so a run that was killed blocks no later one.
+    ``":memory:"`` is private to its process and takes no lock.
+
+    Raises
+    ------
+    StorageError
+        At once, when another run holds the lock, or when the lock file
+        cannot be created.
+    """
+    if str(path) == ":memory:":
+        yield
+        return
+    lock_path = Path(f"{path}.lock")
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = lock_path.open("a+b")
+    except OSError as exc:
+        raise StorageError(
+            f"cannot create lock file {lock_path}: {exc.strerror or exc}; hint: "
+            "check that the store's folder is writable"
+        ) from exc
+    with handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise StorageError(
+                f"another `trustwatch run` is writing to store {path}; hint: wait "
+                "for it to finish, or give this run a --db of its own (runs that "
+                "--resume from one store must follow one another)"
+            ) from exc
+        except OSError as exc:
+            raise StorageError(
+                f"cannot lock {lock_path}: {exc.strerror or exc}; hint: keep the "
+                "store on a local file system"
+            ) from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 @dataclass(frozen=True, slots=True)

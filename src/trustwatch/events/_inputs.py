@@ -15,6 +15,10 @@ Each input is classified once, before anything is read:
 - A path that does not exist but holds ``*``, ``?`` or ``[`` is a glob
   pattern; ``**`` matches any number of folders, following links to folders
   but never entering the same folder twice for the same rest of the pattern.
+  Below the pattern's fixed start, names starting with ``.`` or ``_`` are
+  skipped as in a folder (``lake/**/*.parquet`` never reads Spark's
+  ``_temporary`` attempts), unless the pattern spells that first character
+  itself (``lake/_staging/*.parquet``, ``lake/.*``).
 
 The files found are returned by their real path (absolute, links resolved),
 each once, in the order first met: the same file named twice, or reached both
@@ -339,10 +343,11 @@ def _match(pattern: str) -> list[Path]:
                 continue
             visited.add((*key, index))
             stack.append((path, index + 1))
+            # as a folder walk: no hidden folders, no Spark _temporary ones
             stack.extend(
                 (path / e.name, index)
                 for e in _entries(path)
-                if not e.name.startswith(".") and _is_dir(e, follow=True)
+                if not e.name.startswith(_SKIPPED_PREFIXES) and _is_dir(e, follow=True)
             )
         elif _GLOB_CHARS.intersection(part):
             stack.extend((path / name, index + 1) for name in _names(path, part))
@@ -352,12 +357,16 @@ def _match(pattern: str) -> list[Path]:
 
 
 def _names(folder: Path, part: str) -> list[str]:
-    """Return the names in a folder that match one pattern component."""
-    hidden_ok = part.startswith(".")
+    """Return the names in a folder that match one pattern component.
+
+    Names starting with ``.`` or ``_`` match only a component that starts with
+    the same character, as a folder walk skips them.
+    """
     return [
         e.name
         for e in _entries(folder)
-        if (hidden_ok or not e.name.startswith(".")) and fnmatch.fnmatch(e.name, part)
+        if (part[:1] == e.name[:1] or not e.name.startswith(_SKIPPED_PREFIXES))
+        and fnmatch.fnmatch(e.name, part)
     ]
 
 

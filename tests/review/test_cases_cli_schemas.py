@@ -119,3 +119,22 @@ def test_a_mistyped_decision_store_schema_is_refused_not_created(
             "SELECT nspname FROM pg_namespace WHERE nspname = %s", (missing,)
         ).fetchall()
     assert found == []
+
+
+def test_run_checks_its_review_store_before_reading_events(tmp_path, capsys) -> None:
+    events = tmp_path / "events.jsonl"
+    events.write_text(
+        '{"type":"login","event_id":"e1","ts":"2026-05-01T12:00:00Z",'
+        '"account":"alice","ip":"203.0.113.9","success":true}\n'
+    )
+    store = tmp_path / "store.sqlite"
+    nowhere = "postgresql://tw:s3cret-pw@127.0.0.1:1/review"  # nothing listens
+
+    status = main(
+        ["run", str(events), "--db", str(store), "--no-geo", "--review-db", nowhere]
+    )
+
+    assert status == ExitCode.DEPENDENCY_FAILED
+    err = capsys.readouterr().err
+    assert "s3cret-pw" not in err
+    assert not store.exists()  # refused before the run wrote anything

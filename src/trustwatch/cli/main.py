@@ -168,6 +168,10 @@ def run(
     # one run at a time per store: two would interleave their writes, and the
     # --resume checkpoint would be whichever finished last
     with run_lock(db):
+        if review_db:
+            # a review store that cannot take the cases fails now, not after
+            # a long batch
+            _open_review_for_cases(review_db, review_schema)
         chosen = checked_policy(policy)
         intel = load_intel_sources(intel_paths, intel_format, intel_db, allowlist_paths)
         geo = build_geo(maxmind_country, maxmind_asn, no_geo)
@@ -209,6 +213,14 @@ def _first_hint(summary: RunSummary) -> str:
     where nothing could be read, every record likely failed the same way."""
     _, found, hint = summary.first_dead_letter.partition("; hint: ")
     return f"; hint: {clean(hint)}" if found else ""
+
+
+def _open_review_for_cases(review_db: str, review_schema: str) -> None:
+    """Open and close the review store the run will build cases in."""
+    from trustwatch.cli.cases import open_review
+
+    with open_review(review_db, review_schema, create=True):
+        pass
 
 
 def _build_cases_after_run(db: Path, review_db: str, review_schema: str) -> None:

@@ -302,3 +302,17 @@ def test_token_commands_honour_the_review_schema_option(tmp_path, capsys) -> Non
     with open_review_store(review) as store:
         actions = [(e.action, e.target) for e in store.audit_log()]
     assert actions == [("token.revoke", "bot"), ("token.add", "bot")]
+
+
+def test_a_console_address_with_a_bad_value_gets_a_console_page(world) -> None:
+    world.client.post("/login", data={"token": world.tokens["viewer"]})
+    page = world.client.get("/console", params={"page": "<b>abc</b>"})
+    assert page.status_code == 422
+    assert page.headers["content-type"].startswith("text/html")
+    assert "page:" in page.text and "Back to the queue" in page.text
+    assert "<b>abc" not in page.text and "&lt;b&gt;abc" not in page.text
+    # the API keeps answering JSON
+    api = world.client.get(
+        "/api/v1/cases", params={"limit": "x"}, headers=world.auth("viewer")
+    )
+    assert api.status_code == 422 and api.headers["content-type"] == "application/json"

@@ -39,7 +39,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from trustwatch.api.auth import Authenticator, Principal, require_viewer
 from trustwatch.api.auth import router as auth_router
@@ -266,7 +266,7 @@ async def _storage_unavailable(request: Request, exc: Exception) -> JSONResponse
     return JSONResponse({"detail": "a store is unavailable"}, status_code=503)
 
 
-async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+async def _invalid_request(request: Request, exc: Exception) -> Response:
     """422 naming each bad field and why, without repeating what was sent.
 
     FastAPI's default answer echoes the input, which may be a token posted
@@ -281,6 +281,16 @@ async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
         }
         for error in errors[:20]
     ]
+    home = request.app.state.console_home
+    path = request.url.path
+    if (
+        home
+        and request.method == "GET"
+        and (path == home or path.startswith(home + "/"))
+    ):
+        from trustwatch.api import console
+
+        return console.invalid_address_page(request, detail)
     return JSONResponse({"detail": detail}, status_code=422)
 
 

@@ -279,6 +279,18 @@ def _not_found(request: Request, who: Viewer, message: str) -> HTMLResponse:
     return _render(request, "error.html", who, status=404, code=404, message=message)
 
 
+def invalid_address_page(
+    request: Request, problems: list[dict[str, Any]]
+) -> HTMLResponse:
+    """A 422 page for a console address whose query the page cannot use
+    (``?page=abc``); it names the parameter and why, never the value."""
+    named = "; ".join(
+        f"{p['loc'][-1] if p['loc'] else 'address'}: {p['msg']}" for p in problems[:3]
+    )
+    message = f"This page's address holds a value it cannot use ({named})."
+    return _render(request, "error.html", None, status=422, code=422, message=message)
+
+
 def _is_console_path(url: str) -> bool:
     """Return whether ``url`` is a console page on this host (safe to go back to)."""
     return (url == PREFIX or url.startswith(PREFIX + "?")) and not any(

@@ -46,3 +46,16 @@ def test_applicable_actions_follow_the_subject() -> None:
     assert applicable_actions("ip") == ["rate_limit", "block_source"]
     assert applicable_actions("file") == ["quarantine_file"]
     assert applicable_actions("link") == ["disable_link"]
+
+
+def test_one_who_takes_a_held_case_over_to_resolve_it_is_its_assignee(
+    review_store, make_case
+) -> None:
+    review_store.upsert_cases([make_case()])
+    review_store.assign("case-1", "carol", by="lead")
+
+    case, _ = review_store.resolve(
+        "case-1", label="benign", analyst="admin", take_over=True
+    )
+    assert (case.assignee, case.resolved_by) == ("admin", "admin")
+    assert review_store.case("case-1").assignee == "admin"

@@ -590,8 +590,13 @@ class SqlReviewStore:
                 )
             if not take_over:
                 _check_holder(case, analyst, "resolve")
+            # one who takes a held case over to resolve it holds it now
+            holder = case.assignee
+            if holder and name_key(holder) != name_key(analyst):
+                holder = analyst
             resolved = msgspec.structs.replace(
                 case,
+                assignee=holder,
                 status="resolved",
                 label=kind,
                 resolution_action=action,

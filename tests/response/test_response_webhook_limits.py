@@ -122,6 +122,16 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert retry_after_seconds(None, now.timestamp()) is None
 
 
+@pytest.mark.parametrize(
+    "value",
+    ["\u00b2", "\u0663", "9" * 400, "Fri, 31 Dec 99999999 23:59:59 GMT", "1e9"],
+)
+def test_an_unreadable_retry_after_is_ignored_not_a_crash(value: str) -> None:
+    from trustwatch.response.adapters import retry_after_seconds
+
+    assert retry_after_seconds(value, 1_700_000_000.0) is None
+
+
 def _webhook_config(url: str, **extra: Any):
     return response_config_from_dict(
         {

@@ -15,6 +15,7 @@ import json
 import logging
 import math
 import os
+import re
 import ssl
 import sys
 import time
@@ -190,20 +191,27 @@ def _secret(variable: str, adapter: str) -> bytes:
     return value.encode()
 
 
+#: Delay-seconds as RFC 9110 writes them: ASCII digits (at most ten here).
+_SECONDS = re.compile(r"[0-9]{1,10}")
+
+
 def retry_after_seconds(value: str | None, now: float) -> float | None:
     """Read a ``Retry-After`` header: seconds, or an HTTP date.
 
     Returns the seconds to wait from ``now`` (Unix time), never below zero,
-    or ``None`` when the header is missing or unreadable.
+    or ``None`` when the header is missing or unreadable: whatever the
+    platform (or a proxy before it) sends, the normal back-off then applies.
     """
     if value is None or not value.strip():
         return None
     text = value.strip()
-    if text.isdigit():
-        return float(int(text))
+    if _SECONDS.fullmatch(text):
+        return float(text)
+    if text.isdigit():  # other digits (²), or more than a year of them
+        return None
     try:
         moment = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)

@@ -206,13 +206,14 @@ def _refusal(info: zipfile.ZipInfo, budget: WorkBudget, max_size: int) -> str:
     """Say why a part's declared sizes forbid reading it (``""`` when allowed)."""
     if info.flag_bits & 0x1:
         return "encrypted"
+    # the ratio first: a bomb is named a bomb however large it declares itself
+    ratio = info.file_size / max(info.compress_size, 1)
+    if info.file_size > _RATIO_FLOOR and ratio > MAX_RATIO:
+        return f"compression ratio {ratio:.0f} looks like a zip bomb"
     if info.file_size > max_size:
         return f"declares {info.file_size} bytes"
     if info.file_size > budget.inflated_left:
         return "total uncompressed size cap reached"
-    ratio = info.file_size / max(info.compress_size, 1)
-    if info.file_size > _RATIO_FLOOR and ratio > MAX_RATIO:
-        return f"compression ratio {ratio:.0f} looks like a zip bomb"
     return ""
 
 

@@ -21,10 +21,28 @@ network) and judged:
   review and not a quarantine. A password form inside a ``data:`` URL of the
   file (a page carried in a link, shown without any web host serving it) is
   a lure however it posts, and scores ``cross_domain_score`` or more.
-- **lure document**: a file whose only URL is one external link, the shape of
-  "your document is ready, view it here". One link alone is weak evidence (a
-  CV links to a profile), so the link's own score and this shape combine as
-  independent evidence: ``1 - (1 - prior) * (1 - p)``.
+- **lure document**: a file whose URLs are all web links to one external
+  registrable domain, the shape of "your document is ready, view it here".
+  One link, and that link repeated or varied on one site (``/login`` and
+  ``/login2``, two subdomains, any number of them) are the same shape: more
+  links to the same site never lower the decision. A file read whole, or cut short
+  only by nesting limits or by the URL limit (every URL read went to that
+  one site), qualifies; a file linking to two sites or more (a CV, a
+  reference list), or holding a mail or platform URL too, does not, so the
+  URL model's high scores on real pages with paths do not send it to review.
+  The shape alone is weak evidence (a CV links to a profile), so the riskiest
+  link's score and this shape combine as independent evidence:
+  ``1 - (1 - prior) * (1 - p)``.
+- **evasive shape**: a file cut short by a limit that benign files rarely
+  reach and evasion uses raises ``file_evasive_shape`` at ``evasive_score``,
+  whatever was read before the cut: a decompression bomb (an archive member
+  or PDF stream inflating past its ratio or size cap), archives or pages
+  nested past the depth limit, an HTML page over the size limit, markup that
+  never closes or holds more tags than any page, a PDF whose page references
+  loop. Limits ordinary files reach (the work budget, the PDF page limit, a
+  large PDF, zip or text file, a zip of many entries, a heavy PDF page) do
+  not raise it, nor does damage that interrupted uploads and saves also
+  cause (a zip or PDF that does not open is ``file_unreadable``).
 - **unreadable**: a file of a known format from which nothing could be read
   (corrupt, or locked with a password) raises a low-confidence
   ``file_unreadable`` that records the errors; no shipped rule acts on it.
@@ -43,6 +61,7 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from trustwatch.content import Extraction, sniff_kind
+from trustwatch.content.extract import MAX_URLS
 from trustwatch.content.store import ContentSource, extract_blob, valid_sha256
 from trustwatch.detectors.base import Detector, Signal
 from trustwatch.detectors.registry import register
@@ -85,6 +104,14 @@ _LURE_TEXT = re.compile(
 )
 _HARMLESS_ERRORS = frozenset({"invalid_utf8"})  # the page was still read whole
 _DATA_URL_FORM = "password_form_in_data_url"  # the extractor's flag
+# error codes that always mean a limit evasion uses cut the file short; see
+# _evasive_cut for the codes that do only with a detail or a kind
+_EVASIVE_ERRORS = {
+    "zip_too_deep": "archives nested past the depth limit",
+    "too_deep": "nesting too deep to parse",
+    "html_nested_limit": "pages nested in the page past the reading limits",
+    "html_unparsable": "markup that never closes",
+}
 _PLACES = {
     "a_href": "HTML link",
     "base_href": "HTML base address",
@@ -260,22 +287,42 @@ class FileAssessment:
         return self.extraction.truncated and codes <= _NESTING_ONLY and bool(codes)
 
     @property
-    def lure_link(self) -> LinkFinding | None:
-        """The file's one external link when that is all the file holds.
+    def cut_by_url_limit(self) -> bool:
+        """Whether the extractor stopped at its URL limit (:data:`MAX_URLS`).
 
-        A file cut short holds more than was read, unless only a nesting
-        limit cut it (:attr:`cut_by_nesting`).
+        What was read then already holds that many URLs: a file repeating one
+        site's links past the limit is judged on them, as a shorter one is.
+        """
+        return self.extraction.truncated and len(self.extraction.urls) >= MAX_URLS
+
+    @property
+    def lure_links(self) -> tuple[LinkFinding, ...]:
+        """The file's links when they all go to one external registrable domain.
+
+        Empty when the file holds a form, a URL other than such a web link
+        (a mail or platform address), links to two domains or more, or when
+        it was cut short by anything but a nesting limit
+        (:attr:`cut_by_nesting`) or the URL limit (:attr:`cut_by_url_limit`).
         """
         extraction = self.extraction
         if (
             extraction.kind == "unknown"
-            or (extraction.truncated and not self.cut_by_nesting)
+            or not self.links
             or self.forms
-            or self.targets != 1
-            or len(self.links) != 1
+            or self.targets != len(self.links)
+            or len({link.domain for link in self.links}) != 1
+            or (
+                extraction.truncated
+                and not (self.cut_by_nesting or self.cut_by_url_limit)
+            )
         ):
-            return None
-        return self.links[0]
+            return ()
+        return self.links
+
+    @property
+    def lure_link(self) -> LinkFinding | None:
+        """The riskiest of :attr:`lure_links` (the first one on a tie), if any."""
+        return max(self.lure_links, key=lambda link: link.score, default=None)
 
 
 def assess_file(
@@ -354,6 +401,7 @@ class FindingRules:
     self_post_score: float = 0.6
     lure_prior: float = 0.35
     unreadable_score: float = 0.3
+    evasive_score: float = 0.6
 
 
 def upload_signals(
@@ -390,8 +438,9 @@ def file_findings(
 ) -> tuple[FileFinding, ...]:
     """Return what is suspicious about an assessed file, strongest rule first.
 
-    Links, forms and lures under ``min_score`` are left out; an unreadable
-    file is reported at its own low score.
+    Links, forms and lures under ``min_score`` are left out; a file cut short
+    the way evasion cuts it is reported at ``evasive_score``, and otherwise an
+    unreadable file at its own low score.
     """
     rules = rules or FindingRules()
     found = (
@@ -400,9 +449,9 @@ def file_findings(
         _lure_finding(assessment, rules),
     )
     kept = [f for f in found if f is not None and f.score >= rules.min_score]
-    unreadable = _unreadable_finding(assessment, rules)
-    if unreadable is not None:
-        kept.append(unreadable)
+    cut = _evasive_finding(assessment, rules) or _unreadable_finding(assessment, rules)
+    if cut is not None:
+        kept.append(cut)
     return tuple(kept)
 
 
@@ -425,10 +474,13 @@ class FilePhishingDetector(Detector):
     self_post_score
         The score of a password form with no action of its own.
     lure_prior
-        How likely a file holding only one external link is a lure before
-        the link itself is scored.
+        How likely a file whose links all go to one external site is a lure
+        before its riskiest link is scored.
     unreadable_score
         The score of a file of a known format from which nothing was read.
+    evasive_score
+        The score of a file cut short by a limit that evasion uses (a
+        decompression bomb, nesting past the depth limit, an oversized page).
     platform_domains
         Registrable domains of the platform, which serves uploaded files.
     cache_size
@@ -443,6 +495,7 @@ class FilePhishingDetector(Detector):
         "file_credential_form",
         "file_lure_document",
         "file_unreadable",
+        "file_evasive_shape",
     )
 
     def __init__(
@@ -455,6 +508,7 @@ class FilePhishingDetector(Detector):
         self_post_score: float = 0.6,
         lure_prior: float = 0.35,
         unreadable_score: float = 0.3,
+        evasive_score: float = 0.6,
         platform_domains: tuple[str, ...] = ("trustwatch.example",),
         cache_size: int = 4096,
     ) -> None:
@@ -466,13 +520,19 @@ class FilePhishingDetector(Detector):
             "self_post_score": self_post_score,
             "lure_prior": lure_prior,
             "unreadable_score": unreadable_score,
+            "evasive_score": evasive_score,
             "platform_domains": platform_domains,
             "cache_size": cache_size,
         }
         self.store = store
         self.scorer: UrlScorer = scorer or heuristic_url_scorer
         self.rules = FindingRules(
-            min_score, cross_domain_score, self_post_score, lure_prior, unreadable_score
+            min_score,
+            cross_domain_score,
+            self_post_score,
+            lure_prior,
+            unreadable_score,
+            evasive_score,
         )
         self.platform_domains = tuple(platform_domains)
         self.cache_size = cache_size
@@ -649,18 +709,25 @@ def _judge_form(
 def _lure_finding(
     assessment: FileAssessment, rules: FindingRules
 ) -> FileFinding | None:
-    """A file whose only content is one external link, weighed with its score."""
+    """A file whose links all go to one external site, weighed with the riskiest."""
     link = assessment.lure_link
     if link is None:
         return None
+    links = assessment.lure_links
     prior = rules.lure_prior
-    reasons = [
-        f"the {place_of(link.where)} to {link.domain} is the only URL in the "
-        f"{_KIND_WORDS.get(assessment.extraction.kind, 'file')}"
-    ]
-    if link.text and _LURE_TEXT.search(link.text):
+    what = _KIND_WORDS.get(assessment.extraction.kind, "file")
+    if len(links) == 1:
+        first = (
+            f"the {place_of(link.where)} to {link.domain} is the only URL in the {what}"
+        )
+    else:
+        count = f"{len(links)}+" if assessment.cut_by_url_limit else str(len(links))
+        first = f"all {count} URLs in the {what} go to one site, {link.domain}"
+    reasons = [first]
+    acting = next((f.text for f in links if f.text and _LURE_TEXT.search(f.text)), None)
+    if acting:
         prior = min(1.0, prior + _LURE_TEXT_BONUS)
-        reasons.append(f"the link text asks the reader to act: {link.text[:60]!r}")
+        reasons.append(f"the link text asks the reader to act: {acting[:60]!r}")
     if assessment.cut_by_nesting:
         reasons.append("pages nested in the file past the reading limits were not read")
     score = 1.0 - (1.0 - prior) * (1.0 - link.score)
@@ -669,9 +736,58 @@ def _lure_finding(
         "url": link.url,
         "where": link.where,
         "link_score": round(link.score, 4),
+        "links": len(links),
         "file_kind": assessment.extraction.kind,
     }
     return FileFinding("file_lure_document", score, tuple(reasons), evidence)
+
+
+def _evasive_cut(extraction: Extraction) -> tuple[str, str] | None:
+    """The first error that says evasion's kind of limit cut the file short.
+
+    Returns the error and the reason in words, or ``None``. Limits ordinary
+    files reach (the work budget, the PDF page limit, large PDF, zip or text
+    files, zips of many entries, heavy PDF pages) are not evasion's.
+    """
+    for error in extraction.errors:
+        code, _, detail = error.partition(": ")
+        why = _EVASIVE_ERRORS.get(code)
+        if code == "too_large" and extraction.kind == "html":
+            why = "an HTML page padded past the size limit"
+        elif code == "html_limit" and len(extraction.urls) < MAX_URLS:
+            why = "a page with more tags than any ordinary page"
+        elif code == "zip_part_refused" and "zip bomb" in detail:
+            why = "an archive member that inflates like a decompression bomb"
+        elif code.startswith("pdf_") and "LimitReachedError" in detail:
+            why = "a PDF stream that inflates like a decompression bomb"
+        elif code.startswith("pdf_") and "cyclic" in detail.lower():
+            why = "a PDF whose page references loop"
+        if why:
+            return error, why
+    return None
+
+
+def _evasive_finding(
+    assessment: FileAssessment, rules: FindingRules
+) -> FileFinding | None:
+    """A file cut short by a limit that benign files rarely reach."""
+    extraction = assessment.extraction
+    cut = _evasive_cut(extraction)
+    if cut is None:
+        return None
+    error, why = cut
+    what = _KIND_WORDS.get(extraction.kind, "file")
+    reason = (
+        f"the {what} was cut short by {why}, a shape that hides content from "
+        "scanners: not known clean"
+    )
+    evidence = {
+        "error": error[:300],
+        "errors": list(extraction.errors[:5]),
+        "urls_read": len(extraction.urls),
+        "file_kind": extraction.kind,
+    }
+    return FileFinding("file_evasive_shape", rules.evasive_score, (reason,), evidence)
 
 
 def _unreadable_finding(

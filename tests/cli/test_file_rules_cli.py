@@ -123,3 +123,37 @@ def test_yara_without_a_content_dir_is_refused(tmp_path: Path, capsys) -> None:
     code = main(["run", str(events), "--yara", str(tmp_path / "test.yar")])
     assert code == ExitCode.BAD_CONFIG
     assert "--content-dir" in capsys.readouterr().err
+
+
+SLOW_RULES = """
+rule Quick { strings: $q = "QUICK" condition: $q }
+rule SlowDot { strings: $r = /.*.*.*a/ condition: $r }
+"""
+
+
+def test_file_rules_names_the_rules_yara_warns_are_slow(tmp_path: Path, capsys) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "slow.yar").write_text(SLOW_RULES, encoding="utf-8")
+    assert main(["file", "rules", str(rules)]) == ExitCode.OK
+    out = " ".join(capsys.readouterr().out.split())  # as if never wrapped
+    assert "2 rules compiled, 0 rejected" in out
+    assert "1 rule holds a string YARA warns may slow scanning down" in out
+    assert "SlowDot (" in out and 'string "$r" may slow down scanning' in out
+    assert main(["file", "rules", str(rules), "--json"]) == ExitCode.OK
+    report = json.loads(capsys.readouterr().out)
+    assert report["slow"] == 1
+    [slow] = report["slow_rules"]
+    assert slow["rule"] == "SlowDot" and slow["file"].endswith("slow.yar")
+    assert "slow down scanning" in slow["warning"]
+
+
+def test_file_rules_strict_accepts_a_file_starting_with_a_byte_order_mark(
+    tmp_path: Path, capsys
+) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    good = RULES.split("rule Needs")[0]
+    (rules / "bom.yar").write_bytes(b"\xef\xbb\xbf" + good.encode("utf-8"))
+    assert main(["file", "rules", str(rules), "--strict"]) == ExitCode.OK
+    assert "1 rules compiled, 0 rejected" in capsys.readouterr().out

@@ -12,6 +12,7 @@ import pytest
 
 from trustwatch.cli.exitcodes import ExitCode
 from trustwatch.cli.main import main
+from trustwatch.content import fuzzy as fuzzy_module
 from trustwatch.content.fuzzy import available_algorithms
 from trustwatch.events.model import FileUploaded
 
@@ -75,3 +76,37 @@ def test_each_bad_fuzzy_intel_line_is_a_dead_letter(tmp_path: Path, capsys) -> N
     capsys.readouterr()
     assert main(["dead-letters", "--db", db, "--json"]) == ExitCode.OK
     assert len(capsys.readouterr().out.splitlines()) == 3
+
+
+def test_ssdeep_lines_without_an_ssdeep_library_are_dead_letters(
+    tmp_path: Path, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fuzzy_module, "_ssdeep", None)
+    content = tmp_path / "content"
+    content.mkdir()
+    data = b"an uploaded file with nothing in it worth a hash match" * 4
+    digest = hashlib.sha256(data).hexdigest()
+    (content / digest).write_bytes(data)
+    fuzzy = tmp_path / "fuzzy.txt"
+    fuzzy.write_text("ssdeep:3:AXGBicFlgVNhBGcL6wCrFQEv:AXGHsNhxLsr2C\n")
+    events = tmp_path / "events.jsonl"
+    upload = FileUploaded(
+        event_id="u1",
+        ts=datetime(2026, 3, 1, tzinfo=UTC),
+        account="mallory",
+        file_id="f1",
+        sha256=digest,
+    )
+    events.write_bytes(msgspec.json.encode(upload) + b"\n")
+    db = str(tmp_path / "store.sqlite")
+    args = ["run", str(events), "--db", db, "--content-dir", str(content)]
+    assert main([*args, "--fuzzy-intel", str(fuzzy)]) == ExitCode.OK
+    err = " ".join(capsys.readouterr().err.split())
+    assert "1 fuzzy-intel lines were not loaded (0 loaded)" in err
+    assert "fuzzy_hash_unavailable (1)" in err and "pydeep2" in err
+    assert main(["dead-letters", "--db", db, "--json"]) == ExitCode.OK
+    [letter] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (letter["location"], letter["reason"]) == (
+        f"{fuzzy}:1",
+        "fuzzy_hash_unavailable",
+    )

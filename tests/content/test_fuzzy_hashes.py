@@ -167,5 +167,23 @@ def test_a_missing_library_says_what_to_install(
     with pytest.raises(ConfigError, match=r"py-tlsh.*hint: pip install"):
         tlsh_distance("T1" + "0" * 70, "T1" + "0" * 70)
     intel = FuzzyIntel()
-    with pytest.raises(ConfigError, match="py-tlsh"):
-        intel.add_text("tlsh:T1" + "A" * 70, feed="x")
+    intel.add_text("tlsh:T1" + "A" * 70, feed="x")
+    assert intel.entries == [] and "py-tlsh" in intel.rejects[0].reason
+
+
+def test_intel_lines_of_a_hash_this_installation_lacks_are_rejected(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # one such line used to stop the whole load; now each says what to install
+    tlsh = fuzzy_hashes(sample(1))["tlsh"]
+    monkeypatch.setattr(fuzzy, "_ssdeep", None)
+    intel = FuzzyIntel()
+    intel.add_text(
+        f"tlsh:{tlsh}\nssdeep:3:AXGBicFlgVNhBGcL6wCrFQEv:AXGHsNhxLsr2C ; a dropper\n",
+        feed="lab",
+        path="lab.txt",
+    )
+    assert [entry.algorithm for entry in intel.entries] == ["tlsh"]
+    [reject] = intel.rejects
+    assert (reject.code, reject.location) == ("fuzzy_hash_unavailable", "lab.txt:2")
+    assert "pydeep2" in reject.reason and "pip install" in reject.reason

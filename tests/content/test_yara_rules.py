@@ -13,6 +13,7 @@ from trustwatch.content.yara_rules import (
     DEFAULT_RULE_SCORE,
     FALLBACK_PART_BYTES,
     RuleLoad,
+    load_rule_text,
     load_rules,
     rule_score,
 )
@@ -294,8 +295,9 @@ def test_a_string_matching_too_often_is_evidence_not_a_warning(
     tmp_path: Path,
 ) -> None:
     # YARA stops counting a string after a million matches and warns; the
-    # warning must not escape as a Python warning (an error in a strict run)
-    write(tmp_path, "z.yar", "rule zeros { strings: $z = { 00 } condition: $z }")
+    # warning must not escape as a Python warning (an error in a strict run);
+    # only a string its rule counts is looked for past its first match
+    write(tmp_path, "z.yar", "rule zeros { strings: $z = { 00 } condition: #z > 9 }")
     load = load_rules([tmp_path])
     hits = load.scan(b"\x00" * 1_100_000, timeout=30, max_bytes=2_000_000)
     assert [h.rule for h in hits] == ["zeros"]
@@ -416,3 +418,87 @@ def test_rule_score_reads_score_and_severity() -> None:
     assert rule_score({"severity": "Critical"}) == pytest.approx(0.95)
     assert rule_score({"severity": "50"}) == pytest.approx(0.5)
     assert rule_score({"score": "n/a"}) == DEFAULT_RULE_SCORE
+
+
+def many_links(count: int) -> bytes:
+    """An HTML page of ``count`` links, as the trial's 8.6 MB upload (smaller)."""
+    link = '<a href="https://many.example.com/%d">x</a>'
+    return ("<html><body>" + link * count + "</body></html>").encode() % tuple(
+        range(count)
+    )
+
+
+class CountingRules:
+    """Compiled rules that count the match instances YARA hands the scan."""
+
+    def __init__(self, rules: Any) -> None:
+        self.rules = rules
+        self.instances = 0
+        self.data_bytes = 0
+
+    def match(self, **kwargs: Any) -> Any:
+        callback = kwargs["callback"]
+
+        def counting(match: dict[str, Any]) -> Any:
+            for found in match["strings"]:
+                self.instances += len(found.instances)
+                for instance in found.instances:
+                    self.data_bytes = max(self.data_bytes, len(instance.matched_data))
+            return callback(match)
+
+        return self.rules.match(**{**kwargs, "callback": counting})
+
+
+def test_a_string_matching_all_over_a_file_keeps_one_match_instance() -> None:
+    # one string matching 5,000 times used to keep 5,000 instances of 512 bytes
+    load = load_rule_text(
+        'rule Href { strings: $r = /href="https?:\\/\\/[a-z.]{1,40}\\.example'
+        "\\.com/ nocase condition: $r }"
+    )
+    assert not load.rejected
+    data = many_links(5_000)
+    counting = CountingRules(load.compiled)
+    load.compiled = counting
+    hits = load.scan(data, timeout=5)
+    assert [hit.rule for hit in hits] == ["Href"]
+    assert hits[0].strings == (f"$r@{data.index(b'href'):#x}",)
+    assert counting.instances == 1
+    assert counting.data_bytes <= 1  # the matched bytes are never reported
+
+
+def test_rules_that_count_or_place_strings_still_see_every_match() -> None:
+    load = load_rule_text(
+        'rule Counted { strings: $a = "many.example.com" condition: #a == 300 }\n'
+        'rule Last { strings: $b = "/299\\"" condition: @b[1] > 1000 }\n'
+        'rule Placed { strings: $c = "many" condition: $c at 29 }\n'
+        'rule Within { strings: $d = "x</a>" condition: $d in (100..200) }'
+    )
+    data = many_links(300)
+    assert data[29:33] == b"many" and data.index(b"x</a>") < 100
+    hits = load.scan(data, timeout=5)
+    assert sorted(hit.rule for hit in hits) == ["Counted", "Last", "Placed", "Within"]
+
+
+def test_rules_yara_warns_are_slow_are_named_with_the_warning(tmp_path: Path) -> None:
+    write(tmp_path, "fast.yar", 'rule marker { strings: $m = "MARKER" condition: $m }')
+    write(
+        tmp_path,
+        "mixed.yar",
+        'rule quick { strings: $q = "QUICK" condition: $q }\n\n'
+        "rule slow_dot {\n  strings: $r = /.*.*.*a/\n  condition: $r\n}\n",
+    )
+    load = load_rules([tmp_path])
+    [slow] = load.slow_rules
+    assert (slow.name, slow.namespace) == ("slow_dot", "mixed.yar")
+    assert slow.source == str(tmp_path / "mixed.yar")
+    assert "slow down scanning" in slow.warning
+    assert load.slow_namespaces == {"mixed.yar"}
+
+
+def test_a_byte_order_mark_before_the_first_rule_is_accepted(tmp_path: Path) -> None:
+    rule = 'rule bom { strings: $m = "MARKER" condition: $m }\n'
+    (tmp_path / "bom.yar").write_bytes(b"\xef\xbb\xbf" + rule.encode())
+    load = load_rules([tmp_path])
+    assert load.rejected == [] and [r.name for r in load.accepted] == ["bom"]
+    assert [hit.rule for hit in load.scan(b"a MARKER")] == ["bom"]
+    assert load_rule_text("\ufeff" + rule).rejected == []

@@ -268,6 +268,14 @@ class DuplicateRuleName(msgspec.Struct, frozen=True, kw_only=True):
     files: tuple[str, ...]
 
 
+class SlowRuleWarning(msgspec.Struct, frozen=True, kw_only=True):
+    """A rule that loaded with a string YARA warns may slow scanning down."""
+
+    file: str
+    rule: str
+    warning: str
+
+
 class RuleSetLoad(msgspec.Struct, frozen=True, kw_only=True):
     """Everything ``trustwatch file rules --json`` says about one PATH."""
 
@@ -281,6 +289,8 @@ class RuleSetLoad(msgspec.Struct, frozen=True, kw_only=True):
     reasons: dict[str, int]
     duplicate_names: tuple[DuplicateRuleName, ...]
     rejects: tuple[RuleReject, ...]
+    slow: int = 0
+    slow_rules: tuple[SlowRuleWarning, ...] = ()
 
 
 #: The exit status of ``file rules --strict`` when a rule was rejected.
@@ -301,7 +311,8 @@ REJECTS_EXIT_STATUS = 1
     "as_json",
     is_flag=True,
     help="JSON Lines output: one object per PATH with counts, reasons, "
-    "duplicate rule names and every reject (file, line, reason).",
+    "duplicate rule names, every reject (file, line, reason) and the rules "
+    "YARA warns are slow.",
 )
 def rules(
     paths: Sequence[str], top: int, show_rejects: bool, strict: bool, as_json: bool
@@ -309,9 +320,11 @@ def rules(
     """Load YARA rules from each of PATHS (files, folders, globs) and count them.
 
     Each rule compiles or is rejected on its own; shows how many loaded, how
-    many were rejected and the most common reasons, and names rules defined
-    in more than one file (each file loads in its own namespace, so both
-    load). Exits 0 even when rules were rejected, unless --strict is given.
+    many were rejected and the most common reasons, names the rules YARA
+    warns hold a string that may slow scanning down (they load, and scan
+    after the other files' rules), and names rules defined in more than one
+    file (each file loads in its own namespace, so both load). Exits 0 even
+    when rules were rejected, unless --strict is given.
     """
     from trustwatch.content.yara_rules import load_rules
 
@@ -358,6 +371,11 @@ def _rule_set_load(path: str, load: RuleLoad) -> RuleSetLoad:
             )
             for reject in load.rejected
         ),
+        slow=len(load.slow_rules),
+        slow_rules=tuple(
+            SlowRuleWarning(file=slow.source, rule=slow.name, warning=slow.warning)
+            for slow in load.slow_rules
+        ),
     )
 
 
@@ -371,6 +389,16 @@ def _show_rule_set(summary: RuleSetLoad, top: int, show_rejects: bool) -> None:
     )
     for reason, count in list(summary.reasons.items())[:top]:
         console.print(f"  {count:>6,}  {clean(reason)}")
+    if summary.slow:
+        names = "rule holds a string" if summary.slow == 1 else "rules hold strings"
+        console.print(
+            f"  {summary.slow:,} {names} YARA warns may slow scanning down; they "
+            "load, and scan after the other files' rules:"
+        )
+        for slow in summary.slow_rules[:top]:
+            console.print(
+                f"    {clean(slow.rule)} ({clean(slow.file)}): {clean(slow.warning)}"
+            )
     if summary.duplicate_names:
         count = len(summary.duplicate_names)
         names = "rule name is" if count == 1 else "rule names are"

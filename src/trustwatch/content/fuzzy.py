@@ -17,7 +17,9 @@ hash stays close to the known sample's while its SHA-256 changes.
 
 Both libraries are the ``fuzzy`` extra (``pip install trustwatch[fuzzy]``).
 Without one, its hash is left out of :func:`fuzzy_hashes` and matching it
-raises :class:`~trustwatch.errors.ConfigError` saying what to install.
+raises :class:`~trustwatch.errors.ConfigError` saying what to install; an
+intel line of that hash is rejected (``fuzzy_hash_unavailable``) with the
+same words, as it could never match.
 
 Fuzzy-hash intel (:class:`FuzzyIntel`) is a text file of known-bad hashes,
 one a line, ``tlsh:`` or ``ssdeep:`` then the digest, with an optional
@@ -337,7 +339,9 @@ class FuzzyReject:
         What is wrong, in words.
     code
         A stable code: ``unknown_fuzzy_algorithm`` (no ``tlsh:`` or
-        ``ssdeep:``) or ``invalid_fuzzy_hash`` (a malformed digest).
+        ``ssdeep:``), ``fuzzy_hash_unavailable`` (this installation lacks
+        the library that compares the hash) or ``invalid_fuzzy_hash`` (a
+        malformed digest).
     source
         The file (the path it was loaded by).
     """
@@ -381,8 +385,7 @@ class FuzzyIntel:
         Raises
         ------
         ConfigError
-            When a file cannot be read, or it holds a hash of an algorithm
-            this installation lacks.
+            When a file cannot be read.
         """
         intel = cls(index=FuzzyIndex(tlsh_max_distance, ssdeep_min_score))
         for raw in paths:
@@ -418,7 +421,15 @@ class FuzzyIntel:
                     )
                 )
                 continue
-            _need(algorithm)
+            try:
+                _need(algorithm)
+            except ConfigError as exc:
+                self.rejects.append(
+                    FuzzyReject(
+                        location, line[:200], str(exc), "fuzzy_hash_unavailable", path
+                    )
+                )
+                continue
             try:
                 entry = FuzzyEntry(
                     algorithm, digest.strip(), feed, comment.strip(), location

@@ -48,7 +48,14 @@ the result is flagged ``timed_out`` so that it never reads as clean. Files
 holding a string YARA warns slows scanning down are compiled apart and
 scanned after the rest, so that one slow rule cannot cancel every other
 rule's hit (a slow condition, such as a loop over every byte, draws no
-warning and still shares the time of its file's stage).
+warning and still shares the time of its file's stage); the rules YARA warns
+about are listed in :attr:`RuleLoad.slow_rules`.
+
+Memory per scan is bounded too: rules run in YARA's fast mode, which stops
+looking for a string once it matched unless its rule counts or locates it
+(``#a``, ``@a``, ``!a``, ``at``, ``in``), so a string matching all over a
+file no longer keeps up to a million matches; and no matched bytes are kept
+(:data:`MATCH_DATA_BYTES`), as hits only name each string's first offset.
 """
 
 from __future__ import annotations
@@ -74,6 +81,7 @@ __all__ = [
     "DEFAULT_SCAN_BYTES",
     "DEFAULT_SCAN_TIMEOUT",
     "FALLBACK_PART_BYTES",
+    "MATCH_DATA_BYTES",
     "MAX_INCLUDED_BYTES",
     "MAX_INCLUDED_FILES",
     "MAX_INCLUDE_DEPTH",
@@ -81,6 +89,7 @@ __all__ = [
     "RejectedRule",
     "RuleLoad",
     "ScanHits",
+    "SlowRule",
     "SourceCounts",
     "YaraHit",
     "load_rule_text",
@@ -110,6 +119,9 @@ DEFAULT_SCAN_BYTES = 20 * 1024 * 1024
 DEFAULT_SCAN_TIMEOUT = 10.0
 #: Bytes at the start and at the end of a window rescanned after a timeout.
 FALLBACK_PART_BYTES = 1024 * 1024
+#: Bytes of each match YARA copies out (hits keep offsets, never the bytes);
+#: not 0, with which YARA 4.5 still held 2.5 GB in a test that 1 keeps to 0.4.
+MATCH_DATA_BYTES = 1
 #: Includes nested below a loaded file at most, as YARA allows.
 MAX_INCLUDE_DEPTH = 15
 #: Files one loaded file may take in through its includes.
@@ -118,6 +130,7 @@ MAX_INCLUDED_FILES = 1000
 MAX_INCLUDED_BYTES = 32 * 1024 * 1024
 
 _RULE_SUFFIXES = (".yar", ".yara")
+_BOM = b"\xef\xbb\xbf"
 _HASH_FUNCTIONS = frozenset({"md5", "sha1", "sha256", "imphash"})
 _HEX_DIGEST = re.compile(r"[0-9a-fA-F]{32}|[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
 _RULE_START = re.compile(r"^[ \t]*(?:(?:private|global)\s+)*rule\s+\w", re.MULTILINE)
@@ -188,6 +201,25 @@ class RejectedRule:
     line: int
     reason: str
     message: str
+
+
+@dataclass(frozen=True, slots=True)
+class SlowRule:
+    """A rule that compiled, with a string YARA warns may slow scanning down.
+
+    Attributes
+    ----------
+    name, namespace, source
+        The rule, the namespace it was compiled into and the file it is
+        written in.
+    warning
+        YARA's warning (the first one for the rule).
+    """
+
+    name: str
+    namespace: str
+    source: str
+    warning: str
 
 
 @dataclass(slots=True)
@@ -337,6 +369,9 @@ class RuleLoad:
         The rules of the files YARA warned are slow, or ``None``.
     slow_namespaces
         The namespaces (files) in ``slow_compiled``.
+    slow_rules
+        Every accepted rule YARA warns holds a string that may slow scanning
+        down, whether or not its file could be scanned apart.
     """
 
     accepted: list[AcceptedRule] = field(default_factory=list)
@@ -347,6 +382,7 @@ class RuleLoad:
     rule_sources: dict[tuple[str, str], str] = field(default_factory=dict)
     slow_compiled: Any = None
     slow_namespaces: set[str] = field(default_factory=set)
+    slow_rules: list[SlowRule] = field(default_factory=list)
 
     @property
     def lint_fixes(self) -> int:
@@ -481,8 +517,9 @@ class RuleLoad:
         """Run compiled rules over ``window`` once, within ``timeout``."""
         outcome = _MatchOutcome()
 
+        # keep each rule's first offsets only: YARA's instance lists are freed
         def collect(match: Mapping[str, Any]) -> int:
-            outcome.matches.append(match)
+            outcome.matches.append(_first_offsets(match))
             return int(yara.CALLBACK_CONTINUE)
 
         # a string matching too often stops counting; the rule still decides
@@ -493,6 +530,8 @@ class RuleLoad:
                 )
             return int(yara.CALLBACK_CONTINUE)
 
+        # process-wide; set before each scan so that nothing else changes it
+        yara.set_config(max_match_data=MATCH_DATA_BYTES)
         try:
             compiled.match(
                 data=window,
@@ -501,6 +540,7 @@ class RuleLoad:
                 callback=collect,
                 which_callbacks=yara.CALLBACK_MATCHES,
                 warnings_callback=warned,
+                fast=True,
             )
         except yara.TimeoutError:
             outcome.timed_out = True
@@ -514,14 +554,10 @@ class RuleLoad:
         rule = str(match.get("rule", ""))
         namespace = str(match.get("namespace", ""))
         meta = dict(match.get("meta") or {})
-        strings: list[str] = []
-        for found in match.get("strings") or ():
-            instances = getattr(found, "instances", ())
-            if instances:
-                offset = base + instances[0].offset
-                strings.append(f"{found.identifier}@{offset:#x}")
-            if len(strings) >= _MAX_STRINGS_KEPT:
-                break
+        strings = [
+            f"{identifier}@{base + offset:#x}"
+            for identifier, offset in match.get("strings") or ()
+        ]
         return YaraHit(
             rule=rule,
             namespace=namespace,
@@ -534,8 +570,22 @@ class RuleLoad:
         )
 
 
+def _first_offsets(match: Mapping[str, Any]) -> dict[str, Any]:
+    """The match without its instances: each string's first offset (ten at most)."""
+    strings: list[tuple[str, int]] = []
+    for found in match.get("strings") or ():
+        instances = getattr(found, "instances", ())
+        if instances:
+            strings.append((str(found.identifier), int(instances[0].offset)))
+        if len(strings) >= _MAX_STRINGS_KEPT:
+            break
+    return {**match, "strings": strings}
+
+
 @dataclass
 class _MatchOutcome:
+    """What one run of compiled rules found; ``matches`` keep first offsets only."""
+
     matches: list[Mapping[str, Any]] = field(default_factory=list)
     flooded: list[str] = field(default_factory=list)
     timed_out: bool = False
@@ -942,6 +992,7 @@ def load_rule_text(
     began = time.perf_counter()
     defined = {**DEFAULT_EXTERNALS, **(externals or {})}
     load = RuleLoad()
+    text = text.removeprefix("\ufeff")
     unit = _FileUnit(Path(name), name, text, _split(text))
     counts = load.sources.setdefault(name, SourceCounts())
     _resolve_includes(unit, (), load)
@@ -958,7 +1009,13 @@ def _finish(
             load.compiled = yara.compile(
                 sources=sources, externals=defined, includes=False
             )
-            slow = _slow_namespaces(load.compiled, sources, defined)
+            slow_rules = _slow_rules(load.compiled, sources, defined)
+            load.slow_rules = [
+                SlowRule(name, namespace, _source_of(load, namespace, name), warning)
+                for namespace, found in slow_rules.items()
+                for name, warning in found
+            ]
+            slow = set(slow_rules)
             if slow and len(slow) < len(sources):
                 load.slow_namespaces = slow
                 load.compiled = yara.compile(
@@ -990,19 +1047,47 @@ def _finish(
 _SLOW_WARNING = re.compile(r"slow(?:ing)? down scanning")
 
 
-def _slow_namespaces(
+_WARNING_LINE = re.compile(r"^line (\d+): ")
+
+
+def _slow_rules(
     compiled: Any, sources: Mapping[str, str], defined: Mapping[str, str]
-) -> set[str]:
-    """The namespaces YARA warns hold a string that slows scanning down."""
+) -> dict[str, list[tuple[str, str]]]:
+    """The rules YARA warns hold a string that slows scanning down.
+
+    Returns ``(rule name, YARA's warning)`` pairs by namespace, for the
+    namespaces that hold any.
+    """
     warnings = getattr(compiled, "warnings", None) or ()
     if not any(_SLOW_WARNING.search(str(w)) for w in warnings):
-        return set()
-    slow = set()
+        return {}
+    slow: dict[str, list[tuple[str, str]]] = {}
     for namespace, text in sources.items():
         alone = yara.compile(source=text, externals=defined, includes=False)
-        if any(_SLOW_WARNING.search(str(w)) for w in alone.warnings or ()):
-            slow.add(namespace)
+        found = [str(w) for w in alone.warnings or () if _SLOW_WARNING.search(str(w))]
+        if found:
+            slow[namespace] = _rules_warned(text, found)
     return slow
+
+
+def _rules_warned(text: str, warnings: Sequence[str]) -> list[tuple[str, str]]:
+    """Name the rule of ``text`` each warning's line falls in, once per rule."""
+    rules = _split(text).rules
+    named: dict[str, str] = {}
+    for warning in warnings:
+        line = _WARNING_LINE.match(warning)
+        number = int(line.group(1)) if line else 0
+        for rule in rules:
+            if rule.line <= number <= _line_of(text, rule.end):
+                named.setdefault(rule.name, warning)
+                break
+        else:
+            named.setdefault("?", warning)  # a line YARA names outside any rule
+    return list(named.items())
+
+
+def _source_of(load: RuleLoad, namespace: str, name: str) -> str:
+    return load.rule_sources.get((namespace, name), namespace)
 
 
 def _rule_files(
@@ -1052,6 +1137,7 @@ def _read_unit(path: Path, root: Path, load: RuleLoad) -> _FileUnit | None:
         )
         load.sources.setdefault(str(path), SourceCounts())
         return None
+    raw = raw.removeprefix(_BOM)  # editors on Windows write one; YARA refuses it
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -1199,7 +1285,7 @@ class _Includes:
                 f"takes in more than {MAX_INCLUDED_BYTES:,} bytes; hint: load "
                 "their folder instead",
             )
-        return data.decode("utf-8", errors="replace")
+        return data.removeprefix(_BOM).decode("utf-8", errors="replace")
 
 
 def _blank_spans(text: str, spans: Sequence[tuple[int, int]]) -> str:

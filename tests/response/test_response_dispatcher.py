@@ -330,3 +330,36 @@ def test_the_loop_runs_passes_until_told_to_stop(ledger, tmp_path) -> None:
     assert len(passes) == 3
     assert sum(p.dispatched for p in passes) == 1
     assert naps == [10.0, 10.0]
+
+
+def test_an_adapter_that_raises_anything_fails_the_attempt_not_the_pass(
+    ledger, tmp_path
+) -> None:
+    log = tmp_path / "actions.jsonl"
+    ledger.store.write_actions([make_action(n) for n in range(2)])
+    config = log_config(log)
+    adapters = build_adapters(config)
+    sent: list[str] = []
+
+    class Broken:
+        def __init__(self, inner) -> None:
+            self.inner = inner
+
+        def send(self, delivery) -> None:
+            if not sent:
+                sent.append("boom")
+                raise ValueError("invalid literal for int(): '\u00b2'")
+            self.inner.send(delivery)
+
+        def __getattr__(self, name):
+            return getattr(self.inner, name)
+
+    adapters = {name: Broken(adapter) for name, adapter in adapters.items()}
+    dispatcher = Dispatcher(ledger, config, adapters, rng=random.Random(1))
+
+    summary = dispatcher.run_once(T0)
+
+    assert (summary.dispatched, summary.retrying) == (1, 1)
+    ((waiting, _),) = ledger.listing(state="pending")
+    assert "the adapter raised ValueError" in (waiting.last_error or "")
+    assert "\u00b2" not in (waiting.last_error or "")

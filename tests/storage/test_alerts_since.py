@@ -108,7 +108,7 @@ def test_a_minimum_score_adds_allowed_verdicts_that_reach_it(store):
 
 
 def test_the_newest_decision_revision_numbers_verdicts():
-    assert migrate.scripts_head() == migrate.DECISION_SCHEMA_HEAD == "0004"
+    assert migrate.scripts_head() == migrate.DECISION_SCHEMA_HEAD == "0005"
 
 
 def _insert_row(conn: Any, schema: str, v: Verdict) -> None:
@@ -156,7 +156,7 @@ def test_the_migration_numbers_the_verdicts_already_stored(postgres_store_target
     assert ids(found) == ["v001", "v003"]
     assert ids(later) == ["v004"]
     revision = migrate.decision_store_revision(lambda: psycopg.connect(dsn), schema)
-    assert revision == "0004"
+    assert revision == "0005"
 
 
 def test_a_row_committed_out_of_order_shows_up_below_the_mark(postgres_store_target):

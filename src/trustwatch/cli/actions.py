@@ -135,6 +135,8 @@ def _record_dict(record: DispatchRecord) -> dict[str, object]:
         "dispatched_at": record.dispatched_at,
         "last_error": record.last_error,
         "reversal_of": record.reversal_of,
+        "adapter": record.adapter,
+        "expires_at": record.expires_at,
     }
 
 
@@ -212,6 +214,8 @@ def show_action(action_id: str, db: str, db_schema: str) -> None:
             )
         reversed_by = ledger.reversal_of(target_id)
         releases = ledger.releases(target_id)
+        found = reversal or reversed_by
+        sending = ledger.record(found.reversal_id) if found is not None else None
     shown: dict[str, object] = {
         "action": {
             "action_id": action.action_id,
@@ -238,13 +242,15 @@ def show_action(action_id: str, db: str, db_schema: str) -> None:
             for release in releases
         ],
     }
-    found = reversal or reversed_by
     if found is not None:
         shown["reversal"] = {
             "reversal_id": found.reversal_id,
             "actor": found.actor,
             "reason": found.reason,
             "requested_at": found.requested_at,
+            # how its sending stands (None: recorded only, nothing to send)
+            "state": sending.state if sending else None,
+            "last_error": sending.last_error if sending else None,
         }
     # json.dumps escapes control and non-ASCII characters: safe to print
     click.echo(json.dumps(shown, indent=2, sort_keys=True))
@@ -419,16 +425,22 @@ def dispatch(
     writes its lines to standard output (path "-").
     """
     from trustwatch.cli.pipeline_setup import checked_policy
-    from trustwatch.response.adapters import build_adapters
+    from trustwatch.response.adapters import Adapter, build_adapter, build_adapters
     from trustwatch.response.config import load_response_config
     from trustwatch.response.delay import delay_key
     from trustwatch.response.dispatch import Dispatcher, PassSummary, policy_delays
 
     config = load_response_config(config_path)
-    delays = policy_delays(checked_policy(policy))
+    loaded = checked_policy(policy)
+    delays = policy_delays(loaded)
     key = delay_key(config.delay_secret_env) if delays else None
     adapters = build_adapters(config)
     stopping = threading.Event()
+
+    def build(name: str) -> Adapter:
+        # an adapter no route names any more, for a reversal sent through it
+        adapters[name] = build_adapter(config, name)
+        return adapters[name]
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         stopping.set()
@@ -440,7 +452,13 @@ def dispatch(
     try:
         with _ledger(db, db_schema) as ledger:
             dispatcher = Dispatcher(
-                ledger, config, adapters, delays=delays, delay_key=key
+                ledger,
+                config,
+                adapters,
+                delays=delays,
+                delay_key=key,
+                policy_ref=loaded.ref,
+                build=build,
             )
             if once:
                 summary = dispatcher.run_once()

@@ -34,6 +34,7 @@ from trustwatch.response.config import (
     AdapterSettings,
     ResponseConfig,
     check_webhook_url,
+    shown_variable,
 )
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "KafkaAdapter",
     "LogAdapter",
     "WebhookAdapter",
+    "build_adapter",
     "build_adapters",
     "retry_after_seconds",
     "sign",
@@ -179,12 +181,14 @@ def _secret(variable: str, adapter: str) -> bytes:
     value = os.environ.get(variable, "")
     if not value:
         raise ConfigError(
-            f"adapter {adapter}: the environment variable {variable} is empty; "
-            "hint: set it to the secret the platform shares with trustwatch"
+            f"adapter {adapter}: {shown_variable(variable, 'secret_env')} is "
+            "empty or unset; hint: set it to the secret the platform shares with "
+            "trustwatch"
         )
     if len(value) < MIN_SECRET_CHARS:
         raise ConfigError(
-            f"adapter {adapter}: the secret in {variable} has {len(value)} "
+            f"adapter {adapter}: the secret in "
+            f"{shown_variable(variable, 'secret_env')} has {len(value)} "
             f"characters, fewer than {MIN_SECRET_CHARS}; hint: share a long "
             "random one with the platform, e.g. `openssl rand -hex 32`"
         )
@@ -547,3 +551,9 @@ def build_adapters(config: ResponseConfig) -> dict[str, Adapter]:
     """Build every adapter the routes use, by name."""
     used = sorted(set(config.routes.values()))
     return {name: _build(config.adapters[name]) for name in used}
+
+
+def build_adapter(config: ResponseConfig, name: str) -> Adapter:
+    """Build one configured adapter by name (one no route uses any more, for
+    the reversal of an action sent through it)."""
+    return _build(config.adapters[name])

@@ -51,11 +51,14 @@ __all__ = [
     "load_response_config",
     "parse_budget",
     "response_config_from_dict",
+    "shown_variable",
 ]
 
 AdapterKind = Literal["webhook", "kafka", "log"]
 _BUDGET_RE = re.compile(r"^([0-9]+)\s+per\s+(second|minute|hour|day)$", re.ASCII)
 _PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+#: An environment variable's name as POSIX shells accept it.
+_ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 _ADAPTER_KEYS: dict[str, set[str]] = {
     "webhook": {"kind", "url", "secret_env", "timeout", "insecure_http"},
     "kafka": {"kind", "bootstrap_servers", "topic", "timeout"},
@@ -282,6 +285,38 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+#: A variable name as people write them (``TRUSTWATCH_WEBHOOK_SECRET``):
+#: capitals, with an underscore or short. Only such a name is shown in a
+#: message: a key pasted into ``secret_env`` can look like a lowercase or
+#: long name too.
+_SHOWN_NAME_RE = re.compile(
+    r"[A-Z][A-Z0-9]{0,11}|[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+", re.ASCII
+)
+
+
+def shown_variable(name: str, key: str) -> str:
+    """Return how a message names the variable a ``*_env`` key holds: the
+    name itself when it reads as one people write, else by its key."""
+    if _SHOWN_NAME_RE.fullmatch(name):
+        return f"the environment variable {name}"
+    return (
+        f"the environment variable {key} names (not shown: if the key itself "
+        "was written there, change the key)"
+    )
+
+
+def _check_env_name(value: str, key: str, where: str, example: str) -> None:
+    """Refuse a ``*_env`` value that is not a variable name, without showing
+    it: it is most likely the secret itself, pasted in by mistake."""
+    if _ENV_NAME_RE.fullmatch(value):
+        return
+    raise ConfigError(
+        f"{where}: {key} must name an environment variable (letters, digits, _), "
+        f"not hold the key; hint: {key} = {example!r}, with the secret in that "
+        "variable (the value given is not shown: if it was the secret, change it)"
+    )
+
+
 def _adapter(name: str, raw: Any, where: str) -> AdapterSettings:
     here = f"{where}: adapters.{name}"
     if not isinstance(raw, dict):
@@ -300,6 +335,10 @@ def _adapter(name: str, raw: Any, where: str) -> AdapterSettings:
                 f"{here}: {key} (a string) is required; hint: see "
                 "docs/examples/response.toml"
             )
+    if kind == "webhook":
+        _check_env_name(
+            raw["secret_env"], "secret_env", here, "TRUSTWATCH_WEBHOOK_SECRET"
+        )
     if "timeout" in raw:
         _adapter_timeout(raw["timeout"], here)
     if kind == "webhook":
@@ -428,6 +467,7 @@ def response_config_from_dict(data: dict[str, Any], source: str) -> ResponseConf
             f"{source}: delay_secret_env must name an environment "
             'variable; hint: delay_secret_env = "TRUSTWATCH_DELAY_SECRET"'
         )
+    _check_env_name(secret_env, "delay_secret_env", source, "TRUSTWATCH_DELAY_SECRET")
     return ResponseConfig(
         adapters=adapters,
         routes={str(k): str(v) for k, v in routes.items()},

@@ -14,6 +14,7 @@ import os
 from datetime import timedelta
 
 from trustwatch.errors import ConfigError
+from trustwatch.response.config import shown_variable
 
 __all__ = ["TEST_DELAY_KEY", "delay_for", "delay_key"]
 
@@ -46,8 +47,9 @@ def delay_key(variable: str) -> bytes:
     value = os.environ.get(variable, "")
     if len(value) < 16:
         raise ConfigError(
-            f"the policy delays some rules, but {variable} is unset or shorter "
-            f"than 16 characters; hint: set {variable} to a long random secret "
-            "(e.g. `openssl rand -hex 32`)"
+            "the policy delays some rules, but "
+            f"{shown_variable(variable, 'delay_secret_env')} is unset or shorter "
+            "than 16 characters; hint: set it to a long random secret (e.g. "
+            "`openssl rand -hex 32`)"
         )
     return value.encode()

@@ -4,13 +4,15 @@ One pass (:meth:`Dispatcher.run_once`):
 
 1. takes in enforced actions the store holds and the ledger does not yet,
    each due at its creation time (the pass's time, for one created after
-   it) plus its rule's random delay; the breaker's runaway check may hold
-   it at once;
+   it) plus its rule's random delay, and lasting its rule's length from
+   that time at the latest; the breaker's runaway check may hold it at once;
 2. handles expiry: an action that was sent, or that an attempt may have
    reached the platform with (an attempt that timed out, or was cut off),
-   gets a reversal queued; one never attempted is marked ``expired``;
+   gets a reversal queued and stays ``dispatched`` (in force) until the
+   platform confirms it; one never attempted is marked ``expired``;
 3. sends what is due, earliest first, through the adapter its type is routed
-   to; the budget check may hold it instead. A refused delivery is tried
+   to (a reversal through the adapter its action's attempt went through);
+   the budget check may hold it instead. A refused delivery is tried
    again after an exponential back-off with jitter (or after the platform's
    ``Retry-After``, capped at the longest back-off), up to the retry limit,
    then marked ``failed``; an unreachable platform, or one asking to slow
@@ -31,6 +33,8 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
+
+import msgspec
 
 from trustwatch.decisions.model import Action, stable_id
 from trustwatch.decisions.policy import Policy
@@ -72,6 +76,9 @@ class PassSummary:
     retrying: int = 0
     failed: int = 0
     expired: int = 0
+    #: Reversals left pending because the adapter their action went through
+    #: is no longer in the config (each is also logged as a warning).
+    waiting_for_adapter: int = 0
 
     def as_dict(self) -> dict[str, int]:
         """Return the counts by name."""
@@ -88,6 +95,30 @@ def rule_of(actor: str) -> str | None:
 def policy_delays(policy: Policy) -> dict[str, tuple[timedelta, timedelta]]:
     """Return the delay range of each rule of ``policy`` that has one."""
     return {rule.id: rule.delay for rule in policy.rules if rule.delay is not None}
+
+
+def _send(adapter: Adapter, delivery: Delivery) -> None:
+    """Send through ``adapter``; any failure is an :class:`AdapterError`.
+
+    An adapter that raises anything else (a defect, or an answer it could
+    not read) fails that attempt, which may have reached the platform, and
+    never stops the pass or the dispatcher. Only the exception's type is
+    kept: its text may hold what the platform sent.
+    """
+    try:
+        adapter.send(delivery)
+    except AdapterError:
+        raise
+    except Exception as exc:
+        log.error(
+            "adapter failed unexpectedly on action %s: %s",
+            delivery.action.action_id,
+            type(exc).__name__,
+        )
+        raise AdapterError(
+            f"the adapter raised {type(exc).__name__}; hint: this is a defect of "
+            "the adapter, report it; the attempt is retried"
+        ) from exc
 
 
 def _backoff(attempts: int, config: ResponseConfig, rng: random.Random) -> timedelta:
@@ -117,6 +148,13 @@ class Dispatcher:
         The source of back-off jitter.
     lease
         How long an attempt holds its action against other dispatchers.
+    policy_ref
+        The ``name@version`` of the policy ``delays`` come from: actions of
+        another policy version get a warning (once per policy), since their
+        delays are looked up by rule id in this one.
+    build
+        Builds a configured adapter by name when a reversal needs one that
+        ``adapters`` lacks (no route names it any more).
     """
 
     def __init__(
@@ -129,6 +167,8 @@ class Dispatcher:
         delay_key: bytes | None = None,
         rng: random.Random | None = None,
         lease: timedelta = CLAIM_LEASE,
+        policy_ref: str | None = None,
+        build: Callable[[str], Adapter] | None = None,
     ) -> None:
         self.ledger = ledger
         self.config = config
@@ -144,6 +184,9 @@ class Dispatcher:
         self._lease = lease
         self._fixed_now = False
         self._recovered = False
+        self._policy_ref = policy_ref
+        self._warned_policies: set[str] = set()
+        self._build = build
         self.breaker = Breaker(config.breaker, ledger)
 
     # -- one pass ------------------------------------------------------------
@@ -210,6 +253,36 @@ class Dispatcher:
             action.action_id, bounds[0], bounds[1], self._delay_key
         )
 
+    def expires_at(self, action: Action, now: datetime) -> datetime | None:
+        """Return when an action taken in at ``now`` ends, if earlier than its
+        own ``expires_at``: an action created after ``now`` lasts its rule's
+        length from ``now``, as its due time counts from ``now`` (no event's
+        date stretches its action)."""
+        if action.expires_at is None or action.created_at <= now:
+            return None
+        return min(action.expires_at, now + (action.expires_at - action.created_at))
+
+    def _note_policy(self, action: Action) -> None:
+        """Warn once per policy when an action names another policy than the
+        one whose delays were loaded."""
+        if self._policy_ref is None:
+            return
+        if not action.actor.startswith(_POLICY_PREFIX) or "#" not in action.actor:
+            return
+        ref = action.actor[len(_POLICY_PREFIX) :].rpartition("#")[0]
+        if ref == self._policy_ref or ref in self._warned_policies:
+            return
+        self._warned_policies.add(ref)
+        log.warning(
+            "actions of policy %s are taken in, but the delays loaded are those "
+            "of policy %s: their rules' delays follow %s by rule id; hint: pass "
+            "--policy with the policy file of %s",
+            ref,
+            self._policy_ref,
+            self._policy_ref,
+            ref,
+        )
+
     def _take_in(self, now: datetime, summary: PassSummary) -> None:
         if not self._recovered:
             # a dispatcher killed between putting a row in held and the
@@ -218,9 +291,11 @@ class Dispatcher:
             for action in self.ledger.stuck("held", _TAKING_IN):
                 self._check_rate(action, now, summary)
         for action in self.ledger.untaken():
+            self._note_policy(action)
+            ends = self.expires_at(action, now)
             if not _breakable(action):
                 summary.taken_in += self.ledger.add(
-                    action.action_id, self.due_at(action, now)
+                    action.action_id, self.due_at(action, now), expires_at=ends
                 )
                 continue
             # the row goes in held, so nobody sends it before the breaker has
@@ -230,6 +305,7 @@ class Dispatcher:
                 self.due_at(action, now),
                 state="held",
                 last_error=_TAKING_IN,
+                expires_at=ends,
             ):
                 continue
             self._check_rate(action, now, summary)
@@ -275,7 +351,7 @@ class Dispatcher:
     def _expire(self, now: datetime, summary: PassSummary) -> None:
         for record in self.ledger.expiring(now):
             action = self.ledger.action(record.action_id)
-            ends = action.expires_at.isoformat() if action and action.expires_at else ""
+            ends = _ends(action, record)
             if record.state == "dispatched" or record.attempts > 0:
                 # an attempt that timed out or was cut off may have reached
                 # the platform: take it back all the same (the platform
@@ -291,14 +367,17 @@ class Dispatcher:
                     )
                 except ConfigError:
                     continue
-                if record.state != "dispatched" and self.ledger.set_state(
-                    record.action_id,
-                    "expired",
-                    leaving=(record.state,),
-                    error=f"expired at {ends} after an attempt that may have "
-                    "reached the platform; a reversal is sent",
-                ):
-                    summary.expired += 1
+                if record.state != "dispatched":
+                    # in force, as a dispatched action, until the platform
+                    # confirms the reversal (the reversal's 2xx marks it expired)
+                    self.ledger.set_state(
+                        record.action_id,
+                        "dispatched",
+                        leaving=(record.state,),
+                        error=f"expired at {ends} after an attempt that may have "
+                        "reached the platform; it counts as in force until the "
+                        "platform confirms the reversal that is sent",
+                    )
             elif self.ledger.set_state(
                 record.action_id,
                 "expired",
@@ -313,9 +392,10 @@ class Dispatcher:
             delivery = self._delivery(record)
             if delivery is None:
                 continue
-            adapter = self._adapter(delivery, record, now)
-            if adapter is None:
+            found = self._adapter(delivery, record, now, summary)
+            if found is None:
                 continue
+            adapter_name, adapter = found
             action_type = delivery.action.type
             budgeted = (
                 delivery.operation == "apply"
@@ -326,7 +406,9 @@ class Dispatcher:
             # so that no other can hold it meanwhile or take its slot; the
             # claim numbers the attempt, telling it apart from one another
             # dispatcher makes after this one's lease
-            attempt = self.ledger.claim(record.action_id, now, now + self._lease)
+            attempt = self.ledger.claim(
+                record.action_id, now, now + self._lease, adapter_name
+            )
             if attempt is None:
                 continue
             if budgeted:
@@ -370,27 +452,79 @@ class Dispatcher:
             )
             return None
         if record.reversal_of is None:
+            action = _clamped(action, record)
             return Delivery(
                 record.action_id, "apply", action, action.actor, action.reason
             )
+        applied = self.ledger.record(target_id)
+        if applied is not None:
+            action = _clamped(action, applied)
         reversal = self.ledger.reversal(record.action_id)
         actor = reversal.actor if reversal else EXPIRY_ACTOR
         reason = reversal.reason if reversal else "reversal"
         return Delivery(record.action_id, "reverse", action, actor, reason)
 
     def _adapter(
-        self, delivery: Delivery, record: DispatchRecord, now: datetime
-    ) -> Adapter | None:
+        self,
+        delivery: Delivery,
+        record: DispatchRecord,
+        now: datetime,
+        summary: PassSummary,
+    ) -> tuple[str, Adapter] | None:
+        """The adapter to send through, by name: a reversal's is the one its
+        action's attempt went through (the current route for rows recorded
+        before the ledger kept it). None leaves the row pending, saying why."""
+        later = now + self.config.retry.max_backoff
+        applied = (
+            self.ledger.record(record.reversal_of)
+            if record.reversal_of is not None
+            else None
+        )
+        if applied is not None and applied.adapter:
+            adapter = self._named(applied.adapter)
+            if adapter is None:
+                missing = (
+                    "which could not be set up (a warning says why)"
+                    if applied.adapter in self.config.adapters
+                    else "which the config no longer has"
+                )
+                why = (
+                    f"{delivery.action.action_id} was sent through adapter "
+                    f"{applied.adapter!r}, {missing}, so its reversal waits (it "
+                    "is never sent through another); hint: put "
+                    f"[adapters.{applied.adapter}] back in the config"
+                )
+                self.ledger.retry_later(record.action_id, later, why)
+                summary.waiting_for_adapter += 1
+                log.warning("reversal %s waits: %s", record.action_id, why)
+                return None
+            return applied.adapter, adapter
         name = self.config.adapter_for(delivery.action.type)
         adapter = self.adapters.get(name) if name else None
-        if adapter is None:
+        if name is None or adapter is None:
             self.ledger.retry_later(
                 record.action_id,
-                now + self.config.retry.max_backoff,
+                later,
                 f"no adapter is routed for {delivery.action.type}; hint: add "
                 f"routes.{delivery.action.type} or routes.default to the config",
             )
-        return adapter
+            return None
+        return name, adapter
+
+    def _named(self, name: str) -> Adapter | None:
+        """The adapter ``name``, built now if configured but not yet built."""
+        found = self.adapters.get(name)
+        if found is not None or name not in self.config.adapters:
+            return found
+        if self._build is None:
+            log.warning("adapter %s is configured but was not built", name)
+            return None
+        try:
+            found = self.adapters[name] = self._build(name)
+        except ConfigError as exc:
+            log.warning("adapter %s cannot be built: %s", name, exc)
+            return None
+        return found
 
     def _attempt(
         self,
@@ -402,7 +536,7 @@ class Dispatcher:
     ) -> None:
         attempts = record.attempts + 1
         try:
-            adapter.send(delivery)
+            _send(adapter, delivery)
         except AdapterError as exc:
             refused_enough = attempts >= self.config.retry.max_attempts
             counted = not exc.throttled
@@ -466,6 +600,20 @@ class Dispatcher:
 _TAKING_IN = "being taken in: the breaker is checking its rule's rate"
 
 
+def _ends(action: Action | None, record: DispatchRecord) -> str:
+    """When an action ended, as ISO text: its row's clamped expiry, else its own."""
+    if record.expires_at:
+        return parse_utc(record.expires_at).isoformat()
+    return action.expires_at.isoformat() if action and action.expires_at else ""
+
+
+def _clamped(action: Action, record: DispatchRecord) -> Action:
+    """``action`` with its row's clamped expiry, when it has one."""
+    if not record.expires_at:
+        return action
+    return msgspec.structs.replace(action, expires_at=parse_utc(record.expires_at))
+
+
 def _after_lease(record: DispatchRecord, now: datetime, lease: timedelta) -> datetime:
     """When a reversal of ``record``'s action may go: after the lease of an
     attempt that may still be sending it (at most ``lease`` from now), so
@@ -492,7 +640,9 @@ def reverse_action(
     An action already sent, or one an attempt may have reached the platform
     with (an attempt was made: it may have timed out after the platform
     applied it, or been cut off), gets a reversal queued for the same
-    adapter; one never attempted is marked ``reversed`` and never sent. A
+    adapter, and stays (or becomes) ``dispatched`` until the platform
+    confirms the reversal; one never attempted is marked ``reversed`` and
+    never sent. A
     reversal that failed is named, with how to try it again.
     """
     if not shows_something(actor) or not shows_something(reason):
@@ -527,12 +677,15 @@ def reverse_action(
     if record.state in ("pending", "held", "failed") and record.attempts > 0:
         due = _after_lease(record, now, CLAIM_LEASE)
         ledger.add_reversal(action_id, actor, reason, now, send=True, due=due)
+        # in force, as a dispatched action, until the platform confirms the
+        # reversal (its 2xx marks the action reversed; a refusal leaves it so)
         ledger.set_state(
             action_id,
-            "reversed",
+            "dispatched",
             leaving=(record.state,),
             error=f"reversed by {actor} after an attempt that may have reached "
-            "the platform; a reversal is sent",
+            "the platform; it counts as in force until the platform confirms "
+            "the reversal that is sent",
         )
         when = (
             "on the next dispatch pass"

@@ -7,7 +7,8 @@ state       meaning
 ==========  =========================================================
 pending     waits for its due time or for its next attempt
 held        stopped by the breaker; a ``send_to_review`` went instead
-dispatched  the adapter took it
+dispatched  the adapter took it, or an attempt may have reached the
+            platform and its reversal is not confirmed yet: in force
 failed      the platform kept refusing it (``last_error`` says how)
 reversed    taken back by a person (or never sent, then reversed)
 expired     its time ran out; a reversal went out if it had been sent
@@ -46,6 +47,7 @@ from sqlalchemy.engine import Connection, Engine
 from trustwatch.decisions.model import Action, stable_id
 from trustwatch.errors import ConfigError, StorageError
 from trustwatch.response.ledger_tables import (
+    SQLITE_ADDED_COLUMNS,
     SQLITE_SCHEMA,
     STATES,
     LedgerTime,
@@ -89,6 +91,8 @@ _RECORD_COLUMNS = (
     _dispatch.c.dispatched_at,
     _dispatch.c.due_at,
     _dispatch.c.reversal_of,
+    _dispatch.c.adapter,
+    _dispatch.c.expires_at,
 )
 _REVERSAL_COLUMNS = (
     _reversals.c.reversal_id,
@@ -140,7 +144,11 @@ _CLAIM = (
         _dispatch.c.state == "pending",
         _dispatch.c.next_attempt_at <= _P("now"),
     )
-    .values(attempts=_dispatch.c.attempts + 1, next_attempt_at=_P("lease_until"))
+    .values(
+        attempts=_dispatch.c.attempts + 1,
+        next_attempt_at=_P("lease_until"),
+        adapter=sa.func.coalesce(_P("b_adapter", type_=sa.Text), _dispatch.c.adapter),
+    )
     .returning(_dispatch.c.attempts)
 )
 _SET_STATE = (
@@ -179,6 +187,12 @@ class DispatchRecord:
     dispatched_at: str | None
     due_at: str
     reversal_of: str | None
+    #: The adapter the row's last attempt went through (``None``: not
+    #: attempted, or attempted before the ledger recorded it).
+    adapter: str | None = None
+    #: When the action ends, when earlier than its own ``expires_at`` (its
+    #: event was dated ahead of the dispatcher's clock).
+    expires_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +218,7 @@ class Release:
 
 
 def _record(row: Any) -> DispatchRecord:
-    return DispatchRecord(*tuple(row)[:8])
+    return DispatchRecord(*tuple(row)[:10])
 
 
 def _untaken_record(action: Action) -> DispatchRecord:
@@ -277,6 +291,7 @@ class DispatchLedger:
                 connection = raw.driver_connection
                 assert isinstance(connection, sqlite3.Connection)
                 connection.executescript(SQLITE_SCHEMA)
+                _add_missing_columns(connection)
             finally:
                 raw.close()
         except (sa.exc.SQLAlchemyError, sqlite3.Error) as exc:
@@ -420,10 +435,12 @@ class DispatchLedger:
         return [_record(row) for row in rows]
 
     def expiring(self, now: datetime) -> list[DispatchRecord]:
-        """Return action rows (not reversals) whose action expired by ``now``."""
+        """Return action rows (not reversals) whose action expired by ``now``
+        (at the row's ``expires_at`` when it has one, else the action's)."""
         reversed_already = sa.exists().where(
             _reversals.c.action_id == _dispatch.c.action_id
         )
+        ends = sa.func.coalesce(_dispatch.c.expires_at, _actions.c.expires_at)
         statement = (
             sa.select(*_RECORD_COLUMNS)
             .select_from(
@@ -432,11 +449,11 @@ class DispatchLedger:
             .where(
                 _dispatch.c.reversal_of.is_(None),
                 _dispatch.c.state.in_(("pending", "held", "failed", "dispatched")),
-                _actions.c.expires_at.is_not(None),
-                _actions.c.expires_at <= now,
+                ends.is_not(None),
+                ends <= now,
                 ~reversed_already,
             )
-            .order_by(_actions.c.expires_at, _dispatch.c.action_id)
+            .order_by(ends, _dispatch.c.action_id)
         )
         return [_record(row) for row in self._read("read expiring actions", statement)]
 
@@ -493,7 +510,7 @@ class DispatchLedger:
             _dispatch.c.due_at.desc(), _dispatch.c.action_id
         ).limit(limit)
         rows = self._read("list dispatch rows", statement)
-        found = [(_record(row), _decode_action(row[8])) for row in rows]
+        found = [(_record(row), _decode_action(row[10])) for row in rows]
         if state in (None, "pending") and len(found) < limit:
             waiting = [
                 action
@@ -512,8 +529,13 @@ class DispatchLedger:
         *,
         state: str = "pending",
         last_error: str | None = None,
+        expires_at: datetime | None = None,
     ) -> bool:
-        """Take an action in; return whether it was new."""
+        """Take an action in; return whether it was new.
+
+        ``expires_at`` is given when the action ends earlier than its own
+        ``expires_at`` says (see :attr:`DispatchRecord.expires_at`).
+        """
         statement = self._statement(
             "add",
             lambda: (
@@ -525,6 +547,7 @@ class DispatchLedger:
                     next_attempt_at=_P("b_due_at"),
                     last_error=_P("b_last_error"),
                     due_at=_P("b_due_at"),
+                    expires_at=_P("b_expires_at", type_=LedgerTime()),
                 )
                 .on_conflict_do_nothing()
                 .returning(_dispatch.c.action_id)
@@ -535,6 +558,7 @@ class DispatchLedger:
             "b_state": state,
             "b_due_at": due_at,
             "b_last_error": last_error,
+            "b_expires_at": expires_at,
         }
 
         def write() -> bool:
@@ -544,13 +568,26 @@ class DispatchLedger:
 
         return self._guard("take an action in", write)
 
-    def claim(self, action_id: str, now: datetime, lease_until: datetime) -> int | None:
+    def claim(
+        self,
+        action_id: str,
+        now: datetime,
+        lease_until: datetime,
+        adapter: str | None = None,
+    ) -> int | None:
         """Claim a due pending row for one attempt; only one claimant wins.
 
+        ``adapter`` is recorded as the one the attempt goes through (a
+        reversal goes through the adapter its action's attempt went through).
         Returns the attempt's number (1 for the first), or ``None`` when the
         row was not there to claim.
         """
-        params = {"b_action_id": action_id, "now": now, "lease_until": lease_until}
+        params = {
+            "b_action_id": action_id,
+            "now": now,
+            "lease_until": lease_until,
+            "b_adapter": adapter,
+        }
 
         def write() -> int | None:
             with self._engine.begin() as db:
@@ -820,7 +857,8 @@ class DispatchLedger:
         A reversal naming ``actor`` and ``reason`` is recorded. Nothing goes
         to the platform when nothing was attempted; when an earlier attempt
         may have reached it (the row counts attempts), the reversal is sent
-        too. Returns what happened.
+        too, and the action counts as ``dispatched`` (in force) until the
+        platform confirms the reversal. Returns what happened.
 
         Raises
         ------
@@ -841,7 +879,18 @@ class DispatchLedger:
                         _dispatch.c.reversal_of.is_(None),
                     )
                     .values(
-                        state="reversed", last_error=f"dropped by {actor}: {reason}"
+                        state=sa.case(
+                            (_dispatch.c.attempts > 0, "dispatched"), else_="reversed"
+                        ),
+                        last_error=sa.case(
+                            (
+                                _dispatch.c.attempts > 0,
+                                f"dropped by {actor}: {reason}; an earlier attempt "
+                                "may have reached the platform, so it counts as in "
+                                "force until the platform confirms its reversal",
+                            ),
+                            else_=f"dropped by {actor}: {reason}",
+                        ),
                     )
                     .returning(_dispatch.c.attempts)
                 ).first()
@@ -868,7 +917,8 @@ class DispatchLedger:
         if moved[0] > 0:
             return (
                 "dropped: an earlier attempt may have reached the platform, so "
-                "a reversal is sent on the next dispatch pass"
+                "a reversal is sent on the next dispatch pass (it counts as "
+                "dispatched until the platform confirms the reversal)"
             )
         return "dropped: it stays unsent, recorded as reversed"
 
@@ -1078,6 +1128,24 @@ def _change_breaker_row(
             return state
         # another dispatcher saved a first state meanwhile: change that one
     raise StorageError(f"the breaker state of rule {rule} keeps changing")
+
+
+def _add_missing_columns(connection: sqlite3.Connection) -> None:
+    """Add to ``action_dispatch`` the columns a file from an older version
+    lacks (:data:`~trustwatch.response.ledger_tables.SQLITE_ADDED_COLUMNS`)."""
+    present = {
+        row[1] for row in connection.execute("PRAGMA table_info(action_dispatch)")
+    }
+    for name, kind in SQLITE_ADDED_COLUMNS:
+        if name in present:
+            continue
+        try:
+            connection.execute(f"ALTER TABLE action_dispatch ADD COLUMN {name} {kind}")
+        except sqlite3.OperationalError as exc:
+            # another process opening the same file added it first
+            if "duplicate column" not in str(exc):
+                raise
+    connection.commit()
 
 
 def open_ledger(target: str | Path, *, schema: str = "trustwatch") -> DispatchLedger:

@@ -1,10 +1,12 @@
 """The dispatch ledger's tables as SQLAlchemy Core sees them.
 
 On SQLite the ledger creates its tables when it opens a store file
-(:data:`SQLITE_SCHEMA`, unchanged from the first ledger, so older files open
-as they are). On PostgreSQL they come from the decision store's migration
-``0002`` (:mod:`trustwatch.storage.migrations`) in the store's schema. These
-definitions only name the columns the ledger's queries read and write.
+(:data:`SQLITE_SCHEMA`, unchanged from the first ledger), then adds the
+columns later versions added (:data:`SQLITE_ADDED_COLUMNS`), so older files
+open and gain them. On PostgreSQL they come from the decision store's
+migrations ``0002`` and ``0005`` (:mod:`trustwatch.storage.migrations`) in
+the store's schema. These definitions only name the columns the ledger's
+queries read and write.
 
 Times are kept as fixed-width UTC text on SQLite and as ``TIMESTAMPTZ`` on
 PostgreSQL; :class:`LedgerTime` hides the difference, so the ledger binds
@@ -24,6 +26,7 @@ from trustwatch.storage.sqlite import utc_text
 
 __all__ = [
     "LEDGER_TABLES",
+    "SQLITE_ADDED_COLUMNS",
     "SQLITE_SCHEMA",
     "STATES",
     "LedgerTime",
@@ -79,6 +82,12 @@ CREATE TABLE IF NOT EXISTS action_releases (
 CREATE INDEX IF NOT EXISTS action_releases_action
     ON action_releases (action_id, released_at);
 """
+#: Columns added to ``action_dispatch`` after the first ledger, with their
+#: SQLite types: the adapter an action's (or reversal's) last attempt went
+#: through, and when the action ends when that is earlier than its
+#: ``actions.expires_at`` (an event dated ahead of the dispatcher's clock).
+#: Rows written before they existed hold ``NULL``.
+SQLITE_ADDED_COLUMNS = (("adapter", "TEXT"), ("expires_at", "TEXT"))
 
 
 def parse_utc(text: str) -> datetime:
@@ -142,6 +151,8 @@ action_dispatch = sa.Table(
     sa.Column("dispatched_at", LedgerTime),
     sa.Column("due_at", LedgerTime),
     sa.Column("reversal_of", sa.Text),
+    sa.Column("adapter", sa.Text),
+    sa.Column("expires_at", LedgerTime),
 )
 action_reversals = sa.Table(
     "action_reversals",

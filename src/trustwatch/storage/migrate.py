@@ -24,7 +24,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: The newest decision-store revision; a test keeps it equal to the scripts'.
-DECISION_SCHEMA_HEAD = "0004"
+DECISION_SCHEMA_HEAD = "0005"
 #: The table in which Alembic keeps the decision store's schema version.
 VERSION_TABLE = "decision_schema_version"
 #: The advisory lock key workers take before changing a schema's tables.

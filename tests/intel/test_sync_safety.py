@@ -349,3 +349,56 @@ def test_a_header_value_with_a_line_break_is_refused(db: IntelDatabase) -> None:
     assert report.status == "failed"
     assert "key 'headers_env.X-Key'" in (report.reason or "")
     assert "line break" in (report.reason or "")
+
+
+def test_a_taxii_snapshot_of_mostly_non_objects_removes_nothing(tmp_path) -> None:
+    from trustwatch.intel.feeds import Reject
+    from trustwatch.intel.sync import Fetched, IntelDatabase, sync_feeds
+
+    def indicator(i: int) -> dict:
+        return {
+            "type": "indicator",
+            "spec_version": "2.1",
+            "id": f"indicator--00000000-0000-4000-8000-{i:012d}",
+            "created": "2026-11-01T00:00:00Z",
+            "modified": "2026-11-01T00:00:00Z",
+            "pattern": f"[domain-name:value = 'bad{i}.example']",
+            "pattern_type": "stix",
+            "valid_from": "2026-11-01T00:00:00Z",
+        }
+
+    polls = iter(
+        [
+            Fetched(objects=[indicator(i) for i in range(100)]),
+            # one object, and 99 envelope entries that are no STIX object
+            Fetched(
+                objects=[indicator(0)],
+                rejects=[
+                    Reject(
+                        location=f"entry {i}",
+                        raw="42",
+                        reason="malformed_record",
+                        message="not an object",
+                    )
+                    for i in range(99)
+                ],
+            ),
+        ]
+    )
+    feeds = parse_feed_list(
+        '[[feeds]]\nname = "t"\nmode = "snapshot"\n'
+        'taxii = { url = "http://127.0.0.1:9/api/", collection = "c" }\n'
+    )
+    t0 = datetime(2026, 12, 1, tzinfo=UTC)
+    with IntelDatabase(tmp_path / "intel.sqlite") as db:
+        first = sync_feeds(feeds, db, now=t0, fetcher=lambda *_: next(polls))
+        assert first.get("t").total == 100
+        second = sync_feeds(
+            feeds,
+            db,
+            now=t0 + timedelta(days=2),
+            fetcher=lambda *_: next(polls),
+            force=True,
+        ).get("t")
+    assert (second.status, second.total) == ("failed", 100)
+    assert "99 of 100 rows rejected" in (second.reason or "")

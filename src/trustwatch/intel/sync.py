@@ -2522,7 +2522,9 @@ def _sync_one(
     except (IntelSourceError, ConfigError, InvalidIndicatorError, OSError) as exc:
         return _failed(feed, db, point, report, now, exc)
     if not fetched.not_modified:
-        refused = _refuse_snapshot(feed, loads, db._count(feed.name), accept_empty)
+        refused = _refuse_snapshot(
+            feed, loads, db._count(feed.name), accept_empty, len(fetched.rejects)
+        )
         if refused is not None:
             return _failed(feed, db, point, report, now, refused)
     with db._transaction():
@@ -2638,18 +2640,25 @@ def _in_source(message: str, folder: str, feed: FeedSpec) -> str:
 
 
 def _refuse_snapshot(
-    feed: FeedSpec, loads: list[FeedLoad], held: int, accept_empty: bool
+    feed: FeedSpec,
+    loads: list[FeedLoad],
+    held: int,
+    accept_empty: bool,
+    fetch_rejected: int = 0,
 ) -> IntelSourceError | None:
     """Return why a snapshot fetch must not be applied, or ``None``.
 
-    See "Guarding snapshots" in the module docstring.
+    ``fetch_rejected`` counts the records refused while fetching (TAXII
+    entries that are not objects, MISP events that could not be had): they
+    are rows of the snapshot too. See "Guarding snapshots" in the module
+    docstring.
     """
     if feed.mode != "snapshot":
         return None
     usable = sum(
         len(load.indicators) + len(load.patterns) + len(load.revoked) for load in loads
     )
-    rejected = sum(len(load.rejects) for load in loads)
+    rejected = fetch_rejected + sum(len(load.rejects) for load in loads)
     rows = usable + rejected
     kept = f"kept the {held:,} records held" if held else "nothing was stored"
     if usable == 0 and rejected:

@@ -474,3 +474,38 @@ def test_the_last_admin_token_is_not_revoked_through_the_api(world) -> None:
     gone = world.client.delete("/api/v1/tokens/admin-1", headers=admin)
     assert gone.status_code == 204
     assert world.client.get("/api/v1/whoami", headers=admin).status_code == 401
+
+
+def test_two_admins_revoking_each_other_at_once_leave_one(world, monkeypatch) -> None:
+    import threading
+
+    from trustwatch.api.tokens import TokenFile
+
+    second = world.add_token("admin-2", "admin")
+    both_checked = threading.Barrier(2)
+    real = TokenFile._changing
+
+    def changing(self):  # both requests reach the file before either writes
+        both_checked.wait(timeout=5)
+        return real(self)
+
+    monkeypatch.setattr(TokenFile, "_changing", changing)
+    answers: dict[str, int] = {}
+
+    def revoke(who: str, token: str, target: str) -> None:
+        answers[who] = world.client.delete(
+            f"/api/v1/tokens/{target}", headers={"Authorization": f"Bearer {token}"}
+        ).status_code
+
+    threads = [
+        threading.Thread(target=revoke, args=("a", world.tokens["admin"], "admin-2")),
+        threading.Thread(target=revoke, args=("b", second, "admin-1")),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(answers.values()) == [204, 409]
+    left = TokenFile(world.settings.tokens).tokens()
+    assert [t.role for t in left].count("admin") == 1

@@ -31,6 +31,7 @@ from trustwatch.text import name_key
 
 __all__ = [
     "ROLES",
+    "LastAdminToken",
     "Role",
     "StoredToken",
     "TokenExists",
@@ -49,6 +50,10 @@ _PREFIX = "tw_"
 
 class TokenExists(ConfigError):
     """A token of that name is already in the file."""
+
+
+class LastAdminToken(ConfigError):
+    """Removing the token would leave no admin token."""
 
 
 def principal_key(name: str) -> str:
@@ -194,12 +199,28 @@ class TokenFile:
             self._write([*stored, kept])
         return token, kept
 
-    def revoke(self, name: str) -> bool:
-        """Remove the token ``name``; return whether there was one."""
+    def revoke(self, name: str, *, keep_an_admin: bool = False) -> bool:
+        """Remove the token ``name``; return whether there was one.
+
+        With ``keep_an_admin``, the last admin token is not removed (checked
+        under the file's lock, so two admins revoking each other at once
+        cannot both succeed).
+
+        Raises
+        ------
+        LastAdminToken
+            When ``keep_an_admin`` is set and ``name`` is the last admin token.
+        """
         with self._changing() as stored:
             kept = [t for t in stored if t.name != name]
             if len(kept) == len(stored):
                 return False
+            admins_left = any(t.role == "admin" for t in kept)
+            if keep_an_admin and not admins_left:
+                raise LastAdminToken(
+                    f"{name} is the last admin token; hint: add another admin "
+                    "token first"
+                )
             self._write(kept)
         return True
 

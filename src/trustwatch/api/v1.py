@@ -59,7 +59,7 @@ from trustwatch.api.schemas import (
     WhoAmI,
 )
 from trustwatch.api.strict_json import StrictJsonRoute
-from trustwatch.api.tokens import TokenExists
+from trustwatch.api.tokens import LastAdminToken, TokenExists
 from trustwatch.decisions.model import Action, ActionType, Verdict
 from trustwatch.errors import ConfigError
 from trustwatch.graph.rings import RingSnapshot
@@ -876,14 +876,15 @@ def revoke_token(request: Request, principal: Admin, name: PathId) -> Response:
     identity provider can sign admins in (409): without it no one could
     manage tokens through the API again."""
     tokens = _token_file(request)
-    admins = [t.name for t in tokens.tokens() if t.role == "admin"]
-    if admins == [name] and request.app.state.auth.jwt is None:
+    try:
+        revoked = tokens.revoke(name, keep_an_admin=request.app.state.auth.jwt is None)
+    except LastAdminToken:
         raise HTTPException(
             status_code=409,
             detail="this is the last admin token; hint: add another admin token "
             "first, or revoke it on the server (`trustwatch serve token revoke`)",
-        )
-    if not tokens.revoke(name):
+        ) from None
+    if not revoked:
         raise _not_found("token")
     ended = request.app.state.auth.end_sessions_of(name)
     audit(request, principal, "token.revoke", "token", name, {"sessions": ended})

@@ -82,3 +82,19 @@ def test_intel_errors_name_the_intel_format_flag(tmp_path: Path, capsys):
     err = " ".join(capsys.readouterr().err.split())
     assert "pass the right --intel-format" in err
     assert "format=" not in err
+
+
+def test_a_path_holding_format_equals_is_named_as_it_is(tmp_path, capsys) -> None:
+    folder = tmp_path / "source=x" / "format=v2"
+    folder.mkdir(parents=True)
+    (folder / "feed.json").write_text('{"hello": 1}\n')
+    events = tmp_path / "events.jsonl"
+    events.write_text("")
+    code = main(
+        ["run", str(events), "--intel", str(folder / "feed.json"),
+         "--db", str(tmp_path / "s.sqlite"), "--no-geo"]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code != ExitCode.OK
+    assert "format=v2" in err.replace("\n", "") and "--intel-formatv2" not in err
+    assert "--intel-format" in err

@@ -66,3 +66,16 @@ def test_an_in_memory_store_takes_no_lock(tmp_path: Path, monkeypatch) -> None:
     with run_lock(":memory:"), run_lock(":memory:"):
         pass
     assert not list(tmp_path.iterdir())
+
+
+def test_a_link_to_the_store_takes_the_same_lock(tmp_path: Path) -> None:
+    db = tmp_path / "store.sqlite"
+    db.touch()
+    link = tmp_path / "link.sqlite"
+    link.symlink_to(db)
+    refused = pytest.raises(StorageError, match="another `trustwatch run`")
+    with run_lock(db), refused, run_lock(link):
+        pass
+    dotted = tmp_path / "." / "store.sqlite"
+    with run_lock(dotted), pytest.raises(StorageError), run_lock(db):
+        pass

@@ -81,12 +81,21 @@ def load_intel_sources(
             intel = load_intel(intel_paths, intel_format, allowlist)
         except (ConfigError, InvalidIndicatorError) as exc:
             # the library's hints name load_feed's format=; here it is a flag
-            raise type(exc)(_FORMAT_ARGUMENT.sub("--intel-format", str(exc))) from exc
+            raise type(exc)(_flag_in_hint(str(exc))) from exc
     if intel_db is not None:
         from trustwatch.cli.intel import intel_from_db
 
         intel = intel_from_db(intel_db, intel, allowlist)
     return intel
+
+
+def _flag_in_hint(message: str) -> str:
+    """Name ``--intel-format`` where a message's hint says ``format=``; the
+    text before the hint (a path such as ``lake/format=v2/``) is kept."""
+    head, found, hint = message.partition("hint:")
+    if not found:
+        return message
+    return head + found + _FORMAT_ARGUMENT.sub("--intel-format", hint)
 
 
 def _refuse_intel_urls(intel_paths: Sequence[str]) -> None:

@@ -125,7 +125,9 @@ def utc_text(moment: datetime) -> str:
 def run_lock(path: str | Path) -> Iterator[None]:
     """Hold an exclusive lock on ``<path>.lock`` while one run writes the store.
 
-    The lock file is left in place afterwards; it holds nothing, and a lock on
+    The lock is the store file's, however its path is written (a link to it,
+    ``./`` or ``..`` take the same one). The lock file is left in place
+    afterwards; it holds nothing, and a lock on
     it ends with its process, so a run that was killed blocks no later one.
     ``":memory:"`` is private to its process and takes no lock.
 
@@ -138,7 +140,9 @@ def run_lock(path: str | Path) -> Iterator[None]:
     if str(path) == ":memory:":
         yield
         return
-    lock_path = Path(f"{path}.lock")
+    # the file, not the name: a link to the store, or another spelling of
+    # its path, takes the same lock
+    lock_path = Path(f"{Path(path).resolve()}.lock")
     try:
         lock_path.parent.mkdir(parents=True, exist_ok=True)
         handle = lock_path.open("a+b")

@@ -98,7 +98,7 @@ def test_hostile_bodies_are_validated(world) -> None:
     )
     assert refused.status_code == 422
     assert refused.headers["content-type"] == "application/json"
-    assert "no API token is named" in refused.json()["detail"]
+    assert "no analyst or admin has that name" in refused.json()["detail"]
     for bad in ("\x00", "\x1b[2J", "paid \u202eevil", "a\u2028b"):
         note = world.client.post(
             f"/api/v1/cases/{case_id}/resolve",

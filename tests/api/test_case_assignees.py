@@ -36,15 +36,13 @@ def test_a_name_that_folds_to_a_token_is_recorded_as_that_token(world, written) 
     assert resolved.status_code == 200, resolved.text
 
 
-@pytest.mark.parametrize(
-    ("assignee", "says"),
-    [("ghost", "no API token is named 'ghost'"), ("viewer-1", "viewer role")],
-)
-def test_a_name_no_analyst_has_is_refused(world, assignee, says) -> None:
+@pytest.mark.parametrize("assignee", ["ghost", "viewer-1"])
+def test_a_name_no_analyst_has_is_refused(world, assignee) -> None:
     case_id = _open_case(world)
     refused = _assign(world, case_id, assignee)
     assert refused.status_code == 422
-    assert says in refused.json()["detail"]
+    # one answer for both: an analyst may not tell token names apart
+    assert refused.json()["detail"].startswith("no analyst or admin has that name")
     case = world.client.get(
         f"/api/v1/cases/{case_id}", headers=world.auth("viewer")
     ).json()["case"]

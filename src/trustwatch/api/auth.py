@@ -214,22 +214,24 @@ class Authenticator:
         Raises
         ------
         ConfigError
-            When ``name`` is a viewer's, or names no token while OIDC is off.
+            When ``name`` is a viewer's, or names no token while OIDC is off
+            (one message for both: an analyst may not list the tokens).
         """
         key = principal_key(name)
         for stored in self.tokens.tokens() if self.tokens is not None else ():
             if principal_key(stored.name) == key:
-                if not Principal(stored.name, stored.role).allows("analyst"):
-                    raise ConfigError(
-                        f"{stored.name} holds the {stored.role} role, which cannot "
-                        "work cases; hint: assign the case to an analyst"
-                    )
-                return stored.name
-        if self.jwt is not None:
-            return name
+                if Principal(stored.name, stored.role).allows("analyst"):
+                    return stored.name
+                break
+        else:
+            if self.jwt is not None:
+                return name
+        # one answer for a viewer's name and for no one's: an analyst may not
+        # list the tokens, so the refusal must not tell them apart
         raise ConfigError(
-            f"no API token is named {name!r}; hint: assign the case to an "
-            "analyst's token name (`trustwatch serve token list`)"
+            "no analyst or admin has that name; hint: give the case to an "
+            "analyst's or admin's name (admins list the tokens: `trustwatch "
+            "serve token list`)"
         )
 
     def signed_in_without_token(self, name: str) -> bool:

@@ -60,6 +60,7 @@ file no longer keeps up to a million matches; and no matched bytes are kept
 
 from __future__ import annotations
 
+import bisect
 import glob
 import logging
 import math
@@ -1072,15 +1073,24 @@ def _slow_rules(
 
 def _rules_warned(text: str, warnings: Sequence[str]) -> list[tuple[str, str]]:
     """Name the rule of ``text`` each warning's line falls in, once per rule."""
-    rules = _split(text).rules
+    rules = sorted(_split(text).rules, key=lambda rule: rule.end)
+    # each rule's first and last line, counted in one pass over the text: a
+    # file of thousands of rules and warnings must not be recounted per pair
+    spans: list[tuple[int, int, str]] = []
+    line, counted = 1, 0
+    for rule in rules:
+        line += text.count("\n", counted, rule.end)
+        counted = rule.end
+        spans.append((rule.line, line, rule.name))
+    spans.sort()
+    starts = [first for first, _, _ in spans]
     named: dict[str, str] = {}
     for warning in warnings:
-        line = _WARNING_LINE.match(warning)
-        number = int(line.group(1)) if line else 0
-        for rule in rules:
-            if rule.line <= number <= _line_of(text, rule.end):
-                named.setdefault(rule.name, warning)
-                break
+        found = _WARNING_LINE.match(warning)
+        number = int(found.group(1)) if found else 0
+        index = bisect.bisect_right(starts, number) - 1
+        if index >= 0 and number <= spans[index][1]:
+            named.setdefault(spans[index][2], warning)
         else:
             named.setdefault("?", warning)  # a line YARA names outside any rule
     return list(named.items())

@@ -109,7 +109,6 @@ from __future__ import annotations
 
 import contextlib
 import email.utils
-import fcntl
 import hashlib
 import logging
 import os
@@ -152,6 +151,7 @@ from trustwatch.intel.stix_patterns import (
     parse_pattern,
 )
 from trustwatch.intel.store import IndicatorStore
+from trustwatch.locks import exclusive_lock
 
 if TYPE_CHECKING:
     from trustwatch.intel.allowlists import AllowList
@@ -2430,26 +2430,12 @@ def sync_lock(db_path: str | Path) -> Iterator[None]:
     StorageError
         At once, when another sync holds the lock.
     """
-    lock_path = Path(f"{db_path}.lock")
-    try:
-        handle = lock_path.open("a+b")
-    except OSError as exc:
-        raise StorageError(
-            f"cannot create lock file {lock_path}: {exc.strerror or exc}; hint: "
-            "check that the database's folder is writable"
-        ) from exc
-    with handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            raise StorageError(
-                f"another sync holds {db_path}; hint: wait for it to finish, or "
-                "space the scheduled syncs further apart"
-            ) from exc
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    held = (
+        f"another sync holds {db_path}; hint: wait for it to finish, or space "
+        "the scheduled syncs further apart"
+    )
+    with exclusive_lock(db_path, held, "database"):
+        yield
 
 
 def _due_at(feed: FeedSpec, point: Checkpoint) -> datetime | None:

@@ -14,7 +14,6 @@ holds it, so a killed run leaves no stale lock behind.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
@@ -29,6 +28,7 @@ from trustwatch.decisions.model import Action, Verdict
 from trustwatch.errors import ConfigError, StorageError
 from trustwatch.events.deadletter import DeadLetter
 from trustwatch.graph.rings import RingSnapshot
+from trustwatch.locks import exclusive_lock
 from trustwatch.storage.checkpoints import (
     PartitionCheckpoint,
     check_checkpoint_key,
@@ -140,35 +140,13 @@ def run_lock(path: str | Path) -> Iterator[None]:
     if str(path) == ":memory:":
         yield
         return
-    # the file, not the name: a link to the store, or another spelling of
-    # its path, takes the same lock
-    lock_path = Path(f"{Path(path).resolve()}.lock")
-    try:
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        handle = lock_path.open("a+b")
-    except OSError as exc:
-        raise StorageError(
-            f"cannot create lock file {lock_path}: {exc.strerror or exc}; hint: "
-            "check that the store's folder is writable"
-        ) from exc
-    with handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as exc:
-            raise StorageError(
-                f"another `trustwatch run` is writing to store {path}; hint: wait "
-                "for it to finish, or give this run a --db of its own (runs that "
-                "--resume from one store must follow one another)"
-            ) from exc
-        except OSError as exc:
-            raise StorageError(
-                f"cannot lock {lock_path}: {exc.strerror or exc}; hint: keep the "
-                "store on a local file system"
-            ) from exc
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    held = (
+        f"another `trustwatch run` is writing to store {path}; hint: wait for it "
+        "to finish, or give this run a --db of its own (runs that --resume from "
+        "one store must follow one another)"
+    )
+    with exclusive_lock(path, held, "store"):
+        yield
 
 
 @dataclass(frozen=True, slots=True)

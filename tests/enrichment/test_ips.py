@@ -10,7 +10,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from trustwatch.enrichment.ips import ip_prefix, is_public, parse_ip, parse_network
+from trustwatch.enrichment.ips import (
+    ip_prefix,
+    is_loopback_host,
+    is_public,
+    parse_ip,
+    parse_network,
+)
 from trustwatch.errors import ConfigError, InvalidIndicatorError
 
 Cases = dict[str, dict[str, Any]]
@@ -151,3 +157,25 @@ def test_ip_prefix_names_the_network_as_ipaddress_does(
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
         return  # read as the IPv4 address it carries, tested above
     assert ip_prefix(str(address), v4_bits, v6_bits) == str(expected)
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("localhost", True),
+        ("LocalHost.", True),
+        ("127.0.0.1", True),
+        ("127.9.9.9", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("::ffff:127.0.0.1", True),
+        ("[::ffff:127.0.0.1]", True),
+        ("::ffff:10.0.0.1", False),
+        ("10.0.0.1", False),
+        ("0.0.0.0", False),
+        ("localhost.example", False),
+        ("", False),
+    ],
+)
+def test_loopback_hosts_are_told_one_way_everywhere(host: str, loopback: bool) -> None:
+    assert is_loopback_host(host) is loopback

@@ -168,8 +168,12 @@ def test_bad_webhook_urls_are_refused_at_load(url: str, message: str) -> None:
 
 
 def test_plain_http_off_loopback_needs_the_explicit_opt_out() -> None:
-    for url in ("http://127.0.0.1:8080/hook", "http://[::1]:8080/hook"):
-        _webhook_config(url)
+    loopback = ("127.0.0.1:8080", "[::1]:8080", "[::ffff:127.0.0.1]", "LOCALHOST")
+    for host in loopback:
+        _webhook_config(f"http://{host}/hook")
+    for host in ("10.0.0.7", "[::ffff:10.0.0.7]"):
+        with pytest.raises(ConfigError, match="plain http off loopback"):
+            _webhook_config(f"http://{host}/hook")
     _webhook_config("http://10.0.0.7:8080/hook", insecure_http=True)
     with pytest.raises(ConfigError, match="insecure_http must be true or false"):
         _webhook_config("http://10.0.0.7/hook", insecure_http="yes")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
+from trustwatch.enrichment.ips import is_loopback_host
 from trustwatch.errors import ConfigError
 
 __all__ = ["DEFAULT_MAX_BODY", "OidcSettings", "ServeSettings", "is_loopback_host"]
@@ -161,15 +162,3 @@ class ServeSettings:
                     "hint: pass e.g. --trusted-proxy 10.0.0.5 or 10.0.0.0/24"
                 ) from exc
         return tuple(networks)
-
-
-def is_loopback_host(host: str) -> bool:
-    """Return whether ``host`` binds to the loopback interface only."""
-    if host == "localhost":
-        return True
-    try:
-        address = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    mapped = getattr(address, "ipv4_mapped", None)  # ::ffff:127.0.0.1
-    return (mapped or address).is_loopback

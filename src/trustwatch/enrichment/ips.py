@@ -28,6 +28,7 @@ __all__ = [
     "IPAddress",
     "IPNetwork",
     "ip_prefix",
+    "is_loopback_host",
     "is_public",
     "is_public_address",
     "parse_ip",
@@ -200,6 +201,28 @@ def ip_prefix(ip: str, v4_bits: int = 24, v6_bits: int = 64) -> str:
     width = address.max_prefixlen
     base = int(address) >> (width - bits) << (width - bits)
     return f"{type(address)(base)}/{bits}"
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` names this machine only.
+
+    ``localhost`` (any case, with or without the root's dot) and loopback
+    addresses: ``127.0.0.0/8``, ``::1`` and IPv4 loopback written as IPv6
+    (``::ffff:127.0.0.1``), with or without the brackets of a URL.
+
+    Examples
+    --------
+    >>> [is_loopback_host(h) for h in ("LOCALHOST.", "[::ffff:127.0.0.1]", "10.0.0.1")]
+    [True, True, False]
+    """
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return bool((mapped or address).is_loopback)
 
 
 def is_public_address(address: IPAddress) -> bool:

@@ -49,7 +49,6 @@ A feed list must name at least one feed.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
 import tomllib
 from collections.abc import Iterator, Mapping
@@ -59,6 +58,7 @@ from pathlib import Path
 from typing import Any, Final, Literal, TypeAlias
 from urllib.parse import urlsplit
 
+from trustwatch.enrichment.ips import is_loopback_host
 from trustwatch.errors import ConfigError
 from trustwatch.intel.formats import FEED_FORMATS
 
@@ -559,14 +559,14 @@ def _check_credentials_transport(
     plain = urlsplit(target).scheme != "https"
     if plain and proxy is not None:
         via = urlsplit(proxy).hostname or ""
-        if not _is_loopback(via):
+        if not is_loopback_host(via):
             raise check.fail(
                 "proxy",
                 f"would read the credentials sent over plain http to {host}",
                 "use https (a proxy then only tunnels it), or set "
                 "insecure_http = true if the network between is trusted",
             )
-    if _is_loopback(host):
+    if is_loopback_host(host):
         return
     if urlsplit(target).scheme != "https":
         raise check.fail(
@@ -581,16 +581,6 @@ def _check_credentials_transport(
             "verify it (a server's own CA is not taken yet), or set "
             "insecure_http = true if the network between is trusted",
         )
-
-
-def _is_loopback(host: str) -> bool:
-    """Whether ``host`` names this machine (``localhost`` or a loopback IP)."""
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _source(

@@ -28,7 +28,6 @@ Every error names the file and the key, and ends with a hint.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from urllib.parse import urlsplit
 
 from trustwatch.decisions.model import ACTION_SEVERITY
 from trustwatch.decisions.policy import parse_duration
+from trustwatch.enrichment.ips import is_loopback_host
 from trustwatch.errors import ConfigError
 
 __all__ = [
@@ -266,23 +266,13 @@ def check_webhook_url(url: str, where: str, *, plain_http: bool) -> str:
     port = port or (443 if parts.scheme == "https" else 80)
     shown = f"[{host}]" if ":" in host else host
     shown = f"{parts.scheme}://{shown}:{port}"
-    if parts.scheme == "http" and not plain_http and not _is_loopback(host):
+    if parts.scheme == "http" and not plain_http and not is_loopback_host(host):
         raise ConfigError(
             f"{where}: {shown} is plain http off loopback; hint: use https, or "
             "set insecure_http = true only behind a TLS-terminating proxy on "
             "the same host or network segment"
         )
     return shown
-
-
-def _is_loopback(host: str) -> bool:
-    """Whether ``host`` is a loopback name or address."""
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 #: A variable name as people write them (``TRUSTWATCH_WEBHOOK_SECRET``):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import hmac
-import ipaddress
 import logging
 import socket
 import ssl
@@ -29,6 +28,7 @@ from prometheus_client import (
     make_wsgi_app,
 )
 
+from trustwatch.enrichment.ips import is_loopback_host
 from trustwatch.errors import ConfigError
 
 __all__ = ["MetricsServer", "StreamMetrics"]
@@ -212,14 +212,14 @@ class MetricsServer:
         tls_cert: Path | None = None,
         tls_key: Path | None = None,
     ) -> None:
-        if not token and not _is_loopback(host):
+        if not token and not is_loopback_host(host):
             raise ConfigError(
                 f"metrics on {host} would be open to anyone who can reach it; "
                 "hint: set TRUSTWATCH_METRICS_TOKEN (scrapes then send it as a "
                 "bearer token), or serve on 127.0.0.1"
             )
         context = _tls_context(tls_cert, tls_key)
-        if context is None and not _is_loopback(host):
+        if context is None and not is_loopback_host(host):
             log.warning(
                 "metrics on %s are served over plain HTTP: scrapes send their "
                 "bearer token in the clear; hint: give a TLS certificate and key "
@@ -364,12 +364,3 @@ def _cut(request: socket.socket) -> None:
     """Disconnect a scrape that ran out of time."""
     with contextlib.suppress(OSError):
         request.shutdown(socket.SHUT_RDWR)
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False

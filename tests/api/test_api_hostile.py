@@ -313,3 +313,15 @@ def test_a_resolution_note_keeps_its_line_breaks(world) -> None:
     page = world.client.get(f"/console/cases/{case_id}", headers=world.auth("viewer"))
     assert "called the owner<br>&lt;b&gt;travelling&lt;/b&gt;" in page.text
     assert "\\x0a" not in page.text
+
+
+def test_a_body_sent_as_another_type_than_json_is_415(world) -> None:
+    case_id = _first_case(world)
+    url = f"/api/v1/cases/{case_id}/assign"
+    headers = {**world.auth("analyst"), "Content-Type": "text/plain"}
+    sent = world.client.post(url, content=b'{"assignee": null}', headers=headers)
+    assert sent.status_code == 415
+    assert "application/json" in sent.json()["detail"]
+    # JSON that is wrong is still 422, with the field named
+    wrong = world.client.post(url, json={"assignee": 7}, headers=world.auth("analyst"))
+    assert wrong.status_code == 422

@@ -32,7 +32,7 @@ wires the routes. What the routes (and the console's pages) use is on
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated, Any
@@ -281,6 +281,11 @@ async def _invalid_request(request: Request, exc: Exception) -> Response:
         }
         for error in errors[:20]
     ]
+    if _body_not_json(request, errors):
+        return JSONResponse(
+            {"detail": "the body must be JSON; hint: send it as application/json"},
+            status_code=415,
+        )
     home = request.app.state.console_home
     path = request.url.path
     if (
@@ -292,6 +297,17 @@ async def _invalid_request(request: Request, exc: Exception) -> Response:
 
         return console.invalid_address_page(request, detail)
     return JSONResponse({"detail": detail}, status_code=422)
+
+
+def _body_not_json(request: Request, errors: Sequence[Any]) -> bool:
+    """Whether an API route's body failed because it was sent as something
+    other than JSON (``text/plain``, a form): that is 415, not a bad field."""
+    if not request.url.path.startswith("/api/"):
+        return False
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if not media or media == "application/json" or media.endswith("+json"):
+        return False
+    return any(tuple(error.get("loc", ()))[:1] == ("body",) for error in errors)
 
 
 def _message(error: dict[str, Any]) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import unicodedata
 
-__all__ = ["is_invisible", "name_key", "shows_something", "visible_text"]
+__all__ = ["is_invisible", "name_key", "note_lines", "shows_something", "visible_text"]
 
 #: Unicode categories shown as escapes: controls, formats (bidi, zero-width),
 #: surrogates, private use, unassigned, and line or paragraph separators.
@@ -48,6 +48,21 @@ def name_key(name: str) -> str:
     """
     folded = unicodedata.normalize("NFKC", name).casefold()
     return "".join(c for c in folded if not is_invisible(c))
+
+
+def note_lines(note: str) -> list[str]:
+    """Return the lines of an analyst's note as written, tabs as four spaces.
+
+    ``\\r\\n`` and ``\\r`` end lines as ``\\n`` does; each line still needs
+    :func:`visible_text` (or the console's escaping) before it is shown.
+
+    Examples
+    --------
+    >>> note_lines("called\\r\\nthe\\towner")
+    ['called', 'the    owner']
+    """
+    text = note.replace("\r\n", "\n").replace("\r", "\n")
+    return [line.replace("\t", "    ") for line in text.split("\n")]
 
 
 def shows_something(value: str) -> bool:

@@ -65,7 +65,7 @@ from trustwatch.review.model import (
     ReviewStore,
 )
 from trustwatch.review.store import SqlReviewStore
-from trustwatch.text import visible_text
+from trustwatch.text import note_lines, visible_text
 
 __all__ = [
     "ERROR_MESSAGES",
@@ -131,9 +131,8 @@ def defang(text: object) -> str:
 def note_text(note: object) -> Markup:
     """Return an analyst's note as written: its line breaks kept as breaks,
     each line defanged and its other control characters escaped."""
-    lines = str(note).replace("\r\n", "\n").replace("\r", "\n").split("\n")
     return Markup("<br>").join(
-        visible_text(defang(line.replace("\t", "    "))) for line in lines
+        visible_text(defang(line)) for line in note_lines(str(note))
     )
 
 

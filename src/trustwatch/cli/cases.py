@@ -27,6 +27,7 @@ from trustwatch.cli.review import one_signal_kind
 from trustwatch.errors import ConfigError
 from trustwatch.review.actions import ANALYST_ACTIONS
 from trustwatch.review.model import LABEL_KINDS, Case, CaseQuery, LabelKind
+from trustwatch.text import note_lines
 
 __all__ = ["cases", "open_decisions", "open_review", "review_db_option"]
 
@@ -421,8 +422,7 @@ def _render_evidence(evidence: Any) -> None:
             f" ({clean(case.resolution_action or 'no action')})"
         )
         if case.note:
-            lines = case.note.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-            shown = "\n      ".join(clean(line.replace("\t", "    ")) for line in lines)
+            shown = "\n      ".join(clean(line) for line in note_lines(case.note))
             console.print(f"note: {shown}", markup=False)
     table = Table("time", "verdict", "event", "account", "decision", "score", "why")
     for verdict in evidence.verdicts:
